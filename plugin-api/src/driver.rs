@@ -1,0 +1,118 @@
+//! The sans-IO driver contract: events the host hands a session, actions
+//! the driver answers with. A driver owns no socket, clock or timer.
+
+use crate::model::Transport;
+
+/// One HTTP request (HTTP ingress: one session per request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Method, upper case.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The whole body; the host enforces the size limit before the driver sees it.
+    pub body: Vec<u8>,
+}
+
+/// The answer to an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Content type of the body.
+    pub content_type: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A frame reached stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The token of the [`Commit`].
+    pub token: u64,
+    /// Its journal sequence number.
+    pub seq: u64,
+}
+
+/// A frame could not be committed; nothing about it may be acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitFailed {
+    /// The token of the [`Commit`].
+    pub token: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What happened on a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The session opened.
+    Opened {
+        /// How the peer is connected.
+        transport: Transport,
+        /// Who the peer is.
+        peer: String,
+    },
+    /// Bytes from the peer: a chunk of a TCP stream, or one WebSocket message.
+    Data(Vec<u8>),
+    /// An HTTP request; the session ends with its response.
+    Request(HttpRequest),
+    /// A frame is on stable storage.
+    Committed(Committed),
+    /// A frame could not be committed.
+    CommitFailed(CommitFailed),
+    /// Timer `id` fired.
+    Timer(u32),
+    /// The peer went away; actions returned for it are ignored.
+    Closed,
+}
+
+/// A frame to commit, as the driver saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameOut {
+    /// Driver-defined content type.
+    pub content_type: String,
+    /// Driver-defined metadata.
+    pub meta: Vec<(String, String)>,
+    /// The bytes as received.
+    pub payload: Vec<u8>,
+}
+
+/// Commit a frame; the host answers with [`Event::Committed`] or
+/// [`Event::CommitFailed`] carrying the same token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Chosen by the driver, unique within the session.
+    pub token: u64,
+    /// The frame.
+    pub frame: FrameOut,
+}
+
+/// What the host must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Bytes to the peer (one WebSocket message on WebSocket sessions).
+    Send(Vec<u8>),
+    /// The response of an HTTP session.
+    Respond(HttpResponse),
+    /// Commit a frame.
+    Commit(Commit),
+    /// Input refused by the driver: recorded and counted as rejected.
+    Reject {
+        /// Why, naming what and where.
+        reason: String,
+        /// The refused input (the host keeps a bounded prefix).
+        input: Vec<u8>,
+    },
+    /// Start (or restart) timer `id`, firing once after `after_ms`.
+    SetTimer {
+        /// Timer identity within the session.
+        id: u32,
+        /// Delay in milliseconds.
+        after_ms: u32,
+    },
+    /// Close the session with a reason for the log.
+    Close(String),
+}

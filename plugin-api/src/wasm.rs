@@ -1,0 +1,235 @@
+//! The WebAssembly side of the contract: guest bindings generated from
+//! `wit/plugin.wit` and the glue that adapts a [`Plugin`] to them.
+//! Used through [`crate::export_plugin!`]; not part of the public API.
+#![allow(missing_docs, reason = "generated bindings and macro glue")]
+
+use std::sync::Mutex;
+
+use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse};
+use crate::model::{DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
+use crate::plugin::{Plugin, Role};
+use crate::sink::{ArchivedReading, SinkOutcome};
+
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "wit",
+        default_bindings_module: "meterhub_plugin_api::wasm::bindings",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+    });
+}
+
+use bindings::exports::meterhub::plugin::{driver as wd, lifecycle as wl, sink as ws};
+use bindings::meterhub::plugin::types as wt;
+
+/// The one instance of the plugin in this component.
+pub type Slot<P> = Mutex<Option<P>>;
+
+fn with<P: Plugin, R>(slot: &Slot<P>, f: impl FnOnce(&mut P) -> R) -> Result<R, String> {
+    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    match guard.as_mut() {
+        Some(p) => Ok(f(p)),
+        None => Err(format!("plugin {} called before init", P::info().id)),
+    }
+}
+
+pub fn info<P: Plugin>() -> wl::PluginInfo {
+    let info = P::info();
+    wl::PluginInfo {
+        id: info.id,
+        version: info.version,
+        roles: info
+            .roles
+            .into_iter()
+            .map(|r| match r {
+                Role::Driver => wl::Role::Driver,
+                Role::Codec => wl::Role::Codec,
+                Role::Sink => wl::Role::Sink,
+            })
+            .collect(),
+    }
+}
+
+pub fn init<P: Plugin>(slot: &Slot<P>, settings_json: &str) -> Result<(), String> {
+    let plugin = P::init(settings_json)?;
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
+    Ok(())
+}
+
+pub fn handle<P: Plugin>(slot: &Slot<P>, session: u64, now_ms: i64, event: wd::Event) -> Vec<wd::Action> {
+    let event = event_from_wit(event);
+    match with(slot, |p| p.handle(session, now_ms, event)) {
+        Ok(actions) => actions.into_iter().map(action_to_wit).collect(),
+        Err(e) => vec![wd::Action::Close(e)],
+    }
+}
+
+pub fn decode<P: Plugin>(slot: &Slot<P>, frame: wt::RawFrame) -> Result<wt::Decoded, wt::DecodeError> {
+    let frame = frame_from_wit(frame);
+    match with(slot, |p| p.decode(&frame)) {
+        Ok(Ok(decoded)) => Ok(decoded_to_wit(decoded)),
+        Ok(Err(DecodeError { reason })) | Err(reason) => Err(wt::DecodeError { reason }),
+    }
+}
+
+pub fn write<P: Plugin>(slot: &Slot<P>, batch: Vec<ws::ArchivedReading>) -> ws::Outcome {
+    let batch: Result<Vec<ArchivedReading>, String> = batch
+        .into_iter()
+        .map(|a| {
+            Ok(ArchivedReading { seq: a.seq, source: a.source, reading: reading_from_wit(a.reading)?, conflict: a.conflict })
+        })
+        .collect();
+    let outcome = batch.and_then(|batch| with(slot, |p| p.write(&batch)));
+    match outcome {
+        Ok(SinkOutcome::Ok) => ws::Outcome::Ok,
+        Ok(SinkOutcome::Retry { reason, after_ms }) => ws::Outcome::Retry(ws::Retry { reason, after_ms }),
+        Ok(SinkOutcome::Reject(reason)) | Err(reason) => ws::Outcome::Reject(reason),
+    }
+}
+
+fn transport_from_wit(t: wt::Transport) -> Transport {
+    match t {
+        wt::Transport::Tcp => Transport::Tcp,
+        wt::Transport::Http => Transport::Http,
+        wt::Transport::Websocket => Transport::Websocket,
+    }
+}
+
+fn kind_to_wit(k: ReadingKind) -> wt::ReadingKind {
+    match k {
+        ReadingKind::Cumulative => wt::ReadingKind::Cumulative,
+        ReadingKind::Instantaneous => wt::ReadingKind::Instantaneous,
+        ReadingKind::State => wt::ReadingKind::State,
+    }
+}
+
+fn reading_from_wit(r: wt::Reading) -> Result<Reading, String> {
+    Ok(Reading {
+        value: r.value.parse().map_err(|e| format!("reading {}/{}: value {:?}: {e}", r.device, r.channel, r.value))?,
+        device: r.device,
+        channel: r.channel,
+        ts_ms: r.ts_ms,
+        unit: r.unit,
+        kind: match r.kind {
+            wt::ReadingKind::Cumulative => ReadingKind::Cumulative,
+            wt::ReadingKind::Instantaneous => ReadingKind::Instantaneous,
+            wt::ReadingKind::State => ReadingKind::State,
+        },
+    })
+}
+
+fn reading_to_wit(r: Reading) -> wt::Reading {
+    wt::Reading {
+        device: r.device,
+        channel: r.channel,
+        ts_ms: r.ts_ms,
+        value: r.value.to_string(),
+        unit: r.unit,
+        kind: kind_to_wit(r.kind),
+    }
+}
+
+fn telemetry_to_wit(t: Telemetry) -> wt::Telemetry {
+    wt::Telemetry {
+        module: t.module,
+        ts_ms: t.ts_ms,
+        battery_pct: t.battery_pct,
+        rssi_dbm: t.rssi_dbm,
+        snr_db: t.snr_db,
+        frame_counter: t.frame_counter,
+    }
+}
+
+fn decoded_to_wit(d: Decoded) -> wt::Decoded {
+    wt::Decoded {
+        readings: d.readings.into_iter().map(reading_to_wit).collect(),
+        telemetry: d.telemetry.into_iter().map(telemetry_to_wit).collect(),
+    }
+}
+
+fn frame_from_wit(f: wt::RawFrame) -> RawFrame {
+    RawFrame {
+        seq: f.seq,
+        source: f.source,
+        peer: f.peer,
+        received_at_ms: f.received_at_ms,
+        transport: transport_from_wit(f.transport),
+        content_type: f.content_type,
+        meta: f.meta,
+        payload: f.payload,
+    }
+}
+
+fn event_from_wit(e: wd::Event) -> Event {
+    match e {
+        wd::Event::Opened(o) => Event::Opened { transport: transport_from_wit(o.transport), peer: o.peer },
+        wd::Event::Data(bytes) => Event::Data(bytes),
+        wd::Event::Request(r) => {
+            Event::Request(HttpRequest { method: r.method, target: r.target, headers: r.headers, body: r.body })
+        }
+        wd::Event::Committed(c) => Event::Committed(Committed { token: c.token, seq: c.seq }),
+        wd::Event::CommitFailed(c) => Event::CommitFailed(CommitFailed { token: c.token, reason: c.reason }),
+        wd::Event::Timer(id) => Event::Timer(id),
+        wd::Event::Closed => Event::Closed,
+    }
+}
+
+fn action_to_wit(a: Action) -> wd::Action {
+    match a {
+        Action::Send(bytes) => wd::Action::Send(bytes),
+        Action::Respond(HttpResponse { status, content_type, body }) => {
+            wd::Action::Respond(wd::HttpResponse { status, content_type, body })
+        }
+        Action::Commit(Commit { token, frame: FrameOut { content_type, meta, payload } }) => {
+            wd::Action::Commit(wd::Commit { token, frame: wd::FrameOut { content_type, meta, payload } })
+        }
+        Action::Reject { reason, input } => wd::Action::Reject(wd::Rejection { reason, input }),
+        Action::SetTimer { id, after_ms } => wd::Action::SetTimer(wd::SetTimer { id, after_ms }),
+        Action::Close(reason) => wd::Action::Close(reason),
+    }
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_wasm_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            use $crate::wasm::bindings::exports::meterhub::plugin as __w;
+            use $crate::wasm::bindings::meterhub::plugin::types as __t;
+
+            static INSTANCE: $crate::wasm::Slot<$plugin> = ::std::sync::Mutex::new(::std::option::Option::None);
+
+            struct MeterhubGuest;
+
+            impl __w::lifecycle::Guest for MeterhubGuest {
+                fn info() -> __w::lifecycle::PluginInfo {
+                    $crate::wasm::info::<$plugin>()
+                }
+                fn init(settings_json: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::wasm::init::<$plugin>(&INSTANCE, &settings_json)
+                }
+            }
+
+            impl __w::driver::Guest for MeterhubGuest {
+                fn handle(session: u64, now_ms: i64, event: __w::driver::Event) -> ::std::vec::Vec<__w::driver::Action> {
+                    $crate::wasm::handle::<$plugin>(&INSTANCE, session, now_ms, event)
+                }
+            }
+
+            impl __w::codec::Guest for MeterhubGuest {
+                fn decode(frame: __t::RawFrame) -> ::std::result::Result<__t::Decoded, __t::DecodeError> {
+                    $crate::wasm::decode::<$plugin>(&INSTANCE, frame)
+                }
+            }
+
+            impl __w::sink::Guest for MeterhubGuest {
+                fn write(batch: ::std::vec::Vec<__w::sink::ArchivedReading>) -> __w::sink::Outcome {
+                    $crate::wasm::write::<$plugin>(&INSTANCE, batch)
+                }
+            }
+
+            $crate::wasm::bindings::__export_plugin_world!(MeterhubGuest with_types_in $crate::wasm::bindings);
+        };
+    };
+}
