@@ -1,1 +1,2 @@
+//! The `meterhub` binary.
 fn main() {}

@@ -1,0 +1,16 @@
+//! meterhub: the central server of an automated metering system.
+//!
+//! The code is laid out in data-flow order; see `ARCHITECTURE.md`.
+//!
+//! - [`config`]: the strict TOML configuration and its validation;
+//! - [`plugin`]: plugin manifests, discovery, the WASM and native runtimes;
+//! - [`transport`]: host-owned sockets (TCP server, HTTP ingress, WebSocket
+//!   client) that run driver sessions;
+//! - [`journal`]: the raw-first commit point (segment files, group commit, fdatasync);
+//! - [`pipeline`]: journal -> codec -> archive, and the accounting counters;
+//! - [`archive`]: the `Archive` trait and its sled implementation;
+//! - [`api`]: the HTTP JSON API;
+//! - [`cli`]: the `meterhub` command line.
+
+pub mod archive;
+pub mod journal;
