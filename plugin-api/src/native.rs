@@ -25,8 +25,7 @@ pub use abi_stable;
 use abi_stable::{
     StableAbi, declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
-    sabi_trait,
+    package_version_strings, sabi_trait,
     sabi_trait::TD_Opaque,
     sabi_types::VersionStrings,
     std_types::{RBox, ROption, RResult, RStr, RString, RVec, Tuple2},
@@ -244,7 +243,11 @@ impl From<FfiRole> for Role {
 
 impl From<PluginInfo> for FfiPluginInfo {
     fn from(i: PluginInfo) -> Self {
-        FfiPluginInfo { id: i.id.into(), version: i.version.into(), roles: i.roles.into_iter().map(Into::into).collect() }
+        FfiPluginInfo {
+            id: i.id.into(),
+            version: i.version.into(),
+            roles: i.roles.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -431,7 +434,9 @@ impl From<FfiEvent> for Event {
                 body: r.body.into(),
             }),
             FfiEvent::Committed { token, seq } => Event::Committed(Committed { token, seq }),
-            FfiEvent::CommitFailed { token, reason } => Event::CommitFailed(CommitFailed { token, reason: reason.into() }),
+            FfiEvent::CommitFailed { token, reason } => {
+                Event::CommitFailed(CommitFailed { token, reason: reason.into() })
+            }
             FfiEvent::Timer(id) => Event::Timer(id),
             FfiEvent::Closed => Event::Closed,
         }
@@ -442,9 +447,11 @@ impl From<Action> for FfiAction {
     fn from(a: Action) -> Self {
         match a {
             Action::Send(bytes) => FfiAction::Send(bytes.into()),
-            Action::Respond(r) => {
-                FfiAction::Respond(FfiHttpResponse { status: r.status, content_type: r.content_type.into(), body: r.body.into() })
-            }
+            Action::Respond(r) => FfiAction::Respond(FfiHttpResponse {
+                status: r.status,
+                content_type: r.content_type.into(),
+                body: r.body.into(),
+            }),
             Action::Commit(c) => FfiAction::Commit {
                 token: c.token,
                 frame: FfiFrameOut {
@@ -464,9 +471,11 @@ impl From<FfiAction> for Action {
     fn from(a: FfiAction) -> Self {
         match a {
             FfiAction::Send(bytes) => Action::Send(bytes.into()),
-            FfiAction::Respond(r) => {
-                Action::Respond(HttpResponse { status: r.status, content_type: r.content_type.into(), body: r.body.into() })
-            }
+            FfiAction::Respond(r) => Action::Respond(HttpResponse {
+                status: r.status,
+                content_type: r.content_type.into(),
+                body: r.body.into(),
+            }),
             FfiAction::Commit { token, frame } => Action::Commit(Commit {
                 token,
                 frame: FrameOut {
@@ -491,7 +500,12 @@ impl From<ArchivedReading> for FfiArchivedReading {
 impl TryFrom<FfiArchivedReading> for ArchivedReading {
     type Error = String;
     fn try_from(a: FfiArchivedReading) -> Result<Self, String> {
-        Ok(ArchivedReading { seq: a.seq, source: a.source.into(), reading: a.reading.try_into()?, conflict: a.conflict })
+        Ok(ArchivedReading {
+            seq: a.seq,
+            source: a.source.into(),
+            reading: a.reading.try_into()?,
+            conflict: a.conflict,
+        })
     }
 }
 

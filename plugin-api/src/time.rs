@@ -101,7 +101,8 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
         _ => return Err(format!("{text:?}: expected 'Z' or an offset like +03:00 at offset {at}")),
     };
     let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second.min(59)) - offset_min * 60;
+    let secs =
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second.min(59)) - offset_min * 60;
     Ok(secs * 1000 + millis)
 }
 

@@ -77,7 +77,12 @@ pub fn write<P: Plugin>(slot: &Slot<P>, batch: Vec<ws::ArchivedReading>) -> ws::
     let batch: Result<Vec<ArchivedReading>, String> = batch
         .into_iter()
         .map(|a| {
-            Ok(ArchivedReading { seq: a.seq, source: a.source, reading: reading_from_wit(a.reading)?, conflict: a.conflict })
+            Ok(ArchivedReading {
+                seq: a.seq,
+                source: a.source,
+                reading: reading_from_wit(a.reading)?,
+                conflict: a.conflict,
+            })
         })
         .collect();
     let outcome = batch.and_then(|batch| with(slot, |p| p.write(&batch)));
@@ -212,7 +217,11 @@ macro_rules! __export_wasm_plugin {
             }
 
             impl __w::driver::Guest for MeterhubGuest {
-                fn handle(session: u64, now_ms: i64, event: __w::driver::Event) -> ::std::vec::Vec<__w::driver::Action> {
+                fn handle(
+                    session: u64,
+                    now_ms: i64,
+                    event: __w::driver::Event,
+                ) -> ::std::vec::Vec<__w::driver::Action> {
                     $crate::wasm::handle::<$plugin>(&INSTANCE, session, now_ms, event)
                 }
             }
@@ -225,7 +234,7 @@ macro_rules! __export_wasm_plugin {
 
             impl __w::sink::Guest for MeterhubGuest {
                 fn write(batch: ::std::vec::Vec<__w::sink::ArchivedReading>) -> __w::sink::Outcome {
-                    $crate::wasm::write::<$plugin>(&INSTANCE, batch)
+            $crate::wasm::write::<$plugin>(&INSTANCE, batch)
                 }
             }
 
