@@ -1,0 +1,175 @@
+//! An HTTP session: one POST request whose body is a JSON array of reading
+//! objects (or one reading object), all or nothing.
+//!
+//! - Not POST: `Reject`, 405.
+//! - Invalid JSON, not an array or object, or any invalid element: one
+//!   `Reject` for the whole request, 400 naming the element and field (or
+//!   the line and column of a syntax error). Nothing is committed.
+//! - Otherwise one `Commit` per element (token = element index, payload =
+//!   the element's JSON text) and, once every commit has answered, 200
+//!   `{"ok":true,"accepted":N,"seqs":[...]}` or, if any failed, 503
+//!   `{"ok":false,"error":"not stored: ..."}` (the client resends the whole
+//!   batch; stored repeats are dropped as duplicates downstream).
+
+use meterhub_plugin_api::{Action, Commit, Event, FrameOut, HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::json::{self, Type, snippet};
+use crate::reading::{self, CONTENT_TYPE, Clock};
+
+/// Content type of every response.
+const RESPONSE_TYPE: &str = "application/json";
+
+/// The state of one HTTP session.
+#[derive(Debug, Default)]
+pub enum HttpSession {
+    /// No request yet.
+    #[default]
+    Idle,
+    /// Frames committed, waiting for the host's answers.
+    Committing {
+        /// Per element: `None` while waiting, then the outcome.
+        outcomes: Vec<Option<Result<u64, String>>>,
+    },
+    /// The response was returned.
+    Done,
+}
+
+/// A success body.
+#[derive(Serialize)]
+struct AcceptedJson<'a> {
+    ok: bool,
+    accepted: usize,
+    seqs: &'a [u64],
+}
+
+/// An error body.
+#[derive(Serialize, Default)]
+struct ErrorJson<'a> {
+    ok: bool,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    element: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
+}
+
+fn respond(status: u16, body: Vec<u8>) -> Action {
+    Action::Respond(HttpResponse { status, content_type: RESPONSE_TYPE.to_owned(), body })
+}
+
+impl HttpSession {
+    /// The response has been returned; the session has nothing left to do.
+    pub fn is_done(&self) -> bool {
+        matches!(self, HttpSession::Done)
+    }
+
+    /// Handle one event; returns the actions for the host.
+    pub fn handle(&mut self, event: Event, clock: Clock) -> Vec<Action> {
+        match event {
+            Event::Request(request) => match self {
+                HttpSession::Idle => self.request(request, clock),
+                _ => vec![Action::Close("a second request on an HTTP session".to_owned())],
+            },
+            Event::Committed(c) => self.settle(c.token, Ok(c.seq)),
+            Event::CommitFailed(f) => self.settle(f.token, Err(f.reason)),
+            Event::Data(_) => vec![Action::Close("stream data on an HTTP session".to_owned())],
+            Event::Opened { .. } | Event::Timer(_) | Event::Closed => Vec::new(),
+        }
+    }
+
+    fn request(&mut self, request: HttpRequest, clock: Clock) -> Vec<Action> {
+        *self = HttpSession::Done;
+        if request.method != "POST" {
+            let error = format!("method {} not allowed; send readings with POST", snippet(&request.method));
+            return refuse(405, &error, ErrorJson::default(), request.body);
+        }
+        let raw = match json::parse(&request.body) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let error = e.to_string();
+                let detail = ErrorJson { line: Some(e.line), column: Some(e.column), ..ErrorJson::default() };
+                return refuse(400, &error, detail, request.body);
+            }
+        };
+        let elements: Vec<&RawValue> = match json::type_of(raw) {
+            Type::Object => vec![raw],
+            Type::Array => match serde_json::from_str(raw.get()) {
+                Ok(elements) => elements,
+                Err(e) => return refuse(400, &format!("unreadable array: {e}"), ErrorJson::default(), request.body),
+            },
+            _ => {
+                let error =
+                    format!("expected an array of reading objects or one reading object, got {}", snippet(raw.get()));
+                return refuse(400, &error, ErrorJson::default(), request.body);
+            }
+        };
+        for (index, element) in elements.iter().enumerate() {
+            if let Err(e) = reading::from_raw(element, clock) {
+                let error = format!("element {index}: {e}");
+                let detail = ErrorJson { element: Some(index), field: e.field(), ..ErrorJson::default() };
+                return refuse(400, &error, detail, request.body);
+            }
+        }
+        if elements.is_empty() {
+            return vec![respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: 0, seqs: &[] }))];
+        }
+        *self = HttpSession::Committing { outcomes: vec![None; elements.len()] };
+        elements
+            .iter()
+            .enumerate()
+            .map(|(index, element)| {
+                Action::Commit(Commit {
+                    token: index as u64,
+                    frame: FrameOut {
+                        content_type: CONTENT_TYPE.to_owned(),
+                        meta: Vec::new(),
+                        payload: element.get().trim().as_bytes().to_vec(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Record the host's answer for element `token`; respond once all are in.
+    fn settle(&mut self, token: u64, outcome: Result<u64, String>) -> Vec<Action> {
+        let HttpSession::Committing { outcomes } = self else { return Vec::new() };
+        match usize::try_from(token).ok().and_then(|i| outcomes.get_mut(i)) {
+            Some(slot @ None) => *slot = Some(outcome),
+            _ => return Vec::new(),
+        }
+        if outcomes.iter().any(Option::is_none) {
+            return Vec::new();
+        }
+        let mut seqs = Vec::with_capacity(outcomes.len());
+        let mut failure = None;
+        for outcome in outcomes.iter().flatten() {
+            match outcome {
+                Ok(seq) => seqs.push(*seq),
+                Err(reason) => {
+                    failure.get_or_insert(reason.as_str());
+                }
+            }
+        }
+        let response = match failure {
+            Some(reason) => {
+                let error = format!("not stored: {reason}");
+                respond(503, json::to_bytes(&ErrorJson { error: &error, ..ErrorJson::default() }))
+            }
+            None => respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: seqs.len(), seqs: &seqs })),
+        };
+        *self = HttpSession::Done;
+        vec![response]
+    }
+}
+
+/// Refuse the whole request: record it as rejected and answer `status`.
+fn refuse(status: u16, error: &str, detail: ErrorJson<'_>, body: Vec<u8>) -> Vec<Action> {
+    let response = json::to_bytes(&ErrorJson { ok: false, error, ..detail });
+    vec![Action::Reject { reason: error.to_owned(), input: body }, respond(status, response)]
+}
