@@ -1,2 +1,5 @@
-//! The `meterhub` binary.
-fn main() {}
+//! The `meterhub` binary: see `meterhub --help`.
+
+fn main() -> std::process::ExitCode {
+    meterhub::cli::main()
+}

@@ -17,6 +17,31 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The civil date `(y, m, d)` of day `z` since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Unix milliseconds as RFC 3339 UTC text with milliseconds,
+/// e.g. `2026-11-21T10:00:00.250Z`.
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, rest) = (in_day / 3_600_000, in_day % 3_600_000);
+    let (min, rest) = (rest / 60_000, rest % 60_000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{:02}.{:03}Z", rest / 1000, rest % 1000)
+}
+
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
@@ -118,6 +143,15 @@ mod tests {
         assert_eq!(parse_rfc3339_ms("2026-11-21T13:00:00.25+03:00"), parse_rfc3339_ms("2026-11-21T10:00:00.250Z"));
         assert_eq!(parse_rfc3339_ms("2024-02-29T00:00:00.123456Z"), Ok(1_709_164_800_123));
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:00:00-01:00"), Ok(0));
+    }
+
+    #[test]
+    fn formats_and_parses_back() {
+        for ms in [0, 1, MIN_TS_MS, MAX_TS_MS - 1, 1_709_164_800_123, -1, -86_400_001] {
+            let text = format_rfc3339_ms(ms);
+            assert_eq!(parse_rfc3339_ms(&text), Ok(ms), "{text}");
+        }
+        assert_eq!(format_rfc3339_ms(1_709_164_800_123), "2024-02-29T00:00:00.123Z");
     }
 
     #[test]

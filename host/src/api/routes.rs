@@ -1,0 +1,204 @@
+//! Routing and handlers of `/api/v1`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::state::ApiState;
+use super::views::{QuarantineView, ReadingView};
+use super::{query, views};
+use crate::archive::{ArchiveError, ReadingQuery, SourceCounters};
+use crate::http_server::{self, HttpResponse};
+use crate::pipeline::RedecodeSelection;
+
+/// Largest number of readings one query returns.
+const MAX_LIMIT: usize = 100_000;
+/// Default number of readings one query returns.
+const DEFAULT_LIMIT: usize = 1000;
+
+/// Serve the API on `listener` forever.
+pub async fn serve(state: Arc<ApiState>, listener: TcpListener) {
+    http_server::serve(listener, "api", move |req, peer| handle(state.clone(), req, peer)).await;
+}
+
+async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr) -> HttpResponse {
+    let path = req.uri().path().to_owned();
+    let params = match query::parse(req.uri().query()) {
+        Ok(p) => p,
+        Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &e),
+    };
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let method = req.method().clone();
+    let result = match (&method, segments.as_slice()) {
+        (&Method::GET, ["api", "v1", "health"]) => Ok(health(&state)),
+        (&Method::GET, ["api", "v1", "plugins"]) => {
+            Ok(http_server::json(StatusCode::OK, &json!({ "loaded": state.plugins, "refused": state.refused })))
+        }
+        (&Method::GET, ["api", "v1", "drivers"]) => Ok(http_server::json(StatusCode::OK, &state.drivers)),
+        (&Method::GET, ["api", "v1", "devices"]) => devices(&state),
+        (&Method::GET, ["api", "v1", "devices", id, "latest"]) => match query::percent_decode(id) {
+            Some(id) => latest(&state, &id),
+            None => Ok(http_server::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
+        },
+        (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params),
+        (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
+        (&Method::GET, ["api", "v1", "stats"]) => stats(&state),
+        (&Method::POST, ["api", "v1", "redecode"]) => return redecode(&state, req).await,
+        (_, ["api", "v1", "health" | "plugins" | "drivers" | "devices" | "readings" | "quarantine" | "stats"])
+        | (_, ["api", "v1", "devices", _, "latest"])
+        | (_, ["api", "v1", "redecode"]) => {
+            Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
+        }
+        _ => Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"))),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!(%path, error = %e, "archive read failed");
+        http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+    })
+}
+
+fn health(state: &ApiState) -> HttpResponse {
+    let applied = state.archive.applied_through();
+    let (status, code) = match &applied {
+        Ok(_) => ("ok", StatusCode::OK),
+        Err(_) => ("degraded", StatusCode::SERVICE_UNAVAILABLE),
+    };
+    http_server::json(
+        code,
+        &json!({
+            "status": status,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": state.started.elapsed().as_secs(),
+            "applied_through": applied.as_ref().ok(),
+            "error": applied.as_ref().err().map(ToString::to_string),
+            "plugins_loaded": state.plugins.len(),
+            "plugins_refused": state.refused.len(),
+        }),
+    )
+}
+
+fn devices(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
+    let devices: Vec<_> = state
+        .archive
+        .devices()?
+        .into_iter()
+        .map(|d| {
+            json!({
+                "device": d.device,
+                "source": d.source,
+                "first_ts": meterhub_plugin_api::time::format_rfc3339_ms(d.first_ts_ms),
+                "last_ts": meterhub_plugin_api::time::format_rfc3339_ms(d.last_ts_ms),
+                "last_received_at": meterhub_plugin_api::time::format_rfc3339_ms(d.last_received_at_ms),
+                "channels": d.channels,
+                "readings": d.readings,
+            })
+        })
+        .collect();
+    Ok(http_server::json(StatusCode::OK, &devices))
+}
+
+fn latest(state: &ApiState, device: &str) -> Result<HttpResponse, ArchiveError> {
+    if state.archive.device(device)?.is_none() {
+        return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no device {device:?} in the archive")));
+    }
+    let readings: Vec<ReadingView> = state.archive.latest(device)?.into_iter().map(Into::into).collect();
+    let telemetry = state.archive.telemetry(device)?;
+    Ok(http_server::json(StatusCode::OK, &json!({ "device": device, "readings": readings, "telemetry": telemetry })))
+}
+
+fn limit(params: &std::collections::HashMap<String, String>) -> Result<usize, String> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(format!("query parameter limit: expected 1..={MAX_LIMIT}, got {l:?}")),
+        },
+    }
+}
+
+fn readings(state: &ApiState, params: &std::collections::HashMap<String, String>) -> Result<HttpResponse, ArchiveError> {
+    let parsed = (|| -> Result<ReadingQuery, String> {
+        for key in params.keys() {
+            if !["device", "channel", "from", "to", "limit"].contains(&key.as_str()) {
+                return Err(format!("unknown query parameter {key:?} (known: device, channel, from, to, limit)"));
+            }
+        }
+        Ok(ReadingQuery {
+            device: params.get("device").cloned(),
+            channel: params.get("channel").cloned(),
+            from_ms: params.get("from").map(|v| query::timestamp("from", v)).transpose()?,
+            to_ms: params.get("to").map(|v| query::timestamp("to", v)).transpose()?,
+            limit: limit(params)?,
+        })
+    })();
+    let q = match parsed {
+        Ok(q) => q,
+        Err(e) => return Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
+    };
+    let readings: Vec<ReadingView> = state.archive.readings(&q)?.into_iter().map(Into::into).collect();
+    Ok(http_server::json(StatusCode::OK, &readings))
+}
+
+fn quarantine(state: &ApiState, params: &std::collections::HashMap<String, String>) -> Result<HttpResponse, ArchiveError> {
+    let limit = match limit(params) {
+        Ok(l) => l,
+        Err(e) => return Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
+    };
+    let entries: Vec<QuarantineView> = state.archive.quarantine(limit)?.into_iter().map(views::QuarantineView::from).collect();
+    Ok(http_server::json(StatusCode::OK, &entries))
+}
+
+fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
+    let sources: BTreeMap<String, SourceCounters> = state.archive.counters()?;
+    let mut total = SourceCounters::default();
+    let mut balanced = true;
+    for c in sources.values() {
+        total.received += c.received;
+        total.archived += c.archived;
+        total.duplicate += c.duplicate;
+        total.quarantined += c.quarantined;
+        total.rejected += c.rejected;
+        total.readings_new += c.readings_new;
+        total.readings_duplicate += c.readings_duplicate;
+        total.readings_conflict += c.readings_conflict;
+        total.telemetry += c.telemetry;
+        total.redecoded += c.redecoded;
+        balanced &= c.received == c.archived + c.duplicate + c.quarantined + c.rejected;
+    }
+    Ok(http_server::json(
+        StatusCode::OK,
+        &json!({
+            "sources": sources,
+            "total": total,
+            "invariant": "received = archived + duplicate + quarantined + rejected",
+            "balanced": balanced,
+            "applied_through": state.archive.applied_through()?,
+        }),
+    ))
+}
+
+async fn redecode(state: &ApiState, req: Request<Incoming>) -> HttpResponse {
+    let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &format!("body could not be read: {e}")),
+    };
+    let selection: RedecodeSelection = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            return http_server::error(
+                StatusCode::BAD_REQUEST,
+                &format!("expected \"quarantined\" or {{\"received\": {{\"from_ms\": .., \"to_ms\": ..}}}}: {e}"),
+            );
+        }
+    };
+    match state.pipeline.redecode(selection).await {
+        Ok(report) => http_server::json(StatusCode::OK, &report),
+        Err(e) => http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}

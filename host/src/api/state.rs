@@ -1,0 +1,75 @@
+//! What the API handlers can see of the running host.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::archive::Archive;
+use crate::pipeline::PipelineHandle;
+use crate::plugin::Refusal;
+
+/// A loaded plugin as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    /// Plugin id.
+    pub id: String,
+    /// Its version.
+    pub version: String,
+    /// `wasm` or `native`.
+    pub kind: &'static str,
+    /// Roles it plays.
+    pub roles: Vec<&'static str>,
+    /// Contract version.
+    pub api: String,
+    /// The component or library.
+    pub file: String,
+    /// One line for operators.
+    pub description: String,
+}
+
+/// A running driver instance as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriverStatus {
+    /// Instance id (the source of its frames).
+    pub id: String,
+    /// Driver plugin.
+    pub plugin: String,
+    /// Codec plugin.
+    pub codec: String,
+    /// `tcp`, `http` or `websocket`.
+    pub transport: &'static str,
+    /// Bound listen address, or the URL it connects to.
+    pub address: String,
+}
+
+/// Everything the handlers use.
+pub struct ApiState {
+    /// The archive.
+    pub archive: Arc<dyn Archive>,
+    /// The running pipeline.
+    pub pipeline: PipelineHandle,
+    /// Loaded plugins.
+    pub plugins: Vec<PluginStatus>,
+    /// Refused plugins.
+    pub refused: Vec<Refusal>,
+    /// Running driver instances.
+    pub drivers: Vec<DriverStatus>,
+    /// When the host started.
+    pub started: Instant,
+}
+
+impl PluginStatus {
+    /// The status of a loaded plugin with `manifest`.
+    pub fn of(manifest: &crate::plugin::Manifest) -> Self {
+        PluginStatus {
+            id: manifest.id.clone(),
+            version: manifest.version.clone(),
+            kind: manifest.kind.as_str(),
+            roles: manifest.roles.iter().map(|r| r.as_str()).collect(),
+            api: format!("{}.{}", manifest.api.0, manifest.api.1),
+            file: manifest.file.display().to_string(),
+            description: manifest.description.clone(),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! JSON shapes of archive records. Values are decimal strings, exact.
+
+use meterhub_plugin_api::time::format_rfc3339_ms;
+use serde::Serialize;
+
+use crate::archive::{QuarantineEntry, StoredReading};
+
+/// A reading as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ReadingView {
+    /// Archive sequence number.
+    pub seq: u64,
+    /// Journal sequence number of the frame it came from.
+    pub frame_seq: u64,
+    /// Driver instance it came from.
+    pub source: String,
+    /// Meter.
+    pub device: String,
+    /// Channel.
+    pub channel: String,
+    /// Device time, milliseconds since the epoch.
+    pub ts_ms: i64,
+    /// Device time, RFC 3339 UTC.
+    pub ts: String,
+    /// Exact value.
+    pub value: String,
+    /// Unit.
+    pub unit: String,
+    /// `cumulative`, `instantaneous` or `state`.
+    pub kind: &'static str,
+    /// Contradicts an earlier reading with the same key (kept, flagged).
+    pub conflict: bool,
+}
+
+impl From<StoredReading> for ReadingView {
+    fn from(s: StoredReading) -> Self {
+        ReadingView {
+            seq: s.seq,
+            frame_seq: s.frame_seq,
+            source: s.source,
+            ts: format_rfc3339_ms(s.reading.ts_ms),
+            device: s.reading.device,
+            channel: s.reading.channel,
+            ts_ms: s.reading.ts_ms,
+            value: s.reading.value.to_string(),
+            unit: s.reading.unit,
+            kind: s.reading.kind.as_str(),
+            conflict: s.conflict,
+        }
+    }
+}
+
+/// A quarantined frame as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct QuarantineView {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// Driver instance.
+    pub source: String,
+    /// Peer.
+    pub peer: String,
+    /// When it was received, RFC 3339.
+    pub received_at: String,
+    /// Why it could not be decoded.
+    pub reason: String,
+    /// Content type set by the driver.
+    pub content_type: String,
+    /// Payload as text when it is UTF-8.
+    pub payload_text: Option<String>,
+    /// Payload as hex.
+    pub payload_hex: String,
+}
+
+impl From<QuarantineEntry> for QuarantineView {
+    fn from(q: QuarantineEntry) -> Self {
+        let f = q.frame;
+        QuarantineView {
+            seq: f.seq,
+            source: f.source,
+            peer: f.peer,
+            received_at: format_rfc3339_ms(f.received_at_ms),
+            reason: q.reason,
+            content_type: f.content_type,
+            payload_text: String::from_utf8(f.payload.clone()).ok(),
+            payload_hex: f.payload.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}

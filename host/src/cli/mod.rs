@@ -1,0 +1,123 @@
+//! The `meterhub` command line: one sub-command per file.
+
+mod check;
+mod logging;
+mod plugins;
+mod redecode;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config, LogFormat};
+
+/// meterhub: the central server of an automated metering system.
+#[derive(Debug, Parser)]
+#[command(name = "meterhub", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output formats on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the host.
+    Run {
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+        /// Log format (overrides `[log] format`).
+        #[arg(long)]
+        log_format: Option<LogFormatArg>,
+    },
+    /// Validate the configuration and the plugins it uses; exit non-zero on any problem.
+    Check {
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+    },
+    /// List the plugins that load and those refused, with the reason.
+    Plugins {
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the codecs again over quarantined frames, or over frames received in a time range.
+    Redecode {
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+        /// Every quarantined frame.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        quarantined: bool,
+        /// Start of the range (ms since the epoch or RFC 3339).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// End of the range, exclusive.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+    },
+}
+
+/// Run the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, log_format } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let format = match log_format {
+                Some(LogFormatArg::Human) => LogFormat::Human,
+                Some(LogFormatArg::Json) => LogFormat::Json,
+                None => config.log.format,
+            };
+            logging::init(format, &config.log.level);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("meterhub: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(crate::app::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "meterhub stopped");
+                    eprintln!("meterhub: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check { config } => check::run(&config),
+        Command::Plugins { config, json } => plugins::run(&config, json),
+        Command::Redecode { config, quarantined, from, to } => redecode::run(&config, quarantined, from, to),
+    }
+}
+
+/// Load and validate the config, printing every diagnostic on failure.
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    config::load(path).map_err(|e| {
+        for d in &e.diagnostics {
+            eprintln!("{d}");
+        }
+        eprintln!("meterhub: {} has {} problem(s); nothing was started", path.display(), e.diagnostics.len());
+        ExitCode::from(2)
+    })
+}

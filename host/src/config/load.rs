@@ -1,0 +1,351 @@
+//! Read, parse and validate a configuration file.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::model::{ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig};
+use super::raw::{RawConfig, RawDriver};
+use super::{ConfigError, Diagnostic, Pos};
+
+/// Default API listen address.
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
+/// Default memory cap of a WASM instance, MiB.
+pub const DEFAULT_WASM_MEMORY_MIB: u32 = 64;
+/// Default time limit of a WASM call, milliseconds.
+pub const DEFAULT_WASM_CALL_TIMEOUT_MS: u32 = 1000;
+/// Default largest HTTP ingress body, bytes.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
+/// Default most uncommitted frames per session.
+pub const DEFAULT_MAX_PENDING: u32 = 1024;
+
+/// Read `file` and validate it. Relative paths in it are relative to its directory.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Diagnostic::new(file, Pos { line: 1, col: 1 }, format!("cannot read the config file: {e}")))?;
+    parse(file, &text)
+}
+
+/// Validate `text`, the content of `file`.
+pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let pos = e.span().map_or(Pos { line: 1, col: 1 }, |s| Pos::of_offset(text, s.start));
+        Diagnostic::new(file, pos, e.message().trim_end().to_owned())
+    })?;
+    Validator { file, text, diagnostics: Vec::new() }.config(raw)
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    text: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn pos<T>(&self, s: &Spanned<T>) -> Pos {
+        Pos::of_offset(self.text, s.span().start)
+    }
+
+    fn error<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
+        let pos = self.pos(at);
+        self.diagnostics.push(Diagnostic::new(self.file, pos, message));
+    }
+
+    fn path(&self, value: &str) -> PathBuf {
+        let base = self.file.parent().unwrap_or(Path::new(""));
+        base.join(value)
+    }
+
+    fn addr(&mut self, s: &Spanned<String>, what: &str) -> Option<SocketAddr> {
+        match s.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.error(s, format!("{what} {:?} is not an address like 127.0.0.1:7001 or [::]:7001", s.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn config(mut self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let host = raw.host.get_ref();
+        let data_dir = self.path(host.data_dir.get_ref());
+        let plugins_dir = self.path(host.plugins_dir.get_ref());
+        for (dir, name) in [(&host.data_dir, "data_dir"), (&host.plugins_dir, "plugins_dir")] {
+            if dir.get_ref().is_empty() {
+                self.error(dir, format!("{name} must not be empty"));
+            }
+        }
+        let memory_mib = host.wasm_memory_mib.as_ref().map_or(DEFAULT_WASM_MEMORY_MIB, |m| *m.get_ref());
+        if let Some(m) = &host.wasm_memory_mib
+            && !(1..=4096).contains(m.get_ref())
+        {
+            self.error(m, "wasm_memory_mib must be between 1 and 4096");
+        }
+        let call_timeout = host.wasm_call_timeout_ms.as_ref().map_or(DEFAULT_WASM_CALL_TIMEOUT_MS, |t| *t.get_ref());
+        if let Some(t) = &host.wasm_call_timeout_ms
+            && !(10..=600_000).contains(t.get_ref())
+        {
+            self.error(t, "wasm_call_timeout_ms must be between 10 and 600000");
+        }
+
+        let api_listen = match &raw.api {
+            Some(api) => self.addr(&api.get_ref().listen, "listen"),
+            None => DEFAULT_API_LISTEN.parse().ok(),
+        };
+
+        let mut log = LogConfig { format: LogFormat::Human, level: "info".to_owned() };
+        if let Some(raw_log) = &raw.log {
+            if let Some(f) = &raw_log.format {
+                match f.get_ref().as_str() {
+                    "human" => log.format = LogFormat::Human,
+                    "json" => log.format = LogFormat::Json,
+                    other => self.error(f, format!("log format {other:?} is not one of \"human\", \"json\"")),
+                }
+            }
+            if let Some(l) = &raw_log.level {
+                match tracing_subscriber::EnvFilter::try_new(l.get_ref()) {
+                    Ok(_) => log.level = l.get_ref().clone(),
+                    Err(e) => self.error(l, format!("log level {:?}: {e}", l.get_ref())),
+                }
+            }
+        }
+
+        let mut drivers = Vec::new();
+        let mut listens: HashMap<SocketAddr, String> = HashMap::new();
+        if let (Some(api), Some(raw_api)) = (api_listen, &raw.api)
+            && api.port() != 0
+        {
+            listens.insert(api, "[api]".to_owned());
+            let _ = raw_api;
+        }
+        for (id, driver) in &raw.drivers {
+            if let Some(d) = self.driver(id, driver) {
+                if let Some(addr) = d.transport.listen().filter(|a| a.port() != 0) {
+                    if let Some(other) = listens.get(&addr) {
+                        let at = driver.get_ref().listen.as_ref().unwrap_or(id);
+                        self.error(at, format!("listen address {addr} is already used by {other}"));
+                    } else {
+                        listens.insert(addr, format!("[drivers.{}]", d.id));
+                    }
+                }
+                drivers.push(d);
+            }
+        }
+
+        if !self.diagnostics.is_empty() {
+            self.diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
+            return Err(ConfigError { diagnostics: self.diagnostics });
+        }
+        Ok(Config {
+            file: self.file.to_path_buf(),
+            data_dir,
+            plugins_dir,
+            wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
+            wasm_call_timeout_ms: call_timeout,
+            api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
+            log,
+            drivers,
+        })
+    }
+
+    fn driver(&mut self, id: &Spanned<String>, spanned: &Spanned<RawDriver>) -> Option<DriverConfig> {
+        let before = self.diagnostics.len();
+        let d = spanned.get_ref();
+        let name = id.get_ref();
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            self.error(id, format!("driver id {name:?} must be lower-case letters, digits, '-' or '_'"));
+        }
+        let transport_name = d.transport.get_ref().as_str();
+        let allowed: &[&str] = match transport_name {
+            "tcp" => &["listen", "max_pending"],
+            "http" => &["listen", "max_body_bytes", "request_timeout_ms", "max_pending"],
+            "websocket" => &["url", "reconnect_min_ms", "reconnect_max_ms", "max_pending"],
+            other => {
+                self.error(&d.transport, format!("transport {other:?} is not one of \"tcp\", \"http\", \"websocket\""));
+                return None;
+            }
+        };
+        let optional: [(&str, Option<std::ops::Range<usize>>); 7] = [
+            ("listen", d.listen.as_ref().map(Spanned::span)),
+            ("url", d.url.as_ref().map(Spanned::span)),
+            ("max_body_bytes", d.max_body_bytes.as_ref().map(Spanned::span)),
+            ("max_pending", d.max_pending.as_ref().map(Spanned::span)),
+            ("reconnect_min_ms", d.reconnect_min_ms.as_ref().map(Spanned::span)),
+            ("reconnect_max_ms", d.reconnect_max_ms.as_ref().map(Spanned::span)),
+            ("request_timeout_ms", d.request_timeout_ms.as_ref().map(Spanned::span)),
+        ];
+        for (key, span) in optional {
+            if let Some(span) = span
+                && !allowed.contains(&key)
+            {
+                let pos = Pos::of_offset(self.text, span.start);
+                self.diagnostics.push(Diagnostic::new(
+                    self.file,
+                    pos,
+                    format!("`{key}` does not apply to transport {transport_name:?} (it takes: {})", allowed.join(", ")),
+                ));
+            }
+        }
+        let transport = match transport_name {
+            "tcp" | "http" => {
+                let Some(listen) = &d.listen else {
+                    self.error(&d.transport, format!("transport {transport_name:?} needs `listen`"));
+                    return None;
+                };
+                let listen = self.addr(listen, "listen")?;
+                if transport_name == "tcp" {
+                    TransportConfig::Tcp { listen }
+                } else {
+                    let max_body_bytes = d.max_body_bytes.as_ref().map_or(DEFAULT_MAX_BODY_BYTES, |b| *b.get_ref());
+                    if let Some(b) = &d.max_body_bytes
+                        && !(1..=(1 << 30)).contains(b.get_ref())
+                    {
+                        self.error(b, "max_body_bytes must be between 1 and 1073741824");
+                    }
+                    let request_timeout_ms = d.request_timeout_ms.as_ref().map_or(30_000, |t| *t.get_ref());
+                    TransportConfig::Http { listen, max_body_bytes, request_timeout_ms }
+                }
+            }
+            _ => {
+                let Some(url) = &d.url else {
+                    self.error(&d.transport, "transport \"websocket\" needs `url`");
+                    return None;
+                };
+                if !(url.get_ref().starts_with("ws://") || url.get_ref().starts_with("wss://")) {
+                    self.error(url, format!("url {:?} must start with ws:// or wss://", url.get_ref()));
+                }
+                let min = d.reconnect_min_ms.as_ref().map_or(500, |m| *m.get_ref());
+                let max = d.reconnect_max_ms.as_ref().map_or(30_000, |m| *m.get_ref());
+                if min == 0 || min > max {
+                    let message = format!("reconnect_min_ms ({min}) must be at least 1 and at most reconnect_max_ms ({max})");
+                    match &d.reconnect_min_ms {
+                        Some(at) => self.error(at, message),
+                        None => self.error(url, message),
+                    }
+                }
+                TransportConfig::Websocket { url: url.get_ref().clone(), reconnect_min_ms: min, reconnect_max_ms: max }
+            }
+        };
+        let max_pending = d.max_pending.as_ref().map_or(DEFAULT_MAX_PENDING, |m| *m.get_ref());
+        if let Some(m) = &d.max_pending
+            && *m.get_ref() == 0
+        {
+            self.error(m, "max_pending must be at least 1");
+        }
+        let (settings_json, settings_pos) = match &d.settings {
+            Some(s) => match serde_json::to_string(s.get_ref()) {
+                Ok(json) => (json, self.pos(s)),
+                Err(e) => {
+                    self.error(s, format!("settings cannot be passed to the plugin: {e}"));
+                    return None;
+                }
+            },
+            None => ("{}".to_owned(), self.pos(id)),
+        };
+        let plugin_pos = self.pos(&d.plugin);
+        let (codec, codec_pos) = match &d.codec {
+            Some(c) => (c.get_ref().clone(), self.pos(c)),
+            None => (d.plugin.get_ref().clone(), plugin_pos),
+        };
+        if self.diagnostics.len() > before {
+            return None;
+        }
+        Some(DriverConfig {
+            id: name.clone(),
+            plugin: d.plugin.get_ref().clone(),
+            plugin_pos,
+            codec,
+            codec_pos,
+            transport,
+            settings_json,
+            settings_pos,
+            max_pending: max_pending as usize,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[host]
+data_dir = "data"
+plugins_dir = "plugins"
+
+[api]
+listen = "127.0.0.1:0"
+
+[drivers.devices-tcp]
+plugin = "listener"
+transport = "tcp"
+listen = "127.0.0.1:7001"
+
+[drivers.devices-http]
+plugin = "listener"
+transport = "http"
+listen = "127.0.0.1:7002"
+max_body_bytes = 1000
+[drivers.devices-http.settings]
+max_line_bytes = 100
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(Path::new("/etc/m.toml"), text) {
+            Ok(_) => vec![],
+            Err(e) => e.diagnostics.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_file_validates() {
+        let c = parse(Path::new("/etc/meterhub/m.toml"), GOOD).expect("valid");
+        assert_eq!(c.data_dir, Path::new("/etc/meterhub/data"));
+        assert_eq!(c.drivers.len(), 2);
+        let http = &c.drivers[0];
+        assert_eq!(http.id, "devices-http");
+        assert_eq!(http.settings_json, r#"{"max_line_bytes":100}"#);
+        assert!(matches!(http.transport, TransportConfig::Http { max_body_bytes: 1000, .. }));
+        assert_eq!(c.drivers[1].codec, "listener");
+        assert_eq!(c.drivers[1].plugin_pos, Pos { line: 10, col: 10 });
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let e = errors("[host]\ndata_dir = \"x\nplugins_dir = 1\n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("/etc/m.toml:2:"), "{e:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = errors(&GOOD.replace("max_body_bytes = 1000", "max_body_byte = 1000"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("/etc/m.toml:17:1: unknown field `max_body_byte`"), "{e:?}");
+    }
+
+    #[test]
+    fn semantic_errors_name_their_place() {
+        let text = GOOD
+            .replace("listen = \"127.0.0.1:7002\"", "listen = \"127.0.0.1:7001\"")
+            .replace("transport = \"tcp\"", "transport = \"tcp\"\nurl = \"ws://x\"")
+            .replace("listen = \"127.0.0.1:0\"", "listen = \"localhost\"");
+        let e = errors(&text);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].starts_with("/etc/m.toml:7:10: listen \"localhost\" is not an address"), "{e:?}");
+        assert!(e[1].contains("listen address 127.0.0.1:7001 is already used by [drivers.devices-http]"), "{e:?}");
+        assert!(e[2].contains("`url` does not apply to transport \"tcp\""), "{e:?}");
+    }
+
+    #[test]
+    fn transports_need_their_endpoint() {
+        let e = errors("[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='listener'\ntransport='websocket'\n");
+        assert_eq!(e, vec!["/etc/m.toml:6:11: transport \"websocket\" needs `url`".to_owned()]);
+        let e = errors("[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='listener'\ntransport='udp'\n");
+        assert_eq!(e, vec!["/etc/m.toml:6:11: transport \"udp\" is not one of \"tcp\", \"http\", \"websocket\"".to_owned()]);
+    }
+}

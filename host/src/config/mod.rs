@@ -1,0 +1,16 @@
+//! Configuration: one strict TOML file, parsed then validated into types
+//! that cannot be invalid. Every error names `file:line:col` and the cause.
+//!
+//! - [`raw`]: the file as written (serde, `deny_unknown_fields`, spans);
+//! - [`model`]: the validated configuration the host runs on;
+//! - [`load`]: read, parse, validate;
+//! - [`error`]: positioned diagnostics.
+
+pub mod error;
+pub mod load;
+pub mod model;
+pub mod raw;
+
+pub use error::{ConfigError, Diagnostic, Pos};
+pub use load::load;
+pub use model::{ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig};

@@ -1,0 +1,97 @@
+//! The configuration file as written: strict serde types with spans.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where things live.
+    pub host: Spanned<RawHost>,
+    /// The HTTP API.
+    #[serde(default)]
+    pub api: Option<Spanned<RawApi>>,
+    /// Logging.
+    #[serde(default)]
+    pub log: Option<RawLog>,
+    /// Driver instances by id.
+    #[serde(default)]
+    pub drivers: BTreeMap<Spanned<String>, Spanned<RawDriver>>,
+}
+
+/// `[host]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    /// Directory of the archive and the journal, relative to the config file.
+    pub data_dir: Spanned<String>,
+    /// Directory of plugins, relative to the config file.
+    pub plugins_dir: Spanned<String>,
+    /// Memory cap of one WASM plugin instance, MiB.
+    #[serde(default)]
+    pub wasm_memory_mib: Option<Spanned<u32>>,
+    /// Time limit of one WASM plugin call, milliseconds.
+    #[serde(default)]
+    pub wasm_call_timeout_ms: Option<Spanned<u32>>,
+}
+
+/// `[api]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    /// Listen address of the HTTP API.
+    pub listen: Spanned<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `human` or `json`.
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    /// A tracing filter such as `info` or `meterhub=debug`.
+    #[serde(default)]
+    pub level: Option<Spanned<String>>,
+}
+
+/// `[drivers.<id>]`: one driver instance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDriver {
+    /// Plugin id (folder name in the plugins directory).
+    pub plugin: Spanned<String>,
+    /// Codec plugin id; the driver's own plugin when absent.
+    #[serde(default)]
+    pub codec: Option<Spanned<String>>,
+    /// `tcp`, `http` or `websocket`.
+    pub transport: Spanned<String>,
+    /// Listen address (tcp, http).
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
+    /// Server URL (websocket).
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// Largest request body (http), bytes.
+    #[serde(default)]
+    pub max_body_bytes: Option<Spanned<u64>>,
+    /// Most frames of one session waiting for their commit before the host
+    /// stops reading from it.
+    #[serde(default)]
+    pub max_pending: Option<Spanned<u32>>,
+    /// Shortest reconnect delay (websocket), milliseconds.
+    #[serde(default)]
+    pub reconnect_min_ms: Option<Spanned<u32>>,
+    /// Longest reconnect delay (websocket), milliseconds.
+    #[serde(default)]
+    pub reconnect_max_ms: Option<Spanned<u32>>,
+    /// Longest wait for the driver's answer to one HTTP request, milliseconds.
+    #[serde(default)]
+    pub request_timeout_ms: Option<Spanned<u32>>,
+    /// Plugin settings, handed to the plugin as a JSON object.
+    #[serde(default)]
+    pub settings: Option<Spanned<toml::Table>>,
+}

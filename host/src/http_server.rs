@@ -1,0 +1,67 @@
+//! The hyper plumbing shared by the HTTP ingress transport and the API:
+//! accept loop, one task per connection, JSON responses.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// A response with a fully buffered body.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// Serve HTTP/1.1 on `listener` forever, calling `handler` for each request.
+pub async fn serve<F, Fut>(listener: TcpListener, name: &'static str, handler: F)
+where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(server = name, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(req, peer).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+            {
+                tracing::debug!(server = name, %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// A response with `body` of `content_type`.
+pub fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> HttpResponse {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: &impl serde::Serialize) -> HttpResponse {
+    match serde_json::to_vec_pretty(value) {
+        Ok(body) => response(status, "application/json", body),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot render the response: {e}")),
+    }
+}
+
+/// A JSON error: `{"ok": false, "error": message}`.
+pub fn error(status: StatusCode, message: &str) -> HttpResponse {
+    let body = serde_json::json!({ "ok": false, "error": message });
+    response(status, "application/json", body.to_string())
+}

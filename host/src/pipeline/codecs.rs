@@ -1,0 +1,45 @@
+//! One codec instance per source (driver instance). A source whose codec
+//! could not be instantiated keeps a reason: its frames are quarantined
+//! with it, never dropped.
+
+use std::collections::HashMap;
+
+use meterhub_plugin_api::{DecodeError, Decoded, RawFrame};
+
+use crate::plugin::PluginInstance;
+
+enum Slot {
+    Ready(Box<dyn PluginInstance>),
+    Unavailable(String),
+}
+
+/// Codec instances by source.
+#[derive(Default)]
+pub struct Codecs {
+    by_source: HashMap<String, Slot>,
+}
+
+impl Codecs {
+    /// Use `instance` for frames of `source`.
+    pub fn insert(&mut self, source: &str, instance: Box<dyn PluginInstance>) {
+        self.by_source.insert(source.to_owned(), Slot::Ready(instance));
+    }
+
+    /// Frames of `source` cannot be decoded, for `reason`.
+    pub fn unavailable(&mut self, source: &str, reason: String) {
+        self.by_source.insert(source.to_owned(), Slot::Unavailable(reason));
+    }
+
+    /// Decode `frame` with its source's codec. Every failure is a reason.
+    pub fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, String> {
+        match self.by_source.get_mut(&frame.source) {
+            None => Err(format!("no codec is configured for source {:?}", frame.source)),
+            Some(Slot::Unavailable(reason)) => Err(reason.clone()),
+            Some(Slot::Ready(codec)) => match codec.decode(frame) {
+                Ok(Ok(decoded)) => Ok(decoded),
+                Ok(Err(DecodeError { reason })) => Err(reason),
+                Err(fault) => Err(fault.to_string()),
+            },
+        }
+    }
+}

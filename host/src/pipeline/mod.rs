@@ -1,0 +1,16 @@
+//! The pipeline after the commit point: committed journal records are
+//! decoded by their source's codec and applied to the archive, in journal
+//! order, in batches. A codec failure quarantines the frame with its reason;
+//! it can neither lose a frame nor delay an acknowledgement.
+//!
+//! - [`codecs`]: one codec instance per source;
+//! - [`stage`]: decode + apply of a batch, re-decode of stored frames;
+//! - [`runner`]: the task that follows the journal and serves re-decode requests.
+
+pub mod codecs;
+pub mod runner;
+pub mod stage;
+
+pub use codecs::Codecs;
+pub use runner::{PipelineCommand, PipelineHandle};
+pub use stage::{RedecodeReport, RedecodeSelection, Stage};

@@ -1,0 +1,119 @@
+//! The pipeline task: follows the journal's committed records, decodes and
+//! applies them in batches, tells the journal what may be released, and
+//! serves re-decode requests between batches.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::archive::StoredReading;
+use crate::journal::{JournalHandle, JournalRecord};
+
+use super::{RedecodeReport, RedecodeSelection, Stage};
+
+/// Most records decoded and applied in one archive batch.
+const MAX_BATCH: usize = 2048;
+/// How often the archive is flushed and the journal released.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// A request to the running pipeline.
+pub enum PipelineCommand {
+    /// Decode stored frames again.
+    Redecode(RedecodeSelection, oneshot::Sender<Result<RedecodeReport, String>>),
+}
+
+/// Talk to the running pipeline.
+#[derive(Clone)]
+pub struct PipelineHandle {
+    commands: mpsc::Sender<PipelineCommand>,
+    /// Newly archived readings, for live consumers (the publisher).
+    pub bus: broadcast::Sender<StoredReading>,
+}
+
+impl PipelineHandle {
+    /// Re-decode `selection` and report.
+    pub async fn redecode(&self, selection: RedecodeSelection) -> Result<RedecodeReport, String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(PipelineCommand::Redecode(selection, tx))
+            .await
+            .map_err(|_| "the pipeline has stopped".to_owned())?;
+        rx.await.map_err(|_| "the pipeline has stopped".to_owned())?
+    }
+}
+
+/// Start the pipeline task on the current runtime.
+pub fn spawn(
+    stage: Stage,
+    records: mpsc::UnboundedReceiver<JournalRecord>,
+    journal: JournalHandle,
+) -> (PipelineHandle, tokio::task::JoinHandle<()>) {
+    let (commands_tx, commands_rx) = mpsc::channel(16);
+    let (bus, _) = broadcast::channel(4096);
+    let handle = PipelineHandle { commands: commands_tx, bus: bus.clone() };
+    let task = tokio::spawn(run(stage, records, commands_rx, journal, bus));
+    (handle, task)
+}
+
+async fn run(
+    mut stage: Stage,
+    mut records: mpsc::UnboundedReceiver<JournalRecord>,
+    mut commands: mpsc::Receiver<PipelineCommand>,
+    journal: JournalHandle,
+    bus: broadcast::Sender<StoredReading>,
+) {
+    let mut last_flush = Instant::now();
+    let mut applied_unflushed: Option<u64> = None;
+    loop {
+        let flush_in = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+        tokio::select! {
+            first = records.recv() => {
+                let Some(first) = first else { break };
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match records.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                let summary = loop {
+                    match tokio::task::block_in_place(|| stage.apply(batch.clone())) {
+                        Ok(summary) => break summary,
+                        Err(e) => {
+                            // Nothing is skipped: the same batch is applied again
+                            // until the archive takes it (disk full, I/O error).
+                            tracing::error!(error = %e, records = batch.len(), "archive apply failed; retrying in 1 s");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                };
+                applied_unflushed = Some(summary.applied_through);
+                for reading in summary.new_readings {
+                    let _ = bus.send(reading);
+                }
+            }
+            Some(command) = commands.recv() => match command {
+                PipelineCommand::Redecode(selection, reply) => {
+                    let report = tokio::task::block_in_place(|| stage.redecode(selection)).map_err(|e| e.to_string());
+                    let _ = reply.send(report);
+                }
+            },
+            _ = tokio::time::sleep(flush_in), if applied_unflushed.is_some() => {}
+        }
+        if let Some(applied) = applied_unflushed
+            && last_flush.elapsed() >= FLUSH_EVERY
+        {
+            match tokio::task::block_in_place(|| stage.archive().flush()) {
+                Ok(()) => {
+                    journal.release_through(applied);
+                    applied_unflushed = None;
+                }
+                Err(e) => tracing::error!(error = %e, "archive flush failed"),
+            }
+            last_flush = Instant::now();
+        }
+    }
+    if let Err(e) = stage.archive().flush() {
+        tracing::error!(error = %e, "archive flush at shutdown failed");
+    }
+}

@@ -1,0 +1,176 @@
+//! The plugins folder: every sub-folder with a `plugin.toml` is a plugin.
+//! What is valid is loaded; what is not is refused with the file and the
+//! cause, and the host goes on without it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use meterhub_plugin_api::{PluginInfo, Role};
+
+use super::instance::PluginInstance;
+use super::manifest::{self, Manifest, PluginKind};
+use super::native::NativePlugin;
+use super::wasm::{Limits, WasmPlugin};
+
+/// A plugin that could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The file at fault (manifest, component or library).
+    pub path: PathBuf,
+    /// Line and column in the file, where a manifest is at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Column, with `line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub col: Option<usize>,
+    /// Why.
+    pub cause: String,
+}
+
+impl Refusal {
+    /// A refusal of `path` as a whole.
+    pub fn new(path: impl Into<PathBuf>, cause: impl Into<String>) -> Self {
+        Refusal { path: path.into(), line: None, col: None, cause: cause.into() }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.col) {
+            (Some(line), Some(col)) => write!(f, "{}:{line}:{col}: {}", self.path.display(), self.cause),
+            _ => write!(f, "{}: {}", self.path.display(), self.cause),
+        }
+    }
+}
+
+enum Runtime {
+    Wasm(Arc<WasmPlugin>),
+    Native(NativePlugin),
+}
+
+/// A loaded plugin, ready to instantiate.
+pub struct LoadedPlugin {
+    /// Its manifest.
+    pub manifest: Manifest,
+    runtime: Runtime,
+}
+
+impl LoadedPlugin {
+    /// Whether it plays `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.manifest.roles.contains(&role)
+    }
+
+    /// A new instance configured with `settings_json`.
+    pub fn instantiate(&self, settings_json: &str) -> Result<Box<dyn PluginInstance>, String> {
+        Ok(match &self.runtime {
+            Runtime::Wasm(p) => Box::new(p.instantiate(settings_json)?),
+            Runtime::Native(p) => Box::new(p.instantiate(settings_json)?),
+        })
+    }
+}
+
+/// What the plugins folder holds.
+pub struct Catalog {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Loaded plugins by id.
+    pub loaded: BTreeMap<String, Arc<LoadedPlugin>>,
+    /// Refused plugins, in folder order.
+    pub refused: Vec<Refusal>,
+}
+
+impl Catalog {
+    /// Scan `dir` and load every valid plugin.
+    pub fn scan(dir: &Path, limits: Limits) -> Catalog {
+        let mut catalog = Catalog { dir: dir.to_path_buf(), loaded: BTreeMap::new(), refused: Vec::new() };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                catalog.refused.push(Refusal::new(dir, format!("cannot read the plugins folder: {e}")));
+                return catalog;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            if !path.is_dir() {
+                if matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "so" | "dylib" | "dll")) {
+                    catalog.refused.push(Refusal::new(
+                        path,
+                        "a plugin is a folder holding plugin.toml and its file; this file is not in one",
+                    ));
+                }
+                continue;
+            }
+            let manifest_path = path.join("plugin.toml");
+            if !manifest_path.exists() {
+                catalog.refused.push(Refusal::new(manifest_path, "missing plugin.toml"));
+                continue;
+            }
+            match load_one(&manifest_path, limits) {
+                Ok(plugin) => {
+                    tracing::info!(
+                        plugin = %plugin.manifest.id,
+                        version = %plugin.manifest.version,
+                        kind = plugin.manifest.kind.as_str(),
+                        file = %plugin.manifest.file.display(),
+                        "plugin loaded"
+                    );
+                    catalog.loaded.insert(plugin.manifest.id.clone(), Arc::new(plugin));
+                }
+                Err(refusals) => {
+                    for refusal in refusals {
+                        tracing::warn!(refusal = %refusal, "plugin refused");
+                        catalog.refused.push(refusal);
+                    }
+                }
+            }
+        }
+        catalog
+    }
+}
+
+/// Load the plugin described by the manifest at `manifest_path`.
+pub fn load_one(manifest_path: &Path, limits: Limits) -> Result<LoadedPlugin, Vec<Refusal>> {
+    let manifest = manifest::load(manifest_path).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|d| Refusal { path: d.file, line: Some(d.pos.line), col: Some(d.pos.col), cause: d.message })
+            .collect::<Vec<_>>()
+    })?;
+    let file = manifest.file.clone();
+    let refuse = |cause: String| vec![Refusal::new(file.clone(), cause)];
+    let (runtime, info) = match manifest.kind {
+        PluginKind::Wasm => {
+            let bytes = std::fs::read(&file).map_err(|e| refuse(format!("cannot read: {e}")))?;
+            let plugin = WasmPlugin::compile(&manifest.id, &bytes, limits).map_err(refuse)?;
+            let info = plugin.info().map_err(|f| refuse(f.message))?;
+            (Runtime::Wasm(Arc::new(plugin)), info)
+        }
+        PluginKind::Native => {
+            if !file.is_file() {
+                return Err(refuse("no such file".into()));
+            }
+            let plugin = NativePlugin::load(&manifest.id, &file).map_err(refuse)?;
+            let info = plugin.info();
+            (Runtime::Native(plugin), info)
+        }
+    };
+    check_info(&manifest, &info).map_err(refuse)?;
+    Ok(LoadedPlugin { manifest, runtime })
+}
+
+/// The plugin must say of itself what its manifest says.
+fn check_info(manifest: &Manifest, info: &PluginInfo) -> Result<(), String> {
+    if info.id != manifest.id {
+        return Err(format!("the plugin calls itself {:?} but plugin.toml says {:?}", info.id, manifest.id));
+    }
+    for role in &manifest.roles {
+        if !info.roles.contains(role) {
+            return Err(format!("plugin.toml declares role {:?} but the plugin does not play it", role.as_str()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! One configured plugin instance, whatever its runtime.
+
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, RawFrame};
+
+/// A plugin call that failed in the plugin itself (trap, time limit,
+/// memory cap, panic, broken ABI data), as opposed to a refusal it returned.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin {plugin}: {message}")]
+pub struct PluginFault {
+    /// Plugin id.
+    pub plugin: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A configured plugin instance. Calls are made one at a time.
+pub trait PluginInstance: Send {
+    /// Driver role: handle one session event.
+    fn handle(&mut self, session: u64, now_ms: i64, event: Event) -> Result<Vec<Action>, PluginFault>;
+
+    /// Codec role: decode one committed frame.
+    fn decode(&mut self, frame: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault>;
+}

@@ -1,0 +1,188 @@
+//! `plugin.toml`: what a plugin is, which contract version it speaks, and
+//! the file that holds it.
+
+use std::path::{Path, PathBuf};
+
+use meterhub_plugin_api::{API_VERSION, API_VERSION_TEXT, Role};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::{Diagnostic, Pos};
+
+/// How a plugin is built and run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginKind {
+    /// A WebAssembly component, sandboxed by wasmtime.
+    Wasm,
+    /// A native library with the abi_stable root module.
+    Native,
+}
+
+impl PluginKind {
+    /// The name used in `plugin.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Wasm => "wasm",
+            PluginKind::Native => "native",
+        }
+    }
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// Plugin id, equal to its folder name.
+    pub id: String,
+    /// The plugin's version.
+    pub version: String,
+    /// Contract version, `(major, minor)`.
+    pub api: (u16, u16),
+    /// Roles it plays.
+    pub roles: Vec<Role>,
+    /// Runtime kind.
+    pub kind: PluginKind,
+    /// The component or library, absolute.
+    pub file: PathBuf,
+    /// One line for operators.
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    /// Plugin id.
+    id: Spanned<String>,
+    /// Plugin version.
+    version: Spanned<String>,
+    /// Contract version `major.minor`.
+    api: Spanned<String>,
+    /// Roles.
+    roles: Spanned<Vec<String>>,
+    /// `wasm` or `native`.
+    kind: Spanned<String>,
+    /// File name, relative to the manifest.
+    file: Spanned<String>,
+    /// One line for operators.
+    #[serde(default)]
+    description: String,
+    /// Capabilities the plugin needs; contract 1.0 defines none.
+    #[serde(default)]
+    capabilities: Option<Spanned<toml::Table>>,
+}
+
+/// Read and validate the manifest at `path`. Errors name `path:line:col`.
+pub fn load(path: &Path) -> Result<Manifest, Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![Diagnostic::new(path, Pos { line: 1, col: 1 }, format!("cannot read: {e}"))])?;
+    parse(path, &text)
+}
+
+/// Validate `text`, the content of the manifest at `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
+    let at = |offset: usize| Pos::of_offset(text, offset);
+    let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        vec![Diagnostic::new(path, e.span().map_or(Pos { line: 1, col: 1 }, |s| at(s.start)), e.message().trim_end())]
+    })?;
+    let mut errors = Vec::new();
+    let mut error = |span: std::ops::Range<usize>, message: String| errors.push(Diagnostic::new(path, at(span.start), message));
+
+    let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str()).unwrap_or("");
+    if raw.id.get_ref() != folder {
+        error(raw.id.span(), format!("id {:?} must equal the plugin's folder name {folder:?}", raw.id.get_ref()));
+    }
+    let api = parse_api(raw.api.get_ref());
+    match api {
+        None => error(raw.api.span(), format!("api {:?} is not a version like \"1.0\"", raw.api.get_ref())),
+        Some((major, minor)) if major != API_VERSION.0 || minor > API_VERSION.1 => error(
+            raw.api.span(),
+            format!("api {major}.{minor} is not supported by this host (it speaks {API_VERSION_TEXT}; same major, minor up to {})", API_VERSION.1),
+        ),
+        Some(_) => {}
+    }
+    let mut roles = Vec::new();
+    for name in raw.roles.get_ref() {
+        match Role::parse(name) {
+            Some(r) if !roles.contains(&r) => roles.push(r),
+            Some(_) => error(raw.roles.span(), format!("role {name:?} is listed twice")),
+            None => error(raw.roles.span(), format!("role {name:?} is not one of \"driver\", \"codec\", \"sink\"")),
+        }
+    }
+    if raw.roles.get_ref().is_empty() {
+        error(raw.roles.span(), "roles must name at least one role".to_owned());
+    }
+    let kind = match raw.kind.get_ref().as_str() {
+        "wasm" => Some(PluginKind::Wasm),
+        "native" => Some(PluginKind::Native),
+        other => {
+            error(raw.kind.span(), format!("kind {other:?} is not one of \"wasm\", \"native\""));
+            None
+        }
+    };
+    let file_name = raw.file.get_ref();
+    if file_name.is_empty() || file_name.contains('/') || file_name.contains('\\') {
+        error(raw.file.span(), format!("file {file_name:?} must be a file name beside plugin.toml"));
+    }
+    if let Some(caps) = &raw.capabilities
+        && let Some((name, _)) = caps.get_ref().iter().next()
+    {
+        error(caps.span(), format!("capability {name:?} is not known to contract {API_VERSION_TEXT} (it defines none)"));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (Some(api), Some(kind)) = (api, kind) else { unreachable!("errors were reported above") };
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        id: raw.id.into_inner(),
+        version: raw.version.into_inner(),
+        api,
+        roles,
+        kind,
+        file: path.parent().unwrap_or(Path::new("")).join(file_name),
+        description: raw.description,
+    })
+}
+
+fn parse_api(text: &str) -> Option<(u16, u16)> {
+    let (major, minor) = text.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.0\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
+
+    fn path() -> PathBuf {
+        PathBuf::from("/p/listener/plugin.toml")
+    }
+
+    #[test]
+    fn a_good_manifest_loads() {
+        let m = parse(&path(), GOOD).expect("valid");
+        assert_eq!(m.roles, vec![Role::Driver, Role::Codec]);
+        assert_eq!(m.file, Path::new("/p/listener/listener.wasm"));
+        assert_eq!(m.api, (1, 0));
+    }
+
+    #[test]
+    fn refusals_name_the_place() {
+        let cases = [
+            (GOOD.replace("api = \"1.0\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
+            (GOOD.replace("api = \"1.0\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
+            (GOOD.replace("id = \"listener\"", "id = \"other\""), "1:6: id \"other\" must equal"),
+            (GOOD.replace("\"codec\"", "\"decoder\""), "4:9: role \"decoder\" is not one of"),
+            (GOOD.replace("kind = \"wasm\"", "kind = \"elf\""), "5:8: kind \"elf\""),
+            (GOOD.replace("[capabilities]\n", "[capabilities]\nnetwork = true\n"), "7:1: capability \"network\""),
+            (GOOD.replace("version", "versoin"), "2:1: unknown field `versoin`"),
+        ];
+        for (text, want) in cases {
+            let errors = parse(&path(), &text).expect_err(want);
+            let got = errors[0].to_string();
+            assert!(got.starts_with(&format!("/p/listener/plugin.toml:{want}")), "want {want}, got {got}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Plugins: manifests, discovery in the plugins folder, and the two
+//! runtimes (WASM components on wasmtime, native libraries on abi_stable)
+//! behind one [`PluginInstance`] interface.
+//!
+//! - [`manifest`]: `plugin.toml`, strict, with the API version check;
+//! - [`catalog`]: scan the folder, load what is valid, report what is refused;
+//! - [`wasm`]: the wasmtime engine, sandbox (memory cap, call time limit);
+//! - [`wasm_convert`]: host bindings types <-> the plugin-api model;
+//! - [`native`]: abi_stable loading with its layout check;
+//! - [`instance`]: the runtime-independent instance interface.
+
+pub mod catalog;
+pub mod instance;
+pub mod manifest;
+pub mod native;
+pub mod wasm;
+mod wasm_convert;
+
+pub use catalog::{Catalog, LoadedPlugin, Refusal};
+pub use instance::{PluginFault, PluginInstance};
+pub use manifest::{Manifest, PluginKind};

@@ -1,0 +1,201 @@
+//! WASM components on wasmtime: one shared engine, one store per instance,
+//! a memory cap and a time limit per call (epoch interruption). A trapped
+//! instance is thrown away; the next call gets a fresh one.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, RawFrame};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::instance::{PluginFault, PluginInstance};
+use super::wasm_convert as convert;
+
+/// Host bindings of `plugin-api/wit/plugin.wit`, generated once.
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../plugin-api/wit",
+    });
+}
+
+/// How often the epoch advances; the granularity of call time limits.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Sandbox limits of every instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Linear memory cap, bytes.
+    pub memory_bytes: usize,
+    /// Time limit of one call.
+    pub call_timeout_ms: u32,
+}
+
+/// The process-wide engine, with its epoch ticker thread.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("the wasmtime configuration is static and valid");
+        let ticker = engine.clone();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        engine
+    })
+}
+
+/// Per-store state: WASI with nothing granted, and the limits.
+struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A compiled component, ready to instantiate.
+pub struct WasmPlugin {
+    id: String,
+    pre: bindings::PluginPre<State>,
+    limits: Limits,
+}
+
+impl WasmPlugin {
+    /// Compile `bytes` (the component file `file`) and link it. The error says
+    /// why in terms an operator can act on.
+    pub fn compile(id: &str, bytes: &[u8], limits: Limits) -> Result<WasmPlugin, String> {
+        if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+            return Err("not a WebAssembly file (bad magic; truncated or not a .wasm?)".into());
+        }
+        if bytes[4..8] == [1, 0, 0, 0] {
+            return Err("a core WebAssembly module, not a component: build the plugin for wasm32-wasip2".into());
+        }
+        let engine = engine();
+        let component = Component::new(engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+        let mut linker: Linker<State> = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| format!("does not export the meterhub:plugin@1.0.0 world: {e:#}"))?;
+        Ok(WasmPlugin { id: id.to_owned(), pre, limits })
+    }
+
+    fn store(&self) -> Store<State> {
+        // Deny by default: no preopened directories, no environment, no
+        // arguments, no sockets. Only stderr is passed through, so that a
+        // plugin's panic message reaches the host's log.
+        let wasi = WasiCtxBuilder::new().inherit_stderr().build();
+        let limits = StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(4).build();
+        let mut store = Store::new(engine(), State { wasi, table: ResourceTable::new(), limits });
+        store.limiter(|s| &mut s.limits);
+        store
+    }
+
+    fn fault(&self, message: impl std::fmt::Display) -> PluginFault {
+        PluginFault { plugin: self.id.clone(), message: message.to_string() }
+    }
+
+    fn instantiate_raw(&self) -> Result<(Store<State>, bindings::Plugin), PluginFault> {
+        let mut store = self.store();
+        self.arm(&mut store);
+        let plugin = self.pre.instantiate(&mut store).map_err(|e| self.fault(format!("instantiation failed: {e:#}")))?;
+        Ok((store, plugin))
+    }
+
+    fn arm(&self, store: &mut Store<State>) {
+        let ticks = u64::from(self.limits.call_timeout_ms).div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        store.set_epoch_deadline(ticks);
+    }
+
+    /// Identity and roles as the component reports them.
+    pub fn info(&self) -> Result<meterhub_plugin_api::PluginInfo, PluginFault> {
+        let (mut store, plugin) = self.instantiate_raw()?;
+        let info = plugin.meterhub_plugin_lifecycle().call_info(&mut store).map_err(|e| self.fault(format!("{e:#}")))?;
+        Ok(convert::info(info))
+    }
+
+    /// A configured instance.
+    pub fn instantiate(self: &Arc<Self>, settings_json: &str) -> Result<WasmInstance, String> {
+        let mut instance = WasmInstance { plugin: self.clone(), settings_json: settings_json.to_owned(), live: None };
+        instance.live().map_err(|f| f.message)?;
+        Ok(instance)
+    }
+}
+
+/// One configured instance; re-created after a trap.
+pub struct WasmInstance {
+    plugin: Arc<WasmPlugin>,
+    settings_json: String,
+    live: Option<(Store<State>, bindings::Plugin)>,
+}
+
+impl WasmInstance {
+    fn live(&mut self) -> Result<&mut (Store<State>, bindings::Plugin), PluginFault> {
+        if self.live.is_none() {
+            let (mut store, plugin) = self.plugin.instantiate_raw()?;
+            self.plugin.arm(&mut store);
+            match plugin.meterhub_plugin_lifecycle().call_init(&mut store, &self.settings_json) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(self.plugin.fault(format!("settings refused: {e}"))),
+                Err(e) => return Err(self.plugin.fault(format!("init trapped: {e:#}"))),
+            }
+            self.live = Some((store, plugin));
+        }
+        Ok(self.live.as_mut().expect("just set"))
+    }
+
+    /// Run `f` on the live instance with the call time limit armed; a trap
+    /// discards the instance.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<State>, &bindings::Plugin) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginFault> {
+        let plugin = self.plugin.clone();
+        let (store, instance) = self.live()?;
+        plugin.arm(store);
+        match f(store, instance) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.live = None;
+                let message = match e.downcast_ref::<wasmtime::Trap>() {
+                    Some(wasmtime::Trap::Interrupt) => {
+                        format!("call exceeded its time limit of {} ms; instance discarded", plugin.limits.call_timeout_ms)
+                    }
+                    _ => format!("trapped: {e:#}; instance discarded"),
+                };
+                Err(plugin.fault(message))
+            }
+        }
+    }
+}
+
+impl PluginInstance for WasmInstance {
+    fn handle(&mut self, session: u64, now_ms: i64, event: Event) -> Result<Vec<Action>, PluginFault> {
+        let event = convert::event_to_wit(event);
+        let actions = self.call(|store, p| p.meterhub_plugin_driver().call_handle(store, session, now_ms, &event))?;
+        Ok(actions.into_iter().map(convert::action_from_wit).collect())
+    }
+
+    fn decode(&mut self, frame: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault> {
+        let wit_frame = convert::frame_to_wit(frame);
+        let result = self.call(|store, p| p.meterhub_plugin_codec().call_decode(store, &wit_frame))?;
+        Ok(match result {
+            Ok(decoded) => convert::decoded_from_wit(decoded).map_err(DecodeError::new),
+            Err(e) => Err(DecodeError::new(e.reason)),
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Conversions between the host's generated WIT types and the plugin-api
+//! model. Values produced by a plugin are checked here (decimals parse).
+
+use meterhub_plugin_api::{
+    Action, Commit, CommitFailed, Committed, Decoded, Event, FrameOut, HttpRequest, HttpResponse, PluginInfo, RawFrame,
+    Reading, ReadingKind, Role, Telemetry, Transport,
+};
+
+use super::wasm::bindings::exports::meterhub::plugin::{driver as wd, lifecycle as wl};
+use super::wasm::bindings::meterhub::plugin::types as wt;
+
+pub(super) fn info(i: wl::PluginInfo) -> PluginInfo {
+    PluginInfo {
+        id: i.id,
+        version: i.version,
+        roles: i
+            .roles
+            .into_iter()
+            .map(|r| match r {
+                wl::Role::Driver => Role::Driver,
+                wl::Role::Codec => Role::Codec,
+                wl::Role::Sink => Role::Sink,
+            })
+            .collect(),
+    }
+}
+
+fn transport_to_wit(t: Transport) -> wt::Transport {
+    match t {
+        Transport::Tcp => wt::Transport::Tcp,
+        Transport::Http => wt::Transport::Http,
+        Transport::Websocket => wt::Transport::Websocket,
+    }
+}
+
+pub(super) fn frame_to_wit(f: &RawFrame) -> wt::RawFrame {
+    wt::RawFrame {
+        seq: f.seq,
+        source: f.source.clone(),
+        peer: f.peer.clone(),
+        received_at_ms: f.received_at_ms,
+        transport: transport_to_wit(f.transport),
+        content_type: f.content_type.clone(),
+        meta: f.meta.clone(),
+        payload: f.payload.clone(),
+    }
+}
+
+fn reading_from_wit(r: wt::Reading) -> Result<Reading, String> {
+    let value = r
+        .value
+        .parse()
+        .map_err(|e| format!("codec returned reading {}/{} with value {:?}, not a decimal: {e}", r.device, r.channel, r.value))?;
+    Ok(Reading {
+        device: r.device,
+        channel: r.channel,
+        ts_ms: r.ts_ms,
+        value,
+        unit: r.unit,
+        kind: match r.kind {
+            wt::ReadingKind::Cumulative => ReadingKind::Cumulative,
+            wt::ReadingKind::Instantaneous => ReadingKind::Instantaneous,
+            wt::ReadingKind::State => ReadingKind::State,
+        },
+    })
+}
+
+fn telemetry_from_wit(t: wt::Telemetry) -> Telemetry {
+    Telemetry {
+        module: t.module,
+        ts_ms: t.ts_ms,
+        battery_pct: t.battery_pct,
+        rssi_dbm: t.rssi_dbm,
+        snr_db: t.snr_db,
+        frame_counter: t.frame_counter,
+    }
+}
+
+pub(super) fn decoded_from_wit(d: wt::Decoded) -> Result<Decoded, String> {
+    Ok(Decoded {
+        readings: d.readings.into_iter().map(reading_from_wit).collect::<Result<_, _>>()?,
+        telemetry: d.telemetry.into_iter().map(telemetry_from_wit).collect(),
+    })
+}
+
+pub(super) fn event_to_wit(e: Event) -> wd::Event {
+    match e {
+        Event::Opened { transport, peer } => wd::Event::Opened(wd::Opened { transport: transport_to_wit(transport), peer }),
+        Event::Data(bytes) => wd::Event::Data(bytes),
+        Event::Request(HttpRequest { method, target, headers, body }) => {
+            wd::Event::Request(wd::HttpRequest { method, target, headers, body })
+        }
+        Event::Committed(Committed { token, seq }) => wd::Event::Committed(wd::Committed { token, seq }),
+        Event::CommitFailed(CommitFailed { token, reason }) => wd::Event::CommitFailed(wd::CommitFailed { token, reason }),
+        Event::Timer(id) => wd::Event::Timer(id),
+        Event::Closed => wd::Event::Closed,
+    }
+}
+
+pub(super) fn action_from_wit(a: wd::Action) -> Action {
+    match a {
+        wd::Action::Send(bytes) => Action::Send(bytes),
+        wd::Action::Respond(wd::HttpResponse { status, content_type, body }) => {
+            Action::Respond(HttpResponse { status, content_type, body })
+        }
+        wd::Action::Commit(wd::Commit { token, frame: wd::FrameOut { content_type, meta, payload } }) => {
+            Action::Commit(Commit { token, frame: FrameOut { content_type, meta, payload } })
+        }
+        wd::Action::Reject(wd::Rejection { reason, input }) => Action::Reject { reason, input },
+        wd::Action::SetTimer(wd::SetTimer { id, after_ms }) => Action::SetTimer { id, after_ms },
+        wd::Action::Close(reason) => Action::Close(reason),
+    }
+}

@@ -1,0 +1,57 @@
+//! A running driver instance: the plugin instance all its sessions share,
+//! and the journal its frames are committed to.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use meterhub_plugin_api::{Action, Event};
+
+use crate::journal::JournalHandle;
+use crate::plugin::PluginInstance;
+
+/// One driver instance of the configuration.
+pub struct DriverRuntime {
+    /// Instance id; the `source` of its frames.
+    pub id: String,
+    /// Plugin id.
+    pub plugin: String,
+    /// Where its frames are committed.
+    pub journal: JournalHandle,
+    /// Most uncommitted frames per session before the host stops reading it.
+    pub max_pending: usize,
+    instance: Mutex<Box<dyn PluginInstance>>,
+    next_session: AtomicU64,
+}
+
+impl DriverRuntime {
+    /// Wrap a configured plugin instance.
+    pub fn new(id: &str, plugin: &str, instance: Box<dyn PluginInstance>, journal: JournalHandle, max_pending: usize) -> Self {
+        DriverRuntime {
+            id: id.to_owned(),
+            plugin: plugin.to_owned(),
+            journal,
+            max_pending,
+            instance: Mutex::new(instance),
+            next_session: AtomicU64::new(1),
+        }
+    }
+
+    /// A session id unique within this instance.
+    pub fn new_session(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Hand `event` to the driver. A fault in the plugin closes the session
+    /// (the instance itself is renewed by its runtime).
+    pub fn call(&self, session: u64, event: Event) -> Vec<Action> {
+        let now = super::now_ms();
+        let mut instance = self.instance.lock().unwrap_or_else(|e| e.into_inner());
+        match instance.handle(session, now, event) {
+            Ok(actions) => actions,
+            Err(fault) => {
+                tracing::error!(driver = %self.id, session, error = %fault, "driver call failed; closing the session");
+                vec![Action::Close(fault.to_string())]
+            }
+        }
+    }
+}

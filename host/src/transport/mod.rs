@@ -1,0 +1,29 @@
+//! Host-owned transports. Drivers own no socket: a transport accepts or
+//! opens connections and runs each as a driver session.
+//!
+//! - [`driver`]: a running driver instance (plugin instance + journal);
+//! - [`session`]: the session engine shared by every transport: events in,
+//!   actions out, commits, timers, and the ordering rule for replies;
+//! - [`tcp`]: TCP server, one session per connection;
+//! - [`http`]: HTTP ingress, one session per request;
+//! - [`websocket`]: WebSocket client, one session per connection, reconnecting.
+//!
+//! Architecture invariant: bytes a driver sends (or an HTTP response it
+//! gives) leave the host only after every frame the same session committed
+//! before them is on stable storage.
+
+pub mod driver;
+pub mod http;
+pub mod session;
+pub mod stream;
+pub mod tcp;
+pub mod websocket;
+
+pub use driver::DriverRuntime;
+
+/// Milliseconds since the Unix epoch, from the host clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,251 @@
+//! The session engine: feed a driver its events, perform its actions.
+//!
+//! Commits go to the journal; the driver hears `committed` only with a
+//! journal receipt. Outgoing bytes are held back until every commit the
+//! session issued before them has completed, so no reply can acknowledge a
+//! frame that is not yet durable, whatever the driver does.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use meterhub_plugin_api::{Action, CommitFailed, Committed, Event, HttpResponse, RawFrame, Transport};
+use tokio::time::Instant;
+
+use super::DriverRuntime;
+use crate::journal::{Entry, Rejection};
+
+/// Longest prefix of a rejected input the journal keeps.
+pub const REJECTED_INPUT_KEEP_BYTES: usize = 4096;
+
+type Pending = Pin<Box<dyn Future<Output = (u64, Option<Event>)> + Send>>;
+
+/// The state of one session, independent of its transport.
+pub struct Session {
+    rt: Arc<DriverRuntime>,
+    /// Session id.
+    pub id: u64,
+    transport: Transport,
+    peer: String,
+    received_at_ms: i64,
+    pending: FuturesUnordered<Pending>,
+    /// Indices of journal appends not yet completed.
+    outstanding: BTreeSet<u64>,
+    next_index: u64,
+    /// Outgoing bytes, each with the number of appends issued before it.
+    outbox: VecDeque<(u64, Vec<u8>)>,
+    response: Option<(u64, HttpResponse)>,
+    timers: BTreeMap<u32, Instant>,
+    closed: Option<String>,
+}
+
+impl Session {
+    /// Open a session and hand the driver its `opened` event.
+    pub fn open(rt: Arc<DriverRuntime>, transport: Transport, peer: String) -> Session {
+        let id = rt.new_session();
+        let mut session = Session {
+            rt,
+            id,
+            transport,
+            peer: peer.clone(),
+            received_at_ms: super::now_ms(),
+            pending: FuturesUnordered::new(),
+            outstanding: BTreeSet::new(),
+            next_index: 0,
+            outbox: VecDeque::new(),
+            response: None,
+            timers: BTreeMap::new(),
+            closed: None,
+        };
+        session.deliver(Event::Opened { transport, peer });
+        session
+    }
+
+    /// The driver instance id.
+    pub fn source(&self) -> &str {
+        &self.rt.id
+    }
+
+    /// Bytes (or a message) from the peer.
+    pub fn data(&mut self, bytes: Vec<u8>) {
+        self.received_at_ms = super::now_ms();
+        self.deliver(Event::Data(bytes));
+    }
+
+    /// Hand the driver an event and perform what it answers.
+    pub fn deliver(&mut self, event: Event) {
+        if self.closed.is_some() {
+            return;
+        }
+        let actions = self.rt.call(self.id, event);
+        for action in actions {
+            self.perform(action);
+        }
+    }
+
+    /// Record an input the host itself refused (e.g. an oversized body).
+    pub fn reject_by_host(&mut self, reason: String, input: &[u8]) {
+        tracing::info!(driver = %self.rt.id, session = self.id, peer = %self.peer, %reason, "input rejected by the host");
+        self.append(Entry::Rejected(self.rejection(reason, input)), None);
+    }
+
+    fn rejection(&self, reason: String, input: &[u8]) -> Rejection {
+        Rejection {
+            source: self.rt.id.clone(),
+            peer: self.peer.clone(),
+            received_at_ms: self.received_at_ms,
+            transport: self.transport,
+            reason,
+            input: input[..input.len().min(REJECTED_INPUT_KEEP_BYTES)].to_vec(),
+        }
+    }
+
+    fn append(&mut self, entry: Entry, token: Option<u64>) {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.outstanding.insert(index);
+        let journal = self.rt.journal.clone();
+        self.pending.push(Box::pin(async move {
+            let result = journal.append(entry).await;
+            let event = token.map(|token| match result {
+                Ok(receipt) => Event::Committed(Committed { token, seq: receipt.seq() }),
+                Err(e) => Event::CommitFailed(CommitFailed { token, reason: e.to_string() }),
+            });
+            (index, event)
+        }));
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Send(bytes) => self.outbox.push_back((self.next_index, bytes)),
+            Action::Respond(response) => {
+                if self.response.is_none() {
+                    self.response = Some((self.next_index, response));
+                }
+            }
+            Action::Commit(commit) => {
+                let frame = RawFrame {
+                    seq: 0,
+                    source: self.rt.id.clone(),
+                    peer: self.peer.clone(),
+                    received_at_ms: self.received_at_ms,
+                    transport: self.transport,
+                    content_type: commit.frame.content_type,
+                    meta: commit.frame.meta,
+                    payload: commit.frame.payload,
+                };
+                self.append(Entry::Frame(frame), Some(commit.token));
+            }
+            Action::Reject { reason, input } => {
+                tracing::debug!(driver = %self.rt.id, session = self.id, peer = %self.peer, %reason, "input rejected");
+                self.append(Entry::Rejected(self.rejection(reason, &input)), None);
+            }
+            Action::SetTimer { id, after_ms } => {
+                self.timers.insert(id, Instant::now() + Duration::from_millis(u64::from(after_ms)));
+            }
+            Action::Close(reason) => {
+                tracing::debug!(driver = %self.rt.id, session = self.id, %reason, "driver closed the session");
+                self.closed = Some(reason);
+            }
+        }
+    }
+
+    fn released(&self, issued_before: u64) -> bool {
+        self.outstanding.first().is_none_or(|&oldest| oldest >= issued_before)
+    }
+
+    /// The next outgoing bytes whose commits are all durable.
+    pub fn next_outgoing(&mut self) -> Option<Vec<u8>> {
+        match self.outbox.front() {
+            Some(&(issued_before, _)) if self.released(issued_before) => self.outbox.pop_front().map(|(_, b)| b),
+            _ => None,
+        }
+    }
+
+    /// The HTTP response, once the commits before it are durable.
+    pub fn take_response(&mut self) -> Option<HttpResponse> {
+        match &self.response {
+            Some((issued_before, _)) if self.released(*issued_before) => self.response.take().map(|(_, r)| r),
+            _ => None,
+        }
+    }
+
+    /// Whether the driver asked to close.
+    pub fn close_reason(&self) -> Option<&str> {
+        self.closed.as_deref()
+    }
+
+    /// Journal appends not yet completed.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether a commit or a timer is outstanding.
+    pub fn has_work(&self) -> bool {
+        !self.pending.is_empty() || !self.timers.is_empty()
+    }
+
+    /// Whether the transport may read more input.
+    pub fn wants_input(&self) -> bool {
+        self.closed.is_none() && self.pending.len() < self.rt.max_pending
+    }
+
+    /// Wait for the next completed commit or timer and hand it to the
+    /// driver. Returns `false` when there is nothing to wait for.
+    pub async fn progress(&mut self) -> bool {
+        let next_timer = self.timers.iter().min_by_key(|(_, at)| **at).map(|(id, at)| (*id, *at));
+        if self.pending.is_empty() && next_timer.is_none() {
+            return false;
+        }
+        let timer = async {
+            match next_timer {
+                Some((id, at)) => {
+                    tokio::time::sleep_until(at).await;
+                    id
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some((index, event)) = self.pending.next(), if !self.pending.is_empty() => {
+                self.outstanding.remove(&index);
+                if let Some(event) = event {
+                    self.deliver(event);
+                }
+            }
+            id = timer => {
+                self.timers.remove(&id);
+                self.deliver(Event::Timer(id));
+            }
+        }
+        true
+    }
+
+    /// Finish: wait for every outstanding append, then tell the driver.
+    pub async fn close(mut self) {
+        while let Some((index, _)) = self.pending.next().await {
+            self.outstanding.remove(&index);
+        }
+        if self.closed.is_none() {
+            self.rt.call(self.id, Event::Closed);
+        }
+    }
+
+    /// Wait for outstanding appends only (timers ignored), delivering their
+    /// events; used when the peer has gone quiet but may still read replies.
+    pub async fn settle(&mut self) -> bool {
+        match self.pending.next().await {
+            Some((index, event)) => {
+                self.outstanding.remove(&index);
+                if let Some(event) = event {
+                    self.deliver(event);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}

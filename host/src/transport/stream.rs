@@ -1,0 +1,60 @@
+//! Stream sessions (TCP connections, WebSocket connections): read input,
+//! feed the driver, write its released replies, until either side ends.
+
+use std::sync::Arc;
+
+use meterhub_plugin_api::Transport;
+
+use super::DriverRuntime;
+use super::session::Session;
+
+/// A connection carrying chunks (TCP) or messages (WebSocket).
+pub trait Conn: Send {
+    /// The next chunk or message; `None` at end of input. Must be cancel-safe.
+    fn recv(&mut self) -> impl Future<Output = Option<std::io::Result<Vec<u8>>>> + Send;
+    /// Write one chunk or message.
+    fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// Run one session on `conn` until the peer leaves or the driver closes it.
+pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transport, peer: String) {
+    let mut session = Session::open(rt, transport, peer.clone());
+    let source = session.source().to_owned();
+    tracing::debug!(driver = %source, session = session.id, %peer, "session opened");
+    let mut input_open = true;
+    let outcome: Result<(), String> = async {
+        loop {
+            while let Some(bytes) = session.next_outgoing() {
+                conn.send(bytes).await.map_err(|e| format!("write failed: {e}"))?;
+            }
+            if let Some(reason) = session.close_reason() {
+                return Err(format!("closed by the driver: {reason}"));
+            }
+            if !input_open {
+                // The peer finished sending; answer what it sent, then end.
+                if !session.settle().await {
+                    return Ok(());
+                }
+                continue;
+            }
+            let has_work = session.has_work();
+            if !has_work && !session.wants_input() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = session.progress(), if has_work => {}
+                read = conn.recv(), if session.wants_input() => match read {
+                    Some(Ok(bytes)) => session.data(bytes),
+                    Some(Err(e)) => return Err(format!("read failed: {e}")),
+                    None => input_open = false,
+                },
+            }
+        }
+    }
+    .await;
+    match outcome {
+        Ok(()) => tracing::debug!(driver = %source, session = session.id, %peer, "session ended"),
+        Err(reason) => tracing::debug!(driver = %source, session = session.id, %peer, %reason, "session ended"),
+    }
+    session.close().await;
+}

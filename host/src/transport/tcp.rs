@@ -1,0 +1,58 @@
+//! TCP server transport: one driver session per accepted connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use meterhub_plugin_api::Transport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::DriverRuntime;
+use super::stream::{self, Conn};
+
+/// Read buffer size per connection.
+const READ_CHUNK: usize = 64 * 1024;
+
+struct TcpConn {
+    stream: TcpStream,
+    buf: Box<[u8]>,
+}
+
+impl Conn for TcpConn {
+    async fn recv(&mut self) -> Option<std::io::Result<Vec<u8>>> {
+        match self.stream.read(&mut self.buf).await {
+            Ok(0) => None,
+            Ok(n) => Some(Ok(self.buf[..n].to_vec())),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    async fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.stream.write_all(&bytes).await
+    }
+}
+
+/// Bind `listen`; the returned address is the one actually bound (port 0 resolved).
+pub async fn bind(listen: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(listen).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Accept connections forever, one session task each.
+pub async fn serve(rt: Arc<DriverRuntime>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let conn = TcpConn { stream, buf: vec![0; READ_CHUNK].into_boxed_slice() };
+                tokio::spawn(stream::run(rt.clone(), conn, Transport::Tcp, peer.to_string()));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: say so, back off, go on.
+                tracing::warn!(driver = %rt.id, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! WebSocket client transport: the host connects to a server (e.g. an IOT
+//! Vega Server), runs one driver session per connection, and reconnects with
+//! exponential backoff and jitter when the connection ends or fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use meterhub_plugin_api::Transport;
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::DriverRuntime;
+use super::stream::{self, Conn};
+
+/// Reconnect policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First delay.
+    pub min: Duration,
+    /// Largest delay.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// Delay before attempt `failures` (1-based), doubled each time, with
+    /// up to 25% random jitter, capped at `max`.
+    pub fn delay(&self, failures: u32) -> Duration {
+        let base = self.min.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(self.max);
+        let jitter = rand::rng().random_range(0.0..0.25);
+        base.mul_f64(1.0 + jitter).min(self.max)
+    }
+}
+
+struct WsConn {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Conn for WsConn {
+    async fn recv(&mut self) -> Option<std::io::Result<Vec<u8>>> {
+        loop {
+            match self.ws.next().await? {
+                Ok(Message::Text(text)) => return Some(Ok(text.as_bytes().to_vec())),
+                Ok(Message::Binary(bytes)) => return Some(Ok(bytes.to_vec())),
+                Ok(Message::Close(_)) => return None,
+                Ok(_) => continue, // ping/pong are answered by tungstenite
+                Err(e) => return Some(Err(std::io::Error::other(e))),
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        let message = match String::from_utf8(bytes) {
+            Ok(text) => Message::text(text),
+            Err(e) => Message::binary(e.into_bytes()),
+        };
+        self.ws.send(message).await.map_err(std::io::Error::other)
+    }
+}
+
+/// Connect to `url` and keep a session running, forever.
+pub async fn run(rt: Arc<DriverRuntime>, url: String, backoff: Backoff) {
+    let mut failures = 0u32;
+    loop {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((ws, _)) => {
+                tracing::info!(driver = %rt.id, %url, "websocket connected");
+                let started = tokio::time::Instant::now();
+                stream::run(rt.clone(), WsConn { ws }, Transport::Websocket, url.clone()).await;
+                tracing::warn!(driver = %rt.id, %url, "websocket connection ended");
+                // A connection that lived a while resets the backoff.
+                failures = if started.elapsed() > backoff.max { 1 } else { failures + 1 };
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(driver = %rt.id, %url, error = %e, failures, "websocket connect failed");
+            }
+        }
+        tokio::time::sleep(backoff.delay(failures)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = Backoff { min: Duration::from_millis(100), max: Duration::from_secs(2) };
+        for (failures, low) in [(1, 100), (2, 200), (3, 400), (5, 1600)] {
+            let d = b.delay(failures);
+            assert!(d >= Duration::from_millis(low) && d <= Duration::from_millis(low * 5 / 4 + 1), "{failures}: {d:?}");
+        }
+        assert_eq!(b.delay(30), Duration::from_secs(2));
+    }
+}

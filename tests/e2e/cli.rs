@@ -1,0 +1,38 @@
+//! `meterhub check`: every problem named with `file:line:col`, non-zero exit.
+
+use std::process::Command;
+
+use crate::harness::{binary, default_config, plugins_dir};
+
+fn check(config: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(binary()).args(["check", "-c"]).arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "CONFIG");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+#[test]
+fn a_valid_config_checks_clean() {
+    let (code, stdout, stderr) = check(&default_config(&plugins_dir("wasm")));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("ok (2 driver instance(s), 1 plugin(s) loaded"), "{stdout}");
+}
+
+#[test]
+fn check_names_file_line_and_column_for_each_problem() {
+    let good = default_config(&plugins_dir("wasm"));
+    let cases = [
+        (good.replace("[log]", "[log\n"), "CONFIG:10:5:"),
+        (good.replace("transport = \"tcp\"", "transport = \"tcp\"\nmax_body_bytes = 5"), "CONFIG:15:1: `max_body_bytes` does not apply"),
+        (good.replace("plugin = \"listener\"\ntransport = \"tcp\"", "plugin = \"lisener\"\ntransport = \"tcp\""), "CONFIG:13:10: plugin \"lisener\" is not in the plugins folder"),
+        (good.replace("level = \"info\"", "level = \"info\"\ncolour = true"), "CONFIG:11:1: unknown field `colour`"),
+        (good + "[drivers.http-in.settings]\nmax_line_bytes = \"big\"\n", "CONFIG:20:1: plugin \"listener\": settings refused"),
+    ];
+    for (config, want) in cases {
+        let (code, _, stderr) = check(&config);
+        assert_eq!(code, Some(2), "{want}: {stderr}");
+        assert!(stderr.contains(want), "want {want:?} in:\n{stderr}");
+    }
+}

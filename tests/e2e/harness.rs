@@ -1,0 +1,295 @@
+//! Starting and talking to a real meterhub process.
+
+#![allow(dead_code, reason = "each test uses part of the harness")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a host may take to start (it compiles WASM plugins).
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the archive may take to show what was acknowledged.
+pub const APPLY_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The meterhub binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_meterhub")
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
+/// Built plugin folders of `kind` (`wasm` or `native`).
+pub fn plugins_dir(kind: &str) -> PathBuf {
+    let dir = workspace().join("target/plugins").join(kind);
+    assert!(
+        dir.join("listener/plugin.toml").exists(),
+        "{} has no built plugins: run scripts/build-plugins first (scripts/test does)",
+        dir.display()
+    );
+    dir
+}
+
+/// Poll `f` until it gives `Some`, or panic with `what` after `deadline`.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// The config of a test host: listener on TCP and HTTP, port 0 everywhere.
+pub fn default_config(plugins: &Path) -> String {
+    format!(
+        r#"
+[host]
+data_dir = "data"
+plugins_dir = "{plugins}"
+
+[api]
+listen = "127.0.0.1:0"
+
+[log]
+level = "info"
+
+[drivers.tcp-in]
+plugin = "listener"
+transport = "tcp"
+listen = "127.0.0.1:0"
+
+[drivers.http-in]
+plugin = "listener"
+transport = "http"
+listen = "127.0.0.1:0"
+max_body_bytes = 65536
+"#,
+        plugins = plugins.display()
+    )
+}
+
+/// A running host on a temporary directory; killed on drop.
+pub struct Host {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+    pub api: SocketAddr,
+    pub drivers: std::collections::BTreeMap<String, String>,
+}
+
+impl Host {
+    /// Start a host with the default config and the WASM plugins.
+    pub fn start() -> Host {
+        Host::start_with(&default_config(&plugins_dir("wasm")))
+    }
+
+    /// Start a host with `config` in a new temporary directory.
+    pub fn start_with(config: &str) -> Host {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("meterhub.toml");
+        std::fs::write(&path, config).expect("write config");
+        let mut host = Host { dir, config: path, child: None, api: "0.0.0.0:0".parse().unwrap(), drivers: Default::default() };
+        host.restart();
+        host
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Start (again) on the same directory; waits until it listens.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "host is already running");
+        let run_file = self.data_dir().join("run.json");
+        let _ = std::fs::remove_file(&run_file);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("meterhub.log"))
+            .expect("log file");
+        let child = Command::new(binary())
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start meterhub");
+        let pid = child.id();
+        self.child = Some(child);
+        let info: Value = wait_for("the host to write run.json", START_DEADLINE, || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("meterhub exited with {status} during start; log:\n{}", self.log());
+            }
+            let text = std::fs::read(&run_file).ok()?;
+            let v: Value = serde_json::from_slice(&text).ok()?;
+            (v["pid"] == pid).then_some(v)
+        });
+        self.api = info["api"].as_str().expect("api address").parse().expect("socket address");
+        self.drivers = info["drivers"]
+            .as_object()
+            .expect("drivers")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+    }
+
+    /// The host's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("meterhub.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = libc::pid_t::try_from(child.id()).expect("pid");
+            // SAFETY-free: kill(2) with a valid signal on our own child.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let status = child.wait().expect("wait");
+            assert!(status.success(), "meterhub exited with {status}; log:\n{}", self.log());
+        }
+    }
+
+    /// Address of driver instance `id`.
+    pub fn driver(&self, id: &str) -> SocketAddr {
+        self.drivers[id].parse().expect("driver address")
+    }
+
+    /// GET `path` from the API.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let (status, body) = http(self.api, "GET", path, b"");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// GET that must answer 200.
+    pub fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Wait until the archive has applied every committed record and the
+    /// counters of every source balance; returns `/api/v1/stats`.
+    pub fn settled_stats(&self, expected_received: u64) -> Value {
+        wait_for("the archive to apply everything received", APPLY_DEADLINE, || {
+            let stats = self.get_ok("/api/v1/stats");
+            (stats["total"]["received"].as_u64() == Some(expected_received) && stats["balanced"] == true).then_some(stats)
+        })
+    }
+
+    /// Run a meterhub sub-command against this host's config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(binary()).args(args).arg("-c").arg(&self.config).output().expect("run meterhub")
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and body.
+pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    // A server may answer (413) and close before reading a large body.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let mut body = response[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..end]).unwrap_or("0").trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+}
+
+/// A TCP device connection speaking the listener's line protocol.
+pub struct LineClient {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl LineClient {
+    /// Connect to `addr`.
+    pub fn connect(addr: SocketAddr) -> LineClient {
+        let writer = TcpStream::connect(addr).expect("connect");
+        writer.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let reader = BufReader::new(writer.try_clone().expect("clone"));
+        LineClient { writer, reader }
+    }
+
+    /// Send raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// Read one answer line as JSON; `None` at end of stream.
+    pub fn answer(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer {line:?} is not JSON: {e}"))),
+        }
+    }
+
+    /// Close the sending side (the host still answers).
+    pub fn finish(&mut self) {
+        let _ = self.writer.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// A reading line for the listener.
+pub fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> String {
+    format!(
+        "{{\"device\":\"{device}\",\"channel\":\"{channel}\",\"ts\":{ts_ms},\"value\":{value},\"unit\":\"m3\",\"kind\":\"cumulative\"}}\n"
+    )
+}
+
+/// Milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64
+}

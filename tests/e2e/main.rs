@@ -1,0 +1,14 @@
+//! End-to-end tests: each starts the real `meterhub` binary with the real
+//! plugins (built by `scripts/build-plugins`) on a temporary directory and
+//! port 0, sends traffic over real sockets and checks the archive through
+//! the HTTP API.
+
+mod harness;
+
+mod cli;
+mod conformance;
+mod crash;
+mod ingest;
+mod plugins;
+mod quarantine;
+mod websocket;

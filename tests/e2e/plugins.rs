@@ -1,0 +1,96 @@
+//! Plugin loading: valid plugins load, broken ones are refused with the
+//! file and the cause, and the host goes on.
+
+use std::path::Path;
+
+use crate::harness::{Host, default_config, plugins_dir};
+
+fn copy_plugin(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A plugins folder holding the good listener and several broken plugins.
+fn hostile_folder(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("plugins");
+    let wasm = plugins_dir("wasm");
+    copy_plugin(&wasm.join("listener"), &dir.join("listener"));
+
+    // Half-copied component: the first 1000 bytes.
+    copy_plugin(&wasm.join("listener"), &dir.join("truncated"));
+    let bytes = std::fs::read(dir.join("truncated/listener.wasm")).unwrap();
+    std::fs::write(dir.join("truncated/listener.wasm"), &bytes[..1000]).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("truncated/plugin.toml")).unwrap();
+    std::fs::write(dir.join("truncated/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"truncated\"")).unwrap();
+
+    // A future contract version.
+    copy_plugin(&wasm.join("listener"), &dir.join("future"));
+    let manifest = std::fs::read_to_string(dir.join("future/plugin.toml")).unwrap();
+    std::fs::write(
+        dir.join("future/plugin.toml"),
+        manifest.replace("id = \"listener\"", "id = \"future\"").replace("api = \"1.0\"", "api = \"2.0\""),
+    )
+    .unwrap();
+
+    // Garbage where a native library should be.
+    std::fs::create_dir_all(dir.join("garbage")).unwrap();
+    std::fs::write(dir.join("garbage/libgarbage.so"), b"\x7fELF but not really").unwrap();
+    std::fs::write(
+        dir.join("garbage/plugin.toml"),
+        "kind = \"native\"\nfile = \"libgarbage.so\"\nid = \"garbage\"\nversion = \"1\"\napi = \"1.0\"\nroles = [\"codec\"]\n",
+    )
+    .unwrap();
+
+    // A component whose manifest lies about its identity.
+    copy_plugin(&wasm.join("listener"), &dir.join("impostor"));
+    let manifest = std::fs::read_to_string(dir.join("impostor/plugin.toml")).unwrap();
+    std::fs::write(dir.join("impostor/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"impostor\"")).unwrap();
+    dir
+}
+
+#[test]
+fn broken_plugins_are_refused_with_file_and_cause_and_the_host_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = hostile_folder(root.path());
+    let host = Host::start_with(&default_config(&dir));
+
+    let plugins = host.get_ok("/api/v1/plugins");
+    let loaded: Vec<&str> = plugins["loaded"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(loaded, ["listener"], "{plugins}");
+    let refused = plugins["refused"].as_array().unwrap();
+    let cause_of = |folder: &str| -> String {
+        let r = refused
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().contains(&format!("/{folder}/")))
+            .unwrap_or_else(|| panic!("{folder} is not refused: {plugins}"));
+        format!("{}: {}", r["path"].as_str().unwrap(), r["cause"].as_str().unwrap())
+    };
+    assert!(cause_of("truncated").contains("listener.wasm: invalid component"), "{}", cause_of("truncated"));
+    assert!(cause_of("future").contains("plugin.toml: api 2.0 is not supported"), "{}", cause_of("future"));
+    assert_eq!(refused.iter().find(|r| r["path"].as_str().unwrap().contains("/future/")).unwrap()["line"], 5);
+    assert!(cause_of("garbage").contains("libgarbage.so: not a meterhub native plugin"), "{}", cause_of("garbage"));
+    assert!(cause_of("impostor").contains("calls itself \"listener\""), "{}", cause_of("impostor"));
+
+    // The good plugin serves.
+    let mut client = crate::harness::LineClient::connect(host.driver("tcp-in"));
+    client.send(crate::harness::reading("p1", "v", 1_763_719_200_000, "1").as_bytes());
+    assert_eq!(client.answer().unwrap()["ok"], true);
+
+    // The CLI says the same, and fails.
+    let out = host.cli(&["plugins"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("loaded   listener"), "{text}");
+    assert!(text.contains("REFUSED") && text.contains("api 2.0 is not supported"), "{text}");
+}
+
+#[test]
+fn native_plugins_load_through_the_abi_check() {
+    let host = Host::start_with(&default_config(&plugins_dir("native")));
+    let plugins = host.get_ok("/api/v1/plugins");
+    assert_eq!(plugins["loaded"][0]["kind"], "native", "{plugins}");
+    assert_eq!(plugins["refused"].as_array().unwrap().len(), 0, "{plugins}");
+}
