@@ -10,7 +10,16 @@
 //! - [`pipeline`]: journal -> codec -> archive, and the accounting counters;
 //! - [`archive`]: the `Archive` trait and its sled implementation;
 //! - [`api`]: the HTTP JSON API;
+//! - [`app`]: assembling a host from a configuration;
 //! - [`cli`]: the `meterhub` command line.
 
+pub mod api;
+pub mod app;
 pub mod archive;
+pub mod cli;
+pub mod config;
+pub mod http_server;
 pub mod journal;
+pub mod pipeline;
+pub mod plugin;
+pub mod transport;
