@@ -12,7 +12,12 @@ fn feed(host: &Host) -> (Vec<Value>, Value, Value) {
     let mut client = LineClient::connect(host.driver("tcp-in"));
     let mut lines = Vec::new();
     for i in 0..50 {
-        lines.push(reading(&format!("c{}", i % 7), "volume", TS + i * 60_000, &format!("\"{}.{:03}\"", 100 + i, i * 7)));
+        lines.push(reading(
+            &format!("c{}", i % 7),
+            "volume",
+            TS + i * 60_000,
+            &format!("\"{}.{:03}\"", 100 + i, i * 7),
+        ));
     }
     lines.push(reading("c1", "volume", TS + 60_000, "\"101.007\"")); // duplicate
     lines.push(reading("c1", "volume", TS + 60_000, "\"999\"")); // conflict

@@ -9,14 +9,20 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::Value;
 
-use crate::harness::{Host, LineClient, http, reading, wait_for, APPLY_DEADLINE};
+use crate::harness::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
 
 const TRIALS: usize = 10;
 const TS: i64 = 1_763_719_200_000;
 
 /// Send readings from `writer` until the connection breaks or `stop`;
 /// record the (device, ts) of each acknowledged one.
-fn tcp_writer(host_addr: std::net::SocketAddr, writer: usize, trial: usize, acked: Arc<Mutex<BTreeSet<(String, i64)>>>, stop: Arc<AtomicBool>) {
+fn tcp_writer(
+    host_addr: std::net::SocketAddr,
+    writer: usize,
+    trial: usize,
+    acked: Arc<Mutex<BTreeSet<(String, i64)>>>,
+    stop: Arc<AtomicBool>,
+) {
     let Ok(stream) = std::net::TcpStream::connect(host_addr) else { return };
     drop(stream);
     let mut client = LineClient::connect(host_addr);
@@ -36,7 +42,9 @@ fn tcp_writer(host_addr: std::net::SocketAddr, writer: usize, trial: usize, acke
             return;
         }
         for _ in 0..burst {
-            let Ok(Some(answer)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.answer())) else { return };
+            let Ok(Some(answer)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.answer())) else {
+                return;
+            };
             assert_eq!(answer["ok"], true, "{answer}");
             let line = answer["line"].as_u64().unwrap() as usize;
             acked.lock().unwrap().insert((device.clone(), sent[line - 1]));
@@ -44,7 +52,12 @@ fn tcp_writer(host_addr: std::net::SocketAddr, writer: usize, trial: usize, acke
     }
 }
 
-fn http_writer(addr: std::net::SocketAddr, trial: usize, acked: Arc<Mutex<BTreeSet<(String, i64)>>>, stop: Arc<AtomicBool>) {
+fn http_writer(
+    addr: std::net::SocketAddr,
+    trial: usize,
+    acked: Arc<Mutex<BTreeSet<(String, i64)>>>,
+    stop: Arc<AtomicBool>,
+) {
     let device = format!("t{trial}-http");
     let mut i: i64 = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -78,7 +91,9 @@ fn sigkill_during_ingest_loses_no_acknowledged_reading_and_duplicates_none() {
         writers.push(std::thread::spawn(move || http_writer(addr, trial, acked2, stop2)));
         // Let some traffic flow, then kill at a random moment.
         let before = acked.lock().unwrap().len();
-        wait_for("some acknowledged readings", Duration::from_secs(30), || (acked.lock().unwrap().len() > before).then_some(()));
+        wait_for("some acknowledged readings", Duration::from_secs(30), || {
+            (acked.lock().unwrap().len() > before).then_some(())
+        });
         std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
         host.kill();
         stop.store(true, Ordering::Relaxed);
@@ -100,7 +115,11 @@ fn sigkill_during_ingest_loses_no_acknowledged_reading_and_duplicates_none() {
     });
     let mut seen = BTreeSet::new();
     for r in &stored {
-        let key = (r["device"].as_str().unwrap().to_owned(), r["channel"].as_str().unwrap().to_owned(), r["ts_ms"].as_i64().unwrap());
+        let key = (
+            r["device"].as_str().unwrap().to_owned(),
+            r["channel"].as_str().unwrap().to_owned(),
+            r["ts_ms"].as_i64().unwrap(),
+        );
         assert!(seen.insert(key.clone()), "reading {key:?} is stored twice");
         assert_eq!(r["conflict"], false, "{r}");
     }

@@ -99,7 +99,8 @@ impl Host {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("meterhub.toml");
         std::fs::write(&path, config).expect("write config");
-        let mut host = Host { dir, config: path, child: None, api: "0.0.0.0:0".parse().unwrap(), drivers: Default::default() };
+        let mut host =
+            Host { dir, config: path, child: None, api: "0.0.0.0:0".parse().unwrap(), drivers: Default::default() };
         host.restart();
         host
     }
@@ -195,7 +196,8 @@ impl Host {
     pub fn settled_stats(&self, expected_received: u64) -> Value {
         wait_for("the archive to apply everything received", APPLY_DEADLINE, || {
             let stats = self.get_ok("/api/v1/stats");
-            (stats["total"]["received"].as_u64() == Some(expected_received) && stats["balanced"] == true).then_some(stats)
+            (stats["total"]["received"].as_u64() == Some(expected_received) && stats["balanced"] == true)
+                .then_some(stats)
         })
     }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{Host, LineClient, http, reading, wait_for, APPLY_DEADLINE};
+use crate::harness::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
 
 const TS: i64 = 1_763_719_200_000; // 2025-11-21T10:00:00Z
 
@@ -50,17 +50,17 @@ fn tcp_lines_are_answered_in_order_and_archived_exactly() {
 fn http_posts_are_answered_after_commit_and_bad_elements_are_named() {
     let host = Host::start();
     let addr = host.driver("http-in");
-    let body = format!(
-        "[{},{}]",
-        reading("h1", "volume", TS, "1.5").trim(),
-        reading("h1", "volume", TS + 1000, "1.6").trim()
-    );
+    let body =
+        format!("[{},{}]", reading("h1", "volume", TS, "1.5").trim(), reading("h1", "volume", TS + 1000, "1.6").trim());
     let (status, answer) = http(addr, "POST", "/", body.as_bytes());
     let answer: Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], 2);
 
-    let bad = format!("[{},{{\"device\":\"h1\",\"channel\":\"v\",\"ts\":{TS},\"value\":\"abc\"}}]", reading("h1", "v", TS, "1").trim());
+    let bad = format!(
+        "[{},{{\"device\":\"h1\",\"channel\":\"v\",\"ts\":{TS},\"value\":\"abc\"}}]",
+        reading("h1", "v", TS, "1").trim()
+    );
     let (status, answer) = http(addr, "POST", "/", bad.as_bytes());
     let answer: Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(status, 400, "{answer}");
@@ -119,14 +119,17 @@ fn hostile_input_gets_clear_errors_and_the_host_keeps_serving() {
     let mut client = LineClient::connect(host.driver("tcp-in"));
     let long = format!("{{\"device\":\"{}\"}}\n", "x".repeat(200_000));
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"not json\n".to_vec(), "line 1"),
+        (b"not json\n".to_vec(), "invalid JSON"),
         (b"{\"device\":1,\"channel\":\"c\",\"ts\":0,\"value\":1}\n".to_vec(), "device"),
         (format!("{{\"device\":\"d\",\"channel\":\"c\",\"ts\":{TS},\"value\":1e400}}\n").into_bytes(), "value"),
         (format!("{{\"device\":\"d\",\"channel\":\"c\",\"ts\":{TS},\"value\":\"NaN\"}}\n").into_bytes(), "value"),
         (b"{\"device\":\"d\",\"channel\":\"c\",\"ts\":99999999999999999,\"value\":1}\n".to_vec(), "ts"),
         (b"{\"device\":\"d\",\"channel\":\"c\",\"ts\":\"1999-12-31T23:59:59Z\",\"value\":1}\n".to_vec(), "ts"),
-        (format!("{{\"device\":\"d\",\"channel\":\"c\",\"ts\":{TS},\"value\":1,\"extra\":true}}\n").into_bytes(), "extra"),
-        (b"{\"device\":\"d\xff\",\"channel\":\"c\",\"ts\":0,\"value\":1}\n".to_vec(), "line 8"),
+        (
+            format!("{{\"device\":\"d\",\"channel\":\"c\",\"ts\":{TS},\"value\":1,\"extra\":true}}\n").into_bytes(),
+            "extra",
+        ),
+        (b"{\"device\":\"d\xff\",\"channel\":\"c\",\"ts\":0,\"value\":1}\n".to_vec(), "UTF-8"),
         (long.into_bytes(), "longer than"),
     ];
     for (input, _) in &cases {
@@ -143,5 +146,7 @@ fn hostile_input_gets_clear_errors_and_the_host_keeps_serving() {
     let stats = host.settled_stats(cases.len() as u64);
     assert_eq!(stats["sources"]["tcp-in"]["rejected"], cases.len() as u64);
     assert_eq!(host.get_ok("/api/v1/health")["status"], "ok");
-    wait_for("nothing archived", APPLY_DEADLINE, || host.get_ok("/api/v1/devices").as_array().map(Vec::is_empty).filter(|e| *e));
+    wait_for("nothing archived", APPLY_DEADLINE, || {
+        host.get_ok("/api/v1/devices").as_array().map(Vec::is_empty).filter(|e| *e)
+    });
 }

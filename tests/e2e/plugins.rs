@@ -24,7 +24,8 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     let bytes = std::fs::read(dir.join("truncated/listener.wasm")).unwrap();
     std::fs::write(dir.join("truncated/listener.wasm"), &bytes[..1000]).unwrap();
     let manifest = std::fs::read_to_string(dir.join("truncated/plugin.toml")).unwrap();
-    std::fs::write(dir.join("truncated/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"truncated\"")).unwrap();
+    std::fs::write(dir.join("truncated/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"truncated\""))
+        .unwrap();
 
     // A future contract version.
     copy_plugin(&wasm.join("listener"), &dir.join("future"));
@@ -47,7 +48,8 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     // A component whose manifest lies about its identity.
     copy_plugin(&wasm.join("listener"), &dir.join("impostor"));
     let manifest = std::fs::read_to_string(dir.join("impostor/plugin.toml")).unwrap();
-    std::fs::write(dir.join("impostor/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"impostor\"")).unwrap();
+    std::fs::write(dir.join("impostor/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"impostor\""))
+        .unwrap();
     dir
 }
 
@@ -70,7 +72,7 @@ fn broken_plugins_are_refused_with_file_and_cause_and_the_host_goes_on() {
     };
     assert!(cause_of("truncated").contains("listener.wasm: invalid component"), "{}", cause_of("truncated"));
     assert!(cause_of("future").contains("plugin.toml: api 2.0 is not supported"), "{}", cause_of("future"));
-    assert_eq!(refused.iter().find(|r| r["path"].as_str().unwrap().contains("/future/")).unwrap()["line"], 5);
+    assert_eq!(refused.iter().find(|r| r["path"].as_str().unwrap().contains("/future/")).unwrap()["line"], 6);
     assert!(cause_of("garbage").contains("libgarbage.so: not a meterhub native plugin"), "{}", cause_of("garbage"));
     assert!(cause_of("impostor").contains("calls itself \"listener\""), "{}", cause_of("impostor"));
 
