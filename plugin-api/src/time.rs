@@ -31,15 +31,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Unix milliseconds as RFC 3339 UTC text with milliseconds,
-/// e.g. `2026-11-21T10:00:00.250Z`.
+/// Unix milliseconds as RFC 3339 UTC text, with milliseconds only when
+/// nonzero: `2026-11-21T10:00:00Z`, `2026-11-21T10:00:00.250Z`.
 pub fn format_rfc3339_ms(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
-    let (h, rest) = (in_day / 3_600_000, in_day % 3_600_000);
-    let (min, rest) = (rest / 60_000, rest % 60_000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{:02}.{:03}Z", rest / 1000, rest % 1000)
+    let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    let base = format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}");
+    if milli == 0 { format!("{base}Z") } else { format!("{base}.{milli:03}Z") }
 }
 
 fn is_leap(y: i64) -> bool {

@@ -89,9 +89,12 @@ impl Plugin for Listener {
         };
         let actions = match entry.get_mut() {
             Session::Lines(lines) => {
-                lines.handle(event, LineLimits { clock, max_line_bytes: self.settings.max_line_bytes })
+                lines.handle(
+                event,
+                LineLimits { clock, max_line_bytes: self.settings.max_line_bytes, validate: self.settings.validate },
+            )
             }
-            Session::Http(http) => http.handle(event, clock),
+            Session::Http(http) => http.handle(event, clock, self.settings.validate),
         };
         // A finished HTTP session, or one the driver closes (the host sends
         // no `Closed` after a `Close`), is forgotten now.

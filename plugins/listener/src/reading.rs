@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use meterhub_plugin_api::time::{MAX_TS_MS, MIN_TS_MS, days_from_civil, parse_rfc3339_ms};
+use meterhub_plugin_api::time::{MAX_TS_MS, MIN_TS_MS, format_rfc3339_ms as format_ms, parse_rfc3339_ms};
 use meterhub_plugin_api::{Reading, ReadingKind};
 use serde_json::value::RawValue;
 
@@ -195,31 +195,6 @@ fn reading_kind(raw: &RawValue) -> Result<ReadingKind, String> {
     json::string(raw)
         .and_then(|s| ReadingKind::parse(&s))
         .ok_or_else(|| format!("expected \"cumulative\", \"instantaneous\" or \"state\", got {}", snippet(raw.get())))
-}
-
-/// `ms` as RFC 3339 UTC text, with milliseconds only when nonzero.
-pub fn format_ms(ms: i64) -> String {
-    const DAY_MS: i64 = 86_400_000;
-    let (year, month, day) = civil_from_days(ms.div_euclid(DAY_MS));
-    let t = ms.rem_euclid(DAY_MS);
-    let (hour, minute, second, milli) = (t / 3_600_000, t / 60_000 % 60, t / 1000 % 60, t % 1000);
-    let base = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
-    if milli == 0 { format!("{base}Z") } else { format!("{base}.{milli:03}Z") }
-}
-
-/// The civil date of day `days` since 1970-01-01 (inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    debug_assert!(days_from_civil(year, month as u32, day as u32) == days);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! errors), parsed then validated into a value that cannot be invalid.
 //!
 //! ```json
-//! {"max_line_bytes": 65536, "max_future_ms": 86400000}
+//! {"max_line_bytes": 65536, "max_future_ms": 86400000, "validate": true}
 //! ```
 //!
 //! `{}` gives the defaults. Errors name the setting.
@@ -21,6 +21,12 @@ pub struct ListenerSettings {
     /// How far a reading's timestamp may lie after the host's clock, in
     /// milliseconds. Default 86 400 000 (one day); at least 0.
     pub max_future_ms: i64,
+    /// Check every reading before committing it and answer errors at once
+    /// (default). `false` is raw-first pass-through: every non-blank line or
+    /// element is committed and acknowledged as received, and the codec
+    /// decides afterwards; what it cannot decode is quarantined with the
+    /// reason, for devices that cannot handle error answers.
+    pub validate: bool,
 }
 
 /// Largest `max_line_bytes` accepted: 16 MiB.
@@ -28,18 +34,18 @@ pub const MAX_LINE_BYTES_LIMIT: usize = 16 << 20;
 
 impl Default for ListenerSettings {
     fn default() -> Self {
-        ListenerSettings { max_line_bytes: 65_536, max_future_ms: 86_400_000 }
+        ListenerSettings { max_line_bytes: 65_536, max_future_ms: 86_400_000, validate: true }
     }
 }
 
 /// Names of the settings, in the order of [`ListenerSettings`].
-const NAMES: [&str; 2] = ["max_line_bytes", "max_future_ms"];
+const NAMES: [&str; 3] = ["max_line_bytes", "max_future_ms", "validate"];
 
 impl ListenerSettings {
     /// Parse and validate `settings_json`. The error names the setting.
     pub fn parse(settings_json: &str) -> Result<Self, String> {
         let raw = json::parse(settings_json.as_bytes()).map_err(|e| format!("settings: {e}"))?;
-        let [max_line_bytes, max_future_ms] = json::members(raw, &NAMES).map_err(|e| match e {
+        let [max_line_bytes, max_future_ms, validate] = json::members(raw, &NAMES).map_err(|e| match e {
             MemberError::NotObject(got) => format!("settings: expected a JSON object, got {got}"),
             MemberError::Unknown(name) => {
                 format!("setting {name:?}: unknown; the listener has {}", NAMES.join(", "))
@@ -53,6 +59,13 @@ impl ListenerSettings {
         }
         if let Some(raw) = max_future_ms {
             settings.max_future_ms = integer("max_future_ms", raw, 0, i64::MAX)?;
+        }
+        if let Some(raw) = validate {
+            settings.validate = match raw.get() {
+                "true" => true,
+                "false" => false,
+                other => return Err(format!("setting \"validate\": expected true or false, got {}", snippet(other))),
+            };
         }
         Ok(settings)
     }
@@ -80,7 +93,7 @@ mod tests {
         assert_eq!(ListenerSettings::parse("{}"), Ok(ListenerSettings::default()));
         assert_eq!(
             ListenerSettings::parse(r#"{"max_line_bytes": 100, "max_future_ms": 0}"#),
-            Ok(ListenerSettings { max_line_bytes: 100, max_future_ms: 0 })
+            Ok(ListenerSettings { max_line_bytes: 100, max_future_ms: 0, validate: true })
         );
     }
 
@@ -102,10 +115,11 @@ mod tests {
             ),
             (
                 r#"{"max_line_byte": 10}"#,
-                r#"setting "max_line_byte": unknown; the listener has max_line_bytes, max_future_ms"#,
+                r#"setting "max_line_byte": unknown; the listener has max_line_bytes, max_future_ms, validate"#,
             ),
             (r#"{"max_future_ms": 1, "max_future_ms": 2}"#, r#"setting "max_future_ms": given more than once"#),
             ("[]", "settings: expected a JSON object, got []"),
+            (r#"{"validate": 1}"#, r#"setting "validate": expected true or false, got 1"#),
             ("{", "settings: invalid JSON at line 1 column 1: EOF while parsing an object"),
         ];
         for (json, want) in cases {
