@@ -1,1 +1,43 @@
-//! The archive (being written).
+//! The archive: readings by natural key `(device, channel, ts_ms)`, the
+//! global reading sequence that every consumer follows by a durable cursor,
+//! raw frames, quarantine, per-source accounting counters and telemetry.
+//!
+//! The pipeline applies committed journal records with the codec's verdict
+//! ([`Archive::apply`]); each call is one atomic change, and records already
+//! applied are skipped, so replaying the journal after a crash is harmless.
+//! The journal, not the archive, is the durability point: segments are
+//! released only after [`Archive::flush`].
+//!
+//! Architecture invariant: per source, at rest,
+//! `received = archived + duplicate + quarantined + rejected` (frames).
+//! Architecture invariant: an archived reading is never overwritten; another
+//! value under the same natural key is kept as a flagged conflict record.
+//!
+//! Files:
+//! - [`contract`] holds the [`Archive`] trait, the seam to swap the engine;
+//! - [`model`] holds the data types going in and out;
+//! - [`sled_archive`] holds [`SledArchive`], reads and the trait implementation;
+//! - [`apply`] is the write transaction: classification, counters, one atomic batch;
+//! - [`keys`] is the key layout of the single sled tree;
+//! - [`value`] is the checksummed value envelope;
+//! - [`error`] holds [`ArchiveError`].
+
+mod apply;
+pub mod contract;
+pub mod error;
+mod keys;
+pub mod model;
+pub mod sled_archive;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+pub use apply::REJECTIONS_KEPT_PER_SOURCE;
+pub use contract::Archive;
+pub use error::ArchiveError;
+pub use model::{
+    ApplyItem, ApplySummary, DeviceSummary, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
+    StoredReading, StoredRejection, Verdict,
+};
+pub use sled_archive::SledArchive;

@@ -1,0 +1,357 @@
+//! The write side of the sled archive: a transaction that buffers every
+//! change of one `apply` or `redecode` (readings, indexes, counters, frames,
+//! quarantine, the applied-through marker) and commits them as one atomic
+//! sled batch, so they all change together or not at all.
+//!
+//! Writers are serialized by the archive (one transaction at a time), so
+//! reading the tree and then writing the batch is consistent; within a
+//! transaction, reads see the transaction's own writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use meterhub_plugin_api::{Decoded, RawFrame, Reading, Telemetry};
+use serde::{Deserialize, Serialize};
+
+use super::error::ArchiveError;
+use super::keys::{self, COUNTERS, DEVICE, FRAME, LOG, QUARANTINE, TELEMETRY};
+use super::model::{DeviceSummary, SourceCounters, StoredReading, Verdict};
+use super::value::{seal, seal_frame, seal_json, seal_rejection, seal_u64, unseal_json, unseal_u64};
+use crate::journal::Rejection;
+
+/// How many rejections the archive keeps per source (the oldest go).
+pub const REJECTIONS_KEPT_PER_SOURCE: usize = 1000;
+
+/// The reason recorded for a frame that reached the archive without a verdict.
+pub(crate) const NO_VERDICT_REASON: &str = "no codec verdict was recorded for this frame";
+
+/// The value stored under a quarantine key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct QuarantineMark {
+    pub(crate) reason: String,
+    pub(crate) quarantined_at_ms: i64,
+}
+
+/// How the readings of one frame were classified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) new: usize,
+    pub(crate) duplicate: usize,
+    pub(crate) conflict: usize,
+}
+
+impl Tally {
+    /// A frame counts as `archived` if it added anything (or had nothing to
+    /// add), as `duplicate` if all its readings were repeats.
+    pub(crate) fn frame_archived(&self) -> bool {
+        self.new + self.conflict > 0 || self.duplicate == 0
+    }
+}
+
+/// Turns a `Decoded` verdict whose readings cannot be keyed into a
+/// quarantine, so the pipeline never wedges on it and it can be re-decoded.
+pub(crate) fn checked(verdict: Verdict) -> Verdict {
+    let Verdict::Decoded(decoded) = verdict else { return verdict };
+    for (i, reading) in decoded.readings.iter().enumerate() {
+        let check = keys::check_component("device", &reading.device)
+            .and_then(|()| keys::check_component("channel", &reading.channel));
+        if let Err(error) = check {
+            return Verdict::Quarantined(format!("reading {i}: {error}"));
+        }
+    }
+    Verdict::Decoded(decoded)
+}
+
+/// Same value, unit and kind: a repeat. Values compare numerically.
+fn same_reading(a: &Reading, b: &Reading) -> bool {
+    a.value == b.value && a.unit == b.unit && a.kind == b.kind
+}
+
+/// One atomic change of the archive.
+pub(crate) struct Txn<'a> {
+    tree: &'a sled::Tree,
+    now_ms: i64,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    counters: BTreeMap<String, SourceCounters>,
+    devices: BTreeMap<String, Option<DeviceSummary>>,
+    rejection_sources: BTreeSet<String>,
+    /// Highest journal seq applied, including this transaction.
+    pub(crate) applied_through: u64,
+    applied_through_at_start: u64,
+    next_reading_seq: u64,
+    next_reading_seq_at_start: u64,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn begin(tree: &'a sled::Tree, now_ms: i64) -> Result<Txn<'a>, ArchiveError> {
+        let applied_through = read_u64(tree, keys::APPLIED_THROUGH)?.unwrap_or(0);
+        let next_reading_seq = read_u64(tree, keys::NEXT_READING_SEQ)?.unwrap_or(1);
+        Ok(Txn {
+            tree,
+            now_ms,
+            writes: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            devices: BTreeMap::new(),
+            rejection_sources: BTreeSet::new(),
+            applied_through,
+            applied_through_at_start: applied_through,
+            next_reading_seq,
+            next_reading_seq_at_start: next_reading_seq,
+        })
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ArchiveError> {
+        if let Some(pending) = self.writes.get(key) {
+            return Ok(pending.clone());
+        }
+        Ok(self.tree.get(key).map_err(ArchiveError::storage("read"))?.map(|v| v.to_vec()))
+    }
+
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert(key, Some(value));
+    }
+
+    pub(crate) fn remove(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
+    pub(crate) fn counters(&mut self, source: &str) -> Result<&mut SourceCounters, ArchiveError> {
+        if !self.counters.contains_key(source) {
+            let key = keys::name_key(COUNTERS, source);
+            let current = match self.tree.get(&key).map_err(ArchiveError::storage("read"))? {
+                Some(value) => unseal_json(&key, &value)?,
+                None => SourceCounters::default(),
+            };
+            self.counters.insert(source.to_string(), current);
+        }
+        Ok(self.counters.entry(source.to_string()).or_default())
+    }
+
+    fn device(&mut self, device: &str) -> Result<&mut Option<DeviceSummary>, ArchiveError> {
+        if !self.devices.contains_key(device) {
+            let key = keys::name_key(DEVICE, device);
+            let current = match self.tree.get(&key).map_err(ArchiveError::storage("read"))? {
+                Some(value) => Some(unseal_json(&key, &value)?),
+                None => None,
+            };
+            self.devices.insert(device.to_string(), current);
+        }
+        Ok(self.devices.entry(device.to_string()).or_default())
+    }
+
+    /// Applies one committed frame (its `seq` already set) with its verdict.
+    pub(crate) fn apply_frame(
+        &mut self,
+        frame: RawFrame,
+        verdict: Option<Verdict>,
+        new_readings: &mut Vec<StoredReading>,
+    ) -> Result<(), ArchiveError> {
+        self.counters(&frame.source)?.received += 1;
+        let frame_key = keys::seq_key(FRAME, frame.seq);
+        self.put(frame_key.clone(), seal_frame(&frame_key, &frame));
+        let index_key = keys::received_key(frame.received_at_ms, frame.seq);
+        self.put(index_key.clone(), seal(&index_key, &[]));
+
+        match checked(verdict.unwrap_or_else(|| Verdict::Quarantined(NO_VERDICT_REASON.to_string()))) {
+            Verdict::Quarantined(reason) => {
+                self.quarantine(frame.seq, reason)?;
+                self.counters(&frame.source)?.quarantined += 1;
+            }
+            Verdict::Decoded(decoded) => {
+                let tally = self.apply_decoded(&frame, &decoded, new_readings)?;
+                let counters = self.counters(&frame.source)?;
+                if tally.frame_archived() {
+                    counters.archived += 1;
+                } else {
+                    counters.duplicate += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records (or updates) the quarantine mark of a frame.
+    pub(crate) fn quarantine(&mut self, frame_seq: u64, reason: String) -> Result<(), ArchiveError> {
+        let key = keys::seq_key(QUARANTINE, frame_seq);
+        let mark = QuarantineMark { reason, quarantined_at_ms: self.now_ms };
+        let value = seal_json(&key, &mark)?;
+        self.put(key, value);
+        Ok(())
+    }
+
+    /// Applies one journaled rejection.
+    pub(crate) fn apply_rejection(&mut self, seq: u64, rejection: Rejection) -> Result<(), ArchiveError> {
+        let counters = self.counters(&rejection.source)?;
+        counters.received += 1;
+        counters.rejected += 1;
+        let mut key = keys::rejection_prefix(&rejection.source);
+        key.extend_from_slice(&seq.to_be_bytes());
+        self.put(key.clone(), seal_rejection(&key, &rejection));
+        self.rejection_sources.insert(rejection.source);
+        Ok(())
+    }
+
+    /// Archives the readings and telemetry of a decoded frame: new keys get a
+    /// global seq, repeats are dropped, other values under a known key are
+    /// kept as flagged conflict records. Updates reading-level counters and
+    /// device summaries, not frame-level counters. The verdict must have
+    /// passed [`checked`].
+    pub(crate) fn apply_decoded(
+        &mut self,
+        frame: &RawFrame,
+        decoded: &Decoded,
+        new_readings: &mut Vec<StoredReading>,
+    ) -> Result<Tally, ArchiveError> {
+        let mut tally = Tally::default();
+        for reading in &decoded.readings {
+            let key = keys::reading_key(&reading.device, &reading.channel, reading.ts_ms);
+            let mut versions: Vec<StoredReading> = match self.get(&key)? {
+                Some(value) => unseal_json(&key, &value)?,
+                None => Vec::new(),
+            };
+            let new_key = versions.is_empty();
+            if versions.iter().any(|stored| same_reading(&stored.reading, reading)) {
+                tally.duplicate += 1;
+            } else {
+                let seq = self.next_reading_seq;
+                self.next_reading_seq += 1;
+                let stored = StoredReading {
+                    seq,
+                    frame_seq: frame.seq,
+                    source: frame.source.clone(),
+                    reading: reading.clone(),
+                    conflict: !new_key,
+                    archived_at_ms: self.now_ms,
+                };
+                versions.push(stored.clone());
+                let value = seal_json(&key, &versions)?;
+                let log_key = keys::seq_key(LOG, seq);
+                self.put(log_key.clone(), seal(&log_key, &key));
+                self.put(key, value);
+                if new_key {
+                    tally.new += 1;
+                } else {
+                    tally.conflict += 1;
+                }
+                new_readings.push(stored);
+            }
+            self.touch_device(frame, reading, new_key)?;
+        }
+
+        for telemetry in &decoded.telemetry {
+            self.store_telemetry(telemetry)?;
+        }
+
+        let counters = self.counters(&frame.source)?;
+        counters.readings_new += tally.new as u64;
+        counters.readings_duplicate += tally.duplicate as u64;
+        counters.readings_conflict += tally.conflict as u64;
+        counters.telemetry += decoded.telemetry.len() as u64;
+        Ok(tally)
+    }
+
+    fn touch_device(&mut self, frame: &RawFrame, reading: &Reading, new_key: bool) -> Result<(), ArchiveError> {
+        let slot = self.device(&reading.device)?;
+        let summary = slot.get_or_insert_with(|| DeviceSummary {
+            device: reading.device.clone(),
+            source: frame.source.clone(),
+            first_ts_ms: reading.ts_ms,
+            last_ts_ms: reading.ts_ms,
+            last_received_at_ms: frame.received_at_ms,
+            channels: Vec::new(),
+            readings: 0,
+        });
+        summary.source.clone_from(&frame.source);
+        summary.last_received_at_ms = summary.last_received_at_ms.max(frame.received_at_ms);
+        if new_key {
+            summary.first_ts_ms = summary.first_ts_ms.min(reading.ts_ms);
+            summary.last_ts_ms = summary.last_ts_ms.max(reading.ts_ms);
+            summary.readings += 1;
+        }
+        if let Err(at) = summary.channels.binary_search(&reading.channel) {
+            summary.channels.insert(at, reading.channel.clone());
+        }
+        Ok(())
+    }
+
+    fn store_telemetry(&mut self, telemetry: &Telemetry) -> Result<(), ArchiveError> {
+        let key = keys::name_key(TELEMETRY, &telemetry.module);
+        let newer = match self.get(&key)? {
+            Some(value) => unseal_json::<Telemetry>(&key, &value)?.ts_ms <= telemetry.ts_ms,
+            None => true,
+        };
+        if newer {
+            let value = seal_json(&key, telemetry)?;
+            self.put(key, value);
+        }
+        Ok(())
+    }
+
+    /// Writes everything as one atomic batch.
+    pub(crate) fn commit(mut self) -> Result<(), ArchiveError> {
+        for (source, counters) in std::mem::take(&mut self.counters) {
+            let key = keys::name_key(COUNTERS, &source);
+            let value = seal_json(&key, &counters)?;
+            self.put(key, value);
+        }
+        for (device, summary) in std::mem::take(&mut self.devices) {
+            if let Some(summary) = summary {
+                let key = keys::name_key(DEVICE, &device);
+                let value = seal_json(&key, &summary)?;
+                self.put(key, value);
+            }
+        }
+        self.prune_rejections()?;
+        if self.applied_through != self.applied_through_at_start {
+            self.put(keys::APPLIED_THROUGH.to_vec(), seal_u64(keys::APPLIED_THROUGH, self.applied_through));
+        }
+        if self.next_reading_seq != self.next_reading_seq_at_start {
+            self.put(keys::NEXT_READING_SEQ.to_vec(), seal_u64(keys::NEXT_READING_SEQ, self.next_reading_seq));
+        }
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (key, value) in std::mem::take(&mut self.writes) {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.tree.apply_batch(batch).map_err(ArchiveError::storage("write batch"))
+    }
+
+    /// Keeps only the newest [`REJECTIONS_KEPT_PER_SOURCE`] rejections of
+    /// each source that got new ones.
+    fn prune_rejections(&mut self) -> Result<(), ArchiveError> {
+        for source in std::mem::take(&mut self.rejection_sources) {
+            let prefix = keys::rejection_prefix(&source);
+            let mut kept: BTreeSet<Vec<u8>> = BTreeSet::new();
+            for key in self.tree.scan_prefix(&prefix).keys() {
+                kept.insert(key.map_err(ArchiveError::storage("scan rejections"))?.to_vec());
+            }
+            for (key, value) in self.writes.range(prefix.clone()..) {
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                if value.is_some() {
+                    kept.insert(key.clone());
+                } else {
+                    kept.remove(key);
+                }
+            }
+            let excess = kept.len().saturating_sub(REJECTIONS_KEPT_PER_SOURCE);
+            for key in kept.into_iter().take(excess) {
+                self.remove(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a sealed number directly from the tree.
+pub(crate) fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, ArchiveError> {
+    match tree.get(key).map_err(ArchiveError::storage("read"))? {
+        Some(value) => Ok(Some(unseal_u64(key, &value)?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,79 @@
+//! The [`Archive`] trait: what the rest of the host needs from storage, so
+//! the engine (sled today) can be swapped.
+
+use std::collections::BTreeMap;
+
+use meterhub_plugin_api::{RawFrame, Telemetry};
+
+use super::error::ArchiveError;
+use super::model::{
+    ApplyItem, ApplySummary, DeviceSummary, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
+    StoredReading, StoredRejection, Verdict,
+};
+
+/// Readings by natural key, the global reading sequence, raw frames,
+/// quarantine, counters and consumer cursors.
+///
+/// Implementations are thread-safe: reads run concurrently; writes
+/// (`apply`, `redecode`, `set_cursor`) are serialized internally.
+pub trait Archive: Send + Sync + 'static {
+    /// Highest journal sequence number applied (0 if none).
+    fn applied_through(&self) -> Result<u64, ArchiveError>;
+
+    /// Applies journal records with their verdicts as one atomic change;
+    /// items with a sequence number not above [`Archive::applied_through`]
+    /// are skipped, so replaying after a crash is idempotent.
+    fn apply(&self, items: Vec<ApplyItem>) -> Result<ApplySummary, ArchiveError>;
+
+    /// Flushes to disk. The journal stays the durability point: release
+    /// journal segments only after this returned.
+    fn flush(&self) -> Result<(), ArchiveError>;
+
+    /// Applies a new verdict to an archived frame (a fixed codec). A
+    /// quarantined frame that now decodes leaves quarantine and its frame
+    /// counters move accordingly; for other frames only the readings are
+    /// applied (new, duplicate or conflict as usual).
+    fn redecode(&self, frame_seq: u64, verdict: Verdict) -> Result<RedecodeOutcome, ArchiveError>;
+
+    /// The raw frame with journal sequence number `seq`.
+    fn frame(&self, seq: u64) -> Result<Option<RawFrame>, ArchiveError>;
+
+    /// Raw frames the host received in `[from_ms, to_ms)`, by receive time.
+    fn frames_received_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RawFrame>, ArchiveError>;
+
+    /// Up to `limit` quarantined frames, oldest first.
+    fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineEntry>, ArchiveError>;
+
+    /// Up to `limit` of the last rejected inputs of `source`, newest first.
+    fn rejections(&self, source: &str, limit: usize) -> Result<Vec<StoredRejection>, ArchiveError>;
+
+    /// Every known device, ordered by identity.
+    fn devices(&self) -> Result<Vec<DeviceSummary>, ArchiveError>;
+
+    /// One device.
+    fn device(&self, device: &str) -> Result<Option<DeviceSummary>, ArchiveError>;
+
+    /// The latest reading (by device timestamp) of each channel of `device`,
+    /// ordered by channel; the original, not a conflict record.
+    fn latest(&self, device: &str) -> Result<Vec<StoredReading>, ArchiveError>;
+
+    /// Readings matching `q`, ordered by device, channel, timestamp;
+    /// conflict records included and flagged.
+    fn readings(&self, q: &ReadingQuery) -> Result<Vec<StoredReading>, ArchiveError>;
+
+    /// The latest telemetry (by module timestamp) of `module`.
+    fn telemetry(&self, module: &str) -> Result<Option<Telemetry>, ArchiveError>;
+
+    /// Counters of every source.
+    fn counters(&self) -> Result<BTreeMap<String, SourceCounters>, ArchiveError>;
+
+    /// Up to `limit` records of the global sequence after `after_seq`, in order.
+    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<StoredReading>, ArchiveError>;
+
+    /// The position of consumer `name` in the global sequence.
+    fn cursor(&self, name: &str) -> Result<Option<u64>, ArchiveError>;
+
+    /// Moves consumer `name` to `seq` (durable after the next [`Archive::flush`]
+    /// or sled's periodic flush, within about half a second).
+    fn set_cursor(&self, name: &str, seq: u64) -> Result<(), ArchiveError>;
+}

@@ -1,0 +1,496 @@
+//! Archive scenarios: natural-key dedup, conflicts, idempotent replay, the
+//! accounting invariant, re-decode, queries, the global log and cursors,
+//! corruption and open failures.
+
+use std::str::FromStr;
+
+use meterhub_plugin_api::{Decimal, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
+
+use super::*;
+use crate::journal::{Entry, JournalRecord, Rejection};
+
+const T0: i64 = 1_763_719_200_000;
+
+fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> Reading {
+    Reading {
+        device: device.into(),
+        channel: channel.into(),
+        ts_ms,
+        value: Decimal::from_str(value).expect("decimal"),
+        unit: "m3".into(),
+        kind: ReadingKind::Cumulative,
+    }
+}
+
+fn raw(seq: u64, source: &str) -> RawFrame {
+    RawFrame {
+        seq,
+        source: source.into(),
+        peer: "10.0.0.5:4001".into(),
+        received_at_ms: T0 + seq as i64 * 1000,
+        transport: Transport::Tcp,
+        content_type: "test".into(),
+        meta: vec![("k".into(), "v".into())],
+        payload: vec![seq as u8, 0xAB],
+    }
+}
+
+fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
+    ApplyItem {
+        record: JournalRecord { seq, entry: Entry::Frame(raw(seq, source)) },
+        verdict: Some(Verdict::Decoded(Decoded { readings, telemetry: vec![] })),
+    }
+}
+
+fn quarantined(seq: u64, source: &str, reason: &str) -> ApplyItem {
+    ApplyItem {
+        record: JournalRecord { seq, entry: Entry::Frame(raw(seq, source)) },
+        verdict: Some(Verdict::Quarantined(reason.into())),
+    }
+}
+
+fn rejected(seq: u64, source: &str) -> ApplyItem {
+    let rejection = Rejection {
+        source: source.into(),
+        peer: "192.0.2.1".into(),
+        received_at_ms: T0,
+        transport: Transport::Http,
+        reason: format!("bad {seq}"),
+        input: b"junk".to_vec(),
+    };
+    ApplyItem { record: JournalRecord { seq, entry: Entry::Rejected(rejection) }, verdict: None }
+}
+
+fn open(dir: &tempfile::TempDir) -> SledArchive {
+    SledArchive::open(&dir.path().join("archive")).expect("open archive")
+}
+
+fn all(device: Option<&str>) -> ReadingQuery {
+    ReadingQuery { device: device.map(str::to_string), channel: None, from_ms: None, to_ms: None, limit: usize::MAX }
+}
+
+fn values(readings: &[StoredReading]) -> Vec<(String, i64, String, bool)> {
+    readings
+        .iter()
+        .map(|s| (s.reading.channel.clone(), s.reading.ts_ms, s.reading.value.to_string(), s.conflict))
+        .collect()
+}
+
+fn counters_of(archive: &SledArchive, source: &str) -> SourceCounters {
+    archive.counters().expect("counters").remove(source).unwrap_or_default()
+}
+
+#[test]
+fn a_repeated_reading_is_a_duplicate_and_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let first = archive
+        .apply(vec![decoded(1, "s", vec![reading("m1", "vol", T0, "1.5"), reading("m1", "vol", T0 + 1, "1.6")])])
+        .expect("apply");
+    assert_eq!(first.applied_through, 1);
+    assert_eq!(first.new_readings.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(first.new_readings.iter().all(|s| s.frame_seq == 1 && s.source == "s" && !s.conflict));
+
+    // Same key and value (1.50 is numerically 1.5): duplicate, frame counts as duplicate.
+    let again = archive.apply(vec![decoded(2, "s", vec![reading("m1", "vol", T0, "1.50")])]).expect("apply");
+    assert!(again.new_readings.is_empty());
+    // One repeat and one new reading: the frame is archived.
+    let mixed = archive
+        .apply(vec![decoded(3, "s", vec![reading("m1", "vol", T0, "1.5"), reading("m1", "vol", T0 + 2, "1.7")])])
+        .expect("apply");
+    assert_eq!(mixed.new_readings.len(), 1);
+    assert_eq!(mixed.new_readings[0].seq, 3);
+
+    let stored = archive.readings(&all(Some("m1"))).expect("readings");
+    assert_eq!(stored.len(), 3);
+    let c = counters_of(&archive, "s");
+    assert_eq!((c.received, c.archived, c.duplicate), (3, 2, 1));
+    assert_eq!((c.readings_new, c.readings_duplicate, c.readings_conflict), (3, 2, 0));
+    assert!(c.balanced());
+    let device = archive.device("m1").expect("device").expect("known");
+    assert_eq!((device.readings, device.first_ts_ms, device.last_ts_ms), (3, T0, T0 + 2));
+    assert_eq!(device.last_received_at_ms, raw(3, "s").received_at_ms);
+}
+
+#[test]
+fn a_conflicting_value_is_kept_flagged_and_the_original_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    archive.apply(vec![decoded(1, "a", vec![reading("m1", "vol", T0, "10")])]).expect("apply");
+    let conflict = archive.apply(vec![decoded(2, "b", vec![reading("m1", "vol", T0, "11")])]).expect("apply");
+    assert_eq!(conflict.new_readings.len(), 1);
+    assert!(conflict.new_readings[0].conflict);
+    assert_eq!(conflict.new_readings[0].seq, 2);
+    // The same conflicting value again is a duplicate; a third value is another conflict.
+    archive.apply(vec![decoded(3, "b", vec![reading("m1", "vol", T0, "11")])]).expect("apply");
+    archive.apply(vec![decoded(4, "b", vec![reading("m1", "vol", T0, "12")])]).expect("apply");
+
+    let stored = archive.readings(&all(Some("m1"))).expect("readings");
+    assert_eq!(
+        values(&stored),
+        vec![
+            ("vol".into(), T0, "10".into(), false),
+            ("vol".into(), T0, "11".into(), true),
+            ("vol".into(), T0, "12".into(), true)
+        ]
+    );
+    assert_eq!(stored[0].source, "a");
+    assert_eq!(archive.latest("m1").expect("latest")[0].reading.value, Decimal::from(10));
+    let b = counters_of(&archive, "b");
+    assert_eq!((b.received, b.archived, b.duplicate), (3, 2, 1));
+    assert_eq!((b.readings_conflict, b.readings_duplicate, b.readings_new), (2, 1, 0));
+    // A conflict is not another distinct reading of the device.
+    assert_eq!(archive.device("m1").expect("device").expect("known").readings, 1);
+
+    // A different unit or kind under the same key is a conflict too.
+    let other_unit = Reading { unit: "l".into(), ..reading("m1", "vol", T0, "10") };
+    let other_kind = Reading { kind: ReadingKind::Instantaneous, ..reading("m1", "vol", T0, "10") };
+    let result = archive.apply(vec![decoded(5, "a", vec![other_unit, other_kind])]).expect("apply");
+    assert_eq!(result.new_readings.iter().filter(|s| s.conflict).count(), 2);
+}
+
+#[test]
+fn reapplying_the_same_journal_seqs_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("archive");
+    let batch = || {
+        vec![
+            decoded(1, "s", vec![reading("m1", "vol", T0, "1")]),
+            quarantined(2, "s", "bad crc"),
+            rejected(3, "s"),
+            decoded(4, "s", vec![reading("m1", "vol", T0 + 1, "2")]),
+        ]
+    };
+    {
+        let archive = SledArchive::open(&path).expect("open");
+        assert_eq!(archive.applied_through().expect("applied"), 0);
+        assert_eq!(archive.apply(batch()).expect("apply").applied_through, 4);
+        archive.flush().expect("flush");
+    }
+    // After a crash the journal replays records the archive already holds.
+    let archive = SledArchive::open(&path).expect("reopen");
+    assert_eq!(archive.applied_through().expect("applied"), 4);
+    let before = archive.counters().expect("counters");
+    let replay = archive.apply(batch()).expect("replay");
+    assert_eq!(replay.applied_through, 4);
+    assert!(replay.new_readings.is_empty());
+    assert_eq!(archive.counters().expect("counters"), before);
+    assert_eq!(archive.readings(&all(None)).expect("readings").len(), 2);
+
+    // A batch overlapping the applied prefix applies only its new part.
+    let mut overlap = batch();
+    overlap.push(decoded(5, "s", vec![reading("m1", "vol", T0 + 2, "3")]));
+    let result = archive.apply(overlap).expect("apply");
+    assert_eq!((result.applied_through, result.new_readings.len()), (5, 1));
+    assert_eq!(result.new_readings[0].seq, 3);
+    assert_eq!(counters_of(&archive, "s").received, 5);
+    // An empty batch changes nothing.
+    assert_eq!(archive.apply(vec![]).expect("apply").applied_through, 5);
+}
+
+#[test]
+fn counters_balance_after_a_mix_of_every_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let no_verdict = ApplyItem { record: JournalRecord { seq: 6, entry: Entry::Frame(raw(6, "lora")) }, verdict: None };
+    let telemetry = ApplyItem {
+        record: JournalRecord { seq: 7, entry: Entry::Frame(raw(7, "lora")) },
+        verdict: Some(Verdict::Decoded(Decoded {
+            readings: vec![],
+            telemetry: vec![Telemetry {
+                module: "eui-1".into(),
+                ts_ms: T0,
+                battery_pct: Some(90),
+                ..Default::default()
+            }],
+        })),
+    };
+    let summary = archive
+        .apply(vec![
+            decoded(1, "lora", vec![reading("m1", "vol", T0, "1"), reading("m2", "vol", T0, "5")]),
+            decoded(2, "lora", vec![reading("m1", "vol", T0, "1")]), // duplicate
+            decoded(3, "vega", vec![reading("m1", "vol", T0, "2")]), // conflict
+            quarantined(4, "lora", "unknown packet type 0x7F"),
+            rejected(5, "lora"),
+            no_verdict,
+            telemetry,
+            decoded(8, "vega", vec![reading("m\0", "vol", T0, "1")]), // unkeyable: quarantined
+            rejected(9, "http"),
+        ])
+        .expect("apply");
+    assert_eq!(summary.applied_through, 9);
+
+    let counters = archive.counters().expect("counters");
+    for (source, c) in &counters {
+        assert!(c.balanced(), "{source}: {c:?}");
+    }
+    let lora = &counters["lora"];
+    assert_eq!(
+        (lora.received, lora.archived, lora.duplicate, lora.quarantined, lora.rejected, lora.telemetry),
+        (6, 2, 1, 2, 1, 1)
+    );
+    let vega = &counters["vega"];
+    assert_eq!((vega.received, vega.archived, vega.quarantined, vega.readings_conflict), (2, 1, 1, 1));
+    assert_eq!((counters["http"].received, counters["http"].rejected), (1, 1));
+
+    let reasons: Vec<String> = archive.quarantine(10).expect("quarantine").into_iter().map(|q| q.reason).collect();
+    assert_eq!(reasons.len(), 3);
+    assert_eq!(reasons[0], "unknown packet type 0x7F");
+    assert!(reasons[1].contains("no codec verdict"));
+    assert!(reasons[2].contains("NUL"), "{}", reasons[2]);
+    assert_eq!(archive.quarantine(1).expect("quarantine")[0].frame, raw(4, "lora"));
+    assert_eq!(archive.telemetry("eui-1").expect("telemetry").expect("stored").battery_pct, Some(90));
+    let rejections = archive.rejections("lora", 10).expect("rejections");
+    assert_eq!(rejections.len(), 1);
+    assert_eq!((rejections[0].seq, rejections[0].rejection.reason.as_str()), (5, "bad 5"));
+}
+
+#[test]
+fn redecode_moves_frames_out_of_quarantine_and_keeps_the_invariant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    archive
+        .apply(vec![
+            decoded(1, "s", vec![reading("m1", "vol", T0, "1")]),
+            quarantined(2, "s", "codec v1 bug"),
+            quarantined(3, "s", "codec v1 bug"),
+            quarantined(4, "s", "truly garbage"),
+        ])
+        .expect("apply");
+    let fixed = |readings| Verdict::Decoded(Decoded { readings, telemetry: vec![] });
+
+    // Frame 2 now decodes to a new reading: quarantined -> archived.
+    let outcome = archive.redecode(2, fixed(vec![reading("m1", "vol", T0 + 1, "2")])).expect("redecode");
+    assert_eq!(outcome, RedecodeOutcome::Decoded { new: 1, duplicate: 0, conflict: 0 });
+    // Frame 3 decodes to a reading already archived: quarantined -> duplicate.
+    let outcome = archive.redecode(3, fixed(vec![reading("m1", "vol", T0, "1")])).expect("redecode");
+    assert_eq!(outcome, RedecodeOutcome::Decoded { new: 0, duplicate: 1, conflict: 0 });
+    // Frame 4 still fails: stays, with the new reason.
+    let outcome = archive.redecode(4, Verdict::Quarantined("still garbage".into())).expect("redecode");
+    assert_eq!(outcome, RedecodeOutcome::StillQuarantined("still garbage".into()));
+
+    let c = counters_of(&archive, "s");
+    assert!(c.balanced(), "{c:?}");
+    assert_eq!((c.received, c.archived, c.duplicate, c.quarantined, c.redecoded), (4, 2, 1, 1, 2));
+    let left = archive.quarantine(10).expect("quarantine");
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].frame.seq, left[0].reason.as_str()), (4, "still garbage"));
+
+    // Re-decoding an archived frame applies readings, frame counters unchanged.
+    let outcome = archive
+        .redecode(1, fixed(vec![reading("m1", "vol", T0, "1"), reading("m1", "energy", T0, "7")]))
+        .expect("redecode");
+    assert_eq!(outcome, RedecodeOutcome::Decoded { new: 1, duplicate: 1, conflict: 0 });
+    let after = counters_of(&archive, "s");
+    assert_eq!((after.received, after.archived, after.duplicate, after.quarantined), (4, 2, 1, 1));
+    assert_eq!(after.readings_new, c.readings_new + 1);
+    // A failing re-decode of an archived frame does not quarantine it.
+    archive.redecode(1, Verdict::Quarantined("nope".into())).expect("redecode");
+    assert_eq!(archive.quarantine(10).expect("quarantine").len(), 1);
+
+    assert!(matches!(archive.redecode(99, fixed(vec![])), Err(ArchiveError::UnknownFrame { seq: 99 })));
+}
+
+#[test]
+fn queries_by_device_channel_and_time_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let mut readings = Vec::new();
+    for device in ["m1", "m10", "m2"] {
+        for channel in ["energy", "vol"] {
+            for ts in [-2_000i64, -1, 0, 1_000, 2_000] {
+                readings.push(reading(device, channel, ts, &ts.to_string()));
+            }
+        }
+    }
+    archive.apply(vec![decoded(1, "s", readings)]).expect("apply");
+
+    let q = |device: Option<&str>, channel: Option<&str>, from_ms, to_ms, limit| ReadingQuery {
+        device: device.map(str::to_string),
+        channel: channel.map(str::to_string),
+        from_ms,
+        to_ms,
+        limit,
+    };
+    let got = archive.readings(&q(Some("m1"), Some("vol"), Some(-1), Some(1_000), 100)).expect("readings");
+    assert_eq!(values(&got).iter().map(|v| v.1).collect::<Vec<_>>(), vec![-1, 0]);
+    assert!(got.iter().all(|s| s.reading.device == "m1" && s.reading.channel == "vol"));
+
+    // Device only: both channels, ordered by channel then time; "m1" does not include "m10".
+    let got = archive.readings(&q(Some("m1"), None, Some(0), None, 100)).expect("readings");
+    let expected: Vec<(String, i64)> =
+        [("energy", 0), ("energy", 1_000), ("energy", 2_000), ("vol", 0), ("vol", 1_000), ("vol", 2_000)]
+            .into_iter()
+            .map(|(c, t)| (c.to_string(), t))
+            .collect();
+    assert_eq!(values(&got).into_iter().map(|v| (v.0, v.1)).collect::<Vec<_>>(), expected);
+
+    // Channel across devices, with a limit.
+    let got = archive.readings(&q(None, Some("energy"), None, Some(0), 100)).expect("readings");
+    assert_eq!(
+        got.iter().map(|s| (s.reading.device.as_str(), s.reading.ts_ms)).collect::<Vec<_>>(),
+        vec![("m1", -2_000), ("m1", -1), ("m10", -2_000), ("m10", -1), ("m2", -2_000), ("m2", -1)]
+    );
+    assert_eq!(archive.readings(&q(None, None, None, None, 7)).expect("readings").len(), 7);
+    assert_eq!(archive.readings(&q(None, None, None, None, usize::MAX)).expect("readings").len(), 30);
+    // Empty and impossible ranges.
+    assert!(archive.readings(&q(Some("m1"), Some("vol"), Some(5), Some(5), 10)).expect("readings").is_empty());
+    assert!(archive.readings(&q(Some("nobody"), None, None, None, 10)).expect("readings").is_empty());
+    assert!(archive.readings(&q(Some("m\0"), None, None, None, 10)).expect("readings").is_empty());
+    assert!(archive.readings(&q(Some("m1"), None, None, None, 0)).expect("readings").is_empty());
+
+    let devices: Vec<String> = archive.devices().expect("devices").into_iter().map(|d| d.device).collect();
+    assert_eq!(devices, vec!["m1", "m10", "m2"]);
+    let m2 = archive.device("m2").expect("device").expect("known");
+    assert_eq!((m2.first_ts_ms, m2.last_ts_ms, m2.readings), (-2_000, 2_000, 10));
+    assert_eq!(m2.channels, vec!["energy", "vol"]);
+}
+
+#[test]
+fn latest_is_per_channel_by_device_timestamp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    archive
+        .apply(vec![
+            decoded(1, "s", vec![reading("m1", "vol", T0 + 5_000, "5"), reading("m1", "energy", T0, "100")]),
+            // Backfill arrives later but is older by device time.
+            decoded(2, "s", vec![reading("m1", "vol", T0, "1"), reading("m1", "energy", T0 + 9_000, "109")]),
+            decoded(3, "s", vec![reading("m2", "vol", T0, "42")]),
+        ])
+        .expect("apply");
+    let latest = archive.latest("m1").expect("latest");
+    assert_eq!(
+        values(&latest),
+        vec![("energy".into(), T0 + 9_000, "109".into(), false), ("vol".into(), T0 + 5_000, "5".into(), false)]
+    );
+    assert!(archive.latest("unknown").expect("latest").is_empty());
+}
+
+#[test]
+fn the_global_log_is_ordered_and_cursors_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("archive");
+    {
+        let archive = SledArchive::open(&path).expect("open");
+        archive
+            .apply(vec![
+                decoded(1, "s", vec![reading("m2", "vol", T0, "1"), reading("m1", "vol", T0, "1")]),
+                decoded(2, "s", vec![reading("m1", "vol", T0, "2")]), // conflict: in the log too
+                decoded(3, "s", vec![reading("m1", "vol", T0 - 1, "0")]),
+            ])
+            .expect("apply");
+        let log = archive.log_after(0, 100).expect("log");
+        assert_eq!(log.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(log.iter().map(|s| s.reading.device.as_str()).collect::<Vec<_>>(), vec!["m2", "m1", "m1", "m1"]);
+        assert!(log[2].conflict);
+        assert_eq!(archive.log_after(1, 2).expect("log").iter().map(|s| s.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(archive.log_after(4, 10).expect("log").is_empty());
+        assert!(archive.log_after(u64::MAX, 10).expect("log").is_empty());
+
+        assert_eq!(archive.cursor("postgres").expect("cursor"), None);
+        archive.set_cursor("postgres", 3).expect("set");
+        archive.set_cursor("accounting", 4).expect("set");
+        archive.set_cursor("postgres", 2).expect("set");
+        archive.flush().expect("flush");
+    }
+    let archive = SledArchive::open(&path).expect("reopen");
+    assert_eq!(archive.cursor("postgres").expect("cursor"), Some(2));
+    assert_eq!(archive.cursor("accounting").expect("cursor"), Some(4));
+    // The sequence continues after a reopen.
+    let next = archive.apply(vec![decoded(4, "s", vec![reading("m3", "vol", T0, "1")])]).expect("apply");
+    assert_eq!(next.new_readings[0].seq, 5);
+}
+
+#[test]
+fn frames_are_stored_and_found_by_receive_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    archive
+        .apply(vec![decoded(1, "s", vec![]), quarantined(2, "s", "x"), decoded(3, "s", vec![]), rejected(4, "s")])
+        .expect("apply");
+    assert_eq!(archive.frame(2).expect("frame"), Some(raw(2, "s")));
+    assert_eq!(archive.frame(4).expect("frame"), None);
+    let between = archive.frames_received_between(T0 + 2_000, T0 + 3_000).expect("frames");
+    assert_eq!(between, vec![raw(2, "s")]);
+    assert_eq!(archive.frames_received_between(T0, T0 + 10_000).expect("frames").len(), 3);
+    assert!(archive.frames_received_between(T0 + 3_000, T0 + 3_000).expect("frames").is_empty());
+}
+
+#[test]
+fn telemetry_keeps_the_latest_per_module() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let with_telemetry = |seq, ts_ms, battery| ApplyItem {
+        record: JournalRecord { seq, entry: Entry::Frame(raw(seq, "s")) },
+        verdict: Some(Verdict::Decoded(Decoded {
+            readings: vec![],
+            telemetry: vec![Telemetry {
+                module: "eui".into(),
+                ts_ms,
+                battery_pct: Some(battery),
+                ..Default::default()
+            }],
+        })),
+    };
+    archive.apply(vec![with_telemetry(1, T0 + 10, 80), with_telemetry(2, T0, 99)]).expect("apply");
+    assert_eq!(archive.telemetry("eui").expect("telemetry").expect("stored").battery_pct, Some(80));
+    assert_eq!(archive.telemetry("other").expect("telemetry"), None);
+}
+
+#[test]
+fn only_the_newest_rejections_are_kept_per_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let total = REJECTIONS_KEPT_PER_SOURCE as u64 + 5;
+    archive.apply((1..=total - 2).map(|seq| rejected(seq, "flood")).collect()).expect("apply");
+    archive.apply(vec![rejected(total - 1, "flood"), rejected(total, "flood")]).expect("apply");
+    let kept = archive.rejections("flood", usize::MAX).expect("rejections");
+    assert_eq!(kept.len(), REJECTIONS_KEPT_PER_SOURCE);
+    assert_eq!(kept[0].seq, total);
+    assert_eq!(kept.last().map(|r| r.seq), Some(6));
+    assert_eq!(counters_of(&archive, "flood").rejected, total);
+}
+
+#[test]
+fn a_damaged_value_is_reported_with_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    archive.apply(vec![decoded(1, "s", vec![reading("m1", "vol", T0, "1")])]).expect("apply");
+    let tree = archive.tree();
+    let key = super::keys::reading_key("m1", "vol", T0);
+    let mut value = tree.get(&key).expect("get").expect("stored").to_vec();
+    let last = value.len() - 2;
+    value[last] ^= 0x20;
+    tree.insert(&key, value).expect("insert");
+
+    let err = archive.readings(&all(Some("m1"))).unwrap_err();
+    assert!(matches!(err, ArchiveError::Corrupt { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("rm1\\x00vol\\x00") && message.contains("checksum"), "{message}");
+    assert!(archive.log_after(0, 10).is_err());
+    // Applying onto the damaged key fails cleanly and changes nothing.
+    let err = archive.apply(vec![decoded(2, "s", vec![reading("m1", "vol", T0, "1")])]).unwrap_err();
+    assert!(matches!(err, ArchiveError::Corrupt { .. }), "{err}");
+    assert_eq!(archive.applied_through().expect("applied"), 1);
+
+    // A damaged marker is caught when opening.
+    tree.insert(super::keys::APPLIED_THROUGH, vec![0u8; 12]).expect("insert");
+    assert!(matches!(archive.applied_through(), Err(ArchiveError::Corrupt { .. })));
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_an_error_naming_path_and_remedy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("archive");
+    let first = SledArchive::open(&path).expect("open");
+    let err = SledArchive::open_waiting(&path, std::time::Duration::ZERO).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("another process"), "{message}");
+    drop(first);
+
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"hello").expect("write");
+    let err = SledArchive::open(&file).unwrap_err();
+    assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+}
