@@ -84,29 +84,58 @@ fn plugin_for<'c>(
     }
 }
 
-/// Instantiate the driver and codec of `driver`; errors point into the config.
-pub fn instantiate(
+/// Instantiate the driver plugin of `driver`; errors point into the config.
+pub fn instantiate_driver(
     catalog: &Catalog,
     config: &Config,
     driver: &DriverConfig,
-) -> Result<(Box<dyn PluginInstance>, Box<dyn PluginInstance>), Diagnostic> {
+) -> Result<Box<dyn PluginInstance>, Diagnostic> {
     let plugin = plugin_for(catalog, config, &driver.plugin, Role::Driver, driver.plugin_pos)?;
+    plugin.instantiate(&driver.settings_json).map_err(|e| {
+        Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin))
+    })
+}
+
+/// Instantiate the codec of `driver`. A driver's own codec shares its
+/// settings; a separate codec plugin gets none.
+pub fn instantiate_codec(
+    catalog: &Catalog,
+    config: &Config,
+    driver: &DriverConfig,
+) -> Result<Box<dyn PluginInstance>, Diagnostic> {
     let codec = plugin_for(catalog, config, &driver.codec, Role::Codec, driver.codec_pos)?;
-    let settings_error =
-        |id: &str, e: String| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {id:?}: {e}"));
-    let driver_instance = plugin.instantiate(&driver.settings_json).map_err(|e| settings_error(&driver.plugin, e))?;
-    // A driver's own codec shares its settings; a separate codec plugin gets none.
-    let codec_settings = if driver.codec == driver.plugin { driver.settings_json.as_str() } else { "{}" };
-    let codec_instance = codec.instantiate(codec_settings).map_err(|e| settings_error(&driver.codec, e))?;
-    Ok((driver_instance, codec_instance))
+    let settings = if driver.codec == driver.plugin { driver.settings_json.as_str() } else { "{}" };
+    codec.instantiate(settings).map_err(|e| {
+        Diagnostic::new(&config.file, driver.settings_pos, format!("codec plugin {:?}: {e}", driver.codec))
+    })
+}
+
+/// The codec of every driver instance; an instance whose codec cannot be
+/// made keeps the reason, and its frames are quarantined with it.
+pub fn codecs(catalog: &Catalog, config: &Config) -> Codecs {
+    let mut codecs = Codecs::default();
+    for driver in &config.drivers {
+        match instantiate_codec(catalog, config, driver) {
+            Ok(codec) => codecs.insert(&driver.id, codec),
+            Err(d) => {
+                tracing::error!(driver = %driver.id, error = %d, "codec unavailable; frames will be quarantined");
+                codecs.unavailable(&driver.id, format!("codec unavailable: {}", d.message));
+            }
+        }
+    }
+    codecs
 }
 
 /// Every problem `meterhub check` reports beyond the config file itself.
 pub fn check(config: &Config, catalog: &Catalog) -> Vec<String> {
     let mut problems: Vec<String> = catalog.refused.iter().map(ToString::to_string).collect();
     for driver in &config.drivers {
-        if let Err(d) = instantiate(catalog, config, driver) {
-            problems.push(d.to_string());
+        let driver_problem = instantiate_driver(catalog, config, driver).err();
+        let codec_problem = instantiate_codec(catalog, config, driver).err();
+        let same = driver.codec == driver.plugin && driver_problem.is_some();
+        problems.extend(driver_problem.map(|d| d.to_string()));
+        if !same {
+            problems.extend(codec_problem.map(|d| d.to_string()));
         }
     }
     problems
@@ -126,20 +155,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let catalog = scan_plugins(&config);
     let archive = open_archive(&config)?;
 
-    // Instantiate every driver whose plugins load; the others are reported
-    // and left out, and the host goes on.
-    let mut codecs = Codecs::default();
+    // Start every driver whose plugin loads; the others are reported and
+    // left out, and the host goes on. A missing codec stops nothing: frames
+    // are committed and quarantined until a working codec is dropped in.
+    let codecs = codecs(&catalog, &config);
     let mut drivers = Vec::new();
     for driver in &config.drivers {
-        match instantiate(&catalog, &config, driver) {
-            Ok((instance, codec)) => {
-                codecs.insert(&driver.id, codec);
-                drivers.push((driver, instance));
-            }
-            Err(d) => {
-                tracing::error!(driver = %driver.id, error = %d, "driver instance not started");
-                codecs.unavailable(&driver.id, format!("driver instance not started: {}", d.message));
-            }
+        match instantiate_driver(&catalog, &config, driver) {
+            Ok(instance) => drivers.push((driver, instance)),
+            Err(d) => tracing::error!(driver = %driver.id, error = %d, "driver instance not started"),
         }
     }
 

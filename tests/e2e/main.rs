@@ -10,5 +10,5 @@ mod conformance;
 mod crash;
 mod ingest;
 mod plugins;
-// mod quarantine;
+mod quarantine;
 // mod websocket;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::app::{self, RunInfo};
-use crate::pipeline::{Codecs, RedecodeSelection, Stage};
+use crate::pipeline::{RedecodeSelection, Stage};
 
 /// Re-decode quarantined frames or a time range.
 pub fn run(path: &Path, quarantined: bool, from: Option<String>, to: Option<String>) -> ExitCode {
@@ -85,13 +85,7 @@ fn via_api(info: &RunInfo, selection: RedecodeSelection) -> Result<String, Strin
 
 fn offline(config: &crate::config::Config, selection: RedecodeSelection) -> Result<String, String> {
     let catalog = app::scan_plugins(config);
-    let mut codecs = Codecs::default();
-    for driver in &config.drivers {
-        match app::instantiate(&catalog, config, driver) {
-            Ok((_, codec)) => codecs.insert(&driver.id, codec),
-            Err(d) => codecs.unavailable(&driver.id, d.message),
-        }
-    }
+    let codecs = app::codecs(&catalog, config);
     let archive = app::open_archive(config).map_err(|e| format!("{e:#}"))?;
     let mut stage = Stage::new(archive, codecs);
     let report = stage.redecode(selection).map_err(|e| e.to_string())?;
