@@ -11,4 +11,4 @@ mod crash;
 mod ingest;
 mod plugins;
 mod quarantine;
-// mod websocket;
+mod websocket;
