@@ -91,9 +91,9 @@ pub fn instantiate_driver(
     driver: &DriverConfig,
 ) -> Result<Box<dyn PluginInstance>, Diagnostic> {
     let plugin = plugin_for(catalog, config, &driver.plugin, Role::Driver, driver.plugin_pos)?;
-    plugin.instantiate(&driver.settings_json).map_err(|e| {
-        Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin))
-    })
+    plugin
+        .instantiate(&driver.settings_json)
+        .map_err(|e| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin)))
 }
 
 /// Instantiate the codec of `driver`. A driver's own codec shares its
@@ -186,7 +186,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     let mut statuses = Vec::new();
     for (driver, instance) in drivers {
-        let rt = Arc::new(DriverRuntime::new(&driver.id, &driver.plugin, instance, journal.clone(), driver.max_pending));
+        let rt =
+            Arc::new(DriverRuntime::new(&driver.id, &driver.plugin, instance, journal.clone(), driver.max_pending));
         let address = match &driver.transport {
             TransportConfig::Tcp { listen } => {
                 let (listener, bound) = transport::tcp::bind(*listen)

@@ -34,7 +34,8 @@ where
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(req, peer).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+            if let Err(e) =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
             {
                 tracing::debug!(server = name, %peer, error = %e, "connection ended with an error");
             }

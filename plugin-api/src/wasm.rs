@@ -234,11 +234,11 @@ macro_rules! __export_wasm_plugin {
 
             impl __w::sink::Guest for MeterhubGuest {
                 fn write(batch: ::std::vec::Vec<__w::sink::ArchivedReading>) -> __w::sink::Outcome {
-            $crate::wasm::write::<$plugin>(&INSTANCE, batch)
+                    $crate::wasm::write::<$plugin>(&INSTANCE, batch)
                 }
             }
 
-            $crate::wasm::bindings::__export_plugin_world!(MeterhubGuest with_types_in $crate::wasm::bindings);
+    $crate::wasm::bindings::__export_plugin_world!(MeterhubGuest with_types_in $crate::wasm::bindings);
         };
     };
 }

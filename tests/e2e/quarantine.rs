@@ -50,7 +50,11 @@ fn undecodable_frames_are_quarantined_and_redecoded_after_a_fix() {
     host.restart();
     let stats = host.settled_stats(3);
     let c = &stats["sources"]["tcp-in"];
-    assert_eq!((c["archived"].as_u64(), c["quarantined"].as_u64(), c["redecoded"].as_u64()), (Some(2), Some(1), Some(1)), "{stats}");
+    assert_eq!(
+        (c["archived"].as_u64(), c["quarantined"].as_u64(), c["redecoded"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{stats}"
+    );
     let readings = host.get_ok("/api/v1/readings?device=q1");
     assert_eq!(readings.as_array().unwrap().len(), 2, "{readings}");
     assert_eq!(host.get_ok("/api/v1/quarantine").as_array().unwrap().len(), 1);
@@ -58,8 +62,10 @@ fn undecodable_frames_are_quarantined_and_redecoded_after_a_fix() {
 
 #[test]
 fn a_missing_codec_quarantines_frames_instead_of_losing_them() {
-    let broken = default_config(&plugins_dir("wasm"))
-        .replace("plugin = \"listener\"\ntransport = \"tcp\"", "plugin = \"listener\"\ncodec = \"vega-si11\"\ntransport = \"tcp\"");
+    let broken = default_config(&plugins_dir("wasm")).replace(
+        "plugin = \"listener\"\ntransport = \"tcp\"",
+        "plugin = \"listener\"\ncodec = \"vega-si11\"\ntransport = \"tcp\"",
+    );
     let mut host = Host::start_with(&broken);
     let out = host.cli(&["check"]);
     assert_eq!(out.status.code(), Some(2));

@@ -47,7 +47,9 @@ async fn websocket_messages_are_acknowledged_after_commit_and_the_host_reconnect
     let (stream, _) = tokio::time::timeout(std::time::Duration::from_secs(30), server.accept()).await.unwrap().unwrap();
     let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
     ws.send(Message::text(reading("w1", "volume", TS + 2000, "3"))).await.unwrap();
-    ws.send(Message::text(format!("{{\"device\":\"w1\",\"channel\":\"volume\",\"ts\":{TS},\"value\":[]}}"))).await.unwrap();
+    ws.send(Message::text(format!("{{\"device\":\"w1\",\"channel\":\"volume\",\"ts\":{TS},\"value\":[]}}")))
+        .await
+        .unwrap();
     let a3 = next_text(&mut ws).await;
     let a4 = next_text(&mut ws).await;
     assert_eq!(a3["ok"], true, "{a3}");

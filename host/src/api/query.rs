@@ -33,7 +33,8 @@ pub fn parse(query: Option<&str>) -> Result<HashMap<String, String>, String> {
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(k).ok_or_else(|| format!("query parameter {k:?} is not valid percent-encoding"))?;
-        let value = percent_decode(v).ok_or_else(|| format!("query parameter {key}: value is not valid percent-encoding"))?;
+        let value =
+            percent_decode(v).ok_or_else(|| format!("query parameter {key}: value is not valid percent-encoding"))?;
         map.insert(key, value);
     }
     Ok(map)

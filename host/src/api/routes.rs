@@ -122,7 +122,10 @@ fn limit(params: &std::collections::HashMap<String, String>) -> Result<usize, St
     }
 }
 
-fn readings(state: &ApiState, params: &std::collections::HashMap<String, String>) -> Result<HttpResponse, ArchiveError> {
+fn readings(
+    state: &ApiState,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<HttpResponse, ArchiveError> {
     let parsed = (|| -> Result<ReadingQuery, String> {
         for key in params.keys() {
             if !["device", "channel", "from", "to", "limit"].contains(&key.as_str()) {
@@ -145,12 +148,16 @@ fn readings(state: &ApiState, params: &std::collections::HashMap<String, String>
     Ok(http_server::json(StatusCode::OK, &readings))
 }
 
-fn quarantine(state: &ApiState, params: &std::collections::HashMap<String, String>) -> Result<HttpResponse, ArchiveError> {
+fn quarantine(
+    state: &ApiState,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<HttpResponse, ArchiveError> {
     let limit = match limit(params) {
         Ok(l) => l,
         Err(e) => return Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
     };
-    let entries: Vec<QuarantineView> = state.archive.quarantine(limit)?.into_iter().map(views::QuarantineView::from).collect();
+    let entries: Vec<QuarantineView> =
+        state.archive.quarantine(limit)?.into_iter().map(views::QuarantineView::from).collect();
     Ok(http_server::json(StatusCode::OK, &entries))
 }
 

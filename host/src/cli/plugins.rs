@@ -20,7 +20,15 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     } else {
         println!("plugins folder: {}", catalog.dir.display());
         for p in &loaded {
-            println!("  loaded   {:<16} {:<8} {:<6} api {}  roles {}  {}", p.id, p.version, p.kind, p.api, p.roles.join(","), p.file);
+            println!(
+                "  loaded   {:<16} {:<8} {:<6} api {}  roles {}  {}",
+                p.id,
+                p.version,
+                p.kind,
+                p.api,
+                p.roles.join(","),
+                p.file
+            );
         }
         for r in &catalog.refused {
             println!("  REFUSED  {r}");

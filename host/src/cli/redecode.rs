@@ -65,7 +65,8 @@ fn via_api(info: &RunInfo, selection: RedecodeSelection) -> Result<String, Strin
             format!("{{\"received\":{{\"from_ms\":{from_ms},\"to_ms\":{to_ms}}}}}")
         }
     };
-    let mut stream = std::net::TcpStream::connect(&info.api).map_err(|e| format!("cannot reach the host at {}: {e}", info.api))?;
+    let mut stream =
+        std::net::TcpStream::connect(&info.api).map_err(|e| format!("cannot reach the host at {}: {e}", info.api))?;
     write!(
         stream,
         "POST /api/v1/redecode HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -86,7 +86,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         vec![Diagnostic::new(path, e.span().map_or(Pos { line: 1, col: 1 }, |s| at(s.start)), e.message().trim_end())]
     })?;
     let mut errors = Vec::new();
-    let mut error = |span: std::ops::Range<usize>, message: String| errors.push(Diagnostic::new(path, at(span.start), message));
+    let mut error =
+        |span: std::ops::Range<usize>, message: String| errors.push(Diagnostic::new(path, at(span.start), message));
 
     let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str()).unwrap_or("");
     if raw.id.get_ref() != folder {
@@ -97,7 +98,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         None => error(raw.api.span(), format!("api {:?} is not a version like \"1.0\"", raw.api.get_ref())),
         Some((major, minor)) if major != API_VERSION.0 || minor > API_VERSION.1 => error(
             raw.api.span(),
-            format!("api {major}.{minor} is not supported by this host (it speaks {API_VERSION_TEXT}; same major, minor up to {})", API_VERSION.1),
+            format!(
+                "api {major}.{minor} is not supported by this host (it speaks {API_VERSION_TEXT}; same major, minor up to {})",
+                API_VERSION.1
+            ),
         ),
         Some(_) => {}
     }
@@ -127,7 +131,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
     if let Some(caps) = &raw.capabilities
         && let Some((name, _)) = caps.get_ref().iter().next()
     {
-        error(caps.span(), format!("capability {name:?} is not known to contract {API_VERSION_TEXT} (it defines none)"));
+        error(
+            caps.span(),
+            format!("capability {name:?} is not known to contract {API_VERSION_TEXT} (it defines none)"),
+        );
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -90,7 +90,8 @@ impl WasmPlugin {
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| format!("does not export the meterhub:plugin@1.0.0 world: {e:#}"))?;
+        let pre = bindings::PluginPre::new(pre)
+            .map_err(|e| format!("does not export the meterhub:plugin@1.0.0 world: {e:#}"))?;
         Ok(WasmPlugin { id: id.to_owned(), pre, limits })
     }
 
@@ -112,7 +113,8 @@ impl WasmPlugin {
     fn instantiate_raw(&self) -> Result<(Store<State>, bindings::Plugin), PluginFault> {
         let mut store = self.store();
         self.arm(&mut store);
-        let plugin = self.pre.instantiate(&mut store).map_err(|e| self.fault(format!("instantiation failed: {e:#}")))?;
+        let plugin =
+            self.pre.instantiate(&mut store).map_err(|e| self.fault(format!("instantiation failed: {e:#}")))?;
         Ok((store, plugin))
     }
 
@@ -124,7 +126,8 @@ impl WasmPlugin {
     /// Identity and roles as the component reports them.
     pub fn info(&self) -> Result<meterhub_plugin_api::PluginInfo, PluginFault> {
         let (mut store, plugin) = self.instantiate_raw()?;
-        let info = plugin.meterhub_plugin_lifecycle().call_info(&mut store).map_err(|e| self.fault(format!("{e:#}")))?;
+        let info =
+            plugin.meterhub_plugin_lifecycle().call_info(&mut store).map_err(|e| self.fault(format!("{e:#}")))?;
         Ok(convert::info(info))
     }
 
@@ -173,7 +176,10 @@ impl WasmInstance {
                 self.live = None;
                 let message = match e.downcast_ref::<wasmtime::Trap>() {
                     Some(wasmtime::Trap::Interrupt) => {
-                        format!("call exceeded its time limit of {} ms; instance discarded", plugin.limits.call_timeout_ms)
+                        format!(
+                            "call exceeded its time limit of {} ms; instance discarded",
+                            plugin.limits.call_timeout_ms
+                        )
                     }
                     _ => format!("trapped: {e:#}; instance discarded"),
                 };

@@ -47,10 +47,9 @@ pub(super) fn frame_to_wit(f: &RawFrame) -> wt::RawFrame {
 }
 
 fn reading_from_wit(r: wt::Reading) -> Result<Reading, String> {
-    let value = r
-        .value
-        .parse()
-        .map_err(|e| format!("codec returned reading {}/{} with value {:?}, not a decimal: {e}", r.device, r.channel, r.value))?;
+    let value = r.value.parse().map_err(|e| {
+        format!("codec returned reading {}/{} with value {:?}, not a decimal: {e}", r.device, r.channel, r.value)
+    })?;
     Ok(Reading {
         device: r.device,
         channel: r.channel,
@@ -85,13 +84,17 @@ pub(super) fn decoded_from_wit(d: wt::Decoded) -> Result<Decoded, String> {
 
 pub(super) fn event_to_wit(e: Event) -> wd::Event {
     match e {
-        Event::Opened { transport, peer } => wd::Event::Opened(wd::Opened { transport: transport_to_wit(transport), peer }),
+        Event::Opened { transport, peer } => {
+            wd::Event::Opened(wd::Opened { transport: transport_to_wit(transport), peer })
+        }
         Event::Data(bytes) => wd::Event::Data(bytes),
         Event::Request(HttpRequest { method, target, headers, body }) => {
             wd::Event::Request(wd::HttpRequest { method, target, headers, body })
         }
         Event::Committed(Committed { token, seq }) => wd::Event::Committed(wd::Committed { token, seq }),
-        Event::CommitFailed(CommitFailed { token, reason }) => wd::Event::CommitFailed(wd::CommitFailed { token, reason }),
+        Event::CommitFailed(CommitFailed { token, reason }) => {
+            wd::Event::CommitFailed(wd::CommitFailed { token, reason })
+        }
         Event::Timer(id) => wd::Event::Timer(id),
         Event::Closed => wd::Event::Closed,
     }

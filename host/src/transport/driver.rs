@@ -25,7 +25,13 @@ pub struct DriverRuntime {
 
 impl DriverRuntime {
     /// Wrap a configured plugin instance.
-    pub fn new(id: &str, plugin: &str, instance: Box<dyn PluginInstance>, journal: JournalHandle, max_pending: usize) -> Self {
+    pub fn new(
+        id: &str,
+        plugin: &str,
+        instance: Box<dyn PluginInstance>,
+        journal: JournalHandle,
+        max_pending: usize,
+    ) -> Self {
         DriverRuntime {
             id: id.to_owned(),
             plugin: plugin.to_owned(),

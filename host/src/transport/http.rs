@@ -63,7 +63,10 @@ async fn handle(rt: Arc<DriverRuntime>, req: Request<Incoming>, peer: SocketAddr
             break http_server::response(status, &r.content_type, r.body);
         }
         if let Some(reason) = session.close_reason() {
-            break http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("driver closed the request: {reason}"));
+            break http_server::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("driver closed the request: {reason}"),
+            );
         }
         if !session.has_work() {
             break http_server::error(StatusCode::INTERNAL_SERVER_ERROR, "driver gave no response");

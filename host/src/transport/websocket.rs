@@ -91,7 +91,10 @@ mod tests {
         let b = Backoff { min: Duration::from_millis(100), max: Duration::from_secs(2) };
         for (failures, low) in [(1, 100), (2, 200), (3, 400), (5, 1600)] {
             let d = b.delay(failures);
-            assert!(d >= Duration::from_millis(low) && d <= Duration::from_millis(low * 5 / 4 + 1), "{failures}: {d:?}");
+            assert!(
+                d >= Duration::from_millis(low) && d <= Duration::from_millis(low * 5 / 4 + 1),
+                "{failures}: {d:?}"
+            );
         }
         assert_eq!(b.delay(30), Duration::from_secs(2));
     }

@@ -88,12 +88,10 @@ impl Plugin for Listener {
             (_, Entry::Vacant(_)) => return Vec::new(),
         };
         let actions = match entry.get_mut() {
-            Session::Lines(lines) => {
-                lines.handle(
+            Session::Lines(lines) => lines.handle(
                 event,
                 LineLimits { clock, max_line_bytes: self.settings.max_line_bytes, validate: self.settings.validate },
-            )
-            }
+            ),
             Session::Http(http) => http.handle(event, clock, self.settings.validate),
         };
         // A finished HTTP session, or one the driver closes (the host sends
