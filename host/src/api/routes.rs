@@ -164,20 +164,10 @@ fn quarantine(
 fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     let sources: BTreeMap<String, SourceCounters> = state.archive.counters()?;
     let mut total = SourceCounters::default();
-    let mut balanced = true;
     for c in sources.values() {
-        total.received += c.received;
-        total.archived += c.archived;
-        total.duplicate += c.duplicate;
-        total.quarantined += c.quarantined;
-        total.rejected += c.rejected;
-        total.readings_new += c.readings_new;
-        total.readings_duplicate += c.readings_duplicate;
-        total.readings_conflict += c.readings_conflict;
-        total.telemetry += c.telemetry;
-        total.redecoded += c.redecoded;
-        balanced &= c.received == c.archived + c.duplicate + c.quarantined + c.rejected;
+        total.add(c);
     }
+    let balanced = sources.values().all(SourceCounters::balanced);
     Ok(http_server::json(
         StatusCode::OK,
         &json!({

@@ -107,6 +107,20 @@ impl SourceCounters {
     pub fn balanced(&self) -> bool {
         self.received == self.archived + self.duplicate + self.quarantined + self.rejected
     }
+
+    /// Add `other` to these counters (totals over sources).
+    pub fn add(&mut self, other: &SourceCounters) {
+        self.received += other.received;
+        self.archived += other.archived;
+        self.duplicate += other.duplicate;
+        self.quarantined += other.quarantined;
+        self.rejected += other.rejected;
+        self.readings_new += other.readings_new;
+        self.readings_duplicate += other.readings_duplicate;
+        self.readings_conflict += other.readings_conflict;
+        self.telemetry += other.telemetry;
+        self.redecoded += other.redecoded;
+    }
 }
 
 /// A reading query. Results are ordered by device, channel, timestamp, and

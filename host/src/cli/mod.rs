@@ -4,6 +4,7 @@ mod check;
 mod logging;
 mod plugins;
 mod redecode;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,16 @@ pub enum Command {
         #[arg(long, requires = "from")]
         to: Option<String>,
     },
+    /// Simulate devices, for demos and manual checks.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+/// What to simulate.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Meters sending JSON readings to a listener driver over TCP.
+    Listener(sim::ListenerSim),
 }
 
 /// Run the command line; the exit code says whether it worked.
@@ -108,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Check { config } => check::run(&config),
         Command::Plugins { config, json } => plugins::run(&config, json),
         Command::Redecode { config, quarantined, from, to } => redecode::run(&config, quarantined, from, to),
+        Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
     }
 }
 
