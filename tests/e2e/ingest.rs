@@ -146,6 +146,9 @@ fn hostile_input_gets_clear_errors_and_the_host_keeps_serving() {
     let stats = host.settled_stats(cases.len() as u64);
     assert_eq!(stats["sources"]["tcp-in"]["rejected"], cases.len() as u64);
     assert_eq!(host.get_ok("/api/v1/health")["status"], "ok");
+    let rejections = host.get_ok("/api/v1/rejections?source=tcp-in");
+    assert_eq!(rejections.as_array().unwrap().len(), cases.len(), "every rejected input is kept: {rejections}");
+    assert_eq!(rejections[cases.len() - 1]["input_text"], "not json", "newest first, with the input");
     wait_for("nothing archived", APPLY_DEADLINE, || {
         host.get_ok("/api/v1/devices").as_array().map(Vec::is_empty).filter(|e| *e)
     });

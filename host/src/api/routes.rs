@@ -48,9 +48,17 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
         },
         (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params),
         (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
+        (&Method::GET, ["api", "v1", "rejections"]) => rejections(&state, &params),
         (&Method::GET, ["api", "v1", "stats"]) => stats(&state),
         (&Method::POST, ["api", "v1", "redecode"]) => return redecode(&state, req).await,
-        (_, ["api", "v1", "health" | "plugins" | "drivers" | "devices" | "readings" | "quarantine" | "stats"])
+        (
+            _,
+            [
+                "api",
+                "v1",
+                "health" | "plugins" | "drivers" | "devices" | "readings" | "quarantine" | "rejections" | "stats",
+            ],
+        )
         | (_, ["api", "v1", "devices", _, "latest"])
         | (_, ["api", "v1", "redecode"]) => {
             Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
@@ -158,6 +166,21 @@ fn quarantine(
     };
     let entries: Vec<QuarantineView> =
         state.archive.quarantine(limit)?.into_iter().map(views::QuarantineView::from).collect();
+    Ok(http_server::json(StatusCode::OK, &entries))
+}
+
+fn rejections(
+    state: &ApiState,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<HttpResponse, ArchiveError> {
+    let (Some(source), Ok(limit)) = (params.get("source"), limit(params)) else {
+        return Ok(http_server::error(
+            StatusCode::BAD_REQUEST,
+            "query parameters: source is required; limit 1..=100000",
+        ));
+    };
+    let entries: Vec<views::RejectionView> =
+        state.archive.rejections(source, limit)?.into_iter().map(views::RejectionView::from).collect();
     Ok(http_server::json(StatusCode::OK, &entries))
 }
 

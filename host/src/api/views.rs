@@ -3,7 +3,7 @@
 use meterhub_plugin_api::time::format_rfc3339_ms;
 use serde::Serialize;
 
-use crate::archive::{QuarantineEntry, StoredReading};
+use crate::archive::{QuarantineEntry, StoredReading, StoredRejection};
 
 /// A reading as the API shows it.
 #[derive(Debug, Serialize)]
@@ -71,6 +71,41 @@ pub struct QuarantineView {
     pub payload_hex: String,
 }
 
+/// A rejected input as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct RejectionView {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// Peer.
+    pub peer: String,
+    /// When it was received, RFC 3339.
+    pub received_at: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// The input (a bounded prefix), as text when it is UTF-8.
+    pub input_text: Option<String>,
+    /// The input (a bounded prefix), as hex.
+    pub input_hex: String,
+}
+
+impl From<StoredRejection> for RejectionView {
+    fn from(s: StoredRejection) -> Self {
+        let r = s.rejection;
+        RejectionView {
+            seq: s.seq,
+            peer: r.peer,
+            received_at: format_rfc3339_ms(r.received_at_ms),
+            reason: r.reason,
+            input_text: String::from_utf8(r.input.clone()).ok(),
+            input_hex: hex(&r.input),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl From<QuarantineEntry> for QuarantineView {
     fn from(q: QuarantineEntry) -> Self {
         let f = q.frame;
@@ -82,7 +117,7 @@ impl From<QuarantineEntry> for QuarantineView {
             reason: q.reason,
             content_type: f.content_type,
             payload_text: String::from_utf8(f.payload.clone()).ok(),
-            payload_hex: f.payload.iter().map(|b| format!("{b:02x}")).collect(),
+            payload_hex: hex(&f.payload),
         }
     }
 }
