@@ -33,17 +33,15 @@ const EXP_CLAMP: i64 = 1 << 40;
 pub fn parse_exact(text: &str) -> Result<Decimal, DecimalError> {
     let b = text.as_bytes();
     let mut at = 0;
-    let negative = match b.first() {
-        Some(b'-') => {
-            at += 1;
-            true
-        }
-        Some(b'+') => {
-            at += 1;
-            false
+    // An optional sign at `at`; true when it is '-'.
+    let sign = |at: &mut usize| match b.get(*at) {
+        Some(&c @ (b'-' | b'+')) => {
+            *at += 1;
+            c == b'-'
         }
         _ => false,
     };
+    let negative = sign(&mut at);
     let digits_from = |at: &mut usize| {
         let start = *at;
         while b.get(*at).is_some_and(u8::is_ascii_digit) {
@@ -66,17 +64,7 @@ pub fn parse_exact(text: &str) -> Result<Decimal, DecimalError> {
     let mut exp: i64 = 0;
     if matches!(b.get(at), Some(b'e' | b'E')) {
         at += 1;
-        let exp_negative = match b.get(at) {
-            Some(b'-') => {
-                at += 1;
-                true
-            }
-            Some(b'+') => {
-                at += 1;
-                false
-            }
-            _ => false,
-        };
+        let exp_negative = sign(&mut at);
         let digits = digits_from(&mut at);
         if digits.is_empty() {
             return Err(DecimalError::NotANumber);
