@@ -45,3 +45,19 @@ fn check_names_file_line_and_column_for_each_problem() {
         assert!(stderr.contains(want), "want {want:?} in:\n{stderr}");
     }
 }
+
+#[test]
+fn logs_are_json_on_request() {
+    let mut host =
+        crate::harness::Host::start_with_args(&default_config(&plugins_dir("wasm")), &["--log-format", "json"]);
+    host.stop();
+    let log = host.log();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?} is not JSON: {e}")))
+        .collect();
+    let started = events.iter().find(|e| e["message"] == "driver started").expect("a driver started event");
+    assert_eq!(started["driver"], "http-in", "{started}");
+    assert!(started["address"].as_str().unwrap().starts_with("127.0.0.1:"), "{started}");
+    assert!(events.iter().any(|e| e["message"] == "stopped"), "{log}");
+}

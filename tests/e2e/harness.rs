@@ -86,6 +86,8 @@ pub struct Host {
     child: Option<Child>,
     pub api: SocketAddr,
     pub drivers: std::collections::BTreeMap<String, String>,
+    /// Extra arguments of `meterhub run`.
+    pub run_args: Vec<String>,
 }
 
 impl Host {
@@ -96,11 +98,22 @@ impl Host {
 
     /// Start a host with `config` in a new temporary directory.
     pub fn start_with(config: &str) -> Host {
+        Host::start_with_args(config, &[])
+    }
+
+    /// Start a host with `config` and extra `meterhub run` arguments.
+    pub fn start_with_args(config: &str, run_args: &[&str]) -> Host {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("meterhub.toml");
         std::fs::write(&path, config).expect("write config");
-        let mut host =
-            Host { dir, config: path, child: None, api: "0.0.0.0:0".parse().unwrap(), drivers: Default::default() };
+        let mut host = Host {
+            dir,
+            config: path,
+            child: None,
+            api: "0.0.0.0:0".parse().unwrap(),
+            drivers: Default::default(),
+            run_args: run_args.iter().map(|a| (*a).to_owned()).collect(),
+        };
         host.restart();
         host
     }
@@ -123,6 +136,7 @@ impl Host {
         let child = Command::new(binary())
             .args(["run", "-c"])
             .arg(&self.config)
+            .args(&self.run_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
