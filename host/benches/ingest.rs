@@ -1,0 +1,630 @@
+//! Listener TCP ingest with durable acknowledgements, end to end.
+//!
+//! Starts the real `meterhub` binary (one fresh host per run) with the
+//! listener plugin on TCP, drives it with device connections that pipeline
+//! reading lines, and measures what a device sees: acknowledged readings per
+//! second and the latency of each acknowledgement (line sent -> its
+//! `{"ok":true,...}` answer received; an answer only comes after the frame's
+//! group commit is fdatasync'ed). Afterwards the API must show that the
+//! archive received exactly the acknowledged readings, all archived, and that
+//! the counters balance; anything else fails the bench.
+//!
+//! Two modes per plugin kind:
+//! - `pipelined`: `connections` connections, each keeping up to `window`
+//!   lines unacknowledged (throughput; many lines share one fsync);
+//! - `single`: one connection, window 1 (the fsync latency floor).
+//!
+//! Every reading is distinct (device per connection, increasing timestamp),
+//! so none is a duplicate. Data directories live under
+//! `target/bench-data/` (a real disk, not a tmpfs /tmp), one per run, removed
+//! afterwards unless the run fails or `--keep` is given. First it times a bare
+//! 128-byte append + fdatasync there: the disk's floor under any durable ack.
+//! Client and host run
+//! on the same machine and share its cores; the output says how many and how
+//! much CPU each side used.
+//!
+//! Build the host and plugins first (`scripts/bench` does), then:
+//! `cargo bench -p meterhub --bench ingest [-- options]`.
+//!
+//! | argument               | environment                    | default     |
+//! |------------------------|--------------------------------|-------------|
+//! | `--kind K` or `K`      | `METERHUB_BENCH_KIND`          | `wasm` (`wasm`, `native`, `both`) |
+//! | `--mode M`             | `METERHUB_BENCH_MODE`          | `both` (`pipelined`, `single`, `both`) |
+//! | `--connections N`      | `METERHUB_BENCH_CONNECTIONS`   | 8 (pipelined mode) |
+//! | `--window W`           | `METERHUB_BENCH_WINDOW`        | 64 (pipelined mode) |
+//! | `--seconds D`          | `METERHUB_BENCH_SECONDS`       | 10          |
+//! | `--readings N`         | `METERHUB_BENCH_READINGS`      | none: run for `seconds`; else stop after N readings (rounded up to a multiple of the connections) |
+//! | `--keep`               | `METERHUB_BENCH_KEEP=1`        | remove data dirs |
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a host may take to start (it compiles the WASM plugin).
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the archive may go without applying anything while it is still
+/// behind what was acknowledged.
+const APPLY_STALL: Duration = Duration::from_secs(30);
+/// How long a host may take to stop on SIGTERM.
+const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// Longest wait for one answer before the bench gives up.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Pipelined,
+    Single,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Pipelined => "pipelined",
+            Mode::Single => "single",
+        }
+    }
+}
+
+struct Options {
+    kinds: Vec<&'static str>,
+    modes: Vec<Mode>,
+    connections: usize,
+    window: usize,
+    seconds: f64,
+    readings: Option<u64>,
+    keep: bool,
+}
+
+/// When the connections stop sending.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    At(Instant),
+    /// Readings per connection.
+    After(u64),
+}
+
+/// What one run measured.
+struct Outcome {
+    acked: u64,
+    elapsed: Duration,
+    /// Ack latencies in microseconds, sorted.
+    latencies_us: Vec<u32>,
+    host_cpu: f64,
+    client_cpu: f64,
+    /// Time from the last acknowledgement until the API showed every one
+    /// applied (polled with a growing pause, so coarse: up to ~100 ms).
+    archive_lag: Duration,
+}
+
+fn main() {
+    let options = options();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf();
+    let bench_data = workspace.join("target/bench-data");
+    std::fs::create_dir_all(&bench_data).unwrap_or_else(|e| panic!("cannot create {}: {e}", bench_data.display()));
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let (fsync_p50, fsync_p99) = fdatasync_floor(&bench_data);
+    println!("meterhub ingest: listener over TCP, each line answered only after its group commit is fdatasync'ed");
+    println!("machine: {cores} cores, shared by the host and the bench's client (one thread per connection)");
+    println!(
+        "disk: {} on {}; append 128 B + fdatasync alone: p50 {:.2} ms, p99 {:.2} ms",
+        bench_data.display(),
+        filesystem(&bench_data),
+        ms(fsync_p50),
+        ms(fsync_p99)
+    );
+    println!();
+    let header = [
+        "plugins",
+        "mode",
+        "conns",
+        "window",
+        "secs",
+        "acked",
+        "readings/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "host cpu",
+        "client",
+        "archive/s",
+        "apply lag",
+    ];
+    println!("{}", row(&header.map(str::to_owned)));
+    for kind in &options.kinds {
+        for &mode in &options.modes {
+            let (connections, window) = match mode {
+                Mode::Pipelined => (options.connections, options.window),
+                Mode::Single => (1, 1),
+            };
+            let plugins = workspace.join("target/plugins").join(kind);
+            let dir = bench_data.join(format!("ingest-{kind}-{}-{}", mode.name(), std::process::id()));
+            let mut host = Host::start(&dir, &plugins, options.keep);
+            let stop = match options.readings {
+                Some(n) => Stop::After(n.div_ceil(connections as u64)),
+                None => Stop::At(Instant::now() + Duration::from_secs_f64(options.seconds)),
+            };
+            eprintln!("running {kind} {} ({connections} x window {window})...", mode.name());
+            let o = run(&host, connections, window, stop);
+            host.stop();
+            let l = &o.latencies_us;
+            let secs = o.elapsed.as_secs_f64();
+            println!(
+                "{}",
+                row(&[
+                    (*kind).to_owned(),
+                    mode.name().to_owned(),
+                    connections.to_string(),
+                    window.to_string(),
+                    format!("{secs:.1}"),
+                    o.acked.to_string(),
+                    format!("{:.0}", o.acked as f64 / secs),
+                    format!("{:.2}", ms(percentile(l, 0.50))),
+                    format!("{:.2}", ms(percentile(l, 0.99))),
+                    format!("{:.2}", ms(l.last().copied().unwrap_or(0))),
+                    format!("{:.2}", o.host_cpu),
+                    format!("{:.2}", o.client_cpu),
+                    format!("{:.0}", o.acked as f64 / (secs + o.archive_lag.as_secs_f64())),
+                    format!("{:.1}s", o.archive_lag.as_secs_f64()),
+                ])
+            );
+        }
+    }
+    println!();
+    println!("latency: line written -> its ok answer read, per line, on the client. cpu: cores used during the run.");
+    println!("archive/s: acked / (secs + apply lag), the archive's own rate when it lags; apply lag: last ack -> all");
+    println!("applied (polled, coarse). Every run checked: received = archived = new readings = acked, balanced.");
+}
+
+/// One table row: the first two columns left-aligned, the rest right-aligned.
+fn row(cells: &[String]) -> String {
+    const WIDTHS: [usize; 14] = [7, 9, 5, 6, 5, 8, 10, 7, 7, 7, 8, 6, 9, 9];
+    let mut line = String::new();
+    for (i, (cell, width)) in cells.iter().zip(WIDTHS).enumerate() {
+        let _ = match i {
+            0 => write!(line, "{cell:<width$}"),
+            1 => write!(line, " {cell:<width$}"),
+            _ => write!(line, " {cell:>width$}"),
+        };
+    }
+    line
+}
+
+/// Microseconds as milliseconds.
+fn ms(us: u32) -> f64 {
+    f64::from(us) / 1000.0
+}
+
+/// p50 and p99 of appending 128 bytes to a file in `dir` and fdatasync'ing
+/// it, in microseconds: the disk's floor under any durable acknowledgement.
+fn fdatasync_floor(dir: &Path) -> (u32, u32) {
+    let path = dir.join(format!("fdatasync-probe-{}", std::process::id()));
+    let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+    let mut times: Vec<u32> = (0..520)
+        .map(|_| {
+            let started = Instant::now();
+            file.write_all(&[b'x'; 128]).and_then(|()| file.sync_data()).expect("write and fdatasync the probe file");
+            u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)
+        })
+        .skip(20)
+        .collect();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    times.sort_unstable();
+    (percentile(&times, 0.50), percentile(&times, 0.99))
+}
+
+/// Drive `host` and check its archive afterwards.
+fn run(host: &Host, connections: usize, window: usize, stop: Stop) -> Outcome {
+    let barrier = Arc::new(Barrier::new(connections + 1));
+    let threads: Vec<_> = (0..connections)
+        .map(|id| {
+            let (barrier, addr) = (barrier.clone(), host.driver);
+            std::thread::Builder::new()
+                .name(format!("conn-{id}"))
+                .spawn(move || connection(id, addr, window, stop, &barrier))
+                .expect("spawn a connection thread")
+        })
+        .collect();
+    let host_cpu_before = cpu_seconds(&format!("/proc/{}/stat", host.pid()));
+    let client_cpu_before = cpu_seconds("/proc/self/stat");
+    barrier.wait();
+    let started = Instant::now();
+    let mut acked = 0;
+    let mut finished = started;
+    let mut latencies_us = Vec::new();
+    for thread in threads {
+        let c =
+            thread.join().unwrap_or_else(|_| panic!("a connection failed; host log: {}", host.log_path().display()));
+        acked += c.acked;
+        finished = finished.max(c.finished);
+        latencies_us.extend(c.latencies_us);
+    }
+    let elapsed = finished - started;
+    let host_cpu = (cpu_seconds(&format!("/proc/{}/stat", host.pid())) - host_cpu_before) / elapsed.as_secs_f64();
+    let client_cpu = (cpu_seconds("/proc/self/stat") - client_cpu_before) / elapsed.as_secs_f64();
+    latencies_us.sort_unstable();
+    assert_eq!(latencies_us.len() as u64, acked);
+    assert!(acked > 0, "no reading was acknowledged");
+
+    // The archive must hold exactly what was acknowledged: no loss, no extra.
+    let stats = wait_applied(host, acked);
+    let archive_lag = finished.elapsed();
+    let total = &stats["total"];
+    let tcp = &stats["sources"]["tcp-in"];
+    let expect = [
+        ("total.received", &total["received"], acked),
+        ("sources.tcp-in.archived", &tcp["archived"], acked),
+        ("sources.tcp-in.readings_new", &tcp["readings_new"], acked),
+        ("total.duplicate", &total["duplicate"], 0),
+        ("total.quarantined", &total["quarantined"], 0),
+        ("total.rejected", &total["rejected"], 0),
+    ];
+    for (name, got, want) in expect {
+        assert!(
+            got.as_u64() == Some(want),
+            "archive check failed: {name} = {got}, expected {want} ({acked} readings acknowledged); /api/v1/stats:\n{stats:#}"
+        );
+    }
+    assert!(stats["balanced"] == true, "archive check failed: counters do not balance:\n{stats:#}");
+    Outcome { acked, elapsed, latencies_us, host_cpu, client_cpu, archive_lag }
+}
+
+/// What one connection saw.
+struct Connection {
+    acked: u64,
+    latencies_us: Vec<u32>,
+    finished: Instant,
+}
+
+/// One device connection: keep up to `window` lines unanswered until `stop`,
+/// then collect the outstanding answers. Panics on any answer but
+/// `{"ok":true,"line":N,...}` for the expected N.
+fn connection(id: usize, addr: SocketAddr, window: usize, stop: Stop, barrier: &Barrier) -> Connection {
+    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).expect("read timeout");
+    let mut writer = stream.try_clone().expect("clone the socket");
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    // Timestamps start a week ago, one millisecond apart: all distinct, all
+    // within the listener's accepted range.
+    let ts0 = now_ms() - 7 * 86_400_000;
+    let device = format!("bench-{id}");
+    let (mut sent, mut acked) = (0u64, 0u64);
+    let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(window);
+    let mut latencies_us = Vec::with_capacity(1 << 16);
+    let mut out = Vec::with_capacity(window * 128);
+    let mut answer = String::new();
+    let more = |sent: u64| match stop {
+        Stop::At(at) => Instant::now() < at,
+        Stop::After(n) => sent < n,
+    };
+    barrier.wait();
+    loop {
+        if in_flight.len() < window && more(sent) {
+            out.clear();
+            let lines = window - in_flight.len();
+            for _ in 0..lines {
+                let ts = ts0 + sent as i64;
+                let _ = writeln!(
+                    Line(&mut out),
+                    r#"{{"device":"{device}","channel":"volume","ts":{ts},"value":"{}.{:03}","unit":"m3","kind":"cumulative"}}"#,
+                    sent / 1000,
+                    sent % 1000
+                );
+                sent += 1;
+                if let Stop::After(n) = stop
+                    && sent >= n
+                {
+                    break;
+                }
+            }
+            let at = Instant::now();
+            writer.write_all(&out).unwrap_or_else(|e| panic!("connection {id}: send: {e}"));
+            in_flight.extend(std::iter::repeat_n(at, (sent - acked) as usize - in_flight.len()));
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        // One blocking read, then whatever answers are already buffered.
+        loop {
+            answer.clear();
+            match reader.read_line(&mut answer) {
+                Ok(0) => panic!("connection {id}: the host closed with {} lines unanswered", in_flight.len()),
+                Ok(_) => {}
+                Err(e) => panic!("connection {id}: reading answer {}: {e}", acked + 1),
+            }
+            let now = Instant::now();
+            check_answer(id, &answer, acked + 1);
+            let sent_at = in_flight.pop_front().expect("an answer for a sent line");
+            latencies_us.push(u32::try_from((now - sent_at).as_micros()).unwrap_or(u32::MAX));
+            acked += 1;
+            if !reader.buffer().contains(&b'\n') {
+                break;
+            }
+        }
+    }
+    Connection { acked, latencies_us, finished: Instant::now() }
+}
+
+/// `{"ok":true,"line":<line>,...}` or a panic naming what came instead.
+fn check_answer(id: usize, answer: &str, line: u64) {
+    let ok = answer
+        .strip_prefix(r#"{"ok":true,"line":"#)
+        .and_then(|rest| rest.split([',', '}']).next())
+        .is_some_and(|n| n.parse() == Ok(line));
+    assert!(ok, "connection {id}: line {line} was answered {answer:?}, expected ok for line {line}");
+}
+
+/// `writeln!` into a byte buffer.
+struct Line<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Line<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A running host on its own data directory; killed on drop.
+struct Host {
+    dir: PathBuf,
+    child: Option<Child>,
+    api: SocketAddr,
+    driver: SocketAddr,
+    keep: bool,
+}
+
+impl Host {
+    /// Write a config in `dir` (emptied first), start the binary, wait for run.json.
+    fn start(dir: &Path, plugins: &Path, keep: bool) -> Host {
+        assert!(
+            plugins.join("listener/plugin.toml").exists(),
+            "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",
+            plugins.display()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let config = dir.join("meterhub.toml");
+        let text = format!(
+            r#"# Written by host/benches/ingest.rs.
+[host]
+data_dir = "data"
+plugins_dir = "{}"
+
+[api]
+listen = "127.0.0.1:0"
+
+[log]
+level = "info"
+
+[drivers.tcp-in]
+plugin = "listener"
+transport = "tcp"
+listen = "127.0.0.1:0"
+"#,
+            plugins.display()
+        );
+        std::fs::write(&config, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
+        let log = std::fs::File::create(dir.join("meterhub.log")).expect("create the host log");
+        let child = Command::new(env!("CARGO_BIN_EXE_meterhub"))
+            .args(["run", "-c"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start meterhub");
+        let pid = child.id();
+        let mut host = Host {
+            dir: dir.to_path_buf(),
+            child: Some(child),
+            api: ([0, 0, 0, 0], 0).into(),
+            driver: ([0, 0, 0, 0], 0).into(),
+            keep,
+        };
+        let run_file = dir.join("data/run.json");
+        let info: Value = wait_for("the host to write run.json", START_DEADLINE, || {
+            if let Some(status) = host.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("meterhub exited with {status} during start; log: {}", dir.join("meterhub.log").display());
+            }
+            let v: Value = serde_json::from_slice(&std::fs::read(&run_file).ok()?).ok()?;
+            (v["pid"] == pid).then_some(v)
+        });
+        let address = |v: &Value| -> SocketAddr {
+            v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("run.json: bad address {v}"))
+        };
+        host.api = address(&info["api"]);
+        host.driver = address(&info["drivers"]["tcp-in"]);
+        host
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("meterhub.log")
+    }
+
+    /// `/api/v1/stats`.
+    fn stats(&self) -> Value {
+        let mut stream = TcpStream::connect(self.api).unwrap_or_else(|e| panic!("connect to the API: {e}"));
+        stream.set_read_timeout(Some(ANSWER_TIMEOUT)).expect("read timeout");
+        write!(stream, "GET /api/v1/stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.api)
+            .expect("send the request");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("read the response");
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("incomplete response {text:?}"));
+        assert!(head.starts_with("HTTP/1.1 200"), "GET /api/v1/stats: {head}\n{body}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("/api/v1/stats is not JSON ({e}): {body}"))
+    }
+
+    /// SIGTERM and a clean exit within the deadline.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", child.id());
+        let status = wait_for("the host to stop on SIGTERM", STOP_DEADLINE, || child.try_wait().ok().flatten());
+        assert!(status.success(), "meterhub exited with {status}; log: {}", self.log_path().display());
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() || self.keep {
+            eprintln!("kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Poll `/api/v1/stats` until the archive has received `acked` frames and its
+/// counters balance; panics if it makes no progress for [`APPLY_STALL`].
+fn wait_applied(host: &Host, acked: u64) -> Value {
+    let mut last = None;
+    let mut progressed = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let stats = host.stats();
+        let received = stats["total"]["received"].as_u64();
+        if received >= Some(acked) && stats["balanced"] == true {
+            return stats;
+        }
+        if received != last {
+            (last, progressed) = (received, Instant::now());
+        }
+        assert!(
+            progressed.elapsed() < APPLY_STALL,
+            "the archive is stuck at {received:?} of {acked} acknowledged readings for {APPLY_STALL:?}:\n{stats:#}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Poll `f` until it gives `Some`, or panic with `what` after `deadline`.
+fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Nearest-rank percentile of sorted `values`.
+fn percentile(values: &[u32], p: f64) -> u32 {
+    if values.is_empty() {
+        return 0;
+    }
+    let rank = (p * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+/// User plus system CPU seconds of the process whose `/proc/<pid>/stat` is `path`.
+fn cpu_seconds(path: &str) -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok();
+        out.and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok()).unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    // Fields after the command name: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (field(11) + field(12)) / ticks
+}
+
+/// The filesystem type and device holding `path`, from /proc/self/mounts.
+fn filesystem(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (device, point, fstype) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(point).then(|| (point.len(), format!("{fstype} ({device} mounted on {point})")))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or_else(|| "an unknown filesystem".to_owned(), |(_, fs)| fs)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+}
+
+fn options() -> Options {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut kind = env("METERHUB_BENCH_KIND");
+    let mut mode = env("METERHUB_BENCH_MODE");
+    let mut connections = env("METERHUB_BENCH_CONNECTIONS");
+    let mut window = env("METERHUB_BENCH_WINDOW");
+    let mut seconds = env("METERHUB_BENCH_SECONDS");
+    let mut readings = env("METERHUB_BENCH_READINGS");
+    let mut keep = env("METERHUB_BENCH_KEEP").is_some_and(|v| v != "0");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let slot = match arg.as_str() {
+            // cargo bench passes --bench to harness = false targets.
+            "--bench" => continue,
+            "--keep" => {
+                keep = true;
+                continue;
+            }
+            "wasm" | "native" | "both" => {
+                kind = Some(arg);
+                continue;
+            }
+            "--kind" => &mut kind,
+            "--mode" => &mut mode,
+            "--connections" => &mut connections,
+            "--window" => &mut window,
+            "--seconds" => &mut seconds,
+            "--readings" => &mut readings,
+            other => panic!("unknown argument {other:?}; see the //! doc of host/benches/ingest.rs"),
+        };
+        *slot = Some(args.next().unwrap_or_else(|| panic!("{arg} needs a value")));
+    }
+    fn positive<T: std::str::FromStr + PartialOrd + Default>(name: &str, value: Option<String>, default: T) -> T {
+        value.map_or(default, |v| match v.parse::<T>() {
+            Ok(n) if n > T::default() => n,
+            _ => panic!("{name}: expected a positive number, got {v:?}"),
+        })
+    }
+    Options {
+        kinds: match kind.as_deref().unwrap_or("wasm") {
+            "wasm" => vec!["wasm"],
+            "native" => vec!["native"],
+            "both" => vec!["wasm", "native"],
+            other => panic!("kind: expected wasm, native or both, got {other:?}"),
+        },
+        modes: match mode.as_deref().unwrap_or("both") {
+            "pipelined" => vec![Mode::Pipelined],
+            "single" => vec![Mode::Single],
+            "both" => vec![Mode::Pipelined, Mode::Single],
+            other => panic!("mode: expected pipelined, single or both, got {other:?}"),
+        },
+        connections: positive("connections", connections, 8),
+        window: positive("window", window, 64),
+        seconds: positive("seconds", seconds, 10.0),
+        readings: readings.map(|r| positive("readings", Some(r), 1)),
+        keep,
+    }
+}
