@@ -218,8 +218,13 @@ impl Validator<'_> {
                     self.error(&d.transport, "transport \"websocket\" needs `url`");
                     return None;
                 };
-                if !(url.get_ref().starts_with("ws://") || url.get_ref().starts_with("wss://")) {
-                    self.error(url, format!("url {:?} must start with ws:// or wss://", url.get_ref()));
+                if url.get_ref().starts_with("wss://") {
+                    self.error(
+                        url,
+                        "wss:// (TLS) is not supported by this build yet; use ws:// or a TLS-terminating proxy",
+                    );
+                } else if !url.get_ref().starts_with("ws://") {
+                    self.error(url, format!("url {:?} must start with ws://", url.get_ref()));
                 }
                 let min = d.reconnect_min_ms.as_ref().map_or(500, |m| *m.get_ref());
                 let max = d.reconnect_max_ms.as_ref().map_or(30_000, |m| *m.get_ref());
@@ -360,6 +365,11 @@ max_line_bytes = 100
         let e =
             errors("[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='listener'\ntransport='websocket'\n");
         assert_eq!(e, vec!["/etc/m.toml:6:11: transport \"websocket\" needs `url`".to_owned()]);
+        let e = errors(
+            "[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='l'\ntransport='websocket'\nurl='wss://v'\n",
+        );
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("/etc/m.toml:7:5: wss:// (TLS) is not supported"), "{e:?}");
         let e = errors("[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='listener'\ntransport='udp'\n");
         assert_eq!(
             e,

@@ -93,7 +93,7 @@ pub enum TransportConfig {
     },
     /// WebSocket client; one session per connection, reconnecting.
     Websocket {
-        /// `ws://` or `wss://` URL.
+        /// `ws://` URL.
         url: String,
         /// Shortest reconnect delay.
         reconnect_min_ms: u32,

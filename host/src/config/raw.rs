@@ -72,7 +72,7 @@ pub struct RawDriver {
     /// Listen address (tcp, http).
     #[serde(default)]
     pub listen: Option<Spanned<String>>,
-    /// Server URL (websocket).
+    /// Server URL (websocket), `ws://`.
     #[serde(default)]
     pub url: Option<Spanned<String>>,
     /// Largest request body (http), bytes.
