@@ -14,6 +14,8 @@ use super::writer::{self, JournalHandle};
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default largest number of appends in one group commit.
 pub const DEFAULT_GROUP_MAX_RECORDS: usize = 4096;
+/// Default [`JournalConfig::pipeline_backlog_records`].
+pub const DEFAULT_PIPELINE_BACKLOG_RECORDS: usize = 65_536;
 /// Name of the lock file that keeps two processes out of one journal.
 pub const LOCK_FILE_NAME: &str = "LOCK";
 
@@ -26,6 +28,10 @@ pub struct JournalConfig {
     pub segment_max_bytes: u64,
     /// Largest number of appends committed by one write and `fdatasync`.
     pub group_max_records: usize,
+    /// Most committed records waiting for the pipeline. When the archive
+    /// falls this far behind, the writer waits, so acknowledgements slow down
+    /// to the archive's pace instead of memory growing without bound.
+    pub pipeline_backlog_records: usize,
 }
 
 impl JournalConfig {
@@ -35,6 +41,7 @@ impl JournalConfig {
             dir: dir.into(),
             segment_max_bytes: DEFAULT_SEGMENT_MAX_BYTES,
             group_max_records: DEFAULT_GROUP_MAX_RECORDS,
+            pipeline_backlog_records: DEFAULT_PIPELINE_BACKLOG_RECORDS,
         }
     }
 }
@@ -176,7 +183,7 @@ impl Journal {
     /// Returns the handle sessions append through, and the receiver of
     /// committed records: every record arrives there after it is durable, in
     /// sequence order.
-    pub fn start(self) -> (JournalHandle, tokio::sync::mpsc::UnboundedReceiver<JournalRecord>) {
+    pub fn start(self) -> (JournalHandle, tokio::sync::mpsc::Receiver<JournalRecord>) {
         writer::start(self)
     }
 }

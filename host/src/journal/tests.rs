@@ -328,3 +328,31 @@ async fn a_second_open_of_the_same_directory_is_refused_until_shutdown() {
     assert!(matches!(other.append(frame(1)).await, Err(JournalError::WriterStopped)));
     Journal::open(config(dir.path()), 0).expect("unlocked after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pipeline_backlog_holds_back_receipts_until_the_pipeline_takes_records() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = JournalConfig { pipeline_backlog_records: 4, ..config(dir.path()) };
+    let journal = Journal::open(config, 1).expect("open");
+    let (handle, mut committed) = journal.start();
+    assert_eq!(append_all(&handle, (0..4).map(frame)).await, vec![1, 2, 3, 4]);
+
+    // The backlog is full: the fifth record is written, but its receipt waits.
+    let fifth = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.append(frame(5)).await.expect("append").seq() }
+    });
+    let mut fifth = std::pin::pin!(fifth);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut fifth).await.is_err(),
+        "a receipt was given while the pipeline was {} records behind",
+        4
+    );
+
+    // The pipeline takes one record: the receipt follows.
+    assert_eq!(committed.recv().await.expect("a committed record").seq, 1);
+    let seq =
+        tokio::time::timeout(std::time::Duration::from_secs(10), fifth).await.expect("receipt in time").expect("task");
+    assert_eq!(seq, 5);
+    handle.shutdown().await;
+}

@@ -68,9 +68,9 @@ impl JournalHandle {
 }
 
 /// Spawns the writer thread for `journal`.
-pub(super) fn start(journal: Journal) -> (JournalHandle, tokio_mpsc::UnboundedReceiver<JournalRecord>) {
+pub(super) fn start(journal: Journal) -> (JournalHandle, tokio_mpsc::Receiver<JournalRecord>) {
     let (requests, incoming) = mpsc::channel();
-    let (committed, committed_rx) = tokio_mpsc::unbounded_channel();
+    let (committed, committed_rx) = tokio_mpsc::channel(journal.config.pipeline_backlog_records.max(1));
     let dir = journal.config.dir.clone();
     let writer = Writer::new(journal, committed);
     let spawned = std::thread::Builder::new().name("meterhub-journal".into()).spawn(move || {
@@ -100,7 +100,7 @@ struct Writer {
     /// Bytes of the active segment that are written and synced.
     good_len: u64,
     next_seq: u64,
-    committed: tokio_mpsc::UnboundedSender<JournalRecord>,
+    committed: tokio_mpsc::Sender<JournalRecord>,
     committed_closed_logged: bool,
     buf: Vec<u8>,
     _lock: File,
@@ -109,7 +109,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(journal: Journal, committed: tokio_mpsc::UnboundedSender<JournalRecord>) -> Writer {
+    fn new(journal: Journal, committed: tokio_mpsc::Sender<JournalRecord>) -> Writer {
         Writer {
             dir: journal.config.dir,
             segment_max_bytes: journal.config.segment_max_bytes,
@@ -215,7 +215,9 @@ impl Writer {
 
         for (seq, mut entry, reply) in accepted {
             entry.set_seq(seq);
-            if self.committed.send(JournalRecord { seq, entry }).is_err() && !self.committed_closed_logged {
+            // Waits while the pipeline is `pipeline_backlog_records` behind:
+            // backpressure from the archive to the acknowledgements.
+            if self.committed.blocking_send(JournalRecord { seq, entry }).is_err() && !self.committed_closed_logged {
                 self.committed_closed_logged = true;
                 tracing::warn!(
                     dir = %self.dir.display(),

@@ -45,7 +45,7 @@ impl PipelineHandle {
 /// Start the pipeline task on the current runtime.
 pub fn spawn(
     stage: Stage,
-    records: mpsc::UnboundedReceiver<JournalRecord>,
+    records: mpsc::Receiver<JournalRecord>,
     journal: JournalHandle,
 ) -> (PipelineHandle, tokio::task::JoinHandle<()>) {
     let (commands_tx, commands_rx) = mpsc::channel(16);
@@ -57,7 +57,7 @@ pub fn spawn(
 
 async fn run(
     mut stage: Stage,
-    mut records: mpsc::UnboundedReceiver<JournalRecord>,
+    mut records: mpsc::Receiver<JournalRecord>,
     mut commands: mpsc::Receiver<PipelineCommand>,
     journal: JournalHandle,
     bus: broadcast::Sender<StoredReading>,
