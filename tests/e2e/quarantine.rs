@@ -58,6 +58,22 @@ fn undecodable_frames_are_quarantined_and_redecoded_after_a_fix() {
     let readings = host.get_ok("/api/v1/readings?device=q1");
     assert_eq!(readings.as_array().unwrap().len(), 2, "{readings}");
     assert_eq!(host.get_ok("/api/v1/quarantine").as_array().unwrap().len(), 1);
+
+    // A time range: every frame received in it is decoded again; what is
+    // already archived is a duplicate and the frame counters do not move.
+    let body = format!("{{\"received\":{{\"from_ms\":0,\"to_ms\":{}}}}}", now_ms() + 60_000);
+    let (status, report) = http(host.api, "POST", "/api/v1/redecode", body.as_bytes());
+    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["frames"].as_u64(), report["decoded"].as_u64(), report["readings_duplicate"].as_u64()),
+        (Some(3), Some(2), Some(2)),
+        "{report}"
+    );
+    let after = host.settled_stats(3);
+    for counter in ["received", "archived", "duplicate", "quarantined", "rejected", "readings_new"] {
+        assert_eq!(after["sources"]["tcp-in"][counter], stats["sources"]["tcp-in"][counter], "{counter}: {after}");
+    }
 }
 
 #[test]
