@@ -16,6 +16,7 @@ use crate::archive::{Archive, SledArchive};
 use crate::config::{Config, Diagnostic, DriverConfig, Pos, TransportConfig};
 use crate::journal::{Journal, JournalConfig};
 use crate::pipeline::{self, Codecs, Stage};
+use crate::plugin::supervisor::Supervised;
 use crate::plugin::{Catalog, LoadedPlugin, PluginInstance, wasm::Limits};
 use crate::transport::{self, DriverRuntime};
 
@@ -91,9 +92,10 @@ pub fn instantiate_driver(
     driver: &DriverConfig,
 ) -> Result<Box<dyn PluginInstance>, Diagnostic> {
     let plugin = plugin_for(catalog, config, &driver.plugin, Role::Driver, driver.plugin_pos)?;
-    plugin
+    let instance = plugin
         .instantiate(&driver.settings_json)
-        .map_err(|e| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin)))
+        .map_err(|e| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin)))?;
+    Ok(Box::new(Supervised::new(&driver.plugin, instance, config.supervision)))
 }
 
 /// Instantiate the codec of `driver`. A driver's own codec shares its
@@ -105,9 +107,10 @@ pub fn instantiate_codec(
 ) -> Result<Box<dyn PluginInstance>, Diagnostic> {
     let codec = plugin_for(catalog, config, &driver.codec, Role::Codec, driver.codec_pos)?;
     let settings = if driver.codec == driver.plugin { driver.settings_json.as_str() } else { "{}" };
-    codec.instantiate(settings).map_err(|e| {
+    let instance = codec.instantiate(settings).map_err(|e| {
         Diagnostic::new(&config.file, driver.settings_pos, format!("codec plugin {:?}: {e}", driver.codec))
-    })
+    })?;
+    Ok(Box::new(Supervised::new(&driver.codec, instance, config.supervision)))
 }
 
 /// The codec of every driver instance; an instance whose codec cannot be
@@ -208,7 +211,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 bound.to_string()
             }
             TransportConfig::Websocket { url, reconnect_min_ms, reconnect_max_ms } => {
-                let backoff = transport::websocket::Backoff {
+                let backoff = crate::backoff::Backoff {
                     min: std::time::Duration::from_millis(u64::from(*reconnect_min_ms)),
                     max: std::time::Duration::from_millis(u64::from(*reconnect_max_ms)),
                 };

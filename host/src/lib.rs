@@ -16,6 +16,7 @@
 pub mod api;
 pub mod app;
 pub mod archive;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod http_server;

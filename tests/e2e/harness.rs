@@ -36,6 +36,26 @@ pub fn plugins_dir(kind: &str) -> PathBuf {
     dir
 }
 
+/// Built hostile test plugins of `kind` (from `tests/plugins/`).
+pub fn test_plugins_dir(kind: &str) -> PathBuf {
+    let dir = workspace().join("target/test-plugins").join(kind);
+    assert!(
+        dir.join("hostile/plugin.toml").exists(),
+        "{} has no built test plugins: run scripts/build-plugins",
+        dir.display()
+    );
+    dir
+}
+
+/// Copy the plugin folder `from` to `to`.
+pub fn copy_plugin(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create plugin folder");
+    for entry in std::fs::read_dir(from).expect("read plugin folder") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy plugin file");
+    }
+}
+
 /// Poll `f` until it gives `Some`, or panic with `what` after `deadline`.
 pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + deadline;

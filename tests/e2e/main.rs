@@ -9,6 +9,7 @@ mod cli;
 mod conformance;
 mod crash;
 mod ingest;
+mod isolation;
 mod plugins;
 mod quarantine;
 mod websocket;

@@ -3,15 +3,7 @@
 
 use std::path::Path;
 
-use crate::harness::{Host, default_config, plugins_dir};
-
-fn copy_plugin(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
+use crate::harness::{Host, copy_plugin, default_config, plugins_dir};
 
 /// A plugins folder holding the good listener and several broken plugins.
 fn hostile_folder(root: &Path) -> std::path::PathBuf {

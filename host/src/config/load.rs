@@ -90,6 +90,8 @@ impl Validator<'_> {
             self.error(t, "wasm_call_timeout_ms must be between 10 and 600000");
         }
 
+        let supervision = self.supervision(host);
+
         let api_listen = match &raw.api {
             Some(api) => self.addr(&api.get_ref().listen, "listen"),
             None => DEFAULT_API_LISTEN.parse().ok(),
@@ -144,10 +146,44 @@ impl Validator<'_> {
             plugins_dir,
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
+            supervision,
             api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
             log,
             drivers,
         })
+    }
+
+    fn supervision(&mut self, host: &super::raw::RawHost) -> crate::plugin::supervisor::SupervisionPolicy {
+        use std::time::Duration;
+        let max_failures = host.plugin_max_failures.as_ref().map_or(5, |m| *m.get_ref());
+        if let Some(m) = &host.plugin_max_failures
+            && *m.get_ref() == 0
+        {
+            self.error(m, "plugin_max_failures must be at least 1");
+        }
+        let window_ms = host.plugin_failure_window_ms.as_ref().map_or(60_000, |w| *w.get_ref());
+        if let Some(w) = &host.plugin_failure_window_ms
+            && *w.get_ref() == 0
+        {
+            self.error(w, "plugin_failure_window_ms must be at least 1");
+        }
+        let min_ms = host.plugin_backoff_min_ms.as_ref().map_or(100, |m| *m.get_ref());
+        let max_ms = host.plugin_backoff_max_ms.as_ref().map_or(30_000, |m| *m.get_ref());
+        if min_ms == 0 || min_ms > max_ms {
+            let message = format!(
+                "plugin_backoff_min_ms ({min_ms}) must be at least 1 and at most plugin_backoff_max_ms ({max_ms})"
+            );
+            match (&host.plugin_backoff_min_ms, &host.plugin_backoff_max_ms) {
+                (Some(at), _) => self.error(at, message),
+                (None, Some(at)) => self.error(at, message),
+                (None, None) => {}
+            }
+        }
+        crate::plugin::supervisor::SupervisionPolicy {
+            backoff: crate::backoff::Backoff { min: Duration::from_millis(min_ms), max: Duration::from_millis(max_ms) },
+            max_failures,
+            window: Duration::from_millis(window_ms),
+        }
     }
 
     fn driver(&mut self, id: &Spanned<String>, spanned: &Spanned<RawDriver>) -> Option<DriverConfig> {

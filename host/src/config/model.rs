@@ -18,6 +18,8 @@ pub struct Config {
     pub wasm_memory_bytes: usize,
     /// Time limit of one WASM plugin call, milliseconds.
     pub wasm_call_timeout_ms: u32,
+    /// Backoff and quarantine of failing plugin instances.
+    pub supervision: crate::plugin::supervisor::SupervisionPolicy,
     /// The HTTP API.
     pub api: ApiConfig,
     /// Logging.

@@ -36,6 +36,18 @@ pub struct RawHost {
     /// Time limit of one WASM plugin call, milliseconds.
     #[serde(default)]
     pub wasm_call_timeout_ms: Option<Spanned<u32>>,
+    /// Failures of a plugin instance within the window that quarantine it.
+    #[serde(default)]
+    pub plugin_max_failures: Option<Spanned<u32>>,
+    /// The window over which plugin failures are counted, milliseconds.
+    #[serde(default)]
+    pub plugin_failure_window_ms: Option<Spanned<u64>>,
+    /// First delay before a failed plugin instance is tried again, milliseconds.
+    #[serde(default)]
+    pub plugin_backoff_min_ms: Option<Spanned<u64>>,
+    /// Largest delay before a failed plugin instance is tried again, milliseconds.
+    #[serde(default)]
+    pub plugin_backoff_max_ms: Option<Spanned<u64>>,
 }
 
 /// `[api]`.

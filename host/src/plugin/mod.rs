@@ -7,12 +7,14 @@
 //! - [`wasm`]: the wasmtime engine, sandbox (memory cap, call time limit);
 //! - [`wasm_convert`]: host bindings types <-> the plugin-api model;
 //! - [`native`]: abi_stable loading with its layout check;
-//! - [`instance`]: the runtime-independent instance interface.
+//! - [`instance`]: the runtime-independent instance interface;
+//! - [`supervisor`]: backoff and quarantine of failing instances.
 
 pub mod catalog;
 pub mod instance;
 pub mod manifest;
 pub mod native;
+pub mod supervisor;
 pub mod wasm;
 mod wasm_convert;
 

@@ -3,36 +3,16 @@
 //! exponential backoff and jitter when the connection ends or fails.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use meterhub_plugin_api::Transport;
-use rand::Rng;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::DriverRuntime;
 use super::stream::{self, Conn};
-
-/// Reconnect policy.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// First delay.
-    pub min: Duration,
-    /// Largest delay.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// Delay before attempt `failures` (1-based), doubled each time, with
-    /// up to 25% random jitter, capped at `max`.
-    pub fn delay(&self, failures: u32) -> Duration {
-        let base = self.min.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(self.max);
-        let jitter = rand::rng().random_range(0.0..0.25);
-        base.mul_f64(1.0 + jitter).min(self.max)
-    }
-}
+use crate::backoff::Backoff;
 
 struct WsConn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -79,23 +59,5 @@ pub async fn run(rt: Arc<DriverRuntime>, url: String, backoff: Backoff) {
             }
         }
         tokio::time::sleep(backoff.delay(failures)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let b = Backoff { min: Duration::from_millis(100), max: Duration::from_secs(2) };
-        for (failures, low) in [(1, 100), (2, 200), (3, 400), (5, 1600)] {
-            let d = b.delay(failures);
-            assert!(
-                d >= Duration::from_millis(low) && d <= Duration::from_millis(low * 5 / 4 + 1),
-                "{failures}: {d:?}"
-            );
-        }
-        assert_eq!(b.delay(30), Duration::from_secs(2));
     }
 }

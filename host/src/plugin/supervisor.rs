@@ -1,0 +1,197 @@
+//! Supervision of a plugin instance, whatever its runtime: a failed call
+//! (trap, time limit, memory cap) puts the instance in backoff, during which
+//! calls fail fast; after `max_failures` failures within `window` the
+//! instance is quarantined and every call fails fast with the reason. What a
+//! failed codec call was decoding is quarantined by the pipeline, never lost.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, RawFrame};
+
+use super::instance::{PluginFault, PluginInstance};
+use crate::backoff::Backoff;
+
+/// When to retry and when to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupervisionPolicy {
+    /// Delays before a failed instance is tried again.
+    pub backoff: Backoff,
+    /// Failures within `window` that quarantine the instance.
+    pub max_failures: u32,
+    /// The window over which failures are counted.
+    pub window: Duration,
+}
+
+/// A plugin instance under supervision.
+pub struct Supervised {
+    plugin: String,
+    inner: Box<dyn PluginInstance>,
+    policy: SupervisionPolicy,
+    failures: VecDeque<Instant>,
+    consecutive: u32,
+    retry_at: Option<Instant>,
+    quarantined: Option<String>,
+}
+
+impl Supervised {
+    /// Supervise `inner`, an instance of plugin `plugin`.
+    pub fn new(plugin: &str, inner: Box<dyn PluginInstance>, policy: SupervisionPolicy) -> Self {
+        Supervised {
+            plugin: plugin.to_owned(),
+            inner,
+            policy,
+            failures: VecDeque::new(),
+            consecutive: 0,
+            retry_at: None,
+            quarantined: None,
+        }
+    }
+
+    fn fault(&self, message: String) -> PluginFault {
+        PluginFault { plugin: self.plugin.clone(), message }
+    }
+
+    /// Make one call at `now`, applying the policy.
+    fn call<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut dyn PluginInstance) -> Result<R, PluginFault>,
+    ) -> Result<R, PluginFault> {
+        if let Some(reason) = &self.quarantined {
+            return Err(self.fault(format!("quarantined: {reason}")));
+        }
+        if let Some(at) = self.retry_at
+            && now < at
+        {
+            let wait = at - now;
+            return Err(self.fault(format!("restarting after a failure; next attempt in {} ms", wait.as_millis())));
+        }
+        match f(self.inner.as_mut()) {
+            Ok(r) => {
+                self.consecutive = 0;
+                self.retry_at = None;
+                Ok(r)
+            }
+            Err(fault) => {
+                self.failures.push_back(now);
+                while self.failures.front().is_some_and(|t| now.duration_since(*t) > self.policy.window) {
+                    self.failures.pop_front();
+                }
+                self.consecutive += 1;
+                if self.failures.len() >= self.policy.max_failures as usize {
+                    let reason = format!(
+                        "{} failures within {} s, the last: {}",
+                        self.failures.len(),
+                        self.policy.window.as_secs(),
+                        fault.message
+                    );
+                    tracing::error!(plugin = %self.plugin, %reason, "plugin instance quarantined");
+                    self.quarantined = Some(reason);
+                } else {
+                    let delay = self.policy.backoff.delay(self.consecutive);
+                    tracing::warn!(
+                        plugin = %self.plugin,
+                        error = %fault.message,
+                        failures = self.failures.len(),
+                        backoff_ms = delay.as_millis() as u64,
+                        "plugin call failed; backing off"
+                    );
+                    self.retry_at = Some(now + delay);
+                }
+                Err(fault)
+            }
+        }
+    }
+}
+
+impl PluginInstance for Supervised {
+    fn handle(&mut self, session: u64, now_ms: i64, event: Event) -> Result<Vec<Action>, PluginFault> {
+        self.call(Instant::now(), |i| i.handle(session, now_ms, event))
+    }
+
+    fn decode(&mut self, frame: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault> {
+        self.call(Instant::now(), |i| i.decode(frame))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails while `failing` is set.
+    struct Flaky {
+        failing: bool,
+        calls: u32,
+    }
+
+    impl PluginInstance for Flaky {
+        fn handle(&mut self, _: u64, _: i64, _: Event) -> Result<Vec<Action>, PluginFault> {
+            Ok(Vec::new())
+        }
+
+        fn decode(&mut self, _: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault> {
+            self.calls += 1;
+            if self.failing {
+                Err(PluginFault { plugin: "flaky".into(), message: "trapped".into() })
+            } else {
+                Ok(Ok(Decoded::default()))
+            }
+        }
+    }
+
+    fn policy() -> SupervisionPolicy {
+        SupervisionPolicy {
+            backoff: Backoff { min: Duration::from_millis(100), max: Duration::from_secs(1) },
+            max_failures: 3,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    fn decode(s: &mut Supervised, at: Instant) -> Result<(), String> {
+        let frame = RawFrame {
+            seq: 1,
+            source: "s".into(),
+            peer: "p".into(),
+            received_at_ms: 0,
+            transport: meterhub_plugin_api::Transport::Tcp,
+            content_type: String::new(),
+            meta: Vec::new(),
+            payload: Vec::new(),
+        };
+        s.call(at, |i| i.decode(&frame)).map(drop).map_err(|f| f.message)
+    }
+
+    #[test]
+    fn a_failure_backs_off_then_recovers() {
+        let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
+        let t0 = Instant::now();
+        assert_eq!(decode(&mut s, t0), Err("trapped".into()));
+        let fast = decode(&mut s, t0 + Duration::from_millis(50)).unwrap_err();
+        assert!(fast.starts_with("restarting after a failure"), "{fast}");
+        s.inner = Box::new(Flaky { failing: false, calls: 0 });
+        assert_eq!(decode(&mut s, t0 + Duration::from_millis(200)), Ok(()));
+        assert_eq!(s.consecutive, 0);
+    }
+
+    #[test]
+    fn repeated_failures_within_the_window_quarantine_the_instance() {
+        let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(decode(&mut s, t0 + Duration::from_secs(2 * i)), Err("trapped".into()));
+        }
+        let q = decode(&mut s, t0 + Duration::from_secs(10)).unwrap_err();
+        assert!(q.starts_with("quarantined: 3 failures within 60 s, the last: trapped"), "{q}");
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_add_up() {
+        let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
+        let t0 = Instant::now();
+        for i in 0..6 {
+            assert_eq!(decode(&mut s, t0 + Duration::from_secs(61 * i)), Err("trapped".into()), "call {i}");
+        }
+        assert!(s.quarantined.is_none());
+    }
+}
