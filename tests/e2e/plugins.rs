@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::harness::{Host, copy_plugin, default_config, plugins_dir};
+use crate::harness::{Host, copy_plugin, default_config, plugins_dir, test_plugins_dir};
 
 /// A plugins folder holding the good listener and several broken plugins.
 fn hostile_folder(root: &Path) -> std::path::PathBuf {
@@ -37,6 +37,9 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     )
     .unwrap();
 
+    // A codec that would open its own socket, without any way to declare it.
+    copy_plugin(&test_plugins_dir("wasm").join("sneaky"), &dir.join("sneaky"));
+
     // A component whose manifest lies about its identity.
     copy_plugin(&wasm.join("listener"), &dir.join("impostor"));
     let manifest = std::fs::read_to_string(dir.join("impostor/plugin.toml")).unwrap();
@@ -67,6 +70,9 @@ fn broken_plugins_are_refused_with_file_and_cause_and_the_host_goes_on() {
     assert_eq!(refused.iter().find(|r| r["path"].as_str().unwrap().contains("/future/")).unwrap()["line"], 6);
     assert!(cause_of("garbage").contains("libgarbage.so: not a meterhub native plugin"), "{}", cause_of("garbage"));
     assert!(cause_of("impostor").contains("calls itself \"listener\""), "{}", cause_of("impostor"));
+    let sneaky = cause_of("sneaky");
+    assert!(sneaky.contains("sneaky.wasm: imports what this host never grants to plugins: "), "{sneaky}");
+    assert!(sneaky.contains("wasi:sockets/tcp@0.2.6"), "the refusal names the import: {sneaky}");
 
     // The good plugin serves.
     let mut client = crate::harness::LineClient::connect(host.driver("tcp-in"));

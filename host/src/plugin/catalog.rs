@@ -145,7 +145,7 @@ pub fn load_one(manifest_path: &Path, limits: Limits) -> Result<LoadedPlugin, Ve
     let (runtime, info) = match manifest.kind {
         PluginKind::Wasm => {
             let bytes = std::fs::read(&file).map_err(|e| refuse(format!("cannot read: {e}")))?;
-            let plugin = WasmPlugin::compile(&manifest.id, &bytes, limits).map_err(refuse)?;
+            let plugin = WasmPlugin::compile(&manifest.id, &bytes, limits, manifest.capabilities).map_err(refuse)?;
             let info = plugin.info().map_err(|f| refuse(f.message))?;
             (Runtime::Wasm(Arc::new(plugin)), info)
         }

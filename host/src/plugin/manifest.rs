@@ -28,6 +28,20 @@ impl PluginKind {
     }
 }
 
+/// What a plugin may reach beyond the contract: nothing unless declared.
+/// The host owns every socket and file, so network and filesystem access
+/// are never granted; drivers get their I/O through host transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// The host's wall and monotonic clocks (`wasi:clocks`). Drivers get
+    /// `now_ms` with every event and codecs the frame's receive time, so few
+    /// plugins need this.
+    pub clocks: bool,
+}
+
+/// Capability names a manifest may declare.
+pub const KNOWN_CAPABILITIES: &[&str] = &["clocks"];
+
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -47,6 +61,8 @@ pub struct Manifest {
     pub file: PathBuf,
     /// One line for operators.
     pub description: String,
+    /// Declared capabilities.
+    pub capabilities: Capabilities,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,13 +144,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
     if file_name.is_empty() || file_name.contains('/') || file_name.contains('\\') {
         error(raw.file.span(), format!("file {file_name:?} must be a file name beside plugin.toml"));
     }
-    if let Some(caps) = &raw.capabilities
-        && let Some((name, _)) = caps.get_ref().iter().next()
-    {
-        error(
-            caps.span(),
-            format!("capability {name:?} is not known to contract {API_VERSION_TEXT} (it defines none)"),
-        );
+    let mut capabilities = Capabilities::default();
+    if let Some(caps) = &raw.capabilities {
+        for (name, value) in caps.get_ref() {
+            match (name.as_str(), value.as_bool()) {
+                ("clocks", Some(granted)) => capabilities.clocks = granted,
+                ("clocks", None) => {
+                    error(caps.span(), format!("capability \"clocks\" must be true or false, got {value}"))
+                }
+                _ => error(
+                    caps.span(),
+                    format!(
+                        "capability {name:?} is not known to contract {API_VERSION_TEXT} (known: {}; network and files are never granted: the host owns all I/O)",
+                        KNOWN_CAPABILITIES.join(", ")
+                    ),
+                ),
+            }
+        }
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -149,6 +175,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         kind,
         file: path.parent().unwrap_or(Path::new("")).join(file_name),
         description: raw.description,
+        capabilities,
     })
 }
 
@@ -183,7 +210,14 @@ mod tests {
             (GOOD.replace("id = \"listener\"", "id = \"other\""), "1:6: id \"other\" must equal"),
             (GOOD.replace("\"codec\"", "\"decoder\""), "4:9: role \"decoder\" is not one of"),
             (GOOD.replace("kind = \"wasm\"", "kind = \"elf\""), "5:8: kind \"elf\""),
-            (GOOD.replace("[capabilities]\n", "[capabilities]\nnetwork = true\n"), "7:1: capability \"network\""),
+            (
+                GOOD.replace("[capabilities]\n", "[capabilities]\nnetwork = true\n"),
+                "7:1: capability \"network\" is not known",
+            ),
+            (
+                GOOD.replace("[capabilities]\n", "[capabilities]\nclocks = 1\n"),
+                "7:1: capability \"clocks\" must be true or false",
+            ),
             (GOOD.replace("version", "versoin"), "2:1: unknown field `versoin`"),
         ];
         for (text, want) in cases {

@@ -11,6 +11,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::instance::{PluginFault, PluginInstance};
+use super::manifest::{Capabilities, KNOWN_CAPABILITIES};
 use super::wasm_convert as convert;
 
 /// Host bindings of `plugin-api/wit/plugin.wit`, generated once.
@@ -55,6 +56,68 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// Why an import is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Denial {
+    /// Files, sockets, HTTP, unknown interfaces: never granted.
+    Never,
+    /// Needs this capability in `plugin.toml`.
+    Undeclared(&'static str),
+}
+
+/// Whether a component may import `import` with `capabilities`. The WASI
+/// interfaces Rust's standard library always imports are linked but grant
+/// nothing (no environment variables, no stdin, stdout discarded); clocks
+/// need the `clocks` capability; files, sockets and HTTP are never granted.
+fn check_import(import: &str, capabilities: Capabilities) -> Result<(), Denial> {
+    let interface = import.split('@').next().unwrap_or(import);
+    let baseline = matches!(
+        interface,
+        "wasi:cli/environment" | "wasi:cli/exit" | "wasi:cli/stdin" | "wasi:cli/stdout" | "wasi:cli/stderr"
+    ) || interface.starts_with("wasi:cli/terminal-")
+        || interface.starts_with("wasi:io/")
+        || interface.starts_with("wasi:random/")
+        || interface.starts_with("meterhub:plugin/");
+    if baseline || (interface.starts_with("wasi:clocks/") && capabilities.clocks) {
+        Ok(())
+    } else if interface.starts_with("wasi:clocks/") {
+        Err(Denial::Undeclared("clocks"))
+    } else {
+        Err(Denial::Never)
+    }
+}
+
+/// Every import of `imports` the capabilities do not allow, in one sentence
+/// that names them; `Ok` when there are none.
+fn check_imports<'a>(imports: impl Iterator<Item = &'a str>, capabilities: Capabilities) -> Result<(), String> {
+    let mut never = Vec::new();
+    let mut undeclared: Vec<(&str, &str)> = Vec::new();
+    for import in imports {
+        match check_import(import, capabilities) {
+            Ok(()) => {}
+            Err(Denial::Never) => never.push(import),
+            Err(Denial::Undeclared(capability)) => undeclared.push((capability, import)),
+        }
+    }
+    let mut problems = Vec::new();
+    if !never.is_empty() {
+        problems.push(format!(
+            "imports what this host never grants to plugins: {} (the host owns every socket and file; drivers get I/O through host transports)",
+            never.join(", ")
+        ));
+    }
+    for capability in KNOWN_CAPABILITIES {
+        let names: Vec<&str> = undeclared.iter().filter(|(c, _)| c == capability).map(|(_, i)| *i).collect();
+        if !names.is_empty() {
+            problems.push(format!(
+                "imports without declaring capability {capability:?} in plugin.toml: {}",
+                names.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+}
+
 /// Per-store state: WASI with nothing granted, and the limits.
 struct State {
     wasi: WasiCtx,
@@ -78,7 +141,7 @@ pub struct WasmPlugin {
 impl WasmPlugin {
     /// Compile `bytes` (the component file `file`) and link it. The error says
     /// why in terms an operator can act on.
-    pub fn compile(id: &str, bytes: &[u8], limits: Limits) -> Result<WasmPlugin, String> {
+    pub fn compile(id: &str, bytes: &[u8], limits: Limits, capabilities: Capabilities) -> Result<WasmPlugin, String> {
         if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
             return Err("not a WebAssembly file (bad magic; truncated or not a .wasm?)".into());
         }
@@ -87,6 +150,7 @@ impl WasmPlugin {
         }
         let engine = engine();
         let component = Component::new(engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+        check_imports(component.component_type().imports(engine).map(|(name, _)| name), capabilities)?;
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
@@ -203,5 +267,32 @@ impl PluginInstance for WasmInstance {
             Ok(decoded) => convert::decoded_from_wit(decoded).map_err(DecodeError::new),
             Err(e) => Err(DecodeError::new(e.reason)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_checked_against_capabilities() {
+        let none = Capabilities::default();
+        let clocks = Capabilities { clocks: true };
+        let baseline = ["wasi:cli/environment@0.2.6", "wasi:io/streams@0.2.0", "wasi:random/insecure-seed@0.2.4"];
+        assert_eq!(check_imports(baseline.into_iter(), none), Ok(()));
+        let clock = ["wasi:io/error@0.2.6", "wasi:clocks/wall-clock@0.2.6"];
+        assert_eq!(
+            check_imports(clock.into_iter(), none),
+            Err("imports without declaring capability \"clocks\" in plugin.toml: wasi:clocks/wall-clock@0.2.6".into())
+        );
+        assert_eq!(check_imports(clock.into_iter(), clocks), Ok(()));
+        let never = ["wasi:sockets/tcp@0.2.6", "wasi:filesystem/preopens@0.2.6", "acme:spy/all"];
+        let refused = check_imports(never.into_iter(), clocks).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "imports what this host never grants to plugins: wasi:sockets/tcp@0.2.6, wasi:filesystem/preopens@0.2.6, acme:spy/all ("
+            ),
+            "{refused}"
+        );
     }
 }
