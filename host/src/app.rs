@@ -16,8 +16,8 @@ use crate::archive::{Archive, SledArchive};
 use crate::config::{Config, Diagnostic, DriverConfig, Pos, TransportConfig};
 use crate::journal::{Journal, JournalConfig};
 use crate::pipeline::{self, Codecs, Stage};
-use crate::plugin::supervisor::Supervised;
-use crate::plugin::{Catalog, LoadedPlugin, PluginInstance, wasm::Limits};
+use crate::plugin::supervisor::{InstanceEntry, Supervised};
+use crate::plugin::{Catalog, LoadedPlugin, wasm::Limits};
 use crate::transport::{self, DriverRuntime};
 
 /// Sandbox limits from the configuration.
@@ -86,47 +86,44 @@ fn plugin_for<'c>(
 }
 
 /// Instantiate the driver plugin of `driver`; errors point into the config.
-pub fn instantiate_driver(
-    catalog: &Catalog,
-    config: &Config,
-    driver: &DriverConfig,
-) -> Result<Box<dyn PluginInstance>, Diagnostic> {
+pub fn instantiate_driver(catalog: &Catalog, config: &Config, driver: &DriverConfig) -> Result<Supervised, Diagnostic> {
     let plugin = plugin_for(catalog, config, &driver.plugin, Role::Driver, driver.plugin_pos)?;
     let instance = plugin
         .instantiate(&driver.settings_json)
         .map_err(|e| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin)))?;
-    Ok(Box::new(Supervised::new(&driver.plugin, instance, config.supervision)))
+    Ok(Supervised::new(&driver.plugin, instance, config.supervision))
 }
 
 /// Instantiate the codec of `driver`. A driver's own codec shares its
 /// settings; a separate codec plugin gets none.
-pub fn instantiate_codec(
-    catalog: &Catalog,
-    config: &Config,
-    driver: &DriverConfig,
-) -> Result<Box<dyn PluginInstance>, Diagnostic> {
+pub fn instantiate_codec(catalog: &Catalog, config: &Config, driver: &DriverConfig) -> Result<Supervised, Diagnostic> {
     let codec = plugin_for(catalog, config, &driver.codec, Role::Codec, driver.codec_pos)?;
     let settings = if driver.codec == driver.plugin { driver.settings_json.as_str() } else { "{}" };
     let instance = codec.instantiate(settings).map_err(|e| {
         Diagnostic::new(&config.file, driver.settings_pos, format!("codec plugin {:?}: {e}", driver.codec))
     })?;
-    Ok(Box::new(Supervised::new(&driver.codec, instance, config.supervision)))
+    Ok(Supervised::new(&driver.codec, instance, config.supervision))
 }
 
-/// The codec of every driver instance; an instance whose codec cannot be
-/// made keeps the reason, and its frames are quarantined with it.
-pub fn codecs(catalog: &Catalog, config: &Config) -> Codecs {
+/// The codec of every driver instance, and their status entries; an
+/// instance whose codec cannot be made keeps the reason, and its frames are
+/// quarantined with it.
+pub fn codecs(catalog: &Catalog, config: &Config) -> (Codecs, Vec<InstanceEntry>) {
     let mut codecs = Codecs::default();
+    let mut entries = Vec::new();
     for driver in &config.drivers {
         match instantiate_codec(catalog, config, driver) {
-            Ok(codec) => codecs.insert(&driver.id, codec),
+            Ok(codec) => {
+                entries.push(InstanceEntry::of(&driver.id, "codec", &codec));
+                codecs.insert(&driver.id, Box::new(codec));
+            }
             Err(d) => {
                 tracing::error!(driver = %driver.id, error = %d, "codec unavailable; frames will be quarantined");
                 codecs.unavailable(&driver.id, format!("codec unavailable: {}", d.message));
             }
         }
     }
-    codecs
+    (codecs, entries)
 }
 
 /// Every problem `meterhub check` reports beyond the config file itself.
@@ -161,11 +158,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Start every driver whose plugin loads; the others are reported and
     // left out, and the host goes on. A missing codec stops nothing: frames
     // are committed and quarantined until a working codec is dropped in.
-    let codecs = codecs(&catalog, &config);
+    let (codecs, mut instances) = codecs(&catalog, &config);
     let mut drivers = Vec::new();
     for driver in &config.drivers {
         match instantiate_driver(&catalog, &config, driver) {
-            Ok(instance) => drivers.push((driver, instance)),
+            Ok(instance) => {
+                instances.push(InstanceEntry::of(&driver.id, "driver", &instance));
+                drivers.push((driver, Box::new(instance)));
+            }
             Err(d) => tracing::error!(driver = %driver.id, error = %d, "driver instance not started"),
         }
     }
@@ -238,6 +238,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         plugins: catalog.loaded.values().map(|p| api::state::PluginStatus::of(&p.manifest)).collect(),
         refused: catalog.refused.clone(),
         drivers: statuses.clone(),
+        instances,
         started,
     });
     tasks.push(tokio::spawn(api::serve(state, api_listener)));

@@ -111,6 +111,35 @@ fn a_hostile_codec_is_interrupted_backed_off_and_quarantined_while_nothing_is_lo
     send(&host, "good", TS + 1);
     assert!(quarantine_reason(&host, "good", TS + 1).contains("quarantined: 3 failures"));
 
+    // Status and metrics say so.
+    let status = host.get_ok("/api/v1/status");
+    let codec =
+        status["instances"].as_array().unwrap().iter().find(|i| i["name"] == "tcp-in/codec").expect("codec instance");
+    assert_eq!(
+        (codec["state"].as_str(), codec["plugin"].as_str(), codec["kind"].as_str()),
+        (Some("QUARANTINED"), Some("hostile"), Some("wasm")),
+        "{codec}"
+    );
+    assert!(codec["failures"].as_u64() >= Some(3), "{codec}");
+    assert!(codec["last_error"].as_str().unwrap().contains("trapped"), "{codec}");
+    let driver =
+        status["instances"].as_array().unwrap().iter().find(|i| i["name"] == "tcp-in/driver").expect("driver instance");
+    assert_eq!(driver["state"], "RUNNING", "{driver}");
+    let (code, metrics) = http(host.api, "GET", "/metrics", b"");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains(
+            "meterhub_plugin_instance_state{instance=\"tcp-in/codec\",plugin=\"hostile\",state=\"QUARANTINED\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("meterhub_frames_total{source=\"tcp-in\",outcome=\"archived\"} 1"), "{metrics}");
+    let out = host.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.lines().any(|l| l.starts_with("tcp-in/codec (hostile)") && l.contains("QUARANTINED")), "{text}");
+
     // The host never went down and the accounting holds.
     assert_eq!(host.get_ok("/api/v1/health")["status"], "ok");
     let stats = host.get_ok("/api/v1/stats");

@@ -3,11 +3,13 @@
 //! - [`state`]: what the handlers can see;
 //! - [`routes`]: method + path -> handler;
 //! - [`query`]: query-string parsing;
-//! - [`views`]: the JSON shapes of archive records.
+//! - [`views`]: the JSON shapes of archive records;
+//! - [`status`]: plugin instance status and Prometheus metrics.
 
 pub mod query;
 pub mod routes;
 pub mod state;
+pub mod status;
 pub mod views;
 
 pub use routes::serve;

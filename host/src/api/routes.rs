@@ -50,6 +50,8 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
         (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
         (&Method::GET, ["api", "v1", "rejections"]) => rejections(&state, &params),
         (&Method::GET, ["api", "v1", "stats"]) => stats(&state),
+        (&Method::GET, ["api", "v1", "status"]) => super::status::status(&state),
+        (&Method::GET, ["metrics"]) => super::status::metrics(&state),
         (&Method::POST, ["api", "v1", "redecode"]) => return redecode(&state, req).await,
         (
             _,

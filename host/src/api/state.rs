@@ -55,6 +55,8 @@ pub struct ApiState {
     pub refused: Vec<Refusal>,
     /// Running driver instances.
     pub drivers: Vec<DriverStatus>,
+    /// Supervised plugin instances.
+    pub instances: Vec<crate::plugin::supervisor::InstanceEntry>,
     /// When the host started.
     pub started: Instant,
 }

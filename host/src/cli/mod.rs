@@ -1,10 +1,12 @@
 //! The `meterhub` command line: one sub-command per file.
 
 mod check;
+mod client;
 mod logging;
 mod plugins;
 mod redecode;
 mod sim;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +75,15 @@ pub enum Command {
         #[arg(long, requires = "from")]
         to: Option<String>,
     },
+    /// Show the running host's plugin instances and counters.
+    Status {
+        /// Configuration file (it says where the running host is).
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Simulate devices, for demos and manual checks.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -119,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Check { config } => check::run(&config),
         Command::Plugins { config, json } => plugins::run(&config, json),
         Command::Redecode { config, quarantined, from, to } => redecode::run(&config, quarantined, from, to),
+        Command::Status { config, json } => status::run(&config, json),
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
     }
 }

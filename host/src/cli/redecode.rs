@@ -2,7 +2,6 @@
 //! running host through its API when one runs (it holds the archive);
 //! otherwise opens the archive itself.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -32,7 +31,7 @@ pub fn run(path: &Path, quarantined: bool, from: Option<String>, to: Option<Stri
             return ExitCode::from(2);
         }
     };
-    let result = match running_host(&config) {
+    let result = match super::client::running_host(&config) {
         Some(info) => via_api(&info, selection),
         None => offline(&config, selection),
     };
@@ -48,16 +47,6 @@ pub fn run(path: &Path, quarantined: bool, from: Option<String>, to: Option<Stri
     }
 }
 
-fn running_host(config: &crate::config::Config) -> Option<RunInfo> {
-    let text = std::fs::read(app::run_file(config)).ok()?;
-    let info: RunInfo = serde_json::from_slice(&text).ok()?;
-    let pid = libc::pid_t::try_from(info.pid).ok()?;
-    // Signal 0 only checks that the process exists.
-    #[allow(unsafe_code, reason = "kill(pid, 0) has no effect beyond the existence check")]
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
-    alive.then_some(info)
-}
-
 fn via_api(info: &RunInfo, selection: RedecodeSelection) -> Result<String, String> {
     let body = match selection {
         RedecodeSelection::Quarantined => "\"quarantined\"".to_owned(),
@@ -65,28 +54,15 @@ fn via_api(info: &RunInfo, selection: RedecodeSelection) -> Result<String, Strin
             format!("{{\"received\":{{\"from_ms\":{from_ms},\"to_ms\":{to_ms}}}}}")
         }
     };
-    let mut stream =
-        std::net::TcpStream::connect(&info.api).map_err(|e| format!("cannot reach the host at {}: {e}", info.api))?;
-    write!(
-        stream,
-        "POST /api/v1/redecode HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        info.api,
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if head.starts_with("HTTP/1.1 200") {
-        Ok(body.trim().to_owned())
-    } else {
-        Err(format!("the host refused: {}", body.trim()))
+    match super::client::request(&info.api, "POST", "/api/v1/redecode", &body)? {
+        (200, body) => Ok(body.trim().to_owned()),
+        (_, body) => Err(format!("the host refused: {}", body.trim())),
     }
 }
 
 fn offline(config: &crate::config::Config, selection: RedecodeSelection) -> Result<String, String> {
     let catalog = app::scan_plugins(config);
-    let codecs = app::codecs(&catalog, config);
+    let (codecs, _) = app::codecs(&catalog, config);
     let archive = app::open_archive(config).map_err(|e| format!("{e:#}"))?;
     let mut stage = Stage::new(archive, codecs);
     let report = stage.redecode(selection).map_err(|e| e.to_string())?;

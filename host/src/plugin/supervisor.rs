@@ -5,7 +5,10 @@
 //! failed codec call was decoding is quarantined by the pipeline, never lost.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use serde::Serialize;
 
 use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, RawFrame};
 
@@ -23,6 +26,77 @@ pub struct SupervisionPolicy {
     pub window: Duration,
 }
 
+/// What an instance is doing, as `meterhub status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstanceState {
+    /// Serving calls.
+    Running,
+    /// Failed; calls fail fast until the backoff delay has passed.
+    Backoff,
+    /// Failed too often; every call fails fast.
+    Quarantined,
+}
+
+impl InstanceState {
+    /// The name shown by `meterhub status` and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Running => "RUNNING",
+            InstanceState::Backoff => "BACKOFF",
+            InstanceState::Quarantined => "QUARANTINED",
+        }
+    }
+}
+
+/// The live status of one supervised instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceStatus {
+    /// Current state.
+    pub state: InstanceState,
+    /// When the instance was configured, ms since the epoch.
+    pub started_at_ms: i64,
+    /// Calls that reached the plugin.
+    pub calls: u64,
+    /// Calls that failed in the plugin (each renews a WASM instance).
+    pub failures: u64,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// Shared view of an instance's status.
+pub type StatusCell = Arc<Mutex<InstanceStatus>>;
+
+/// A supervised instance as the status report lists it.
+#[derive(Debug, Clone)]
+pub struct InstanceEntry {
+    /// `<driver instance>/<role>`, e.g. `devices-tcp/codec`.
+    pub name: String,
+    /// `driver` or `codec`.
+    pub role: &'static str,
+    /// Plugin id.
+    pub plugin: String,
+    /// Live status.
+    pub status: StatusCell,
+}
+
+impl InstanceEntry {
+    /// The entry of `instance`, playing `role` for driver instance `driver`.
+    pub fn of(driver: &str, role: &'static str, instance: &Supervised) -> Self {
+        InstanceEntry {
+            name: format!("{driver}/{role}"),
+            role,
+            plugin: instance.plugin.clone(),
+            status: instance.status(),
+        }
+    }
+
+    /// A copy of the current status.
+    pub fn snapshot(&self) -> InstanceStatus {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// A plugin instance under supervision.
 pub struct Supervised {
     plugin: String,
@@ -32,6 +106,7 @@ pub struct Supervised {
     consecutive: u32,
     retry_at: Option<Instant>,
     quarantined: Option<String>,
+    status: StatusCell,
 }
 
 impl Supervised {
@@ -45,7 +120,23 @@ impl Supervised {
             consecutive: 0,
             retry_at: None,
             quarantined: None,
+            status: Arc::new(Mutex::new(InstanceStatus {
+                state: InstanceState::Running,
+                started_at_ms: crate::transport::now_ms(),
+                calls: 0,
+                failures: 0,
+                last_error: None,
+            })),
         }
+    }
+
+    /// The live status of this instance.
+    pub fn status(&self) -> StatusCell {
+        self.status.clone()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut InstanceStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     fn fault(&self, message: String) -> PluginFault {
@@ -67,13 +158,23 @@ impl Supervised {
             let wait = at - now;
             return Err(self.fault(format!("restarting after a failure; next attempt in {} ms", wait.as_millis())));
         }
-        match f(self.inner.as_mut()) {
+        let result = f(self.inner.as_mut());
+        self.record(|s| s.calls += 1);
+        match result {
             Ok(r) => {
+                if self.consecutive > 0 {
+                    self.record(|s| s.state = InstanceState::Running);
+                }
                 self.consecutive = 0;
                 self.retry_at = None;
                 Ok(r)
             }
             Err(fault) => {
+                self.record(|s| {
+                    s.failures += 1;
+                    s.last_error = Some(fault.message.clone());
+                    s.state = InstanceState::Backoff;
+                });
                 self.failures.push_back(now);
                 while self.failures.front().is_some_and(|t| now.duration_since(*t) > self.policy.window) {
                     self.failures.pop_front();
@@ -87,6 +188,7 @@ impl Supervised {
                         fault.message
                     );
                     tracing::error!(plugin = %self.plugin, %reason, "plugin instance quarantined");
+                    self.record(|s| s.state = InstanceState::Quarantined);
                     self.quarantined = Some(reason);
                 } else {
                     let delay = self.policy.backoff.delay(self.consecutive);
@@ -167,11 +269,15 @@ mod tests {
         let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
         let t0 = Instant::now();
         assert_eq!(decode(&mut s, t0), Err("trapped".into()));
+        assert_eq!(s.status().lock().unwrap().state, InstanceState::Backoff);
         let fast = decode(&mut s, t0 + Duration::from_millis(50)).unwrap_err();
         assert!(fast.starts_with("restarting after a failure"), "{fast}");
         s.inner = Box::new(Flaky { failing: false, calls: 0 });
         assert_eq!(decode(&mut s, t0 + Duration::from_millis(200)), Ok(()));
         assert_eq!(s.consecutive, 0);
+        let status = s.status().lock().unwrap().clone();
+        assert_eq!((status.state, status.calls, status.failures), (InstanceState::Running, 2, 1), "{status:?}");
+        assert_eq!(status.last_error.as_deref(), Some("trapped"));
     }
 
     #[test]
@@ -183,6 +289,12 @@ mod tests {
         }
         let q = decode(&mut s, t0 + Duration::from_secs(10)).unwrap_err();
         assert!(q.starts_with("quarantined: 3 failures within 60 s, the last: trapped"), "{q}");
+        let status = s.status().lock().unwrap().clone();
+        assert_eq!(
+            (status.state, status.calls),
+            (InstanceState::Quarantined, 3),
+            "quarantined calls never reach the plugin"
+        );
     }
 
     #[test]

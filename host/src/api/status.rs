@@ -1,0 +1,155 @@
+//! `GET /api/v1/status` (what `meterhub status` prints) and `GET /metrics`
+//! (Prometheus text format): plugin instances and per-source counters.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use hyper::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+use super::state::ApiState;
+use crate::archive::{ArchiveError, SourceCounters};
+use crate::http_server::{self, HttpResponse};
+use crate::plugin::supervisor::{InstanceState, InstanceStatus};
+
+/// One plugin instance in the status report.
+#[derive(Debug, Serialize)]
+pub struct InstanceView {
+    /// `<driver instance>/<role>`.
+    pub name: String,
+    /// `driver` or `codec`.
+    pub role: &'static str,
+    /// Plugin id.
+    pub plugin: String,
+    /// `wasm` or `native`.
+    pub kind: &'static str,
+    /// Plugin version.
+    pub version: String,
+    /// Seconds since the instance was configured.
+    pub uptime_s: i64,
+    /// The live status.
+    #[serde(flatten)]
+    pub status: InstanceStatus,
+}
+
+fn instances(state: &ApiState) -> Vec<InstanceView> {
+    let now = crate::transport::now_ms();
+    state
+        .instances
+        .iter()
+        .map(|entry| {
+            let plugin = state.plugins.iter().find(|p| p.id == entry.plugin);
+            let status = entry.snapshot();
+            InstanceView {
+                name: entry.name.clone(),
+                role: entry.role,
+                plugin: entry.plugin.clone(),
+                kind: plugin.map_or("?", |p| p.kind),
+                version: plugin.map_or_else(String::new, |p| p.version.clone()),
+                uptime_s: (now - status.started_at_ms) / 1000,
+                status,
+            }
+        })
+        .collect()
+}
+
+/// `GET /api/v1/status`.
+pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
+    Ok(http_server::json(
+        StatusCode::OK,
+        &json!({
+            "instances": instances(state),
+            "sources": state.archive.counters()?,
+            "applied_through": state.archive.applied_through()?,
+            "uptime_s": state.started.elapsed().as_secs(),
+        }),
+    ))
+}
+
+/// A Prometheus label value, escaped.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// `GET /metrics`.
+pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
+    let sources: BTreeMap<String, SourceCounters> = state.archive.counters()?;
+    let mut out = String::new();
+    family(
+        &mut out,
+        "meterhub_frames_total",
+        "counter",
+        "Frames per source by outcome; received = archived + duplicate + quarantined + rejected at rest.",
+    );
+    for (source, c) in &sources {
+        for (outcome, n) in [
+            ("received", c.received),
+            ("archived", c.archived),
+            ("duplicate", c.duplicate),
+            ("quarantined", c.quarantined),
+            ("rejected", c.rejected),
+        ] {
+            let _ = writeln!(out, "meterhub_frames_total{{source=\"{}\",outcome=\"{outcome}\"}} {n}", label(source));
+        }
+    }
+    family(&mut out, "meterhub_readings_total", "counter", "Readings per source by outcome.");
+    for (source, c) in &sources {
+        for (outcome, n) in
+            [("new", c.readings_new), ("duplicate", c.readings_duplicate), ("conflict", c.readings_conflict)]
+        {
+            let _ = writeln!(out, "meterhub_readings_total{{source=\"{}\",outcome=\"{outcome}\"}} {n}", label(source));
+        }
+    }
+    let views = instances(state);
+    family(&mut out, "meterhub_plugin_instance_state", "gauge", "1 for the state each plugin instance is in.");
+    for v in &views {
+        for s in [InstanceState::Running, InstanceState::Backoff, InstanceState::Quarantined] {
+            let _ = writeln!(
+                out,
+                "meterhub_plugin_instance_state{{instance=\"{}\",plugin=\"{}\",state=\"{}\"}} {}",
+                label(&v.name),
+                label(&v.plugin),
+                s.as_str(),
+                u8::from(v.status.state == s)
+            );
+        }
+    }
+    family(&mut out, "meterhub_plugin_calls_total", "counter", "Calls that reached each plugin instance.");
+    for v in &views {
+        let _ = writeln!(
+            out,
+            "meterhub_plugin_calls_total{{instance=\"{}\",plugin=\"{}\"}} {}",
+            label(&v.name),
+            label(&v.plugin),
+            v.status.calls
+        );
+    }
+    family(
+        &mut out,
+        "meterhub_plugin_failures_total",
+        "counter",
+        "Failed calls (traps, time limits, memory caps) per plugin instance; each renews a WASM instance.",
+    );
+    for v in &views {
+        let _ = writeln!(
+            out,
+            "meterhub_plugin_failures_total{{instance=\"{}\",plugin=\"{}\"}} {}",
+            label(&v.name),
+            label(&v.plugin),
+            v.status.failures
+        );
+    }
+    family(&mut out, "meterhub_plugins_refused", "gauge", "Plugins in the plugins folder that could not be loaded.");
+    let _ = writeln!(out, "meterhub_plugins_refused {}", state.refused.len());
+    family(&mut out, "meterhub_archive_applied_seq", "gauge", "Last journal sequence number applied to the archive.");
+    let _ = writeln!(out, "meterhub_archive_applied_seq {}", state.archive.applied_through()?);
+    family(&mut out, "meterhub_uptime_seconds", "gauge", "Seconds since the host started.");
+    let _ = writeln!(out, "meterhub_uptime_seconds {}", state.started.elapsed().as_secs());
+    Ok(http_server::response(StatusCode::OK, "text/plain; version=0.0.4", out))
+}
