@@ -238,6 +238,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         plugins: catalog.loaded.values().map(|p| api::state::PluginStatus::of(&p.manifest)).collect(),
         refused: catalog.refused.clone(),
         drivers: statuses.clone(),
+        journal: journal.stats().clone(),
         instances,
         started,
     });

@@ -135,6 +135,8 @@ fn a_hostile_codec_is_interrupted_backed_off_and_quarantined_while_nothing_is_lo
         "{metrics}"
     );
     assert!(metrics.contains("meterhub_frames_total{source=\"tcp-in\",outcome=\"archived\"} 1"), "{metrics}");
+    assert!(metrics.contains("meterhub_journal_commit_seconds_bucket{le=\"+Inf\"}"), "{metrics}");
+    assert!(metrics.contains("meterhub_pipeline_backlog_records 0"), "{metrics}");
     let out = host.cli(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

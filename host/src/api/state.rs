@@ -55,6 +55,8 @@ pub struct ApiState {
     pub refused: Vec<Refusal>,
     /// Running driver instances.
     pub drivers: Vec<DriverStatus>,
+    /// Journal statistics (commit latency, pipeline backlog).
+    pub journal: Arc<crate::journal::JournalStats>,
     /// Supervised plugin instances.
     pub instances: Vec<crate::plugin::supervisor::InstanceEntry>,
     /// When the host started.

@@ -145,6 +145,28 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             v.status.failures
         );
     }
+    let journal = state.journal.snapshot();
+    family(
+        &mut out,
+        "meterhub_journal_commit_seconds",
+        "histogram",
+        "Time of one group commit (write and fdatasync); every acknowledgement waits for one.",
+    );
+    let bounds = crate::journal::stats::COMMIT_BUCKETS_US.iter().map(|us| format!("{}", *us as f64 / 1e6));
+    for (le, count) in bounds.chain(std::iter::once("+Inf".to_owned())).zip(&journal.cumulative_buckets) {
+        let _ = writeln!(out, "meterhub_journal_commit_seconds_bucket{{le=\"{le}\"}} {count}");
+    }
+    let _ = writeln!(out, "meterhub_journal_commit_seconds_sum {}", journal.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "meterhub_journal_commit_seconds_count {}", journal.groups);
+    family(&mut out, "meterhub_journal_records_total", "counter", "Records committed to the journal.");
+    let _ = writeln!(out, "meterhub_journal_records_total {}", journal.records);
+    family(
+        &mut out,
+        "meterhub_pipeline_backlog_records",
+        "gauge",
+        "Committed records waiting for the pipeline (decode and archive).",
+    );
+    let _ = writeln!(out, "meterhub_pipeline_backlog_records {}", journal.backlog);
     family(&mut out, "meterhub_plugins_refused", "gauge", "Plugins in the plugins folder that could not be loaded.");
     let _ = writeln!(out, "meterhub_plugins_refused {}", state.refused.len());
     family(&mut out, "meterhub_archive_applied_seq", "gauge", "Last journal sequence number applied to the archive.");

@@ -19,6 +19,7 @@
 //! - [`segment`] handles segment files: naming, scanning, torn-tail recovery;
 //! - [`open`] holds [`Journal`]: open, replay, start;
 //! - [`writer`] is the group-commit writer thread and its [`JournalHandle`];
+//! - [`stats`] holds commit latency and backlog counters for `/metrics`;
 //! - [`error`] holds [`JournalError`].
 
 pub mod codec;
@@ -26,6 +27,7 @@ pub mod entry;
 pub mod error;
 pub mod open;
 pub mod segment;
+pub mod stats;
 pub mod writer;
 
 #[cfg(test)]
@@ -34,4 +36,5 @@ mod tests;
 pub use entry::{Entry, JournalRecord, Receipt, Rejection};
 pub use error::JournalError;
 pub use open::{Journal, JournalConfig};
+pub use stats::{JournalStats, StatsSnapshot};
 pub use writer::JournalHandle;

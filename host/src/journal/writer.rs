@@ -11,7 +11,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
@@ -20,6 +20,7 @@ use super::entry::{Entry, JournalRecord, Receipt};
 use super::error::JournalError;
 use super::open::Journal;
 use super::segment::{self, SegmentFile};
+use super::stats::JournalStats;
 
 type Reply = oneshot::Sender<Result<Receipt, JournalError>>;
 
@@ -34,9 +35,15 @@ enum Request {
 #[derive(Clone, Debug)]
 pub struct JournalHandle {
     requests: mpsc::Sender<Request>,
+    stats: Arc<JournalStats>,
 }
 
 impl JournalHandle {
+    /// Live statistics: commit latency, records, pipeline backlog.
+    pub fn stats(&self) -> &Arc<JournalStats> {
+        &self.stats
+    }
+
     /// Appends one entry. Resolves only after the record's bytes and the
     /// `fdatasync` of the group containing it completed; the [`Receipt`] is
     /// the proof. An error means nothing about the entry may be acknowledged.
@@ -72,7 +79,8 @@ pub(super) fn start(journal: Journal) -> (JournalHandle, tokio_mpsc::Receiver<Jo
     let (requests, incoming) = mpsc::channel();
     let (committed, committed_rx) = tokio_mpsc::channel(journal.config.pipeline_backlog_records.max(1));
     let dir = journal.config.dir.clone();
-    let writer = Writer::new(journal, committed);
+    let stats = Arc::new(JournalStats::default());
+    let writer = Writer::new(journal, committed, stats.clone());
     let spawned = std::thread::Builder::new().name("meterhub-journal".into()).spawn(move || {
         let shutdown = writer.run(incoming);
         // `run` consumed the writer: files and the lock are closed by now.
@@ -85,7 +93,7 @@ pub(super) fn start(journal: Journal) -> (JournalHandle, tokio_mpsc::Receiver<Jo
         // `WriterStopped` instead of hanging.
         tracing::error!(dir = %dir.display(), %error, "journal: could not start the writer thread");
     }
-    (JournalHandle { requests }, committed_rx)
+    (JournalHandle { requests, stats }, committed_rx)
 }
 
 struct Writer {
@@ -101,6 +109,7 @@ struct Writer {
     good_len: u64,
     next_seq: u64,
     committed: tokio_mpsc::Sender<JournalRecord>,
+    stats: Arc<JournalStats>,
     committed_closed_logged: bool,
     buf: Vec<u8>,
     _lock: File,
@@ -109,7 +118,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(journal: Journal, committed: tokio_mpsc::Sender<JournalRecord>) -> Writer {
+    fn new(journal: Journal, committed: tokio_mpsc::Sender<JournalRecord>, stats: Arc<JournalStats>) -> Writer {
         Writer {
             dir: journal.config.dir,
             segment_max_bytes: journal.config.segment_max_bytes,
@@ -119,6 +128,7 @@ impl Writer {
             good_len: journal.active_len,
             next_seq: journal.next_seq,
             committed,
+            stats,
             committed_closed_logged: false,
             buf: Vec::new(),
             _lock: journal.lock,
@@ -193,6 +203,7 @@ impl Writer {
         }
 
         let path = self.active_path();
+        let started = std::time::Instant::now();
         if let Err(error) = self.write_and_sync() {
             // Nothing of this group counts; its seqs are given out again
             // after the segment is truncated back to `good_len`.
@@ -210,6 +221,7 @@ impl Writer {
             }
             return;
         }
+        self.stats.record_group(started.elapsed(), accepted.len());
         self.good_len += self.buf.len() as u64;
         self.next_seq += accepted.len() as u64;
 
@@ -217,7 +229,10 @@ impl Writer {
             entry.set_seq(seq);
             // Waits while the pipeline is `pipeline_backlog_records` behind:
             // backpressure from the archive to the acknowledgements.
-            if self.committed.blocking_send(JournalRecord { seq, entry }).is_err() && !self.committed_closed_logged {
+            let forwarded = self.committed.blocking_send(JournalRecord { seq, entry }).is_ok();
+            if forwarded {
+                self.stats.record_forwarded();
+            } else if !self.committed_closed_logged {
                 self.committed_closed_logged = true;
                 tracing::warn!(
                     dir = %self.dir.display(),

@@ -76,6 +76,7 @@ async fn run(
                         Err(_) => break,
                     }
                 }
+                journal.stats().record_taken(batch.len());
                 let summary = loop {
                     match tokio::task::block_in_place(|| stage.apply(batch.clone())) {
                         Ok(summary) => break summary,

@@ -1,0 +1,102 @@
+//! Live journal statistics for `/metrics`: how long group commits take
+//! (write + `fdatasync`), how much was committed, and how far the pipeline
+//! is behind the journal.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the commit latency histogram buckets, microseconds.
+pub const COMMIT_BUCKETS_US: [u64; 11] =
+    [250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 1_000_000];
+
+/// Counters shared by the writer thread, the pipeline and the API.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// Groups per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [AtomicU64; COMMIT_BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+    groups: AtomicU64,
+    records: AtomicU64,
+    forwarded: AtomicU64,
+    taken: AtomicU64,
+}
+
+/// A consistent-enough copy of [`JournalStats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Cumulative group counts per bucket of [`COMMIT_BUCKETS_US`], then `+Inf`.
+    pub cumulative_buckets: Vec<u64>,
+    /// Total commit time, microseconds.
+    pub sum_us: u64,
+    /// Groups committed.
+    pub groups: u64,
+    /// Records committed.
+    pub records: u64,
+    /// Committed records not yet taken by the pipeline.
+    pub backlog: u64,
+}
+
+impl JournalStats {
+    /// One group of `records` was written and synced in `took`.
+    pub fn record_group(&self, took: Duration, records: usize) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = COMMIT_BUCKETS_US.iter().position(|&bound| us <= bound).unwrap_or(COMMIT_BUCKETS_US.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.records.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// A committed record was handed to the pipeline.
+    pub fn record_forwarded(&self) {
+        self.forwarded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The pipeline took `n` committed records.
+    pub fn record_taken(&self, n: usize) {
+        self.taken.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// A copy for reporting.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let mut running = 0;
+        let cumulative_buckets = self
+            .buckets
+            .iter()
+            .map(|b| {
+                running += b.load(Ordering::Relaxed);
+                running
+            })
+            .collect();
+        let forwarded = self.forwarded.load(Ordering::Relaxed);
+        StatsSnapshot {
+            cumulative_buckets,
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+            groups: self.groups.load(Ordering::Relaxed),
+            records: self.records.load(Ordering::Relaxed),
+            backlog: forwarded.saturating_sub(self.taken.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_land_in_cumulative_buckets_and_backlog_is_forwarded_minus_taken() {
+        let stats = JournalStats::default();
+        stats.record_group(Duration::from_micros(100), 3);
+        stats.record_group(Duration::from_micros(700), 1);
+        stats.record_group(Duration::from_secs(5), 2);
+        for _ in 0..6 {
+            stats.record_forwarded();
+        }
+        stats.record_taken(4);
+        let s = stats.snapshot();
+        assert_eq!(&s.cumulative_buckets[..3], &[1, 1, 2], "100 us <= 250 us; 700 us <= 1 ms");
+        assert_eq!(s.cumulative_buckets[COMMIT_BUCKETS_US.len() - 1], 2, "5 s is beyond the last bound");
+        assert_eq!(s.cumulative_buckets[COMMIT_BUCKETS_US.len()], 3, "+Inf holds every group");
+        assert_eq!((s.groups, s.records, s.backlog, s.sum_us), (3, 6, 2, 5_000_800));
+    }
+}
