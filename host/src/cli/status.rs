@@ -42,19 +42,19 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     };
     println!("host pid {} api {} up {} s", info.pid, info.api, status["uptime_s"]);
     println!(
-        "{:<28} {:<12} {:<7} {:<8} {:>9} {:>9} {:>8}  LAST ERROR",
+        "{:<34} {:<12} {:<7} {:<8} {:>9} {:>9} {:>8}  LAST ERROR",
         "INSTANCE", "STATE", "KIND", "VERSION", "UPTIME", "CALLS", "FAILS"
     );
     for i in status["instances"].as_array().into_iter().flatten() {
         println!(
-            "{:<28} {:<12} {:<7} {:<8} {:>8}s {:>9} {:>8}  {}",
+            "{:<34} {:<12} {:<7} {:<8} {:>8}s {:>9} {:>8}  {}",
             format!("{} ({})", i["name"].as_str().unwrap_or("?"), i["plugin"].as_str().unwrap_or("?")),
             i["state"].as_str().unwrap_or("?"),
             i["kind"].as_str().unwrap_or("?"),
             i["version"].as_str().unwrap_or("?"),
-            i["uptime_s"],
-            i["calls"],
-            i["failures"],
+            i["uptime_s"].to_string(),
+            i["calls"].to_string(),
+            i["failures"].to_string(),
             i["last_error"].as_str().unwrap_or("-"),
         );
     }
@@ -66,7 +66,12 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     for (source, c) in status["sources"].as_object().into_iter().flatten() {
         println!(
             "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10}",
-            source, c["received"], c["archived"], c["duplicate"], c["quarantined"], c["rejected"]
+            source,
+            c["received"].to_string(),
+            c["archived"].to_string(),
+            c["duplicate"].to_string(),
+            c["quarantined"].to_string(),
+            c["rejected"].to_string()
         );
     }
     ExitCode::SUCCESS
