@@ -120,30 +120,25 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             );
         }
     }
-    family(&mut out, "meterhub_plugin_calls_total", "counter", "Calls that reached each plugin instance.");
-    for v in &views {
-        let _ = writeln!(
-            out,
-            "meterhub_plugin_calls_total{{instance=\"{}\",plugin=\"{}\"}} {}",
-            label(&v.name),
-            label(&v.plugin),
-            v.status.calls
-        );
-    }
-    family(
-        &mut out,
-        "meterhub_plugin_failures_total",
-        "counter",
-        "Failed calls (traps, time limits, memory caps) per plugin instance; each renews a WASM instance.",
-    );
-    for v in &views {
-        let _ = writeln!(
-            out,
-            "meterhub_plugin_failures_total{{instance=\"{}\",plugin=\"{}\"}} {}",
-            label(&v.name),
-            label(&v.plugin),
-            v.status.failures
-        );
+    let per_instance: [(&str, &str, fn(&InstanceStatus) -> u64); 2] = [
+        ("meterhub_plugin_calls_total", "Calls that reached each plugin instance.", |s| s.calls),
+        (
+            "meterhub_plugin_failures_total",
+            "Failed calls (traps, time limits, memory caps) per plugin instance; each renews a WASM instance.",
+            |s| s.failures,
+        ),
+    ];
+    for (name, help, value) in per_instance {
+        family(&mut out, name, "counter", help);
+        for v in &views {
+            let _ = writeln!(
+                out,
+                "{name}{{instance=\"{}\",plugin=\"{}\"}} {}",
+                label(&v.name),
+                label(&v.plugin),
+                value(&v.status)
+            );
+        }
     }
     let journal = state.journal.snapshot();
     family(
