@@ -72,6 +72,9 @@ fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// Reads one counter of an instance's status.
+type InstanceCounter = fn(&InstanceStatus) -> u64;
+
 /// The `# HELP` and `# TYPE` lines of a metric family.
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -120,7 +123,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             );
         }
     }
-    let per_instance: [(&str, &str, fn(&InstanceStatus) -> u64); 2] = [
+    let per_instance: [(&str, &str, InstanceCounter); 2] = [
         ("meterhub_plugin_calls_total", "Calls that reached each plugin instance.", |s| s.calls),
         (
             "meterhub_plugin_failures_total",
