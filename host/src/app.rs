@@ -85,13 +85,19 @@ fn plugin_for<'c>(
     }
 }
 
+/// A supervised instance of `plugin` configured with `settings_json`; an
+/// operator's restart makes a fresh one the same way.
+fn supervised(plugin: &Arc<LoadedPlugin>, settings_json: &str, config: &Config) -> Result<Supervised, String> {
+    let (plugin, settings) = (plugin.clone(), settings_json.to_owned());
+    let id = plugin.manifest.id.clone();
+    Supervised::new(&id, Box::new(move || plugin.instantiate(&settings)), config.supervision)
+}
+
 /// Instantiate the driver plugin of `driver`; errors point into the config.
 pub fn instantiate_driver(catalog: &Catalog, config: &Config, driver: &DriverConfig) -> Result<Supervised, Diagnostic> {
     let plugin = plugin_for(catalog, config, &driver.plugin, Role::Driver, driver.plugin_pos)?;
-    let instance = plugin
-        .instantiate(&driver.settings_json)
-        .map_err(|e| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin)))?;
-    Ok(Supervised::new(&driver.plugin, instance, config.supervision))
+    supervised(plugin, &driver.settings_json, config)
+        .map_err(|e| Diagnostic::new(&config.file, driver.settings_pos, format!("plugin {:?}: {e}", driver.plugin)))
 }
 
 /// Instantiate the codec of `driver`. A driver's own codec shares its
@@ -99,10 +105,9 @@ pub fn instantiate_driver(catalog: &Catalog, config: &Config, driver: &DriverCon
 pub fn instantiate_codec(catalog: &Catalog, config: &Config, driver: &DriverConfig) -> Result<Supervised, Diagnostic> {
     let codec = plugin_for(catalog, config, &driver.codec, Role::Codec, driver.codec_pos)?;
     let settings = if driver.codec == driver.plugin { driver.settings_json.as_str() } else { "{}" };
-    let instance = codec.instantiate(settings).map_err(|e| {
+    supervised(codec, settings, config).map_err(|e| {
         Diagnostic::new(&config.file, driver.settings_pos, format!("codec plugin {:?}: {e}", driver.codec))
-    })?;
-    Ok(Supervised::new(&driver.codec, instance, config.supervision))
+    })
 }
 
 /// The codec of every driver instance, and their status entries; an

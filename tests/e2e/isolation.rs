@@ -150,6 +150,26 @@ fn a_hostile_codec_is_interrupted_backed_off_and_quarantined_while_nothing_is_lo
     assert_eq!(stats["total"]["archived"], 1, "{stats}");
     assert_eq!(stats["total"]["quarantined"].as_u64(), Some(received - 1), "{stats}");
 
+    // The operator restarts the quarantined instance: good frames decode again.
+    let out = host.cli(&["restart", "tcp-in/codec"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    send(&host, "good", TS + 2);
+    wait_for("the good reading after the restart archived", APPLY_DEADLINE, || {
+        (archived(&host, "good") == 2).then_some(())
+    });
+    let status = host.get_ok("/api/v1/status");
+    let codec = status["instances"].as_array().unwrap().iter().find(|i| i["name"] == "tcp-in/codec").unwrap().clone();
+    assert_eq!(codec["state"], "RUNNING", "{codec}");
+    let (code, _) = http(host.api, "POST", "/api/v1/instances/tcp-in/nope/restart", b"");
+    assert_eq!(code, 404);
+
+    // Stopped by the operator: frames are kept in quarantine until started.
+    assert!(host.cli(&["stop", "tcp-in/codec"]).status.success());
+    send(&host, "good", TS + 3);
+    assert!(quarantine_reason(&host, "good", TS + 3).contains("stopped by the operator"));
+    assert!(host.cli(&["start", "tcp-in/codec"]).status.success());
+    let received = received + 2;
+
     // The fix: a working codec. Every kept frame decodes; nothing was lost.
     host.stop();
     std::fs::write(&host.config, config(&plugins, "listener")).unwrap();
@@ -161,5 +181,5 @@ fn a_hostile_codec_is_interrupted_backed_off_and_quarantined_while_nothing_is_lo
     let stats = host.settled_stats(received);
     assert_eq!(stats["total"]["quarantined"], 0, "{stats}");
     assert_eq!(stats["total"]["archived"].as_u64(), Some(received), "{stats}");
-    assert_eq!(archived(&host, "good"), 2);
+    assert_eq!(archived(&host, "good"), 4);
 }

@@ -52,15 +52,21 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
         (&Method::GET, ["api", "v1", "stats"]) => stats(&state),
         (&Method::GET, ["api", "v1", "status"]) => super::status::status(&state),
         (&Method::GET, ["metrics"]) => super::status::metrics(&state),
+        (&Method::POST, ["api", "v1", "instances", driver, role, action]) => {
+            Ok(super::status::operator_request(&state, driver, role, action))
+        }
         (&Method::POST, ["api", "v1", "redecode"]) => return redecode(&state, req).await,
         (
             _,
             [
                 "api",
                 "v1",
-                "health" | "plugins" | "drivers" | "devices" | "readings" | "quarantine" | "rejections" | "stats",
+                "health" | "plugins" | "drivers" | "devices" | "readings" | "quarantine" | "rejections" | "stats"
+                | "status",
             ],
         )
+        | (_, ["metrics"])
+        | (_, ["api", "v1", "instances", _, _, _])
         | (_, ["api", "v1", "devices", _, "latest"])
         | (_, ["api", "v1", "redecode"]) => {
             Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::state::ApiState;
 use crate::archive::{ArchiveError, SourceCounters};
 use crate::http_server::{self, HttpResponse};
-use crate::plugin::supervisor::{InstanceState, InstanceStatus};
+use crate::plugin::supervisor::{InstanceState, InstanceStatus, OperatorRequest};
 
 /// One plugin instance in the status report.
 #[derive(Debug, Serialize)]
@@ -67,6 +67,35 @@ pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     ))
 }
 
+/// `POST /api/v1/instances/{driver}/{role}/{restart|stop|start}`.
+pub fn operator_request(state: &ApiState, driver: &str, role: &str, action: &str) -> HttpResponse {
+    let request = match action {
+        "restart" => OperatorRequest::Restart,
+        "stop" => OperatorRequest::Stop,
+        "start" => OperatorRequest::Start,
+        other => {
+            return http_server::error(
+                StatusCode::NOT_FOUND,
+                &format!("no action {other:?}: use restart, stop or start"),
+            );
+        }
+    };
+    let name = format!("{driver}/{role}");
+    let Some(entry) = state.instances.iter().find(|e| e.name == name) else {
+        let known: Vec<&str> = state.instances.iter().map(|e| e.name.as_str()).collect();
+        return http_server::error(
+            StatusCode::NOT_FOUND,
+            &format!("no instance {name:?} (known: {})", known.join(", ")),
+        );
+    };
+    entry.request(request);
+    tracing::info!(instance = %name, ?request, "operator request accepted");
+    http_server::json(
+        StatusCode::ACCEPTED,
+        &json!({"ok": true, "instance": name, "request": request, "note": "carried out at the instance's next call"}),
+    )
+}
+
 /// A Prometheus label value, escaped.
 fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -112,7 +141,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     let views = instances(state);
     family(&mut out, "meterhub_plugin_instance_state", "gauge", "1 for the state each plugin instance is in.");
     for v in &views {
-        for s in [InstanceState::Running, InstanceState::Backoff, InstanceState::Quarantined] {
+        for s in [InstanceState::Running, InstanceState::Backoff, InstanceState::Quarantined, InstanceState::Stopped] {
             let _ = writeln!(
                 out,
                 "meterhub_plugin_instance_state{{instance=\"{}\",plugin=\"{}\",state=\"{}\"}} {}",

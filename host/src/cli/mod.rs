@@ -84,6 +84,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Restart a plugin instance of the running host (a fresh instance;
+    /// failures and quarantine forgotten), e.g. `devices-tcp/codec`.
+    Restart {
+        /// `<driver instance>/<driver|codec>`.
+        instance: String,
+        /// Configuration file (it says where the running host is).
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+    },
+    /// Stop a plugin instance: its calls fail fast (a codec's frames are
+    /// quarantined, a driver's sessions closed) until `start`.
+    Stop {
+        /// `<driver instance>/<driver|codec>`.
+        instance: String,
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+    },
+    /// Start a stopped plugin instance.
+    Start {
+        /// `<driver instance>/<driver|codec>`.
+        instance: String,
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+    },
     /// Simulate devices, for demos and manual checks.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -131,6 +157,9 @@ pub fn main() -> ExitCode {
         Command::Plugins { config, json } => plugins::run(&config, json),
         Command::Redecode { config, quarantined, from, to } => redecode::run(&config, quarantined, from, to),
         Command::Status { config, json } => status::run(&config, json),
+        Command::Restart { instance, config } => status::request(&config, &instance, "restart"),
+        Command::Stop { instance, config } => status::request(&config, &instance, "stop"),
+        Command::Start { instance, config } => status::request(&config, &instance, "start"),
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
     }
 }

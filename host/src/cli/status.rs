@@ -76,3 +76,33 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+/// Ask the running host to `action` (restart, stop, start) `instance`.
+pub fn request(path: &Path, instance: &str, action: &str) -> ExitCode {
+    let config = match super::load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(info) = super::client::running_host(&config) else {
+        eprintln!("meterhub: no host is running for {}", path.display());
+        return ExitCode::from(3);
+    };
+    let Some((driver, role)) = instance.split_once('/') else {
+        eprintln!("meterhub: name the instance as <driver instance>/<driver|codec>, e.g. devices-tcp/codec");
+        return ExitCode::from(2);
+    };
+    match super::client::request(&info.api, "POST", &format!("/api/v1/instances/{driver}/{role}/{action}"), "") {
+        Ok((202, _)) => {
+            println!("{instance}: {action} requested; carried out at its next call");
+            ExitCode::SUCCESS
+        }
+        Ok((status, body)) => {
+            eprintln!("meterhub: the host answered {status}: {}", body.trim());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("meterhub: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

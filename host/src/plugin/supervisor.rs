@@ -36,6 +36,21 @@ pub enum InstanceState {
     Backoff,
     /// Failed too often; every call fails fast.
     Quarantined,
+    /// Stopped by the operator; every call fails fast.
+    Stopped,
+}
+
+/// What an operator asked of an instance (`meterhub restart|stop|start`);
+/// carried out at the instance's next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorRequest {
+    /// A fresh instance, failures and quarantine forgotten.
+    Restart,
+    /// Calls fail fast until `Start`.
+    Stop,
+    /// Undo `Stop`.
+    Start,
 }
 
 impl InstanceState {
@@ -45,6 +60,7 @@ impl InstanceState {
             InstanceState::Running => "RUNNING",
             InstanceState::Backoff => "BACKOFF",
             InstanceState::Quarantined => "QUARANTINED",
+            InstanceState::Stopped => "STOPPED",
         }
     }
 }
@@ -62,6 +78,8 @@ pub struct InstanceStatus {
     pub failures: u64,
     /// The last failure.
     pub last_error: Option<String>,
+    /// An operator request not yet carried out.
+    pub pending: Option<OperatorRequest>,
 }
 
 /// Shared view of an instance's status.
@@ -95,11 +113,21 @@ impl InstanceEntry {
     pub fn snapshot(&self) -> InstanceStatus {
         self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Ask for `request`; it is carried out at the instance's next call.
+    pub fn request(&self, request: OperatorRequest) {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).pending = Some(request);
+    }
 }
+
+/// Makes a fresh configured instance of a plugin.
+pub type Factory = Box<dyn Fn() -> Result<Box<dyn PluginInstance>, String> + Send>;
 
 /// A plugin instance under supervision.
 pub struct Supervised {
     plugin: String,
+    factory: Factory,
+    stopped: bool,
     inner: Box<dyn PluginInstance>,
     policy: SupervisionPolicy,
     failures: VecDeque<Instant>,
@@ -110,10 +138,14 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// Supervise `inner`, an instance of plugin `plugin`.
-    pub fn new(plugin: &str, inner: Box<dyn PluginInstance>, policy: SupervisionPolicy) -> Self {
-        Supervised {
+    /// Supervise an instance of plugin `plugin` made by `factory` (which
+    /// also makes the fresh instance of an operator's restart).
+    pub fn new(plugin: &str, factory: Factory, policy: SupervisionPolicy) -> Result<Self, String> {
+        let inner = factory()?;
+        Ok(Supervised {
             plugin: plugin.to_owned(),
+            factory,
+            stopped: false,
             inner,
             policy,
             failures: VecDeque::new(),
@@ -126,7 +158,52 @@ impl Supervised {
                 calls: 0,
                 failures: 0,
                 last_error: None,
+                pending: None,
             })),
+        })
+    }
+
+    /// Carry out an operator's pending request, if any.
+    fn serve_request(&mut self) {
+        let pending = self.status.lock().unwrap_or_else(|e| e.into_inner()).pending.take();
+        match pending {
+            None => {}
+            Some(OperatorRequest::Stop) => {
+                self.stopped = true;
+                self.record(|s| s.state = InstanceState::Stopped);
+                tracing::info!(plugin = %self.plugin, "plugin instance stopped by the operator");
+            }
+            Some(OperatorRequest::Start) => {
+                self.stopped = false;
+                let state =
+                    if self.quarantined.is_some() { InstanceState::Quarantined } else { InstanceState::Running };
+                self.record(|s| s.state = state);
+                tracing::info!(plugin = %self.plugin, "plugin instance started by the operator");
+            }
+            Some(OperatorRequest::Restart) => match (self.factory)() {
+                Ok(fresh) => {
+                    self.inner = fresh;
+                    self.stopped = false;
+                    self.quarantined = None;
+                    self.retry_at = None;
+                    self.consecutive = 0;
+                    self.failures.clear();
+                    self.record(|s| {
+                        s.state = InstanceState::Running;
+                        s.started_at_ms = crate::transport::now_ms();
+                    });
+                    tracing::info!(plugin = %self.plugin, "plugin instance restarted by the operator");
+                }
+                Err(e) => {
+                    let reason = format!("restart failed: {e}");
+                    tracing::error!(plugin = %self.plugin, %reason, "plugin instance not restarted");
+                    self.record(|s| {
+                        s.state = InstanceState::Quarantined;
+                        s.last_error = Some(reason.clone());
+                    });
+                    self.quarantined = Some(reason);
+                }
+            },
         }
     }
 
@@ -149,6 +226,10 @@ impl Supervised {
         now: Instant,
         f: impl FnOnce(&mut dyn PluginInstance) -> Result<R, PluginFault>,
     ) -> Result<R, PluginFault> {
+        self.serve_request();
+        if self.stopped {
+            return Err(self.fault("stopped by the operator".to_owned()));
+        }
         if let Some(reason) = &self.quarantined {
             return Err(self.fault(format!("quarantined: {reason}")));
         }
@@ -250,6 +331,16 @@ mod tests {
         }
     }
 
+    /// A supervised `Flaky`; every restart makes a working one.
+    fn supervised(failing: bool) -> Supervised {
+        let first = std::sync::atomic::AtomicBool::new(true);
+        let factory: Factory = Box::new(move || {
+            let fail = failing && first.swap(false, std::sync::atomic::Ordering::Relaxed);
+            Ok(Box::new(Flaky { failing: fail, calls: 0 }) as Box<dyn PluginInstance>)
+        });
+        Supervised::new("flaky", factory, policy()).expect("instance")
+    }
+
     fn decode(s: &mut Supervised, at: Instant) -> Result<(), String> {
         let frame = RawFrame {
             seq: 1,
@@ -266,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_failure_backs_off_then_recovers() {
-        let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
+        let mut s = supervised(true);
         let t0 = Instant::now();
         assert_eq!(decode(&mut s, t0), Err("trapped".into()));
         assert_eq!(s.status().lock().unwrap().state, InstanceState::Backoff);
@@ -282,7 +373,7 @@ mod tests {
 
     #[test]
     fn repeated_failures_within_the_window_quarantine_the_instance() {
-        let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
+        let mut s = supervised(true);
         let t0 = Instant::now();
         for i in 0..3 {
             assert_eq!(decode(&mut s, t0 + Duration::from_secs(2 * i)), Err("trapped".into()));
@@ -295,11 +386,29 @@ mod tests {
             (InstanceState::Quarantined, 3),
             "quarantined calls never reach the plugin"
         );
+
+        // The operator restarts it: a fresh instance serves the next call.
+        InstanceEntry::of("d", "codec", &s).request(OperatorRequest::Restart);
+        assert_eq!(decode(&mut s, t0 + Duration::from_secs(11)), Ok(()));
+        assert_eq!(s.status().lock().unwrap().state, InstanceState::Running);
+    }
+
+    #[test]
+    fn stop_and_start_by_the_operator() {
+        let mut s = supervised(false);
+        let entry = InstanceEntry::of("d", "codec", &s);
+        let t0 = Instant::now();
+        entry.request(OperatorRequest::Stop);
+        assert_eq!(decode(&mut s, t0), Err("stopped by the operator".into()));
+        assert_eq!(entry.snapshot().state, InstanceState::Stopped);
+        entry.request(OperatorRequest::Start);
+        assert_eq!(decode(&mut s, t0), Ok(()));
+        assert_eq!(entry.snapshot().state, InstanceState::Running);
     }
 
     #[test]
     fn failures_outside_the_window_do_not_add_up() {
-        let mut s = Supervised::new("flaky", Box::new(Flaky { failing: true, calls: 0 }), policy());
+        let mut s = supervised(true);
         let t0 = Instant::now();
         for i in 0..6 {
             assert_eq!(decode(&mut s, t0 + Duration::from_secs(61 * i)), Err("trapped".into()), "call {i}");
