@@ -25,26 +25,26 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
 }
 
-/// Built plugin folders of `kind` (`wasm` or `native`).
-pub fn plugins_dir(kind: &str) -> PathBuf {
-    let dir = workspace().join("target/plugins").join(kind);
+/// Plugin folders of `kind` (`wasm` or `native`) that `scripts/build-plugins`
+/// laid out under `target/<root>`, checked by one plugin that must be there.
+fn built(root: &str, kind: &str, probe: &str) -> PathBuf {
+    let dir = workspace().join("target").join(root).join(kind);
     assert!(
-        dir.join("listener/plugin.toml").exists(),
+        dir.join(probe).join("plugin.toml").exists(),
         "{} has no built plugins: run scripts/build-plugins first (scripts/test does)",
         dir.display()
     );
     dir
 }
 
+/// Built plugin folders of `kind` (`wasm` or `native`).
+pub fn plugins_dir(kind: &str) -> PathBuf {
+    built("plugins", kind, "listener")
+}
+
 /// Built hostile test plugins of `kind` (from `tests/plugins/`).
 pub fn test_plugins_dir(kind: &str) -> PathBuf {
-    let dir = workspace().join("target/test-plugins").join(kind);
-    assert!(
-        dir.join("hostile/plugin.toml").exists(),
-        "{} has no built test plugins: run scripts/build-plugins",
-        dir.display()
-    );
-    dir
+    built("test-plugins", kind, "hostile")
 }
 
 /// Copy the plugin folder `from` to `to`.

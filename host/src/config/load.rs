@@ -116,11 +116,9 @@ impl Validator<'_> {
 
         let mut drivers = Vec::new();
         let mut listens: HashMap<SocketAddr, String> = HashMap::new();
-        if let (Some(api), Some(raw_api)) = (api_listen, &raw.api)
-            && api.port() != 0
-        {
+        // The API's address is taken too, whether written or the default.
+        if let Some(api) = api_listen.filter(|a| a.port() != 0) {
             listens.insert(api, "[api]".to_owned());
-            let _ = raw_api;
         }
         for (id, driver) in &raw.drivers {
             if let Some(d) = self.driver(id, driver) {
@@ -382,6 +380,15 @@ max_line_bytes = 100
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(e[0].starts_with("/etc/m.toml:7:10: listen \"localhost\" is not an address"), "{e:?}");
         assert!(e[1].starts_with("/etc/m.toml:12:7: `url` does not apply to transport \"tcp\""), "{e:?}");
+    }
+
+    #[test]
+    fn the_default_api_address_is_taken_too() {
+        let text = "[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='l'\ntransport='tcp'\nlisten='127.0.0.1:8080'\n";
+        assert_eq!(
+            errors(text),
+            vec!["/etc/m.toml:7:8: listen address 127.0.0.1:8080 is already used by [api]".to_owned()]
+        );
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn load_one(manifest_path: &Path, limits: Limits) -> Result<LoadedPlugin, Ve
             if !file.is_file() {
                 return Err(refuse("no such file".into()));
             }
-            let plugin = NativePlugin::load(&manifest.id, &file).map_err(refuse)?;
+            let plugin = NativePlugin::load(&file).map_err(refuse)?;
             let info = plugin.info();
             (Runtime::Native(plugin), info)
         }

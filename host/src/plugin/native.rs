@@ -20,7 +20,7 @@ pub struct NativePlugin {
 
 impl NativePlugin {
     /// Load the library at `path`, checking its ABI layout and contract version.
-    pub fn load(id: &str, path: &std::path::Path) -> Result<NativePlugin, String> {
+    pub fn load(path: &std::path::Path) -> Result<NativePlugin, String> {
         let header = lib_header_from_path(path).map_err(|e| format!("not a meterhub native plugin: {e}"))?;
         let module = header
             .init_root_module::<PluginModRef>()
@@ -33,7 +33,6 @@ impl NativePlugin {
         if !supported {
             return Err(format!("built for contract {api}, this host speaks {}.{}", API_VERSION.0, API_VERSION.1));
         }
-        let _ = id;
         Ok(NativePlugin { module })
     }
 
