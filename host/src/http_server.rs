@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -13,14 +14,20 @@ use tokio::net::TcpListener;
 /// A response with a fully buffered body.
 pub type HttpResponse = Response<Full<Bytes>>;
 
-/// Serve HTTP/1.1 on `listener` forever, calling `handler` for each request.
-pub async fn serve<F, Fut>(listener: TcpListener, name: &'static str, handler: F)
+/// Serve HTTP/1.1 on `listener` until `until` completes, calling `handler`
+/// for each request. Connections already accepted go on to their end.
+pub async fn serve<F, Fut>(listener: Arc<TcpListener>, name: &'static str, until: impl Future<Output = ()>, handler: F)
 where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
+    let mut until = std::pin::pin!(until);
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut until => return,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(server = name, error = %e, "accept failed");

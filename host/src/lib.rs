@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod http_server;
 pub mod journal;
+pub mod lifecycle;
 pub mod pipeline;
 pub mod plugin;
 pub mod transport;

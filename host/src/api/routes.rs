@@ -24,7 +24,9 @@ const DEFAULT_LIMIT: usize = 1000;
 
 /// Serve the API on `listener` forever.
 pub async fn serve(state: Arc<ApiState>, listener: TcpListener) {
-    http_server::serve(listener, "api", move |req, peer| handle(state.clone(), req, peer)).await;
+    let listener = Arc::new(listener);
+    http_server::serve(listener, "api", std::future::pending(), move |req, peer| handle(state.clone(), req, peer))
+        .await;
 }
 
 async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr) -> HttpResponse {
@@ -38,9 +40,11 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
     let result = match (&method, segments.as_slice()) {
         (&Method::GET, ["api", "v1", "health"]) => Ok(health(&state)),
         (&Method::GET, ["api", "v1", "plugins"]) => {
-            Ok(http_server::json(StatusCode::OK, &json!({ "loaded": state.plugins, "refused": state.refused })))
+            let view = state.view();
+            Ok(http_server::json(StatusCode::OK, &json!({ "loaded": view.plugins, "refused": view.refused })))
         }
-        (&Method::GET, ["api", "v1", "drivers"]) => Ok(http_server::json(StatusCode::OK, &state.drivers)),
+        (&Method::GET, ["api", "v1", "drivers"]) => Ok(http_server::json(StatusCode::OK, &state.view().drivers)),
+        (&Method::GET, ["api", "v1", "config"]) => Ok(http_server::json(StatusCode::OK, &state.view().config)),
         (&Method::GET, ["api", "v1", "devices"]) => devices(&state),
         (&Method::GET, ["api", "v1", "devices", id, "latest"]) => match query::percent_decode(id) {
             Some(id) => latest(&state, &id),
@@ -93,8 +97,8 @@ fn health(state: &ApiState) -> HttpResponse {
             "uptime_s": state.started.elapsed().as_secs(),
             "applied_through": applied.as_ref().ok(),
             "error": applied.as_ref().err().map(ToString::to_string),
-            "plugins_loaded": state.plugins.len(),
-            "plugins_refused": state.refused.len(),
+            "plugins_loaded": state.view().plugins.len(),
+            "plugins_refused": state.view().refused.len(),
         }),
     )
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::archive::Archive;
+use crate::lifecycle::{HostView, LiveView};
 use crate::pipeline::PipelineHandle;
-use crate::plugin::Refusal;
 
 /// A loaded plugin as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +26,8 @@ pub struct PluginStatus {
     pub file: String,
     /// One line for operators.
     pub description: String,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
 }
 
 /// A running driver instance as the API shows it.
@@ -39,8 +41,10 @@ pub struct DriverStatus {
     pub codec: String,
     /// `tcp`, `http` or `websocket`.
     pub transport: &'static str,
-    /// Bound listen address, or the URL it connects to.
+    /// Bound listen address, or the URL it connects to; empty when not running.
     pub address: String,
+    /// Whether it runs (its driver plugin is there and took its settings).
+    pub running: bool,
 }
 
 /// Everything the handlers use.
@@ -49,18 +53,20 @@ pub struct ApiState {
     pub archive: Arc<dyn Archive>,
     /// The running pipeline.
     pub pipeline: PipelineHandle,
-    /// Loaded plugins.
-    pub plugins: Vec<PluginStatus>,
-    /// Refused plugins.
-    pub refused: Vec<Refusal>,
-    /// Running driver instances.
-    pub drivers: Vec<DriverStatus>,
+    /// Plugins, driver instances, plugin instances and the configuration,
+    /// as of the last change.
+    pub live: LiveView,
     /// Journal statistics (commit latency, pipeline backlog).
     pub journal: Arc<crate::journal::JournalStats>,
-    /// Supervised plugin instances.
-    pub instances: Vec<crate::plugin::supervisor::InstanceEntry>,
     /// When the host started.
     pub started: Instant,
+}
+
+impl ApiState {
+    /// The host as it runs now.
+    pub fn view(&self) -> std::sync::RwLockReadGuard<'_, HostView> {
+        self.live.read().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl PluginStatus {
@@ -74,6 +80,7 @@ impl PluginStatus {
             api: format!("{}.{}", manifest.api.0, manifest.api.1),
             file: manifest.file.display().to_string(),
             description: manifest.description.clone(),
+            sha256: String::new(),
         }
     }
 }

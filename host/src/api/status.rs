@@ -35,11 +35,11 @@ pub struct InstanceView {
 
 fn instances(state: &ApiState) -> Vec<InstanceView> {
     let now = crate::transport::now_ms();
-    state
-        .instances
+    let view = state.view();
+    view.instances
         .iter()
         .map(|entry| {
-            let plugin = state.plugins.iter().find(|p| p.id == entry.plugin);
+            let plugin = view.plugins.iter().find(|p| p.id == entry.plugin);
             let status = entry.snapshot();
             InstanceView {
                 name: entry.name.clone(),
@@ -60,6 +60,7 @@ pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         StatusCode::OK,
         &json!({
             "instances": instances(state),
+            "config": state.view().config,
             "sources": state.archive.counters()?,
             "applied_through": state.archive.applied_through()?,
             "uptime_s": state.started.elapsed().as_secs(),
@@ -81,8 +82,9 @@ pub fn operator_request(state: &ApiState, driver: &str, role: &str, action: &str
         }
     };
     let name = format!("{driver}/{role}");
-    let Some(entry) = state.instances.iter().find(|e| e.name == name) else {
-        let known: Vec<&str> = state.instances.iter().map(|e| e.name.as_str()).collect();
+    let view = state.view();
+    let Some(entry) = view.instances.iter().find(|e| e.name == name) else {
+        let known: Vec<&str> = view.instances.iter().map(|e| e.name.as_str()).collect();
         return http_server::error(
             StatusCode::NOT_FOUND,
             &format!("no instance {name:?} (known: {})", known.join(", ")),
@@ -195,7 +197,16 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     );
     let _ = writeln!(out, "meterhub_pipeline_backlog_records {}", journal.backlog);
     family(&mut out, "meterhub_plugins_refused", "gauge", "Plugins in the plugins folder that could not be loaded.");
-    let _ = writeln!(out, "meterhub_plugins_refused {}", state.refused.len());
+    let _ = writeln!(out, "meterhub_plugins_refused {}", state.view().refused.len());
+    family(&mut out, "meterhub_config_generation", "gauge", "Changes applied since start (the start is the first).");
+    let _ = writeln!(out, "meterhub_config_generation {}", state.view().config.generation);
+    family(
+        &mut out,
+        "meterhub_config_last_change_refused",
+        "gauge",
+        "1 when the last configuration or plugin change was refused.",
+    );
+    let _ = writeln!(out, "meterhub_config_last_change_refused {}", u8::from(state.view().config.last_error.is_some()));
     family(&mut out, "meterhub_archive_applied_seq", "gauge", "Last journal sequence number applied to the archive.");
     let _ = writeln!(out, "meterhub_archive_applied_seq {}", state.archive.applied_through()?);
     family(&mut out, "meterhub_uptime_seconds", "gauge", "Seconds since the host started.");

@@ -110,9 +110,32 @@ pub enum Command {
         #[arg(short, long, default_value = "configs/meterhub.toml")]
         config: PathBuf,
     },
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Simulate devices, for demos and manual checks.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Serve one native plugin library to its host over stdin and stdout
+    /// (started by the host for every untrusted native plugin instance).
+    #[command(hide = true)]
+    PluginRunner {
+        /// The plugin's library.
+        library: PathBuf,
+    },
+}
+
+/// What to do with the configuration.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Put the last good configuration back into the file: the one running
+    /// when the file holds an edit that did not take effect, else the one
+    /// before the last change. A running host reloads it.
+    Rollback {
+        /// Configuration file.
+        #[arg(short, long, default_value = "configs/meterhub.toml")]
+        config: PathBuf,
+    },
 }
 
 /// What to simulate.
@@ -160,7 +183,42 @@ pub fn main() -> ExitCode {
         Command::Restart { instance, config } => status::request(&config, &instance, "restart"),
         Command::Stop { instance, config } => status::request(&config, &instance, "stop"),
         Command::Start { instance, config } => status::request(&config, &instance, "start"),
+        Command::Config(ConfigCommand::Rollback { config }) => match crate::lifecycle::history::rollback(&config) {
+            Ok(done) => {
+                println!("{done}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("meterhub: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
+        Command::PluginRunner { library } => crate::plugin::runner::main(&library),
+    }
+}
+
+/// The configuration for finding a running host: the file, or when an edit
+/// broke it, the last good one the host recorded (the one it runs).
+fn load_for_client(path: &std::path::Path) -> Result<Config, ExitCode> {
+    match config::load(path) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let last_good = crate::lifecycle::history::last_good(path);
+            let recorded = std::fs::read_to_string(&last_good).ok().and_then(|t| config::load::parse(path, &t).ok());
+            match recorded {
+                Some(c) => {
+                    eprintln!(
+                        "meterhub: {} does not load ({}); using the last good configuration {}",
+                        path.display(),
+                        e.diagnostics.first().map(ToString::to_string).unwrap_or_default(),
+                        last_good.display()
+                    );
+                    Ok(c)
+                }
+                None => load(path),
+            }
+        }
     }
 }
 

@@ -48,12 +48,7 @@ pub fn run(path: &Path, quarantined: bool, from: Option<String>, to: Option<Stri
 }
 
 fn via_api(info: &RunInfo, selection: RedecodeSelection) -> Result<String, String> {
-    let body = match selection {
-        RedecodeSelection::Quarantined => "\"quarantined\"".to_owned(),
-        RedecodeSelection::Received { from_ms, to_ms } => {
-            format!("{{\"received\":{{\"from_ms\":{from_ms},\"to_ms\":{to_ms}}}}}")
-        }
-    };
+    let body = serde_json::to_string(&selection).map_err(|e| e.to_string())?;
     match super::client::request(&info.api, "POST", "/api/v1/redecode", &body)? {
         (200, body) => Ok(body.trim().to_owned()),
         (_, body) => Err(format!("the host refused: {}", body.trim())),
@@ -62,9 +57,9 @@ fn via_api(info: &RunInfo, selection: RedecodeSelection) -> Result<String, Strin
 
 fn offline(config: &crate::config::Config, selection: RedecodeSelection) -> Result<String, String> {
     let catalog = app::scan_plugins(config);
-    let (codecs, _) = app::codecs(&catalog, config);
+    let codecs = app::codecs(&catalog, config);
     let archive = app::open_archive(config).map_err(|e| format!("{e:#}"))?;
     let mut stage = Stage::new(archive, codecs);
-    let report = stage.redecode(selection).map_err(|e| e.to_string())?;
+    let report = stage.redecode(&selection).map_err(|e| e.to_string())?;
     serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
 }

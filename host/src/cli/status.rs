@@ -1,5 +1,6 @@
 //! `meterhub status`: every plugin instance of the running host, like
-//! supervisorctl: state, kind, version, uptime, calls, failures, last error;
+//! supervisorctl: state, kind, version, pid (a native runner), uptime, calls,
+//! failures, last error;
 //! then the per-source counters.
 
 use std::path::Path;
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 /// Print the running host's status; `--json` prints the API's answer as is.
 pub fn run(path: &Path, json: bool) -> ExitCode {
-    let config = match super::load(path) {
+    let config = match super::load_for_client(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -41,17 +42,19 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
         return ExitCode::FAILURE;
     };
     println!("host pid {} api {} up {} s", info.pid, info.api, status["uptime_s"]);
+    print_config(&status["config"]);
     println!(
-        "{:<34} {:<12} {:<7} {:<8} {:>9} {:>9} {:>8}  LAST ERROR",
-        "INSTANCE", "STATE", "KIND", "VERSION", "UPTIME", "CALLS", "FAILS"
+        "{:<34} {:<12} {:<7} {:<8} {:>8} {:>9} {:>9} {:>8}  LAST ERROR",
+        "INSTANCE", "STATE", "KIND", "VERSION", "PID", "UPTIME", "CALLS", "FAILS"
     );
     for i in status["instances"].as_array().into_iter().flatten() {
         println!(
-            "{:<34} {:<12} {:<7} {:<8} {:>8}s {:>9} {:>8}  {}",
+            "{:<34} {:<12} {:<7} {:<8} {:>8} {:>8}s {:>9} {:>8}  {}",
             format!("{} ({})", i["name"].as_str().unwrap_or("?"), i["plugin"].as_str().unwrap_or("?")),
             i["state"].as_str().unwrap_or("?"),
             i["kind"].as_str().unwrap_or("?"),
             i["version"].as_str().unwrap_or("?"),
+            i["pid"].as_u64().map_or_else(|| "-".to_owned(), |p| p.to_string()),
             i["uptime_s"].to_string(),
             i["calls"].to_string(),
             i["failures"].to_string(),
@@ -77,9 +80,38 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The configuration in effect, the last change and a refused one.
+fn print_config(config: &Value) {
+    println!("config {} (generation {})", config["file"].as_str().unwrap_or("?"), config["generation"]);
+    if let Some(applied) = config.get("last_applied").filter(|a| !a.is_null()) {
+        let changes = applied["changes"].as_array().map_or(0, Vec::len);
+        println!(
+            "  last change: {} at {}, {} change(s), applied in {:.1} ms",
+            applied["trigger"].as_str().unwrap_or("?"),
+            meterhub_plugin_api::time::format_rfc3339_ms(applied["at_ms"].as_i64().unwrap_or(0)),
+            changes,
+            applied["apply_ms"].as_f64().unwrap_or(0.0)
+        );
+        for change in applied["changes"].as_array().into_iter().flatten() {
+            println!("    {}", change.as_str().unwrap_or("?"));
+        }
+    }
+    if let Some(refused) = config.get("last_error").filter(|e| !e.is_null()) {
+        println!(
+            "  LAST CHANGE REFUSED ({} at {}); the configuration above keeps running:",
+            refused["trigger"].as_str().unwrap_or("?"),
+            meterhub_plugin_api::time::format_rfc3339_ms(refused["at_ms"].as_i64().unwrap_or(0))
+        );
+        for error in refused["errors"].as_array().into_iter().flatten() {
+            println!("    {}", error.as_str().unwrap_or("?"));
+        }
+    }
+    println!();
+}
+
 /// Ask the running host to `action` (restart, stop, start) `instance`.
 pub fn request(path: &Path, instance: &str, action: &str) -> ExitCode {
-    let config = match super::load(path) {
+    let config = match super::load_for_client(path) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -91,6 +91,13 @@ impl Validator<'_> {
         }
 
         let supervision = self.supervision(host);
+        let mut trusted_plugins = std::collections::BTreeSet::new();
+        for id in host.trusted_plugins.iter().flat_map(|t| t.get_ref()) {
+            if id.get_ref().is_empty() {
+                self.error(id, "trusted_plugins: a plugin id must not be empty");
+            }
+            trusted_plugins.insert(id.get_ref().clone());
+        }
 
         let api_listen = match &raw.api {
             Some(api) => self.addr(&api.get_ref().listen, "listen"),
@@ -145,10 +152,40 @@ impl Validator<'_> {
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
             supervision,
+            trusted_plugins,
             api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
             log,
             drivers,
+            positions: self.positions(&raw),
         })
+    }
+
+    fn positions(&self, raw: &RawConfig) -> std::collections::BTreeMap<&'static str, Pos> {
+        let host = raw.host.get_ref();
+        let table = self.pos(&raw.host);
+        let or_table = |s: Option<std::ops::Range<usize>>| s.map_or(table, |s| Pos::of_offset(self.text, s.start));
+        let api = raw.api.as_ref().map(|a| Pos::of_offset(self.text, a.get_ref().listen.span().start));
+        let log_format = raw.log.as_ref().and_then(|l| l.format.as_ref()).map(|f| self.pos(f));
+        let log_level = raw.log.as_ref().and_then(|l| l.level.as_ref()).map(|l| self.pos(l));
+        [
+            ("host.data_dir", Some(self.pos(&host.data_dir))),
+            ("host.plugins_dir", Some(self.pos(&host.plugins_dir))),
+            ("host.wasm_memory_mib", Some(or_table(host.wasm_memory_mib.as_ref().map(Spanned::span)))),
+            ("host.wasm_call_timeout_ms", Some(or_table(host.wasm_call_timeout_ms.as_ref().map(Spanned::span)))),
+            ("host.plugin_max_failures", Some(or_table(host.plugin_max_failures.as_ref().map(Spanned::span)))),
+            (
+                "host.plugin_failure_window_ms",
+                Some(or_table(host.plugin_failure_window_ms.as_ref().map(Spanned::span))),
+            ),
+            ("host.plugin_backoff_min_ms", Some(or_table(host.plugin_backoff_min_ms.as_ref().map(Spanned::span)))),
+            ("host.plugin_backoff_max_ms", Some(or_table(host.plugin_backoff_max_ms.as_ref().map(Spanned::span)))),
+            ("api.listen", api),
+            ("log.format", log_format),
+            ("log.level", log_level),
+        ]
+        .into_iter()
+        .map(|(key, pos)| (key, pos.unwrap_or(Pos { line: 1, col: 1 })))
+        .collect()
     }
 
     fn supervision(&mut self, host: &super::raw::RawHost) -> crate::plugin::supervisor::SupervisionPolicy {
@@ -307,6 +344,7 @@ impl Validator<'_> {
             settings_json,
             settings_pos,
             max_pending: max_pending as usize,
+            transport_pos: self.pos(d.listen.as_ref().or(d.url.as_ref()).unwrap_or(&d.transport)),
         })
     }
 }

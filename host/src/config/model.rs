@@ -20,12 +20,71 @@ pub struct Config {
     pub wasm_call_timeout_ms: u32,
     /// Backoff and quarantine of failing plugin instances.
     pub supervision: crate::plugin::supervisor::SupervisionPolicy,
+    /// Native plugins (ids) loaded into the host process; every other native
+    /// plugin runs in a child process.
+    pub trusted_plugins: std::collections::BTreeSet<String>,
     /// The HTTP API.
     pub api: ApiConfig,
     /// Logging.
     pub log: LogConfig,
     /// Driver instances, by id order.
     pub drivers: Vec<DriverConfig>,
+    /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
+    /// ...), or its table when the key is absent; for reload refusals.
+    pub positions: std::collections::BTreeMap<&'static str, Pos>,
+}
+
+impl Config {
+    /// Keys that take effect only when meterhub starts, with their values
+    /// here and in `other`, where they differ.
+    pub fn restart_only_changes(&self, other: &Config) -> Vec<(&'static str, String, String)> {
+        let mut changes = Vec::new();
+        let mut compare = |key: &'static str, a: String, b: String| {
+            if a != b {
+                changes.push((key, a, b));
+            }
+        };
+        compare("host.data_dir", self.data_dir.display().to_string(), other.data_dir.display().to_string());
+        compare("host.plugins_dir", self.plugins_dir.display().to_string(), other.plugins_dir.display().to_string());
+        compare(
+            "host.wasm_memory_mib",
+            (self.wasm_memory_bytes >> 20).to_string(),
+            (other.wasm_memory_bytes >> 20).to_string(),
+        );
+        compare(
+            "host.wasm_call_timeout_ms",
+            self.wasm_call_timeout_ms.to_string(),
+            other.wasm_call_timeout_ms.to_string(),
+        );
+        compare(
+            "host.plugin_max_failures",
+            self.supervision.max_failures.to_string(),
+            other.supervision.max_failures.to_string(),
+        );
+        compare(
+            "host.plugin_failure_window_ms",
+            self.supervision.window.as_millis().to_string(),
+            other.supervision.window.as_millis().to_string(),
+        );
+        compare(
+            "host.plugin_backoff_min_ms",
+            self.supervision.backoff.min.as_millis().to_string(),
+            other.supervision.backoff.min.as_millis().to_string(),
+        );
+        compare(
+            "host.plugin_backoff_max_ms",
+            self.supervision.backoff.max.as_millis().to_string(),
+            other.supervision.backoff.max.as_millis().to_string(),
+        );
+        compare("api.listen", self.api.listen.to_string(), other.api.listen.to_string());
+        compare(
+            "log.format",
+            format!("{:?}", self.log.format).to_lowercase(),
+            format!("{:?}", other.log.format).to_lowercase(),
+        );
+        compare("log.level", self.log.level.clone(), other.log.level.clone());
+        changes
+    }
 }
 
 /// The HTTP API.
@@ -74,6 +133,29 @@ pub struct DriverConfig {
     pub settings_pos: Pos,
     /// Most frames of one session waiting for their commit.
     pub max_pending: usize,
+    /// Where the transport's address (`listen` or `url`) is written.
+    pub transport_pos: Pos,
+}
+
+impl DriverConfig {
+    /// Whether `other` runs the same driver instance: same plugin, settings
+    /// and session limit (positions in the file do not matter).
+    pub fn same_driver(&self, other: &DriverConfig) -> bool {
+        self.plugin == other.plugin
+            && self.settings_json == other.settings_json
+            && self.max_pending == other.max_pending
+    }
+
+    /// Whether `other` decodes with the same codec instance. A driver's own
+    /// codec shares its settings; a separate codec plugin gets none.
+    pub fn same_codec(&self, other: &DriverConfig) -> bool {
+        self.codec == other.codec && (self.codec != self.plugin || self.settings_json == other.settings_json)
+    }
+
+    /// Settings handed to the codec instance.
+    pub fn codec_settings(&self) -> &str {
+        if self.codec == self.plugin { &self.settings_json } else { "{}" }
+    }
 }
 
 /// A host-owned transport and its parameters.

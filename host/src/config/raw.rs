@@ -48,6 +48,9 @@ pub struct RawHost {
     /// Largest delay before a failed plugin instance is tried again, milliseconds.
     #[serde(default)]
     pub plugin_backoff_max_ms: Option<Spanned<u64>>,
+    /// Native plugins loaded into the host process instead of a runner process.
+    #[serde(default)]
+    pub trusted_plugins: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[api]`.

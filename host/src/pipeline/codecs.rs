@@ -8,34 +8,42 @@ use meterhub_plugin_api::{DecodeError, Decoded, RawFrame};
 
 use crate::plugin::PluginInstance;
 
-enum Slot {
+/// What decodes the frames of one source.
+pub enum CodecSlot {
+    /// A codec instance.
     Ready(Box<dyn PluginInstance>),
+    /// No codec, for the reason given: frames are quarantined with it.
     Unavailable(String),
 }
 
 /// Codec instances by source.
 #[derive(Default)]
 pub struct Codecs {
-    by_source: HashMap<String, Slot>,
+    by_source: HashMap<String, CodecSlot>,
 }
 
 impl Codecs {
     /// Use `instance` for frames of `source`.
     pub fn insert(&mut self, source: &str, instance: Box<dyn PluginInstance>) {
-        self.by_source.insert(source.to_owned(), Slot::Ready(instance));
+        self.by_source.insert(source.to_owned(), CodecSlot::Ready(instance));
     }
 
     /// Frames of `source` cannot be decoded, for `reason`.
     pub fn unavailable(&mut self, source: &str, reason: String) {
-        self.by_source.insert(source.to_owned(), Slot::Unavailable(reason));
+        self.by_source.insert(source.to_owned(), CodecSlot::Unavailable(reason));
+    }
+
+    /// Put `slot` in place for `source`, replacing what was there.
+    pub fn set(&mut self, source: &str, slot: CodecSlot) {
+        self.by_source.insert(source.to_owned(), slot);
     }
 
     /// Decode `frame` with its source's codec. Every failure is a reason.
     pub fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, String> {
         match self.by_source.get_mut(&frame.source) {
             None => Err(format!("no codec is configured for source {:?}", frame.source)),
-            Some(Slot::Unavailable(reason)) => Err(reason.clone()),
-            Some(Slot::Ready(codec)) => match codec.decode(frame) {
+            Some(CodecSlot::Unavailable(reason)) => Err(reason.clone()),
+            Some(CodecSlot::Ready(codec)) => match codec.decode(frame) {
                 Ok(Ok(decoded)) => Ok(decoded),
                 Ok(Err(DecodeError { reason })) => Err(reason),
                 Err(fault) => Err(fault.to_string()),

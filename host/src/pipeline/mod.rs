@@ -11,6 +11,6 @@ pub mod codecs;
 pub mod runner;
 pub mod stage;
 
-pub use codecs::Codecs;
+pub use codecs::{CodecSlot, Codecs};
 pub use runner::{PipelineCommand, PipelineHandle};
 pub use stage::{RedecodeReport, RedecodeSelection, Stage};

@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::archive::StoredReading;
 use crate::journal::{JournalHandle, JournalRecord};
 
+use super::codecs::CodecSlot;
 use super::{RedecodeReport, RedecodeSelection, Stage};
 
 /// Most records decoded and applied in one archive batch.
@@ -20,6 +21,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 pub enum PipelineCommand {
     /// Decode stored frames again.
     Redecode(RedecodeSelection, oneshot::Sender<Result<RedecodeReport, String>>),
+    /// Replace the codec of a source; frames decoded after the reply use it.
+    SetCodec(String, CodecSlot, oneshot::Sender<()>),
 }
 
 /// Talk to the running pipeline.
@@ -39,6 +42,16 @@ impl PipelineHandle {
             .await
             .map_err(|_| "the pipeline has stopped".to_owned())?;
         rx.await.map_err(|_| "the pipeline has stopped".to_owned())?
+    }
+
+    /// Replace the codec of `source`; returns once the pipeline uses it.
+    pub async fn set_codec(&self, source: &str, slot: CodecSlot) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(PipelineCommand::SetCodec(source.to_owned(), slot, tx))
+            .await
+            .map_err(|_| "the pipeline has stopped".to_owned())?;
+        rx.await.map_err(|_| "the pipeline has stopped".to_owned())
     }
 }
 
@@ -95,8 +108,12 @@ async fn run(
             }
             Some(command) = commands.recv() => match command {
                 PipelineCommand::Redecode(selection, reply) => {
-                    let report = tokio::task::block_in_place(|| stage.redecode(selection)).map_err(|e| e.to_string());
+                    let report = tokio::task::block_in_place(|| stage.redecode(&selection)).map_err(|e| e.to_string());
                     let _ = reply.send(report);
+                }
+                PipelineCommand::SetCodec(source, slot, reply) => {
+                    stage.codecs_mut().set(&source, slot);
+                    let _ = reply.send(());
                 }
             },
             _ = tokio::time::sleep(flush_in), if applied_unflushed.is_some() => {}

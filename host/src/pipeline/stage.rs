@@ -8,11 +8,17 @@ use crate::journal::{Entry, JournalRecord};
 use super::Codecs;
 
 /// Which stored frames to decode again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedecodeSelection {
     /// Every quarantined frame.
     Quarantined,
+    /// The quarantined frames of one source (done by the host when that
+    /// source's codec is replaced).
+    QuarantinedFrom {
+        /// The source (driver instance id).
+        source: String,
+    },
     /// Every frame received in `[from_ms, to_ms)`.
     Received {
         /// Start, milliseconds since the epoch.
@@ -56,6 +62,11 @@ impl Stage {
         &self.archive
     }
 
+    /// The codec instances, to replace one live.
+    pub fn codecs_mut(&mut self) -> &mut Codecs {
+        &mut self.codecs
+    }
+
     /// Decode `records` and apply them to the archive in one batch.
     pub fn apply(&mut self, records: Vec<JournalRecord>) -> Result<ApplySummary, ArchiveError> {
         let items = records
@@ -78,12 +89,19 @@ impl Stage {
     }
 
     /// Decode stored frames again (after a codec fix) and apply the result.
-    pub fn redecode(&mut self, selection: RedecodeSelection) -> Result<RedecodeReport, ArchiveError> {
+    pub fn redecode(&mut self, selection: &RedecodeSelection) -> Result<RedecodeReport, ArchiveError> {
         let frames = match selection {
             RedecodeSelection::Quarantined => {
                 self.archive.quarantine(usize::MAX)?.into_iter().map(|q| q.frame).collect()
             }
-            RedecodeSelection::Received { from_ms, to_ms } => self.archive.frames_received_between(from_ms, to_ms)?,
+            RedecodeSelection::QuarantinedFrom { source } => self
+                .archive
+                .quarantine(usize::MAX)?
+                .into_iter()
+                .map(|q| q.frame)
+                .filter(|f| f.source == *source)
+                .collect(),
+            RedecodeSelection::Received { from_ms, to_ms } => self.archive.frames_received_between(*from_ms, *to_ms)?,
         };
         let mut report = RedecodeReport::default();
         for frame in frames {

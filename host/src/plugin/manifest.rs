@@ -63,6 +63,12 @@ pub struct Manifest {
     pub description: String,
     /// Declared capabilities.
     pub capabilities: Capabilities,
+    /// The file's SHA-256 (lowercase hex) when the manifest states it: the
+    /// file is loaded only when it matches, so a copy in progress is never
+    /// taken for a plugin.
+    pub sha256: Option<String>,
+    /// Where `sha256` is written, for refusals.
+    pub sha256_pos: Option<Pos>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +92,9 @@ struct RawManifest {
     /// Capabilities the plugin needs; contract 1.0 defines none.
     #[serde(default)]
     capabilities: Option<Spanned<toml::Table>>,
+    /// SHA-256 of the file, lowercase hex.
+    #[serde(default)]
+    sha256: Option<Spanned<String>>,
 }
 
 /// Read and validate the manifest at `path`. Errors name `path:line:col`.
@@ -162,9 +171,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
             }
         }
     }
+    if let Some(sha) = &raw.sha256
+        && !(sha.get_ref().len() == 64
+            && sha.get_ref().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    {
+        error(sha.span(), format!("sha256 {:?} is not 64 lowercase hex digits", sha.get_ref()));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
+    let sha256_pos = raw.sha256.as_ref().map(|s| at(s.span().start));
     let (Some(api), Some(kind)) = (api, kind) else { unreachable!("errors were reported above") };
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -176,6 +192,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         file: path.parent().unwrap_or(Path::new("")).join(file_name),
         description: raw.description,
         capabilities,
+        sha256: raw.sha256.map(Spanned::into_inner),
+        sha256_pos,
     })
 }
 
@@ -219,6 +237,7 @@ mod tests {
                 "7:1: capability \"clocks\" must be true or false",
             ),
             (GOOD.replace("version", "versoin"), "2:1: unknown field `versoin`"),
+            (GOOD.replace("[capabilities]\n", "sha256 = \"ABC\"\n"), "7:10: sha256 \"ABC\" is not 64 lowercase hex"),
         ];
         for (text, want) in cases {
             let errors = parse(&path(), &text).expect_err(want);

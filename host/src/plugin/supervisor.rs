@@ -80,6 +80,24 @@ pub struct InstanceStatus {
     pub last_error: Option<String>,
     /// An operator request not yet carried out.
     pub pending: Option<OperatorRequest>,
+    /// The process of the instance, when it has its own (a native plugin's
+    /// runner); `None` in the host process or while the runner is down.
+    pub pid: Option<u32>,
+}
+
+impl InstanceStatus {
+    /// A status in `state`, configured now, with no calls yet.
+    pub fn new(state: InstanceState) -> Self {
+        InstanceStatus {
+            state,
+            started_at_ms: crate::transport::now_ms(),
+            calls: 0,
+            failures: 0,
+            last_error: None,
+            pending: None,
+            pid: None,
+        }
+    }
 }
 
 /// Shared view of an instance's status.
@@ -106,6 +124,19 @@ impl InstanceEntry {
             role,
             plugin: instance.plugin.clone(),
             status: instance.status(),
+        }
+    }
+
+    /// The entry of an instance that does not run, for `reason` (its plugin
+    /// is missing or refused its settings).
+    pub fn unavailable(driver: &str, role: &'static str, plugin: &str, reason: String) -> Self {
+        let mut status = InstanceStatus::new(InstanceState::Stopped);
+        status.last_error = Some(reason);
+        InstanceEntry {
+            name: format!("{driver}/{role}"),
+            role,
+            plugin: plugin.to_owned(),
+            status: Arc::new(Mutex::new(status)),
         }
     }
 
@@ -142,6 +173,7 @@ impl Supervised {
     /// also makes the fresh instance of an operator's restart).
     pub fn new(plugin: &str, factory: Factory, policy: SupervisionPolicy) -> Result<Self, String> {
         let inner = factory()?;
+        let pid = inner.pid();
         Ok(Supervised {
             plugin: plugin.to_owned(),
             factory,
@@ -152,14 +184,7 @@ impl Supervised {
             consecutive: 0,
             retry_at: None,
             quarantined: None,
-            status: Arc::new(Mutex::new(InstanceStatus {
-                state: InstanceState::Running,
-                started_at_ms: crate::transport::now_ms(),
-                calls: 0,
-                failures: 0,
-                last_error: None,
-                pending: None,
-            })),
+            status: Arc::new(Mutex::new(InstanceStatus { pid, ..InstanceStatus::new(InstanceState::Running) })),
         })
     }
 
@@ -188,9 +213,11 @@ impl Supervised {
                     self.retry_at = None;
                     self.consecutive = 0;
                     self.failures.clear();
+                    let pid = self.inner.pid();
                     self.record(|s| {
                         s.state = InstanceState::Running;
                         s.started_at_ms = crate::transport::now_ms();
+                        s.pid = pid;
                     });
                     tracing::info!(plugin = %self.plugin, "plugin instance restarted by the operator");
                 }
@@ -240,7 +267,12 @@ impl Supervised {
             return Err(self.fault(format!("restarting after a failure; next attempt in {} ms", wait.as_millis())));
         }
         let result = f(self.inner.as_mut());
-        self.record(|s| s.calls += 1);
+        // A call may renew the instance's process (after a crash) or end it.
+        let pid = self.inner.pid();
+        self.record(|s| {
+            s.calls += 1;
+            s.pid = pid;
+        });
         match result {
             Ok(r) => {
                 if self.consecutive > 0 {
@@ -295,6 +327,10 @@ impl PluginInstance for Supervised {
 
     fn decode(&mut self, frame: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault> {
         self.call(Instant::now(), |i| i.decode(frame))
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.inner.pid()
     }
 }
 

@@ -1,8 +1,10 @@
 //! A running driver instance: the plugin instance all its sessions share,
 //! and the journal its frames are committed to.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
 
 use meterhub_plugin_api::{Action, Event};
 
@@ -21,7 +23,14 @@ pub struct DriverRuntime {
     pub max_pending: usize,
     instance: Mutex<Box<dyn PluginInstance>>,
     next_session: AtomicU64,
+    draining: watch::Sender<bool>,
 }
+
+/// Where a transport finds the runtime for its next session. The host
+/// replaces the runtime live (a new plugin version, new settings): sessions
+/// already open finish on the old one, which drains and is dropped. The
+/// sender's end being dropped tells the transport to stop.
+pub type RuntimeSlot = watch::Receiver<Arc<DriverRuntime>>;
 
 impl DriverRuntime {
     /// Wrap a configured plugin instance.
@@ -39,6 +48,26 @@ impl DriverRuntime {
             max_pending,
             instance: Mutex::new(instance),
             next_session: AtomicU64::new(1),
+            draining: watch::Sender::new(false),
+        }
+    }
+
+    /// Ask every session of this runtime to finish: stop reading, answer
+    /// what was read once it is committed, then close.
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    /// Completes once the runtime is draining.
+    pub fn drained(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.draining.subscribe();
+        async move {
+            let _ = rx.wait_for(|draining| *draining).await;
         }
     }
 

@@ -12,12 +12,12 @@ use hyper::{Request, StatusCode};
 use meterhub_plugin_api::{Event, HttpRequest, Transport};
 use tokio::net::TcpListener;
 
-use super::DriverRuntime;
 use super::session::Session;
+use super::{DriverRuntime, RuntimeSlot};
 use crate::http_server::{self, HttpResponse};
 
 /// Limits of one HTTP ingress.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Largest body, bytes.
     pub max_body_bytes: u64,
@@ -25,9 +25,16 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
 }
 
-/// Serve requests on `listener` forever.
-pub async fn serve(rt: Arc<DriverRuntime>, listener: TcpListener, limits: HttpLimits) {
-    http_server::serve(listener, "http-ingress", move |req, peer| handle(rt.clone(), req, peer, limits)).await;
+/// Serve requests on `listener`, each as a session on the slot's current
+/// runtime, until the slot's sender is dropped.
+pub async fn serve(slot: RuntimeSlot, listener: Arc<TcpListener>, limits: HttpLimits) {
+    let mut closed = slot.clone();
+    let until = async move { while closed.changed().await.is_ok() {} };
+    http_server::serve(listener, "http-ingress", until, move |req, peer| {
+        let rt = slot.borrow().clone();
+        handle(rt, req, peer, limits)
+    })
+    .await;
 }
 
 async fn handle(rt: Arc<DriverRuntime>, req: Request<Incoming>, peer: SocketAddr, limits: HttpLimits) -> HttpResponse {

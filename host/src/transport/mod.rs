@@ -19,7 +19,7 @@ pub mod stream;
 pub mod tcp;
 pub mod websocket;
 
-pub use driver::DriverRuntime;
+pub use driver::{DriverRuntime, RuntimeSlot};
 
 /// Milliseconds since the Unix epoch, from the host clock.
 pub fn now_ms() -> i64 {

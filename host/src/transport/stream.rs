@@ -16,8 +16,10 @@ pub trait Conn: Send {
     fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = std::io::Result<()>> + Send;
 }
 
-/// Run one session on `conn` until the peer leaves or the driver closes it.
+/// Run one session on `conn` until the peer leaves, the driver closes it,
+/// or its runtime drains (then it stops reading and answers what it read).
 pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transport, peer: String) {
+    let mut drained = std::pin::pin!(rt.drained());
     let mut session = Session::open(rt, transport, peer.clone());
     let source = session.source().to_owned();
     tracing::debug!(driver = %source, session = session.id, %peer, "session opened");
@@ -48,6 +50,10 @@ pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transp
                     Some(Err(e)) => return Err(format!("read failed: {e}")),
                     None => input_open = false,
                 },
+                () = &mut drained, if input_open => {
+                    tracing::debug!(driver = %session.source(), session = session.id, "session draining");
+                    input_open = false;
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use meterhub_plugin_api::Transport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::DriverRuntime;
+use super::RuntimeSlot;
 use super::stream::{self, Conn};
 
 /// Read buffer size per connection.
@@ -39,14 +39,23 @@ pub async fn bind(listen: SocketAddr) -> std::io::Result<(TcpListener, SocketAdd
     Ok((listener, local))
 }
 
-/// Accept connections forever, one session task each.
-pub async fn serve(rt: Arc<DriverRuntime>, listener: TcpListener) {
+/// Accept connections, one session task each on the slot's current
+/// runtime, until the slot's sender is dropped.
+pub async fn serve(mut slot: RuntimeSlot, listener: Arc<TcpListener>) {
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            changed = slot.changed() => match changed {
+                Ok(()) => continue,
+                Err(_) => return,
+            },
+        };
+        let rt = slot.borrow().clone();
+        match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let conn = TcpConn { stream, buf: vec![0; READ_CHUNK].into_boxed_slice() };
-                tokio::spawn(stream::run(rt.clone(), conn, Transport::Tcp, peer.to_string()));
+                tokio::spawn(stream::run(rt, conn, Transport::Tcp, peer.to_string()));
             }
             Err(e) => {
                 // Out of file descriptors and the like: say so, back off, go on.

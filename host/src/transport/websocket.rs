@@ -10,8 +10,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::DriverRuntime;
 use super::stream::{self, Conn};
+use super::{DriverRuntime, RuntimeSlot};
 use crate::backoff::Backoff;
 
 struct WsConn {
@@ -40,15 +40,26 @@ impl Conn for WsConn {
     }
 }
 
-/// Connect to `url` and keep a session running, forever.
-pub async fn run(rt: Arc<DriverRuntime>, url: String, backoff: Backoff) {
+/// Connect to `url` and keep a session running on the slot's current
+/// runtime, until the slot's sender is dropped. A runtime replaced while
+/// connected drains its session; the next connection uses the new one at once.
+pub async fn run(mut slot: RuntimeSlot, url: String, backoff: Backoff) {
     let mut failures = 0u32;
     loop {
+        let rt: Arc<DriverRuntime> = slot.borrow_and_update().clone();
         match tokio_tungstenite::connect_async(url.as_str()).await {
             Ok((ws, _)) => {
                 tracing::info!(driver = %rt.id, %url, "websocket connected");
                 let started = tokio::time::Instant::now();
                 stream::run(rt.clone(), WsConn { ws }, Transport::Websocket, url.clone()).await;
+                if rt.is_draining() {
+                    tracing::info!(driver = %rt.id, %url, "websocket session drained");
+                    if slot.has_changed().is_err() {
+                        return;
+                    }
+                    failures = 0;
+                    continue;
+                }
                 tracing::warn!(driver = %rt.id, %url, "websocket connection ended");
                 // A connection that lived a while resets the backoff.
                 failures = if started.elapsed() > backoff.max { 1 } else { failures + 1 };
@@ -58,6 +69,9 @@ pub async fn run(rt: Arc<DriverRuntime>, url: String, backoff: Backoff) {
                 tracing::warn!(driver = %rt.id, %url, error = %e, failures, "websocket connect failed");
             }
         }
-        tokio::time::sleep(backoff.delay(failures)).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff.delay(failures)) => {}
+            changed = slot.changed() => if changed.is_err() { return },
+        }
     }
 }

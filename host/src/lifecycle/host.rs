@@ -1,0 +1,600 @@
+//! The running host's driver instances, and the one way they change:
+//! [`Host::prepare`] makes everything a change needs (plugin instances,
+//! listeners) and fails without touching what runs; [`Host::commit`] then
+//! switches over and cannot fail. The start is a change from nothing.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::plan::{self, Change, DriverPlan, Part, RunningSpec, TransportPlan};
+use super::view::{AppliedChange, LiveView, RefusedChange};
+use crate::api::state::{DriverStatus, PluginStatus};
+use crate::config::{Config, Diagnostic, TransportConfig};
+use crate::journal::JournalHandle;
+use crate::pipeline::{CodecSlot, Codecs, PipelineHandle, RedecodeSelection};
+use crate::plugin::Catalog;
+use crate::plugin::supervisor::{InstanceEntry, Supervised};
+use crate::transport::{self, DriverRuntime};
+
+/// What asked for a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The host starts: a change from nothing.
+    Start,
+    /// The configuration file changed (or SIGHUP, or a rollback).
+    Config,
+    /// The plugins folder changed.
+    Plugins,
+}
+
+impl Trigger {
+    /// The name shown in status and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Start => "start",
+            Trigger::Config => "config",
+            Trigger::Plugins => "plugins",
+        }
+    }
+}
+
+/// One running driver instance.
+struct RunningDriver {
+    spec: RunningSpec,
+    /// The runtime new sessions go to; `None` when the driver does not run.
+    runtime: Option<Arc<DriverRuntime>>,
+    /// Feeds the transport its runtime; dropping it stops the transport.
+    slot: Option<watch::Sender<Arc<DriverRuntime>>>,
+    /// The bound listener (tcp, http), kept to hand over to a successor.
+    listener: Option<Arc<TcpListener>>,
+    /// Bound address or URL; empty when not running.
+    address: String,
+    driver_entry: InstanceEntry,
+    codec_entry: InstanceEntry,
+}
+
+impl RunningDriver {
+    /// Stop accepting and drain the sessions; they finish on their own.
+    fn stop(&mut self) {
+        self.slot = None;
+        self.listener = None;
+        if let Some(rt) = self.runtime.take() {
+            rt.drain();
+        }
+        self.address.clear();
+    }
+}
+
+/// What the codec of a driver instance becomes.
+enum CodecChange {
+    Keep,
+    Set(CodecSlot, InstanceEntry),
+}
+
+/// Everything one driver instance needs for a change, made in advance.
+/// A plugin instance that could not be made is `Part::Missing` in the plan.
+struct Ready {
+    plan: DriverPlan,
+    driver: Option<Supervised>,
+    codec: CodecChange,
+    listener: Option<(Arc<TcpListener>, SocketAddr)>,
+}
+
+/// A prepared change: nothing running has been touched yet.
+pub struct Prepared {
+    config: Config,
+    catalog: Arc<Catalog>,
+    trigger: Trigger,
+    ready: Vec<Ready>,
+    removed: Vec<String>,
+    started: Instant,
+}
+
+impl Prepared {
+    /// Whether the change does nothing.
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty()
+            && self.ready.iter().all(|r| {
+                r.driver.is_none()
+                    && matches!(r.codec, CodecChange::Keep)
+                    && r.listener.is_none()
+                    && r.plan.transport != TransportPlan::Start
+                    && r.plan.change == Change::Same
+            })
+    }
+
+    /// Move the new codec instances into `codecs` (at start, before the
+    /// pipeline runs); returns the status entries to keep.
+    pub fn install_codecs(&mut self, codecs: &mut Codecs) -> BTreeMap<String, InstanceEntry> {
+        let mut entries = BTreeMap::new();
+        for r in &mut self.ready {
+            if let CodecChange::Set(slot, entry) = std::mem::replace(&mut r.codec, CodecChange::Keep) {
+                codecs.set(&r.plan.config.id, slot);
+                entries.insert(r.plan.config.id.clone(), entry);
+            }
+        }
+        entries
+    }
+}
+
+/// The running host's driver instances.
+pub struct Host {
+    config: Config,
+    catalog: Arc<Catalog>,
+    drivers: BTreeMap<String, RunningDriver>,
+    journal: JournalHandle,
+    pipeline: PipelineHandle,
+    view: LiveView,
+    api_address: String,
+    /// Codec entries installed before the pipeline ran (at start).
+    preinstalled: BTreeMap<String, InstanceEntry>,
+}
+
+fn diag(config: &Config, at: crate::config::Pos, message: String) -> Diagnostic {
+    Diagnostic::new(&config.file, at, message)
+}
+
+impl Host {
+    /// Prepare the start: every instance and listener `config` asks for.
+    pub async fn prepare_start(config: Config, catalog: Arc<Catalog>) -> Result<Prepared, Vec<Diagnostic>> {
+        prepare(&BTreeMap::new(), config, catalog, Trigger::Start).await
+    }
+
+    /// A host with nothing running yet, whose first [`commit`](Self::commit)
+    /// is the prepared start.
+    pub fn new(
+        prepared_start: &Prepared,
+        journal: JournalHandle,
+        pipeline: PipelineHandle,
+        view: LiveView,
+        api_address: String,
+        preinstalled: BTreeMap<String, InstanceEntry>,
+    ) -> Self {
+        Host {
+            config: prepared_start.config.clone(),
+            catalog: prepared_start.catalog.clone(),
+            drivers: BTreeMap::new(),
+            journal,
+            pipeline,
+            view,
+            api_address,
+            preinstalled,
+        }
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The plugins in use.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Bound addresses (or URLs) of running drivers, by instance id.
+    pub fn addresses(&self) -> BTreeMap<String, String> {
+        self.drivers
+            .iter()
+            .filter(|(_, d)| !d.address.is_empty())
+            .map(|(id, d)| (id.clone(), d.address.clone()))
+            .collect()
+    }
+
+    /// The API address.
+    pub fn api_address(&self) -> &str {
+        &self.api_address
+    }
+
+    /// Prepare a change to `config` and `catalog`. A configuration change
+    /// that needs a restart, names a plugin that cannot be had, or a listen
+    /// address that cannot be bound is refused here, with every error.
+    pub async fn prepare(
+        &self,
+        config: Config,
+        catalog: Arc<Catalog>,
+        trigger: Trigger,
+    ) -> Result<Prepared, Vec<Diagnostic>> {
+        let restart_only: Vec<Diagnostic> = self
+            .config
+            .restart_only_changes(&config)
+            .into_iter()
+            .map(|(key, was, now)| {
+                let at = config.positions.get(key).copied().unwrap_or(crate::config::Pos { line: 1, col: 1 });
+                diag(
+                    &config,
+                    at,
+                    format!("`{key}` changed ({was} -> {now}): it takes effect only when meterhub restarts; the change was refused"),
+                )
+            })
+            .collect();
+        if !restart_only.is_empty() {
+            return Err(restart_only);
+        }
+        let running: BTreeMap<String, RunningSpec> =
+            self.drivers.iter().map(|(id, d)| (id.clone(), d.spec.clone())).collect();
+        let listeners = self
+            .drivers
+            .values()
+            .filter_map(|d| Some((d.spec.config.transport.listen()?, d.listener.clone()?)))
+            .filter(|(addr, _)| addr.port() != 0)
+            .collect();
+        prepare_with(&running, listeners, config, catalog, trigger).await
+    }
+
+    /// Switch over to `prepared`. Codecs change first, so frames of new
+    /// driver instances decode with their new codec; then transports and
+    /// driver runtimes; then what was removed stops. Frames quarantined
+    /// under a replaced codec are decoded again with the new one.
+    pub async fn commit(&mut self, mut prepared: Prepared) {
+        let mut changes = Vec::new();
+        let mut redecode = Vec::new();
+        for r in &mut prepared.ready {
+            if let CodecChange::Set(slot, entry) = std::mem::replace(&mut r.codec, CodecChange::Keep) {
+                let id = r.plan.config.id.clone();
+                let ready = matches!(slot, CodecSlot::Ready(_));
+                if let Err(e) = self.pipeline.set_codec(&id, slot).await {
+                    tracing::error!(driver = %id, error = %e, "codec not replaced");
+                }
+                self.preinstalled.insert(id.clone(), entry);
+                if ready && prepared.trigger != Trigger::Start {
+                    redecode.push(id);
+                }
+            }
+        }
+        for r in prepared.ready {
+            let id = r.plan.config.id.clone();
+            let codec_entry = self.preinstalled.remove(&id);
+            changes.extend(describe(&r, &prepared.catalog));
+            let old = self.drivers.remove(&id);
+            let driver = self.switch(r, old, codec_entry);
+            self.drivers.insert(id, driver);
+        }
+        for id in &prepared.removed {
+            if let Some(mut d) = self.drivers.remove(id) {
+                d.stop();
+                let reason = format!("driver instance {id:?} was removed from the configuration");
+                if let Err(e) = self.pipeline.set_codec(id, CodecSlot::Unavailable(reason)).await {
+                    tracing::error!(driver = %id, error = %e, "codec not removed");
+                }
+                changes.push(format!("{id}: removed"));
+            }
+        }
+        let apply_ms = prepared.started.elapsed().as_secs_f64() * 1000.0;
+        self.config = prepared.config;
+        self.catalog = prepared.catalog;
+        for change in &changes {
+            tracing::info!(trigger = prepared.trigger.as_str(), %change, "applied");
+        }
+        tracing::info!(trigger = prepared.trigger.as_str(), changes = changes.len(), apply_ms, "change applied");
+        self.publish(Some(AppliedChange {
+            trigger: prepared.trigger.as_str(),
+            at_ms: transport::now_ms(),
+            apply_ms,
+            changes,
+        }));
+        for source in redecode {
+            let pipeline = self.pipeline.clone();
+            tokio::spawn(async move {
+                match pipeline.redecode(RedecodeSelection::QuarantinedFrom { source: source.clone() }).await {
+                    Ok(report) if report.frames > 0 => {
+                        tracing::info!(driver = %source, ?report, "quarantined frames decoded again with the new codec")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(driver = %source, error = %e, "re-decode after a codec change failed"),
+                }
+            });
+        }
+    }
+
+    /// Record a refused change: the last good configuration keeps running.
+    pub fn refused(&self, trigger: Trigger, errors: &[String]) {
+        for error in errors {
+            tracing::error!(trigger = trigger.as_str(), %error, "change refused; the running configuration stays");
+        }
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        view.config.last_error =
+            Some(RefusedChange { trigger: trigger.as_str(), at_ms: transport::now_ms(), errors: errors.to_vec() });
+    }
+
+    /// Stop every driver instance (at shutdown).
+    pub fn stop_all(&mut self) {
+        for d in self.drivers.values_mut() {
+            d.stop();
+        }
+    }
+
+    fn switch(&mut self, r: Ready, old: Option<RunningDriver>, codec_entry: Option<InstanceEntry>) -> RunningDriver {
+        let c = &r.plan.config;
+        let fingerprint = |part: &Part, old: Option<&Option<String>>| match part {
+            Part::Keep => old.cloned().flatten(),
+            Part::New(p) => Some(p.fingerprint.clone()),
+            Part::Missing(_) => None,
+        };
+        let spec = RunningSpec {
+            config: c.clone(),
+            driver: fingerprint(&r.plan.driver, old.as_ref().map(|o| &o.spec.driver)),
+            codec: fingerprint(&r.plan.codec, old.as_ref().map(|o| &o.spec.codec)),
+        };
+        let codec_entry = codec_entry
+            .or_else(|| old.as_ref().map(|o| o.codec_entry.clone()))
+            .unwrap_or_else(|| InstanceEntry::unavailable(&c.id, "codec", &c.codec, "no codec instance".to_owned()));
+        let mut old = old;
+        // The runtime new sessions go to.
+        let (runtime, driver_entry) = match (r.driver, &r.plan.driver) {
+            (Some(instance), _) => {
+                let entry = InstanceEntry::of(&c.id, "driver", &instance);
+                let rt = Arc::new(DriverRuntime::new(
+                    &c.id,
+                    &c.plugin,
+                    Box::new(instance),
+                    self.journal.clone(),
+                    c.max_pending,
+                ));
+                (Some(rt), entry)
+            }
+            (None, Part::Missing(reason)) => {
+                (None, InstanceEntry::unavailable(&c.id, "driver", &c.plugin, reason.clone()))
+            }
+            (None, _) => {
+                let o = old.as_ref().expect("a kept driver was running");
+                (o.runtime.clone(), o.driver_entry.clone())
+            }
+        };
+        let Some(runtime) = runtime else {
+            if let Some(o) = old.as_mut() {
+                o.stop();
+            }
+            return RunningDriver {
+                spec,
+                runtime: None,
+                slot: None,
+                listener: None,
+                address: String::new(),
+                driver_entry,
+                codec_entry,
+            };
+        };
+        if r.plan.transport == TransportPlan::Keep
+            && let Some(mut o) = old.take_if(|o| o.slot.is_some())
+            && let Some(slot) = o.slot.take()
+        {
+            // Same transport: the listener keeps accepting; new sessions go
+            // to the new runtime, the old one drains.
+            if let Some(previous) = o.runtime.take()
+                && !Arc::ptr_eq(&previous, &runtime)
+            {
+                slot.send_replace(runtime.clone());
+                previous.drain();
+            }
+            return RunningDriver {
+                spec,
+                runtime: Some(runtime),
+                slot: Some(slot),
+                listener: o.listener.take(),
+                address: std::mem::take(&mut o.address),
+                driver_entry,
+                codec_entry,
+            };
+        }
+        // A new transport; the old one (if any) stops once the new one runs.
+        let (slot, receiver) = watch::channel(runtime.clone());
+        let (listener, address) = match (&c.transport, r.listener) {
+            (TransportConfig::Tcp { .. }, Some((listener, bound))) => {
+                tokio::spawn(transport::tcp::serve(receiver, listener.clone()));
+                (Some(listener), bound.to_string())
+            }
+            (TransportConfig::Http { max_body_bytes, request_timeout_ms, .. }, Some((listener, bound))) => {
+                let limits = transport::http::HttpLimits {
+                    max_body_bytes: *max_body_bytes,
+                    request_timeout: std::time::Duration::from_millis(u64::from(*request_timeout_ms)),
+                };
+                tokio::spawn(transport::http::serve(receiver, listener.clone(), limits));
+                (Some(listener), bound.to_string())
+            }
+            (TransportConfig::Websocket { url, reconnect_min_ms, reconnect_max_ms }, _) => {
+                let backoff = crate::backoff::Backoff {
+                    min: std::time::Duration::from_millis(u64::from(*reconnect_min_ms)),
+                    max: std::time::Duration::from_millis(u64::from(*reconnect_max_ms)),
+                };
+                tokio::spawn(transport::websocket::run(receiver, url.clone(), backoff));
+                (None, url.clone())
+            }
+            (_, None) => unreachable!("prepare binds every server transport it starts"),
+        };
+        if let Some(mut o) = old {
+            // Its sessions go on if the runtime is kept; the old listener
+            // closes unless the new transport took it over.
+            if o.runtime.as_ref().is_some_and(|previous| Arc::ptr_eq(previous, &runtime)) {
+                o.runtime = None;
+            }
+            o.stop();
+        }
+        tracing::info!(driver = %c.id, plugin = %c.plugin, transport = c.transport.name(), %address, "driver started");
+        RunningDriver { spec, runtime: Some(runtime), slot: Some(slot), listener, address, driver_entry, codec_entry }
+    }
+
+    /// Publish the running state to the API.
+    fn publish(&self, applied: Option<AppliedChange>) {
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        view.plugins = self
+            .catalog
+            .loaded
+            .values()
+            .map(|p| {
+                let mut status = PluginStatus::of(&p.manifest);
+                status.sha256 = p.file_sha256.clone();
+                status
+            })
+            .collect();
+        view.refused = self.catalog.refused.clone();
+        view.drivers = self
+            .drivers
+            .values()
+            .map(|d| DriverStatus {
+                id: d.spec.config.id.clone(),
+                plugin: d.spec.config.plugin.clone(),
+                codec: d.spec.config.codec.clone(),
+                transport: d.spec.config.transport.name(),
+                address: d.address.clone(),
+                running: d.runtime.is_some(),
+            })
+            .collect();
+        view.instances = self.drivers.values().flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()]).collect();
+        view.config.file = self.config.file.display().to_string();
+        if let Some(applied) = applied {
+            view.config.generation += 1;
+            view.config.last_applied = Some(applied);
+            view.config.last_error = None;
+        }
+    }
+}
+
+fn unavailable_codec(c: &crate::config::DriverConfig, reason: &str) -> CodecChange {
+    let reason = format!("codec unavailable: {reason}");
+    CodecChange::Set(
+        CodecSlot::Unavailable(reason.clone()),
+        InstanceEntry::unavailable(&c.id, "codec", &c.codec, reason),
+    )
+}
+
+/// One line per thing that changes for driver instance `r`.
+fn describe(r: &Ready, catalog: &Catalog) -> Vec<String> {
+    let c = &r.plan.config;
+    let version = |id: &str| {
+        catalog
+            .loaded
+            .get(id)
+            .map_or_else(String::new, |p| format!(" {} ({})", p.manifest.version, &p.file_sha256[..12]))
+    };
+    let mut lines = Vec::new();
+    match (&r.plan.change, &r.plan.driver) {
+        (_, Part::Missing(reason)) => lines.push(format!("{}: not running: {reason}", c.id)),
+        (Change::Added, _) => lines.push(format!("{}: added ({} on {})", c.id, c.plugin, c.transport.name())),
+        (Change::Changed, _) => lines.push(format!("{}: configuration changed", c.id)),
+        (Change::Same, _) => {}
+    }
+    if r.driver.is_some() && r.plan.change == Change::Same {
+        lines.push(format!("{}: driver now {}{}", c.id, c.plugin, version(&c.plugin)));
+    }
+    if let CodecChange::Set(slot, _) = &r.codec
+        && r.plan.change == Change::Same
+    {
+        lines.push(match slot {
+            CodecSlot::Ready(_) => format!("{}: codec now {}{}", c.id, c.codec, version(&c.codec)),
+            CodecSlot::Unavailable(reason) => format!("{}: codec unavailable: {reason}", c.id),
+        });
+    }
+    if r.listener.is_some() && r.plan.change == Change::Same {
+        lines.push(format!("{}: listening again", c.id));
+    }
+    lines
+}
+
+async fn prepare(
+    running: &BTreeMap<String, RunningSpec>,
+    config: Config,
+    catalog: Arc<Catalog>,
+    trigger: Trigger,
+) -> Result<Prepared, Vec<Diagnostic>> {
+    prepare_with(running, BTreeMap::new(), config, catalog, trigger).await
+}
+
+/// Make what the plan needs. `listeners` are the running ones by configured
+/// address, handed over to a new transport on the same address.
+async fn prepare_with(
+    running: &BTreeMap<String, RunningSpec>,
+    listeners: BTreeMap<SocketAddr, Arc<TcpListener>>,
+    config: Config,
+    catalog: Arc<Catalog>,
+    trigger: Trigger,
+) -> Result<Prepared, Vec<Diagnostic>> {
+    let started = Instant::now();
+    let plan = plan::plan(running, &config, &catalog);
+    // A configuration change must name plugins that can be had; at start and
+    // when the plugins folder changes, a driver without its plugin waits.
+    let strict = trigger == Trigger::Config;
+    let mut errors = Vec::new();
+    let mut ready = Vec::new();
+    for mut p in plan.drivers {
+        let c = p.config.clone();
+        let judged = strict && p.change != Change::Same;
+        let driver = match &p.driver {
+            Part::Keep => None,
+            Part::Missing(reason) => {
+                if judged {
+                    errors.push(diag(&config, c.plugin_pos, reason.clone()));
+                }
+                None
+            }
+            Part::New(plugin) => match crate::app::supervised(plugin, &c.settings_json, &config) {
+                Ok(instance) => Some(instance),
+                Err(e) => {
+                    p.driver = Part::Missing(format!("plugin {:?}: {e}", c.plugin));
+                    if judged {
+                        errors.push(diag(&config, c.settings_pos, format!("plugin {:?}: {e}", c.plugin)));
+                    }
+                    None
+                }
+            },
+        };
+        let codec = match &p.codec {
+            Part::Keep => CodecChange::Keep,
+            Part::Missing(reason) => {
+                if judged && c.codec != c.plugin {
+                    errors.push(diag(&config, c.codec_pos, reason.clone()));
+                }
+                unavailable_codec(&c, reason)
+            }
+            Part::New(plugin) => match crate::app::supervised(plugin, c.codec_settings(), &config) {
+                Ok(instance) => {
+                    let entry = InstanceEntry::of(&c.id, "codec", &instance);
+                    CodecChange::Set(CodecSlot::Ready(Box::new(instance)), entry)
+                }
+                Err(e) => {
+                    let reason = format!("codec plugin {:?}: {e}", c.codec);
+                    if judged && c.codec != c.plugin {
+                        errors.push(diag(&config, c.settings_pos, reason.clone()));
+                    }
+                    p.codec = Part::Missing(reason.clone());
+                    unavailable_codec(&c, &reason)
+                }
+            },
+        };
+        if matches!(p.driver, Part::Missing(_)) {
+            p.transport = TransportPlan::Off;
+        }
+        let mut listener = None;
+        if p.transport == TransportPlan::Start
+            && let Some(listen) = c.transport.listen()
+        {
+            match listeners.get(&listen) {
+                Some(taken_over) => listener = Some((taken_over.clone(), taken_over.local_addr().unwrap_or(listen))),
+                None => match transport::tcp::bind(listen).await {
+                    Ok((l, bound)) => listener = Some((Arc::new(l), bound)),
+                    Err(e) => {
+                        let reason = format!("cannot listen on {listen}: {e}");
+                        if trigger == Trigger::Plugins {
+                            p.driver = Part::Missing(reason);
+                            p.transport = TransportPlan::Off;
+                        } else {
+                            errors.push(diag(&config, c.transport_pos, reason));
+                        }
+                    }
+                },
+            }
+        }
+        let driver = if matches!(p.driver, Part::Missing(_)) { None } else { driver };
+        ready.push(Ready { plan: p, driver, codec, listener });
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|d| (d.pos.line, d.pos.col));
+        return Err(errors);
+    }
+    Ok(Prepared { config, catalog, trigger, ready, removed: plan.removed, started })
+}

@@ -1,0 +1,153 @@
+//! The task that owns the running [`Host`] and applies changes one at a
+//! time: the configuration file changed (or SIGHUP), the plugins folder
+//! changed. Each change is parse -> validate -> prepare -> commit, the same
+//! path as the start; a refused change leaves the last good one running.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::history;
+use super::host::{Host, Trigger};
+use super::watch::{self, Ticks};
+use crate::config::Config;
+use crate::plugin::Catalog;
+use crate::plugin::wasm::Limits;
+
+/// Applies changes to a running host.
+pub struct Reconciler {
+    host: Host,
+    file: PathBuf,
+    /// The configuration text last looked at, applied or not: the same text
+    /// again is no change.
+    last_text: String,
+    limits: Limits,
+    applied: Box<dyn Fn(&Host) + Send>,
+}
+
+impl Reconciler {
+    /// Take over `host`, started from `text`. `applied` runs after every
+    /// applied change (it rewrites `run.json`).
+    pub fn new(host: Host, text: String, limits: Limits, applied: Box<dyn Fn(&Host) + Send>) -> Self {
+        let file = host.config().file.clone();
+        if let Err(e) = history::record_good(&file, &text) {
+            tracing::warn!(file = %file.display(), error = %e, "cannot record the last good configuration; `meterhub config rollback` will not have it");
+        }
+        Reconciler { host, file, last_text: text, limits, applied }
+    }
+
+    /// The running host.
+    pub fn host(&mut self) -> &mut Host {
+        &mut self.host
+    }
+
+    /// Serve changes until `stop` completes.
+    pub async fn run(mut self, stop: impl Future<Output = ()>) -> Host {
+        let mut config_ticks = watch_or_warn("configuration file", watch::file(&self.file));
+        let plugins_dir = self.host.config().plugins_dir.clone();
+        let mut plugin_ticks = watch_or_warn("plugins folder", watch::folder(&plugins_dir));
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                Some(()) = settled(&mut config_ticks) => self.config_changed(false).await,
+                Some(()) = settled(&mut plugin_ticks) => self.plugins_changed().await,
+                Some(()) = async { hangup.as_mut()?.recv().await } => {
+                    tracing::info!("SIGHUP: reloading the configuration and rescanning plugins");
+                    self.config_changed(true).await;
+                    self.plugins_changed().await;
+                }
+            }
+        }
+        drop((config_ticks, plugin_ticks));
+        self.host
+    }
+
+    /// Read the configuration file again and apply it if it changed.
+    pub async fn config_changed(&mut self, force: bool) {
+        let text = match std::fs::read_to_string(&self.file) {
+            Ok(text) => text,
+            Err(e) => {
+                let error = format!("{}: cannot read the configuration file: {e}", self.file.display());
+                self.host.refused(Trigger::Config, &[error]);
+                return;
+            }
+        };
+        if text == self.last_text && !force {
+            tracing::debug!("configuration file touched; content unchanged");
+            return;
+        }
+        self.last_text = text.clone();
+        let config = match crate::config::load::parse(&self.file, &text) {
+            Ok(config) => config,
+            Err(e) => {
+                let errors: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
+                self.host.refused(Trigger::Config, &errors);
+                return;
+            }
+        };
+        let catalog = self.host.catalog().clone();
+        if self.apply(config, catalog, Trigger::Config).await
+            && let Err(e) = history::record_good(&self.file, &text)
+        {
+            tracing::warn!(error = %e, "cannot record the last good configuration");
+        }
+    }
+
+    /// Scan the plugins folder again and apply what changed.
+    pub async fn plugins_changed(&mut self) {
+        let previous = self.host.catalog().clone();
+        let dir = self.host.config().plugins_dir.clone();
+        let limits = self.limits;
+        let scanned = tokio::task::spawn_blocking(move || {
+            let catalog = Catalog::rescan(&dir, limits, Some(&previous));
+            (catalog, previous)
+        })
+        .await;
+        let Ok((catalog, previous)) = scanned else { return };
+        let same = catalog.refused == previous.refused
+            && catalog.loaded.len() == previous.loaded.len()
+            && catalog.loaded.iter().all(|(id, p)| previous.loaded.get(id).is_some_and(|q| Arc::ptr_eq(p, q)));
+        if same {
+            tracing::debug!("plugins folder touched; no plugin changed");
+            return;
+        }
+        let config = self.host.config().clone();
+        self.apply(config, Arc::new(catalog), Trigger::Plugins).await;
+    }
+
+    async fn apply(&mut self, config: Config, catalog: Arc<Catalog>, trigger: Trigger) -> bool {
+        match self.host.prepare(config, catalog, trigger).await {
+            Ok(prepared) => {
+                self.host.commit(prepared).await;
+                (self.applied)(&self.host);
+                true
+            }
+            Err(diagnostics) => {
+                let errors: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+                self.host.refused(trigger, &errors);
+                false
+            }
+        }
+    }
+}
+
+fn watch_or_warn(
+    what: &str,
+    watched: notify::Result<(notify::RecommendedWatcher, Ticks)>,
+) -> Option<(notify::RecommendedWatcher, Ticks)> {
+    match watched {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the {what}; changes take effect on SIGHUP");
+            None
+        }
+    }
+}
+
+async fn settled(watched: &mut Option<(notify::RecommendedWatcher, Ticks)>) -> Option<()> {
+    match watched {
+        Some((_, ticks)) => watch::settled(ticks, watch::QUIET).await,
+        None => std::future::pending().await,
+    }
+}
