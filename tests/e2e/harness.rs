@@ -235,6 +235,57 @@ impl Host {
         })
     }
 
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Resident memory of the host process, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// `GET /api/v1/config`: generation, last change, last refusal.
+    pub fn config_status(&self) -> Value {
+        self.get_ok("/api/v1/config")
+    }
+
+    /// Wait until the host has applied `generation` changes; returns the
+    /// config status.
+    pub fn wait_generation(&self, generation: u64) -> Value {
+        wait_for(&format!("config generation {generation}"), START_DEADLINE, || {
+            let status = self.config_status();
+            (status["generation"].as_u64() >= Some(generation)).then_some(status)
+        })
+    }
+
+    /// Wait until a change is refused after `since_ms`; returns its errors.
+    pub fn wait_refusal(&self, since_ms: i64) -> Vec<String> {
+        wait_for("a refused change", START_DEADLINE, || {
+            let status = self.config_status();
+            let refused = &status["last_error"];
+            (refused["at_ms"].as_i64() >= Some(since_ms))
+                .then(|| refused["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect())
+        })
+    }
+
+    /// Re-read `run.json` for the drivers' addresses (they change on reload).
+    pub fn refresh_drivers(&mut self) {
+        let text = std::fs::read(self.data_dir().join("run.json")).expect("run.json");
+        let info: Value = serde_json::from_slice(&text).expect("run.json is JSON");
+        self.drivers = info["drivers"]
+            .as_object()
+            .expect("drivers")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+    }
+
     /// Run a meterhub sub-command against this host's config.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(binary()).args(args).arg("-c").arg(&self.config).output().expect("run meterhub")

@@ -14,7 +14,15 @@ pub trait Conn: Send {
     fn recv(&mut self) -> impl Future<Output = Option<std::io::Result<Vec<u8>>>> + Send;
     /// Write one chunk or message.
     fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// End a drained session so that the peer reads every answer before the
+    /// end (no reset from unread input). Input after this is not read.
+    fn finish(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
+
+/// How long a drained session waits for its peer to close after the last answer.
+pub const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Run one session on `conn` until the peer leaves, the driver closes it,
 /// or its runtime drains (then it stops reading and answers what it read).
@@ -24,6 +32,7 @@ pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transp
     let source = session.source().to_owned();
     tracing::debug!(driver = %source, session = session.id, %peer, "session opened");
     let mut input_open = true;
+    let mut draining = false;
     let outcome: Result<(), String> = async {
         loop {
             while let Some(bytes) = session.next_outgoing() {
@@ -53,11 +62,15 @@ pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transp
                 () = &mut drained, if input_open => {
                     tracing::debug!(driver = %session.source(), session = session.id, "session draining");
                     input_open = false;
+                    draining = true;
                 }
             }
         }
     }
     .await;
+    if draining {
+        conn.finish().await;
+    }
     match outcome {
         Ok(()) => tracing::debug!(driver = %source, session = session.id, %peer, "session ended"),
         Err(reason) => tracing::debug!(driver = %source, session = session.id, %peer, %reason, "session ended"),

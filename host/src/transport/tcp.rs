@@ -30,6 +30,17 @@ impl Conn for TcpConn {
     async fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
         self.stream.write_all(&bytes).await
     }
+
+    async fn finish(&mut self) {
+        // FIN after the last answer, then wait (briefly) for the peer's end:
+        // closing with unread input would reset the connection and could
+        // destroy answers the peer has not read yet.
+        let _ = self.stream.shutdown().await;
+        let _ = tokio::time::timeout(stream::FINISH_GRACE, async {
+            while matches!(self.stream.read(&mut self.buf).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
 }
 
 /// Bind `listen`; the returned address is the one actually bound (port 0 resolved).

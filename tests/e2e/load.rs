@@ -1,0 +1,110 @@
+//! A device that keeps sending readings over TCP through reloads and plugin
+//! swaps: when the host closes its connection (a drained session) it
+//! reconnects and sends again what was not acknowledged.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::harness::{LineClient, reading};
+
+/// First timestamp of the readings.
+pub const TS: i64 = 1_763_719_200_000;
+
+/// What a writer saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Timestamps acknowledged by the host.
+    pub acked: BTreeSet<i64>,
+    /// Connection attempts the host refused (a listener that stopped accepting).
+    pub refused: u64,
+    /// Connections the host ended (drained sessions).
+    pub reconnects: u64,
+    /// Lines sent again on a new connection because they had no answer.
+    pub resent: u64,
+}
+
+/// A running writer.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    outcome: Arc<Mutex<Outcome>>,
+    handle: JoinHandle<()>,
+}
+
+impl Writer {
+    /// Start writing readings of `device` to `addr`.
+    pub fn spawn(addr: SocketAddr, device: &str) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let outcome = Arc::new(Mutex::new(Outcome::default()));
+        let (s, o, device) = (stop.clone(), outcome.clone(), device.to_owned());
+        let handle = std::thread::spawn(move || write(addr, &device, &s, &o));
+        Writer { stop, outcome, handle }
+    }
+
+    /// Readings acknowledged so far.
+    pub fn acked(&self) -> usize {
+        self.outcome.lock().unwrap().acked.len()
+    }
+
+    /// Stop and report.
+    pub fn stop(self) -> Outcome {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("writer thread");
+        std::mem::take(&mut *self.outcome.lock().unwrap())
+    }
+}
+
+fn write(addr: SocketAddr, device: &str, stop: &AtomicBool, outcome: &Mutex<Outcome>) {
+    let mut next: i64 = 0;
+    let mut unacked: VecDeque<i64> = VecDeque::new();
+    while !stop.load(Ordering::Relaxed) {
+        if std::net::TcpStream::connect(addr).map(drop).is_err() {
+            outcome.lock().unwrap().refused += 1;
+            std::thread::yield_now();
+            continue;
+        }
+        let Ok(mut client) = std::panic::catch_unwind(|| LineClient::connect(addr)) else {
+            outcome.lock().unwrap().refused += 1;
+            continue;
+        };
+        // One connection: bursts of lines, each answered by its line number.
+        let mut offset = 0usize;
+        'connection: while !stop.load(Ordering::Relaxed) {
+            let mut burst: Vec<i64> = Vec::new();
+            outcome.lock().unwrap().resent += unacked.len() as u64;
+            burst.extend(unacked.drain(..));
+            while burst.len() < 8 {
+                burst.push(TS + next * 1000);
+                next += 1;
+            }
+            let lines: String = burst.iter().map(|ts| reading(device, "volume", *ts, &ts.to_string())).collect();
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.send(lines.as_bytes()))).is_err() {
+                unacked.extend(burst);
+                break 'connection;
+            }
+            let mut answered = BTreeSet::new();
+            for _ in 0..burst.len() {
+                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.answer()));
+                let Ok(Some(answer)) = answer else { break };
+                assert_eq!(answer["ok"], true, "{answer}");
+                let line = answer["line"].as_u64().expect("line number") as usize;
+                answered.insert(line);
+            }
+            let mut o = outcome.lock().unwrap();
+            for (i, ts) in burst.iter().enumerate() {
+                if answered.contains(&(offset + i + 1)) {
+                    o.acked.insert(*ts);
+                } else {
+                    unacked.push_back(*ts);
+                }
+            }
+            offset += burst.len();
+            if !unacked.is_empty() {
+                o.reconnects += 1;
+                break 'connection;
+            }
+        }
+    }
+}
