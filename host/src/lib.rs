@@ -22,6 +22,7 @@ pub mod config;
 pub mod http_server;
 pub mod journal;
 pub mod lifecycle;
+pub mod memory;
 pub mod pipeline;
 pub mod plugin;
 pub mod transport;

@@ -88,6 +88,10 @@ fn open_hint(error: &sled::Error) -> &'static str {
     }
 }
 
+/// sled's page cache. Its default (1 GiB) would let the host's memory grow
+/// with the archive; recent data is what the pipeline and the API read.
+pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+
 impl SledArchive {
     /// Opens (creating if needed) the database directory `path`. Any failure,
     /// including a panic of the storage engine, is an error naming the path
@@ -120,7 +124,8 @@ impl SledArchive {
     }
 
     fn open_db(path: &Path) -> Result<sled::Db, ArchiveError> {
-        let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).open());
+        let opened =
+            std::panic::catch_unwind(|| sled::Config::new().path(path).cache_capacity(CACHE_CAPACITY_BYTES).open());
         match opened {
             Ok(Ok(db)) => Ok(db),
             Ok(Err(source)) => Err(ArchiveError::Open { path: path.to_path_buf(), hint: open_hint(&source), source }),

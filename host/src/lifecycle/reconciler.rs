@@ -114,6 +114,7 @@ impl Reconciler {
         }
         let config = self.host.config().clone();
         self.apply(config, Arc::new(catalog), Trigger::Plugins).await;
+        crate::memory::release_free_heap();
     }
 
     async fn apply(&mut self, config: Config, catalog: Arc<Catalog>, trigger: Trigger) -> bool {

@@ -60,6 +60,12 @@ pub struct LoadedPlugin {
     pub fingerprint: String,
 }
 
+impl Drop for LoadedPlugin {
+    fn drop(&mut self) {
+        tracing::debug!(plugin = %self.manifest.id, version = %self.manifest.version, sha256 = %self.file_sha256, "plugin version released");
+    }
+}
+
 impl LoadedPlugin {
     /// Whether it plays `role`.
     pub fn has_role(&self, role: Role) -> bool {
@@ -196,8 +202,8 @@ fn fingerprint(manifest_path: &Path, file: &Path) -> Option<String> {
 
 /// Load the plugin described by the manifest at `manifest_path`.
 pub fn load_one(manifest_path: &Path, limits: Limits) -> Result<LoadedPlugin, Vec<Refusal>> {
-    let manifest_text = std::fs::read(manifest_path)
-        .map_err(|e| vec![Refusal::new(manifest_path, format!("cannot read: {e}"))])?;
+    let manifest_text =
+        std::fs::read(manifest_path).map_err(|e| vec![Refusal::new(manifest_path, format!("cannot read: {e}"))])?;
     let manifest = manifest::load(manifest_path).map_err(|errors| {
         errors
             .into_iter()
