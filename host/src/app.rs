@@ -151,13 +151,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("[api]: cannot listen on {}", config.api.listen))?;
     let live = LiveView::default();
+    let rates = api::rates::Rates::default();
     let state = Arc::new(ApiState {
         archive: archive.clone(),
         pipeline: pipeline.clone(),
         live: live.clone(),
         journal: journal.stats().clone(),
         started,
+        rates: rates.clone(),
     });
+    let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_task = tokio::spawn(api::serve(state, api_listener));
     tracing::info!(address = %api_addr, "api listening");
 
@@ -181,6 +184,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping: no new input; committing what was received");
     host.stop_all();
     api_task.abort();
+    rates_task.abort();
     journal.shutdown().await;
     let _ = pipeline_task.await;
     let _ = std::fs::remove_file(crate::app::run_file(&config));

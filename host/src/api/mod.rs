@@ -4,9 +4,11 @@
 //! - [`routes`]: method + path -> handler;
 //! - [`query`]: query-string parsing;
 //! - [`views`]: the JSON shapes of archive records;
-//! - [`status`]: plugin instance status and Prometheus metrics.
+//! - [`status`]: plugin instance status and Prometheus metrics;
+//! - [`rates`]: frames and readings per second per source.
 
 pub mod query;
+pub mod rates;
 pub mod routes;
 pub mod state;
 pub mod status;

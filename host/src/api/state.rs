@@ -60,6 +60,8 @@ pub struct ApiState {
     pub journal: Arc<crate::journal::JournalStats>,
     /// When the host started.
     pub started: Instant,
+    /// Frames and readings per second per source (sampled).
+    pub rates: super::rates::Rates,
 }
 
 impl ApiState {

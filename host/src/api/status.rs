@@ -62,6 +62,7 @@ pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             "instances": instances(state),
             "config": state.view().config,
             "sources": state.archive.counters()?,
+            "rates": *state.rates.lock().unwrap_or_else(|e| e.into_inner()),
             "applied_through": state.archive.applied_through()?,
             "uptime_s": state.started.elapsed().as_secs(),
         }),

@@ -63,18 +63,21 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     }
     println!();
     println!(
-        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10}",
-        "SOURCE", "RECEIVED", "ARCHIVED", "DUPLICATE", "QUARANTINED", "REJECTED"
+        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10}",
+        "SOURCE", "RECEIVED", "ARCHIVED", "DUPLICATE", "QUARANTINED", "REJECTED", "FRAMES/S", "READINGS/S"
     );
     for (source, c) in status["sources"].as_object().into_iter().flatten() {
+        let rate = &status["rates"][source];
         println!(
-            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10}",
+            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10.1} {:>10.1}",
             source,
             c["received"].to_string(),
             c["archived"].to_string(),
             c["duplicate"].to_string(),
             c["quarantined"].to_string(),
-            c["rejected"].to_string()
+            c["rejected"].to_string(),
+            rate["frames_per_s"].as_f64().unwrap_or(0.0),
+            rate["readings_per_s"].as_f64().unwrap_or(0.0)
         );
     }
     ExitCode::SUCCESS
