@@ -1,4 +1,6 @@
-//! Per-call cost of the listener plugin, WASM component vs native library.
+//! Per-call cost of the listener plugin: WASM component, native library in
+//! the host process (a trusted plugin), native library in a runner process
+//! (the default for native plugins).
 //!
 //! Loads `target/plugins/{wasm,native}/listener` through the host's public
 //! plugin API (`catalog::load_one` -> `LoadedPlugin::instantiate` ->
@@ -13,7 +15,10 @@
 //! kind, WASM and native alternating, so both see the same machine state;
 //! round 0 is a warm-up, then `samples` rounds. A figure is the median batch
 //! in ns per call with the fastest and slowest batch beside it; the
-//! `wasm/nat` line is the median of the per-round ratios. Single-threaded;
+//! `wasm/nat` and `proc/nat` lines are the medians of the per-round ratios
+//! to the in-process native library. Then it times starting a runner
+//! instance (spawn, library load, init): what a restart after a crash costs
+//! beyond the backoff delay. Single-threaded;
 //! the wasmtime epoch ticker and anything else running share the cores, and
 //! on a VM absolute numbers drift between runs (ratios hold better).
 //!
@@ -26,15 +31,16 @@
 //! |-------------------|--------------------------------|---------|
 //! | `--samples N`     | `METERHUB_BENCH_CODEC_SAMPLES` | 31      |
 //! | `--batch N`       | `METERHUB_BENCH_CODEC_BATCH`   | 2000    |
-//! | `--kind K`        | `METERHUB_BENCH_KIND`          | `both` (`wasm`, `native`, `both`) |
+//! | `--kind K`        | `METERHUB_BENCH_KIND`          | `all` (`wasm`, `native`, `process`, `both` = wasm and native, `all`) |
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use meterhub::config::load::{DEFAULT_WASM_CALL_TIMEOUT_MS, DEFAULT_WASM_MEMORY_MIB};
 use meterhub::plugin::catalog::load_one;
+use meterhub::plugin::process::RunnerCommand;
 use meterhub::plugin::wasm::Limits;
-use meterhub::plugin::{PluginFault, PluginInstance};
+use meterhub::plugin::{Isolation, LoadedPlugin, PluginFault, PluginInstance};
 use meterhub_plugin_api::{Action, Committed, Event, RawFrame, Transport};
 
 /// A realistic reading line as a water meter gateway sends it.
@@ -74,6 +80,8 @@ impl std::fmt::Display for Cost {
 
 fn main() {
     let options = options();
+    // This program is not `meterhub`: runners are the built binary.
+    RunnerCommand::set_default(RunnerCommand::meterhub(env!("CARGO_BIN_EXE_meterhub")));
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf();
     let limits = Limits {
         memory_bytes: DEFAULT_WASM_MEMORY_MIB as usize * 1024 * 1024,
@@ -92,7 +100,8 @@ fn main() {
         .kinds
         .iter()
         .map(|kind| {
-            Subject::load(kind, &workspace.join("target/plugins").join(kind).join("listener/plugin.toml"), limits)
+            let build = if *kind == "wasm" { "wasm" } else { "native" };
+            Subject::load(kind, &workspace.join("target/plugins").join(build).join("listener/plugin.toml"), limits)
         })
         .collect();
     // per_call[subject][call][round], ns.
@@ -113,14 +122,31 @@ fn main() {
     for (subject, times) in subjects.iter().zip(&per_call) {
         println!("{}", row(subject.kind, [0, 1, 2].map(|call| Cost::of(times[call].clone()).to_string())));
     }
-    if let [wasm, native] = &per_call[..] {
-        // The ratio of each round, so both kinds are compared under the same conditions.
-        let ratio = |call: usize| {
-            let ratios = wasm[call].iter().zip(&native[call]).map(|(w, n)| w / n).collect();
-            let c = Cost::of(ratios);
-            format!("{:.1}x ({:.1}..{:.1})", c.median, c.min, c.max)
-        };
-        println!("{}", row("wasm/nat", [0, 1, 2].map(ratio)));
+    if let Some(native) = subjects.iter().position(|s| s.kind == "native") {
+        for (subject, times) in subjects.iter().zip(&per_call).filter(|(s, _)| s.kind != "native") {
+            // The ratio of each round, so both kinds are compared under the same conditions.
+            let ratio = |call: usize| {
+                let ratios = times[call].iter().zip(&per_call[native][call]).map(|(k, n)| k / n).collect();
+                let c = Cost::of(ratios);
+                format!("{:.1}x ({:.1}..{:.1})", c.median, c.min, c.max)
+            };
+            println!("{}", row(&format!("{}/nat", &subject.kind[..4]), [0, 1, 2].map(ratio)));
+        }
+    }
+    if let Some(process) = subjects.iter().find(|s| s.kind == "process") {
+        let starts: Vec<f64> = (0..options.samples)
+            .map(|_| {
+                let started = Instant::now();
+                drop(process.instance());
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        let c = Cost::of(starts);
+        println!();
+        println!(
+            "runner instance start (spawn, library load, init), the restart cost beyond the backoff: {:.1} ms ({:.1}..{:.1}) over {} starts",
+            c.median, c.min, c.max, options.samples
+        );
     }
 }
 
@@ -134,6 +160,8 @@ fn row(kind: &str, cells: [String; 3]) -> String {
 /// instance with one open TCP session.
 struct Subject {
     kind: &'static str,
+    plugin: LoadedPlugin,
+    isolation: Isolation,
     codec: Box<dyn PluginInstance>,
     driver: Box<dyn PluginInstance>,
     frame: RawFrame,
@@ -152,7 +180,11 @@ impl Subject {
             let causes: Vec<String> = refusals.iter().map(ToString::to_string).collect();
             panic!("cannot load {}: {}", manifest.display(), causes.join("; "))
         });
-        let instance = || plugin.instantiate("{}").unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let isolation = match kind {
+            "process" => Isolation::Process { call_timeout_ms: limits.call_timeout_ms },
+            _ => Isolation::InProcess,
+        };
+        let instance = || plugin.instantiate("{}", isolation).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
         let (mut codec, mut driver) = (instance(), instance());
         let now_ms = now_ms();
         let frame = RawFrame {
@@ -171,7 +203,12 @@ impl Subject {
         let opened = Event::Opened { transport: Transport::Tcp, peer: "192.0.2.10:40001".to_owned() };
         assert!(ok(driver.handle(1, now_ms, opened)).is_empty(), "Opened has no actions");
         let chunk = format!("{LINE}\n").into_bytes();
-        Subject { kind, codec, driver, frame, chunk, now_ms, seq: 0 }
+        Subject { kind, plugin, isolation, codec, driver, frame, chunk, now_ms, seq: 0 }
+    }
+
+    /// A fresh instance.
+    fn instance(&self) -> Box<dyn PluginInstance> {
+        self.plugin.instantiate("{}", self.isolation).unwrap_or_else(|e| panic!("{}: {e}", self.kind))
     }
 
     /// Make `n` calls of kind `call` (an index into [`CALLS`]); the time they took.
@@ -270,12 +307,15 @@ fn options() -> Options {
     }
 }
 
-/// `wasm`, `native` or `both` (the default).
+/// `wasm`, `native` (in process), `process` (native in a runner), `both`
+/// (wasm and native) or `all` (the default).
 fn kinds(kind: Option<&str>) -> Vec<&'static str> {
-    match kind.unwrap_or("both") {
+    match kind.unwrap_or("all") {
         "wasm" => vec!["wasm"],
         "native" => vec!["native"],
+        "process" => vec!["process"],
         "both" => vec!["wasm", "native"],
-        other => panic!("kind: expected wasm, native or both, got {other:?}"),
+        "all" => vec!["wasm", "native", "process"],
+        other => panic!("kind: expected wasm, native, process, both or all, got {other:?}"),
     }
 }

@@ -1,10 +1,12 @@
 //! The sans-IO driver contract: events the host hands a session, actions
 //! the driver answers with. A driver owns no socket, clock or timer.
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::Transport;
 
 /// One HTTP request (HTTP ingress: one session per request).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {
     /// Method, upper case.
     pub method: String,
@@ -17,7 +19,7 @@ pub struct HttpRequest {
 }
 
 /// The answer to an HTTP request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
@@ -28,7 +30,7 @@ pub struct HttpResponse {
 }
 
 /// A frame reached stable storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Committed {
     /// The token of the [`Commit`].
     pub token: u64,
@@ -37,7 +39,7 @@ pub struct Committed {
 }
 
 /// A frame could not be committed; nothing about it may be acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitFailed {
     /// The token of the [`Commit`].
     pub token: u64,
@@ -46,7 +48,7 @@ pub struct CommitFailed {
 }
 
 /// What happened on a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// The session opened.
     Opened {
@@ -70,7 +72,7 @@ pub enum Event {
 }
 
 /// A frame to commit, as the driver saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameOut {
     /// Driver-defined content type.
     pub content_type: String,
@@ -82,7 +84,7 @@ pub struct FrameOut {
 
 /// Commit a frame; the host answers with [`Event::Committed`] or
 /// [`Event::CommitFailed`] carrying the same token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commit {
     /// Chosen by the driver, unique within the session.
     pub token: u64,
@@ -91,7 +93,7 @@ pub struct Commit {
 }
 
 /// What the host must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     /// Bytes to the peer (one WebSocket message on WebSocket sessions).
     Send(Vec<u8>),

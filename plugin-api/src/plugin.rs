@@ -1,11 +1,14 @@
 //! The one trait a plugin author implements.
 
+use serde::{Deserialize, Serialize};
+
 use crate::driver::{Action, Event};
 use crate::model::{DecodeError, Decoded, RawFrame};
 use crate::sink::{ArchivedReading, SinkOutcome};
 
 /// A role a plugin can play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Session state machine for a host transport.
     Driver,
@@ -37,7 +40,7 @@ impl Role {
 }
 
 /// What a plugin says about itself; the host checks it against `plugin.toml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// Plugin id, equal to its folder name.
     pub id: String,

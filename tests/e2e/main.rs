@@ -10,6 +10,7 @@ mod conformance;
 mod crash;
 mod ingest;
 mod isolation;
+mod native_isolation;
 mod plugins;
 mod quarantine;
 mod websocket;

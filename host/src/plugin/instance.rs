@@ -20,4 +20,11 @@ pub trait PluginInstance: Send {
 
     /// Codec role: decode one committed frame.
     fn decode(&mut self, frame: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault>;
+
+    /// The process the instance runs in, when it has one of its own (a
+    /// native plugin's runner); `None` in the host process, or while its
+    /// runner is down.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
 }

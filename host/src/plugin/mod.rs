@@ -6,7 +6,12 @@
 //! - [`catalog`]: scan the folder, load what is valid, report what is refused;
 //! - [`wasm`]: the wasmtime engine, sandbox (memory cap, call time limit);
 //! - [`wasm_convert`]: host bindings types <-> the plugin-api model;
-//! - [`native`]: abi_stable loading with its layout check;
+//! - [`native`]: abi_stable loading with its layout check, and where a
+//!   native plugin's instances run ([`Isolation`]);
+//! - [`process`]: a native instance in a child process (the default), with
+//!   the call time limit and crash reporting;
+//! - [`runner`]: that child, `meterhub plugin-runner <library>`;
+//! - [`wire`]: the framed protocol between the two;
 //! - [`instance`]: the runtime-independent instance interface;
 //! - [`supervisor`]: backoff and quarantine of failing instances.
 
@@ -14,10 +19,14 @@ pub mod catalog;
 pub mod instance;
 pub mod manifest;
 pub mod native;
+pub mod process;
+pub mod runner;
 pub mod supervisor;
 pub mod wasm;
 mod wasm_convert;
+pub mod wire;
 
 pub use catalog::{Catalog, LoadedPlugin, Refusal};
 pub use instance::{PluginFault, PluginInstance};
 pub use manifest::{Manifest, PluginKind};
+pub use native::Isolation;

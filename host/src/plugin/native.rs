@@ -1,10 +1,22 @@
 //! Native plugin libraries through abi_stable: the library's root module is
-//! checked for layout and version compatibility before any call. A native
-//! library is never unloaded (abi_stable leaks it on purpose); replacing
-//! one needs a restart of the host.
+//! checked for layout and version compatibility before any call.
 //!
-//! Native plugins run inside the host process here: a crash in one takes the
-//! host down. Panics are caught at the ABI boundary by the plugin-api glue.
+//! A native plugin runs in a child process by default: `meterhub
+//! plugin-runner <library>` ([`super::runner`]) loads it and serves the
+//! host's calls over pipes ([`super::process`]), each under the call time
+//! limit. A segfault, abort, `exit()` or runaway loop in the library ends or
+//! is killed with the child; the call fails with the cause and the next one
+//! gets a fresh runner. The host does not load an untrusted library even to
+//! read its identity: [`NativePlugin::load`] asks a runner.
+//!
+//! Only a plugin the operator lists in `trusted_plugins` is loaded into the
+//! host process ([`Isolation::InProcess`], no per-call overhead): a crash in it
+//! takes the host down. Panics are caught at the ABI boundary by the
+//! plugin-api glue either way. A library loaded in process is never unloaded
+//! (abi_stable leaks it on purpose).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use abi_stable::library::lib_header_from_path;
 use abi_stable::std_types::RStr;
@@ -12,15 +24,101 @@ use meterhub_plugin_api::native::{FfiPluginBox, PluginModRef};
 use meterhub_plugin_api::{API_VERSION, Action, DecodeError, Decoded, Event, PluginInfo, RawFrame};
 
 use super::instance::{PluginFault, PluginInstance};
+use super::process::{self, ProcessInstance, RunnerCommand};
 
-/// A loaded native library.
+/// Where the instances of a native plugin run. WASM plugins ignore it: they
+/// are sandboxed by wasmtime in the host process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// In a child process each (`meterhub plugin-runner`); a call that takes
+    /// longer than `call_timeout_ms` kills it.
+    Process {
+        /// Time limit of one call, milliseconds.
+        call_timeout_ms: u32,
+    },
+    /// Inside the host process: for plugins the operator trusts.
+    InProcess,
+}
+
+impl Isolation {
+    /// The isolation the configuration gives plugin `id`: in process when it
+    /// is listed in `trusted_plugins`, in a child process otherwise, with the
+    /// same call time limit as WASM calls.
+    pub fn of(config: &crate::config::Config, id: &str) -> Isolation {
+        if config.trusted_plugins.contains(id) {
+            Isolation::InProcess
+        } else {
+            Isolation::Process { call_timeout_ms: config.wasm_call_timeout_ms }
+        }
+    }
+}
+
+/// A native plugin the catalog accepted: its library file and what a runner
+/// said of it. Instances run as [`Isolation`] says.
 pub struct NativePlugin {
-    module: PluginModRef,
+    file: PathBuf,
+    info: PluginInfo,
+    runner: RunnerCommand,
+    /// The library loaded into the host, once a trusted instance needs it.
+    in_process: OnceLock<Result<NativeLibrary, String>>,
 }
 
 impl NativePlugin {
+    /// Check the library at `path` in a runner (this binary, see
+    /// [`RunnerCommand::current`]): ABI layout and contract version.
+    pub fn load(path: &Path) -> Result<NativePlugin, String> {
+        NativePlugin::load_with(path, RunnerCommand::current())
+    }
+
+    /// [`NativePlugin::load`] with the runner `runner`.
+    pub fn load_with(path: &Path, runner: RunnerCommand) -> Result<NativePlugin, String> {
+        let file = std::path::absolute(path).map_err(|e| format!("cannot resolve the path: {e}"))?;
+        let info = process::probe(&runner, &file)?;
+        Ok(NativePlugin { file, info, runner, in_process: OnceLock::new() })
+    }
+
+    /// Identity and roles as the library reports them.
+    pub fn info(&self) -> PluginInfo {
+        self.info.clone()
+    }
+
+    /// A configured instance, isolated as `isolation` says.
+    pub fn instantiate(&self, settings_json: &str, isolation: Isolation) -> Result<Box<dyn PluginInstance>, String> {
+        match isolation {
+            Isolation::Process { call_timeout_ms } => Ok(Box::new(ProcessInstance::start(
+                &self.runner,
+                &self.info,
+                &self.file,
+                settings_json,
+                call_timeout_ms,
+            )?)),
+            Isolation::InProcess => {
+                let library = self.in_process.get_or_init(|| {
+                    tracing::warn!(
+                        plugin = %self.info.id,
+                        file = %self.file.display(),
+                        "trusted native plugin loaded into the host process: a crash in it stops the host"
+                    );
+                    NativeLibrary::load(&self.file)
+                });
+                match library {
+                    Ok(library) => Ok(Box::new(library.instantiate(settings_json)?)),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+        }
+    }
+}
+
+/// A native library loaded into this process (a runner, or the host for a
+/// trusted plugin).
+pub struct NativeLibrary {
+    module: PluginModRef,
+}
+
+impl NativeLibrary {
     /// Load the library at `path`, checking its ABI layout and contract version.
-    pub fn load(path: &std::path::Path) -> Result<NativePlugin, String> {
+    pub fn load(path: &std::path::Path) -> Result<NativeLibrary, String> {
         let header = lib_header_from_path(path).map_err(|e| format!("not a meterhub native plugin: {e}"))?;
         let module = header
             .init_root_module::<PluginModRef>()
@@ -33,7 +131,7 @@ impl NativePlugin {
         if !supported {
             return Err(format!("built for contract {api}, this host speaks {}.{}", API_VERSION.0, API_VERSION.1));
         }
-        Ok(NativePlugin { module })
+        Ok(NativeLibrary { module })
     }
 
     /// Identity and roles as the library reports them.
@@ -50,7 +148,7 @@ impl NativePlugin {
     }
 }
 
-/// One configured native instance.
+/// One configured native instance in this process.
 pub struct NativeInstance {
     inner: FfiPluginBox,
 }

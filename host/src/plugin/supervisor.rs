@@ -442,6 +442,39 @@ mod tests {
         assert_eq!(entry.snapshot().state, InstanceState::Running);
     }
 
+    /// A process of its own that changes with every failure, like a runner.
+    struct Respawning {
+        pid: u32,
+    }
+
+    impl PluginInstance for Respawning {
+        fn handle(&mut self, _: u64, _: i64, _: Event) -> Result<Vec<Action>, PluginFault> {
+            Ok(Vec::new())
+        }
+
+        fn decode(&mut self, _: &RawFrame) -> Result<Result<Decoded, DecodeError>, PluginFault> {
+            self.pid += 1;
+            Err(PluginFault { plugin: "r".into(), message: "runner killed by signal SIGSEGV (11)".into() })
+        }
+
+        fn pid(&self) -> Option<u32> {
+            Some(self.pid)
+        }
+    }
+
+    #[test]
+    fn the_status_shows_the_process_of_the_instance() {
+        let factory: Factory = Box::new(|| Ok(Box::new(Respawning { pid: 100 }) as Box<dyn PluginInstance>));
+        let mut s = Supervised::new("r", factory, policy()).expect("instance");
+        let entry = InstanceEntry::of("d", "codec", &s);
+        assert_eq!(entry.snapshot().pid, Some(100));
+        assert!(decode(&mut s, Instant::now()).is_err());
+        assert_eq!((entry.snapshot().pid, s.pid()), (Some(101), Some(101)));
+        entry.request(OperatorRequest::Restart);
+        s.serve_request();
+        assert_eq!(entry.snapshot().pid, Some(100), "a restart makes a fresh instance");
+    }
+
     #[test]
     fn failures_outside_the_window_do_not_add_up() {
         let mut s = supervised(true);

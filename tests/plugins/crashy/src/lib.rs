@@ -1,0 +1,76 @@
+//! A crashing native codec for isolation tests. It decodes frames of the
+//! listener (one JSON reading: device, channel, ts as integer ms, value as
+//! string), and crashes when the reading's device says so:
+//!
+//! - `segv`: writes through a null pointer (SIGSEGV);
+//! - `abort`: `std::process::abort()` (SIGABRT);
+//! - `exit`: `std::process::exit(1)`;
+//! - `panic`: panics (caught at the ABI boundary: a decode error);
+//! - `loop`: spins forever (the host's call time limit must stop it).
+//!
+//! Anything else decodes normally, so tests can see the plugin recover. In
+//! the host process any of the first three would take the host down; in a
+//! runner process they take down the runner only.
+
+use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Reading, ReadingKind, Role};
+
+/// The crashy codec; it keeps no state.
+pub struct Crashy;
+
+fn field<'a>(v: &'a serde_json::Value, name: &str) -> Result<&'a serde_json::Value, DecodeError> {
+    v.get(name).ok_or_else(|| DecodeError::new(format!("field {name:?}: missing")))
+}
+
+/// A real segmentation fault: a write through a null pointer.
+#[allow(unsafe_code, reason = "this fixture crashes on purpose")]
+fn segfault() {
+    let null = std::hint::black_box(std::ptr::null_mut::<u64>());
+    // SAFETY: none; writing through null is the point. `write_volatile`
+    // keeps the compiler from reasoning the write away.
+    unsafe { null.write_volatile(0xdead) };
+}
+
+impl Plugin for Crashy {
+    fn info() -> PluginInfo {
+        PluginInfo { id: "crashy".into(), version: env!("CARGO_PKG_VERSION").into(), roles: vec![Role::Codec] }
+    }
+
+    fn init(_settings_json: &str) -> Result<Self, String> {
+        Ok(Crashy)
+    }
+
+    fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, DecodeError> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&frame.payload).map_err(|e| DecodeError::new(format!("invalid JSON: {e}")))?;
+        let device = field(&v, "device")?.as_str().unwrap_or_default().to_owned();
+        match device.as_str() {
+            "segv" => segfault(),
+            "abort" => std::process::abort(),
+            "exit" => std::process::exit(1),
+            "panic" => panic!("crashy codec: panic on purpose"),
+            "loop" => {
+                let mut spins: u64 = 0;
+                loop {
+                    spins = std::hint::black_box(spins.wrapping_add(1));
+                }
+            }
+            _ => {}
+        }
+        let value = field(&v, "value")?
+            .to_string()
+            .trim_matches('"')
+            .parse()
+            .map_err(|e| DecodeError::new(format!("field \"value\": {e}")))?;
+        let reading = Reading {
+            device,
+            channel: field(&v, "channel")?.as_str().unwrap_or_default().to_owned(),
+            ts_ms: field(&v, "ts")?.as_i64().ok_or_else(|| DecodeError::new("field \"ts\": not an integer"))?,
+            value,
+            unit: String::new(),
+            kind: ReadingKind::Instantaneous,
+        };
+        Ok(Decoded { readings: vec![reading], telemetry: Vec::new() })
+    }
+}
+
+meterhub_plugin_api::export_plugin!(Crashy);
