@@ -3,7 +3,7 @@
 //!
 //! A native plugin runs in a child process by default: `meterhub
 //! plugin-runner <library>` ([`super::runner`]) loads it and serves the
-//! host's calls over pipes ([`super::process`]), each under the call time
+//! host's calls over a socket ([`super::process`]), each under the call time
 //! limit. A segfault, abort, `exit()` or runaway loop in the library ends or
 //! is killed with the child; the call fails with the cause and the next one
 //! gets a fresh runner. The host does not load an untrusted library even to

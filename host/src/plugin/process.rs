@@ -14,7 +14,8 @@
 //!
 //! The runner's stderr (a plugin's panic message, anything it prints) goes
 //! to the host's log, one event per line naming the plugin and the pid. The
-//! runner exits when its stdin closes, which the host's death does too; it
+//! runner exits when its stdin closes, which the host's death does too (see
+//! [`super::runner`] for a runner busy in a call at that moment); it
 //! has a process group of its own, so that a terminal's Ctrl-C reaches the
 //! host only, which then ends its runners in its own time.
 
