@@ -179,6 +179,7 @@ impl Validator<'_> {
             ),
             ("host.plugin_backoff_min_ms", Some(or_table(host.plugin_backoff_min_ms.as_ref().map(Spanned::span)))),
             ("host.plugin_backoff_max_ms", Some(or_table(host.plugin_backoff_max_ms.as_ref().map(Spanned::span)))),
+            ("host.trusted_plugins", Some(or_table(host.trusted_plugins.as_ref().map(Spanned::span)))),
             ("api.listen", api),
             ("log.format", log_format),
             ("log.level", log_level),

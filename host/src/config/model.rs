@@ -76,6 +76,8 @@ impl Config {
             self.supervision.backoff.max.as_millis().to_string(),
             other.supervision.backoff.max.as_millis().to_string(),
         );
+        let trusted = |c: &Config| c.trusted_plugins.iter().cloned().collect::<Vec<_>>().join(", ");
+        compare("host.trusted_plugins", trusted(self), trusted(other));
         compare("api.listen", self.api.listen.to_string(), other.api.listen.to_string());
         compare(
             "log.format",
