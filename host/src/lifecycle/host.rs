@@ -96,18 +96,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Whether the change does nothing.
-    pub fn is_empty(&self) -> bool {
-        self.removed.is_empty()
-            && self.ready.iter().all(|r| {
-                r.driver.is_none()
-                    && matches!(r.codec, CodecChange::Keep)
-                    && r.listener.is_none()
-                    && r.plan.transport != TransportPlan::Start
-                    && r.plan.change == Change::Same
-            })
-    }
-
     /// Move the new codec instances into `codecs` (at start, before the
     /// pipeline runs); returns the status entries to keep.
     pub fn install_codecs(&mut self, codecs: &mut Codecs) -> BTreeMap<String, InstanceEntry> {
