@@ -3,7 +3,7 @@
 //! checks shared by `meterhub check` and `meterhub run`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -164,14 +164,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api_task = tokio::spawn(api::serve(state, api_listener));
     tracing::info!(address = %api_addr, "api listening");
 
-    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, api_addr.to_string(), codec_entries);
+    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries);
     host.commit(prepared).await;
     let run_file = run_file(&config);
     let write_run_file = move |host: &Host| {
-        let info = RunInfo { pid: std::process::id(), api: host.api_address().to_owned(), drivers: host.addresses() };
+        let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };
         let written = serde_json::to_vec_pretty(&info)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| write_atomically(&run_file, &bytes));
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::files::write_atomically(&run_file, &bytes));
         if let Err(e) = written {
             tracing::error!(error = %e, "cannot write run.json; `meterhub status` will not find this host");
         }
@@ -189,13 +189,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = pipeline_task.await;
     let _ = std::fs::remove_file(crate::app::run_file(&config));
     tracing::info!("stopped");
-    Ok(())
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod archive;
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod http_server;
 pub mod journal;
 pub mod lifecycle;

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::files::write_atomically;
+
 fn sidecar(file: &Path, suffix: &str) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
@@ -21,12 +23,6 @@ pub fn previous_good(file: &Path) -> PathBuf {
     sidecar(file, ".previous-good")
 }
 
-/// Whether `path` is one of the files kept here (the config watcher
-/// ignores them).
-pub fn is_sidecar(file: &Path, path: &Path) -> bool {
-    path == last_good(file) || path == previous_good(file) || path == sidecar(file, ".rollback.tmp")
-}
-
 /// Record `text` as the configuration now running.
 pub fn record_good(file: &Path, text: &str) -> std::io::Result<()> {
     let last = last_good(file);
@@ -35,15 +31,7 @@ pub fn record_good(file: &Path, text: &str) -> std::io::Result<()> {
         Ok(_) => std::fs::rename(&last, previous_good(file))?,
         Err(_) => {}
     }
-    write_atomically(&last, text)
-}
-
-/// Write `text` to `path` through a temporary file and a rename.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = sidecar(path, ".rollback.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)
+    write_atomically(&last, text.as_bytes())
 }
 
 /// Put the last good configuration back into `file`: the one running when
@@ -59,7 +47,7 @@ pub fn rollback(file: &Path) -> Result<String, String> {
     })?;
     let current = std::fs::read_to_string(file).ok();
     if current.as_deref() != Some(last.as_str()) {
-        write_atomically(file, &last).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        write_atomically(file, last.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         return Ok(format!(
             "{}: restored the last good configuration (the one running); a running host reloads it",
             file.display()
@@ -71,7 +59,7 @@ pub fn rollback(file: &Path) -> Result<String, String> {
             file.display()
         )
     })?;
-    write_atomically(file, &previous).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    write_atomically(file, previous.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok(format!("{}: restored the configuration before the last change; a running host reloads it", file.display()))
 }
 
@@ -98,6 +86,5 @@ mod tests {
         // The file is the running config: go back one step.
         assert!(rollback(&file).unwrap().contains("before the last change"));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "one");
-        assert!(is_sidecar(&file, &last_good(&file)) && !is_sidecar(&file, &file));
     }
 }

@@ -118,7 +118,6 @@ pub struct Host {
     journal: JournalHandle,
     pipeline: PipelineHandle,
     view: LiveView,
-    api_address: String,
     /// Codec entries installed before the pipeline ran (at start).
     preinstalled: BTreeMap<String, InstanceEntry>,
 }
@@ -130,7 +129,7 @@ fn diag(config: &Config, at: crate::config::Pos, message: String) -> Diagnostic 
 impl Host {
     /// Prepare the start: every instance and listener `config` asks for.
     pub async fn prepare_start(config: Config, catalog: Arc<Catalog>) -> Result<Prepared, Vec<Diagnostic>> {
-        prepare(&BTreeMap::new(), config, catalog, Trigger::Start).await
+        prepare(&BTreeMap::new(), BTreeMap::new(), config, catalog, Trigger::Start).await
     }
 
     /// A host with nothing running yet, whose first [`commit`](Self::commit)
@@ -140,7 +139,6 @@ impl Host {
         journal: JournalHandle,
         pipeline: PipelineHandle,
         view: LiveView,
-        api_address: String,
         preinstalled: BTreeMap<String, InstanceEntry>,
     ) -> Self {
         Host {
@@ -150,7 +148,6 @@ impl Host {
             journal,
             pipeline,
             view,
-            api_address,
             preinstalled,
         }
     }
@@ -172,11 +169,6 @@ impl Host {
             .filter(|(_, d)| !d.address.is_empty())
             .map(|(id, d)| (id.clone(), d.address.clone()))
             .collect()
-    }
-
-    /// The API address.
-    pub fn api_address(&self) -> &str {
-        &self.api_address
     }
 
     /// Prepare a change to `config` and `catalog`. A configuration change
@@ -212,7 +204,7 @@ impl Host {
             .filter_map(|d| Some((d.spec.config.transport.listen()?, d.listener.clone()?)))
             .filter(|(addr, _)| addr.port() != 0)
             .collect();
-        prepare_with(&running, listeners, config, catalog, trigger).await
+        prepare(&running, listeners, config, catalog, trigger).await
     }
 
     /// Switch over to `prepared`. Codecs change first, so frames of new
@@ -222,6 +214,7 @@ impl Host {
     pub async fn commit(&mut self, mut prepared: Prepared) {
         let mut changes = Vec::new();
         let mut redecode = Vec::new();
+        let mut codec_entries = std::mem::take(&mut self.preinstalled);
         for r in &mut prepared.ready {
             if let CodecChange::Set(slot, entry) = std::mem::replace(&mut r.codec, CodecChange::Keep) {
                 let id = r.plan.config.id.clone();
@@ -229,7 +222,7 @@ impl Host {
                 if let Err(e) = self.pipeline.set_codec(&id, slot).await {
                     tracing::error!(driver = %id, error = %e, "codec not replaced");
                 }
-                self.preinstalled.insert(id.clone(), entry);
+                codec_entries.insert(id.clone(), entry);
                 if ready && prepared.trigger != Trigger::Start {
                     redecode.push(id);
                 }
@@ -237,7 +230,7 @@ impl Host {
         }
         for r in prepared.ready {
             let id = r.plan.config.id.clone();
-            let codec_entry = self.preinstalled.remove(&id);
+            let codec_entry = codec_entries.remove(&id);
             changes.extend(describe(&r, &prepared.catalog));
             let old = self.drivers.remove(&id);
             let driver = self.switch(r, old, codec_entry);
@@ -484,18 +477,9 @@ fn describe(r: &Ready, catalog: &Catalog) -> Vec<String> {
     lines
 }
 
-async fn prepare(
-    running: &BTreeMap<String, RunningSpec>,
-    config: Config,
-    catalog: Arc<Catalog>,
-    trigger: Trigger,
-) -> Result<Prepared, Vec<Diagnostic>> {
-    prepare_with(running, BTreeMap::new(), config, catalog, trigger).await
-}
-
 /// Make what the plan needs. `listeners` are the running ones by configured
 /// address, handed over to a new transport on the same address.
-async fn prepare_with(
+async fn prepare(
     running: &BTreeMap<String, RunningSpec>,
     listeners: BTreeMap<SocketAddr, Arc<TcpListener>>,
     config: Config,

@@ -35,11 +35,6 @@ impl Reconciler {
         Reconciler { host, file, last_text: text, limits, applied }
     }
 
-    /// The running host.
-    pub fn host(&mut self) -> &mut Host {
-        &mut self.host
-    }
-
     /// Serve changes until `stop` completes.
     pub async fn run(mut self, stop: impl Future<Output = ()>) -> Host {
         let mut config_ticks = watch_or_warn("configuration file", watch::file(&self.file));
