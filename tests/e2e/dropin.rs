@@ -9,22 +9,15 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use crate::harness::{Host, LineClient, copy_plugin, plugins_dir, reading, test_plugins_dir, wait_for};
-use crate::load::Writer;
-use crate::reload::assert_every_acked_reading_stored_once;
+use crate::harness::{Host, LineClient, copy_plugin, host_tables, plugins_dir, reading, test_plugins_dir, wait_for};
+use crate::load::{Writer, assert_every_acked_reading_stored_once};
 
 const SWAPS: u64 = 20;
 
 fn config(plugins: &Path, codec: &str) -> String {
-    format!(
-        r#"
-[host]
-data_dir = "data"
-plugins_dir = "{plugins}"
-
-[api]
-listen = "127.0.0.1:0"
-
+    host_tables(plugins)
+        + &format!(
+            r#"
 [log]
 level = "info,meterhub::plugin::catalog=debug"
 
@@ -33,9 +26,8 @@ plugin = "listener"
 codec = "{codec}"
 transport = "tcp"
 listen = "127.0.0.1:0"
-"#,
-        plugins = plugins.display()
-    )
+"#
+        )
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -70,17 +70,19 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option
     }
 }
 
+/// The `[host]` and `[api]` tables of a test host: data in its directory,
+/// plugins from `plugins`, the API on port 0.
+pub fn host_tables(plugins: &Path) -> String {
+    format!(
+        "\n[host]\ndata_dir = \"data\"\nplugins_dir = \"{}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n",
+        plugins.display()
+    )
+}
+
 /// The config of a test host: listener on TCP and HTTP, port 0 everywhere.
 pub fn default_config(plugins: &Path) -> String {
-    format!(
-        r#"
-[host]
-data_dir = "data"
-plugins_dir = "{plugins}"
-
-[api]
-listen = "127.0.0.1:0"
-
+    host_tables(plugins)
+        + r#"
 [log]
 level = "info"
 
@@ -94,9 +96,13 @@ plugin = "listener"
 transport = "http"
 listen = "127.0.0.1:0"
 max_body_bytes = 65536
-"#,
-        plugins = plugins.display()
-    )
+"#
+}
+
+/// Driver addresses by instance id, from `run.json`.
+fn drivers_of(info: &Value) -> std::collections::BTreeMap<String, String> {
+    let drivers = info["drivers"].as_object().expect("drivers");
+    drivers.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()
 }
 
 /// A running host on a temporary directory; killed on drop.
@@ -172,12 +178,7 @@ impl Host {
             (v["pid"] == pid).then_some(v)
         });
         self.api = info["api"].as_str().expect("api address").parse().expect("socket address");
-        self.drivers = info["drivers"]
-            .as_object()
-            .expect("drivers")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-            .collect();
+        self.drivers = drivers_of(&info);
     }
 
     /// The host's log so far.
@@ -277,13 +278,7 @@ impl Host {
     /// Re-read `run.json` for the drivers' addresses (they change on reload).
     pub fn refresh_drivers(&mut self) {
         let text = std::fs::read(self.data_dir().join("run.json")).expect("run.json");
-        let info: Value = serde_json::from_slice(&text).expect("run.json is JSON");
-        self.drivers = info["drivers"]
-            .as_object()
-            .expect("drivers")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-            .collect();
+        self.drivers = drivers_of(&serde_json::from_slice(&text).expect("run.json is JSON"));
     }
 
     /// Run a meterhub sub-command against this host's config.

@@ -1,14 +1,16 @@
 //! A device that keeps sending readings over TCP through reloads and plugin
 //! swaps: when the host closes its connection (a drained session) it
-//! reconnects and sends again what was not acknowledged.
+//! reconnects and sends again what was not acknowledged. Then the check
+//! that what it saw acknowledged is stored, once each.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crate::harness::{LineClient, reading};
+use crate::harness::{Host, LineClient, reading, wait_for};
 
 /// First timestamp of the readings.
 pub const TS: i64 = 1_763_719_200_000;
@@ -107,4 +109,28 @@ fn write(addr: SocketAddr, device: &str, stop: &AtomicBool, outcome: &Mutex<Outc
             }
         }
     }
+}
+
+/// Every reading of `device` in the archive, by timestamp.
+fn archived(host: &Host, device: &str) -> Vec<i64> {
+    let readings = host.get_ok(&format!("/api/v1/readings?device={device}&limit=100000"));
+    readings.as_array().unwrap().iter().map(|r| r["ts_ms"].as_i64().unwrap()).collect()
+}
+
+/// Every acknowledged reading is in the archive, none twice, the counters
+/// balance and no frame of `source` was a duplicate.
+pub fn assert_every_acked_reading_stored_once(host: &Host, source: &str, device: &str, acked: &BTreeSet<i64>) {
+    let stored = wait_for("every acknowledged reading in the archive", Duration::from_secs(30), || {
+        let stored = archived(host, device);
+        let unique: BTreeSet<i64> = stored.iter().copied().collect();
+        acked.is_subset(&unique).then_some(stored)
+    });
+    let unique: BTreeSet<i64> = stored.iter().copied().collect();
+    assert_eq!(unique.len(), stored.len(), "no reading is stored twice");
+    let stats = wait_for("balanced counters", Duration::from_secs(20), || {
+        let stats = host.get_ok("/api/v1/stats");
+        (stats["balanced"] == true).then_some(stats)
+    });
+    let s = &stats["sources"][source];
+    assert_eq!((s["duplicate"].as_u64(), s["quarantined"].as_u64()), (Some(0), Some(0)), "{stats}");
 }

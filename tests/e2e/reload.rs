@@ -2,27 +2,20 @@
 //! listeners keep accepting, invalid changes never take effect, editors'
 //! save patterns give one reload, and rollback returns to the last good one.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Host, LineClient, http, now_ms, plugins_dir, reading, wait_for};
-use crate::load::Writer;
+use crate::harness::{Host, LineClient, host_tables, http, now_ms, plugins_dir, reading, wait_for};
+use crate::load::{Writer, assert_every_acked_reading_stored_once};
 
 const RELOADS: usize = 20;
 
 fn config(plugins: &Path, max_line_bytes: u64, extra: bool) -> String {
-    let mut text = format!(
-        r#"
-[host]
-data_dir = "data"
-plugins_dir = "{plugins}"
-
-[api]
-listen = "127.0.0.1:0"
-
+    let mut text = host_tables(plugins)
+        + &format!(
+            r#"
 [drivers.tcp-in]
 plugin = "listener"
 transport = "tcp"
@@ -30,19 +23,12 @@ listen = "127.0.0.1:0"
 
 [drivers.tcp-in.settings]
 max_line_bytes = {max_line_bytes}
-"#,
-        plugins = plugins.display()
-    );
+"#
+        );
     if extra {
         text.push_str("\n[drivers.extra]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\n");
     }
     text
-}
-
-/// Every reading of `device` in the archive, by timestamp.
-fn archived(host: &Host, device: &str) -> Vec<i64> {
-    let readings = host.get_ok(&format!("/api/v1/readings?device={device}&limit=100000"));
-    readings.as_array().unwrap().iter().map(|r| r["ts_ms"].as_i64().unwrap()).collect()
 }
 
 #[test]
@@ -83,24 +69,6 @@ fn twenty_reloads_during_ingest_lose_nothing_duplicate_nothing_and_never_refuse_
         apply_ms[apply_ms.len() / 2],
         apply_ms[apply_ms.len() - 1]
     );
-}
-
-/// Every acknowledged reading is in the archive, none twice, the counters
-/// balance and no frame of `source` was a duplicate.
-pub fn assert_every_acked_reading_stored_once(host: &Host, source: &str, device: &str, acked: &BTreeSet<i64>) {
-    let stored = wait_for("every acknowledged reading in the archive", Duration::from_secs(30), || {
-        let stored = archived(host, device);
-        let unique: BTreeSet<i64> = stored.iter().copied().collect();
-        acked.is_subset(&unique).then_some(stored)
-    });
-    let unique: BTreeSet<i64> = stored.iter().copied().collect();
-    assert_eq!(unique.len(), stored.len(), "no reading is stored twice");
-    let stats = wait_for("balanced counters", Duration::from_secs(20), || {
-        let stats = host.get_ok("/api/v1/stats");
-        (stats["balanced"] == true).then_some(stats)
-    });
-    let s = &stats["sources"][source];
-    assert_eq!((s["duplicate"].as_u64(), s["quarantined"].as_u64()), (Some(0), Some(0)), "{stats}");
 }
 
 /// Write `text` to the config and wait for the refusal; returns its errors.
