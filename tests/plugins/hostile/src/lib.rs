@@ -8,14 +8,13 @@
 //!
 //! Anything else decodes normally, so tests can see the plugin recover.
 
-use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Reading, ReadingKind, Role};
+use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Role};
+
+#[path = "../../listener_reading.rs"]
+mod listener_reading;
 
 /// The hostile codec; it keeps no state.
 pub struct Hostile;
-
-fn field<'a>(v: &'a serde_json::Value, name: &str) -> Result<&'a serde_json::Value, DecodeError> {
-    v.get(name).ok_or_else(|| DecodeError::new(format!("field {name:?}: missing")))
-}
 
 impl Plugin for Hostile {
     fn info() -> PluginInfo {
@@ -27,9 +26,7 @@ impl Plugin for Hostile {
     }
 
     fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, DecodeError> {
-        let v: serde_json::Value =
-            serde_json::from_slice(&frame.payload).map_err(|e| DecodeError::new(format!("invalid JSON: {e}")))?;
-        let device = field(&v, "device")?.as_str().unwrap_or_default().to_owned();
+        let (v, device) = listener_reading::parse(&frame.payload)?;
         match device.as_str() {
             "loop" => {
                 let mut spins: u64 = 0;
@@ -47,20 +44,7 @@ impl Plugin for Hostile {
             }
             _ => {}
         }
-        let value = field(&v, "value")?
-            .to_string()
-            .trim_matches('"')
-            .parse()
-            .map_err(|e| DecodeError::new(format!("field \"value\": {e}")))?;
-        let reading = Reading {
-            device,
-            channel: field(&v, "channel")?.as_str().unwrap_or_default().to_owned(),
-            ts_ms: field(&v, "ts")?.as_i64().ok_or_else(|| DecodeError::new("field \"ts\": not an integer"))?,
-            value,
-            unit: String::new(),
-            kind: ReadingKind::Instantaneous,
-        };
-        Ok(Decoded { readings: vec![reading], telemetry: Vec::new() })
+        listener_reading::decode(&v, device)
     }
 }
 
