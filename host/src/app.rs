@@ -67,6 +67,43 @@ pub fn supervised(plugin: &Arc<LoadedPlugin>, settings_json: &str, config: &Conf
     Supervised::new(&id, Box::new(move || plugin.instantiate(&settings, isolation)), config.supervision)
 }
 
+/// A supervised driver instance of `plugin` for driver instance `source`.
+/// Every instance made (the first, an operator's restart) gets the current
+/// resume marks of `source` in its settings (`plugin-api`'s
+/// `SETTINGS_RESUME`).
+pub fn supervised_driver(
+    plugin: &Arc<LoadedPlugin>,
+    settings_json: &str,
+    source: &str,
+    archive: &Arc<dyn Archive>,
+    config: &Config,
+) -> Result<Supervised, String> {
+    let (plugin, settings, source, archive) =
+        (plugin.clone(), settings_json.to_owned(), source.to_owned(), archive.clone());
+    let id = plugin.manifest.id.clone();
+    let isolation = crate::plugin::Isolation::of(config, &id);
+    let factory = move || {
+        let marks = archive.resume_marks(&source).unwrap_or_else(|e| {
+            tracing::warn!(driver = %source, error = %e, "cannot read the resume marks; the driver starts without them");
+            BTreeMap::new()
+        });
+        plugin.instantiate(&with_resume_marks(&settings, marks), isolation)
+    };
+    Supervised::new(&id, Box::new(factory), config.supervision)
+}
+
+/// `settings_json` (an object) with `marks` under `SETTINGS_RESUME`, when
+/// there are any.
+fn with_resume_marks(settings_json: &str, marks: BTreeMap<String, i64>) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(settings_json) {
+        Ok(mut settings) if !marks.is_empty() => {
+            settings.insert(meterhub_plugin_api::SETTINGS_RESUME.to_owned(), serde_json::json!(marks));
+            serde_json::Value::Object(settings).to_string()
+        }
+        _ => settings_json.to_owned(),
+    }
+}
+
 /// The codec of every driver instance (offline re-decode); an instance
 /// whose codec cannot be made keeps the reason, and its frames stay
 /// quarantined with it.
@@ -125,7 +162,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // prepared (instances made, listeners bound); the others are reported and
     // wait for their plugin. A missing codec stops nothing: frames are
     // committed and quarantined until a working codec is dropped in.
-    let mut prepared = Host::prepare_start(config.clone(), catalog)
+    let mut prepared = Host::prepare_start(config.clone(), catalog, archive.clone())
         .await
         .map_err(|errors| anyhow::anyhow!(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
     let mut codecs = Codecs::default();
@@ -165,7 +202,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %api_addr, "api listening");
 
     let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries);
-    host.commit(prepared).await;
     let run_file = run_file(&config);
     let write_run_file = move |host: &Host| {
         let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };
@@ -176,7 +212,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::error!(error = %e, "cannot write run.json; `meterhub status` will not find this host");
         }
     };
-    write_run_file(&host);
+    host.commit(prepared, &write_run_file).await;
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "meterhub is running");
 
     let reconciler = Reconciler::new(host, text, limits(&config), Box::new(write_run_file));

@@ -26,4 +26,5 @@ pub mod lifecycle;
 pub mod memory;
 pub mod pipeline;
 pub mod plugin;
+pub mod sim;
 pub mod transport;

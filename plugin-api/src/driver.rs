@@ -71,6 +71,21 @@ pub enum Event {
     Closed,
 }
 
+/// Frame metadata naming a resume mark the frame advances once committed:
+/// the host keeps, per driver instance and key, the highest
+/// [`META_RESUME_MARK`] of its committed frames, durably, and hands the
+/// marks to every new instance of the driver in its settings under
+/// [`SETTINGS_RESUME`]. A driver uses them to resume an upstream from where
+/// it was (e.g. per device, the time up to which every uplink is committed).
+pub const META_RESUME_KEY: &str = "resume.key";
+/// Frame metadata holding the new value of the resume mark, an integer.
+pub const META_RESUME_MARK: &str = "resume.mark";
+/// The settings key under which a new driver instance gets its resume marks
+/// (`{"<key>": <mark>, ...}`), present only when there are marks. The host
+/// may hand out marks lower than the latest committed ones (never higher):
+/// a driver must tolerate resuming a little early.
+pub const SETTINGS_RESUME: &str = "resume";
+
 /// A frame to commit, as the driver saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameOut {

@@ -24,17 +24,30 @@ pub mod native;
 #[doc(hidden)]
 pub mod wasm;
 
-pub use driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse};
+pub use driver::{
+    Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, META_RESUME_KEY,
+    META_RESUME_MARK, SETTINGS_RESUME,
+};
 pub use model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 pub use plugin::{Plugin, PluginInfo, Role};
 pub use sink::{ArchivedReading, SinkOutcome};
 
 /// The contract version this crate implements: the WIT package version and
 /// the version a `plugin.toml` declares in `api`.
-pub const API_VERSION: (u16, u16) = (1, 0);
+pub const API_VERSION: (u16, u16) = (1, 1);
 
 /// [`API_VERSION`] as text, `major.minor`.
-pub const API_VERSION_TEXT: &str = "1.0";
+pub const API_VERSION_TEXT: &str = "1.1";
+
+/// The oldest minor version of [`API_VERSION`]'s major this crate still
+/// serves. Minors add to the contract; 1.1 changed the shape of `decoded`
+/// (its `fields`), so plugins built for 1.0 must be rebuilt.
+pub const API_OLDEST_MINOR: u16 = 1;
+
+/// Whether a plugin built for contract `major.minor` can be served.
+pub fn api_supported(major: u16, minor: u16) -> bool {
+    major == API_VERSION.0 && (API_OLDEST_MINOR..=API_VERSION.1).contains(&minor)
+}
 
 /// Export a [`Plugin`] implementation as this crate's plugin.
 ///

@@ -134,6 +134,11 @@ pub struct Decoded {
     pub readings: Vec<Reading>,
     /// Communication module telemetry.
     pub telemetry: Vec<Telemetry>,
+    /// The decoded fields as the device vendor names them, a JSON object
+    /// text, for people checking payloads (`meterhub codec decode`); not
+    /// archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<String>,
 }
 
 /// Why a frame could not be decoded.

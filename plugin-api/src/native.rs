@@ -144,6 +144,7 @@ pub struct FfiRawFrame {
 pub struct FfiDecoded {
     pub readings: RVec<FfiReading>,
     pub telemetry: RVec<FfiTelemetry>,
+    pub fields: ROption<RString>,
 }
 
 #[repr(C)]
@@ -389,6 +390,7 @@ impl From<Decoded> for FfiDecoded {
         FfiDecoded {
             readings: d.readings.into_iter().map(Into::into).collect(),
             telemetry: d.telemetry.into_iter().map(Into::into).collect(),
+            fields: d.fields.map(RString::from).into(),
         }
     }
 }
@@ -399,6 +401,7 @@ impl TryFrom<FfiDecoded> for Decoded {
         Ok(Decoded {
             readings: d.readings.into_iter().map(Reading::try_from).collect::<Result<_, _>>()?,
             telemetry: d.telemetry.into_iter().map(Into::into).collect(),
+            fields: d.fields.into_option().map(Into::into),
         })
     }
 }

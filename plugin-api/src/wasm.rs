@@ -150,6 +150,7 @@ fn decoded_to_wit(d: Decoded) -> wt::Decoded {
     wt::Decoded {
         readings: d.readings.into_iter().map(reading_to_wit).collect(),
         telemetry: d.telemetry.into_iter().map(telemetry_to_wit).collect(),
+        fields: d.fields,
     }
 }
 

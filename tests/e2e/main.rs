@@ -16,4 +16,5 @@ mod native_isolation;
 mod plugins;
 mod quarantine;
 mod reload;
+mod vega;
 mod websocket;

@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use meterhub_plugin_api::API_VERSION_TEXT;
 use serde_json::Value;
 
 use crate::harness::{APPLY_DEADLINE, Host, LineClient, copy_plugin, plugins_dir, reading, test_plugins_dir, wait_for};
@@ -247,7 +248,11 @@ fn a_native_library_built_for_an_older_contract_is_refused_naming_the_version() 
     let refused = plugins_view["refused"].as_array().unwrap();
     assert_eq!(refused.len(), 1, "{plugins_view}");
     assert!(refused[0]["path"].as_str().unwrap().ends_with("/oldapi/liboldapi.so"), "{plugins_view}");
-    assert_eq!(refused[0]["cause"], "built for contract 0.9, this host speaks 1.0", "{plugins_view}");
+    assert_eq!(
+        refused[0]["cause"],
+        format!("built for contract 0.9, this host speaks {API_VERSION_TEXT}"),
+        "{plugins_view}"
+    );
     let out = host.cli(&["plugins"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,7 @@
 //! Plugin loading: valid plugins load, broken ones are refused with the
 //! file and the cause, and the host goes on.
 
+use meterhub_plugin_api::API_VERSION_TEXT;
 use std::path::Path;
 
 use crate::harness::{Host, copy_plugin, default_config, plugins_dir, test_plugins_dir};
@@ -24,7 +25,9 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     let manifest = std::fs::read_to_string(dir.join("future/plugin.toml")).unwrap();
     std::fs::write(
         dir.join("future/plugin.toml"),
-        manifest.replace("id = \"listener\"", "id = \"future\"").replace("api = \"1.0\"", "api = \"2.0\""),
+        manifest
+            .replace("id = \"listener\"", "id = \"future\"")
+            .replace(&format!("api = \"{API_VERSION_TEXT}\""), "api = \"2.0\""),
     )
     .unwrap();
 
@@ -33,7 +36,7 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     std::fs::write(dir.join("garbage/libgarbage.so"), b"\x7fELF but not really").unwrap();
     std::fs::write(
         dir.join("garbage/plugin.toml"),
-        "kind = \"native\"\nfile = \"libgarbage.so\"\nid = \"garbage\"\nversion = \"1\"\napi = \"1.0\"\nroles = [\"codec\"]\n",
+        "kind = \"native\"\nfile = \"libgarbage.so\"\nid = \"garbage\"\nversion = \"1\"\napi = \"1.1\"\nroles = [\"codec\"]\n",
     )
     .unwrap();
 

@@ -90,11 +90,11 @@ fn an_invalid_change_never_takes_effect_and_names_file_line_and_column() {
     assert!(errors[0].starts_with(&format!("{file}:")), "{errors:?}");
     let errors = refused(&host, &good.replace("transport = \"http\"", "transport = \"http\"\nlisten_port = 1"));
     assert!(errors[0].contains("unknown field `listen_port`"), "{errors:?}");
-    let missing = good.replace("[drivers.extra]\nplugin = \"listener\"", "[drivers.extra]\nplugin = \"vega\"");
+    let missing = good.replace("[drivers.extra]\nplugin = \"listener\"", "[drivers.extra]\nplugin = \"no-such\"");
     let errors = refused(&host, &missing);
-    let line = missing.lines().position(|l| l == "plugin = \"vega\"").unwrap() + 1;
+    let line = missing.lines().position(|l| l == "plugin = \"no-such\"").unwrap() + 1;
     assert!(
-        errors[0].starts_with(&format!("{file}:{line}:10: plugin \"vega\" is not in the plugins folder")),
+        errors[0].starts_with(&format!("{file}:{line}:10: plugin \"no-such\" is not in the plugins folder")),
         "{errors:?}"
     );
     let errors = refused(&host, &good.replace("data_dir = \"data\"", "data_dir = \"elsewhere\""));

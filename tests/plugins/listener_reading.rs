@@ -31,5 +31,5 @@ pub fn decode(v: &serde_json::Value, device: String) -> Result<Decoded, DecodeEr
         unit: String::new(),
         kind: ReadingKind::Instantaneous,
     };
-    Ok(Decoded { readings: vec![reading], telemetry: Vec::new() })
+    Ok(Decoded { readings: vec![reading], ..Decoded::default() })
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meterhub_plugin_api::{Decoded, RawFrame, Reading, Telemetry};
+use meterhub_plugin_api::{Decoded, META_RESUME_KEY, META_RESUME_MARK, RawFrame, Reading, Telemetry};
 use serde::{Deserialize, Serialize};
 
 use super::error::ArchiveError;
@@ -49,6 +49,13 @@ impl Tally {
 
 /// Turns a `Decoded` verdict whose readings cannot be keyed into a
 /// quarantine, so the pipeline never wedges on it and it can be re-decoded.
+/// The resume mark a frame carries (driver metadata
+/// [`META_RESUME_KEY`] and [`META_RESUME_MARK`], an integer), if any.
+pub(crate) fn resume_mark(frame: &RawFrame) -> Option<(&str, i64)> {
+    let key = frame.meta(META_RESUME_KEY).filter(|k| !k.is_empty())?;
+    Some((key, frame.meta(META_RESUME_MARK)?.parse().ok()?))
+}
+
 pub(crate) fn checked(verdict: Verdict) -> Verdict {
     let Verdict::Decoded(decoded) = verdict else { return verdict };
     for (i, reading) in decoded.readings.iter().enumerate() {
@@ -150,6 +157,9 @@ impl<'a> Txn<'a> {
         self.put(frame_key.clone(), seal_frame(&frame_key, &frame));
         let index_key = keys::received_key(frame.received_at_ms, frame.seq);
         self.put(index_key.clone(), seal(&index_key, &[]));
+        if let Some((key, mark)) = resume_mark(&frame) {
+            self.advance_mark(&frame.source, key, mark)?;
+        }
 
         match checked(verdict.unwrap_or_else(|| Verdict::Quarantined(NO_VERDICT_REASON.to_string()))) {
             Verdict::Quarantined(reason) => {
@@ -165,6 +175,16 @@ impl<'a> Txn<'a> {
                     counters.duplicate += 1;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Moves the resume mark `key` of `source` up to `mark` (never down).
+    fn advance_mark(&mut self, source: &str, key: &str, mark: i64) -> Result<(), ArchiveError> {
+        let k = keys::resume_key(source, key);
+        let current = self.get(&k)?.map(|v| unseal_u64(&k, &v)).transpose()?.map(keys::mark_from_u64);
+        if current.is_none_or(|c| c < mark) {
+            self.put(k.clone(), seal_u64(&k, keys::mark_to_u64(mark)));
         }
         Ok(())
     }

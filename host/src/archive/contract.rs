@@ -70,6 +70,11 @@ pub trait Archive: Send + Sync + 'static {
     /// Up to `limit` records of the global sequence after `after_seq`, in order.
     fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<StoredReading>, ArchiveError>;
 
+    /// The resume marks of `source`: per key, the highest `resume.mark` its
+    /// driver put on a frame that was applied. Handed to new instances of
+    /// the driver (see `docs/plugins.md`, "Resume marks").
+    fn resume_marks(&self, source: &str) -> Result<BTreeMap<String, i64>, ArchiveError>;
+
     /// The position of consumer `name` in the global sequence.
     fn cursor(&self, name: &str) -> Result<Option<u64>, ArchiveError>;
 

@@ -16,6 +16,7 @@
 //! | `m`    | module                               | latest telemetry                   |
 //! | `k`    | cursor name                          | `u64`                              |
 //! | `x`    | source length (u32), source, seq     | rejection                          |
+//! | `p`    | source length (u32), source, key     | resume mark (`i64`, sign flipped)  |
 
 use super::error::ArchiveError;
 
@@ -29,6 +30,7 @@ pub(crate) const COUNTERS: u8 = b'c';
 pub(crate) const TELEMETRY: u8 = b'm';
 pub(crate) const CURSOR: u8 = b'k';
 pub(crate) const REJECTION: u8 = b'x';
+pub(crate) const RESUME: u8 = b'p';
 
 /// Meta key (table `a`): highest journal seq applied.
 pub(crate) const APPLIED_THROUGH: &[u8] = b"aapplied_through";
@@ -134,6 +136,29 @@ pub(crate) fn received_bound(received_at_ms: i64) -> Vec<u8> {
 pub(crate) fn rejection_prefix(source: &str) -> Vec<u8> {
     let len = u32::try_from(source.len()).unwrap_or(u32::MAX);
     with_prefix(REJECTION, &[&len.to_be_bytes(), source.as_bytes()])
+}
+
+/// `p` length, source: all resume marks of a source.
+pub(crate) fn resume_prefix(source: &str) -> Vec<u8> {
+    let len = u32::try_from(source.len()).unwrap_or(u32::MAX);
+    with_prefix(RESUME, &[&len.to_be_bytes(), source.as_bytes()])
+}
+
+/// `p` length, source, key: one resume mark.
+pub(crate) fn resume_key(source: &str, key: &str) -> Vec<u8> {
+    let mut k = resume_prefix(source);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// A resume mark as stored (sign bit flipped, like timestamps).
+pub(crate) fn mark_to_u64(mark: i64) -> u64 {
+    u64::from_be_bytes(ts_bytes(mark))
+}
+
+/// The stored resume mark.
+pub(crate) fn mark_from_u64(stored: u64) -> i64 {
+    ts_from_bytes(stored.to_be_bytes())
 }
 
 /// A key in printable form for error messages.

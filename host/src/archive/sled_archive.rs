@@ -396,6 +396,17 @@ impl Archive for SledArchive {
         Ok(out)
     }
 
+    fn resume_marks(&self, source: &str) -> Result<BTreeMap<String, i64>, ArchiveError> {
+        let prefix = keys::resume_prefix(source);
+        let mut marks = BTreeMap::new();
+        for entry in self.db.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(ArchiveError::storage("read resume marks"))?;
+            let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            marks.insert(name, keys::mark_from_u64(unseal_u64(&key, &value)?));
+        }
+        Ok(marks)
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<u64>, ArchiveError> {
         let key = keys::name_key(CURSOR, name);
         self.get(&key)?.map(|value| unseal_u64(&key, &value)).transpose()

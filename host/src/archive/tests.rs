@@ -38,7 +38,7 @@ fn raw(seq: u64, source: &str) -> RawFrame {
 fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
     ApplyItem {
         record: JournalRecord { seq, entry: Entry::Frame(raw(seq, source)) },
-        verdict: Some(Verdict::Decoded(Decoded { readings, telemetry: vec![] })),
+        verdict: Some(Verdict::Decoded(Decoded { readings, ..Decoded::default() })),
     }
 }
 
@@ -203,6 +203,7 @@ fn counters_balance_after_a_mix_of_every_verdict() {
                 battery_pct: Some(90),
                 ..Default::default()
             }],
+            fields: None,
         })),
     };
     let summary = archive
@@ -257,7 +258,7 @@ fn redecode_moves_frames_out_of_quarantine_and_keeps_the_invariant() {
             quarantined(4, "s", "truly garbage"),
         ])
         .expect("apply");
-    let fixed = |readings| Verdict::Decoded(Decoded { readings, telemetry: vec![] });
+    let fixed = |readings| Verdict::Decoded(Decoded { readings, ..Decoded::default() });
 
     // Frame 2 now decodes to a new reading: quarantined -> archived.
     let outcome = archive.redecode(2, fixed(vec![reading("m1", "vol", T0 + 1, "2")])).expect("redecode");
@@ -430,6 +431,7 @@ fn telemetry_keeps_the_latest_per_module() {
                 battery_pct: Some(battery),
                 ..Default::default()
             }],
+            fields: None,
         })),
     };
     archive.apply(vec![with_telemetry(1, T0 + 10, 80), with_telemetry(2, T0, 99)]).expect("apply");
@@ -493,4 +495,36 @@ fn a_database_that_cannot_be_opened_is_an_error_naming_path_and_remedy() {
     std::fs::write(&file, b"hello").expect("write");
     let err = SledArchive::open(&file).unwrap_err();
     assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+}
+
+fn marked(seq: u64, source: &str, key: &str, mark: &str, verdict: Option<Verdict>) -> ApplyItem {
+    let mut frame = raw(seq, source);
+    frame.meta = vec![("resume.key".into(), key.into()), ("resume.mark".into(), mark.into())];
+    ApplyItem { record: JournalRecord { seq, entry: Entry::Frame(frame) }, verdict }
+}
+
+#[test]
+fn resume_marks_only_move_up_per_source_and_key_and_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quarantine = || Some(Verdict::Quarantined("no codec".into()));
+    {
+        let archive = open(&dir);
+        archive
+            .apply(vec![
+                marked(1, "vega", "DEV-A", "1000", quarantine()),
+                marked(2, "vega", "DEV-A", "3000", quarantine()),
+                marked(3, "vega", "DEV-A", "2000", quarantine()), // an older mark never moves it back
+                marked(4, "vega", "DEV-B", "500", Some(Verdict::Decoded(Decoded::default()))),
+                marked(5, "other", "DEV-A", "9000", quarantine()),
+                marked(6, "vega", "DEV-C", "not a number", quarantine()),
+                marked(7, "vega", "", "7000", quarantine()),
+            ])
+            .expect("apply");
+        archive.flush().expect("flush");
+    }
+    let archive = open(&dir);
+    let marks = archive.resume_marks("vega").expect("marks");
+    assert_eq!(marks.into_iter().collect::<Vec<_>>(), vec![("DEV-A".to_owned(), 3000), ("DEV-B".to_owned(), 500)]);
+    assert_eq!(archive.resume_marks("other").expect("marks").get("DEV-A"), Some(&9000));
+    assert!(archive.resume_marks("vegas").expect("marks").is_empty(), "a source prefix is not the source");
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod client;
+mod codec;
 mod logging;
 mod plugins;
 mod redecode;
@@ -113,6 +114,9 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Try codec plugins on payloads.
+    #[command(subcommand)]
+    Codec(CodecCommand),
     /// Simulate devices, for demos and manual checks.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -123,6 +127,13 @@ pub enum Command {
         /// The plugin's library.
         library: PathBuf,
     },
+}
+
+/// What to do with a codec.
+#[derive(Debug, Subcommand)]
+pub enum CodecCommand {
+    /// Decode one payload and print the fields, readings and telemetry as JSON.
+    Decode(codec::DecodeArgs),
 }
 
 /// What to do with the configuration.
@@ -143,6 +154,8 @@ pub enum ConfigCommand {
 pub enum SimCommand {
     /// Meters sending JSON readings to a listener driver over TCP.
     Listener(sim::ListenerSim),
+    /// An IOT Vega Server emulator (WebSocket API, simulated Vega devices, control API).
+    Vega(sim::VegaSim),
 }
 
 /// Run the command line; the exit code says whether it worked.
@@ -194,6 +207,8 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
+        Command::Sim(SimCommand::Vega(options)) => sim::run_vega(&options),
+        Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),
         Command::PluginRunner { library } => crate::plugin::runner::main(&library),
     }
 }

@@ -1,14 +1,10 @@
-//! `meterhub sim listener`: a small generator of device traffic for demos
-//! and manual checks. It speaks the listener's TCP line protocol: each
-//! simulated meter sends a cumulative volume register and a temperature
-//! every interval, and every answer is checked.
+//! `meterhub sim ...`: the command-line flags of the simulators in
+//! [`crate::sim`] (`listener`: meters sending JSON lines to a listener
+//! driver; `vega`: an IOT Vega Server emulator).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use rand::Rng;
+use crate::sim::{listener, vega};
 
 /// Options of the listener simulator.
 #[derive(Debug, clap::Args)]
@@ -27,68 +23,110 @@ pub struct ListenerSim {
     pub rounds: Option<u64>,
 }
 
-/// Run the simulator until `rounds` are done (or forever).
+/// Run the listener simulator until its rounds are done (or forever).
 pub fn run(sim: &ListenerSim) -> ExitCode {
-    let mut rng = rand::rng();
-    let mut registers: Vec<f64> = (0..sim.devices).map(|_| rng.random_range(100.0..5000.0)).collect();
-    let (mut acked, mut refused) = (0u64, 0u64);
-    let mut last_report = Instant::now();
-    let mut round = 0u64;
-    loop {
-        let stream = match TcpStream::connect(&sim.tcp) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("sim: cannot connect to {}: {e}; retrying", sim.tcp);
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
-        };
-        let mut writer = stream.try_clone().expect("a TCP stream can be cloned");
-        let mut reader = BufReader::new(stream);
-        loop {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-            let mut batch = String::new();
-            for (i, register) in registers.iter_mut().enumerate() {
-                *register += rng.random_range(0.0..0.05);
-                let temperature: f64 = rng.random_range(15.0..25.0);
-                batch.push_str(&format!(
-                    "{{\"device\":\"demo-{i:03}\",\"channel\":\"volume\",\"ts\":{now},\"value\":\"{register:.3}\",\"unit\":\"m3\",\"kind\":\"cumulative\"}}\n\
-                     {{\"device\":\"demo-{i:03}\",\"channel\":\"temperature\",\"ts\":{now},\"value\":\"{temperature:.1}\",\"unit\":\"degC\",\"kind\":\"instantaneous\"}}\n"
-                ));
-            }
-            if writer.write_all(batch.as_bytes()).is_err() {
-                break;
-            }
-            let mut broken = false;
-            for _ in 0..registers.len() * 2 {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => {
-                        broken = true;
-                        break;
-                    }
-                    Ok(_) if line.contains("\"ok\":true") => acked += 1,
-                    Ok(_) => {
-                        refused += 1;
-                        eprintln!("sim: refused: {}", line.trim());
-                    }
-                }
-            }
-            if broken {
-                break;
-            }
-            round += 1;
-            if last_report.elapsed() >= Duration::from_secs(10) {
-                println!("sim: {acked} readings acknowledged, {refused} refused");
-                last_report = Instant::now();
-            }
-            if sim.rounds.is_some_and(|r| round >= r) {
-                println!("sim: done: {acked} readings acknowledged, {refused} refused");
-                return if refused == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE };
-            }
-            std::thread::sleep(Duration::from_millis(sim.interval_ms));
-        }
-        eprintln!("sim: connection to {} lost; reconnecting", sim.tcp);
-        std::thread::sleep(Duration::from_secs(1));
+    listener::run(&listener::Options {
+        tcp: sim.tcp.clone(),
+        devices: sim.devices,
+        interval_ms: sim.interval_ms,
+        rounds: sim.rounds,
+    })
+}
+
+/// How the Vega emulator frames its JSON messages.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FrameModeArg {
+    /// One object per text frame.
+    Single,
+    /// Sometimes two objects in a frame, sometimes one object over two frames.
+    Mixed,
+}
+
+fn model(name: &str) -> Result<vega::Model, String> {
+    vega::Model::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = vega::Model::ALL.iter().map(|m| m.cli_name()).collect();
+        format!("unknown model {name:?}; known: {}", known.join(","))
+    })
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("{text:?} is not a positive number of uplinks per second")),
     }
+}
+
+/// Options of the IOT Vega Server emulator (see `crate::sim::vega` for the
+/// control API).
+#[derive(Debug, clap::Args)]
+pub struct VegaSim {
+    /// WebSocket address (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8002")]
+    pub listen: String,
+    /// Control API address (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8003")]
+    pub control: String,
+    /// Number of simulated devices.
+    #[arg(long, default_value_t = 12)]
+    pub devices: u32,
+    /// Device models, cycled over the devices.
+    #[arg(long, value_delimiter = ',', value_parser = model, default_value = "si11,si12,gm2,sgbm,shve,spbzip,td11,mbus2")]
+    pub models: Vec<vega::Model>,
+    /// Every device sends one data uplink per this many milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub interval_ms: u64,
+    /// Data uplinks per second in total, spread over the devices (overrides --interval-ms).
+    #[arg(long, value_parser = positive_rate)]
+    pub rate: Option<f64>,
+    /// Hours of history per device generated before serving.
+    #[arg(long, default_value_t = 0.0)]
+    pub history_hours: f64,
+    /// Minutes between two pre-generated uplinks of a device.
+    #[arg(long, default_value_t = 60)]
+    pub history_interval_min: u32,
+    /// Keep only the newest N uplinks per device (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub history_limit: usize,
+    /// A user `login:password[:rights[:devices]]`; repeatable (default `root:123`, every right).
+    #[arg(long = "user")]
+    pub users: Vec<vega::UserSpec>,
+    /// WebSocket ping period, milliseconds (0: none).
+    #[arg(long, default_value_t = 30_000)]
+    pub ping_ms: u64,
+    /// How JSON messages are framed.
+    #[arg(long, value_enum, default_value = "single")]
+    pub frame_mode: FrameModeArg,
+    /// Seed of the device identifiers and of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Every N-th device has a clock 600 s ahead (0: none).
+    #[arg(long, default_value_t = 4)]
+    pub drift_every: u32,
+    /// Start with uplink generation paused (`POST /resume` or `/generate` on the control API).
+    #[arg(long)]
+    pub paused: bool,
+}
+
+/// Run the Vega emulator until SIGINT or SIGTERM.
+pub fn run_vega(sim: &VegaSim) -> ExitCode {
+    vega::run(vega::Options {
+        listen: sim.listen.clone(),
+        control: sim.control.clone(),
+        devices: sim.devices,
+        models: sim.models.clone(),
+        interval_ms: sim.interval_ms.max(1),
+        rate: sim.rate,
+        history_hours: sim.history_hours.max(0.0),
+        history_interval_min: sim.history_interval_min.max(1),
+        history_limit: sim.history_limit,
+        users: sim.users.clone(),
+        ping_ms: sim.ping_ms,
+        frame_mode: match sim.frame_mode {
+            FrameModeArg::Single => vega::FrameMode::Single,
+            FrameModeArg::Mixed => vega::FrameMode::Mixed,
+        },
+        seed: sim.seed,
+        drift_every: sim.drift_every,
+        start_paused: sim.paused,
+    })
 }

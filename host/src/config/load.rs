@@ -20,6 +20,9 @@ pub const DEFAULT_WASM_CALL_TIMEOUT_MS: u32 = 1000;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 /// Default most uncommitted frames per session.
 pub const DEFAULT_MAX_PENDING: u32 = 1024;
+/// Default silence after which a WebSocket connection is dead (the vendor
+/// clients of the IOT Vega Server reconnect after 120 s without a ping).
+pub const DEFAULT_IDLE_TIMEOUT_MS: u32 = 120_000;
 
 /// Read `file` and validate it. Relative paths in it are relative to its directory.
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
@@ -235,13 +238,13 @@ impl Validator<'_> {
         let allowed: &[&str] = match transport_name {
             "tcp" => &["listen", "max_pending"],
             "http" => &["listen", "max_body_bytes", "request_timeout_ms", "max_pending"],
-            "websocket" => &["url", "reconnect_min_ms", "reconnect_max_ms", "max_pending"],
+            "websocket" => &["url", "reconnect_min_ms", "reconnect_max_ms", "idle_timeout_ms", "max_pending"],
             other => {
                 self.error(&d.transport, format!("transport {other:?} is not one of \"tcp\", \"http\", \"websocket\""));
                 return None;
             }
         };
-        let optional: [(&str, Option<std::ops::Range<usize>>); 7] = [
+        let optional: [(&str, Option<std::ops::Range<usize>>); 8] = [
             ("listen", d.listen.as_ref().map(Spanned::span)),
             ("url", d.url.as_ref().map(Spanned::span)),
             ("max_body_bytes", d.max_body_bytes.as_ref().map(Spanned::span)),
@@ -249,6 +252,7 @@ impl Validator<'_> {
             ("reconnect_min_ms", d.reconnect_min_ms.as_ref().map(Spanned::span)),
             ("reconnect_max_ms", d.reconnect_max_ms.as_ref().map(Spanned::span)),
             ("request_timeout_ms", d.request_timeout_ms.as_ref().map(Spanned::span)),
+            ("idle_timeout_ms", d.idle_timeout_ms.as_ref().map(Spanned::span)),
         ];
         for (key, span) in optional {
             if let Some(span) = span
@@ -308,7 +312,18 @@ impl Validator<'_> {
                         None => self.error(url, message),
                     }
                 }
-                TransportConfig::Websocket { url: url.get_ref().clone(), reconnect_min_ms: min, reconnect_max_ms: max }
+                let idle_timeout_ms = d.idle_timeout_ms.as_ref().map_or(DEFAULT_IDLE_TIMEOUT_MS, |t| *t.get_ref());
+                if let Some(t) = &d.idle_timeout_ms
+                    && *t.get_ref() < 100
+                {
+                    self.error(t, "idle_timeout_ms must be at least 100");
+                }
+                TransportConfig::Websocket {
+                    url: url.get_ref().clone(),
+                    reconnect_min_ms: min,
+                    reconnect_max_ms: max,
+                    idle_timeout_ms,
+                }
             }
         };
         let max_pending = d.max_pending.as_ref().map_or(DEFAULT_MAX_PENDING, |m| *m.get_ref());
@@ -332,6 +347,23 @@ impl Validator<'_> {
             Some(c) => (c.get_ref().clone(), self.pos(c)),
             None => (d.plugin.get_ref().clone(), plugin_pos),
         };
+        let codec_settings_json = match &d.codec_settings {
+            None => "{}".to_owned(),
+            Some(s) if codec == *d.plugin.get_ref() => {
+                self.error(
+                    s,
+                    "codec_settings is for a separate codec plugin (`codec`); the plugin's own codec uses `settings`",
+                );
+                return None;
+            }
+            Some(s) => match serde_json::to_string(s.get_ref()) {
+                Ok(json) => json,
+                Err(e) => {
+                    self.error(s, format!("codec_settings cannot be passed to the codec plugin: {e}"));
+                    return None;
+                }
+            },
+        };
         if self.diagnostics.len() > before {
             return None;
         }
@@ -344,6 +376,7 @@ impl Validator<'_> {
             transport,
             settings_json,
             settings_pos,
+            codec_settings_json,
             max_pending: max_pending as usize,
             transport_pos: self.pos(d.listen.as_ref().or(d.url.as_ref()).unwrap_or(&d.transport)),
         })
@@ -394,6 +427,29 @@ max_line_bytes = 100
         assert!(matches!(http.transport, TransportConfig::Http { max_body_bytes: 1000, .. }));
         assert_eq!(c.drivers[1].codec, "listener");
         assert_eq!(c.drivers[1].plugin_pos, Pos { line: 10, col: 10 });
+    }
+
+    #[test]
+    fn a_separate_codec_gets_codec_settings_and_the_websocket_its_idle_timeout() {
+        let text = "[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.vega]\nplugin='vega'\ncodec='vega-codec'\n\
+                    transport='websocket'\nurl='ws://127.0.0.1:8002/'\nidle_timeout_ms=5000\n\
+                    [drivers.vega.codec_settings]\nmodel='SI-11'\n";
+        let c = parse(Path::new("/etc/m.toml"), text).expect("valid");
+        let vega = &c.drivers[0];
+        assert_eq!(vega.codec_settings(), r#"{"model":"SI-11"}"#);
+        assert!(matches!(vega.transport, TransportConfig::Websocket { idle_timeout_ms: 5000, .. }));
+        let mut other = vega.clone();
+        other.codec_settings_json = "{}".into();
+        assert!(!vega.same_codec(&other), "new codec settings make a new codec instance");
+        assert!(vega.same_driver(&other), "but keep the driver");
+
+        let own = text.replace("codec='vega-codec'\n", "");
+        assert_eq!(
+            errors(&own),
+            vec!["/etc/m.toml:9:1: codec_settings is for a separate codec plugin (`codec`); the plugin's own codec uses `settings`".to_owned()]
+        );
+        let e = errors(&text.replace("idle_timeout_ms=5000", "idle_timeout_ms=5"));
+        assert_eq!(e, vec!["/etc/m.toml:9:17: idle_timeout_ms must be at least 100".to_owned()]);
     }
 
     #[test]

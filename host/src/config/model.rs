@@ -133,6 +133,9 @@ pub struct DriverConfig {
     pub settings_json: String,
     /// Where the settings are written (the instance's position when absent).
     pub settings_pos: Pos,
+    /// Settings of a separate codec plugin, a JSON object text (`{}` when
+    /// absent; unused when the driver plugin is its own codec).
+    pub codec_settings_json: String,
     /// Most frames of one session waiting for their commit.
     pub max_pending: usize,
     /// Where the transport's address (`listen` or `url`) is written.
@@ -148,15 +151,16 @@ impl DriverConfig {
             && self.max_pending == other.max_pending
     }
 
-    /// Whether `other` decodes with the same codec instance. A driver's own
-    /// codec shares its settings; a separate codec plugin gets none.
+    /// Whether `other` decodes with the same codec instance: same codec
+    /// plugin and the same settings handed to it.
     pub fn same_codec(&self, other: &DriverConfig) -> bool {
-        self.codec == other.codec && (self.codec != self.plugin || self.settings_json == other.settings_json)
+        self.codec == other.codec && self.codec_settings() == other.codec_settings()
     }
 
-    /// Settings handed to the codec instance.
+    /// Settings handed to the codec instance: a driver's own codec shares
+    /// its settings; a separate codec plugin gets `codec_settings`.
     pub fn codec_settings(&self) -> &str {
-        if self.codec == self.plugin { &self.settings_json } else { "{}" }
+        if self.codec == self.plugin { &self.settings_json } else { &self.codec_settings_json }
     }
 }
 
@@ -185,6 +189,8 @@ pub enum TransportConfig {
         reconnect_min_ms: u32,
         /// Longest reconnect delay.
         reconnect_max_ms: u32,
+        /// A connection silent this long (no message, no ping) is dead.
+        idle_timeout_ms: u32,
     },
 }
 

@@ -106,7 +106,14 @@ pub struct RawDriver {
     /// Longest wait for the driver's answer to one HTTP request, milliseconds.
     #[serde(default)]
     pub request_timeout_ms: Option<Spanned<u32>>,
+    /// A connection that brings nothing (no message, no ping) for this long
+    /// is dead and is reconnected (websocket), milliseconds.
+    #[serde(default)]
+    pub idle_timeout_ms: Option<Spanned<u32>>,
     /// Plugin settings, handed to the plugin as a JSON object.
     #[serde(default)]
     pub settings: Option<Spanned<toml::Table>>,
+    /// Settings of a separate codec plugin (`codec`), as a JSON object.
+    #[serde(default)]
+    pub codec_settings: Option<Spanned<toml::Table>>,
 }

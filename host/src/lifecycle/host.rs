@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::plan::{self, Change, DriverPlan, Part, RunningSpec, TransportPlan};
 use super::view::{AppliedChange, LiveView, RefusedChange};
 use crate::api::state::{DriverStatus, PluginStatus};
+use crate::archive::Archive;
 use crate::config::{Config, Diagnostic, TransportConfig};
 use crate::journal::JournalHandle;
 use crate::pipeline::{CodecSlot, Codecs, PipelineHandle, RedecodeSelection};
@@ -89,6 +90,7 @@ struct Ready {
 pub struct Prepared {
     config: Config,
     catalog: Arc<Catalog>,
+    archive: Arc<dyn Archive>,
     trigger: Trigger,
     ready: Vec<Ready>,
     removed: Vec<String>,
@@ -114,6 +116,7 @@ impl Prepared {
 pub struct Host {
     config: Config,
     catalog: Arc<Catalog>,
+    archive: Arc<dyn Archive>,
     drivers: BTreeMap<String, RunningDriver>,
     journal: JournalHandle,
     pipeline: PipelineHandle,
@@ -128,8 +131,12 @@ fn diag(config: &Config, at: crate::config::Pos, message: String) -> Diagnostic 
 
 impl Host {
     /// Prepare the start: every instance and listener `config` asks for.
-    pub async fn prepare_start(config: Config, catalog: Arc<Catalog>) -> Result<Prepared, Vec<Diagnostic>> {
-        prepare(&BTreeMap::new(), BTreeMap::new(), config, catalog, Trigger::Start).await
+    pub async fn prepare_start(
+        config: Config,
+        catalog: Arc<Catalog>,
+        archive: Arc<dyn Archive>,
+    ) -> Result<Prepared, Vec<Diagnostic>> {
+        prepare(&BTreeMap::new(), BTreeMap::new(), config, catalog, archive, Trigger::Start).await
     }
 
     /// A host with nothing running yet, whose first [`commit`](Self::commit)
@@ -144,6 +151,7 @@ impl Host {
         Host {
             config: prepared_start.config.clone(),
             catalog: prepared_start.catalog.clone(),
+            archive: prepared_start.archive.clone(),
             drivers: BTreeMap::new(),
             journal,
             pipeline,
@@ -204,14 +212,16 @@ impl Host {
             .filter_map(|d| Some((d.spec.config.transport.listen()?, d.listener.clone()?)))
             .filter(|(addr, _)| addr.port() != 0)
             .collect();
-        prepare(&running, listeners, config, catalog, trigger).await
+        prepare(&running, listeners, config, catalog, self.archive.clone(), trigger).await
     }
 
     /// Switch over to `prepared`. Codecs change first, so frames of new
     /// driver instances decode with their new codec; then transports and
     /// driver runtimes; then what was removed stops. Frames quarantined
     /// under a replaced codec are decoded again with the new one.
-    pub async fn commit(&mut self, mut prepared: Prepared) {
+    /// `announce` runs before the new generation is published (it rewrites
+    /// `run.json`, so the addresses there are current once it shows).
+    pub async fn commit(&mut self, mut prepared: Prepared, announce: &(dyn Fn(&Host) + Send + Sync)) {
         let mut changes = Vec::new();
         let mut redecode = Vec::new();
         let mut codec_entries = std::mem::take(&mut self.preinstalled);
@@ -253,6 +263,8 @@ impl Host {
             tracing::info!(trigger = prepared.trigger.as_str(), %change, "applied");
         }
         tracing::info!(trigger = prepared.trigger.as_str(), changes = changes.len(), apply_ms, "change applied");
+        // Addresses first: whoever sees the new generation finds them current.
+        announce(self);
         self.publish(Some(AppliedChange {
             trigger: prepared.trigger.as_str(),
             at_ms: transport::now_ms(),
@@ -378,12 +390,13 @@ impl Host {
                 tokio::spawn(transport::http::serve(receiver, listener.clone(), limits));
                 (Some(listener), bound.to_string())
             }
-            (TransportConfig::Websocket { url, reconnect_min_ms, reconnect_max_ms }, _) => {
+            (TransportConfig::Websocket { url, reconnect_min_ms, reconnect_max_ms, idle_timeout_ms }, _) => {
                 let backoff = crate::backoff::Backoff {
                     min: std::time::Duration::from_millis(u64::from(*reconnect_min_ms)),
                     max: std::time::Duration::from_millis(u64::from(*reconnect_max_ms)),
                 };
-                tokio::spawn(transport::websocket::run(receiver, url.clone(), backoff));
+                let idle = std::time::Duration::from_millis(u64::from(*idle_timeout_ms));
+                tokio::spawn(transport::websocket::run(receiver, url.clone(), backoff, idle));
                 (None, url.clone())
             }
             (_, None) => unreachable!("prepare binds every server transport it starts"),
@@ -484,6 +497,7 @@ async fn prepare(
     listeners: BTreeMap<SocketAddr, Arc<TcpListener>>,
     config: Config,
     catalog: Arc<Catalog>,
+    archive: Arc<dyn Archive>,
     trigger: Trigger,
 ) -> Result<Prepared, Vec<Diagnostic>> {
     let started = Instant::now();
@@ -504,16 +518,18 @@ async fn prepare(
                 }
                 None
             }
-            Part::New(plugin) => match crate::app::supervised(plugin, &c.settings_json, &config) {
-                Ok(instance) => Some(instance),
-                Err(e) => {
-                    p.driver = Part::Missing(format!("plugin {:?}: {e}", c.plugin));
-                    if judged {
-                        errors.push(diag(&config, c.settings_pos, format!("plugin {:?}: {e}", c.plugin)));
+            Part::New(plugin) => {
+                match crate::app::supervised_driver(plugin, &c.settings_json, &c.id, &archive, &config) {
+                    Ok(instance) => Some(instance),
+                    Err(e) => {
+                        p.driver = Part::Missing(format!("plugin {:?}: {e}", c.plugin));
+                        if judged {
+                            errors.push(diag(&config, c.settings_pos, format!("plugin {:?}: {e}", c.plugin)));
+                        }
+                        None
                     }
-                    None
                 }
-            },
+            }
         };
         let codec = match &p.codec {
             Part::Keep => CodecChange::Keep,
@@ -568,5 +584,5 @@ async fn prepare(
         errors.sort_by_key(|d| (d.pos.line, d.pos.col));
         return Err(errors);
     }
-    Ok(Prepared { config, catalog, trigger, ready, removed: plan.removed, started })
+    Ok(Prepared { config, catalog, archive, trigger, ready, removed: plan.removed, started })
 }

@@ -21,13 +21,14 @@ pub struct Reconciler {
     /// again is no change.
     last_text: String,
     limits: Limits,
-    applied: Box<dyn Fn(&Host) + Send>,
+    applied: Box<dyn Fn(&Host) + Send + Sync>,
 }
 
 impl Reconciler {
-    /// Take over `host`, started from `text`. `applied` runs after every
-    /// applied change (it rewrites `run.json`).
-    pub fn new(host: Host, text: String, limits: Limits, applied: Box<dyn Fn(&Host) + Send>) -> Self {
+    /// Take over `host`, started from `text`. `applied` runs with every
+    /// applied change, before its generation is published (it rewrites
+    /// `run.json`).
+    pub fn new(host: Host, text: String, limits: Limits, applied: Box<dyn Fn(&Host) + Send + Sync>) -> Self {
         let file = host.config().file.clone();
         if let Err(e) = history::record_good(&file, &text) {
             tracing::warn!(file = %file.display(), error = %e, "cannot record the last good configuration; `meterhub config rollback` will not have it");
@@ -115,8 +116,7 @@ impl Reconciler {
     async fn apply(&mut self, config: Config, catalog: Arc<Catalog>, trigger: Trigger) -> bool {
         match self.host.prepare(config, catalog, trigger).await {
             Ok(prepared) => {
-                self.host.commit(prepared).await;
-                (self.applied)(&self.host);
+                self.host.commit(prepared, &*self.applied).await;
                 true
             }
             Err(diagnostics) => {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use meterhub_plugin_api::{API_VERSION, API_VERSION_TEXT, Role};
+use meterhub_plugin_api::{API_OLDEST_MINOR, API_VERSION, API_VERSION_TEXT, Role, api_supported};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -121,10 +121,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
     let api = parse_api(raw.api.get_ref());
     match api {
         None => error(raw.api.span(), format!("api {:?} is not a version like \"1.0\"", raw.api.get_ref())),
-        Some((major, minor)) if major != API_VERSION.0 || minor > API_VERSION.1 => error(
+        Some((major, minor)) if !api_supported(major, minor) => error(
             raw.api.span(),
             format!(
-                "api {major}.{minor} is not supported by this host (it speaks {API_VERSION_TEXT}; same major, minor up to {})",
+                "api {major}.{minor} is not supported by this host (it speaks {API_VERSION_TEXT}; same major, minor {API_OLDEST_MINOR} to {}): rebuild the plugin",
                 API_VERSION.1
             ),
         ),
@@ -206,7 +206,7 @@ fn parse_api(text: &str) -> Option<(u16, u16)> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.0\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
+    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.1\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
 
     fn path() -> PathBuf {
         PathBuf::from("/p/listener/plugin.toml")
@@ -217,14 +217,15 @@ mod tests {
         let m = parse(&path(), GOOD).expect("valid");
         assert_eq!(m.roles, vec![Role::Driver, Role::Codec]);
         assert_eq!(m.file, Path::new("/p/listener/listener.wasm"));
-        assert_eq!(m.api, (1, 0));
+        assert_eq!(m.api, (1, 1));
     }
 
     #[test]
     fn refusals_name_the_place() {
         let cases = [
-            (GOOD.replace("api = \"1.0\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
-            (GOOD.replace("api = \"1.0\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
+            (GOOD.replace("api = \"1.1\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
+            (GOOD.replace("api = \"1.1\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
+            (GOOD.replace("api = \"1.1\"", "api = \"1.0\""), "3:7: api 1.0 is not supported"),
             (GOOD.replace("id = \"listener\"", "id = \"other\""), "1:6: id \"other\" must equal"),
             (GOOD.replace("\"codec\"", "\"decoder\""), "4:9: role \"decoder\" is not one of"),
             (GOOD.replace("kind = \"wasm\"", "kind = \"elf\""), "5:8: kind \"elf\""),

@@ -127,7 +127,7 @@ impl NativeLibrary {
         let supported = api
             .split_once('.')
             .and_then(|(major, minor)| Some((major.parse::<u16>().ok()?, minor.parse::<u16>().ok()?)))
-            .is_some_and(|(major, minor)| major == API_VERSION.0 && minor <= API_VERSION.1);
+            .is_some_and(|(major, minor)| meterhub_plugin_api::api_supported(major, minor));
         if !supported {
             return Err(format!("built for contract {api}, this host speaks {}.{}", API_VERSION.0, API_VERSION.1));
         }

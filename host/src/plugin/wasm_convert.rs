@@ -79,6 +79,7 @@ pub(super) fn decoded_from_wit(d: wt::Decoded) -> Result<Decoded, String> {
     Ok(Decoded {
         readings: d.readings.into_iter().map(reading_from_wit).collect::<Result<_, _>>()?,
         telemetry: d.telemetry.into_iter().map(telemetry_from_wit).collect(),
+        fields: d.fields,
     })
 }
 

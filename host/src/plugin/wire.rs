@@ -202,7 +202,11 @@ mod tests {
             snr_db: Some(-7.25),
             ..Default::default()
         };
-        round_trip(Response::Decoded(Ok(Decoded { readings: vec![reading], telemetry: vec![telemetry] })));
+        round_trip(Response::Decoded(Ok(Decoded {
+            readings: vec![reading],
+            telemetry: vec![telemetry],
+            fields: Some("{\"input1\":5}".into()),
+        })));
         round_trip(Response::Decoded(Err(DecodeError::new("field \"ts\": missing"))));
         round_trip(Response::Init(Err("settings refused".into())));
     }

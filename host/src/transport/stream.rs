@@ -26,7 +26,8 @@ pub const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Run one session on `conn` until the peer leaves, the driver closes it,
 /// or its runtime drains (then it stops reading and answers what it read).
-pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transport, peer: String) {
+/// Returns why it ended when that was not the peer's or the drain's doing.
+pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transport, peer: String) -> Option<String> {
     let mut drained = std::pin::pin!(rt.drained());
     let mut session = Session::open(rt, transport, peer.clone());
     let source = session.source().to_owned();
@@ -71,9 +72,10 @@ pub async fn run<C: Conn>(rt: Arc<DriverRuntime>, mut conn: C, transport: Transp
     if draining {
         conn.finish().await;
     }
-    match outcome {
+    match &outcome {
         Ok(()) => tracing::debug!(driver = %source, session = session.id, %peer, "session ended"),
         Err(reason) => tracing::debug!(driver = %source, session = session.id, %peer, %reason, "session ended"),
     }
     session.close().await;
+    outcome.err()
 }

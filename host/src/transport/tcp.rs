@@ -66,7 +66,9 @@ pub async fn serve(mut slot: RuntimeSlot, listener: Arc<TcpListener>) {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let conn = TcpConn { stream, buf: vec![0; READ_CHUNK].into_boxed_slice() };
-                tokio::spawn(stream::run(rt, conn, Transport::Tcp, peer.to_string()));
+                tokio::spawn(async move {
+                    stream::run(rt, conn, Transport::Tcp, peer.to_string()).await;
+                });
             }
             Err(e) => {
                 // Out of file descriptors and the like: say so, back off, go on.

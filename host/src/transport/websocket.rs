@@ -1,12 +1,15 @@
 //! WebSocket client transport: the host connects to a server (e.g. an IOT
 //! Vega Server), runs one driver session per connection, and reconnects with
-//! exponential backoff and jitter when the connection ends or fails.
+//! exponential backoff and jitter when the connection ends or fails. A
+//! connection that brings nothing (no message, no ping) for the idle timeout
+//! is dead: it is dropped and reconnected.
 
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use meterhub_plugin_api::Transport;
 use tokio::net::TcpStream;
+use tokio::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -16,12 +19,25 @@ use crate::backoff::Backoff;
 
 struct WsConn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    idle_timeout: Duration,
+    last_heard: Instant,
 }
 
 impl Conn for WsConn {
     async fn recv(&mut self) -> Option<std::io::Result<Vec<u8>>> {
         loop {
-            match self.ws.next().await? {
+            let heard = match tokio::time::timeout_at(self.last_heard + self.idle_timeout, self.ws.next()).await {
+                Ok(heard) => heard?,
+                Err(_) => {
+                    let silent_ms = self.idle_timeout.as_millis();
+                    return Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no message or ping for {silent_ms} ms (idle_timeout_ms): the link is dead"),
+                    )));
+                }
+            };
+            self.last_heard = Instant::now();
+            match heard {
                 Ok(Message::Text(text)) => return Some(Ok(text.as_bytes().to_vec())),
                 Ok(Message::Binary(bytes)) => return Some(Ok(bytes.to_vec())),
                 Ok(Message::Close(_)) => return None,
@@ -43,7 +59,7 @@ impl Conn for WsConn {
 /// Connect to `url` and keep a session running on the slot's current
 /// runtime, until the slot's sender is dropped. A runtime replaced while
 /// connected drains its session; the next connection uses the new one at once.
-pub async fn run(mut slot: RuntimeSlot, url: String, backoff: Backoff) {
+pub async fn run(mut slot: RuntimeSlot, url: String, backoff: Backoff, idle_timeout: Duration) {
     let mut failures = 0u32;
     loop {
         let rt: Arc<DriverRuntime> = slot.borrow_and_update().clone();
@@ -51,7 +67,8 @@ pub async fn run(mut slot: RuntimeSlot, url: String, backoff: Backoff) {
             Ok((ws, _)) => {
                 tracing::info!(driver = %rt.id, %url, "websocket connected");
                 let started = tokio::time::Instant::now();
-                stream::run(rt.clone(), WsConn { ws }, Transport::Websocket, url.clone()).await;
+                let conn = WsConn { ws, idle_timeout, last_heard: Instant::now() };
+                let ended = stream::run(rt.clone(), conn, Transport::Websocket, url.clone()).await;
                 if rt.is_draining() {
                     tracing::info!(driver = %rt.id, %url, "websocket session drained");
                     if slot.has_changed().is_err() {
@@ -60,7 +77,8 @@ pub async fn run(mut slot: RuntimeSlot, url: String, backoff: Backoff) {
                     failures = 0;
                     continue;
                 }
-                tracing::warn!(driver = %rt.id, %url, "websocket connection ended");
+                let reason = ended.as_deref().unwrap_or("closed by the server");
+                tracing::warn!(driver = %rt.id, %url, %reason, "websocket connection ended");
                 // A connection that lived a while resets the backoff.
                 failures = if started.elapsed() > backoff.max { 1 } else { failures + 1 };
             }

@@ -19,5 +19,5 @@ pub fn decode(frame: &RawFrame, max_future_ms: i64) -> Result<Decoded, DecodeErr
     }
     let clock = Clock { now_ms: frame.received_at_ms, max_future_ms };
     let reading = reading::parse(&frame.payload, clock).map_err(|e| DecodeError::new(e.to_string()))?;
-    Ok(Decoded { readings: vec![reading], telemetry: Vec::new() })
+    Ok(Decoded { readings: vec![reading], ..Decoded::default() })
 }

@@ -1,6 +1,6 @@
 //! A native plugin library that says it was built against contract 0.9.
 //!
-//! Its root module has the 1.0 layout (so abi_stable's layout check passes
+//! Its root module has the current layout (so abi_stable's layout check passes
 //! and the host gets as far as the contract version), but its `api_version`
 //! answers `0.9`: what a library built against an older plugin-api with the
 //! same layout would report. The host must refuse it at load, naming the
