@@ -1,0 +1,1 @@
+//! Consumption deltas of meter registers (work in progress).
