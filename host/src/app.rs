@@ -153,6 +153,7 @@ pub fn open_archive(config: &Config) -> anyhow::Result<Arc<dyn Archive>> {
 /// changes as they come.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
+    let stop = stop_signal();
     let text = std::fs::read_to_string(&config.file)
         .with_context(|| format!("cannot read the config file {}", config.file.display()))?;
     let catalog = Arc::new(scan_plugins(&config));
@@ -216,7 +217,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "meterhub is running");
 
     let reconciler = Reconciler::new(host, text, limits(&config), Box::new(write_run_file));
-    let mut host = reconciler.run(wait_for_signal()).await;
+    let mut host = reconciler.run(stop).await;
     tracing::info!("stopping: no new input; committing what was received");
     host.stop_all();
     api_task.abort();
@@ -228,17 +229,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
+/// Register SIGTERM and SIGINT now, at start (a signal that came before
+/// registration would end the process without committing what it holds),
+/// and return what ends on the first of them.
+fn stop_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let register = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| tracing::warn!(error = %e, "cannot listen for {name}")).ok()
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let (mut term, mut int) =
+        (register(SignalKind::terminate(), "SIGTERM"), register(SignalKind::interrupt(), "SIGINT"));
+    async fn received(signal: &mut Option<Signal>) {
+        match signal {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    async move {
+        tokio::select! {
+            _ = received(&mut term) => {}
+            _ = received(&mut int) => {}
+        }
     }
 }

@@ -60,6 +60,8 @@ struct Backfill {
     dev_eui: String,
     date_from: i64,
     begin_index: u64,
+    /// `totalNum` of the last page.
+    total: Option<u64>,
     /// The newest packet so far, committed (with the mark) at the end.
     newest: Option<(i64, FrameOut)>,
 }
@@ -127,21 +129,19 @@ impl Session {
 
     fn message(&mut self, message: &[u8], settings: &VegaSettings, shared: &mut Shared, out: &mut Vec<Action>) {
         let reject = |reason: String| Action::Reject { reason, input: message.to_vec() };
-        let cmd = match serde_json::from_slice::<Envelope>(message) {
+        let cmd = match protocol::object::<Envelope>(message) {
             Ok(envelope) => envelope.cmd,
             Err(e) => {
                 return out.push(reject(format!("not an IOT Vega Server message (a JSON object with `cmd`): {e}")));
             }
         };
-        let parsed = match cmd.as_str() {
-            "auth_resp" | "token_auth_resp" => {
-                serde_json::from_slice(message).map(|r| self.on_auth(r, settings, shared, out))
-            }
-            "rx" => serde_json::from_slice(message).map(|r| self.on_rx(r, message, settings, shared, out)),
+        let handled = match cmd.as_str() {
+            "auth_resp" | "token_auth_resp" => parse(message, &cmd).map(|r| self.on_auth(r, settings, shared, out)),
+            "rx" => parse(message, &cmd).map(|r| self.on_rx(r, message, settings, shared, out)),
             "get_devices_resp" | "get_device_appdata_resp" => {
-                serde_json::from_slice(message).map(|r| self.on_devices(r, &cmd, settings, shared, out))
+                parse(message, &cmd).and_then(|r| self.on_devices(r, &cmd, settings, shared, out))
             }
-            "get_data_resp" => serde_json::from_slice(message).map(|r| self.on_data(r, &cmd, settings, shared, out)),
+            "get_data_resp" => parse(message, &cmd).and_then(|r| self.on_data(r, &cmd, settings, shared, out)),
             "alter_user_resp" => {
                 // The user's rights or devices changed: learn the devices again.
                 self.request_devices(shared, out);
@@ -152,10 +152,10 @@ impl Session {
                 Ok(())
             }
             "ping_resp" | "send_data_resp" | "close_auth_resp" | "server_info_resp" => Ok(()),
-            other => return out.push(reject(format!("unknown IOT Vega Server command {other:?}"))),
+            other => Err(format!("unknown IOT Vega Server command {other:?}")),
         };
-        if let Err(e) = parsed {
-            out.push(reject(format!("{cmd}: {e}")));
+        if let Err(reason) = handled {
+            out.push(reject(reason));
         }
     }
 
@@ -204,14 +204,10 @@ impl Session {
         settings: &VegaSettings,
         shared: &Shared,
         out: &mut Vec<Action>,
-    ) {
+    ) -> Result<(), String> {
         if !resp.status {
             let why = resp.err_string.unwrap_or_default();
-            out.push(Action::Reject {
-                reason: format!("{cmd}: the server refused the device list: {why}"),
-                input: Vec::new(),
-            });
-            return;
+            return Err(format!("{cmd}: the server refused the device list: {why}"));
         }
         for entry in resp.devices_list {
             let Ok(dev_eui) = eui(&entry.dev_eui) else { continue };
@@ -223,6 +219,7 @@ impl Session {
             self.schedule(&dev_eui, shared);
         }
         self.pump(settings, shared, out);
+        Ok(())
     }
 
     /// Queue the back-fill of a device (once per session).
@@ -246,27 +243,32 @@ impl Session {
             None => self.now_ms - settings.backfill_initial_ms,
         };
         out.push(Action::Send(request::data(&dev_eui, date_from, 0, settings.backfill_page)));
-        self.backfill = Some(Backfill { dev_eui, date_from, begin_index: 0, newest: None });
+        self.backfill = Some(Backfill { dev_eui, date_from, begin_index: 0, total: None, newest: None });
     }
 
-    fn on_data(&mut self, resp: DataResp, cmd: &str, settings: &VegaSettings, shared: &Shared, out: &mut Vec<Action>) {
+    fn on_data(
+        &mut self,
+        resp: DataResp,
+        cmd: &str,
+        settings: &VegaSettings,
+        shared: &Shared,
+        out: &mut Vec<Action>,
+    ) -> Result<(), String> {
         let Some(mut fill) = self.backfill.take() else {
-            return out
-                .push(Action::Reject { reason: format!("{cmd} without a get_data_req in flight"), input: Vec::new() });
+            return Err(format!("{cmd} without a get_data_req in flight"));
         };
         if let Some(other) = resp.dev_eui.as_deref().and_then(|d| eui(d).ok()).filter(|d| *d != fill.dev_eui) {
             let reason = format!("{cmd} for device {other} while waiting for {}", fill.dev_eui);
             self.backfill = Some(fill);
-            return out.push(Action::Reject { reason, input: Vec::new() });
+            return Err(reason);
         }
         if !resp.status {
             let why = resp.err_string.unwrap_or_default();
             let reason = format!("{cmd}: the server refused the history of {}: {why}", fill.dev_eui);
-            out.push(Action::Reject { reason, input: Vec::new() });
             // The history is incomplete: what came is committed unmarked and
             // the device stays unmarked in this session (no mark over the gap).
             self.finish_backfill(fill, false, settings, shared, out);
-            return;
+            return Err(reason);
         }
         let app_eui = resp.app_eui.as_deref().and_then(|a| eui(a).ok());
         if let (Some(app), Some(device)) = (&app_eui, self.devices.get_mut(&fill.dev_eui)) {
@@ -275,7 +277,7 @@ impl Session {
         let page_len = resp.data_list.len() as u64;
         for item in resp.data_list {
             let raw = item.get().as_bytes();
-            let uplink: Uplink = match serde_json::from_str(item.get()) {
+            let uplink: Uplink = match protocol::object(raw) {
                 Ok(u) => u,
                 Err(e) => {
                     let reason = format!("{cmd} item of {}: {e}", fill.dev_eui);
@@ -307,8 +309,17 @@ impl Session {
                 out.push(commit);
             }
         }
-        fill.begin_index += page_len;
-        if page_len == 0 || fill.begin_index >= resp.total_num {
+        // Rows the server deleted since the last page (its storage period
+        // ran out) shifted the later ones down, so this page began that many
+        // rows late: read again from that many rows before it. Nothing is
+        // skipped; rows read twice are duplicates downstream.
+        let deleted = fill.total.map_or(0, |before| before.saturating_sub(resp.total_num));
+        fill.total = Some(resp.total_num);
+        fill.begin_index = match deleted {
+            0 => fill.begin_index + page_len,
+            _ => fill.begin_index.saturating_sub(deleted),
+        };
+        if (page_len == 0 && deleted == 0) || fill.begin_index >= resp.total_num {
             self.finish_backfill(fill, true, settings, shared, out);
         } else {
             out.push(Action::Send(request::data(
@@ -319,6 +330,7 @@ impl Session {
             )));
             self.backfill = Some(fill);
         }
+        Ok(())
     }
 
     /// End a back-fill; only a `complete` one marks its newest packet and
@@ -421,4 +433,9 @@ fn frame(uplink: &Uplink, raw: &[u8], dev_eui: &str, app_eui: Option<&str>, via:
 
 fn ping_timer(settings: &VegaSettings) -> Option<Action> {
     (settings.ping_interval_ms > 0).then_some(Action::SetTimer { id: PING_TIMER, after_ms: settings.ping_interval_ms })
+}
+
+/// Parse a whole message (already known to be an object) as `T`.
+fn parse<'a, T: serde::Deserialize<'a>>(message: &'a [u8], cmd: &str) -> Result<T, String> {
+    serde_json::from_slice(message).map_err(|e| format!("{cmd}: {e}"))
 }

@@ -559,6 +559,44 @@ fn back_fill_pages_through_the_history_and_marks_only_the_newest_committed_last(
 }
 
 #[test]
+fn rows_deleted_between_pages_are_not_skipped() {
+    // The server drops its oldest rows (storage period) while the driver
+    // pages: every later row moves down, so the next page steps back.
+    let rows: Vec<String> = (1..=6_i64).map(|i| item(NOW - 60_000 * (7 - i), i as u64, 2, SI12_CURRENT)).collect();
+    let mut h = host(json!({"backfill_page": 2}));
+    h.login(ALL_RIGHTS);
+    let out = h.recv(&devices_resp(&[DEV_A]));
+    let out = h.recv(&serve(&out.sent[0], &rows));
+    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
+    // Two of the rows already read are gone: rows[2..] now start at index 0.
+    let remaining = &rows[2..];
+    let mut out = h.recv(&serve(&get_data(DEV_A, NOW - INITIAL_MS, 2, 2), remaining));
+    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 2)], "that page began 2 rows late: back by 2");
+    while let Some(req) = out.sent.first().cloned().filter(|r| r["cmd"] == "get_data_req") {
+        out = h.recv(&serve(&req, remaining));
+    }
+    let mut committed: Vec<&str> = h.journal.iter().map(|(_, f)| f.text()).collect();
+    committed.sort_unstable();
+    committed.dedup();
+    let mut expected: Vec<&str> = rows.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(committed, expected, "every row committed, none skipped");
+    assert_eq!(h.marks.get(DEV_A), Some(&(NOW - 60_000)), "the newest row carries the mark");
+
+    // Deleted rows can leave the next page empty: it still steps back.
+    let mut h = host(json!({"backfill_page": 2}));
+    h.login(ALL_RIGHTS);
+    let out = h.recv(&devices_resp(&[DEV_A]));
+    let out = h.recv(&serve(&out.sent[0], &rows[..4]));
+    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
+    let out = h.recv(&serve(&out.sent[0], &rows[2..4]));
+    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 2)], "an empty page after deletions");
+    h.recv(&serve(&out.sent[0], &rows[2..4]));
+    assert_eq!(h.journal.len(), 4, "{:#?}", h.journal);
+    assert_eq!(h.marks.get(DEV_A), Some(&(NOW - 60_000 * 3)));
+}
+
+#[test]
 fn an_empty_history_makes_the_device_contiguous() {
     let mut h = host(json!({}));
     h.login(ALL_RIGHTS);
@@ -581,8 +619,9 @@ fn a_refused_history_leaves_the_device_unmarked() {
         json!({"cmd": "get_data_resp", "status": false, "err_string": "no access to device", "devEui": DEV_A});
     let out = h.recv(&refused.to_string());
     assert_eq!(out.rejects.len(), 1, "{out:?}");
-    let reason = &out.rejects[0].0;
+    let (reason, input) = &out.rejects[0];
     assert!(reason.contains(DEV_A) && reason.contains("no access to device"), "{reason}");
+    assert_eq!(input, refused.to_string().as_bytes(), "the refusal is kept as received");
     assert_eq!(out.sent, vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 1000)], "the queue goes on");
 
     let out = h.recv(&rx(DEV_A, NOW + 1_000, 50, 2, SI12_CURRENT, "UNCONF_UP"));
@@ -796,6 +835,7 @@ fn garbage_is_rejected_with_a_reason_and_the_session_goes_on() {
         ("a bare brace", b"}", "not JSON"),
         ("binary", b"\xff\xfe\x00\x81\xc3", "not JSON"),
         ("an array", b"[1,2,3]", "not an IOT Vega Server message"),
+        ("a command as an array", br#"["ping_req"]"#, "expected a JSON object, found an array"),
         ("no cmd", br#"{"status":true}"#, "missing field `cmd`"),
         ("broken JSON", br#"{"cmd":"rx","ts":}"#, "not an IOT Vega Server message"),
         ("unknown cmd", br#"{"cmd":"reboot_req","now":true}"#, r#"unknown IOT Vega Server command "reboot_req""#),
