@@ -1,4 +1,5 @@
-//! `meterhub check`: every problem named with `file:line:col`, non-zero exit.
+//! `meterhub check`: every problem named with `file:line:col`, non-zero exit;
+//! `meterhub codec decode`: a payload's fields, readings and telemetry.
 
 use std::process::Command;
 
@@ -60,4 +61,51 @@ fn logs_are_json_on_request() {
     assert_eq!(started["driver"], "http-in", "{started}");
     assert!(started["address"].as_str().unwrap().starts_with("127.0.0.1:"), "{started}");
     assert!(events.iter().any(|e| e["message"] == "stopped"), "{log}");
+}
+
+/// `meterhub codec decode` against the built plugins: (exit code, stdout JSON, stderr).
+fn decode(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    std::fs::write(&path, default_config(&plugins_dir("wasm"))).unwrap();
+    let out = Command::new(binary()).args(["codec", "decode", "-c"]).arg(&path).args(args).output().unwrap();
+    let stdout = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn codec_decode_prints_fields_readings_and_telemetry_and_names_refusals() {
+    // The SI-12 "current values" vector (PROTOCOLS.md vectors), model from its AppEUI.
+    const HEX: &str = "01001ce75128621c00000000000000000000000000000000";
+    const BASE64: &str = "AQAc51EoYhwAAAAAAAAAAAAAAAAAAAAA";
+    let common =
+        ["--plugin", "vega-codec", "--fport", "2", "--appeui", "7665676173693132", "--deveui", "3632333364374F18"];
+    let (code, out, err) = decode(&[&common[..], &["--hex", HEX]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    let fields = &out["fields"];
+    assert_eq!((fields["type"].as_str(), fields["model"].as_str()), (Some("currentValues"), Some("SI-12")), "{out:#}");
+    assert_eq!((fields["time"].as_i64(), fields["temperature"].as_i64()), (Some(1_646_809_575), Some(28)), "{out:#}");
+    assert_eq!(fields["currentSettings"]["input1Mode"], "guard", "{out:#}");
+    let readings = out["readings"].as_array().expect("readings");
+    let pulses: Vec<&str> =
+        readings.iter().filter(|r| r["channel"] == "pulses").map(|r| r["device"].as_str().unwrap()).collect();
+    assert_eq!(pulses, ["3632333364374F18.2", "3632333364374F18.3", "3632333364374F18.4"], "{out:#}");
+    assert!(readings.iter().all(|r| r["ts_ms"] == 1_646_809_575_000_i64), "device time: {out:#}");
+    assert_eq!(out["telemetry"][0]["module"], "3632333364374F18", "{out:#}");
+    let (code, same, err) = decode(&[&common[..], &["--base64", BASE64]].concat());
+    assert_eq!((code, &same), (Some(0), &out), "base64 gives the same: {err}");
+
+    // A payload the codec refuses: exit 1 and the reason.
+    let (code, out, err) =
+        decode(&["--plugin", "vega-codec", "--fport", "2", "--model", "gm2", "--hex", "010203040506"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out["quarantined"], "GM-2 fPort 2 (current values): 6 bytes, expected 21", "{out:#}");
+
+    // No such plugin, bad hex: exit 2 with the cause.
+    let (code, _, err) = decode(&["--plugin", "nope", "--hex", "00"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(r#"plugin "nope" is not in the plugins folder"#) && err.contains("vega-codec"), "{err}");
+    let (code, _, err) = decode(&["--plugin", "vega-codec", "--hex", "0g"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--hex"), "{err}");
 }
