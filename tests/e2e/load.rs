@@ -111,10 +111,24 @@ fn write(addr: SocketAddr, device: &str, stop: &AtomicBool, outcome: &Mutex<Outc
     }
 }
 
-/// Every reading of `device` in the archive, by timestamp.
+/// Every reading of `device` in the archive, by timestamp, page by page
+/// (the API answers at most 100,000 readings at a time).
 fn archived(host: &Host, device: &str) -> Vec<i64> {
-    let readings = host.get_ok(&format!("/api/v1/readings?device={device}&limit=100000"));
-    readings.as_array().unwrap().iter().map(|r| r["ts_ms"].as_i64().unwrap()).collect()
+    const PAGE: usize = 100_000;
+    let mut all: Vec<i64> = Vec::new();
+    loop {
+        // Again from the last timestamp seen, so a repeat of it on the next
+        // page is still seen (and counted).
+        let last = all.last().copied();
+        let from = last.map_or(String::new(), |ts| format!("&from={ts}"));
+        all.retain(|ts| Some(*ts) != last);
+        let page = host.get_ok(&format!("/api/v1/readings?device={device}&limit={PAGE}{from}"));
+        let page = page.as_array().unwrap();
+        all.extend(page.iter().map(|r| r["ts_ms"].as_i64().unwrap()));
+        if page.len() < PAGE {
+            return all;
+        }
+    }
 }
 
 /// Every acknowledged reading is in the archive, none twice, the counters
