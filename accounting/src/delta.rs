@@ -1,0 +1,134 @@
+//! Consumption per calendar period: `U(end) - U(start)` on the curve, with
+//! what the value rests on (the readings, estimation, partial coverage,
+//! conflicts, rollovers, events, unexplained decreases).
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{Calendar, Period, Slot};
+use crate::curve::{Curve, Step};
+use crate::series::{Reading, Series};
+use crate::spec::MeterSpec;
+
+/// The consumption of one calendar period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delta {
+    /// Day or month.
+    pub period: Period,
+    /// The local date naming the period: `YYYY-MM-DD` or `YYYY-MM`.
+    pub start: String,
+    /// The period's first instant, milliseconds since the Unix epoch.
+    pub start_ms: i64,
+    /// The next period's first instant (exclusive end).
+    pub end_ms: i64,
+    /// Where the consumption is measured from: `start_ms`, or the first
+    /// reading when that is later (`partial_start`).
+    pub from_ms: i64,
+    /// Where the consumption is measured to: `end_ms`, or the last reading
+    /// when that is earlier (`in_progress`).
+    pub to_ms: i64,
+    /// What went through the register from `from_ms` to `to_ms`; never
+    /// negative.
+    pub consumption: Decimal,
+    /// The register value at `from_ms` (interpolated when `estimated`).
+    pub start_value: Decimal,
+    /// The register value at `to_ms` (interpolated when `estimated`). With
+    /// events or rollovers in the period, `end_value - start_value` is not
+    /// the consumption.
+    pub end_value: Decimal,
+    /// A boundary value was interpolated: no reading or event sits on it.
+    pub estimated: bool,
+    /// No reading at or after `end_ms` yet: measured up to the last reading,
+    /// and it will grow.
+    pub in_progress: bool,
+    /// No reading at or before `start_ms`: measured from the first reading.
+    pub partial_start: bool,
+    /// A reading this delta rests on (from the start boundary's first
+    /// bracketing reading to the end boundary's last) also came with another
+    /// value; the first archived value was used.
+    pub conflict: bool,
+    /// Register rollovers in the intervals this delta uses (a rollover
+    /// between two readings counts in every period that interval overlaps).
+    pub rollovers: u32,
+    /// Replacements and resets at an instant in `(from_ms, to_ms]`.
+    pub events: u32,
+    /// An interval this delta uses went down with no event to explain it and
+    /// no plausible rollover; it was counted from zero.
+    pub unexplained_decrease: bool,
+    /// The archive sequence numbers of the readings the boundary values come
+    /// from: the one on each boundary, or the two around it; in time order.
+    pub readings: Vec<u64>,
+}
+
+/// The deltas of the periods of one length that overlap `[from_ms, to_ms)`
+/// and that the readings cover for some time, in calendar order. A period
+/// wholly before the first reading or after the last has none.
+pub fn deltas(series: &Series, spec: &MeterSpec, period: Period, from_ms: i64, to_ms: i64) -> Vec<Delta> {
+    let curve = Curve::new(series, spec);
+    let Some((first_ms, last_ms)) = curve.span() else {
+        return Vec::new();
+    };
+    let (low_ms, high_ms) = (from_ms.max(first_ms), to_ms.min(last_ms));
+    if low_ms >= high_ms {
+        return Vec::new();
+    }
+    let calendar = Calendar::new(spec.time_zone(), period);
+    let mut found = Vec::new();
+    let mut slot = calendar.containing(low_ms);
+    while let Some(current) = slot
+        && current.start_ms < high_ms
+    {
+        found.push(delta(&curve, series.readings(), &current, first_ms, last_ms));
+        slot = calendar.following(&current);
+    }
+    found
+}
+
+/// One period's delta; the period overlaps the span `(first_ms, last_ms)`.
+fn delta(curve: &Curve, readings: &[Reading], slot: &Slot, first_ms: i64, last_ms: i64) -> Delta {
+    let period = slot.calendar_period();
+    let (from_ms, to_ms) = (slot.start_ms.max(first_ms), slot.end_ms.min(last_ms));
+    let zero = crate::curve::Point { consumed: Decimal::ZERO, value: Decimal::ZERO, exact: false };
+    let start = curve.at(from_ms).unwrap_or(zero);
+    let end = curve.at(to_ms).unwrap_or(zero);
+    let segments = curve.segments_between(from_ms, to_ms);
+    let (start_low, start_high) = around(readings, from_ms);
+    let (end_low, end_high) = around(readings, to_ms);
+    let mut used: Vec<usize> = [start_low, start_high, end_low, end_high].into_iter().flatten().collect();
+    used.dedup();
+    let rests_on = match (start_low.or(start_high), end_high.or(end_low)) {
+        (Some(low), Some(high)) if low <= high => &readings[low..=high],
+        _ => &[],
+    };
+    let rollovers = segments.iter().filter(|s| s.step == Step::Rollover).count();
+    Delta {
+        period: period.period,
+        start: period.start,
+        start_ms: period.start_ms,
+        end_ms: period.end_ms,
+        from_ms,
+        to_ms,
+        consumption: end.consumed - start.consumed,
+        start_value: start.value,
+        end_value: end.value,
+        estimated: !(start.exact && end.exact),
+        in_progress: slot.end_ms > last_ms,
+        partial_start: slot.start_ms < first_ms,
+        conflict: rests_on.iter().any(|r| r.conflict),
+        rollovers: u32::try_from(rollovers).unwrap_or(u32::MAX),
+        events: curve.events_between(from_ms, to_ms),
+        unexplained_decrease: segments.iter().any(|s| s.step == Step::Decrease),
+        readings: used.into_iter().map(|i| readings[i].seq).collect(),
+    }
+}
+
+/// The readings a boundary value comes from: the reading on the instant
+/// (twice), or the last one before and the first one after.
+fn around(readings: &[Reading], ts_ms: i64) -> (Option<usize>, Option<usize>) {
+    let after = readings.partition_point(|r| r.ts_ms <= ts_ms);
+    match after.checked_sub(1) {
+        Some(on) if readings[on].ts_ms == ts_ms => (Some(on), Some(on)),
+        before => (before, (after < readings.len()).then_some(after)),
+    }
+}
