@@ -38,24 +38,21 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long a host may take to start (it compiles the WASM plugin).
-const START_DEADLINE: Duration = Duration::from_secs(60);
+#[path = "support/mod.rs"]
+mod support;
+use support::{ANSWER_TIMEOUT, Host, cpu_seconds, now_ms, percentile};
+
 /// How long the archive may go without applying anything while it is still
 /// behind what was acknowledged.
 const APPLY_STALL: Duration = Duration::from_secs(30);
-/// How long a host may take to stop on SIGTERM.
-const STOP_DEADLINE: Duration = Duration::from_secs(30);
-/// Longest wait for one answer before the bench gives up.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -105,9 +102,7 @@ struct Outcome {
 
 fn main() {
     let options = options();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf();
-    let bench_data = workspace.join("target/bench-data");
-    std::fs::create_dir_all(&bench_data).unwrap_or_else(|e| panic!("cannot create {}: {e}", bench_data.display()));
+    let bench_data = support::bench_data();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let (fsync_p50, fsync_p99) = fdatasync_floor(&bench_data);
     println!("meterhub ingest: listener over TCP, each line answered only after its group commit is fdatasync'ed");
@@ -143,9 +138,9 @@ fn main() {
                 Mode::Pipelined => (options.connections, options.window),
                 Mode::Single => (1, 1),
             };
-            let plugins = workspace.join("target/plugins").join(kind);
+            let plugins = support::workspace().join("target/plugins").join(kind);
             let dir = bench_data.join(format!("ingest-{kind}-{}-{}", mode.name(), std::process::id()));
-            let mut host = Host::start(&dir, &plugins, options.keep);
+            let mut host = Host::start(&dir, &config(&plugins), options.keep);
             let stop = match options.readings {
                 Some(n) => Stop::After(n.div_ceil(connections as u64)),
                 None => Stop::At(Instant::now() + Duration::from_secs_f64(options.seconds)),
@@ -225,7 +220,7 @@ fn run(host: &Host, connections: usize, window: usize, stop: Stop) -> Outcome {
     let barrier = Arc::new(Barrier::new(connections + 1));
     let threads: Vec<_> = (0..connections)
         .map(|id| {
-            let (barrier, addr) = (barrier.clone(), host.driver);
+            let (barrier, addr) = (barrier.clone(), host.driver("tcp-in"));
             std::thread::Builder::new()
                 .name(format!("conn-{id}"))
                 .spawn(move || connection(id, addr, window, stop, &barrier))
@@ -372,122 +367,15 @@ impl std::fmt::Write for Line<'_> {
     }
 }
 
-/// A running host on its own data directory; killed on drop.
-struct Host {
-    dir: PathBuf,
-    child: Option<Child>,
-    api: SocketAddr,
-    driver: SocketAddr,
-    keep: bool,
-}
-
-impl Host {
-    /// Write a config in `dir` (emptied first), start the binary, wait for run.json.
-    fn start(dir: &Path, plugins: &Path, keep: bool) -> Host {
-        assert!(
-            plugins.join("listener/plugin.toml").exists(),
-            "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",
-            plugins.display()
-        );
-        let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        let config = dir.join("meterhub.toml");
-        let text = format!(
-            r#"# Written by host/benches/ingest.rs.
-[host]
-data_dir = "data"
-plugins_dir = "{}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[log]
-level = "info"
-
-[drivers.tcp-in]
-plugin = "listener"
-transport = "tcp"
-listen = "127.0.0.1:0"
-"#,
-            plugins.display()
-        );
-        std::fs::write(&config, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
-        let log = std::fs::File::create(dir.join("meterhub.log")).expect("create the host log");
-        let child = Command::new(env!("CARGO_BIN_EXE_meterhub"))
-            .args(["run", "-c"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start meterhub");
-        let pid = child.id();
-        let mut host = Host {
-            dir: dir.to_path_buf(),
-            child: Some(child),
-            api: ([0, 0, 0, 0], 0).into(),
-            driver: ([0, 0, 0, 0], 0).into(),
-            keep,
-        };
-        let run_file = dir.join("data/run.json");
-        let info: Value = wait_for("the host to write run.json", START_DEADLINE, || {
-            if let Some(status) = host.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("meterhub exited with {status} during start; log: {}", dir.join("meterhub.log").display());
-            }
-            let v: Value = serde_json::from_slice(&std::fs::read(&run_file).ok()?).ok()?;
-            (v["pid"] == pid).then_some(v)
-        });
-        let address = |v: &Value| -> SocketAddr {
-            v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("run.json: bad address {v}"))
-        };
-        host.api = address(&info["api"]);
-        host.driver = address(&info["drivers"]["tcp-in"]);
-        host
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.join("meterhub.log")
-    }
-
-    /// `/api/v1/stats`.
-    fn stats(&self) -> Value {
-        let mut stream = TcpStream::connect(self.api).unwrap_or_else(|e| panic!("connect to the API: {e}"));
-        stream.set_read_timeout(Some(ANSWER_TIMEOUT)).expect("read timeout");
-        write!(stream, "GET /api/v1/stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.api)
-            .expect("send the request");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).expect("read the response");
-        let text = String::from_utf8_lossy(&response);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("incomplete response {text:?}"));
-        assert!(head.starts_with("HTTP/1.1 200"), "GET /api/v1/stats: {head}\n{body}");
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("/api/v1/stats is not JSON ({e}): {body}"))
-    }
-
-    /// SIGTERM and a clean exit within the deadline.
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill -TERM {} failed", child.id());
-        let status = wait_for("the host to stop on SIGTERM", STOP_DEADLINE, || child.try_wait().ok().flatten());
-        assert!(status.success(), "meterhub exited with {status}; log: {}", self.log_path().display());
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() || self.keep {
-            eprintln!("kept {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
+/// The bench host's config: the listener on TCP.
+fn config(plugins: &Path) -> String {
+    assert!(
+        plugins.join("listener/plugin.toml").exists(),
+        "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",
+        plugins.display()
+    );
+    support::host_tables(plugins)
+        + "\n[drivers.tcp-in]\nplugin = \"listener\"\ntransport = \"tcp\"\nlisten = \"127.0.0.1:0\"\n"
 }
 
 /// Poll `/api/v1/stats` until the archive has received `acked` frames and its
@@ -497,7 +385,7 @@ fn wait_applied(host: &Host, acked: u64) -> Value {
     let mut progressed = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        let stats = host.stats();
+        let stats = host.get("/api/v1/stats");
         let received = stats["total"]["received"].as_u64();
         if received >= Some(acked) && stats["balanced"] == true {
             return stats;
@@ -512,43 +400,6 @@ fn wait_applied(host: &Host, acked: u64) -> Value {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }
-}
-
-/// Poll `f` until it gives `Some`, or panic with `what` after `deadline`.
-fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + deadline;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-/// Nearest-rank percentile of sorted `values`.
-fn percentile(values: &[u32], p: f64) -> u32 {
-    if values.is_empty() {
-        return 0;
-    }
-    let rank = (p * values.len() as f64).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
-}
-
-/// User plus system CPU seconds of the process whose `/proc/<pid>/stat` is `path`.
-fn cpu_seconds(path: &str) -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    let ticks = *TICKS.get_or_init(|| {
-        let out = Command::new("getconf").arg("CLK_TCK").output().ok();
-        out.and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok()).unwrap_or(100.0)
-    });
-    let stat = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    // Fields after the command name: state is field 3, utime 14, stime 15.
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (field(11) + field(12)) / ticks
 }
 
 /// The filesystem type and device holding `path`, from /proc/self/mounts.
@@ -566,65 +417,36 @@ fn filesystem(path: &Path) -> String {
         .map_or_else(|| "an unknown filesystem".to_owned(), |(_, fs)| fs)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
-}
-
 fn options() -> Options {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut kind = env("METERHUB_BENCH_KIND");
-    let mut mode = env("METERHUB_BENCH_MODE");
-    let mut connections = env("METERHUB_BENCH_CONNECTIONS");
-    let mut window = env("METERHUB_BENCH_WINDOW");
-    let mut seconds = env("METERHUB_BENCH_SECONDS");
-    let mut readings = env("METERHUB_BENCH_READINGS");
-    let mut keep = env("METERHUB_BENCH_KEEP").is_some_and(|v| v != "0");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let slot = match arg.as_str() {
-            // cargo bench passes --bench to harness = false targets.
-            "--bench" => continue,
-            "--keep" => {
-                keep = true;
-                continue;
-            }
-            "wasm" | "native" | "both" => {
-                kind = Some(arg);
-                continue;
-            }
-            "--kind" => &mut kind,
-            "--mode" => &mut mode,
-            "--connections" => &mut connections,
-            "--window" => &mut window,
-            "--seconds" => &mut seconds,
-            "--readings" => &mut readings,
-            other => panic!("unknown argument {other:?}; see the //! doc of host/benches/ingest.rs"),
-        };
-        *slot = Some(args.next().unwrap_or_else(|| panic!("{arg} needs a value")));
-    }
-    fn positive<T: std::str::FromStr + PartialOrd + Default>(name: &str, value: Option<String>, default: T) -> T {
-        value.map_or(default, |v| match v.parse::<T>() {
-            Ok(n) if n > T::default() => n,
-            _ => panic!("{name}: expected a positive number, got {v:?}"),
-        })
-    }
+    let args = support::Args::parse(
+        &[
+            ("--kind", "METERHUB_BENCH_KIND"),
+            ("--mode", "METERHUB_BENCH_MODE"),
+            ("--connections", "METERHUB_BENCH_CONNECTIONS"),
+            ("--window", "METERHUB_BENCH_WINDOW"),
+            ("--seconds", "METERHUB_BENCH_SECONDS"),
+            ("--readings", "METERHUB_BENCH_READINGS"),
+        ],
+        |word| ["wasm", "native", "both"].contains(&word).then_some("--kind"),
+        "ingest",
+    );
     Options {
-        kinds: match kind.as_deref().unwrap_or("wasm") {
+        kinds: match args.get("--kind").unwrap_or("wasm") {
             "wasm" => vec!["wasm"],
             "native" => vec!["native"],
             "both" => vec!["wasm", "native"],
             other => panic!("kind: expected wasm, native or both, got {other:?}"),
         },
-        modes: match mode.as_deref().unwrap_or("both") {
+        modes: match args.get("--mode").unwrap_or("both") {
             "pipelined" => vec![Mode::Pipelined],
             "single" => vec![Mode::Single],
             "both" => vec![Mode::Pipelined, Mode::Single],
             other => panic!("mode: expected pipelined, single or both, got {other:?}"),
         },
-        connections: positive("connections", connections, 8),
-        window: positive("window", window, 64),
-        seconds: positive("seconds", seconds, 10.0),
-        readings: readings.map(|r| positive("readings", Some(r), 1)),
-        keep,
+        connections: args.positive("--connections", 8),
+        window: args.positive("--window", 64),
+        seconds: args.positive("--seconds", 10.0),
+        readings: args.get("--readings").map(|_| args.positive("--readings", 1)),
+        keep: args.keep,
     }
 }
