@@ -96,6 +96,7 @@ fn delta(curve: &Curve, readings: &[Reading], slot: &Slot, first_ms: i64, last_m
     let (start_low, start_high) = around(readings, from_ms);
     let (end_low, end_high) = around(readings, to_ms);
     let mut used: Vec<usize> = [start_low, start_high, end_low, end_high].into_iter().flatten().collect();
+    used.sort_unstable();
     used.dedup();
     let rests_on = match (start_low.or(start_high), end_high.or(end_low)) {
         (Some(low), Some(high)) if low <= high => &readings[low..=high],

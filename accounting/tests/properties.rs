@@ -1,0 +1,1 @@
+//! Properties (proptest) filled in below.
