@@ -14,6 +14,8 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::spec::MeterSpec;
+
 /// The length of an accounting period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,6 +39,12 @@ pub struct CalendarPeriod {
     pub start_ms: i64,
     /// The first instant of the next period (exclusive end).
     pub end_ms: i64,
+}
+
+/// The day or month of the meter's zone holding the instant (its `[start,
+/// end)`), or `None` beyond the supported calendar (years -9999 to 9999).
+pub fn period_at(spec: &MeterSpec, period: Period, ts_ms: i64) -> Option<CalendarPeriod> {
+    Some(Calendar::new(spec.time_zone(), period).containing(ts_ms)?.calendar_period())
 }
 
 /// A period with the local date it starts on, for stepping.

@@ -18,6 +18,7 @@
 //! deltas(&Series, &MeterSpec, Period, from_ms: i64, to_ms: i64) -> Vec<Delta>
 //! touched_periods(series_before: &Series, new_reading_ts_ms: i64, &MeterSpec, Period)
 //!     -> Vec<CalendarPeriod>
+//! period_at(&MeterSpec, Period, ts_ms: i64) -> Option<CalendarPeriod>
 //! ```
 //!
 //! [`Delta`], [`CalendarPeriod`], [`Period`], [`Reading`] and
@@ -26,10 +27,11 @@
 //! A consumer keeping deltas up to date follows the archive; for each new
 //! reading it asks [`touched_periods`] with the series before the reading,
 //! inserts the reading, and recomputes just those periods with [`deltas`].
-//! The result equals a computation from scratch (tested). Deltas of periods
-//! in `[from, to)` depend only on the readings from the last one at or
-//! before `from` to the first one at or after `to`, so a consumer may pass
-//! just that window (tested too).
+//! The result equals a computation from scratch (tested). The deltas of a
+//! run of periods depend only on the readings from the last one at or before
+//! the first period's start to the first one at or after the last period's
+//! end ([`period_at`] gives the bounds), so a consumer may load just those
+//! (tested too).
 //!
 //! # Rules
 //!
@@ -92,7 +94,7 @@ mod series;
 mod spec;
 mod touched;
 
-pub use calendar::{CalendarPeriod, Period};
+pub use calendar::{CalendarPeriod, Period, period_at};
 pub use delta::{Delta, deltas};
 pub use series::{Reading, Series};
 pub use spec::{MeterSpec, RegisterEvent, SpecError};

@@ -1,1 +1,209 @@
-//! Properties (proptest) filled in below.
+//! Properties that hold for any readings, events and zone: deltas are never
+//! negative, daily deltas add up exactly to the month's, the order readings
+//! arrive in does not matter (kept incrementally through `touched_periods` or
+//! computed from scratch), duplicates change nothing, a conflicting value
+//! only raises flags, and a window of readings around a run of periods gives
+//! those periods' deltas.
+
+use std::collections::BTreeMap;
+
+use meterhub_accounting::{
+    Decimal, Delta, MeterSpec, Period, Reading, RegisterEvent, Series, deltas, period_at, touched_periods,
+};
+use proptest::prelude::*;
+
+use crate::support::{full, months_not_summing};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// A generated meter and its readings (seqs unique, in archive order).
+#[derive(Clone, Debug)]
+struct Case {
+    zone: &'static str,
+    capacity: Option<Decimal>,
+    events: Vec<RegisterEvent>,
+    readings: Vec<Reading>,
+}
+
+impl Case {
+    fn spec(&self) -> MeterSpec {
+        MeterSpec::new(self.zone, self.capacity, self.events.clone()).expect("a generated spec is valid")
+    }
+}
+
+/// Starting points near DST changes (Berlin, Santiago, Havana), month ends
+/// and the 2028 leap day, in UTC milliseconds.
+const ANCHORS_MS: [i64; 5] = [
+    1_774_310_400_000, // 2026-03-24T00:00Z: Berlin springs forward on 03-29
+    1_776_643_200_000, // 2026-04-20T00:00Z: a 30-day month ends
+    1_725_148_800_000, // 2024-09-01T00:00Z: Santiago skips midnight on 09-08
+    1_730_160_000_000, // 2024-10-29T00:00Z: Havana repeats midnight on 11-03
+    1_835_395_200_000, // 2028-02-26T00:00Z: the leap day
+];
+
+fn instant(anchor: usize) -> impl Strategy<Value = i64> {
+    // Whole hours often (local midnights are whole UTC hours in these zones,
+    // so readings land on boundaries), any millisecond otherwise.
+    (0..(16 * 24_i64), prop::bool::weighted(0.4), 0..HOUR_MS).prop_map(move |(hours, on_the_hour, extra)| {
+        ANCHORS_MS[anchor] + hours * HOUR_MS + if on_the_hour { 0 } else { extra }
+    })
+}
+
+fn value(mantissa: i64, scale: u32) -> Decimal {
+    Decimal::new(mantissa, 3).round_dp(scale)
+}
+
+fn event(anchor: usize) -> impl Strategy<Value = RegisterEvent> {
+    (instant(anchor), 0..200_000_i64, 0..200_000_i64, prop::bool::ANY, prop::bool::ANY).prop_map(
+        |(at_ms, before, after, replacement, known)| {
+            if replacement {
+                RegisterEvent::Replacement { at_ms, old_final: value(before, 3), new_initial: value(after, 2) }
+            } else {
+                RegisterEvent::Reset {
+                    at_ms,
+                    value_before: known.then(|| value(before, 1)),
+                    value_after: value(after, 0),
+                }
+            }
+        },
+    )
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let zones =
+        prop::sample::select(vec!["Europe/Berlin", "Europe/Moscow", "America/Santiago", "America/Havana", "UTC"]);
+    (zones, 0..ANCHORS_MS.len(), prop::bool::ANY).prop_flat_map(|(zone, anchor, wraps)| {
+        let capacity = wraps.then(|| Decimal::from(10_000));
+        // Per reading: when, how much was used since the one before (in
+        // thousandths), the scale it is written with, and now and then a
+        // jump to an arbitrary value (a reset nobody reported, a glitch).
+        let reading = (instant(anchor), 0..3_000_000_i64, 0..=3_u32, prop::option::weighted(0.1, 0..20_000_000_i64));
+        (Just(zone), Just(capacity), prop::collection::vec(event(anchor), 0..3), prop::collection::vec(reading, 0..14))
+            .prop_map(|(zone, capacity, events, raw)| {
+                let mut raw = raw;
+                raw.sort_by_key(|r| r.0);
+                let mut used = 0_i64;
+                let readings = raw
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (ts_ms, increment, scale, jump))| {
+                        used = jump.unwrap_or(used + increment);
+                        let mut register = value(used, scale);
+                        if let Some(capacity) = capacity {
+                            register %= capacity;
+                        }
+                        Reading { ts_ms, value: register, seq: i as u64 + 1, conflict: false }
+                    })
+                    .collect();
+                Case { zone, capacity, events, readings }
+            })
+    })
+}
+
+/// A case and the order its readings arrive in.
+fn case_and_arrival() -> impl Strategy<Value = (Case, Vec<Reading>)> {
+    case().prop_flat_map(|case| {
+        let arrival = Just(case.readings.clone()).prop_shuffle();
+        (Just(case), arrival)
+    })
+}
+
+fn both(case: &Case, readings: &[Reading]) -> [Vec<Delta>; 2] {
+    let spec = case.spec();
+    [full(readings, &spec, Period::Day), full(readings, &spec, Period::Month)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    #[test]
+    fn deltas_are_never_negative_and_stay_in_their_period(case in case()) {
+        for delta in both(&case, &case.readings).iter().flatten() {
+            prop_assert!(delta.consumption >= Decimal::ZERO, "negative: {delta:?}");
+            prop_assert!(delta.start_ms <= delta.from_ms && delta.from_ms < delta.to_ms && delta.to_ms <= delta.end_ms);
+            prop_assert!(!delta.readings.is_empty());
+        }
+    }
+
+    #[test]
+    fn daily_deltas_add_up_to_the_month(case in case()) {
+        let [days, months] = both(&case, &case.readings);
+        prop_assert_eq!(months_not_summing(&days, &months), vec![]);
+    }
+
+    #[test]
+    fn arrival_order_does_not_matter_and_incremental_equals_full((case, arrival) in case_and_arrival()) {
+        let spec = case.spec();
+        for period in [Period::Day, Period::Month] {
+            let expected = full(&case.readings, &spec, period);
+            prop_assert_eq!(&full(&arrival, &spec, period), &expected);
+            // Keep deltas as a consumer does, checking after every reading.
+            let mut series = Series::default();
+            let mut kept: BTreeMap<i64, Delta> = BTreeMap::new();
+            for (count, reading) in arrival.iter().enumerate() {
+                let touched = touched_periods(&series, reading.ts_ms, &spec, period);
+                series.insert(reading.clone());
+                if let (Some(first), Some(last)) = (touched.first(), touched.last()) {
+                    for stale in &touched {
+                        kept.remove(&stale.start_ms);
+                    }
+                    for fresh in deltas(&series, &spec, period, first.start_ms, last.end_ms) {
+                        kept.insert(fresh.start_ms, fresh);
+                    }
+                }
+                let now = full(&arrival[..=count], &spec, period);
+                prop_assert_eq!(kept.values().cloned().collect::<Vec<_>>(), now, "after {} readings", count + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_duplicate_changes_nothing(case in case(), picks in prop::collection::vec(any::<prop::sample::Index>(), 1..4), later in prop::bool::ANY) {
+        prop_assume!(!case.readings.is_empty());
+        let mut with_duplicates = case.readings.clone();
+        for pick in picks {
+            let mut again = pick.get(&case.readings).clone();
+            if later {
+                // The same value again, archived later.
+                again.seq += 1_000;
+            }
+            with_duplicates.push(again);
+        }
+        prop_assert_eq!(both(&case, &with_duplicates), both(&case, &case.readings));
+    }
+
+    #[test]
+    fn a_conflicting_value_only_raises_flags(case in case(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(!case.readings.is_empty());
+        let original = pick.get(&case.readings).clone();
+        let other = Reading { value: original.value + Decimal::ONE, seq: 1_000, ..original.clone() };
+        let with_conflict: Vec<Reading> = case.readings.iter().cloned().chain([other]).collect();
+        let [before, after] = [both(&case, &case.readings), both(&case, &with_conflict)];
+        for (plain, flagged) in before.iter().flatten().zip(after.iter().flatten()) {
+            prop_assert_eq!(&Delta { conflict: plain.conflict, ..flagged.clone() }, plain);
+            if plain.readings.contains(&original.seq) {
+                prop_assert!(flagged.conflict, "{flagged:?} rests on {original:?}");
+            }
+        }
+        prop_assert_eq!(before.iter().map(Vec::len).sum::<usize>(), after.iter().map(Vec::len).sum::<usize>());
+    }
+
+    #[test]
+    fn a_window_of_readings_gives_the_same_deltas(case in case(), a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>(), month in prop::bool::ANY) {
+        prop_assume!(case.readings.len() >= 2);
+        let spec = case.spec();
+        let period = if month { Period::Month } else { Period::Day };
+        let (a, b) = (a.get(&case.readings).ts_ms, b.get(&case.readings).ts_ms);
+        let first = period_at(&spec, period, a.min(b)).expect("a period");
+        let last = period_at(&spec, period, a.max(b)).expect("a period");
+        let readings = &case.readings;
+        let low = readings.iter().rposition(|r| r.ts_ms <= first.start_ms).unwrap_or(0);
+        let high = readings.iter().position(|r| r.ts_ms >= last.end_ms).unwrap_or(readings.len() - 1);
+        let window = Series::new(readings[low..=high].iter().cloned());
+        let everything = Series::new(readings.iter().cloned());
+        prop_assert_eq!(
+            deltas(&window, &spec, period, first.start_ms, last.end_ms),
+            deltas(&everything, &spec, period, first.start_ms, last.end_ms)
+        );
+    }
+}
