@@ -191,6 +191,33 @@ mod tests {
         assert_eq!(hours(&before), 24);
     }
 
+    /// A made-up zone that springs forward from 23:30 to 00:30: the next
+    /// date's midnight does not exist and the date starts at the transition,
+    /// local 00:30 (jiff's `compatible` would say 01:00); it falls back from
+    /// 00:30 to 23:30, so the first 00:00 starts the date and the instants of
+    /// the repeated 23:30-00:00 belong to the new date.
+    #[test]
+    fn transitions_crossing_midnight() {
+        let zone = TimeZone::posix("XST3XDT,M3.2.0/23:30,M11.1.0/0:30").unwrap();
+        let days = Calendar::new(&zone, Period::Day);
+        // Sunday 2026-03-08 23:30 -03 jumps to Monday 03-09 00:30 -02.
+        let monday = days.containing(instant("2026-03-09T12:00:00-02:00")).unwrap();
+        assert_eq!(monday.start_ms, instant("2026-03-09T00:30:00-02:00"));
+        assert_eq!(monday.start_ms, instant("2026-03-09T02:30:00Z"));
+        let sunday = days.containing(instant("2026-03-08T12:00:00-03:00")).unwrap();
+        assert_eq!((sunday.end_ms - sunday.start_ms) / 60_000, 23 * 60 + 30);
+        // Sunday 2026-11-01 00:30 -02 goes back to Saturday 10-31 23:30 -03.
+        let sunday = days.containing(instant("2026-11-01T12:00:00-03:00")).unwrap();
+        assert_eq!(sunday.calendar_period().start, "2026-11-01");
+        assert_eq!(sunday.start_ms, instant("2026-11-01T00:00:00-02:00"));
+        // Local "2026-10-31 23:45 -03" comes after the first midnight: Sunday.
+        let repeated = days.containing(instant("2026-10-31T23:45:00-03:00")).unwrap();
+        assert_eq!(repeated.calendar_period().start, "2026-11-01");
+        let saturday = days.containing(instant("2026-10-31T12:00:00-02:00")).unwrap();
+        assert_eq!(saturday.end_ms, sunday.start_ms);
+        assert_eq!((sunday.end_ms - sunday.start_ms) / 60_000, 25 * 60);
+    }
+
     #[test]
     fn an_instant_at_a_boundary_belongs_to_the_period_it_starts() {
         let zone = TimeZone::get("Europe/Moscow").unwrap();

@@ -165,7 +165,9 @@ impl Curve {
 
     /// The number of events at an instant in `(from, to]`.
     pub(crate) fn events_between(&self, from_ms: i64, to_ms: i64) -> u32 {
-        let count = self.knots.iter().filter(|k| k.event && k.ts_ms > from_ms && k.ts_ms <= to_ms).count();
+        let first = self.knots.partition_point(|k| k.ts_ms <= from_ms);
+        let after = self.knots.partition_point(|k| k.ts_ms <= to_ms).max(first);
+        let count = self.knots[first..after].iter().filter(|k| k.event).count();
         u32::try_from(count).unwrap_or(u32::MAX)
     }
 }

@@ -133,3 +133,24 @@ fn around(readings: &[Reading], ts_ms: i64) -> (Option<usize>, Option<usize>) {
         before => (before, (after < readings.len()).then_some(after)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_decimals_as_strings_and_periods_in_lowercase() {
+        let series = Series::new([
+            Reading { ts_ms: 0, value: "100.0".parse().unwrap(), seq: 1, conflict: false },
+            Reading { ts_ms: 86_400_000, value: "112.5".parse().unwrap(), seq: 2, conflict: false },
+        ]);
+        let spec = MeterSpec::new("UTC", None, vec![]).unwrap();
+        let day = deltas(&series, &spec, Period::Day, 0, 1).remove(0);
+        let json = serde_json::to_value(&day).unwrap();
+        assert_eq!(json["period"], "day");
+        assert_eq!(json["start"], "1970-01-01");
+        assert_eq!(json["consumption"], "12.5");
+        assert_eq!(json["readings"], serde_json::json!([1, 2]));
+        assert_eq!(serde_json::from_value::<Delta>(json).unwrap(), day);
+    }
+}

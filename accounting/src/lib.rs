@@ -56,12 +56,13 @@
 //! seen: read the register more often than it takes to turn over half-way.
 //!
 //! **Boundaries.** A period is `[start, end)` in the meter's zone (see
-//! [`CalendarPeriod`]): DST days last 23 or 25 hours; where a zone skips
-//! midnight (America/Santiago in September, Asia/Beirut and America/Havana in
-//! some years) the day starts at the first instant that exists, the end of
-//! the gap. A delta is `U(to) - U(from)`. The value at an instant with a knot
-//! on it is exact (the state after everything at that instant, so a jump at
-//! a boundary belongs to the period that ends there); between knots it is
+//! [`CalendarPeriod`]): DST days last 23 or 25 hours. Where a zone skips
+//! midnight (America/Santiago in September, Asia/Beirut in March), the day
+//! starts at the first instant that exists, the end of the gap; where
+//! midnight happens twice (America/Havana in November), at the first one.
+//! A delta is `U(to) - U(from)`. The value at an instant with a knot on it
+//! is exact (the state after everything at that instant, so a jump at a
+//! boundary belongs to the period that ends there); between knots it is
 //! linear, the share rounded half-even to the interval's scale (the largest
 //! scale of its two values, and of the capacity for a rollover, plus 3, at
 //! most 28), and the delta is `estimated`. The value at an instant does not
@@ -75,6 +76,36 @@
 //! that reading (`partial_start`); if no reading is at or after its end yet,
 //! it is measured to the last reading (`in_progress`): that is how the day
 //! and month in progress are shown live.
+//!
+//! **Flags.** A delta lists the readings its boundary values come from
+//! (`readings`); it is flagged `conflict` when any reading from the first of
+//! those to the last has a conflicting value; `rollovers` and
+//! `unexplained_decrease` come from the intervals between readings it uses
+//! (an interval overlapping two periods counts in both); `events` counts
+//! replacements and resets at an instant in `(from, to]`.
+//!
+//! Readings timestamped outside years -9999 to 9999 are left out; arithmetic
+//! that would leave `Decimal`'s range ends the curve there. Nothing panics
+//! on input.
+//!
+//! # Example
+//!
+//! ```
+//! use meterhub_accounting::{Decimal, MeterSpec, Period, Reading, Series, deltas};
+//!
+//! let hour = 3_600_000;
+//! let midnight = 1_772_312_400_000; // 2026-03-01T00:00:00+03:00
+//! let reading = |ts_ms, value: &str, seq| Reading { ts_ms, value: value.parse().unwrap(), seq, conflict: false };
+//! let series = Series::new([reading(midnight, "100", 1), reading(midnight + 36 * hour, "115", 2)]);
+//! let spec = MeterSpec::new("Europe/Moscow", None, vec![]).unwrap();
+//!
+//! let days = deltas(&series, &spec, Period::Day, midnight, midnight + 48 * hour);
+//! assert_eq!(days.len(), 2);
+//! assert_eq!((days[0].start.as_str(), days[0].consumption), ("2026-03-01", Decimal::from(10)));
+//! assert!(days[0].estimated && !days[0].in_progress);
+//! assert_eq!(days[1].consumption, Decimal::from(5)); // up to the latest reading
+//! assert!(days[1].in_progress);
+//! ```
 //!
 //! # Time zones
 //!
@@ -100,4 +131,6 @@ pub use series::{Reading, Series};
 pub use spec::{MeterSpec, RegisterEvent, SpecError};
 pub use touched::touched_periods;
 
+/// The decimal type of every value here, re-exported so callers use the same
+/// version.
 pub use rust_decimal::Decimal;

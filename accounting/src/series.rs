@@ -7,7 +7,11 @@
 //! readings sharing a timestamp the first archived one (lowest `seq`) is kept,
 //! and it is flagged `conflict` when any of them was flagged or their values
 //! differ. So inserting readings in any order, or twice, gives the same series.
+//!
+//! Readings timestamped outside the calendar this crate supports (years -9999
+//! to 9999) cannot be real and are left out.
 
+use jiff::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +40,7 @@ impl Series {
     /// A series from readings in any order, duplicates and conflicting values
     /// included (see the module rules: the lowest `seq` wins a timestamp).
     pub fn new(readings: impl IntoIterator<Item = Reading>) -> Series {
-        let mut all: Vec<Reading> = readings.into_iter().collect();
+        let mut all: Vec<Reading> = readings.into_iter().filter(supported).collect();
         all.sort_by_key(|r| r.ts_ms);
         let mut kept: Vec<Reading> = Vec::with_capacity(all.len());
         for reading in all {
@@ -50,6 +54,9 @@ impl Series {
 
     /// Adds one reading, exactly as if the series had been built with it.
     pub fn insert(&mut self, reading: Reading) {
+        if !supported(&reading) {
+            return;
+        }
         let at = self.readings.partition_point(|r| r.ts_ms < reading.ts_ms);
         match self.readings.get_mut(at) {
             Some(kept) if kept.ts_ms == reading.ts_ms => absorb(kept, reading),
@@ -71,6 +78,11 @@ impl Series {
     pub fn is_empty(&self) -> bool {
         self.readings.is_empty()
     }
+}
+
+/// Whether the reading's instant is within the supported calendar.
+fn supported(reading: &Reading) -> bool {
+    Timestamp::from_millisecond(reading.ts_ms).is_ok()
 }
 
 /// Merges `other` into `kept` (same timestamp). The winner is the least by
@@ -105,6 +117,13 @@ mod tests {
         let mut incremental = Series::new([b]);
         incremental.insert(a.clone());
         assert_eq!(incremental.readings(), &[Reading { conflict: true, ..a }]);
+    }
+
+    #[test]
+    fn leaves_out_instants_beyond_the_calendar() {
+        let mut series = Series::new([reading(i64::MIN, "1", 1), reading(0, "2", 2), reading(i64::MAX, "3", 3)]);
+        series.insert(reading(i64::MAX - 1, "4", 4));
+        assert_eq!(series.readings(), &[reading(0, "2", 2)]);
     }
 
     #[test]

@@ -72,6 +72,16 @@ pub enum SpecError {
     },
 }
 
+/// Two specs are equal when they say the same: zone name, capacity and
+/// events (a host can tell whether a meter's accounting settings changed).
+impl PartialEq for MeterSpec {
+    fn eq(&self, other: &MeterSpec) -> bool {
+        self.zone_name == other.zone_name && self.capacity == other.capacity && self.events == other.events
+    }
+}
+
+impl Eq for MeterSpec {}
+
 impl MeterSpec {
     /// Checks and builds a spec. `zone` is an IANA name (`Europe/Moscow`,
     /// `UTC`); `capacity` is the value at which the register wraps to zero
