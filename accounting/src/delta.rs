@@ -153,4 +153,25 @@ mod tests {
         assert_eq!(json["readings"], serde_json::json!([1, 2]));
         assert_eq!(serde_json::from_value::<Delta>(json).unwrap(), day);
     }
+
+    #[test]
+    fn values_beyond_decimal_range_end_the_curve_without_panicking() {
+        let day = 86_400_000;
+        let reading = |n: i64, value: Decimal| Reading { ts_ms: n * day, value, seq: n as u64, conflict: false };
+        let series = Series::new([
+            reading(0, Decimal::MIN),
+            reading(1, Decimal::MAX),
+            reading(2, Decimal::ZERO),
+            reading(3, Decimal::MAX),
+            reading(4, Decimal::MAX),
+        ]);
+        for capacity in [None, Some(Decimal::MAX)] {
+            let spec = MeterSpec::new("UTC", capacity, vec![]).unwrap();
+            let days = deltas(&series, &spec, Period::Day, i64::MIN, i64::MAX);
+            assert!(days.iter().all(|d| d.consumption >= Decimal::ZERO));
+            // MIN -> MAX and 0 -> MAX each use up the whole range: the
+            // curve ends at the reading of day 2.
+            assert_eq!(days.len(), 2, "{days:?}");
+        }
+    }
 }

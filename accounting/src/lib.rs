@@ -84,9 +84,10 @@
 //! (an interval overlapping two periods counts in both); `events` counts
 //! replacements and resets at an instant in `(from, to]`.
 //!
-//! Readings timestamped outside years -9999 to 9999 are left out; arithmetic
-//! that would leave `Decimal`'s range ends the curve there. Nothing panics
-//! on input.
+//! Readings timestamped outside years -9999 to 9999 are left out. A step
+//! whose difference leaves `Decimal`'s range counts as an unexplained
+//! decrease, and a total that would leave it ends the curve there. Nothing
+//! panics on input.
 //!
 //! # Example
 //!

@@ -25,6 +25,10 @@ use crate::spec::MeterSpec;
 /// every other period's delta stays as it was. A touched period may end up
 /// with no delta (fewer than two readings cover it).
 ///
+/// A register event added at an instant touches the same periods as a
+/// reading there would (ask with the event's `at_ms` and the series as it
+/// is). A changed capacity or zone touches everything.
+///
 /// [`deltas`]: crate::deltas
 pub fn touched_periods(
     series_before: &Series,

@@ -205,6 +205,25 @@ proptest! {
     }
 
     #[test]
+    fn a_new_event_changes_only_the_periods_touched_at_its_instant(case in case(), extra in event(0), month in prop::bool::ANY) {
+        // Move the event into the case's own weeks.
+        let shift = case.readings.first().map_or(0, |r| r.ts_ms) - ANCHORS_MS[0];
+        let extra = match extra {
+            RegisterEvent::Replacement { at_ms, old_final, new_initial } => RegisterEvent::Replacement { at_ms: at_ms + shift, old_final, new_initial },
+            RegisterEvent::Reset { at_ms, value_before, value_after } => RegisterEvent::Reset { at_ms: at_ms + shift, value_before, value_after },
+        };
+        let period = if month { Period::Month } else { Period::Day };
+        let spec = case.spec();
+        let with_event = MeterSpec::new(case.zone, case.capacity, case.events.iter().cloned().chain([extra.clone()]).collect()).unwrap();
+        let series = Series::new(case.readings.iter().cloned());
+        let touched: Vec<i64> = touched_periods(&series, extra.at_ms(), &spec, period).iter().map(|p| p.start_ms).collect();
+        let before = deltas(&series, &spec, period, i64::MIN, i64::MAX);
+        let after = deltas(&series, &with_event, period, i64::MIN, i64::MAX);
+        let untouched = |all: &[Delta]| all.iter().filter(|d| !touched.contains(&d.start_ms)).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(untouched(&before), untouched(&after));
+    }
+
+    #[test]
     fn a_window_of_readings_gives_the_same_deltas(case in case(), a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>(), month in prop::bool::ANY) {
         prop_assume!(case.readings.len() >= 2);
         let spec = case.spec();
