@@ -124,11 +124,13 @@ fn devices(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
 }
 
 fn latest(state: &ApiState, device: &str) -> Result<HttpResponse, ArchiveError> {
-    if state.archive.device(device)?.is_none() {
+    let Some(summary) = state.archive.device(device)? else {
         return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no device {device:?} in the archive")));
-    }
+    };
     let readings: Vec<ReadingView> = state.archive.latest(device)?.into_iter().map(Into::into).collect();
-    let telemetry = state.archive.telemetry(device)?;
+    // The telemetry of the module it is read through (a meter modem is its own module).
+    let module = summary.module.as_deref().unwrap_or(device);
+    let telemetry = state.archive.module(module)?.map(|activity| activity.latest);
     Ok(http_server::json(StatusCode::OK, &json!({ "device": device, "readings": readings, "telemetry": telemetry })))
 }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use meterhub_plugin_api::{Decoded, META_RESUME_KEY, META_RESUME_MARK, RawFrame, Reading, Telemetry};
 use serde::{Deserialize, Serialize};
 
+use super::activity::ModuleActivity;
 use super::error::ArchiveError;
 use super::keys::{self, COUNTERS, DEVICE, FRAME, LOG, QUARANTINE, TELEMETRY};
 use super::model::{DeviceSummary, SourceCounters, StoredReading, Verdict};
@@ -222,6 +223,12 @@ impl<'a> Txn<'a> {
         new_readings: &mut Vec<StoredReading>,
     ) -> Result<Tally, ArchiveError> {
         let mut tally = Tally::default();
+        // The meters of a frame are read through the module whose telemetry
+        // it carries (a frame with one module; several say nothing).
+        let module = match &decoded.telemetry[..] {
+            [one] => Some(one.module.as_str()),
+            _ => None,
+        };
         for reading in &decoded.readings {
             let key = keys::reading_key(&reading.device, &reading.channel, reading.ts_ms);
             let mut versions: Vec<StoredReading> = match self.get(&key)? {
@@ -254,11 +261,11 @@ impl<'a> Txn<'a> {
                 }
                 new_readings.push(stored);
             }
-            self.touch_device(frame, reading, new_key)?;
+            self.touch_device(frame, reading, new_key, module)?;
         }
 
         for telemetry in &decoded.telemetry {
-            self.store_telemetry(telemetry)?;
+            self.store_activity(frame, telemetry)?;
         }
 
         let counters = self.counters(&frame.source)?;
@@ -269,7 +276,13 @@ impl<'a> Txn<'a> {
         Ok(tally)
     }
 
-    fn touch_device(&mut self, frame: &RawFrame, reading: &Reading, new_key: bool) -> Result<(), ArchiveError> {
+    fn touch_device(
+        &mut self,
+        frame: &RawFrame,
+        reading: &Reading,
+        new_key: bool,
+        module: Option<&str>,
+    ) -> Result<(), ArchiveError> {
         let slot = self.device(&reading.device)?;
         let summary = slot.get_or_insert_with(|| DeviceSummary {
             device: reading.device.clone(),
@@ -279,8 +292,12 @@ impl<'a> Txn<'a> {
             last_received_at_ms: frame.received_at_ms,
             channels: Vec::new(),
             readings: 0,
+            module: None,
         });
         summary.source.clone_from(&frame.source);
+        if let Some(module) = module.filter(|m| summary.module.as_deref() != Some(*m)) {
+            summary.module = Some(module.to_owned());
+        }
         summary.last_received_at_ms = summary.last_received_at_ms.max(frame.received_at_ms);
         if new_key {
             summary.first_ts_ms = summary.first_ts_ms.min(reading.ts_ms);
@@ -293,16 +310,18 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    fn store_telemetry(&mut self, telemetry: &Telemetry) -> Result<(), ArchiveError> {
+    fn store_activity(&mut self, frame: &RawFrame, telemetry: &Telemetry) -> Result<(), ArchiveError> {
         let key = keys::name_key(TELEMETRY, &telemetry.module);
-        let newer = match self.get(&key)? {
-            Some(value) => unseal_json::<Telemetry>(&key, &value)?.ts_ms <= telemetry.ts_ms,
-            None => true,
+        let activity = match self.get(&key)? {
+            Some(value) => {
+                let mut activity: ModuleActivity = unseal_json(&key, &value)?;
+                activity.observe(telemetry, &frame.source, frame.received_at_ms);
+                activity
+            }
+            None => ModuleActivity::new(telemetry, &frame.source, frame.received_at_ms),
         };
-        if newer {
-            let value = seal_json(&key, telemetry)?;
-            self.put(key, value);
-        }
+        let value = seal_json(&key, &activity)?;
+        self.put(key, value);
         Ok(())
     }
 

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use meterhub_plugin_api::{RawFrame, Telemetry};
+use meterhub_plugin_api::RawFrame;
+
+use super::activity::ModuleActivity;
 
 use super::error::ArchiveError;
 use super::model::{
@@ -61,8 +63,12 @@ pub trait Archive: Send + Sync + 'static {
     /// conflict records included and flagged.
     fn readings(&self, q: &ReadingQuery) -> Result<Vec<StoredReading>, ArchiveError>;
 
-    /// The latest telemetry (by module timestamp) of `module`.
-    fn telemetry(&self, module: &str) -> Result<Option<Telemetry>, ArchiveError>;
+    /// The activity of communication module `module`, with its latest
+    /// telemetry (by module timestamp).
+    fn module(&self, module: &str) -> Result<Option<ModuleActivity>, ArchiveError>;
+
+    /// Every communication module's activity, ordered by identity.
+    fn modules(&self) -> Result<Vec<ModuleActivity>, ArchiveError>;
 
     /// Counters of every source.
     fn counters(&self) -> Result<BTreeMap<String, SourceCounters>, ArchiveError>;

@@ -22,6 +22,7 @@
 //! - [`value`] is the checksummed value envelope;
 //! - [`error`] holds [`ArchiveError`].
 
+pub mod activity;
 mod apply;
 pub mod contract;
 pub mod error;
@@ -33,6 +34,7 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+pub use activity::{FrameCounts, ModuleActivity};
 pub use apply::REJECTIONS_KEPT_PER_SOURCE;
 pub use contract::Archive;
 pub use error::ArchiveError;

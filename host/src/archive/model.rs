@@ -74,6 +74,10 @@ pub struct DeviceSummary {
     /// Number of distinct readings (natural keys) archived; conflicts are
     /// not counted.
     pub readings: u64,
+    /// The communication module it is read through: the module whose
+    /// telemetry came in the same frame as its latest reading.
+    #[serde(default)]
+    pub module: Option<String>,
 }
 
 /// Accounting counters of one source. At rest, at frame level:

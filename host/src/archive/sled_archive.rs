@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use meterhub_plugin_api::{RawFrame, Telemetry};
+use meterhub_plugin_api::RawFrame;
+
+use super::activity::ModuleActivity;
 
 use super::apply::{QuarantineMark, Tally, Txn, checked};
 use super::contract::Archive;
@@ -362,9 +364,13 @@ impl Archive for SledArchive {
         Ok(out)
     }
 
-    fn telemetry(&self, module: &str) -> Result<Option<Telemetry>, ArchiveError> {
+    fn module(&self, module: &str) -> Result<Option<ModuleActivity>, ArchiveError> {
         let key = keys::name_key(TELEMETRY, module);
         self.get(&key)?.map(|value| unseal_json(&key, &value)).transpose()
+    }
+
+    fn modules(&self) -> Result<Vec<ModuleActivity>, ArchiveError> {
+        self.scan(&[TELEMETRY]).map(|item| item.and_then(|(key, value)| unseal_json(&key, &value))).collect()
     }
 
     fn counters(&self) -> Result<BTreeMap<String, SourceCounters>, ArchiveError> {

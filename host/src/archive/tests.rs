@@ -240,7 +240,7 @@ fn counters_balance_after_a_mix_of_every_verdict() {
     assert!(reasons[1].contains("no codec verdict"));
     assert!(reasons[2].contains("NUL"), "{}", reasons[2]);
     assert_eq!(archive.quarantine(1).expect("quarantine")[0].frame, raw(4, "lora"));
-    assert_eq!(archive.telemetry("eui-1").expect("telemetry").expect("stored").battery_pct, Some(90));
+    assert_eq!(archive.module("eui-1").expect("module").expect("stored").latest.battery_pct, Some(90));
     let rejections = archive.rejections("lora", 10).expect("rejections");
     assert_eq!(rejections.len(), 1);
     assert_eq!((rejections[0].seq, rejections[0].rejection.reason.as_str()), (5, "bad 5"));
@@ -418,25 +418,41 @@ fn frames_are_stored_and_found_by_receive_time() {
 }
 
 #[test]
-fn telemetry_keeps_the_latest_per_module() {
+fn module_activity_keeps_the_latest_telemetry_counts_lost_uplinks_and_links_meters() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = open(&dir);
-    let with_telemetry = |seq, ts_ms, battery| ApplyItem {
+    let frame = |seq, ts_ms, battery, counter, meters: &[&str]| ApplyItem {
         record: JournalRecord { seq, entry: Entry::Frame(raw(seq, "s")) },
         verdict: Some(Verdict::Decoded(Decoded {
-            readings: vec![],
+            readings: meters.iter().map(|m| reading(m, "pulses", ts_ms, "1")).collect(),
             telemetry: vec![Telemetry {
                 module: "eui".into(),
                 ts_ms,
                 battery_pct: Some(battery),
+                frame_counter: Some(counter),
                 ..Default::default()
             }],
             fields: None,
         })),
     };
-    archive.apply(vec![with_telemetry(1, T0 + 10, 80), with_telemetry(2, T0, 99)]).expect("apply");
-    assert_eq!(archive.telemetry("eui").expect("telemetry").expect("stored").battery_pct, Some(80));
-    assert_eq!(archive.telemetry("other").expect("telemetry"), None);
+    // Counter 3 never came; 2 came twice; the older frame 4 does not replace the latest.
+    archive
+        .apply(vec![
+            frame(1, T0 + 10, 80, 1, &["eui.1", "eui.2"]),
+            frame(2, T0 + 20, 79, 2, &["eui.1"]),
+            frame(3, T0 + 20, 79, 2, &["eui.1"]),
+        ])
+        .expect("apply");
+    archive.apply(vec![frame(4, T0 + 40, 77, 4, &[]), frame(5, T0, 99, 0, &[])]).expect("apply");
+    let activity = archive.module("eui").expect("module").expect("stored");
+    assert_eq!((activity.latest.battery_pct, activity.latest.ts_ms), (Some(77), T0 + 40));
+    assert_eq!((activity.frames, activity.counter.lost()), (5, 1), "{activity:?}");
+    assert_eq!((activity.first_received_at_ms, activity.last_received_at_ms), (T0 + 1000, T0 + 5000));
+    assert_eq!(activity.source, "s");
+    assert_eq!(archive.module("other").expect("module"), None);
+    assert_eq!(archive.modules().expect("modules").len(), 1);
+    let module_of = |d: &str| archive.device(d).expect("device").expect("stored").module;
+    assert_eq!((module_of("eui.1"), module_of("eui.2")), (Some("eui".into()), Some("eui".into())));
 }
 
 #[test]
