@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::model::{ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig};
+use super::model::{AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig};
 use super::raw::{RawConfig, RawDriver};
 use super::{ConfigError, Diagnostic, Pos};
 
@@ -124,6 +124,22 @@ impl Validator<'_> {
             }
         }
 
+        let mut accounting = AccountingConfig::default();
+        if let Some(raw_accounting) = &raw.accounting {
+            if let Some(zone) = &raw_accounting.time_zone {
+                match meterhub_accounting::MeterSpec::new(zone.get_ref(), None, Vec::new()) {
+                    Ok(_) => accounting.time_zone = zone.get_ref().clone(),
+                    Err(e) => self.error(zone, format!("time_zone: {e}")),
+                }
+            }
+            if let Some(periods) = &raw_accounting.silent_after_periods {
+                match *periods.get_ref() {
+                    0 => self.error(periods, "silent_after_periods: at least 1"),
+                    n => accounting.silent_after_periods = n,
+                }
+            }
+        }
+
         let mut drivers = Vec::new();
         let mut listens: HashMap<SocketAddr, String> = HashMap::new();
         // The API's address is taken too, whether written or the default.
@@ -158,6 +174,7 @@ impl Validator<'_> {
             trusted_plugins,
             api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
             log,
+            accounting,
             drivers,
             positions: self.positions(&raw),
         })
@@ -427,6 +444,20 @@ max_line_bytes = 100
         assert!(matches!(http.transport, TransportConfig::Http { max_body_bytes: 1000, .. }));
         assert_eq!(c.drivers[1].codec, "listener");
         assert_eq!(c.drivers[1].plugin_pos, Pos { line: 10, col: 10 });
+    }
+
+    #[test]
+    fn accounting_has_defaults_and_checks_its_zone_and_periods() {
+        let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
+        let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
+        assert_eq!((c.accounting.time_zone.as_str(), c.accounting.silent_after_periods), ("Europe/Moscow", 3));
+        let text = format!("{base}[accounting]\ntime_zone='Europe/Berlin'\nsilent_after_periods=5\n");
+        let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
+        assert_eq!((c.accounting.time_zone.as_str(), c.accounting.silent_after_periods), ("Europe/Berlin", 5));
+        let e = errors(&format!("{base}[accounting]\ntime_zone='Mars/Olympus'\nsilent_after_periods=0\n"));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].starts_with("/etc/m.toml:5:11: time_zone: time zone \"Mars/Olympus\" is not in"), "{e:?}");
+        assert_eq!(e[1], "/etc/m.toml:6:22: silent_after_periods: at least 1");
     }
 
     #[test]

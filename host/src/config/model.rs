@@ -27,6 +27,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Metering accounting.
+    pub accounting: AccountingConfig,
     /// Driver instances, by id order.
     pub drivers: Vec<DriverConfig>,
     /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
@@ -103,6 +105,21 @@ pub enum LogFormat {
     Human,
     /// One JSON object per event.
     Json,
+}
+
+/// Metering accounting (`[accounting]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountingConfig {
+    /// IANA time zone of meters without their own.
+    pub time_zone: String,
+    /// A module is silent after this many of its periods without a frame.
+    pub silent_after_periods: u32,
+}
+
+impl Default for AccountingConfig {
+    fn default() -> Self {
+        AccountingConfig { time_zone: "Europe/Moscow".to_owned(), silent_after_periods: 3 }
+    }
 }
 
 /// Logging.

@@ -17,6 +17,9 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub log: Option<RawLog>,
+    /// Metering accounting.
+    #[serde(default)]
+    pub accounting: Option<RawAccounting>,
     /// Driver instances by id.
     #[serde(default)]
     pub drivers: BTreeMap<Spanned<String>, Spanned<RawDriver>>,
@@ -59,6 +62,18 @@ pub struct RawHost {
 pub struct RawApi {
     /// Listen address of the HTTP API.
     pub listen: Spanned<String>,
+}
+
+/// `[accounting]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccounting {
+    /// IANA time zone of meters without their own (calendar days and months).
+    #[serde(default)]
+    pub time_zone: Option<Spanned<String>>,
+    /// A module is silent after this many of its periods without a frame.
+    #[serde(default)]
+    pub silent_after_periods: Option<Spanned<u32>>,
 }
 
 /// `[log]`.
