@@ -186,6 +186,24 @@ fn live_and_back_filled_uplinks_are_decoded_and_archived() {
     let volume = latest["readings"].as_array().unwrap().iter().find(|r| r["channel"] == "volume").expect("volume");
     assert_eq!(volume["unit"], "m3", "{latest}");
     assert!(latest["telemetry"]["rssi_dbm"].is_i64(), "{latest}");
+
+    // Every device is a module, heard, with its meters linked and no uplink lost.
+    let modules = host.get_ok("/api/v1/modules");
+    let list = modules["modules"].as_array().expect("modules");
+    assert_eq!(list.len(), devices.as_array().unwrap().len(), "{modules:#}");
+    assert_eq!(modules["counts"]["active"], list.len(), "{modules:#}");
+    for d in devices.as_array().unwrap() {
+        let dev = d["devEui"].as_str().unwrap().to_ascii_uppercase();
+        let m =
+            list.iter().find(|m| m["module"] == dev.as_str()).unwrap_or_else(|| panic!("module {dev}: {modules:#}"));
+        assert_eq!((m["lost_uplinks"].as_u64(), m["state"].as_str()), (Some(0), Some("active")), "{m:#}");
+        assert!(m["rssi_dbm"].is_i64() && m["period_ms"].is_i64(), "{m:#}");
+        if d["model"] == "SI-12" {
+            assert!(m["battery_pct"].is_u64(), "a battery device: {m:#}");
+            let meters: Vec<&str> = m["meters"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            assert!(meters.contains(&format!("{dev}.2").as_str()), "{m:#}");
+        }
+    }
 }
 
 #[test]

@@ -50,6 +50,11 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
             Some(id) => latest(&state, &id),
             None => Ok(http_server::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
+        (&Method::GET, ["api", "v1", "modules"]) => super::modules::list(&state, &params),
+        (&Method::GET, ["api", "v1", "modules", id]) => match query::percent_decode(id) {
+            Some(id) => super::modules::one(&state, &id),
+            None => Ok(http_server::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding")),
+        },
         (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params),
         (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
         (&Method::GET, ["api", "v1", "rejections"]) => rejections(&state, &params),
@@ -65,15 +70,19 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
             [
                 "api",
                 "v1",
-                "health" | "plugins" | "drivers" | "devices" | "readings" | "quarantine" | "rejections" | "stats"
-                | "status",
+                "health" | "plugins" | "drivers" | "devices" | "modules" | "readings" | "quarantine" | "rejections"
+                | "stats" | "status",
             ],
         )
         | (_, ["metrics"])
         | (_, ["api", "v1", "instances", _, _, _])
         | (_, ["api", "v1", "devices", _, "latest"])
+        | (_, ["api", "v1", "modules", _])
         | (_, ["api", "v1", "redecode"]) => {
             Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
+        }
+        (_, ["api", "v1", "meters" | "deltas" | "consumption", ..]) => {
+            return super::accounting::handle(&state, req, &segments, &params).await;
         }
         _ => Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"))),
     };

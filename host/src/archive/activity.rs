@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 /// What the archive knows about one communication module (table `m`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModuleActivity {
-    /// The latest telemetry by module time (battery, RSSI, SNR, counter).
+    /// The latest telemetry by module time (battery, RSSI, SNR, counter);
+    /// a figure the latest packet lacks is the last one known.
     #[serde(flatten)]
     pub latest: Telemetry,
     /// Source (driver instance) of the last frame with its telemetry.
@@ -72,7 +73,14 @@ impl ModuleActivity {
             }
         }
         if newer {
-            self.latest = telemetry.clone();
+            // A packet without a battery or signal figure (a time packet)
+            // keeps the last known one.
+            let previous = std::mem::replace(&mut self.latest, telemetry.clone());
+            let latest = &mut self.latest;
+            latest.battery_pct = latest.battery_pct.or(previous.battery_pct);
+            latest.rssi_dbm = latest.rssi_dbm.or(previous.rssi_dbm);
+            latest.snr_db = latest.snr_db.or(previous.snr_db);
+            latest.frame_counter = latest.frame_counter.or(previous.frame_counter);
         }
     }
 
@@ -199,7 +207,13 @@ mod tests {
     }
 
     fn telemetry(ts_ms: i64, counter: u32) -> Telemetry {
-        Telemetry { module: "M".into(), ts_ms, frame_counter: Some(counter), battery_pct: Some(90), ..Telemetry::default() }
+        Telemetry {
+            module: "M".into(),
+            ts_ms,
+            frame_counter: Some(counter),
+            battery_pct: Some(90),
+            ..Telemetry::default()
+        }
     }
 
     #[test]
@@ -216,5 +230,8 @@ mod tests {
         assert_eq!(a.silent(last + 3 * 3_600_000 + 1, 3, None), Some(true));
         assert_eq!(a.silent(last + 60_000, 3, Some(10_000)), Some(true), "a configured period wins");
         assert_eq!(ModuleActivity::new(&telemetry(0, 1), "vega", 0).silent(1 << 40, 3, None), None);
+        let time_packet = Telemetry { module: "M".into(), ts_ms: 6 * 3_600_000, ..Telemetry::default() };
+        a.observe(&time_packet, "vega", 6 * 3_600_000);
+        assert_eq!((a.latest.ts_ms, a.latest.battery_pct, a.latest.frame_counter), (6 * 3_600_000, Some(90), Some(6)));
     }
 }

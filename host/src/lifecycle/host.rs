@@ -441,6 +441,7 @@ impl Host {
             .collect();
         view.instances = self.drivers.values().flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()]).collect();
         view.config.file = self.config.file.display().to_string();
+        view.accounting = self.config.accounting.clone();
         if let Some(applied) = applied {
             view.config.generation += 1;
             view.config.last_applied = Some(applied);

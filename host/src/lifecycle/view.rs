@@ -22,6 +22,8 @@ pub struct HostView {
     pub instances: Vec<InstanceEntry>,
     /// The configuration and its changes.
     pub config: ConfigStatus,
+    /// `[accounting]` in effect.
+    pub accounting: crate::config::AccountingConfig,
 }
 
 /// Shared, replaced as a whole by each change.
