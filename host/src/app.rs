@@ -11,6 +11,7 @@ use anyhow::Context;
 use meterhub_plugin_api::Role;
 use serde::{Deserialize, Serialize};
 
+use crate::accounting::{self, Accounting, AccountingStore};
 use crate::api::{self, ApiState};
 use crate::archive::{Archive, SledArchive};
 use crate::config::{Config, Diagnostic, Pos};
@@ -40,6 +41,11 @@ pub fn archive_dir(config: &Config) -> PathBuf {
 /// The journal directory inside the data directory.
 pub fn journal_dir(config: &Config) -> PathBuf {
     config.data_dir.join("journal")
+}
+
+/// The accounting database directory inside the data directory.
+pub fn accounting_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("accounting")
 }
 
 /// Where a running host says how to reach it.
@@ -188,6 +194,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (api_listener, api_addr) = transport::tcp::bind(config.api.listen)
         .await
         .with_context(|| format!("[api]: cannot listen on {}", config.api.listen))?;
+    let accounting_store = Arc::new(
+        AccountingStore::open(&accounting_dir(&config))
+            .with_context(|| format!("cannot open the accounting database in {}", config.data_dir.display()))?,
+    );
+    let accounting = Arc::new(Accounting {
+        store: accounting_store.clone(),
+        default_zone: config.accounting.time_zone.clone(),
+        wake: Default::default(),
+    });
+    let accounting_task = accounting::spawn(
+        accounting::Consumer::new(archive.clone(), accounting_store, &config.accounting.time_zone),
+        accounting.wake.clone(),
+    );
     let live = LiveView::default();
     let rates = api::rates::Rates::default();
     let state = Arc::new(ApiState {
@@ -197,6 +216,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         journal: journal.stats().clone(),
         started,
         rates: rates.clone(),
+        accounting: accounting.clone(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_task = tokio::spawn(api::serve(state, api_listener));
@@ -222,6 +242,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     host.stop_all();
     api_task.abort();
     rates_task.abort();
+    accounting_task.abort();
+    if let Err(e) = accounting.store.flush() {
+        tracing::warn!(error = %e, "cannot flush the accounting database; it recomputes from its cursor");
+    }
     journal.shutdown().await;
     let _ = pipeline_task.await;
     let _ = std::fs::remove_file(crate::app::run_file(&config));

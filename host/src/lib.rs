@@ -9,10 +9,13 @@
 //! - [`journal`]: the raw-first commit point (segment files, group commit, fdatasync);
 //! - [`pipeline`]: journal -> codec -> archive, and the accounting counters;
 //! - [`archive`]: the `Archive` trait and its sled implementation;
+//! - [`accounting`]: the meter registry and consumption deltas (a consumer of
+//!   the archive log);
 //! - [`api`]: the HTTP JSON API;
 //! - [`app`]: assembling a host from a configuration;
 //! - [`cli`]: the `meterhub` command line.
 
+pub mod accounting;
 pub mod api;
 pub mod app;
 pub mod archive;

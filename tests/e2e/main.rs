@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod accounting;
 mod cli;
 mod conformance;
 mod crash;

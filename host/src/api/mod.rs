@@ -2,12 +2,14 @@
 //!
 //! - [`state`]: what the handlers can see;
 //! - [`routes`]: method + path -> handler;
+//! - [`accounting`]: meters, their metadata and history, deltas, consumption;
 //! - [`query`]: query-string parsing;
 //! - [`views`]: the JSON shapes of archive records;
 //! - [`status`]: plugin instance status and Prometheus metrics;
 //! - [`modules`]: communication modules' activity and states;
 //! - [`rates`]: frames and readings per second per source.
 
+pub mod accounting;
 pub mod modules;
 pub mod query;
 pub mod rates;

@@ -81,6 +81,9 @@ async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr)
         | (_, ["api", "v1", "redecode"]) => {
             Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
         }
+        (_, ["api", "v1", "meters" | "deltas" | "consumption", ..]) => {
+            return super::accounting::handle(&state, req, &segments, &params).await;
+        }
         _ => Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"))),
     };
     result.unwrap_or_else(|e| {

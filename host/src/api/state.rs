@@ -62,6 +62,8 @@ pub struct ApiState {
     pub started: Instant,
     /// Frames and readings per second per source (sampled).
     pub rates: super::rates::Rates,
+    /// The meter registry and deltas.
+    pub accounting: Arc<crate::accounting::Accounting>,
 }
 
 impl ApiState {

@@ -29,7 +29,7 @@ pub mod error;
 mod keys;
 pub mod model;
 pub mod sled_archive;
-mod value;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@ mod check;
 mod client;
 mod codec;
 mod logging;
+mod meter;
 mod plugins;
 mod redecode;
 mod sim;
@@ -111,6 +112,9 @@ pub enum Command {
         #[arg(short, long, default_value = "configs/meterhub.toml")]
         config: PathBuf,
     },
+    /// The running host's meters: list, show, set metadata, add events, history.
+    #[command(subcommand)]
+    Meter(meter::MeterCommand),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -206,6 +210,7 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Meter(command) => meter::run(command),
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
         Command::Sim(SimCommand::Vega(options)) => sim::run_vega(&options),
         Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),

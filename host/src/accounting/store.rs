@@ -1,0 +1,379 @@
+//! [`AccountingStore`]: the accounting database, one sled tree with
+//! prefixed keys, values in the archive's checksummed envelope:
+//!
+//! - `m\0<meter>`: [`MeterRecord`];
+//! - `o\0<module>`: [`ModuleRecord`];
+//! - `h\0<meter>\0<seq u64 BE>`: [`HistoryEntry`];
+//! - `d\0<meter>\0<channel>\0<d|m><start_ms, sign-flipped BE>`: a [`Delta`];
+//! - `p\0<meter>`: a pending full recomputation (a generation number);
+//! - `c`: the consumer's cursor in the archive's global sequence;
+//! - `g`: the last generation number handed out.
+//!
+//! Writes are serialized and each is one atomic batch: a metadata change
+//! writes the meter, its history entries and the pending mark together; the
+//! consumer writes sightings, deltas, its cursor and cleared marks together.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use meterhub_accounting::{Delta, Period};
+
+use super::error::AccountingError;
+use super::model::{ChannelInfo, HistoryEntry, MeterRecord, ModuleRecord, now_ms};
+use crate::archive::value::{seal_json, seal_u64, unseal_json, unseal_u64};
+
+const CURSOR: &[u8] = b"c";
+const GENERATION: &[u8] = b"g";
+
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![prefix, 0];
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(part);
+    }
+    k
+}
+
+fn meter_key(meter: &str) -> Vec<u8> {
+    key(b'm', &[meter.as_bytes()])
+}
+
+fn module_key(module: &str) -> Vec<u8> {
+    key(b'o', &[module.as_bytes()])
+}
+
+fn pending_key(meter: &str) -> Vec<u8> {
+    key(b'p', &[meter.as_bytes()])
+}
+
+fn history_prefix(meter: &str) -> Vec<u8> {
+    let mut k = key(b'h', &[meter.as_bytes()]);
+    k.push(0);
+    k
+}
+
+/// `d\0<meter>\0`, or with the channel `d\0<meter>\0<channel>\0`.
+fn delta_prefix(meter: &str, channel: Option<&str>) -> Vec<u8> {
+    let mut k = key(b'd', &[meter.as_bytes()]);
+    k.push(0);
+    if let Some(channel) = channel {
+        k.extend_from_slice(channel.as_bytes());
+        k.push(0);
+    }
+    k
+}
+
+fn period_byte(period: Period) -> u8 {
+    match period {
+        Period::Day => b'd',
+        Period::Month => b'm',
+    }
+}
+
+fn delta_key(meter: &str, channel: &str, period: Period, start_ms: i64) -> Vec<u8> {
+    let mut k = delta_prefix(meter, Some(channel));
+    k.push(period_byte(period));
+    k.extend_from_slice(&((start_ms as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+/// What the consumer saw of a meter in a batch of the archive log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// Meter identity.
+    pub meter: String,
+    /// Source of its latest reading in the batch.
+    pub source: String,
+    /// Channels seen.
+    pub channels: BTreeMap<String, ChannelInfo>,
+    /// Earliest and latest device timestamps seen.
+    pub first_ms: i64,
+    /// Latest device timestamp seen.
+    pub last_ms: i64,
+    /// The module it is read through, as the archive says now.
+    pub module: Option<String>,
+}
+
+/// The deltas of one meter channel and period over `[from_ms, to_ms)`,
+/// replacing what was stored there.
+#[derive(Debug, Clone)]
+pub struct DeltaRange {
+    /// Meter identity.
+    pub meter: String,
+    /// Channel.
+    pub channel: String,
+    /// Day or month.
+    pub period: Period,
+    /// Stored deltas starting in `[from_ms, to_ms)` are replaced.
+    pub from_ms: i64,
+    /// See `from_ms`; `i64::MAX` for everything after.
+    pub to_ms: i64,
+    /// The new deltas.
+    pub deltas: Vec<Delta>,
+}
+
+/// One atomic write of the consumer.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerCommit {
+    /// Meters seen.
+    pub sightings: Vec<Sighting>,
+    /// Deltas computed.
+    pub ranges: Vec<DeltaRange>,
+    /// Meters recomputed in full, with the generation of the pending mark
+    /// they were computed for (cleared only if still that one).
+    pub recomputed: Vec<(String, u64)>,
+    /// The new cursor, when the commit follows the log.
+    pub cursor: Option<u64>,
+}
+
+/// The accounting database. `Send + Sync`.
+#[derive(Debug)]
+pub struct AccountingStore {
+    db: sled::Db,
+    write_lock: Mutex<()>,
+}
+
+impl AccountingStore {
+    /// Opens (creating) the database directory `path`.
+    pub fn open(path: &Path) -> Result<AccountingStore, AccountingError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(16 * 1024 * 1024)
+            .open()
+            .map_err(|source| AccountingError::Open { path: path.to_path_buf(), source })?;
+        Ok(AccountingStore { db, write_lock: Mutex::new(()) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AccountingError> {
+        match self.db.get(key).map_err(AccountingError::storage("read"))? {
+            Some(v) => Ok(Some(unseal_json(key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, AccountingError> {
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(prefix) {
+            let (k, v) = item.map_err(AccountingError::storage("scan"))?;
+            out.push(unseal_json(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Flushes to disk.
+    pub fn flush(&self) -> Result<(), AccountingError> {
+        self.db.flush().map(|_| ()).map_err(AccountingError::storage("flush"))
+    }
+
+    /// The consumer's position in the archive's global sequence (0 at first).
+    pub fn cursor(&self) -> Result<u64, AccountingError> {
+        match self.db.get(CURSOR).map_err(AccountingError::storage("read cursor"))? {
+            Some(v) => Ok(unseal_u64(CURSOR, &v)?),
+            None => Ok(0),
+        }
+    }
+
+    /// One meter.
+    pub fn meter(&self, meter: &str) -> Result<Option<MeterRecord>, AccountingError> {
+        self.get(&meter_key(meter))
+    }
+
+    /// Every meter, by identity.
+    pub fn meters(&self) -> Result<Vec<MeterRecord>, AccountingError> {
+        self.scan(b"m\0")
+    }
+
+    /// Every module, by identity.
+    pub fn modules(&self) -> Result<Vec<ModuleRecord>, AccountingError> {
+        self.scan(b"o\0")
+    }
+
+    /// The changes of a meter's metadata and events, oldest first.
+    pub fn history(&self, meter: &str) -> Result<Vec<HistoryEntry>, AccountingError> {
+        self.scan(&history_prefix(meter))
+    }
+
+    /// Meters waiting for a full recomputation, with the generation of the
+    /// change that asked for it.
+    pub fn pending(&self) -> Result<Vec<(String, u64)>, AccountingError> {
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(b"p\0") {
+            let (k, v) = item.map_err(AccountingError::storage("scan pending"))?;
+            let meter = String::from_utf8_lossy(&k[2..]).into_owned();
+            out.push((meter, unseal_u64(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Stored deltas of `meter` (one channel or all), one period length,
+    /// starting in `[from_ms, to_ms)`; by channel, then time.
+    pub fn deltas(
+        &self,
+        meter: &str,
+        channel: Option<&str>,
+        period: Period,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, Delta)>, AccountingError> {
+        let channels: Vec<String> = match channel {
+            Some(c) => vec![c.to_owned()],
+            None => {
+                self.meter(meter)?.map(|m| m.cumulative_channels().map(str::to_owned).collect()).unwrap_or_default()
+            }
+        };
+        let mut out = Vec::new();
+        for channel in channels {
+            let (lo, hi) = (delta_key(meter, &channel, period, from_ms), delta_key(meter, &channel, period, to_ms));
+            for item in self.db.range(lo..hi) {
+                let (k, v) = item.map_err(AccountingError::storage("scan deltas"))?;
+                out.push((channel.clone(), unseal_json(&k, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes a meter: `change` edits a copy of the record and returns the
+    /// history entries (seq, time and actor are filled in here) and whether
+    /// its deltas must be recomputed. Written atomically; the new record is
+    /// returned.
+    pub fn change_meter(
+        &self,
+        meter: &str,
+        actor: &str,
+        change: impl FnOnce(&mut MeterRecord) -> Result<(Vec<HistoryEntry>, bool), AccountingError>,
+    ) -> Result<MeterRecord, AccountingError> {
+        let _guard = self.lock();
+        let mut record = self.meter(meter)?.ok_or_else(|| AccountingError::UnknownMeter(meter.to_owned()))?;
+        let (entries, recompute) = change(&mut record)?;
+        let mut batch = sled::Batch::default();
+        let mut seq = self.history(meter)?.last().map_or(0, |e| e.seq);
+        let now = now_ms();
+        for mut entry in entries {
+            seq += 1;
+            entry.seq = seq;
+            entry.at_ms = now;
+            entry.actor = actor.to_owned();
+            let mut k = history_prefix(meter);
+            k.extend_from_slice(&seq.to_be_bytes());
+            batch.insert(k.clone(), seal_json(&k, &entry)?);
+        }
+        let k = meter_key(meter);
+        batch.insert(k.clone(), seal_json(&k, &record)?);
+        if recompute {
+            let generation = match self.db.get(GENERATION).map_err(AccountingError::storage("read generation"))? {
+                Some(v) => unseal_u64(GENERATION, &v)? + 1,
+                None => 1,
+            };
+            batch.insert(GENERATION, seal_u64(GENERATION, generation));
+            let k = pending_key(meter);
+            batch.insert(k.clone(), seal_u64(&k, generation));
+        }
+        self.db.apply_batch(batch).map_err(AccountingError::storage("write meter"))?;
+        Ok(record)
+    }
+
+    /// Writes one consumer step atomically: sightings merged into the
+    /// registry (metadata untouched), delta ranges replaced, pending marks
+    /// cleared when still the generation computed for, the cursor moved.
+    pub fn commit(&self, commit: &ConsumerCommit) -> Result<(), AccountingError> {
+        let _guard = self.lock();
+        let mut batch = sled::Batch::default();
+        let now = now_ms();
+        let mut modules: BTreeMap<String, ModuleRecord> = BTreeMap::new();
+        for s in &commit.sightings {
+            let k = meter_key(&s.meter);
+            let mut record =
+                self.get::<MeterRecord>(&k)?.unwrap_or_else(|| MeterRecord::new(&s.meter, &s.source, s.first_ms, now));
+            record.source.clone_from(&s.source);
+            record.first_seen_ms = record.first_seen_ms.min(s.first_ms);
+            record.last_seen_ms = record.last_seen_ms.max(s.last_ms);
+            for (name, info) in &s.channels {
+                record.channels.entry(name.clone()).or_insert_with(|| info.clone());
+            }
+            if s.module.is_some() && s.module != record.module {
+                if let Some(old) = record.module.take() {
+                    let mut m = self.module_for(&mut modules, &old, now)?;
+                    m.meters.remove(&s.meter);
+                    modules.insert(old, m);
+                }
+                record.module.clone_from(&s.module);
+            }
+            if let Some(module) = &record.module {
+                let mut m = self.module_for(&mut modules, module, now)?;
+                m.meters.insert(s.meter.clone());
+                modules.insert(module.clone(), m);
+            }
+            batch.insert(k.clone(), seal_json(&k, &record)?);
+        }
+        for (id, m) in &modules {
+            let k = module_key(id);
+            batch.insert(k.clone(), seal_json(&k, m)?);
+        }
+        for r in &commit.ranges {
+            let (lo, hi) = (
+                delta_key(&r.meter, &r.channel, r.period, r.from_ms),
+                delta_key(&r.meter, &r.channel, r.period, r.to_ms),
+            );
+            for item in self.db.range(lo..hi) {
+                let (k, _) = item.map_err(AccountingError::storage("scan deltas"))?;
+                batch.remove(k);
+            }
+            for d in &r.deltas {
+                let k = delta_key(&r.meter, &r.channel, r.period, d.start_ms);
+                batch.insert(k.clone(), seal_json(&k, d)?);
+            }
+        }
+        for (meter, generation) in &commit.recomputed {
+            let k = pending_key(meter);
+            if let Some(v) = self.db.get(&k).map_err(AccountingError::storage("read pending"))?
+                && unseal_u64(&k, &v)? == *generation
+            {
+                batch.remove(k);
+            }
+        }
+        if let Some(cursor) = commit.cursor {
+            batch.insert(CURSOR, seal_u64(CURSOR, cursor));
+        }
+        self.db.apply_batch(batch).map_err(AccountingError::storage("write deltas"))
+    }
+
+    /// Every stored delta key of `meter` (all channels and periods), for a
+    /// full recomputation that replaces them.
+    pub(crate) fn delta_channels(&self, meter: &str) -> Result<Vec<String>, AccountingError> {
+        let prefix = delta_prefix(meter, None);
+        let mut channels: Vec<String> = Vec::new();
+        for item in self.db.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(AccountingError::storage("scan deltas"))?;
+            let rest = &k[prefix.len()..];
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            let channel = String::from_utf8_lossy(&rest[..end]).into_owned();
+            if channels.last() != Some(&channel) {
+                channels.push(channel);
+            }
+        }
+        Ok(channels)
+    }
+
+    fn module_for(
+        &self,
+        pending: &mut BTreeMap<String, ModuleRecord>,
+        id: &str,
+        now: i64,
+    ) -> Result<ModuleRecord, AccountingError> {
+        if let Some(m) = pending.remove(id) {
+            return Ok(m);
+        }
+        Ok(self.get(&module_key(id))?.unwrap_or_else(|| ModuleRecord {
+            id: id.to_owned(),
+            meters: Default::default(),
+            registered_at_ms: now,
+        }))
+    }
+}

@@ -1,0 +1,277 @@
+//! The store and the consumer over a real `SledArchive` in a temporary
+//! directory: readings in order, late readings, a conflict, a metadata
+//! change that recomputes; after every step the stored deltas equal a
+//! computation from scratch over everything archived.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use meterhub_accounting::{Decimal, MeterSpec, Period, deltas};
+use meterhub_plugin_api::{Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
+use serde_json::{Map, Value, json};
+
+use super::consumer::Consumer;
+use super::store::AccountingStore;
+use super::{AccountingError, edit};
+use crate::archive::{ApplyItem, Archive, ReadingQuery, SledArchive, Verdict};
+use crate::journal::{Entry, JournalRecord};
+
+/// 2026-03-01T00:00:00Z.
+const T0: i64 = 1_772_323_200_000;
+const HOUR: i64 = 3_600_000;
+
+struct World {
+    _dir: tempfile::TempDir,
+    archive: Arc<SledArchive>,
+    store: Arc<AccountingStore>,
+    consumer: Consumer,
+    journal_seq: u64,
+}
+
+fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> Reading {
+    Reading {
+        device: device.into(),
+        channel: channel.into(),
+        ts_ms,
+        value: Decimal::from_str(value).expect("decimal"),
+        unit: "m3".into(),
+        kind: ReadingKind::Cumulative,
+    }
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let archive = Arc::new(SledArchive::open(&dir.path().join("archive")).expect("archive"));
+        let store = Arc::new(AccountingStore::open(&dir.path().join("accounting")).expect("store"));
+        let consumer = Consumer::new(archive.clone(), store.clone(), "UTC");
+        World { _dir: dir, archive, store, consumer, journal_seq: 0 }
+    }
+
+    /// One frame with `readings` (and telemetry of `module`), applied.
+    fn send(&mut self, readings: Vec<Reading>, module: Option<&str>) {
+        self.journal_seq += 1;
+        let seq = self.journal_seq;
+        let frame = RawFrame {
+            seq,
+            source: "test".into(),
+            peer: "10.0.0.5:4001".into(),
+            received_at_ms: T0,
+            transport: Transport::Tcp,
+            content_type: "test".into(),
+            meta: vec![],
+            payload: vec![seq as u8],
+        };
+        let telemetry =
+            module.map(|m| vec![Telemetry { module: m.into(), ts_ms: T0, ..Telemetry::default() }]).unwrap_or_default();
+        let item = ApplyItem {
+            record: JournalRecord { seq, entry: Entry::Frame(frame) },
+            verdict: Some(Verdict::Decoded(Decoded { readings, telemetry, ..Decoded::default() })),
+        };
+        self.archive.apply(vec![item]).expect("apply");
+    }
+
+    fn run(&self) {
+        while !self.consumer.step().expect("step").idle() {}
+    }
+
+    /// Stored deltas equal a computation from scratch over every archived
+    /// reading of the register.
+    fn assert_as_from_scratch(&self, meter: &str, channel: &str, spec: &MeterSpec, scale: Decimal) {
+        let q = ReadingQuery {
+            device: Some(meter.into()),
+            channel: Some(channel.into()),
+            from_ms: None,
+            to_ms: None,
+            limit: usize::MAX,
+        };
+        let all = self.archive.readings(&q).expect("readings");
+        let series = meterhub_accounting::Series::new(all.iter().map(|s| meterhub_accounting::Reading {
+            ts_ms: s.reading.ts_ms,
+            value: s.reading.value,
+            seq: s.seq,
+            conflict: s.conflict,
+        }));
+        for period in [Period::Day, Period::Month] {
+            let mut expected = deltas(&series, spec, period, i64::MIN / 2, i64::MAX / 2);
+            for d in &mut expected {
+                d.consumption *= scale;
+                d.start_value *= scale;
+                d.end_value *= scale;
+            }
+            let stored: Vec<_> = self
+                .store
+                .deltas(meter, Some(channel), period, i64::MIN, i64::MAX)
+                .expect("deltas")
+                .into_iter()
+                .map(|(_, d)| d)
+                .collect();
+            assert_eq!(stored, expected, "{meter} {channel} {period:?}");
+        }
+    }
+}
+
+fn utc() -> MeterSpec {
+    MeterSpec::new("UTC", None, vec![]).expect("spec")
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("not an object"),
+    }
+}
+
+#[test]
+fn readings_in_order_register_the_meter_and_give_daily_deltas() {
+    let mut w = World::new();
+    for h in 0..=50 {
+        let mut readings = vec![reading("m1", "volume", T0 + h * HOUR, &(100 + h).to_string())];
+        readings
+            .push(Reading { kind: ReadingKind::Instantaneous, ..reading("m1", "temperature", T0 + h * HOUR, "20") });
+        w.send(readings, Some("mod-1"));
+        if h % 7 == 0 {
+            w.run();
+            w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+        }
+    }
+    w.run();
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+    let days = w.store.deltas("m1", None, Period::Day, i64::MIN, i64::MAX).expect("deltas");
+    let summary: Vec<_> =
+        days.iter().map(|(c, d)| (c.as_str(), d.start.as_str(), d.consumption.to_string(), d.in_progress)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("volume", "2026-03-01", "24".to_owned(), false),
+            ("volume", "2026-03-02", "24".to_owned(), false),
+            ("volume", "2026-03-03", "2".to_owned(), true)
+        ]
+    );
+    let meter = w.store.meter("m1").expect("read").expect("registered");
+    assert_eq!(meter.module.as_deref(), Some("mod-1"));
+    assert_eq!(meter.channels.keys().collect::<Vec<_>>(), ["temperature", "volume"]);
+    assert_eq!((meter.first_seen_ms, meter.last_seen_ms), (T0, T0 + 50 * HOUR));
+    let modules = w.store.modules().expect("modules");
+    assert_eq!(modules.len(), 1);
+    assert!(modules[0].meters.contains("m1"));
+    assert_eq!(w.store.cursor().expect("cursor"), w.archive.log_after(0, usize::MAX).expect("log").len() as u64);
+}
+
+#[test]
+fn late_and_back_filled_readings_recompute_what_they_touch() {
+    let mut w = World::new();
+    // Every third hour first, for four days; then the gaps, newest first, in
+    // frames of a few; then a reading a month earlier.
+    for h in (0..96).step_by(3) {
+        w.send(vec![reading("m1", "volume", T0 + h * HOUR, &(h * 2).to_string())], None);
+    }
+    w.run();
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+    let late: Vec<i64> = (0..96).rev().filter(|h| h % 3 != 0).collect();
+    for chunk in late.chunks(5) {
+        w.send(chunk.iter().map(|h| reading("m1", "volume", T0 + h * HOUR, &(h * 2).to_string())).collect(), None);
+        w.run();
+        w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+    }
+    w.send(vec![reading("m1", "volume", T0 - 31 * 24 * HOUR, "-100")], None);
+    w.run();
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+    let days = w.store.deltas("m1", Some("volume"), Period::Day, T0, T0 + 24 * HOUR).expect("deltas");
+    assert_eq!(days[0].1.consumption, Decimal::from(48));
+}
+
+#[test]
+fn a_conflicting_value_flags_the_deltas_resting_on_it() {
+    let mut w = World::new();
+    for h in 0..48 {
+        w.send(vec![reading("m1", "volume", T0 + h * HOUR, &h.to_string())], None);
+    }
+    w.run();
+    w.send(vec![reading("m1", "volume", T0 + 30 * HOUR, "999")], None);
+    w.run();
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+    let days = w.store.deltas("m1", Some("volume"), Period::Day, i64::MIN, i64::MAX).expect("deltas");
+    assert!(!days[0].1.conflict, "day 1 does not rest on hour 30");
+    assert!(days[1].1.conflict, "day 2 does");
+    assert_eq!(days[1].1.consumption, Decimal::from(23), "the first archived value is used");
+}
+
+#[test]
+fn a_metadata_change_recomputes_the_meter_in_full() {
+    let mut w = World::new();
+    for h in 0..72 {
+        let value = (h * 10) % 500; // wraps at 500
+        w.send(vec![reading("m1", "pulses", T0 + h * HOUR, &value.to_string())], None);
+    }
+    w.run();
+    w.assert_as_from_scratch("m1", "pulses", &utc(), Decimal::ONE);
+    let patch = object(
+        json!({"time_zone": "Europe/Moscow", "register_capacity": "500", "pulse_weight": "0.01", "site": "north"}),
+    );
+    w.store.change_meter("m1", "alice", |m| edit::apply_patch(m, &patch)).expect("patch");
+    assert_eq!(w.store.pending().expect("pending").len(), 1);
+    w.run();
+    assert!(w.store.pending().expect("pending").is_empty());
+    let spec = MeterSpec::new("Europe/Moscow", Some(Decimal::from(500)), vec![]).expect("spec");
+    w.assert_as_from_scratch("m1", "pulses", &spec, Decimal::from_str("0.01").expect("decimal"));
+    let days = w.store.deltas("m1", Some("pulses"), Period::Day, i64::MIN, i64::MAX).expect("deltas");
+    assert!(days.iter().all(|(_, d)| !d.unexplained_decrease), "rollovers, not decreases");
+    assert!(days.iter().any(|(_, d)| d.rollovers > 0));
+    assert_eq!(days[1].1.start, "2026-03-02");
+    assert_eq!(days[1].1.consumption, Decimal::from_str("2.4").expect("decimal"), "240 pulses of 0.01");
+
+    // An event recomputes too, and every change is in the history.
+    let event = edit::parse_event(&object(json!({"kind": "reset", "at": T0 + 40 * HOUR + 1, "value_after": "0"})))
+        .expect("event");
+    w.store.change_meter("m1", "bob", |m| Ok(edit::add_event(m, event))).expect("event");
+    w.run();
+    let spec = MeterSpec::new("Europe/Moscow", Some(Decimal::from(500)), w.store.meter("m1").unwrap().unwrap().events)
+        .unwrap();
+    w.assert_as_from_scratch("m1", "pulses", &spec, Decimal::from_str("0.01").expect("decimal"));
+    let history = w.store.history("m1").expect("history");
+    let fields: Vec<_> = history.iter().map(|e| (e.seq, e.actor.as_str(), e.field.as_str())).collect();
+    assert_eq!(
+        fields,
+        [
+            (1, "alice", "pulse_weight"),
+            (2, "alice", "register_capacity"),
+            (3, "alice", "site"),
+            (4, "alice", "time_zone"),
+            (5, "bob", "event")
+        ]
+    );
+    assert_eq!(history[3].old, Value::Null);
+    assert_eq!(history[3].new, json!("Europe/Moscow"));
+}
+
+#[test]
+fn metadata_errors_name_the_field() {
+    let mut w = World::new();
+    w.send(vec![reading("m1", "volume", T0, "1")], None);
+    w.run();
+    let cases = [
+        (json!({"time_zone": "Mars/Olympus"}), "time_zone"),
+        (json!({"register_capacity": "-5"}), "register_capacity"),
+        (json!({"pulse_weight": "abc"}), "pulse_weight"),
+        (json!({"resource": "steam"}), "resource"),
+        (json!({"colour": "red"}), "colour"),
+        (json!({"name": 5}), "name"),
+    ];
+    for (patch, field) in cases {
+        let err = w.store.change_meter("m1", "t", |m| edit::apply_patch(m, &object(patch.clone()))).unwrap_err();
+        assert!(matches!(&err, AccountingError::Invalid { field: f, .. } if f == field), "{patch}: {err}");
+    }
+    assert!(w.store.history("m1").expect("history").is_empty(), "a refused change writes nothing");
+    let unknown = w.store.change_meter("nope", "t", |m| edit::apply_patch(m, &Map::new())).unwrap_err();
+    assert!(matches!(unknown, AccountingError::UnknownMeter(_)));
+    for (event, field) in [
+        (json!({"kind": "swap", "at": 1}), "kind"),
+        (json!({"kind": "reset", "value_after": "1"}), "at"),
+        (json!({"kind": "replacement", "at": "2026-03-01T00:00:00Z", "old_final": "1"}), "new_initial"),
+        (json!({"kind": "reset", "at": 1, "value_after": "1", "extra": 1}), "extra"),
+    ] {
+        let err = edit::parse_event(&object(event.clone())).unwrap_err();
+        assert!(matches!(&err, AccountingError::Invalid { field: f, .. } if f == field), "{event}: {err}");
+    }
+}

@@ -1,0 +1,316 @@
+//! The accounting endpoints (`docs/api.md`, "Accounting"): the meter
+//! registry with its metadata, events and change history, stored deltas by
+//! meter, consumption per group of meters, CSV export.
+//!
+//! A change names who made it: the `X-Meterhub-Actor` header or an `actor`
+//! field of the JSON body.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use meterhub_accounting::{Decimal, Delta, Period};
+use serde_json::{Map, Value, json};
+
+use super::query;
+use super::state::ApiState;
+use crate::accounting::model::Resource;
+use crate::accounting::{AccountingError, MeterRecord, edit};
+use crate::http_server::{self, HttpResponse};
+use meterhub_plugin_api::time::format_rfc3339_ms;
+
+/// The header naming who makes a change.
+pub const ACTOR_HEADER: &str = "x-meterhub-actor";
+
+/// Handles `/api/v1/meters...`, `/api/v1/deltas` and `/api/v1/consumption`.
+pub async fn handle(
+    state: &ApiState,
+    req: Request<Incoming>,
+    segments: &[&str],
+    params: &HashMap<String, String>,
+) -> HttpResponse {
+    let method = req.method().clone();
+    let id = match segments.get(3) {
+        Some(raw) => match query::percent_decode(raw) {
+            Some(id) => Some(id),
+            None => return http_server::error(StatusCode::BAD_REQUEST, "meter id is not valid percent-encoding"),
+        },
+        None => None,
+    };
+    let result = match (&method, segments, id.as_deref()) {
+        (&Method::GET, ["api", "v1", "meters"], _) => meters(state),
+        (&Method::GET, ["api", "v1", "meters", _], Some(id)) => meter(state, id),
+        (&Method::PATCH, ["api", "v1", "meters", _], Some(id)) => match body(req).await {
+            Ok((actor, body)) => patch(state, id, &actor, &body),
+            Err(response) => return response,
+        },
+        (&Method::POST, ["api", "v1", "meters", _, "events"], Some(id)) => match body(req).await {
+            Ok((actor, body)) => event(state, id, &actor, &body),
+            Err(response) => return response,
+        },
+        (&Method::GET, ["api", "v1", "meters", _, "history"], Some(id)) => history(state, id),
+        (&Method::GET, ["api", "v1", "deltas"], _) => deltas(state, params),
+        (&Method::GET, ["api", "v1", "consumption"], _) => consumption(state, params),
+        (_, ["api", "v1", "meters" | "deltas" | "consumption"], _)
+        | (_, ["api", "v1", "meters", _], _)
+        | (_, ["api", "v1", "meters", _, "events" | "history"], _) => {
+            return http_server::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{method} is not allowed on /{}", segments.join("/")),
+            );
+        }
+        _ => {
+            return http_server::error(
+                StatusCode::NOT_FOUND,
+                &format!("no such endpoint: /{} (see docs/api.md)", segments.join("/")),
+            );
+        }
+    };
+    result.unwrap_or_else(|e| match e {
+        AccountingError::Invalid { .. } => http_server::error(StatusCode::BAD_REQUEST, &e.to_string()),
+        AccountingError::UnknownMeter(_) => http_server::error(StatusCode::NOT_FOUND, &e.to_string()),
+        other => {
+            tracing::error!(error = %other, "accounting request failed");
+            http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
+        }
+    })
+}
+
+/// The JSON object body and the actor (header, else the body's `actor`).
+async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>), HttpResponse> {
+    let header = req.headers().get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return Err(http_server::error(StatusCode::BAD_REQUEST, &format!("body could not be read: {e}"))),
+    };
+    let body: Map<String, Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| http_server::error(StatusCode::BAD_REQUEST, &format!("body: expected a JSON object: {e}")))?;
+    let actor = header.or_else(|| body.get("actor").and_then(Value::as_str).map(str::to_owned));
+    match actor.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()) {
+        Some(actor) => Ok((actor, body)),
+        None => Err(http_server::error(
+            StatusCode::BAD_REQUEST,
+            "actor: missing; say who makes the change (header X-Meterhub-Actor or field \"actor\")",
+        )),
+    }
+}
+
+fn meter_view(m: &MeterRecord) -> Value {
+    json!({
+        "id": m.id,
+        "source": m.source,
+        "module": m.module,
+        "channels": m.channels,
+        "first_seen": format_rfc3339_ms(m.first_seen_ms),
+        "last_seen": format_rfc3339_ms(m.last_seen_ms),
+        "registered_at": format_rfc3339_ms(m.registered_at_ms),
+        "metadata": m.metadata,
+        "events": m.events,
+    })
+}
+
+fn meters(state: &ApiState) -> Result<HttpResponse, AccountingError> {
+    let meters: Vec<Value> = state.accounting.store.meters()?.iter().map(meter_view).collect();
+    Ok(http_server::json(StatusCode::OK, &meters))
+}
+
+fn meter(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
+    let record = state.accounting.store.meter(id)?.ok_or_else(|| AccountingError::UnknownMeter(id.to_owned()))?;
+    let mut view = meter_view(&record);
+    let zone = record.metadata.time_zone.clone().unwrap_or_else(|| state.accounting.default_zone.clone());
+    view["time_zone_in_use"] = json!(zone);
+    Ok(http_server::json(StatusCode::OK, &view))
+}
+
+fn patch(state: &ApiState, id: &str, actor: &str, body: &Map<String, Value>) -> Result<HttpResponse, AccountingError> {
+    let record = state.accounting.store.change_meter(id, actor, |m| edit::apply_patch(m, body))?;
+    state.accounting.wake.notify_one();
+    Ok(http_server::json(StatusCode::OK, &meter_view(&record)))
+}
+
+fn event(state: &ApiState, id: &str, actor: &str, body: &Map<String, Value>) -> Result<HttpResponse, AccountingError> {
+    let event = edit::parse_event(body)?;
+    let record = state.accounting.store.change_meter(id, actor, |m| Ok(edit::add_event(m, event)))?;
+    state.accounting.wake.notify_one();
+    Ok(http_server::json(StatusCode::CREATED, &meter_view(&record)))
+}
+
+fn history(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
+    if state.accounting.store.meter(id)?.is_none() {
+        return Err(AccountingError::UnknownMeter(id.to_owned()));
+    }
+    let entries: Vec<Value> = state
+        .accounting
+        .store
+        .history(id)?
+        .into_iter()
+        .map(|e| {
+            json!({ "seq": e.seq, "at": format_rfc3339_ms(e.at_ms), "actor": e.actor, "field": e.field,
+                    "old": e.old, "new": e.new })
+        })
+        .collect();
+    Ok(http_server::json(StatusCode::OK, &entries))
+}
+
+fn check_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), AccountingError> {
+    match params.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(AccountingError::invalid(k, format!("unknown query parameter (known: {})", known.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+fn period(params: &HashMap<String, String>) -> Result<Period, AccountingError> {
+    match params.get("period").map(String::as_str) {
+        Some("day") => Ok(Period::Day),
+        Some("month") => Ok(Period::Month),
+        Some(other) => Err(AccountingError::invalid("period", format!("expected day or month, got {other:?}"))),
+        None => Err(AccountingError::invalid("period", "missing (day or month)")),
+    }
+}
+
+/// `from` and `to`: periods starting in `[from, to)`; unbounded by default.
+fn range(params: &HashMap<String, String>) -> Result<(i64, i64), AccountingError> {
+    let bound = |name: &str, default: i64| match params.get(name) {
+        Some(v) => query::timestamp(name, v).map_err(|e| AccountingError::invalid(name, e)),
+        None => Ok(default),
+    };
+    Ok((bound("from", i64::MIN)?, bound("to", i64::MAX)?))
+}
+
+fn delta_json(meter: &str, channel: &str, delta: &Delta) -> Value {
+    let mut v = serde_json::to_value(delta).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("meter".to_owned(), json!(meter));
+        map.insert("channel".to_owned(), json!(channel));
+    }
+    v
+}
+
+/// The CSV columns of a delta.
+pub const CSV_HEADER: &str = "meter,channel,period,start,start_ms,end_ms,from_ms,to_ms,consumption,start_value,\
+end_value,estimated,in_progress,partial_start,conflict,rollovers,events,unexplained_decrease,readings";
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+}
+
+fn csv_row(meter: &str, channel: &str, d: &Delta) -> String {
+    let period = match d.period {
+        Period::Day => "day",
+        Period::Month => "month",
+    };
+    let readings: Vec<String> = d.readings.iter().map(u64::to_string).collect();
+    format!(
+        "{},{},{period},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        csv_field(meter),
+        csv_field(channel),
+        d.start,
+        d.start_ms,
+        d.end_ms,
+        d.from_ms,
+        d.to_ms,
+        d.consumption,
+        d.start_value,
+        d.end_value,
+        d.estimated,
+        d.in_progress,
+        d.partial_start,
+        d.conflict,
+        d.rollovers,
+        d.events,
+        d.unexplained_decrease,
+        readings.join(" "),
+    )
+}
+
+fn deltas(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResponse, AccountingError> {
+    check_params(params, &["meter", "channel", "period", "from", "to", "format"])?;
+    let meter = params.get("meter").ok_or_else(|| AccountingError::invalid("meter", "missing"))?;
+    let period = period(params)?;
+    let (from, to) = range(params)?;
+    let csv = match params.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(AccountingError::invalid("format", format!("expected json or csv, got {other:?}"))),
+    };
+    if state.accounting.store.meter(meter)?.is_none() {
+        return Err(AccountingError::UnknownMeter(meter.clone()));
+    }
+    let found = state.accounting.store.deltas(meter, params.get("channel").map(String::as_str), period, from, to)?;
+    if csv {
+        let mut text = format!("{CSV_HEADER}\n");
+        for (channel, d) in &found {
+            text.push_str(&csv_row(meter, channel, d));
+        }
+        return Ok(http_server::response(StatusCode::OK, "text/csv; charset=utf-8", text));
+    }
+    let list: Vec<Value> = found.iter().map(|(channel, d)| delta_json(meter, channel, d)).collect();
+    Ok(http_server::json(StatusCode::OK, &list))
+}
+
+/// Consumption per period of a group.
+#[derive(Default)]
+struct GroupPeriod {
+    consumption: Decimal,
+    meters: BTreeSet<String>,
+    estimated: bool,
+    conflict: bool,
+    in_progress: bool,
+    partial_start: bool,
+    unexplained_decrease: bool,
+}
+
+fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResponse, AccountingError> {
+    check_params(params, &["period", "from", "to", "site", "resource", "channel"])?;
+    let period = period(params)?;
+    let (from, to) = range(params)?;
+    let resource =
+        match params.get("resource") {
+            Some(r) => Some(Resource::parse(r).ok_or_else(|| {
+                AccountingError::invalid("resource", format!("{r:?} is not one of {}", Resource::NAMES))
+            })?),
+            None => None,
+        };
+    let site = params.get("site");
+    if site.is_none() && resource.is_none() {
+        return Err(AccountingError::invalid("site", "give site=S or resource=R (or both) to name the group"));
+    }
+    let channel = params.get("channel").map(String::as_str);
+    let members: Vec<MeterRecord> = state
+        .accounting
+        .store
+        .meters()?
+        .into_iter()
+        .filter(|m| site.is_none_or(|s| m.metadata.site.as_ref() == Some(s)))
+        .filter(|m| resource.is_none_or(|r| m.metadata.resource == Some(r)))
+        .collect();
+    let mut periods: BTreeMap<String, GroupPeriod> = BTreeMap::new();
+    for m in &members {
+        for (_, d) in state.accounting.store.deltas(&m.id, channel, period, from, to)? {
+            let p = periods.entry(d.start.clone()).or_default();
+            p.consumption = p.consumption.checked_add(d.consumption).unwrap_or(p.consumption);
+            p.meters.insert(m.id.clone());
+            p.estimated |= d.estimated;
+            p.conflict |= d.conflict;
+            p.in_progress |= d.in_progress;
+            p.partial_start |= d.partial_start;
+            p.unexplained_decrease |= d.unexplained_decrease;
+        }
+    }
+    let rows: Vec<Value> = periods
+        .into_iter()
+        .map(|(start, p)| {
+            json!({
+                "start": start, "consumption": p.consumption.to_string(), "meters": p.meters,
+                "estimated": p.estimated, "conflict": p.conflict, "in_progress": p.in_progress,
+                "partial_start": p.partial_start, "unexplained_decrease": p.unexplained_decrease,
+            })
+        })
+        .collect();
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    Ok(http_server::json(
+        StatusCode::OK,
+        &json!({ "site": site, "resource": resource, "channel": channel, "group": ids, "periods": rows }),
+    ))
+}
