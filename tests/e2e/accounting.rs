@@ -103,4 +103,21 @@ fn hourly_register_readings_give_daily_deltas_in_the_meters_zone_with_rollover()
     );
     let group = host.get_ok("/api/v1/consumption?period=day&site=north");
     assert_eq!(group["periods"][1]["consumption"], "720", "{group}");
+
+    // A reset told through the CLI: the register was set to 0 at
+    // 2026-03-02T12:00Z. It read 50 at 11:00 and 80 at 12:00; a reading at
+    // the event's instant is from after it, so the hour counts 80 (from 0)
+    // instead of 30, and the day 770 instead of 720.
+    let at = (T0 + 36 * HOUR).to_string();
+    let event =
+        host.cli(&["meter", "event", "gas-1", "reset", "--at", &at, "--value-after", "0", "--actor", "cli-test"]);
+    assert!(event.status.success(), "{}", String::from_utf8_lossy(&event.stderr));
+    let show = host.cli(&["meter", "show", "gas-1", "--json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).expect("meter show --json prints JSON");
+    assert_eq!(shown["events"][0]["kind"], "reset", "{shown}");
+    let day = wait_for("the day with the reset recomputed", APPLY_DEADLINE, || {
+        let d = host.get_ok("/api/v1/deltas?meter=gas-1&period=day&from=2026-03-02T00:00:00Z&to=2026-03-02T00:00:01Z");
+        (d[0]["events"] == 1).then_some(d)
+    });
+    assert_eq!(day[0]["consumption"], "770", "{day}");
 }
