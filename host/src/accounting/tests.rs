@@ -275,3 +275,39 @@ fn metadata_errors_name_the_field() {
         assert!(matches!(&err, AccountingError::Invalid { field: f, .. } if f == field), "{event}: {err}");
     }
 }
+
+#[test]
+fn a_reopened_store_continues_from_its_cursor() {
+    let mut w = World::new();
+    for h in 0..30 {
+        w.send(vec![reading("m1", "volume", T0 + h * HOUR, &h.to_string())], None);
+    }
+    w.run();
+    let cursor = w.store.cursor().expect("cursor");
+    w.store.flush().expect("flush");
+    let path = w._dir.path().join("accounting");
+    // Drop every handle of the store, then open it again (sled's threads may
+    // hold its lock a moment after the last handle goes).
+    let placeholder = Arc::new(AccountingStore::open(&w._dir.path().join("other")).expect("other store"));
+    w.consumer = Consumer::new(w.archive.clone(), placeholder.clone(), "UTC");
+    w.store = placeholder;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let reopened = loop {
+        match AccountingStore::open(&path) {
+            Ok(store) => break Arc::new(store),
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("reopen: {e}"),
+        }
+    };
+    assert_eq!(reopened.cursor().expect("cursor"), cursor);
+    w.store = reopened.clone();
+    w.consumer = Consumer::new(w.archive.clone(), reopened, "UTC");
+    for h in 30..60 {
+        w.send(vec![reading("m1", "volume", T0 + h * HOUR, &h.to_string())], None);
+    }
+    w.run();
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+}
