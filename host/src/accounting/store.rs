@@ -241,8 +241,8 @@ impl AccountingStore {
 
     /// Changes a meter: `change` edits a copy of the record and returns the
     /// history entries (seq, time and actor are filled in here) and whether
-    /// its deltas must be recomputed. Written atomically; the new record is
-    /// returned.
+    /// its deltas must be recomputed. Written atomically and flushed before
+    /// it returns the new record.
     pub fn change_meter(
         &self,
         meter: &str,
@@ -276,6 +276,9 @@ impl AccountingStore {
             batch.insert(k.clone(), seal_u64(&k, generation));
         }
         self.db.apply_batch(batch).map_err(AccountingError::storage("write meter"))?;
+        // A person was told it is done: make it durable now, not at sled's
+        // next periodic flush (deltas need not be: they are recomputed).
+        self.flush()?;
         Ok(record)
     }
 
