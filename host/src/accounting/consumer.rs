@@ -25,8 +25,11 @@ use super::model::{ChannelInfo, MeterRecord};
 use super::store::{AccountingStore, ConsumerCommit, DeltaRange, Sighting};
 use crate::archive::{Archive, ReadingQuery, StoredReading};
 
-/// Archive log records read per step.
-pub const LOG_BATCH: usize = 16_384;
+/// Archive log records read per step. Each register a step touches costs a
+/// window of readings (up to a month of them) however many of its readings
+/// the step holds, so a large batch makes catching up cheaper; memory stays
+/// bounded by it (some tens of MB).
+pub const LOG_BATCH: usize = 65_536;
 /// Readings read from the archive per query when loading a window.
 const PAGE: usize = 50_000;
 /// How long an idle consumer waits before looking at the log again (a
