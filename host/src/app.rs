@@ -207,6 +207,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accounting::Consumer::new(archive.clone(), accounting_store, &config.accounting.time_zone),
         accounting.wake.clone(),
     );
+    let accounting_wake_task =
+        accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), accounting.wake.clone());
     let live = LiveView::default();
     let rates = api::rates::Rates::default();
     let state = Arc::new(ApiState {
@@ -243,6 +245,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     api_task.abort();
     rates_task.abort();
     accounting_task.abort();
+    accounting_wake_task.abort();
     if let Err(e) = accounting.store.flush() {
         tracing::warn!(error = %e, "cannot flush the accounting database; it recomputes from its cursor");
     }

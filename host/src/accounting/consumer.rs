@@ -33,7 +33,7 @@ pub const LOG_BATCH: usize = 65_536;
 /// Readings read from the archive per query when loading a window.
 const PAGE: usize = 50_000;
 /// How long an idle consumer waits before looking at the log again (a
-/// metadata change wakes it at once).
+/// metadata change or newly archived readings wake it at once).
 pub const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// The consumer with what it reads and writes.
@@ -328,6 +328,25 @@ pub struct Accounting {
     pub default_zone: String,
     /// Wakes the consumer.
     pub wake: Arc<Notify>,
+}
+
+/// Wakes the consumer whenever the pipeline announces newly archived
+/// readings on its live bus. Only a hint: what the consumer reads comes from
+/// the log by its cursor, so a lagging or closed bus loses nothing (the
+/// consumer still polls every [`IDLE_POLL`]).
+pub fn wake_on_archived(
+    mut bus: tokio::sync::broadcast::Receiver<StoredReading>,
+    wake: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match bus.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => wake.notify_one(),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    })
 }
 
 /// Runs `consumer` forever: a step whenever there is work, else a wait for
