@@ -175,10 +175,3 @@ pub struct HistoryEntry {
     /// The value after (`null` when cleared).
     pub new: serde_json::Value,
 }
-
-/// Milliseconds since the Unix epoch, host clock.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}

@@ -20,8 +20,9 @@ use std::sync::Mutex;
 use meterhub_accounting::{Delta, Period};
 
 use super::error::AccountingError;
-use super::model::{ChannelInfo, HistoryEntry, MeterRecord, ModuleRecord, now_ms};
+use super::model::{ChannelInfo, HistoryEntry, MeterRecord, ModuleRecord};
 use crate::archive::value::{seal_json, seal_u64, unseal_json, unseal_u64};
+use crate::transport::now_ms;
 
 const CURSOR: &[u8] = b"c";
 const GENERATION: &[u8] = b"g";

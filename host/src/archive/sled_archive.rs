@@ -20,6 +20,7 @@ use super::model::{
 };
 use super::value::{seal_u64, unseal, unseal_frame, unseal_json, unseal_rejection, unseal_u64};
 use crate::journal::Entry;
+use crate::transport::now_ms;
 
 /// The sled-backed archive. `Send + Sync`: share it as `Arc<dyn Archive>`.
 #[derive(Debug)]
@@ -28,12 +29,6 @@ pub struct SledArchive {
     path: PathBuf,
     /// Serializes write transactions.
     write_lock: Mutex<()>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn corrupt(key: &[u8], reason: impl Into<String>) -> ArchiveError {
