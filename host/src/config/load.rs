@@ -187,6 +187,7 @@ impl Validator<'_> {
         let api = raw.api.as_ref().map(|a| Pos::of_offset(self.text, a.get_ref().listen.span().start));
         let log_format = raw.log.as_ref().and_then(|l| l.format.as_ref()).map(|f| self.pos(f));
         let log_level = raw.log.as_ref().and_then(|l| l.level.as_ref()).map(|l| self.pos(l));
+        let time_zone = raw.accounting.as_ref().and_then(|a| a.time_zone.as_ref()).map(|z| self.pos(z));
         [
             ("host.data_dir", Some(self.pos(&host.data_dir))),
             ("host.plugins_dir", Some(self.pos(&host.plugins_dir))),
@@ -203,6 +204,7 @@ impl Validator<'_> {
             ("api.listen", api),
             ("log.format", log_format),
             ("log.level", log_level),
+            ("accounting.time_zone", time_zone),
         ]
         .into_iter()
         .map(|(key, pos)| (key, pos.unwrap_or(Pos { line: 1, col: 1 })))
@@ -458,6 +460,11 @@ max_line_bytes = 100
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(e[0].starts_with("/etc/m.toml:5:11: time_zone: time zone \"Mars/Olympus\" is not in"), "{e:?}");
         assert_eq!(e[1], "/etc/m.toml:6:22: silent_after_periods: at least 1");
+        // The default zone takes effect at restart; the silent periods at once.
+        let other =
+            parse(Path::new("/etc/m.toml"), &text.replace("Europe/Berlin", "UTC").replace('5', "4")).expect("valid");
+        let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
+        assert_eq!(changes, ["accounting.time_zone"]);
     }
 
     #[test]

@@ -87,6 +87,8 @@ impl Config {
             format!("{:?}", other.log.format).to_lowercase(),
         );
         compare("log.level", self.log.level.clone(), other.log.level.clone());
+        // The deltas consumer keeps the default zone of the meters it computes.
+        compare("accounting.time_zone", self.accounting.time_zone.clone(), other.accounting.time_zone.clone());
         changes
     }
 }
