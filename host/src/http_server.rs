@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -72,4 +72,16 @@ pub fn json(status: StatusCode, value: &impl serde::Serialize) -> HttpResponse {
 pub fn error(status: StatusCode, message: &str) -> HttpResponse {
     let body = serde_json::json!({ "ok": false, "error": message });
     response(status, "application/json", body.to_string())
+}
+
+/// Largest request body the API reads.
+pub const MAX_API_BODY_BYTES: usize = 64 * 1024;
+
+/// The body of an API request, at most [`MAX_API_BODY_BYTES`]; a 400 answer
+/// saying why when it cannot be read.
+pub async fn api_body(req: Request<Incoming>) -> Result<Bytes, HttpResponse> {
+    match Limited::new(req.into_body(), MAX_API_BODY_BYTES).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, &format!("body could not be read: {e}"))),
+    }
 }

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use meterhub_accounting::{Decimal, Delta, Period};
@@ -80,10 +79,7 @@ pub async fn handle(
 /// The JSON object body and the actor (header, else the body's `actor`).
 async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>), HttpResponse> {
     let header = req.headers().get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = match Limited::new(req.into_body(), 64 * 1024).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return Err(http_server::error(StatusCode::BAD_REQUEST, &format!("body could not be read: {e}"))),
-    };
+    let bytes = http_server::api_body(req).await?;
     let body: Map<String, Value> = serde_json::from_slice(&bytes)
         .map_err(|e| http_server::error(StatusCode::BAD_REQUEST, &format!("body: expected a JSON object: {e}")))?;
     let actor = header.or_else(|| body.get("actor").and_then(Value::as_str).map(str::to_owned));

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::json;
@@ -227,9 +226,9 @@ fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
 }
 
 async fn redecode(state: &ApiState, req: Request<Incoming>) -> HttpResponse {
-    let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &format!("body could not be read: {e}")),
+    let body = match http_server::api_body(req).await {
+        Ok(b) => b,
+        Err(response) => return response,
     };
     let selection: RedecodeSelection = match serde_json::from_slice(&body) {
         Ok(s) => s,
