@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::consumer::Consumer;
 use super::store::AccountingStore;
 use super::{AccountingError, edit};
+use crate::archive::tests::reading;
 use crate::archive::{ApplyItem, Archive, ReadingQuery, SledArchive, Verdict};
 use crate::journal::{Entry, JournalRecord};
 
@@ -26,17 +27,6 @@ struct World {
     store: Arc<AccountingStore>,
     consumer: Consumer,
     journal_seq: u64,
-}
-
-fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> Reading {
-    Reading {
-        device: device.into(),
-        channel: channel.into(),
-        ts_ms,
-        value: Decimal::from_str(value).expect("decimal"),
-        unit: "m3".into(),
-        kind: ReadingKind::Cumulative,
-    }
 }
 
 impl World {

@@ -32,7 +32,7 @@ pub mod sled_archive;
 pub(crate) mod value;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use activity::{FrameCounts, ModuleActivity};
 pub use apply::REJECTIONS_KEPT_PER_SOURCE;

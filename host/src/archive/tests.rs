@@ -11,7 +11,8 @@ use crate::journal::{Entry, JournalRecord, Rejection};
 
 const T0: i64 = 1_763_719_200_000;
 
-fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> Reading {
+/// A cumulative reading in m3 (also used by the accounting tests).
+pub(crate) fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> Reading {
     Reading {
         device: device.into(),
         channel: channel.into(),
