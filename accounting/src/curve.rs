@@ -14,7 +14,11 @@
 //! - a rollover, when `to < from`, a capacity `C` is set, `0 <= to` and
 //!   `from <= C`, and the wrapped consumption `C - from + to` is less than
 //!   half of `C`: that wrapped consumption;
-//! - otherwise an unexplained decrease: counted from zero, `max(to, 0)`.
+//! - otherwise an unexplained decrease: nothing is counted (increment 0),
+//!   and the register is taken to hold `from` until the knot that showed
+//!   the drop. Booking `to` (as if the register restarted from zero) would
+//!   bill a whole register value for a glitch or a correction; a drop that
+//!   was a replacement or a reset is booked once the event is recorded.
 //!
 //! So no increment is negative. Between knots `U` is linear; the share of an
 //! increment up to an instant is rounded half-even to the step's scale: the
@@ -142,10 +146,9 @@ impl Curve {
                 Some(capacity) if value >= capacity => value - capacity,
                 _ => value,
             }),
-            // Counted from zero: the register is taken to have dropped to
-            // zero right after the knot before.
-            Step::Decrease if next.value_in >= Decimal::ZERO => Some(part),
-            Step::Decrease => Some(next.value_in),
+            // Nothing counted; the register holds its value until the drop
+            // shows.
+            Step::Decrease => Some(before.value_out),
         };
         Some(Point { consumed: before.consumed + part, value: value.unwrap_or(before.value_out), exact: false })
     }
@@ -191,8 +194,7 @@ pub(crate) fn step(from: Decimal, to: Decimal, capacity: Option<Decimal>) -> Seg
     {
         return Segment { step: Step::Rollover, increment: wrapped, scale: scale(&[from, to, capacity, wrapped]) };
     }
-    let increment = to.max(Decimal::ZERO);
-    Segment { step: Step::Decrease, increment, scale: scale(&[from, to, increment]) }
+    Segment { step: Step::Decrease, increment: Decimal::ZERO, scale: scale(&[from, to]) }
 }
 
 #[cfg(test)]
@@ -213,10 +215,10 @@ mod tests {
         assert_eq!(increment("10.5", "12", None), (Step::Increase, dec("1.5")));
         assert_eq!(increment("99990", "15", Some("100000")), (Step::Rollover, dec("25")));
         // Wrapping would mean 60000 units: more than half the capacity.
-        assert_eq!(increment("50000", "10000", Some("100000")), (Step::Decrease, dec("10000")));
-        assert_eq!(increment("500", "20", None), (Step::Decrease, dec("20")));
+        assert_eq!(increment("50000", "10000", Some("100000")), (Step::Decrease, dec("0")));
+        assert_eq!(increment("500", "20", None), (Step::Decrease, dec("0")));
         assert_eq!(increment("500", "-3", None), (Step::Decrease, dec("0")));
-        assert_eq!(increment("120000", "10", Some("100000")), (Step::Decrease, dec("10")));
+        assert_eq!(increment("120000", "10", Some("100000")), (Step::Decrease, dec("0")));
     }
 
     #[test]

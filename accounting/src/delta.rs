@@ -54,7 +54,7 @@ pub struct Delta {
     /// Replacements and resets at an instant in `(from_ms, to_ms]`.
     pub events: u32,
     /// An interval this delta uses went down with no event to explain it and
-    /// no plausible rollover; it was counted from zero.
+    /// no plausible rollover; nothing was counted for it.
     pub unexplained_decrease: bool,
     /// The archive sequence numbers of the readings the boundary values come
     /// from: the one on each boundary, or the two around it; in time order.
@@ -163,15 +163,19 @@ mod tests {
             reading(1, Decimal::MAX),
             reading(2, Decimal::ZERO),
             reading(3, Decimal::MAX),
-            reading(4, Decimal::MAX),
+            reading(4, Decimal::ZERO),
+            reading(5, Decimal::MAX),
         ]);
         for capacity in [None, Some(Decimal::MAX)] {
             let spec = MeterSpec::new("UTC", capacity, vec![]).unwrap();
             let days = deltas(&series, &spec, Period::Day, i64::MIN, i64::MAX);
             assert!(days.iter().all(|d| d.consumption >= Decimal::ZERO));
-            // MIN -> MAX and 0 -> MAX each use up the whole range: the
-            // curve ends at the reading of day 2.
-            assert_eq!(days.len(), 2, "{days:?}");
+            // MIN -> MAX leaves the range: an unexplained decrease, nothing
+            // counted. 0 -> MAX uses up the whole range; the second time the
+            // total would leave it, so the curve ends at the reading of day 4.
+            assert!(days[0].unexplained_decrease && days[0].consumption == Decimal::ZERO, "{days:?}");
+            assert_eq!(days[2].consumption, Decimal::MAX);
+            assert_eq!(days.len(), 4, "{days:?}");
         }
     }
 }

@@ -47,7 +47,9 @@
 //! is `to - from` when the register went up; when it went down it is a
 //! rollover if a capacity `C` is configured, both values lie in `[0, C]` and
 //! the wrapped consumption `C - from + to` is less than `C / 2`; otherwise it
-//! is an unexplained decrease, counted from zero (`max(to, 0)`) and flagged.
+//! is an unexplained decrease: nothing is counted for it (a glitch or a
+//! correction must not bill a whole register value) and it is flagged; a
+//! drop that was a replacement or reset is booked once the event is recorded.
 //! Across a replacement the increment is `(old_final - v1) + (v2 -
 //! new_initial)`, each part by the same rule, and the event's instant is a
 //! knot with that exact value (likewise a reset; an unknown `value_before`
