@@ -48,7 +48,6 @@ pub(crate) enum Step {
 pub(crate) struct Knot {
     ts_ms: i64,
     consumed: Decimal,
-    value_in: Decimal,
     value_out: Decimal,
     event: bool,
 }
@@ -120,7 +119,7 @@ impl Curve {
                 consumed
             }
         };
-        self.knots.push(Knot { ts_ms, consumed, value_in, value_out, event });
+        self.knots.push(Knot { ts_ms, consumed, value_out, event });
         true
     }
 

@@ -10,10 +10,19 @@
 //! reach no further). Those are recomputed from a window of readings: from
 //! the last at or before the first month's start to the first at or after
 //! the last month's end, which is all the pure engine needs (its property
-//! tests say so).
+//! tests say so). A live register's newest readings are kept in memory
+//! ([`super::tail`]), so a new reading does not reload its month.
+//!
+//! A meter whose stored readings cannot be read (a corrupt value) is put on
+//! hold with the reason, and the others go on: its deltas stay as they were,
+//! the API shows the hold, and a recomputation the operator asks for (or a
+//! metadata change) lifts it when the readings can be read again.
+//!
+//! A meter's installation reading (initial value at the installation time)
+//! joins its readings as sequence 0.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meterhub_accounting::{Decimal, Delta, MeterSpec, Period, Reading, Series, deltas, period_at};
@@ -22,8 +31,9 @@ use tokio::sync::Notify;
 
 use super::error::AccountingError;
 use super::model::{ChannelInfo, MeterRecord};
-use super::store::{AccountingStore, ConsumerCommit, DeltaRange, Sighting};
-use crate::archive::{Archive, ReadingQuery, StoredReading};
+use super::store::{AccountingStore, ConsumerCommit, DeltaRange, Hold, Sighting};
+use super::tail::{self, Tails};
+use crate::archive::{Archive, ArchiveError, ReadingQuery, StoredReading};
 
 /// Archive log records read per step. Each register a step touches costs a
 /// window of readings (up to a month of them) however many of its readings
@@ -41,6 +51,7 @@ pub struct Consumer {
     archive: Arc<dyn Archive>,
     store: Arc<AccountingStore>,
     default_zone: String,
+    tails: Mutex<Tails>,
 }
 
 /// What one [`Consumer::step`] did.
@@ -63,23 +74,63 @@ impl Consumer {
     /// A consumer of `archive` writing to `store`; meters without a zone of
     /// their own count days in `default_zone`.
     pub fn new(archive: Arc<dyn Archive>, store: Arc<AccountingStore>, default_zone: &str) -> Consumer {
-        Consumer { archive, store, default_zone: default_zone.to_owned() }
+        Consumer { archive, store, default_zone: default_zone.to_owned(), tails: Mutex::new(Tails::default()) }
+    }
+
+    fn tails(&self) -> std::sync::MutexGuard<'_, Tails> {
+        self.tails.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Readings held in memory for live registers.
+    pub fn tail_readings(&self) -> usize {
+        self.tails().len()
     }
 
     /// Recomputes the meters marked pending, then consumes one batch of the
     /// log.
     pub fn step(&self) -> Result<StepReport, AccountingError> {
         let mut report = StepReport::default();
+        if self.store.adopt_default_zone(&self.default_zone)? {
+            tracing::info!(zone = %self.default_zone, "default time zone changed; meters without a zone of their own are recomputed");
+        }
         for (meter, generation) in self.store.pending()? {
             self.recompute_meter(&meter, generation)?;
             report.recomputed += 1;
         }
         let cursor = self.store.cursor()?;
-        let records = self.archive.log_after(cursor, LOG_BATCH)?;
-        let Some(last) = records.last() else { return Ok(report) };
-        let next_cursor = last.seq;
-        report.records = records.len();
+        let entries = self.archive.log_after(cursor, LOG_BATCH)?;
+        let Some(next_cursor) = entries.last().map(|e| e.as_ref().map_or_else(|u| u.seq, |r| r.seq)) else {
+            return Ok(report);
+        };
+        report.records = entries.len();
         let mut commit = ConsumerCommit { cursor: Some(next_cursor), ..ConsumerCommit::default() };
+        let mut records = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match entry {
+                Ok(stored) => records.push(stored),
+                Err(unreadable) => {
+                    let error = unreadable.error.to_string();
+                    match unreadable.register {
+                        Some((meter, channel)) => {
+                            tracing::error!(seq = unreadable.seq, meter, channel, %error,
+                                "archived reading cannot be read; the meter's deltas are held");
+                            commit.holds.push(Hold::new(&meter, &error));
+                        }
+                        None => tracing::error!(seq = unreadable.seq, %error,
+                            "archived reading cannot be read, nor whose it is; skipped"),
+                    }
+                }
+            }
+        }
+        let held: BTreeSet<String> =
+            self.store.holds()?.into_iter().map(|h| h.meter).chain(commit.holds.iter().map(|h| h.meter.clone())).collect();
+        let mut tails = self.tails();
+        for stored in &records {
+            tails.absorb(stored);
+        }
+        for meter in &held {
+            tails.forget_meter(meter);
+        }
 
         // Per meter what was seen; per cumulative register the span of new timestamps.
         let mut sightings: BTreeMap<&str, Sighting> = BTreeMap::new();
@@ -114,7 +165,11 @@ impl Consumer {
             }
         }
         let mut records_by_meter: BTreeMap<&str, Option<MeterRecord>> = BTreeMap::new();
+        let mut newly_held: BTreeSet<&str> = BTreeSet::new();
         for ((meter, channel), (min_ts, max_ts)) in spans {
+            if held.contains(meter) || newly_held.contains(meter) {
+                continue;
+            }
             let record = match records_by_meter.get(meter) {
                 Some(r) => r.clone(),
                 None => {
@@ -133,10 +188,27 @@ impl Consumer {
                 },
                 None => (self.default_spec()?, Decimal::ONE),
             };
-            let earliest = first_ts.get(meter).copied().unwrap_or(i64::MIN);
-            let window = Window { archive: &*self.archive, meter, channel, earliest };
-            commit.ranges.extend(window.touched(&spec, scale, min_ts, max_ts)?);
+            let mut window = Window {
+                archive: &*self.archive,
+                meter,
+                channel,
+                earliest: first_ts.get(meter).copied().unwrap_or(i64::MIN),
+                installation: record.as_ref().and_then(installation),
+                tails: &mut tails,
+            };
+            match window.touched(&spec, scale, min_ts, max_ts) {
+                Ok(ranges) => commit.ranges.extend(ranges),
+                Err(AccountingError::Archive(e @ ArchiveError::Corrupt { .. })) => {
+                    tracing::error!(meter, channel, error = %e, "meter's readings cannot be read; its deltas are held");
+                    commit.ranges.retain(|r| r.meter != meter);
+                    commit.holds.push(Hold::new(meter, &e.to_string()));
+                    tails.forget_meter(meter);
+                    newly_held.insert(meter);
+                }
+                Err(e) => return Err(e),
+            }
         }
+        drop(tails);
         commit.sightings = sightings.into_values().collect();
         self.store.commit(&commit)?;
         Ok(report)
@@ -148,58 +220,76 @@ impl Consumer {
     }
 
     /// Recomputes every delta of `meter` from all its readings; clears the
-    /// pending mark of `generation`.
+    /// pending mark of `generation`, and the meter's hold when its readings
+    /// could be read (or puts it on hold when they cannot).
     fn recompute_meter(&self, meter: &str, generation: u64) -> Result<(), AccountingError> {
         let mut commit = ConsumerCommit { recomputed: vec![(meter.to_owned(), generation)], ..Default::default() };
         if let Some(record) = self.store.meter(meter)? {
             match record.spec(&self.default_zone) {
-                Ok(spec) => {
-                    let mut channels: Vec<String> = record.cumulative_channels().map(str::to_owned).collect();
-                    for stored in self.store.delta_channels(meter)? {
-                        if !channels.contains(&stored) {
-                            channels.push(stored);
-                        }
+                Ok(spec) => match self.all_ranges(&record, &spec) {
+                    Ok(ranges) => commit.ranges = ranges,
+                    Err(AccountingError::Archive(e @ ArchiveError::Corrupt { .. })) => {
+                        tracing::error!(meter, error = %e, "meter's readings cannot be read; its deltas are held");
+                        commit.holds.push(Hold::new(meter, &e.to_string()));
                     }
-                    for channel in channels {
-                        let window = Window { archive: &*self.archive, meter, channel: &channel, earliest: i64::MIN };
-                        let readings = window.load(None, None)?;
-                        let series = series(&readings);
-                        let cumulative = record.cumulative_channels().any(|c| c == channel);
-                        for period in [Period::Day, Period::Month] {
-                            let computed = match (cumulative, series.readings().first(), series.readings().last()) {
-                                (true, Some(first), Some(last)) => scaled(
-                                    deltas(&series, &spec, period, first.ts_ms, last.ts_ms.saturating_add(1)),
-                                    record.scale(&channel),
-                                ),
-                                _ => Vec::new(),
-                            };
-                            commit.ranges.push(DeltaRange {
-                                meter: meter.to_owned(),
-                                channel: channel.clone(),
-                                period,
-                                from_ms: i64::MIN,
-                                to_ms: i64::MAX,
-                                deltas: computed,
-                            });
-                        }
-                    }
-                }
+                    Err(e) => return Err(e),
+                },
                 Err(e) => tracing::error!(meter, error = %e, "meter's accounting settings refused; its deltas wait"),
             }
         }
+        self.tails().forget_meter(meter);
         self.store.commit(&commit)?;
         tracing::info!(meter, generation, "deltas recomputed in full");
         Ok(())
     }
+
+    /// Every delta of a meter, replacing all stored ones.
+    fn all_ranges(&self, record: &MeterRecord, spec: &MeterSpec) -> Result<Vec<DeltaRange>, AccountingError> {
+        let meter = record.id.as_str();
+        let mut channels: Vec<String> = record.cumulative_channels().map(str::to_owned).collect();
+        for stored in self.store.delta_channels(meter)? {
+            if !channels.contains(&stored) {
+                channels.push(stored);
+            }
+        }
+        let mut ranges = Vec::new();
+        let mut no_tails = Tails::default();
+        for channel in channels {
+            let mut window = Window {
+                archive: &*self.archive,
+                meter,
+                channel: &channel,
+                earliest: i64::MIN,
+                installation: installation(record),
+                tails: &mut no_tails,
+            };
+            let series = Series::new(window.load(None, None)?);
+            let cumulative = record.cumulative_channels().any(|c| c == channel);
+            for period in [Period::Day, Period::Month] {
+                let computed = match (cumulative, series.readings().first(), series.readings().last()) {
+                    (true, Some(first), Some(last)) => scaled(
+                        deltas(&series, spec, period, first.ts_ms, last.ts_ms.saturating_add(1)),
+                        record.scale(&channel),
+                    ),
+                    _ => Vec::new(),
+                };
+                ranges.push(DeltaRange {
+                    meter: meter.to_owned(),
+                    channel: channel.clone(),
+                    period,
+                    from_ms: i64::MIN,
+                    to_ms: i64::MAX,
+                    deltas: computed,
+                });
+            }
+        }
+        Ok(ranges)
+    }
 }
 
-fn series(readings: &[StoredReading]) -> Series {
-    Series::new(readings.iter().map(|s| Reading {
-        ts_ms: s.reading.ts_ms,
-        value: s.reading.value,
-        seq: s.seq,
-        conflict: s.conflict,
-    }))
+/// The installation reading of a meter, as sequence 0.
+fn installation(record: &MeterRecord) -> Option<Reading> {
+    record.installation().map(|(ts_ms, value)| Reading { ts_ms, value, seq: 0, conflict: false })
 }
 
 /// The deltas with consumption and register values multiplied by `scale`
@@ -215,19 +305,24 @@ fn scaled(mut deltas: Vec<Delta>, scale: Decimal) -> Vec<Delta> {
     deltas
 }
 
-/// Reads of one register's readings from the archive.
+/// One register's readings: from its tail in memory where that covers
+/// them, else from the archive; with the meter's installation reading.
 struct Window<'a> {
     archive: &'a dyn Archive,
     meter: &'a str,
     channel: &'a str,
     /// No reading of the meter is earlier (stops the backward search).
     earliest: i64,
+    /// The installation reading, counted as one of the register's.
+    installation: Option<Reading>,
+    tails: &'a mut Tails,
 }
 
 impl Window<'_> {
-    /// Readings (conflict records included) with `from <= ts < to`, in order.
-    fn load(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Vec<StoredReading>, AccountingError> {
-        let mut out: Vec<StoredReading> = Vec::new();
+    /// Readings (conflict records included) with `from <= ts < to`, from
+    /// the archive, in order.
+    fn load_archived(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Vec<Reading>, AccountingError> {
+        let mut out: Vec<Reading> = Vec::new();
         let mut from = from_ms;
         loop {
             let q = ReadingQuery {
@@ -239,7 +334,7 @@ impl Window<'_> {
             };
             let mut page = self.archive.readings(&q)?;
             if page.len() < PAGE {
-                out.append(&mut page);
+                out.extend(page.iter().map(tail::reading));
                 return Ok(out);
             }
             // Full page: the records at its last timestamp may continue on
@@ -252,43 +347,73 @@ impl Window<'_> {
                     format!("{} {}: more than {PAGE} records at {last_ts}", self.meter, self.channel),
                 ));
             }
-            out.append(&mut page);
+            out.extend(page.iter().map(tail::reading));
             from = Some(last_ts);
         }
     }
 
-    /// The timestamp of the first reading at or after `ts_ms`.
-    fn first_at_or_after(&self, ts_ms: i64) -> Result<Option<i64>, AccountingError> {
-        let q = ReadingQuery {
-            device: Some(self.meter.to_owned()),
-            channel: Some(self.channel.to_owned()),
-            from_ms: Some(ts_ms),
-            to_ms: None,
-            limit: 1,
-        };
-        Ok(self.archive.readings(&q)?.first().map(|r| r.reading.ts_ms))
+    /// Whether the installation reading lies in `[from, to)`.
+    fn installed_in(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Option<Reading> {
+        self.installation
+            .clone()
+            .filter(|r| from_ms.is_none_or(|from| r.ts_ms >= from) && to_ms.is_none_or(|to| r.ts_ms < to))
     }
 
-    /// The timestamp of the last reading before `ts_ms`: windows growing
-    /// backwards until one holds a reading or the meter's first is passed.
-    fn last_before(&self, ts_ms: i64) -> Result<Option<i64>, AccountingError> {
+    /// Readings with `from <= ts < to`, installation included.
+    fn load(&mut self, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Vec<Reading>, AccountingError> {
+        let mut out = match (from_ms, self.tails.get(self.meter, self.channel)) {
+            (Some(from), Some(tail)) if tail.covers(from) => tail.range(from, to_ms.unwrap_or(i64::MAX)),
+            _ => self.load_archived(from_ms, to_ms)?,
+        };
+        out.extend(self.installed_in(from_ms, to_ms));
+        Ok(out)
+    }
+
+    /// The timestamp of the first reading at or after `ts_ms`.
+    fn first_at_or_after(&mut self, ts_ms: i64) -> Result<Option<i64>, AccountingError> {
+        let found = match self.tails.get(self.meter, self.channel) {
+            Some(tail) if tail.covers(ts_ms) => tail.first_at_or_after(ts_ms),
+            _ => {
+                let q = ReadingQuery {
+                    device: Some(self.meter.to_owned()),
+                    channel: Some(self.channel.to_owned()),
+                    from_ms: Some(ts_ms),
+                    to_ms: None,
+                    limit: 1,
+                };
+                self.archive.readings(&q)?.first().map(|r| r.reading.ts_ms)
+            }
+        };
+        let installed = self.installed_in(Some(ts_ms), None).map(|r| r.ts_ms);
+        Ok(found.into_iter().chain(installed).min())
+    }
+
+    /// The timestamp of the last reading before `ts_ms`: from the tail when
+    /// it holds one, else windows of the archive growing backwards until
+    /// one holds a reading or the meter's first is passed.
+    fn last_before(&mut self, ts_ms: i64) -> Result<Option<i64>, AccountingError> {
+        let installed = self.installed_in(None, Some(ts_ms)).map(|r| r.ts_ms);
+        if let Some(found) = self.tails.get(self.meter, self.channel).and_then(|tail| tail.last_before(ts_ms)) {
+            return Ok(Some(found).max(installed));
+        }
         let mut width: i64 = 2 * 86_400_000;
         loop {
             let from = ts_ms.saturating_sub(width);
-            if let Some(last) = self.load(Some(from), Some(ts_ms))?.last() {
-                return Ok(Some(last.reading.ts_ms));
+            if let Some(last) = self.load_archived(Some(from), Some(ts_ms))?.last() {
+                return Ok(Some(last.ts_ms).max(installed));
             }
             if from <= self.earliest || from == i64::MIN {
-                return Ok(None);
+                return Ok(installed);
             }
             width = width.saturating_mul(8);
         }
     }
 
     /// The ranges of deltas that new readings from `min_ts` to `max_ts`
-    /// touch, recomputed.
+    /// touch, recomputed. When the window reaches the register's newest
+    /// reading and it has no tail yet, the tail starts at the window.
     fn touched(
-        &self,
+        &mut self,
         spec: &MeterSpec,
         scale: Decimal,
         min_ts: i64,
@@ -303,8 +428,19 @@ impl Window<'_> {
             return Ok(Vec::new());
         };
         let window_from = self.last_before(months.0.saturating_add(1))?.unwrap_or(months.0);
-        let window_to = self.first_at_or_after(months.1)?.map_or(months.1, |ts| ts.saturating_add(1));
-        let series = series(&self.load(Some(window_from), Some(window_to))?);
+        let after_window = self.first_at_or_after(months.1)?;
+        let window_to = after_window.map_or(months.1, |ts| ts.saturating_add(1));
+        let has_tail = self.tails.get(self.meter, self.channel).is_some();
+        let readings = if has_tail || after_window.is_some() {
+            self.load(Some(window_from), Some(window_to))?
+        } else {
+            // The window reaches the newest reading: keep it in memory.
+            let newest = self.load_archived(Some(window_from), None)?;
+            self.tails.start(self.meter, self.channel, window_from, newest.clone());
+            newest.into_iter().chain(self.installed_in(Some(window_from), None)).collect()
+        };
+        self.tails.trim(self.meter, self.channel, window_from);
+        let series = Series::new(readings);
         Ok([(Period::Day, days), (Period::Month, months)]
             .into_iter()
             .map(|(period, (from_ms, to_ms))| DeltaRange {

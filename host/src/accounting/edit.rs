@@ -5,7 +5,7 @@ use meterhub_accounting::{Decimal, MeterSpec, RegisterEvent};
 use serde_json::{Map, Value};
 
 use super::error::AccountingError;
-use super::model::{HistoryEntry, METADATA_FIELDS, MeterRecord, Resource};
+use super::model::{HistoryEntry, METADATA_FIELDS, MeterRecord, RECOMPUTING_FIELDS, Resource};
 
 fn entry(field: &str, old: Value, new: Value) -> HistoryEntry {
     HistoryEntry { seq: 0, at_ms: 0, actor: String::new(), field: field.to_owned(), old, new }
@@ -86,6 +86,13 @@ pub fn apply_patch(
             }
             "pulse_weight" => md.pulse_weight = positive(field, value)?,
             "register_capacity" => md.register_capacity = positive(field, value)?,
+            "initial_value" => {
+                md.initial_value = if value.is_null() { None } else { Some(decimal(field, value)?) };
+            }
+            "installed_at" => {
+                md.installed_at_ms = if value.is_null() { None } else { Some(timestamp(field, Some(value))?) };
+            }
+            "billing_channel" => md.billing_channel = text(field, value)?,
             other => {
                 return Err(AccountingError::invalid(
                     other,
@@ -95,9 +102,18 @@ pub fn apply_patch(
         }
         let after = current(meter, field);
         if before != after {
-            recompute |= matches!(field.as_str(), "time_zone" | "pulse_weight" | "register_capacity");
+            recompute |= RECOMPUTING_FIELDS.contains(&field.as_str());
             entries.push(entry(field, before, after));
         }
+    }
+    let md = &meter.metadata;
+    if md.initial_value.is_some() != md.installed_at_ms.is_some() {
+        let (missing, given) =
+            if md.initial_value.is_none() { ("initial_value", "installed_at") } else { ("installed_at", "initial_value") };
+        return Err(AccountingError::invalid(
+            missing,
+            format!("needed with {given}: the initial value is the register's value at the installation time"),
+        ));
     }
     Ok((entries, recompute))
 }
@@ -114,6 +130,9 @@ fn current(meter: &MeterRecord, field: &str) -> Value {
         "time_zone" => json(&md.time_zone),
         "pulse_weight" => json(&md.pulse_weight),
         "register_capacity" => json(&md.register_capacity),
+        "initial_value" => json(&md.initial_value),
+        "installed_at" => json(&md.installed_at_ms.map(meterhub_plugin_api::time::format_rfc3339_ms)),
+        "billing_channel" => json(&md.billing_channel),
         _ => Value::Null,
     }
 }
@@ -178,6 +197,11 @@ pub fn parse_event(body: &Map<String, Value>) -> Result<RegisterEvent, Accountin
             value_after: required_decimal(body, "value_after")?,
         },
     })
+}
+
+/// The history entry of a recomputation someone asked for.
+pub fn recompute_entry() -> HistoryEntry {
+    entry("recompute", Value::Null, Value::Null)
 }
 
 /// Adds `event` to `meter` (kept in time order); the history entry, and a

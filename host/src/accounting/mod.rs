@@ -11,8 +11,9 @@
 //!
 //! - [`model`] holds meters, modules, metadata, history entries;
 //! - [`store`] holds [`AccountingStore`], the database (registry, history, deltas,
-//!   cursor, pending recomputations);
+//!   cursor, pending recomputations, holds);
 //! - [`consumer`] is the task following the archive log;
+//! - [`tail`] keeps the newest readings of live registers in memory;
 //! - [`edit`] checks metadata changes and register events from JSON;
 //! - [`error`] holds [`AccountingError`].
 
@@ -21,6 +22,7 @@ pub mod edit;
 pub mod error;
 pub mod model;
 pub mod store;
+pub mod tail;
 
 #[cfg(test)]
 mod tests;
@@ -28,4 +30,4 @@ mod tests;
 pub use consumer::{Accounting, Consumer, spawn};
 pub use error::AccountingError;
 pub use model::{HistoryEntry, MeterMetadata, MeterRecord, ModuleRecord, Resource};
-pub use store::AccountingStore;
+pub use store::{AccountingStore, Hold};

@@ -77,11 +77,39 @@ pub struct MeterMetadata {
     /// The register value at which it wraps to zero (rollover).
     #[serde(default)]
     pub register_capacity: Option<Decimal>,
+    /// The register value when the meter was put into service, at
+    /// `installed_at_ms`: counted as a reading (sequence 0), so consumption
+    /// from the installation to the first reading is booked. Set together
+    /// with `installed_at_ms`.
+    #[serde(default)]
+    pub initial_value: Option<Decimal>,
+    /// When the meter was put into service, ms since the epoch.
+    #[serde(default)]
+    pub installed_at_ms: Option<i64>,
+    /// The channel consumption per group counts for this meter when no
+    /// channel is asked for; its only cumulative channel when absent.
+    #[serde(default)]
+    pub billing_channel: Option<String>,
 }
 
 /// The metadata fields, in the order the API lists them.
-pub const METADATA_FIELDS: [&str; 8] =
-    ["name", "address", "resource", "consumer_account", "site", "time_zone", "pulse_weight", "register_capacity"];
+pub const METADATA_FIELDS: [&str; 11] = [
+    "name",
+    "address",
+    "resource",
+    "consumer_account",
+    "site",
+    "time_zone",
+    "pulse_weight",
+    "register_capacity",
+    "initial_value",
+    "installed_at",
+    "billing_channel",
+];
+
+/// The metadata fields whose change recomputes the meter's deltas.
+pub const RECOMPUTING_FIELDS: [&str; 5] =
+    ["time_zone", "pulse_weight", "register_capacity", "initial_value", "installed_at"];
 
 /// The channel whose deltas the pulse weight multiplies.
 pub const PULSES_CHANNEL: &str = "pulses";
@@ -131,6 +159,30 @@ impl MeterRecord {
         let zone = self.metadata.time_zone.as_deref().unwrap_or(default_zone);
         MeterSpec::new(zone, self.metadata.register_capacity, self.events.clone())
             .map_err(|e| AccountingError::invalid("time_zone", e.to_string()))
+    }
+
+    /// The installation reading (sequence 0): the initial value at the
+    /// installation time, when both are set.
+    pub fn installation(&self) -> Option<(i64, Decimal)> {
+        Some((self.metadata.installed_at_ms?, self.metadata.initial_value?))
+    }
+
+    /// The channel its consumption counts in a group total when none is
+    /// named: the billing channel, else its only cumulative channel; an
+    /// error saying why when there is none or several.
+    pub fn billing_channel(&self) -> Result<&str, String> {
+        if let Some(channel) = &self.metadata.billing_channel {
+            return Ok(channel);
+        }
+        let cumulative: Vec<&str> = self.cumulative_channels().collect();
+        match cumulative.as_slice() {
+            [one] => Ok(one),
+            [] => Err("no cumulative channel".to_owned()),
+            several => Err(format!(
+                "several cumulative channels ({}); set its billing_channel or name a channel",
+                several.join(", ")
+            )),
+        }
     }
 
     /// Its cumulative channels, the ones with deltas.

@@ -6,8 +6,11 @@
 //! - `h\0<meter>\0<seq u64 BE>`: [`HistoryEntry`];
 //! - `d\0<meter>\0<channel>\0<d|m><start_ms, sign-flipped BE>`: a [`Delta`];
 //! - `p\0<meter>`: a pending full recomputation (a generation number);
+//! - `x\0<meter>`: a [`Hold`]: the meter's readings could not be read, its
+//!   deltas wait;
 //! - `c`: the consumer's cursor in the archive's global sequence;
-//! - `g`: the last generation number handed out.
+//! - `g`: the last generation number handed out;
+//! - `z`: the default time zone the deltas were computed in.
 //!
 //! Writes are serialized and each is one atomic batch: a metadata change
 //! writes the meter, its history entries and the pending mark together; the
@@ -26,6 +29,7 @@ use crate::transport::now_ms;
 
 const CURSOR: &[u8] = b"c";
 const GENERATION: &[u8] = b"g";
+const DEFAULT_ZONE: &[u8] = b"z";
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = vec![prefix, 0];
@@ -48,6 +52,10 @@ fn module_key(module: &str) -> Vec<u8> {
 
 fn pending_key(meter: &str) -> Vec<u8> {
     key(b'p', &[meter.as_bytes()])
+}
+
+fn hold_key(meter: &str) -> Vec<u8> {
+    key(b'x', &[meter.as_bytes()])
 }
 
 fn history_prefix(meter: &str) -> Vec<u8> {
@@ -116,6 +124,24 @@ pub struct DeltaRange {
     pub deltas: Vec<Delta>,
 }
 
+/// A meter whose deltas are held: its readings could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hold {
+    /// Meter identity.
+    pub meter: String,
+    /// What failed.
+    pub reason: String,
+    /// When (host clock), ms since the epoch.
+    pub since_ms: i64,
+}
+
+impl Hold {
+    /// A hold of `meter` for `reason`, now.
+    pub fn new(meter: &str, reason: &str) -> Hold {
+        Hold { meter: meter.to_owned(), reason: reason.to_owned(), since_ms: now_ms() }
+    }
+}
+
 /// One atomic write of the consumer.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerCommit {
@@ -124,8 +150,11 @@ pub struct ConsumerCommit {
     /// Deltas computed.
     pub ranges: Vec<DeltaRange>,
     /// Meters recomputed in full, with the generation of the pending mark
-    /// they were computed for (cleared only if still that one).
+    /// they were computed for (cleared only if still that one); their holds
+    /// are lifted.
     pub recomputed: Vec<(String, u64)>,
+    /// Meters put on hold.
+    pub holds: Vec<Hold>,
     /// The new cursor, when the commit follows the log.
     pub cursor: Option<u64>,
 }
@@ -213,6 +242,50 @@ impl AccountingStore {
         Ok(out)
     }
 
+    /// Meters whose deltas are held.
+    pub fn holds(&self) -> Result<Vec<Hold>, AccountingError> {
+        self.scan(b"x\0")
+    }
+
+    /// The hold of one meter.
+    pub fn hold(&self, meter: &str) -> Result<Option<Hold>, AccountingError> {
+        self.get(&hold_key(meter))
+    }
+
+    /// Records `zone` as the default time zone; when the deltas were
+    /// computed in another one, marks every meter without a zone of its own
+    /// for recomputation (atomically) and returns `true`.
+    pub fn adopt_default_zone(&self, zone: &str) -> Result<bool, AccountingError> {
+        let _guard = self.lock();
+        let stored: Option<String> = self.get(DEFAULT_ZONE)?;
+        if stored.as_deref() == Some(zone) {
+            return Ok(false);
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(DEFAULT_ZONE, seal_json(DEFAULT_ZONE, &zone)?);
+        let affected: Vec<MeterRecord> = match stored {
+            None => Vec::new(),
+            Some(_) => self.meters()?.into_iter().filter(|m| m.metadata.time_zone.is_none()).collect(),
+        };
+        if !affected.is_empty() {
+            let generation = self.next_generation()?;
+            batch.insert(GENERATION, seal_u64(GENERATION, generation));
+            for m in &affected {
+                let k = pending_key(&m.id);
+                batch.insert(k.clone(), seal_u64(&k, generation));
+            }
+        }
+        self.db.apply_batch(batch).map_err(AccountingError::storage("write default zone"))?;
+        Ok(!affected.is_empty())
+    }
+
+    fn next_generation(&self) -> Result<u64, AccountingError> {
+        Ok(match self.db.get(GENERATION).map_err(AccountingError::storage("read generation"))? {
+            Some(v) => unseal_u64(GENERATION, &v)? + 1,
+            None => 1,
+        })
+    }
+
     /// Stored deltas of `meter` (one channel or all), one period length,
     /// starting in `[from_ms, to_ms)`; by channel, then time.
     pub fn deltas(
@@ -268,10 +341,7 @@ impl AccountingStore {
         let k = meter_key(meter);
         batch.insert(k.clone(), seal_json(&k, &record)?);
         if recompute {
-            let generation = match self.db.get(GENERATION).map_err(AccountingError::storage("read generation"))? {
-                Some(v) => unseal_u64(GENERATION, &v)? + 1,
-                None => 1,
-            };
+            let generation = self.next_generation()?;
             batch.insert(GENERATION, seal_u64(GENERATION, generation));
             let k = pending_key(meter);
             batch.insert(k.clone(), seal_u64(&k, generation));
@@ -335,12 +405,17 @@ impl AccountingStore {
             }
         }
         for (meter, generation) in &commit.recomputed {
+            batch.remove(hold_key(meter));
             let k = pending_key(meter);
             if let Some(v) = self.db.get(&k).map_err(AccountingError::storage("read pending"))?
                 && unseal_u64(&k, &v)? == *generation
             {
                 batch.remove(k);
             }
+        }
+        for hold in &commit.holds {
+            let k = hold_key(&hold.meter);
+            batch.insert(k.clone(), seal_json(&k, hold)?);
         }
         if let Some(cursor) = commit.cursor {
             batch.insert(CURSOR, seal_u64(CURSOR, cursor));

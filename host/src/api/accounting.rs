@@ -15,9 +15,13 @@ use serde_json::{Map, Value, json};
 use super::query;
 use super::state::ApiState;
 use crate::accounting::model::Resource;
-use crate::accounting::{AccountingError, MeterRecord, edit};
+use crate::accounting::{AccountingError, Hold, MeterRecord, edit};
 use crate::http_server::{self, HttpResponse};
 use meterhub_plugin_api::time::format_rfc3339_ms;
+
+/// The header of a deltas answer whose meter is on hold: the reason; the
+/// deltas shown may be stale.
+pub const DELTAS_HELD_HEADER: &str = "x-meterhub-deltas-held";
 
 /// The header naming who makes a change.
 pub const ACTOR_HEADER: &str = "x-meterhub-actor";
@@ -48,12 +52,16 @@ pub async fn handle(
             Ok((actor, body)) => event(state, id, &actor, &body),
             Err(response) => return response,
         },
+        (&Method::POST, ["api", "v1", "meters", _, "recompute"], Some(id)) => match body(req).await {
+            Ok((actor, _)) => recompute(state, id, &actor),
+            Err(response) => return response,
+        },
         (&Method::GET, ["api", "v1", "meters", _, "history"], Some(id)) => history(state, id),
         (&Method::GET, ["api", "v1", "deltas"], _) => deltas(state, params),
         (&Method::GET, ["api", "v1", "consumption"], _) => consumption(state, params),
         (_, ["api", "v1", "meters" | "deltas" | "consumption"], _)
         | (_, ["api", "v1", "meters", _], _)
-        | (_, ["api", "v1", "meters", _, "events" | "history"], _) => {
+        | (_, ["api", "v1", "meters", _, "events" | "history" | "recompute"], _) => {
             return http_server::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("{method} is not allowed on /{}", segments.join("/")),
@@ -93,6 +101,12 @@ async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>), Ht
 }
 
 fn meter_view(m: &MeterRecord) -> Value {
+    let mut metadata = serde_json::to_value(&m.metadata).unwrap_or(Value::Null);
+    if let Value::Object(md) = &mut metadata
+        && let Some(at) = md.remove("installed_at_ms")
+    {
+        md.insert("installed_at".to_owned(), json!(at.as_i64().map(format_rfc3339_ms)));
+    }
     json!({
         "id": m.id,
         "source": m.source,
@@ -101,13 +115,29 @@ fn meter_view(m: &MeterRecord) -> Value {
         "first_seen": format_rfc3339_ms(m.first_seen_ms),
         "last_seen": format_rfc3339_ms(m.last_seen_ms),
         "registered_at": format_rfc3339_ms(m.registered_at_ms),
-        "metadata": m.metadata,
+        "metadata": metadata,
         "events": m.events,
     })
 }
 
+fn hold_view(hold: &Hold) -> Value {
+    json!({ "reason": hold.reason, "since": format_rfc3339_ms(hold.since_ms) })
+}
+
 fn meters(state: &ApiState) -> Result<HttpResponse, AccountingError> {
-    let meters: Vec<Value> = state.accounting.store.meters()?.iter().map(meter_view).collect();
+    let holds: HashMap<String, Hold> =
+        state.accounting.store.holds()?.into_iter().map(|h| (h.meter.clone(), h)).collect();
+    let meters: Vec<Value> = state
+        .accounting
+        .store
+        .meters()?
+        .iter()
+        .map(|m| {
+            let mut view = meter_view(m);
+            view["deltas_held"] = holds.get(&m.id).map_or(Value::Null, hold_view);
+            view
+        })
+        .collect();
     Ok(http_server::json(StatusCode::OK, &meters))
 }
 
@@ -116,7 +146,14 @@ fn meter(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
     let mut view = meter_view(&record);
     let zone = record.metadata.time_zone.clone().unwrap_or_else(|| state.accounting.default_zone.clone());
     view["time_zone_in_use"] = json!(zone);
+    view["deltas_held"] = state.accounting.store.hold(id)?.as_ref().map_or(Value::Null, hold_view);
     Ok(http_server::json(StatusCode::OK, &view))
+}
+
+fn recompute(state: &ApiState, id: &str, actor: &str) -> Result<HttpResponse, AccountingError> {
+    let record = state.accounting.store.change_meter(id, actor, |_| Ok((vec![edit::recompute_entry()], true)))?;
+    state.accounting.wake.notify_one();
+    Ok(http_server::json(StatusCode::ACCEPTED, &meter_view(&record)))
 }
 
 fn patch(state: &ApiState, id: &str, actor: &str, body: &Map<String, Value>) -> Result<HttpResponse, AccountingError> {
@@ -234,18 +271,25 @@ fn deltas(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResp
         return Err(AccountingError::UnknownMeter(meter.clone()));
     }
     let found = state.accounting.store.deltas(meter, params.get("channel").map(String::as_str), period, from, to)?;
-    if csv {
+    let mut response = if csv {
         let mut text = format!("{CSV_HEADER}\n");
         for (channel, d) in &found {
             text.push_str(&csv_row(meter, channel, d));
         }
-        return Ok(http_server::response(StatusCode::OK, "text/csv; charset=utf-8", text));
+        http_server::response(StatusCode::OK, "text/csv; charset=utf-8", text)
+    } else {
+        let list: Vec<Value> = found.iter().map(|(channel, d)| delta_json(meter, channel, d)).collect();
+        http_server::json(StatusCode::OK, &list)
+    };
+    if let Some(hold) = state.accounting.store.hold(meter)?
+        && let Ok(value) = hyper::header::HeaderValue::from_str(&hold.reason.replace(['\r', '\n'], " "))
+    {
+        response.headers_mut().insert(DELTAS_HELD_HEADER, value);
     }
-    let list: Vec<Value> = found.iter().map(|(channel, d)| delta_json(meter, channel, d)).collect();
-    Ok(http_server::json(StatusCode::OK, &list))
+    Ok(response)
 }
 
-/// Consumption per period of a group.
+/// Consumption per period and unit of a group.
 #[derive(Default)]
 struct GroupPeriod {
     consumption: Decimal,
@@ -255,6 +299,13 @@ struct GroupPeriod {
     in_progress: bool,
     partial_start: bool,
     unexplained_decrease: bool,
+}
+
+/// The unit a channel's deltas are in: the meter's pulse weight turns
+/// pulses into the meter's unit, which the registry does not know.
+fn delta_unit(meter: &MeterRecord, channel: &str) -> String {
+    let unit = meter.channels.get(channel).map_or("", |c| c.unit.as_str());
+    if meter.scale(channel) == Decimal::ONE { unit.to_owned() } else { format!("{unit} x pulse_weight") }
 }
 
 fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResponse, AccountingError> {
@@ -281,11 +332,29 @@ fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<Htt
         .filter(|m| site.is_none_or(|s| m.metadata.site.as_ref() == Some(s)))
         .filter(|m| resource.is_none_or(|r| m.metadata.resource == Some(r)))
         .collect();
-    let mut periods: BTreeMap<String, GroupPeriod> = BTreeMap::new();
+    let mut periods: BTreeMap<(String, String), GroupPeriod> = BTreeMap::new();
+    let mut left_out: Vec<Value> = Vec::new();
     for m in &members {
-        for (_, d) in state.accounting.store.deltas(&m.id, channel, period, from, to)? {
-            let p = periods.entry(d.start.clone()).or_default();
-            p.consumption = p.consumption.checked_add(d.consumption).unwrap_or(p.consumption);
+        let counted = match channel {
+            Some(c) => c,
+            None => match m.billing_channel() {
+                Ok(c) => c,
+                Err(why) => {
+                    left_out.push(json!({ "meter": m.id, "reason": why }));
+                    continue;
+                }
+            },
+        };
+        if let Some(hold) = state.accounting.store.hold(&m.id)? {
+            left_out.push(json!({ "meter": m.id, "reason": format!("deltas held: {}", hold.reason) }));
+            continue;
+        }
+        let unit = delta_unit(m, counted);
+        for (_, d) in state.accounting.store.deltas(&m.id, Some(counted), period, from, to)? {
+            let p = periods.entry((d.start.clone(), unit.clone())).or_default();
+            p.consumption = p.consumption.checked_add(d.consumption).ok_or_else(|| {
+                AccountingError::invalid("consumption", format!("the {} total leaves the decimal range", d.start))
+            })?;
             p.meters.insert(m.id.clone());
             p.estimated |= d.estimated;
             p.conflict |= d.conflict;
@@ -296,9 +365,9 @@ fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<Htt
     }
     let rows: Vec<Value> = periods
         .into_iter()
-        .map(|(start, p)| {
+        .map(|((start, unit), p)| {
             json!({
-                "start": start, "consumption": p.consumption.to_string(), "meters": p.meters,
+                "start": start, "unit": unit, "consumption": p.consumption.to_string(), "meters": p.meters,
                 "estimated": p.estimated, "conflict": p.conflict, "in_progress": p.in_progress,
                 "partial_start": p.partial_start, "unexplained_decrease": p.unexplained_decrease,
             })
@@ -307,6 +376,7 @@ fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<Htt
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     Ok(http_server::json(
         StatusCode::OK,
-        &json!({ "site": site, "resource": resource, "channel": channel, "group": ids, "periods": rows }),
+        &json!({ "site": site, "resource": resource, "channel": channel, "group": ids, "periods": rows,
+                 "left_out": left_out }),
     ))
 }

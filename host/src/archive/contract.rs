@@ -9,7 +9,7 @@ use super::activity::ModuleActivity;
 
 use super::error::ArchiveError;
 use super::model::{
-    ApplyItem, ApplySummary, DeviceSummary, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
+    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
     StoredReading, StoredRejection, Verdict,
 };
 
@@ -73,8 +73,11 @@ pub trait Archive: Send + Sync + 'static {
     /// Counters of every source.
     fn counters(&self) -> Result<BTreeMap<String, SourceCounters>, ArchiveError>;
 
-    /// Up to `limit` records of the global sequence after `after_seq`, in order.
-    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<StoredReading>, ArchiveError>;
+    /// Up to `limit` records of the global sequence after `after_seq`, in
+    /// order. A record whose stored value cannot be read is an
+    /// [`super::UnreadableRecord`] in its place, so one damaged value does not stop
+    /// a follower; the error is for a failing scan.
+    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<LogEntry>, ArchiveError>;
 
     /// The resume marks of `source`: per key, the highest `resume.mark` its
     /// driver put on a frame that was applied. Handed to new instances of

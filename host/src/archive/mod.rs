@@ -26,7 +26,7 @@ pub mod activity;
 mod apply;
 pub mod contract;
 pub mod error;
-mod keys;
+pub(crate) mod keys;
 pub mod model;
 pub mod sled_archive;
 pub(crate) mod value;
@@ -39,7 +39,7 @@ pub use apply::REJECTIONS_KEPT_PER_SOURCE;
 pub use contract::Archive;
 pub use error::ArchiveError;
 pub use model::{
-    ApplyItem, ApplySummary, DeviceSummary, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
-    StoredReading, StoredRejection, Verdict,
+    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome,
+    SourceCounters, StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
 pub use sled_archive::SledArchive;

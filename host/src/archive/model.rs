@@ -44,6 +44,21 @@ pub struct StoredReading {
     pub archived_at_ms: i64,
 }
 
+/// One record of the archive's global sequence, as [`crate::archive::Archive::log_after`]
+/// reads it: the stored reading, or why it cannot be read.
+pub type LogEntry = Result<StoredReading, UnreadableRecord>;
+
+/// A record of the global sequence whose stored value cannot be read.
+#[derive(Debug)]
+pub struct UnreadableRecord {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The meter and channel it belongs to, when its key says so.
+    pub register: Option<(String, String)>,
+    /// What is wrong.
+    pub error: super::ArchiveError,
+}
+
 /// A frame the codec could not decode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuarantineEntry {

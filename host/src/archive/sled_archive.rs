@@ -15,8 +15,8 @@ use super::contract::Archive;
 use super::error::ArchiveError;
 use super::keys::{self, COUNTERS, CURSOR, DEVICE, FRAME, LOG, QUARANTINE, READING, TELEMETRY, display_key};
 use super::model::{
-    ApplyItem, ApplySummary, DeviceSummary, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
-    StoredReading, StoredRejection, Verdict,
+    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome,
+    SourceCounters, StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
 use super::value::{seal_u64, unseal, unseal_frame, unseal_json, unseal_rejection, unseal_u64};
 use crate::journal::Entry;
@@ -379,20 +379,34 @@ impl Archive for SledArchive {
         Ok(all)
     }
 
-    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<StoredReading>, ArchiveError> {
+    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<LogEntry>, ArchiveError> {
         let Some(first) = after_seq.checked_add(1) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for item in self.db.range(keys::seq_key(LOG, first)..vec![LOG + 1]).take(limit) {
             let (key, value) = item.map_err(ArchiveError::storage("scan"))?;
             let seq = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed log key"))?;
-            let reading_key = unseal(&key, &value)?;
-            let stored = self
-                .versions(reading_key)?
-                .and_then(|versions| versions.into_iter().find(|stored| stored.seq == seq))
-                .ok_or_else(|| {
-                    corrupt(&key, format!("points to a record missing under key {}", display_key(reading_key)))
-                })?;
-            out.push(stored);
+            let unreadable = |register: Option<(&str, &str, i64)>, error| UnreadableRecord {
+                seq,
+                register: register.map(|(device, channel, _)| (device.to_owned(), channel.to_owned())),
+                error,
+            };
+            let reading_key = match unseal(&key, &value) {
+                Ok(k) => k,
+                Err(error) => {
+                    out.push(Err(unreadable(None, error)));
+                    continue;
+                }
+            };
+            let register = keys::parse_reading_key(reading_key);
+            let entry = match self.versions(reading_key) {
+                Ok(versions) => versions.and_then(|v| v.into_iter().find(|stored| stored.seq == seq)).ok_or_else(|| {
+                    let error =
+                        corrupt(&key, format!("points to a record missing under key {}", display_key(reading_key)));
+                    unreadable(register, error)
+                }),
+                Err(error) => Err(unreadable(register, error)),
+            };
+            out.push(entry);
         }
         Ok(out)
     }
