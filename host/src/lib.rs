@@ -11,6 +11,7 @@
 //! - [`archive`]: the `Archive` trait and its sled implementation;
 //! - [`accounting`]: the meter registry and consumption deltas (a consumer of
 //!   the archive log);
+//! - [`auth`]: users, sessions and rights of the API;
 //! - [`api`]: the HTTP JSON API;
 //! - [`app`]: assembling a host from a configuration;
 //! - [`cli`]: the `meterhub` command line.
@@ -19,6 +20,7 @@ pub mod accounting;
 pub mod api;
 pub mod app;
 pub mod archive;
+pub mod auth;
 pub mod backoff;
 pub mod cli;
 pub mod config;
@@ -29,5 +31,6 @@ pub mod lifecycle;
 pub mod memory;
 pub mod pipeline;
 pub mod plugin;
+pub mod publish;
 pub mod sim;
 pub mod transport;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::model::{AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig};
+use super::model::{
+    AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig, WebConfig,
+};
 use super::raw::{RawConfig, RawDriver};
 use super::{ConfigError, Diagnostic, Pos};
 
@@ -140,6 +142,8 @@ impl Validator<'_> {
             }
         }
 
+        let web = self.web(raw.web.as_ref());
+
         let mut drivers = Vec::new();
         let mut listens: HashMap<SocketAddr, String> = HashMap::new();
         // The API's address is taken too, whether written or the default.
@@ -175,6 +179,7 @@ impl Validator<'_> {
             api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
             log,
             accounting,
+            web,
             drivers,
             positions: self.positions(&raw),
         })
@@ -188,6 +193,10 @@ impl Validator<'_> {
         let log_format = raw.log.as_ref().and_then(|l| l.format.as_ref()).map(|f| self.pos(f));
         let log_level = raw.log.as_ref().and_then(|l| l.level.as_ref()).map(|l| self.pos(l));
         let time_zone = raw.accounting.as_ref().and_then(|a| a.time_zone.as_ref()).map(|z| self.pos(z));
+        let web = raw.web.as_ref();
+        let idle = web.and_then(|w| w.session_idle_minutes.as_ref()).map(|v| self.pos(v));
+        let max = web.and_then(|w| w.session_max_hours.as_ref()).map(|v| self.pos(v));
+        let secure = web.and_then(|w| w.cookie_secure.as_ref()).map(|v| self.pos(v));
         [
             ("host.data_dir", Some(self.pos(&host.data_dir))),
             ("host.plugins_dir", Some(self.pos(&host.plugins_dir))),
@@ -205,10 +214,45 @@ impl Validator<'_> {
             ("log.format", log_format),
             ("log.level", log_level),
             ("accounting.time_zone", time_zone),
+            ("web.session_idle_minutes", idle),
+            ("web.session_max_hours", max),
+            ("web.cookie_secure", secure),
         ]
         .into_iter()
         .map(|(key, pos)| (key, pos.unwrap_or(Pos { line: 1, col: 1 })))
         .collect()
+    }
+
+    fn web(&mut self, raw: Option<&super::raw::RawWeb>) -> WebConfig {
+        let mut web = WebConfig::default();
+        let Some(raw) = raw else { return web };
+        if let Some(idle) = &raw.session_idle_minutes {
+            match *idle.get_ref() {
+                n @ 1..=10_080 => web.session_idle_minutes = n,
+                _ => self.error(idle, "session_idle_minutes must be between 1 and 10080 (a week)"),
+            }
+        }
+        if let Some(max) = &raw.session_max_hours {
+            match *max.get_ref() {
+                n @ 1..=8_760 => web.session_max_hours = n,
+                _ => self.error(max, "session_max_hours must be between 1 and 8760 (a year)"),
+            }
+        }
+        if u64::from(web.session_idle_minutes) > u64::from(web.session_max_hours) * 60 {
+            let message = format!(
+                "session_idle_minutes ({}) is longer than session_max_hours ({} h): sessions would never be idle",
+                web.session_idle_minutes, web.session_max_hours
+            );
+            match (&raw.session_idle_minutes, &raw.session_max_hours) {
+                (Some(at), _) => self.error(at, message),
+                (None, Some(at)) => self.error(at, message),
+                (None, None) => {}
+            }
+        }
+        if let Some(secure) = &raw.cookie_secure {
+            web.cookie_secure = *secure.get_ref();
+        }
+        web
     }
 
     fn supervision(&mut self, host: &super::raw::RawHost) -> crate::plugin::supervisor::SupervisionPolicy {
@@ -488,6 +532,38 @@ max_line_bytes = 100
         );
         let e = errors(&text.replace("idle_timeout_ms=5000", "idle_timeout_ms=5"));
         assert_eq!(e, vec!["/etc/m.toml:9:17: idle_timeout_ms must be at least 100".to_owned()]);
+    }
+
+    #[test]
+    fn web_has_defaults_and_checks_its_session_lifetimes() {
+        let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
+        let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
+        assert_eq!(c.web, WebConfig { session_idle_minutes: 720, session_max_hours: 168, cookie_secure: true });
+        let text = format!("{base}[web]\nsession_idle_minutes=30\nsession_max_hours=8\ncookie_secure=false\n");
+        let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
+        assert_eq!(c.web, WebConfig { session_idle_minutes: 30, session_max_hours: 8, cookie_secure: false });
+        let e = errors(&format!("{base}[web]\nsession_idle_minutes=0\nsession_max_hours=9000\n"));
+        assert_eq!(
+            e,
+            [
+                "/etc/m.toml:5:22: session_idle_minutes must be between 1 and 10080 (a week)",
+                "/etc/m.toml:6:19: session_max_hours must be between 1 and 8760 (a year)",
+            ]
+        );
+        let e = errors(&format!("{base}[web]\nsession_max_hours=2\n"));
+        assert_eq!(
+            e,
+            [
+                "/etc/m.toml:5:19: session_idle_minutes (720) is longer than session_max_hours (2 h): sessions would never be idle"
+            ]
+        );
+        let e = errors(&format!("{base}[web]\ncookie_secure='no'\n"));
+        assert!(e[0].starts_with("/etc/m.toml:5:15: ") && e[0].contains("expected a boolean"), "{e:?}");
+        assert!(errors(&format!("{base}[web]\nsession_minutes=5\n"))[0].contains("unknown field `session_minutes`"));
+        // The sessions are made at start: a change waits for a restart.
+        let other = parse(Path::new("/etc/m.toml"), base).expect("valid");
+        let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
+        assert_eq!(changes, ["web.session_idle_minutes", "web.session_max_hours", "web.cookie_secure"]);
     }
 
     #[test]

@@ -13,4 +13,4 @@ pub mod raw;
 
 pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
-pub use model::{AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig};
+pub use model::{AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig, WebConfig};

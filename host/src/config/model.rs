@@ -29,6 +29,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Metering accounting.
     pub accounting: AccountingConfig,
+    /// Browser sessions of the API.
+    pub web: WebConfig,
     /// Driver instances, by id order.
     pub drivers: Vec<DriverConfig>,
     /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
@@ -89,6 +91,16 @@ impl Config {
         compare("log.level", self.log.level.clone(), other.log.level.clone());
         // The deltas consumer keeps the default zone of the meters it computes.
         compare("accounting.time_zone", self.accounting.time_zone.clone(), other.accounting.time_zone.clone());
+        let web = |c: &Config| {
+            [
+                ("web.session_idle_minutes", c.web.session_idle_minutes.to_string()),
+                ("web.session_max_hours", c.web.session_max_hours.to_string()),
+                ("web.cookie_secure", c.web.cookie_secure.to_string()),
+            ]
+        };
+        for ((key, a), (_, b)) in web(self).into_iter().zip(web(other)) {
+            compare(key, a, b);
+        }
         changes
     }
 }
@@ -121,6 +133,25 @@ pub struct AccountingConfig {
 impl Default for AccountingConfig {
     fn default() -> Self {
         AccountingConfig { time_zone: "Europe/Moscow".to_owned(), silent_after_periods: 3 }
+    }
+}
+
+/// Browser sessions of the API (`[web]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// A session without a request for this long ends, minutes.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after its login, hours.
+    pub session_max_hours: u32,
+    /// `Secure` session cookie with the `__Host-` prefix, and
+    /// `Strict-Transport-Security`.
+    pub cookie_secure: bool,
+}
+
+impl Default for WebConfig {
+    /// 12 hours idle, 7 days at most, secure cookies.
+    fn default() -> Self {
+        WebConfig { session_idle_minutes: 12 * 60, session_max_hours: 7 * 24, cookie_secure: true }
     }
 }
 

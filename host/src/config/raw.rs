@@ -20,6 +20,9 @@ pub struct RawConfig {
     /// Metering accounting.
     #[serde(default)]
     pub accounting: Option<RawAccounting>,
+    /// Browser sessions of the API (users and rights).
+    #[serde(default)]
+    pub web: Option<RawWeb>,
     /// Driver instances by id.
     #[serde(default)]
     pub drivers: BTreeMap<Spanned<String>, Spanned<RawDriver>>,
@@ -74,6 +77,22 @@ pub struct RawAccounting {
     /// A module is silent after this many of its periods without a frame.
     #[serde(default)]
     pub silent_after_periods: Option<Spanned<u32>>,
+}
+
+/// `[web]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    /// A session without a request for this long ends, minutes.
+    #[serde(default)]
+    pub session_idle_minutes: Option<Spanned<u32>>,
+    /// A session ends this long after its login whatever its use, hours.
+    #[serde(default)]
+    pub session_max_hours: Option<Spanned<u32>>,
+    /// `Secure` session cookie with the `__Host-` prefix (the host is reached
+    /// over HTTPS, or on localhost); false for plain HTTP on a LAN.
+    #[serde(default)]
+    pub cookie_secure: Option<Spanned<bool>>,
 }
 
 /// `[log]`.

@@ -1,0 +1,45 @@
+//! Users, sessions and rights of the HTTP API (`docs/api.md`, "Users and
+//! rights").
+//!
+//! - [`service`]: [`Auth`], what the API holds: the one access check, login,
+//!   logout, user administration, change announcements;
+//! - [`rights`]: the one table of which role may call which method and path;
+//! - [`role`]: admin, operator, dispatcher, viewer;
+//! - [`grant`]: registry subtree patterns (`gas/Kazan-1`, `*/*/mod-17`) and
+//!   [`MeterPath`];
+//! - [`principal`]: who a request acts as, [`Principal::may_see`];
+//! - [`store`]: the user database `<data_dir>/users` (users, sessions, audit);
+//! - [`password`]: argon2id hashing;
+//! - [`session`]: idle and absolute session expiry;
+//! - [`cookie`]: the `__Host-` session cookie;
+//! - [`csrf`]: the CSRF token and Origin checks;
+//! - [`rate_limit`]: failed-login lockouts;
+//! - [`headers`]: security headers on every response;
+//! - [`local_token`]: the command line's local admin token;
+//! - [`token`]: random tokens and their digests;
+//! - [`error`]: [`AuthError`].
+
+pub mod cookie;
+pub mod csrf;
+pub mod error;
+pub mod grant;
+pub mod headers;
+pub mod local_token;
+pub mod password;
+pub mod principal;
+pub mod rate_limit;
+pub mod rights;
+pub mod role;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::AuthError;
+pub use grant::{GrantPattern, MeterPath};
+pub use principal::{Credential, Principal};
+pub use role::Role;
+pub use service::{Actor, Auth, AuthSettings, LoginError, Refusal, UserChange, UserView};
