@@ -31,6 +31,5 @@ pub mod lifecycle;
 pub mod memory;
 pub mod pipeline;
 pub mod plugin;
-pub mod publish;
 pub mod sim;
 pub mod transport;
