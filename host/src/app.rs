@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounting::{self, Accounting, AccountingStore};
 use crate::api::{self, ApiState};
 use crate::archive::{Archive, SledArchive};
+use crate::auth::{Auth, AuthSettings};
 use crate::config::{Config, Diagnostic, Pos};
 use crate::journal::{Journal, JournalConfig};
 use crate::lifecycle::plan::resolve;
@@ -209,6 +210,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let accounting_wake_task =
         accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), accounting.wake.clone());
+    let auth = Arc::new(open_auth(&config)?);
     let live = LiveView::default();
     let rates = api::rates::Rates::default();
     let state = Arc::new(ApiState {
@@ -219,6 +221,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         started,
         rates: rates.clone(),
         accounting: accounting.clone(),
+        auth: auth.clone(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_task = tokio::spawn(api::serve(state, api_listener));
@@ -249,11 +252,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Err(e) = accounting.store.flush() {
         tracing::warn!(error = %e, "cannot flush the accounting database; it recomputes from its cursor");
     }
+    if let Err(e) = auth.flush() {
+        tracing::warn!(error = %e, "cannot flush the user database");
+    }
+    let _ = std::fs::remove_file(crate::auth::local_token::path(&config.data_dir));
     journal.shutdown().await;
     let _ = pipeline_task.await;
     let _ = std::fs::remove_file(crate::app::run_file(&config));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The users-and-rights service on `<data_dir>/users`, with a fresh local
+/// admin token written for the command line; says at start how to make the
+/// first admin when there is no user, and warns about insecure cookies.
+fn open_auth(config: &Config) -> anyhow::Result<Auth> {
+    let token = crate::auth::local_token::create(&config.data_dir)
+        .with_context(|| format!("cannot write {}", crate::auth::local_token::path(&config.data_dir).display()))?;
+    let auth = Auth::open(&config.data_dir, AuthSettings::of(&config.web), Some(token))
+        .with_context(|| format!("cannot open the user database in {}", config.data_dir.display()))?;
+    if !config.web.cookie_secure {
+        tracing::warn!(
+            "[web] cookie_secure = false: session cookies go over plain HTTP and can be read on the network; use it only on a trusted LAN"
+        );
+    }
+    if auth.first_run()? {
+        tracing::warn!(
+            "no users yet: create the first admin with `meterhub user add <name> --role admin -c {}` (the API answers 401 until someone logs in)",
+            config.file.display()
+        );
+    }
+    Ok(auth)
 }
 
 /// Register SIGTERM and SIGINT now, at start (a signal that came before

@@ -6,9 +6,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The local admin token of each running test host, by API address: [`http`]
+/// sends it, so tests act as the built-in admin unless they ask otherwise
+/// ([`request`]).
+static TOKENS: Mutex<std::collections::BTreeMap<SocketAddr, String>> = Mutex::new(std::collections::BTreeMap::new());
 
 /// How long a host may take to start (it compiles WASM plugins).
 pub const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -186,6 +192,9 @@ impl Host {
         });
         self.api = info["api"].as_str().expect("api address").parse().expect("socket address");
         self.drivers = drivers_of(&info);
+        // Written before run.json.
+        let token = std::fs::read_to_string(self.data_dir().join("local-admin.token")).expect("local-admin.token");
+        TOKENS.lock().unwrap_or_else(|e| e.into_inner()).insert(self.api, token.trim().to_owned());
     }
 
     /// The host's log so far.
@@ -292,6 +301,21 @@ impl Host {
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(binary()).args(args).arg("-c").arg(&self.config).output().expect("run meterhub")
     }
+
+    /// Run a meterhub sub-command against this host's config with `stdin`.
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(binary())
+            .args(args)
+            .arg("-c")
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run meterhub");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        child.wait_with_output().expect("wait for meterhub")
+    }
 }
 
 impl Drop for Host {
@@ -301,11 +325,45 @@ impl Drop for Host {
 }
 
 /// One HTTP/1.1 request with `Connection: close`; returns status and body.
+/// A test host's API gets its local admin token.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let token = TOKENS.lock().unwrap_or_else(|e| e.into_inner()).get(&addr).cloned();
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
+    let response = request(addr, method, path, &headers, body);
+    (response.status, response.body)
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One HTTP/1.1 request with exactly `headers` (no token added).
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).expect("write head");
@@ -317,10 +375,16 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Ve
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
     let mut body = response[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked")) {
         body = dechunk(&body);
     }
-    (status, body)
+    Response { status, headers, body }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {

@@ -6,6 +6,7 @@
 mod harness;
 
 mod accounting;
+mod auth;
 mod cli;
 mod conformance;
 mod crash;

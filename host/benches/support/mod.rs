@@ -48,6 +48,8 @@ pub struct Host {
     pub api: SocketAddr,
     /// Driver instance addresses from `run.json`.
     pub drivers: serde_json::Map<String, Value>,
+    /// The host's local admin token (its API needs one).
+    pub token: String,
     keep: bool,
 }
 
@@ -73,6 +75,7 @@ impl Host {
             child: Some(child),
             api: ([0, 0, 0, 0], 0).into(),
             drivers: serde_json::Map::new(),
+            token: String::new(),
             keep,
         };
         let run_file = dir.join("data/run.json");
@@ -85,6 +88,12 @@ impl Host {
         });
         host.api = address(&info["api"]);
         host.drivers = info["drivers"].as_object().cloned().unwrap_or_default();
+        // Written before run.json.
+        let token = dir.join("data/local-admin.token");
+        host.token = std::fs::read_to_string(&token)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", token.display()))
+            .trim()
+            .to_owned();
         host
     }
 
@@ -101,9 +110,9 @@ impl Host {
         self.dir.join("meterhub.log")
     }
 
-    /// GET `path` from the API; must answer 200 with JSON.
+    /// GET `path` from the API as the local admin; must answer 200 with JSON.
     pub fn get(&self, path: &str) -> Value {
-        get_json(self.api, path)
+        request_json_as(self.api, "GET", path, Some(&self.token))
     }
 
     /// Resident memory, KiB.
@@ -144,10 +153,19 @@ fn address(v: &Value) -> SocketAddr {
 /// HTTP/1.1 `method` of `path` at `addr`, no body; the answer must be 200
 /// with a JSON body.
 pub fn request_json(addr: SocketAddr, method: &str, path: &str) -> Value {
+    request_json_as(addr, method, path, None)
+}
+
+/// [`request_json`] with `Authorization: Bearer <token>` when given.
+pub fn request_json_as(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Value {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
     stream.set_read_timeout(Some(ANSWER_TIMEOUT)).expect("read timeout");
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .expect("send the request");
+    let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read the response");
     let text = String::from_utf8_lossy(&response);

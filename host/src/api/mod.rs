@@ -2,6 +2,8 @@
 //!
 //! - [`state`]: what the handlers can see;
 //! - [`routes`]: method + path -> handler;
+//! - [`auth`]: login, logout, session, users, audit (the access check
+//!   itself is `crate::auth`, applied in `routes`);
 //! - [`accounting`]: meters, their metadata and history, deltas, consumption;
 //! - [`query`]: query-string parsing;
 //! - [`views`]: the JSON shapes of archive records;
@@ -10,6 +12,7 @@
 //! - [`rates`]: frames and readings per second per source.
 
 pub mod accounting;
+pub mod auth;
 pub mod modules;
 pub mod query;
 pub mod rates;

@@ -28,15 +28,37 @@ pub async fn serve(state: Arc<ApiState>, listener: TcpListener) {
         .await;
 }
 
-async fn handle(state: Arc<ApiState>, req: Request<Incoming>, _peer: SocketAddr) -> HttpResponse {
+/// Every request: the one access check, then the route; the security
+/// headers on whatever the answer is.
+async fn handle(state: Arc<ApiState>, req: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+    let hsts = state.auth.settings().cookie.secure;
+    let mut response = route(state, req, peer).await;
+    crate::auth::headers::add(&mut response, hsts);
+    response
+}
+
+async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
     let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let method = req.method().clone();
+    // Who may call what is decided here, for every endpoint, by the table
+    // in `auth::rights`; handlers find the principal in the request's
+    // extensions (to filter by grants).
+    let principal = match state.auth.authorize(&method, &segments, req.headers()) {
+        Ok(principal) => principal,
+        Err(refusal) => return super::auth::refusal(refusal),
+    };
+    if let Some(principal) = &principal {
+        req.extensions_mut().insert(principal.clone());
+    }
     let params = match query::parse(req.uri().query()) {
         Ok(p) => p,
         Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &e),
     };
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let method = req.method().clone();
     let result = match (&method, segments.as_slice()) {
+        (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit", ..]) => {
+            return super::auth::handle(&state, req, &segments, &params, principal, peer).await;
+        }
         (&Method::GET, ["api", "v1", "health"]) => Ok(health(&state)),
         (&Method::GET, ["api", "v1", "plugins"]) => {
             let view = state.view();

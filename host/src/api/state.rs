@@ -64,6 +64,8 @@ pub struct ApiState {
     pub rates: super::rates::Rates,
     /// The meter registry and deltas.
     pub accounting: Arc<crate::accounting::Accounting>,
+    /// Users, sessions and rights: the access check of every request.
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 impl ApiState {

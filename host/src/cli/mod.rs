@@ -9,6 +9,7 @@ mod plugins;
 mod redecode;
 mod sim;
 mod status;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,6 +116,10 @@ pub enum Command {
     /// The running host's meters: list, show, set metadata, add events, history.
     #[command(subcommand)]
     Meter(meter::MeterCommand),
+    /// Users of the API: add, passwd, grant, revoke, list, remove (through the
+    /// running host, or on its user database when none runs).
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -211,6 +216,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Meter(command) => meter::run(command),
+        Command::User(command) => user::run(command),
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
         Command::Sim(SimCommand::Vega(options)) => sim::run_vega(&options),
         Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),

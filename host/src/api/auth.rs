@@ -1,0 +1,325 @@
+//! `/api/v1/login`, `/logout`, `/session`, `/users`, `/audit`: sessions and
+//! user administration over [`crate::auth::Auth`]. Who may call them is
+//! decided before, in `routes` (the one access check); the slow and the
+//! disk-bound work runs on a blocking thread.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, RETRY_AFTER, SET_COOKIE};
+use hyper::{Method, Request, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::state::ApiState;
+use crate::auth::{Actor, Auth, AuthError, Credential, LoginError, Principal, Refusal, Role};
+use crate::http_server::{self, HttpResponse};
+
+/// Most audit entries one request returns.
+const MAX_AUDIT_LIMIT: usize = 10_000;
+
+/// The answer to a refused access check: 401 (with `first_run`), 403 or 500.
+pub fn refusal(refusal: Refusal) -> HttpResponse {
+    match refusal {
+        Refusal::LogIn { message, first_run } => http_server::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "ok": false, "error": message, "first_run": first_run }),
+        ),
+        Refusal::Forbidden(message) => http_server::error(StatusCode::FORBIDDEN, &message),
+        Refusal::Failed(message) => {
+            tracing::error!(error = %message, "the access check failed");
+            http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &message)
+        }
+    }
+}
+
+fn failed(e: &AuthError) -> HttpResponse {
+    let status = match e {
+        AuthError::UnknownUser(_) => StatusCode::NOT_FOUND,
+        AuthError::UserExists(_) => StatusCode::CONFLICT,
+        AuthError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AuthError::Open { .. } | AuthError::Storage { .. } | AuthError::Corrupt(_) => {
+            tracing::error!(error = %e, "user database failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    http_server::error(status, &e.to_string())
+}
+
+/// Runs `f` on a blocking thread (argon2, fsync).
+async fn blocking<T: Send + 'static>(
+    auth: &Arc<Auth>,
+    f: impl FnOnce(&Auth) -> T + Send + 'static,
+) -> Result<T, HttpResponse> {
+    let auth = auth.clone();
+    tokio::task::spawn_blocking(move || f(&auth))
+        .await
+        .map_err(|e| http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the task failed: {e}")))
+}
+
+/// A JSON body of type `T`, or a 400 saying what was expected.
+async fn body<T: serde::de::DeserializeOwned>(req: Request<Incoming>, expected: &str) -> Result<T, HttpResponse> {
+    let bytes = http_server::api_body(req).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| http_server::error(StatusCode::BAD_REQUEST, &format!("expected {expected}: {e}")))
+}
+
+fn user_result(result: Result<crate::auth::UserView, AuthError>, ok: StatusCode) -> HttpResponse {
+    match result {
+        Ok(view) => http_server::json(ok, &view),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Serves the session and user endpoints; `principal` is who the access
+/// check let through (`None` only for the open login).
+pub async fn handle(
+    state: &ApiState,
+    req: Request<Incoming>,
+    segments: &[&str],
+    params: &HashMap<String, String>,
+    principal: Option<Principal>,
+    peer: SocketAddr,
+) -> HttpResponse {
+    let method = req.method().clone();
+    if let (&Method::POST, ["api", "v1", "login"]) = (&method, segments) {
+        return login(state, req, peer).await;
+    }
+    let Some(principal) = principal else {
+        return refusal(Refusal::LogIn { message: "log in first (POST /api/v1/login)".into(), first_run: false });
+    };
+    let actor = Actor { name: principal.user.clone(), address: Some(peer.ip().to_string()) };
+    let auth = &state.auth;
+    let name = |raw: &str| {
+        super::query::percent_decode(raw)
+            .ok_or_else(|| http_server::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding"))
+    };
+    let answer = match (&method, segments) {
+        (&Method::POST, ["api", "v1", "logout"]) => {
+            let address = actor.address.clone();
+            let p = principal.clone();
+            let done = blocking(auth, move |auth| auth.logout(&p, address)).await;
+            match done {
+                Ok(Ok(())) => {
+                    let mut r = http_server::json(StatusCode::OK, &json!({ "ok": true }));
+                    if let Ok(v) = HeaderValue::from_str(&auth.settings().cookie.clear()) {
+                        r.headers_mut().insert(SET_COOKIE, v);
+                    }
+                    Ok(r)
+                }
+                Ok(Err(e)) => Ok(failed(&e)),
+                Err(r) => Ok(r),
+            }
+        }
+        (&Method::GET, ["api", "v1", "session"]) => Ok(session(&principal)),
+        (&Method::GET, ["api", "v1", "users"]) => {
+            blocking(auth, |auth| match auth.users() {
+                Ok(users) => http_server::json(StatusCode::OK, &users),
+                Err(e) => failed(&e),
+            })
+            .await
+        }
+        (&Method::POST, ["api", "v1", "users"]) => match body::<NewUser>(req, NEW_USER).await {
+            Ok(new) => {
+                blocking(auth, move |auth| {
+                    user_result(
+                        auth.add_user(&actor, &new.name, new.role, &new.password, &new.grants),
+                        StatusCode::CREATED,
+                    )
+                })
+                .await
+            }
+            Err(r) => Ok(r),
+        },
+        (&Method::PATCH, ["api", "v1", "users", raw]) => match (name(*raw), body::<UserPatch>(req, USER_PATCH).await) {
+            (Ok(name), Ok(patch)) => {
+                blocking(auth, move |auth| user_result(patch.apply(auth, &actor, &name), StatusCode::OK)).await
+            }
+            (Err(r), _) | (_, Err(r)) => Ok(r),
+        },
+        (&Method::DELETE, ["api", "v1", "users", raw]) => match name(*raw) {
+            Ok(name) => {
+                blocking(auth, move |auth| match auth.remove_user(&actor, &name) {
+                    Ok(()) => http_server::json(StatusCode::OK, &json!({ "ok": true, "removed": name })),
+                    Err(e) => failed(&e),
+                })
+                .await
+            }
+            Err(r) => Ok(r),
+        },
+        (&Method::POST, ["api", "v1", "users", raw, "grants"]) => {
+            match (name(*raw), body::<GrantBody>(req, "{\"pattern\": \"resource/site/module/meter\"}").await) {
+                (Ok(name), Ok(grant)) => {
+                    blocking(auth, move |auth| user_result(auth.grant(&actor, &name, &grant.pattern), StatusCode::OK))
+                        .await
+                }
+                (Err(r), _) | (_, Err(r)) => Ok(r),
+            }
+        }
+        (&Method::DELETE, ["api", "v1", "users", raw, "grants"]) => match (name(*raw), params.get("pattern")) {
+            (Ok(name), Some(pattern)) => {
+                let pattern = pattern.clone();
+                blocking(auth, move |auth| user_result(auth.revoke(&actor, &name, &pattern), StatusCode::OK)).await
+            }
+            (Err(r), _) => Ok(r),
+            (_, None) => Ok(http_server::error(StatusCode::BAD_REQUEST, "query parameter pattern is required")),
+        },
+        (&Method::GET, ["api", "v1", "audit"]) => match audit_query(params) {
+            Ok((limit, before)) => {
+                blocking(auth, move |auth| match auth.audit_log(limit, before) {
+                    Ok(entries) => {
+                        let entries: Vec<_> = entries
+                            .into_iter()
+                            .map(|e| {
+                                let mut v = serde_json::to_value(&e).unwrap_or_default();
+                                v["at"] = json!(meterhub_plugin_api::time::format_rfc3339_ms(e.at_ms));
+                                v
+                            })
+                            .collect();
+                        http_server::json(StatusCode::OK, &entries)
+                    }
+                    Err(e) => failed(&e),
+                })
+                .await
+            }
+            Err(e) => Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
+        },
+        (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit"])
+        | (_, ["api", "v1", "users", _] | ["api", "v1", "users", _, "grants"]) => Ok(http_server::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{method} is not allowed on /{}", segments.join("/")),
+        )),
+        _ => Ok(http_server::error(
+            StatusCode::NOT_FOUND,
+            &format!("no such endpoint: /{} (see docs/api.md)", segments.join("/")),
+        )),
+    };
+    answer.unwrap_or_else(|r| r)
+}
+
+const NEW_USER: &str =
+    "{\"name\": .., \"role\": \"admin|operator|dispatcher|viewer\", \"password\": .., \"grants\": [..]}";
+const USER_PATCH: &str = "{\"role\": .., \"password\": .., \"disabled\": true|false} (any of them)";
+
+/// `POST /api/v1/users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    role: Role,
+    password: String,
+    #[serde(default)]
+    grants: Vec<String>,
+}
+
+/// `PATCH /api/v1/users/{name}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    disabled: Option<bool>,
+}
+
+impl UserPatch {
+    fn apply(self, auth: &Auth, actor: &Actor, name: &str) -> Result<crate::auth::UserView, AuthError> {
+        if self.role.is_none() && self.password.is_none() && self.disabled.is_none() {
+            return Err(AuthError::Invalid(format!("nothing to change: expected {USER_PATCH}")));
+        }
+        // The password first: it is the one that can be refused for its value.
+        if let Some(password) = &self.password {
+            auth.set_password(actor, name, password)?;
+        }
+        if let Some(role) = self.role {
+            auth.set_role(actor, name, role)?;
+        }
+        if let Some(disabled) = self.disabled {
+            auth.set_disabled(actor, name, disabled)?;
+        }
+        auth.user(name)
+    }
+}
+
+/// `POST /api/v1/users/{name}/grants`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantBody {
+    pattern: String,
+}
+
+/// `POST /api/v1/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    user: String,
+    password: String,
+}
+
+async fn login(state: &ApiState, req: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+    let credentials = match body::<LoginBody>(req, "{\"user\": .., \"password\": ..}").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let cookie = state.auth.settings().cookie;
+    let result =
+        blocking(&state.auth, move |auth| auth.login(&credentials.user, &credentials.password, peer.ip())).await;
+    match result {
+        Err(r) => r,
+        Ok(Ok(logged_in)) => {
+            let mut r = http_server::json(StatusCode::OK, &session_json(&logged_in.principal));
+            if let Ok(v) = HeaderValue::from_str(&cookie.set(&logged_in.token)) {
+                r.headers_mut().insert(SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(Err(LoginError::Throttled(wait_s))) => {
+            let mut r = http_server::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("too many failed logins; try again in {wait_s} s"),
+            );
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait_s));
+            r
+        }
+        Ok(Err(LoginError::Refused)) => http_server::error(StatusCode::UNAUTHORIZED, "wrong user name or password"),
+        Ok(Err(LoginError::Store(e))) => failed(&e),
+    }
+}
+
+fn session_json(principal: &Principal) -> serde_json::Value {
+    let (via, csrf) = match &principal.credential {
+        Credential::Session { csrf, .. } => ("session", Some(csrf.as_str())),
+        Credential::LocalToken => ("local-admin-token", None),
+    };
+    json!({ "user": principal.user, "role": principal.role, "grants": principal.grants, "csrf": csrf, "via": via })
+}
+
+fn session(principal: &Principal) -> HttpResponse {
+    http_server::json(StatusCode::OK, &session_json(principal))
+}
+
+fn audit_query(params: &HashMap<String, String>) -> Result<(usize, Option<u64>), String> {
+    for key in params.keys() {
+        if !["limit", "before"].contains(&key.as_str()) {
+            return Err(format!("unknown query parameter {key:?} (known: limit, before)"));
+        }
+    }
+    let limit = match params.get("limit") {
+        None => 100,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_AUDIT_LIMIT).contains(&n) => n,
+            _ => return Err(format!("query parameter limit: expected 1..={MAX_AUDIT_LIMIT}, got {l:?}")),
+        },
+    };
+    let before = match params.get("before") {
+        None => None,
+        Some(b) => Some(
+            b.parse::<u64>().map_err(|_| format!("query parameter before: expected a sequence number, got {b:?}"))?,
+        ),
+    };
+    Ok((limit, before))
+}
