@@ -92,10 +92,8 @@ pub async fn handle(
     };
     let actor = Actor { name: principal.user.clone(), address: Some(peer.ip().to_string()) };
     let auth = &state.auth;
-    let name = |raw: &str| {
-        super::query::percent_decode(raw)
-            .ok_or_else(|| http_server::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding"))
-    };
+    let name = |raw: &str| super::query::percent_decode(raw);
+    let bad_name = || http_server::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding");
     let answer = match (&method, segments) {
         (&Method::POST, ["api", "v1", "logout"]) => {
             let address = actor.address.clone();
@@ -133,37 +131,39 @@ pub async fn handle(
             }
             Err(r) => Ok(r),
         },
-        (&Method::PATCH, ["api", "v1", "users", raw]) => match (name(*raw), body::<UserPatch>(req, USER_PATCH).await) {
-            (Ok(name), Ok(patch)) => {
+        (&Method::PATCH, ["api", "v1", "users", raw]) => match (name(raw), body::<UserPatch>(req, USER_PATCH).await) {
+            (Some(name), Ok(patch)) => {
                 blocking(auth, move |auth| user_result(patch.apply(auth, &actor, &name), StatusCode::OK)).await
             }
-            (Err(r), _) | (_, Err(r)) => Ok(r),
+            (None, _) => Ok(bad_name()),
+            (_, Err(r)) => Ok(r),
         },
-        (&Method::DELETE, ["api", "v1", "users", raw]) => match name(*raw) {
-            Ok(name) => {
+        (&Method::DELETE, ["api", "v1", "users", raw]) => match name(raw) {
+            Some(name) => {
                 blocking(auth, move |auth| match auth.remove_user(&actor, &name) {
                     Ok(()) => http_server::json(StatusCode::OK, &json!({ "ok": true, "removed": name })),
                     Err(e) => failed(&e),
                 })
                 .await
             }
-            Err(r) => Ok(r),
+            None => Ok(bad_name()),
         },
         (&Method::POST, ["api", "v1", "users", raw, "grants"]) => {
-            match (name(*raw), body::<GrantBody>(req, "{\"pattern\": \"resource/site/module/meter\"}").await) {
-                (Ok(name), Ok(grant)) => {
+            match (name(raw), body::<GrantBody>(req, "{\"pattern\": \"resource/site/module/meter\"}").await) {
+                (Some(name), Ok(grant)) => {
                     blocking(auth, move |auth| user_result(auth.grant(&actor, &name, &grant.pattern), StatusCode::OK))
                         .await
                 }
-                (Err(r), _) | (_, Err(r)) => Ok(r),
+                (None, _) => Ok(bad_name()),
+                (_, Err(r)) => Ok(r),
             }
         }
-        (&Method::DELETE, ["api", "v1", "users", raw, "grants"]) => match (name(*raw), params.get("pattern")) {
-            (Ok(name), Some(pattern)) => {
+        (&Method::DELETE, ["api", "v1", "users", raw, "grants"]) => match (name(raw), params.get("pattern")) {
+            (Some(name), Some(pattern)) => {
                 let pattern = pattern.clone();
                 blocking(auth, move |auth| user_result(auth.revoke(&actor, &name, &pattern), StatusCode::OK)).await
             }
-            (Err(r), _) => Ok(r),
+            (None, _) => Ok(bad_name()),
             (_, None) => Ok(http_server::error(StatusCode::BAD_REQUEST, "query parameter pattern is required")),
         },
         (&Method::GET, ["api", "v1", "audit"]) => match audit_query(params) {

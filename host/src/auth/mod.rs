@@ -17,7 +17,7 @@
 //! - [`headers`]: security headers on every response;
 //! - [`local_token`]: the command line's local admin token;
 //! - [`token`]: random tokens and their digests;
-//! - [`error`]: [`AuthError`].
+//! - [`error`]: [`AuthError`], failures of the store and refused changes.
 
 pub mod cookie;
 pub mod csrf;
