@@ -31,5 +31,6 @@ pub mod lifecycle;
 pub mod memory;
 pub mod pipeline;
 pub mod plugin;
+pub mod publish;
 pub mod sim;
 pub mod transport;

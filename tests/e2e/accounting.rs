@@ -103,6 +103,8 @@ fn hourly_register_readings_give_daily_deltas_in_the_meters_zone_with_rollover()
     );
     let group = host.get_ok("/api/v1/consumption?period=day&site=north");
     assert_eq!(group["periods"][1]["consumption"], "720", "{group}");
+    assert_eq!(group["periods"][1]["unit"], "m3", "{group}");
+    assert_eq!(group["left_out"], serde_json::json!([]), "its only cumulative channel counts: {group}");
 
     // A reset told through the CLI: the register was set to 0 at
     // 2026-03-02T12:00Z. It read 50 at 11:00 and 80 at 12:00; a reading at
@@ -119,5 +121,19 @@ fn hourly_register_readings_give_daily_deltas_in_the_meters_zone_with_rollover()
         let d = host.get_ok("/api/v1/deltas?meter=gas-1&period=day&from=2026-03-02T00:00:00Z&to=2026-03-02T00:00:01Z");
         (d[0]["events"] == 1).then_some(d)
     });
+    assert_eq!(day[0]["consumption"], "770", "{day}");
+
+    // A recomputation asked for through the CLI changes nothing here and is
+    // in the history.
+    let recompute = host.cli(&["meter", "recompute", "gas-1", "--actor", "cli-test"]);
+    assert!(recompute.status.success(), "{}", String::from_utf8_lossy(&recompute.stderr));
+    wait_for("the recomputation", APPLY_DEADLINE, || {
+        let history = host.get_ok("/api/v1/meters/gas-1/history");
+        let last = history.as_array().and_then(|h| h.last()).cloned().unwrap_or_default();
+        (last["field"] == "recompute").then_some(())
+    });
+    let meter = host.get_ok("/api/v1/meters/gas-1");
+    assert_eq!(meter["deltas_held"], Value::Null, "{meter}");
+    let day = host.get_ok("/api/v1/deltas?meter=gas-1&period=day&from=2026-03-02T00:00:00Z&to=2026-03-02T00:00:01Z");
     assert_eq!(day[0]["consumption"], "770", "{day}");
 }

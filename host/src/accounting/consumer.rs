@@ -195,6 +195,7 @@ impl Consumer {
                 earliest: first_ts.get(meter).copied().unwrap_or(i64::MIN),
                 installation: record.as_ref().and_then(installation),
                 tails: &mut tails,
+                cursor: next_cursor,
             };
             match window.touched(&spec, scale, min_ts, max_ts) {
                 Ok(ranges) => commit.ranges.extend(ranges),
@@ -262,6 +263,7 @@ impl Consumer {
                 earliest: i64::MIN,
                 installation: installation(record),
                 tails: &mut no_tails,
+                cursor: u64::MAX,
             };
             let series = Series::new(window.load(None, None)?);
             let cumulative = record.cumulative_channels().any(|c| c == channel);
@@ -316,6 +318,9 @@ struct Window<'a> {
     /// The installation reading, counted as one of the register's.
     installation: Option<Reading>,
     tails: &'a mut Tails,
+    /// The log position the consumer has read through: a tail holds the
+    /// versions up to it.
+    cursor: u64,
 }
 
 impl Window<'_> {
@@ -410,8 +415,8 @@ impl Window<'_> {
     }
 
     /// The ranges of deltas that new readings from `min_ts` to `max_ts`
-    /// touch, recomputed. When the window reaches the register's newest
-    /// reading and it has no tail yet, the tail starts at the window.
+    /// touch, recomputed; the register's tail starts at the window when it
+    /// has none.
     fn touched(
         &mut self,
         spec: &MeterSpec,
@@ -430,15 +435,15 @@ impl Window<'_> {
         let window_from = self.last_before(months.0.saturating_add(1))?.unwrap_or(months.0);
         let after_window = self.first_at_or_after(months.1)?;
         let window_to = after_window.map_or(months.1, |ts| ts.saturating_add(1));
-        let has_tail = self.tails.get(self.meter, self.channel).is_some();
-        let readings = if has_tail || after_window.is_some() {
-            self.load(Some(window_from), Some(window_to))?
-        } else {
-            // The window reaches the newest reading: keep it in memory.
-            let newest = self.load_archived(Some(window_from), None)?;
-            self.tails.start(self.meter, self.channel, window_from, newest.clone());
-            newest.into_iter().chain(self.installed_in(Some(window_from), None)).collect()
-        };
+        if self.tails.get(self.meter, self.channel).is_none() {
+            // Start the register's tail at the window: every version from
+            // there on that the log has brought so far (later ones arrive
+            // through the log and are absorbed).
+            let mut known = self.load_archived(Some(window_from), None)?;
+            known.retain(|r| r.seq <= self.cursor);
+            self.tails.start(self.meter, self.channel, window_from, known);
+        }
+        let readings = self.load(Some(window_from), Some(window_to))?;
         self.tails.trim(self.meter, self.channel, window_from);
         let series = Series::new(readings);
         Ok([(Period::Day, days), (Period::Month, months)]

@@ -2,15 +2,18 @@
 //! reading costs the recomputation of its day and month, not a reload of
 //! the month from the archive.
 //!
-//! A [`Tail`] holds every archived version of one register's readings with
-//! a device time at or after its `from_ms`. It is made from the archive when
-//! the consumer's window reaches the register's newest reading, and kept
-//! complete from then on by [`Tails::absorb`], which the consumer calls with
-//! every log record it reads: the archive only ever adds versions, each with
-//! its own sequence number, so a version loaded with the tail and met again
-//! in the log is recognised by its number and not counted twice. When the
-//! month moves on, the consumer trims the tail to the new window's start.
-//! Readings older than a tail's start are read from the archive as before.
+//! A [`Tail`] holds every version of one register's readings with a device
+//! time at or after its `from_ms` that the consumer has read in the archive
+//! log so far. It is made from the archive (versions up to the consumer's
+//! log position) the first time the consumer computes the register, and
+//! kept complete from then on by [`Tails::absorb`], which the consumer calls
+//! with every log record it reads: the archive only ever adds versions, each
+//! with its own sequence number, so none is counted twice. Deltas computed
+//! from a tail are those of the log read so far, which is what incremental
+//! computation means: a later version recomputes what it touches when the
+//! log brings it. When the month moves on, the consumer trims the tail to
+//! the new window's start. Readings older than a tail's start are read from
+//! the archive as before.
 //!
 //! Memory is bounded by [`TAIL_READINGS_CAP`] readings over all registers;
 //! past it the least recently used tails are dropped (and made again from
@@ -46,7 +49,7 @@ impl Tail {
     }
 
     /// The time of the first reading at or after `ts_ms` (which the tail
-    /// covers): `None` means there is none in the archive either.
+    /// covers): `None` means the log read so far has none.
     pub fn first_at_or_after(&self, ts_ms: i64) -> Option<i64> {
         self.readings.get(self.readings.partition_point(|r| r.ts_ms < ts_ms)).map(|r| r.ts_ms)
     }
@@ -119,7 +122,7 @@ impl Tails {
     }
 
     /// Starts the tail of a register with every version from `from_ms` on
-    /// (as the archive holds them now), replacing any it had.
+    /// that the log has brought so far, replacing any it had.
     pub fn start(&mut self, meter: &str, channel: &str, from_ms: i64, mut readings: Vec<Reading>) {
         readings.sort_by_key(|r| (r.ts_ms, r.seq));
         readings.dedup_by_key(|r| (r.ts_ms, r.seq));

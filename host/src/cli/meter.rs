@@ -24,7 +24,8 @@ pub enum MeterCommand {
     /// Set metadata fields: `field=value` (an empty value clears the field).
     /// Fields: name, address, resource (gas, electricity, heat, cold_water,
     /// hot_water), consumer_account, site, time_zone, pulse_weight,
-    /// register_capacity.
+    /// register_capacity, initial_value and installed_at (together: the
+    /// register value when the meter was put into service), billing_channel.
     Set {
         /// Meter id.
         id: String,
@@ -42,6 +43,15 @@ pub enum MeterCommand {
         /// What happened.
         #[command(subcommand)]
         event: EventArgs,
+    },
+    /// Recompute every delta of a meter (lifts a hold once its readings can
+    /// be read again).
+    Recompute {
+        /// Meter id.
+        id: String,
+        /// Common options.
+        #[command(flatten)]
+        common: Common,
     },
     /// Show every change of a meter's metadata and events.
     History {
@@ -127,6 +137,12 @@ pub fn run(command: MeterCommand) -> ExitCode {
         MeterCommand::History { id, common } => {
             (common, "GET", format!("/api/v1/meters/{}/history", segment(id)), None)
         }
+        MeterCommand::Recompute { id, common } => (
+            common,
+            "POST",
+            format!("/api/v1/meters/{}/recompute", segment(id)),
+            Some(json!({ "actor": actor(common) })),
+        ),
         MeterCommand::Set { id, fields, common } => {
             let mut body = Map::new();
             for pair in fields {
@@ -185,7 +201,7 @@ fn ask(config: &Path, method: &str, path: &str, body: &str) -> Result<String, Ex
         return Err(ExitCode::from(3));
     };
     match super::client::request(&info.api, method, path, body) {
-        Ok((200 | 201, body)) => Ok(body),
+        Ok((200..=202, body)) => Ok(body),
         Ok((status, body)) => {
             let message = serde_json::from_str::<Value>(&body)
                 .ok()
