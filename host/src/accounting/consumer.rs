@@ -122,8 +122,13 @@ impl Consumer {
                 }
             }
         }
-        let held: BTreeSet<String> =
-            self.store.holds()?.into_iter().map(|h| h.meter).chain(commit.holds.iter().map(|h| h.meter.clone())).collect();
+        let held: BTreeSet<String> = self
+            .store
+            .holds()?
+            .into_iter()
+            .map(|h| h.meter)
+            .chain(commit.holds.iter().map(|h| h.meter.clone()))
+            .collect();
         let mut tails = self.tails();
         for stored in &records {
             tails.absorb(stored);

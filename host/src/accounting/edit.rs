@@ -108,8 +108,11 @@ pub fn apply_patch(
     }
     let md = &meter.metadata;
     if md.initial_value.is_some() != md.installed_at_ms.is_some() {
-        let (missing, given) =
-            if md.initial_value.is_none() { ("initial_value", "installed_at") } else { ("installed_at", "initial_value") };
+        let (missing, given) = if md.initial_value.is_none() {
+            ("initial_value", "installed_at")
+        } else {
+            ("installed_at", "initial_value")
+        };
         return Err(AccountingError::invalid(
             missing,
             format!("needed with {given}: the initial value is the register's value at the installation time"),

@@ -359,10 +359,8 @@ fn the_installation_reading_books_consumption_from_installation_to_the_first_rea
     w.run();
     let month = w.store.deltas("m1", Some("volume"), Period::Month, i64::MIN, i64::MAX).expect("deltas");
     assert_eq!(month[0].1.consumption, Decimal::from(120));
-    let err = w
-        .store
-        .change_meter("m1", "t", |m| edit::apply_patch(m, &object(json!({"installed_at": null}))))
-        .unwrap_err();
+    let err =
+        w.store.change_meter("m1", "t", |m| edit::apply_patch(m, &object(json!({"installed_at": null})))).unwrap_err();
     assert!(matches!(&err, AccountingError::Invalid { field, .. } if field == "installed_at"), "{err}");
 }
 
@@ -370,8 +368,10 @@ fn the_installation_reading_books_consumption_from_installation_to_the_first_rea
 fn a_damaged_reading_holds_its_meter_and_the_others_go_on() {
     let mut w = World::new();
     for h in 0..30 {
-        let readings =
-            vec![reading("bad", "volume", T0 + h * HOUR, &h.to_string()), reading("good", "volume", T0 + h * HOUR, "1")];
+        let readings = vec![
+            reading("bad", "volume", T0 + h * HOUR, &h.to_string()),
+            reading("good", "volume", T0 + h * HOUR, "1"),
+        ];
         w.send(readings, None);
     }
     let key = crate::archive::keys::reading_key("bad", "volume", T0 + 29 * HOUR);

@@ -39,7 +39,7 @@ pub use apply::REJECTIONS_KEPT_PER_SOURCE;
 pub use contract::Archive;
 pub use error::ArchiveError;
 pub use model::{
-    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome,
-    SourceCounters, StoredReading, StoredRejection, UnreadableRecord, Verdict,
+    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
+    StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
 pub use sled_archive::SledArchive;

@@ -15,8 +15,8 @@ use super::contract::Archive;
 use super::error::ArchiveError;
 use super::keys::{self, COUNTERS, CURSOR, DEVICE, FRAME, LOG, QUARANTINE, READING, TELEMETRY, display_key};
 use super::model::{
-    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome,
-    SourceCounters, StoredReading, StoredRejection, UnreadableRecord, Verdict,
+    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
+    StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
 use super::value::{seal_u64, unseal, unseal_frame, unseal_json, unseal_rejection, unseal_u64};
 use crate::journal::Entry;
@@ -399,11 +399,13 @@ impl Archive for SledArchive {
             };
             let register = keys::parse_reading_key(reading_key);
             let entry = match self.versions(reading_key) {
-                Ok(versions) => versions.and_then(|v| v.into_iter().find(|stored| stored.seq == seq)).ok_or_else(|| {
-                    let error =
-                        corrupt(&key, format!("points to a record missing under key {}", display_key(reading_key)));
-                    unreadable(register, error)
-                }),
+                Ok(versions) => {
+                    versions.and_then(|v| v.into_iter().find(|stored| stored.seq == seq)).ok_or_else(|| {
+                        let error =
+                            corrupt(&key, format!("points to a record missing under key {}", display_key(reading_key)));
+                        unreadable(register, error)
+                    })
+                }
                 Err(error) => Err(unreadable(register, error)),
             };
             out.push(entry);
