@@ -76,12 +76,7 @@ impl World {
             limit: usize::MAX,
         };
         let all = self.archive.readings(&q).expect("readings");
-        let series = meterhub_accounting::Series::new(all.iter().map(|s| meterhub_accounting::Reading {
-            ts_ms: s.reading.ts_ms,
-            value: s.reading.value,
-            seq: s.seq,
-            conflict: s.conflict,
-        }));
+        let series = meterhub_accounting::Series::new(all.iter().map(super::tail::reading));
         for period in [Period::Day, Period::Month] {
             let mut expected = deltas(&series, spec, period, i64::MIN / 2, i64::MAX / 2);
             for d in &mut expected {
