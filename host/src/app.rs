@@ -22,6 +22,7 @@ use crate::lifecycle::{Host, LiveView, Reconciler};
 use crate::pipeline::{self, CodecSlot, Codecs, Stage};
 use crate::plugin::supervisor::Supervised;
 use crate::plugin::{Catalog, LoadedPlugin, wasm::Limits};
+use crate::publish::{Hub, StreamSettings};
 use crate::transport;
 
 /// Sandbox limits from the configuration.
@@ -211,6 +212,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let accounting_wake_task =
         accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), accounting.wake.clone());
     let auth = Arc::new(open_auth(&config)?);
+    let publisher =
+        Arc::new(Hub::new(archive.clone(), accounting.clone(), auth.clone(), StreamSettings::of(&config.web))?);
+    let publisher_task = tokio::spawn(publisher.clone().run(pipeline.bus.subscribe(), auth.changes()));
     let live = LiveView::default();
     let rates = api::rates::Rates::default();
     let state = Arc::new(ApiState {
@@ -222,6 +226,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         rates: rates.clone(),
         accounting: accounting.clone(),
         auth: auth.clone(),
+        publisher,
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_task = tokio::spawn(api::serve(state, api_listener));
@@ -249,6 +254,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     rates_task.abort();
     accounting_task.abort();
     accounting_wake_task.abort();
+    publisher_task.abort();
     if let Err(e) = accounting.store.flush() {
         tracing::warn!(error = %e, "cannot flush the accounting database; it recomputes from its cursor");
     }

@@ -5,14 +5,18 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-/// A response with a fully buffered body.
-pub type HttpResponse = Response<Full<Bytes>>;
+/// A response body: buffered, or streamed (live streams).
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A response.
+pub type HttpResponse = Response<Body>;
 
 /// Serve HTTP/1.1 on `listener` until `until` completes, calling `handler`
 /// for each request. Connections already accepted go on to their end.
@@ -41,8 +45,11 @@ where
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(req, peer).await) }
             });
-            if let Err(e) =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+            // Upgrades: the API's WebSocket streams (`api::stream`).
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await
             {
                 tracing::debug!(server = name, %peer, error = %e, "connection ended with an error");
             }
@@ -52,7 +59,24 @@ where
 
 /// A response with `body` of `content_type`.
 pub fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> HttpResponse {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
+    *r.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A response whose body is `chunks` as they come (written as the peer
+/// reads: while it does not, the stream is not polled).
+pub fn streaming(
+    status: StatusCode,
+    content_type: &str,
+    chunks: impl futures_util::Stream<Item = Bytes> + Send + 'static,
+) -> HttpResponse {
+    use futures_util::StreamExt;
+    let body = StreamBody::new(chunks.map(|chunk| Ok::<_, Infallible>(Frame::data(chunk))));
+    let mut r = Response::new(BodyExt::boxed_unsync(body));
     *r.status_mut() = status;
     if let Ok(v) = content_type.parse() {
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);

@@ -34,3 +34,4 @@ pub mod plugin;
 pub mod publish;
 pub mod sim;
 pub mod transport;
+pub mod web;

@@ -4,58 +4,15 @@
 //! revoking sessions, the audit log, security headers, and a restart that
 //! keeps users and sessions.
 
-use std::net::SocketAddr;
-
 use serde_json::{Value, json};
 
 use crate::harness::{
-    APPLY_DEADLINE, Host, LineClient, Response, default_config, plugins_dir, reading, request, wait_for,
+    APPLY_DEADLINE, Host, LineClient, Response, add_user, browser, default_config, login, login_ok, plugins_dir,
+    reading, request, wait_for,
 };
-
-/// A browser's session: the cookie and the CSRF token from the login.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-fn origin(api: SocketAddr) -> String {
-    format!("http://{api}")
-}
-
-fn login(api: SocketAddr, user: &str, password: &str) -> Response {
-    let body = json!({ "user": user, "password": password }).to_string();
-    request(api, "POST", "/api/v1/login", &[("Origin", &origin(api))], body.as_bytes())
-}
-
-fn login_ok(api: SocketAddr, user: &str, password: &str) -> Session {
-    let r = login(api, user, password);
-    assert_eq!(r.status, 200, "login {user}: {}", r.json());
-    let set_cookie = r.header("set-cookie").expect("a Set-Cookie header");
-    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
-    Session { cookie, csrf: r.json()["csrf"].as_str().expect("a csrf token").to_owned() }
-}
-
-/// A request as a browser with `session` makes it: the cookie, the host's
-/// Origin, and the CSRF token when `csrf`.
-fn browser(api: SocketAddr, session: &Session, method: &str, path: &str, csrf: bool, body: &str) -> Response {
-    let origin = origin(api);
-    let mut headers = vec![("Cookie", session.cookie.as_str()), ("Origin", origin.as_str())];
-    if csrf {
-        headers.push(("X-CSRF-Token", session.csrf.as_str()));
-    }
-    request(api, method, path, &headers, body.as_bytes())
-}
 
 fn error(r: &Response) -> String {
     r.json()["error"].as_str().unwrap_or_default().to_owned()
-}
-
-fn add_user(host: &Host, args: &[&str], password: &str) {
-    let mut all = vec!["user", "add"];
-    all.extend_from_slice(args);
-    all.push("--password-stdin");
-    let out = host.cli_with_stdin(&all, &format!("{password}\n"));
-    assert!(out.status.success(), "user add {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn assert_security_headers(r: &Response, hsts: bool) {

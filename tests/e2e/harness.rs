@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The local admin token of each running test host, by API address: [`http`]
 /// sends it, so tests act as the built-in admin unless they ask otherwise
@@ -445,4 +445,57 @@ pub fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> String {
 /// Milliseconds now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64
+}
+
+/// A browser's session: the cookie and the CSRF token from the login.
+pub struct Session {
+    /// `name=value` of the session cookie.
+    pub cookie: String,
+    /// The CSRF token.
+    pub csrf: String,
+}
+
+/// The Origin a browser on the host's API sends.
+pub fn origin(api: SocketAddr) -> String {
+    format!("http://{api}")
+}
+
+/// `POST /api/v1/login` as a browser.
+pub fn login(api: SocketAddr, user: &str, password: &str) -> Response {
+    let body = json!({ "user": user, "password": password }).to_string();
+    request(api, "POST", "/api/v1/login", &[("Origin", &origin(api))], body.as_bytes())
+}
+
+/// A browser's login that must succeed.
+pub fn login_ok(api: SocketAddr, user: &str, password: &str) -> Session {
+    let r = login(api, user, password);
+    assert_eq!(r.status, 200, "login {user}: {}", r.json());
+    let set_cookie = r.header("set-cookie").expect("a Set-Cookie header");
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    Session { cookie, csrf: r.json()["csrf"].as_str().expect("a csrf token").to_owned() }
+}
+
+/// A request as a browser with `session` makes it: the cookie, the host's
+/// Origin, and the CSRF token when `csrf`.
+pub fn browser(api: SocketAddr, session: &Session, method: &str, path: &str, csrf: bool, body: &str) -> Response {
+    let origin = origin(api);
+    let mut headers = vec![("Cookie", session.cookie.as_str()), ("Origin", origin.as_str())];
+    if csrf {
+        headers.push(("X-CSRF-Token", session.csrf.as_str()));
+    }
+    request(api, method, path, &headers, body.as_bytes())
+}
+
+/// `meterhub user add ARGS --password-stdin` through the running host.
+pub fn add_user(host: &Host, args: &[&str], password: &str) {
+    let mut all = vec!["user", "add"];
+    all.extend_from_slice(args);
+    all.push("--password-stdin");
+    let out = host.cli_with_stdin(&all, &format!("{password}\n"));
+    assert!(out.status.success(), "user add {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The local admin token of the host whose API is at `addr`.
+pub fn local_token(addr: SocketAddr) -> String {
+    TOKENS.lock().unwrap_or_else(|e| e.into_inner()).get(&addr).cloned().expect("a host started by the harness")
 }

@@ -18,5 +18,6 @@ mod native_isolation;
 mod plugins;
 mod quarantine;
 mod reload;
+mod stream;
 mod vega;
 mod websocket;

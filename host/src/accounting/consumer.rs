@@ -476,6 +476,22 @@ pub struct Accounting {
     pub wake: Arc<Notify>,
 }
 
+impl Accounting {
+    /// Where meter `id` sits in the registry tree grants are written over;
+    /// only its id while the registry does not know it (or cannot be read:
+    /// then only `*` grants match, never more than the user may see).
+    pub fn meter_path(&self, id: &str) -> crate::auth::MeterPath {
+        match self.store.meter(id) {
+            Ok(Some(record)) => record.path(),
+            Ok(None) => crate::auth::MeterPath { meter: Some(id.to_owned()), ..Default::default() },
+            Err(e) => {
+                tracing::warn!(meter = %id, error = %e, "cannot read the meter's registry record");
+                crate::auth::MeterPath { meter: Some(id.to_owned()), ..Default::default() }
+            }
+        }
+    }
+}
+
 /// Wakes the consumer whenever the pipeline announces newly archived
 /// readings on its live bus. Only a hint: what the consumer reads comes from
 /// the log by its cursor, so a lagging or closed bus loses nothing (the

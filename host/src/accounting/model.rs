@@ -8,6 +8,7 @@ use meterhub_accounting::{Decimal, MeterSpec, RegisterEvent};
 use serde::{Deserialize, Serialize};
 
 use super::error::AccountingError;
+use crate::auth::MeterPath;
 
 /// What a meter measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,17 @@ pub enum Resource {
 impl Resource {
     /// The names accepted, for error messages.
     pub const NAMES: &'static str = "gas, electricity, heat, cold_water, hot_water";
+
+    /// Its name, as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Gas => "gas",
+            Resource::Electricity => "electricity",
+            Resource::Heat => "heat",
+            Resource::ColdWater => "cold_water",
+            Resource::HotWater => "hot_water",
+        }
+    }
 
     /// Parses a resource name.
     pub fn parse(name: &str) -> Option<Resource> {
@@ -150,6 +162,16 @@ impl MeterRecord {
             registered_at_ms: now_ms,
             metadata: MeterMetadata::default(),
             events: Vec::new(),
+        }
+    }
+
+    /// Where it sits in the registry tree that grants are written over.
+    pub fn path(&self) -> MeterPath {
+        MeterPath {
+            resource: self.metadata.resource.map(|r| r.as_str().to_owned()),
+            site: self.metadata.site.clone(),
+            module: self.module.clone(),
+            meter: Some(self.id.clone()),
         }
     }
 

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::query;
 use super::state::ApiState;
+use super::visibility::Visibility;
 use crate::accounting::model::Resource;
 use crate::accounting::{AccountingError, Hold, MeterRecord, edit};
 use crate::http_server::{self, HttpResponse};
@@ -34,6 +35,7 @@ pub async fn handle(
     params: &HashMap<String, String>,
 ) -> HttpResponse {
     let method = req.method().clone();
+    let seen = Visibility::of(&req);
     let id = match segments.get(3) {
         Some(raw) => match query::percent_decode(raw) {
             Some(id) => Some(id),
@@ -41,8 +43,14 @@ pub async fn handle(
         },
         None => None,
     };
+    // A meter out of the user's sight is answered like an unknown one.
+    if let Some(id) = id.as_deref()
+        && !seen.meter(&state.accounting, id)
+    {
+        return http_server::error(StatusCode::NOT_FOUND, &AccountingError::UnknownMeter(id.to_owned()).to_string());
+    }
     let result = match (&method, segments, id.as_deref()) {
-        (&Method::GET, ["api", "v1", "meters"], _) => meters(state),
+        (&Method::GET, ["api", "v1", "meters"], _) => meters(state, &seen),
         (&Method::GET, ["api", "v1", "meters", _], Some(id)) => meter(state, id),
         (&Method::PATCH, ["api", "v1", "meters", _], Some(id)) => match body(req).await {
             Ok((actor, body)) => patch(state, id, &actor, &body),
@@ -57,8 +65,8 @@ pub async fn handle(
             Err(response) => return response,
         },
         (&Method::GET, ["api", "v1", "meters", _, "history"], Some(id)) => history(state, id),
-        (&Method::GET, ["api", "v1", "deltas"], _) => deltas(state, params),
-        (&Method::GET, ["api", "v1", "consumption"], _) => consumption(state, params),
+        (&Method::GET, ["api", "v1", "deltas"], _) => deltas(state, params, &seen),
+        (&Method::GET, ["api", "v1", "consumption"], _) => consumption(state, params, &seen),
         (_, ["api", "v1", "meters" | "deltas" | "consumption"], _)
         | (_, ["api", "v1", "meters", _], _)
         | (_, ["api", "v1", "meters", _, "events" | "history" | "recompute"], _) => {
@@ -124,7 +132,7 @@ fn hold_view(hold: &Hold) -> Value {
     json!({ "reason": hold.reason, "since": format_rfc3339_ms(hold.since_ms) })
 }
 
-fn meters(state: &ApiState) -> Result<HttpResponse, AccountingError> {
+fn meters(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, AccountingError> {
     let holds: HashMap<String, Hold> =
         state.accounting.store.holds()?.into_iter().map(|h| (h.meter.clone(), h)).collect();
     let meters: Vec<Value> = state
@@ -132,6 +140,7 @@ fn meters(state: &ApiState) -> Result<HttpResponse, AccountingError> {
         .store
         .meters()?
         .iter()
+        .filter(|m| seen.record(m))
         .map(|m| {
             let mut view = meter_view(m);
             view["deltas_held"] = holds.get(&m.id).map_or(Value::Null, hold_view);
@@ -257,7 +266,11 @@ fn csv_row(meter: &str, channel: &str, d: &Delta) -> String {
     )
 }
 
-fn deltas(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResponse, AccountingError> {
+fn deltas(
+    state: &ApiState,
+    params: &HashMap<String, String>,
+    seen: &Visibility,
+) -> Result<HttpResponse, AccountingError> {
     check_params(params, &["meter", "channel", "period", "from", "to", "format"])?;
     let meter = params.get("meter").ok_or_else(|| AccountingError::invalid("meter", "missing"))?;
     let period = period(params)?;
@@ -267,7 +280,7 @@ fn deltas(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResp
         Some("csv") => true,
         Some(other) => return Err(AccountingError::invalid("format", format!("expected json or csv, got {other:?}"))),
     };
-    if state.accounting.store.meter(meter)?.is_none() {
+    if !state.accounting.store.meter(meter)?.is_some_and(|m| seen.record(&m)) {
         return Err(AccountingError::UnknownMeter(meter.clone()));
     }
     let found = state.accounting.store.deltas(meter, params.get("channel").map(String::as_str), period, from, to)?;
@@ -308,7 +321,12 @@ fn delta_unit(meter: &MeterRecord, channel: &str) -> String {
     if meter.scale(channel) == Decimal::ONE { unit.to_owned() } else { format!("{unit} x pulse_weight") }
 }
 
-fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResponse, AccountingError> {
+/// Consumption of a group: only the meters the user may see are members.
+fn consumption(
+    state: &ApiState,
+    params: &HashMap<String, String>,
+    seen: &Visibility,
+) -> Result<HttpResponse, AccountingError> {
     check_params(params, &["period", "from", "to", "site", "resource", "channel"])?;
     let period = period(params)?;
     let (from, to) = range(params)?;
@@ -331,6 +349,7 @@ fn consumption(state: &ApiState, params: &HashMap<String, String>) -> Result<Htt
         .into_iter()
         .filter(|m| site.is_none_or(|s| m.metadata.site.as_ref() == Some(s)))
         .filter(|m| resource.is_none_or(|r| m.metadata.resource == Some(r)))
+        .filter(|m| seen.record(m))
         .collect();
     let mut periods: BTreeMap<(String, String), GroupPeriod> = BTreeMap::new();
     let mut left_out: Vec<Value> = Vec::new();

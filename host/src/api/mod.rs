@@ -9,7 +9,9 @@
 //! - [`views`]: the JSON shapes of archive records;
 //! - [`status`]: plugin instance status and Prometheus metrics;
 //! - [`modules`]: communication modules' activity and states;
-//! - [`rates`]: frames and readings per second per source.
+//! - [`rates`]: frames and readings per second per source;
+//! - [`stream`]: the live streams (SSE, WebSocket) of `crate::publish`;
+//! - [`visibility`]: the grant filter of the meter-data endpoints.
 
 pub mod accounting;
 pub mod auth;
@@ -19,7 +21,9 @@ pub mod rates;
 pub mod routes;
 pub mod state;
 pub mod status;
+pub mod stream;
 pub mod views;
+pub mod visibility;
 
 pub use routes::serve;
 pub use state::{ApiState, DriverStatus};

@@ -10,14 +10,20 @@ use meterhub_plugin_api::time::format_rfc3339_ms;
 use serde_json::{Value, json};
 
 use super::state::ApiState;
+use super::visibility::Visibility;
 use crate::archive::{ArchiveError, ModuleActivity};
 use crate::http_server::{self, HttpResponse};
 
 /// The states a module can be in.
 const STATES: [&str; 3] = ["active", "silent", "unknown"];
 
-/// `GET /api/v1/modules[?state=active|silent|unknown]`.
-pub fn list(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpResponse, ArchiveError> {
+/// `GET /api/v1/modules[?state=active|silent|unknown]`: the modules the
+/// user may see (those reading a meter within their grants).
+pub fn list(
+    state: &ApiState,
+    params: &HashMap<String, String>,
+    seen: &Visibility,
+) -> Result<HttpResponse, ArchiveError> {
     if let Some(key) = params.keys().find(|k| *k != "state") {
         return Ok(http_server::error(
             StatusCode::BAD_REQUEST,
@@ -31,12 +37,15 @@ pub fn list(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpRe
             &format!("query parameter state: {w:?} is not one of active, silent, unknown"),
         ));
     }
-    let meters = meters_by_module(state)?;
+    let meters = meters_by_module(state, seen)?;
     let periods = state.view().accounting.silent_after_periods;
     let now_ms = crate::transport::now_ms();
     let mut counts: BTreeMap<&str, u64> = STATES.iter().map(|s| (*s, 0)).collect();
     let mut modules = Vec::new();
     for activity in state.archive.modules()? {
+        if !seen.everything() && !meters.contains_key(&activity.latest.module) {
+            continue;
+        }
         let module_state = state_of(&activity, now_ms, periods);
         *counts.entry(module_state).or_default() += 1;
         if wanted.is_none_or(|w| w == module_state) {
@@ -50,20 +59,24 @@ pub fn list(state: &ApiState, params: &HashMap<String, String>) -> Result<HttpRe
 }
 
 /// `GET /api/v1/modules/{id}`.
-pub fn one(state: &ApiState, module: &str) -> Result<HttpResponse, ArchiveError> {
-    let Some(activity) = state.archive.module(module)? else {
+pub fn one(state: &ApiState, module: &str, seen: &Visibility) -> Result<HttpResponse, ArchiveError> {
+    let meters = meters_by_module(state, seen)?;
+    let activity = state.archive.module(module)?.filter(|_| seen.everything() || meters.contains_key(module));
+    let Some(activity) = activity else {
         return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
     };
-    let meters = meters_by_module(state)?;
     let periods = state.view().accounting.silent_after_periods;
     Ok(http_server::json(StatusCode::OK, &view(&activity, meters.get(module), crate::transport::now_ms(), periods)))
 }
 
-/// Meter ids by the module they are read through.
-fn meters_by_module(state: &ApiState) -> Result<HashMap<String, Vec<String>>, ArchiveError> {
+/// The ids of the meters the user may see, by the module they are read
+/// through.
+fn meters_by_module(state: &ApiState, seen: &Visibility) -> Result<HashMap<String, Vec<String>>, ArchiveError> {
     let mut by_module: HashMap<String, Vec<String>> = HashMap::new();
     for device in state.archive.devices()? {
-        if let Some(module) = device.module {
+        if let Some(module) = device.module
+            && seen.meter(&state.accounting, &device.device)
+        {
             by_module.entry(module).or_default().push(device.device);
         }
     }

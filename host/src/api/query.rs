@@ -27,17 +27,24 @@ pub fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Parse a query string into a map; the error names the bad parameter.
+/// Parse a query string into a map (the last of repeated parameters wins);
+/// the error names the bad parameter.
 pub fn parse(query: Option<&str>) -> Result<HashMap<String, String>, String> {
-    let mut map = HashMap::new();
+    Ok(pairs(query)?.into_iter().collect())
+}
+
+/// Parse a query string into its decoded pairs, in order, repeated
+/// parameters included; the error names the bad parameter.
+pub fn pairs(query: Option<&str>) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(k).ok_or_else(|| format!("query parameter {k:?} is not valid percent-encoding"))?;
         let value =
             percent_decode(v).ok_or_else(|| format!("query parameter {key}: value is not valid percent-encoding"))?;
-        map.insert(key, value);
+        out.push((key, value));
     }
-    Ok(map)
+    Ok(out)
 }
 
 /// A timestamp parameter: milliseconds since the epoch or RFC 3339.
@@ -59,6 +66,8 @@ mod tests {
         assert_eq!(q["device"], "méter 1");
         assert_eq!(q["x"], "");
         assert!(parse(Some("device=%zz")).is_err());
+        let repeated = pairs(Some("device=a&device=b%2Cc")).expect("valid");
+        assert_eq!(repeated, [("device".into(), "a".into()), ("device".into(), "b,c".into())]);
         assert_eq!(timestamp("from", "1000"), Ok(1000));
         assert!(timestamp("from", "yesterday").unwrap_err().contains("from"));
     }

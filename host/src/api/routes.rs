@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use super::state::ApiState;
 use super::views::{QuarantineView, ReadingView};
+use super::visibility::Visibility;
 use super::{query, views};
 use crate::archive::{ArchiveError, ReadingQuery, SourceCounters};
 use crate::http_server::{self, HttpResponse};
@@ -51,6 +52,7 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
     if let Some(principal) = &principal {
         req.extensions_mut().insert(principal.clone());
     }
+    let seen = Visibility::of(&req);
     let params = match query::parse(req.uri().query()) {
         Ok(p) => p,
         Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &e),
@@ -59,6 +61,7 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit", ..]) => {
             return super::auth::handle(&state, req, &segments, &params, principal, peer).await;
         }
+        (&Method::GET | &Method::HEAD, [] | ["ui", ..]) => return crate::web::asset(&path),
         (&Method::GET, ["api", "v1", "health"]) => Ok(health(&state)),
         (&Method::GET, ["api", "v1", "plugins"]) => {
             let view = state.view();
@@ -66,17 +69,17 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         }
         (&Method::GET, ["api", "v1", "drivers"]) => Ok(http_server::json(StatusCode::OK, &state.view().drivers)),
         (&Method::GET, ["api", "v1", "config"]) => Ok(http_server::json(StatusCode::OK, &state.view().config)),
-        (&Method::GET, ["api", "v1", "devices"]) => devices(&state),
+        (&Method::GET, ["api", "v1", "devices"]) => devices(&state, &seen),
         (&Method::GET, ["api", "v1", "devices", id, "latest"]) => match query::percent_decode(id) {
-            Some(id) => latest(&state, &id),
+            Some(id) => latest(&state, &id, &seen),
             None => Ok(http_server::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
-        (&Method::GET, ["api", "v1", "modules"]) => super::modules::list(&state, &params),
+        (&Method::GET, ["api", "v1", "modules"]) => super::modules::list(&state, &params, &seen),
         (&Method::GET, ["api", "v1", "modules", id]) => match query::percent_decode(id) {
-            Some(id) => super::modules::one(&state, &id),
+            Some(id) => super::modules::one(&state, &id, &seen),
             None => Ok(http_server::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding")),
         },
-        (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params),
+        (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params, &seen),
         (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
         (&Method::GET, ["api", "v1", "rejections"]) => rejections(&state, &params),
         (&Method::GET, ["api", "v1", "stats"]) => stats(&state),
@@ -102,6 +105,10 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         | (_, ["api", "v1", "redecode"]) => {
             Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
         }
+        (_, ["api", "v1", "stream", ..]) => match principal {
+            Some(principal) => return super::stream::handle(&state, req, &segments, principal).await,
+            None => return http_server::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        },
         (_, ["api", "v1", "meters" | "deltas" | "consumption", ..]) => {
             return super::accounting::handle(&state, req, &segments, &params).await;
         }
@@ -133,11 +140,12 @@ fn health(state: &ApiState) -> HttpResponse {
     )
 }
 
-fn devices(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
+fn devices(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, ArchiveError> {
     let devices: Vec<_> = state
         .archive
         .devices()?
         .into_iter()
+        .filter(|d| seen.meter(&state.accounting, &d.device))
         .map(|d| {
             json!({
                 "device": d.device,
@@ -153,8 +161,8 @@ fn devices(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     Ok(http_server::json(StatusCode::OK, &devices))
 }
 
-fn latest(state: &ApiState, device: &str) -> Result<HttpResponse, ArchiveError> {
-    let Some(summary) = state.archive.device(device)? else {
+fn latest(state: &ApiState, device: &str, seen: &Visibility) -> Result<HttpResponse, ArchiveError> {
+    let Some(summary) = state.archive.device(device)?.filter(|_| seen.meter(&state.accounting, device)) else {
         return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no device {device:?} in the archive")));
     };
     let readings: Vec<ReadingView> = state.archive.latest(device)?.into_iter().map(Into::into).collect();
@@ -174,9 +182,12 @@ fn limit(params: &std::collections::HashMap<String, String>) -> Result<usize, St
     }
 }
 
+/// Readings; a user who may not see everything gets those of the meters
+/// they may see (name a `device` to get a full page of one).
 fn readings(
     state: &ApiState,
     params: &std::collections::HashMap<String, String>,
+    seen: &Visibility,
 ) -> Result<HttpResponse, ArchiveError> {
     let parsed = (|| -> Result<ReadingQuery, String> {
         for key in params.keys() {
@@ -196,7 +207,19 @@ fn readings(
         Ok(q) => q,
         Err(e) => return Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
     };
-    let readings: Vec<ReadingView> = state.archive.readings(&q)?.into_iter().map(Into::into).collect();
+    let mut visible: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let readings: Vec<ReadingView> = state
+        .archive
+        .readings(&q)?
+        .into_iter()
+        .filter(|r| {
+            seen.everything()
+                || *visible
+                    .entry(r.reading.device.clone())
+                    .or_insert_with(|| seen.meter(&state.accounting, &r.reading.device))
+        })
+        .map(Into::into)
+        .collect();
     Ok(http_server::json(StatusCode::OK, &readings))
 }
 

@@ -66,6 +66,8 @@ pub struct ApiState {
     pub accounting: Arc<crate::accounting::Accounting>,
     /// Users, sessions and rights: the access check of every request.
     pub auth: Arc<crate::auth::Auth>,
+    /// The live streams.
+    pub publisher: Arc<crate::publish::Hub>,
 }
 
 impl ApiState {

@@ -30,6 +30,8 @@ pub struct ReadingView {
     pub kind: &'static str,
     /// Contradicts an earlier reading with the same key (kept, flagged).
     pub conflict: bool,
+    /// When the archive committed it, ms since the epoch (host clock).
+    pub archived_at_ms: i64,
 }
 
 impl From<StoredReading> for ReadingView {
@@ -46,6 +48,7 @@ impl From<StoredReading> for ReadingView {
             unit: s.reading.unit,
             kind: s.reading.kind.as_str(),
             conflict: s.conflict,
+            archived_at_ms: s.archived_at_ms,
         }
     }
 }

@@ -79,6 +79,10 @@ pub trait Archive: Send + Sync + 'static {
     /// a follower; the error is for a failing scan.
     fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<LogEntry>, ArchiveError>;
 
+    /// The highest sequence number of the global reading sequence so far
+    /// (0 when nothing was archived): where a follower starting now begins.
+    fn log_head(&self) -> Result<u64, ArchiveError>;
+
     /// The resume marks of `source`: per key, the highest `resume.mark` its
     /// driver put on a frame that was applied. Handed to new instances of
     /// the driver (see `docs/plugins.md`, "Resume marks").

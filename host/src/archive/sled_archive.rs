@@ -171,6 +171,11 @@ impl Archive for SledArchive {
         Ok(super::apply::read_u64(&self.db, keys::APPLIED_THROUGH)?.unwrap_or(0))
     }
 
+    fn log_head(&self) -> Result<u64, ArchiveError> {
+        let next = super::apply::read_u64(&self.db, keys::NEXT_READING_SEQ)?.unwrap_or(1);
+        Ok(next.saturating_sub(1))
+    }
+
     fn apply(&self, items: Vec<ApplyItem>) -> Result<ApplySummary, ArchiveError> {
         let _writing = self.write_guard();
         let mut txn = Txn::begin(&self.db, now_ms())?;

@@ -36,7 +36,9 @@ fn raw(seq: u64, source: &str) -> RawFrame {
     }
 }
 
-fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
+/// A frame of `source` with journal seq `seq` decoded to `readings` (also used
+/// by the publisher tests).
+pub(crate) fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
     ApplyItem {
         record: JournalRecord { seq, entry: Entry::Frame(raw(seq, source)) },
         verdict: Some(Verdict::Decoded(Decoded { readings, ..Decoded::default() })),

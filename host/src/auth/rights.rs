@@ -25,6 +25,11 @@ pub fn required(method: &Method, segments: &[&str]) -> Access {
     let needs = match (read, segments) {
         (true, ["api", "v1", "health"]) => return Access::Open,
         (false, ["api", "v1", "login"]) if *method == Method::POST => return Access::Open,
+        // The dispatcher UI's files (the page asks the API for everything else).
+        (true, [] | ["ui", ..]) => return Access::Open,
+        // Live streams (filtered by grants) and their control requests.
+        (true, ["api", "v1", "stream"] | ["api", "v1", "stream", "ws"]) => Viewer,
+        (false, ["api", "v1", "stream", _, "control"]) if *method == Method::POST => Viewer,
         // Anyone logged in: who am I, log out.
         (_, ["api", "v1", "session" | "logout"]) => Viewer,
         // Meter data, filtered by grants.
@@ -62,6 +67,13 @@ mod tests {
             (Method::POST, "/api/v1/login", open),
             (Method::GET, "/api/v1/login", role(Admin)),
             (Method::POST, "/api/v1/health", role(Admin)),
+            (Method::GET, "/", open),
+            (Method::GET, "/ui/app.js", open),
+            (Method::POST, "/ui/app.js", role(Admin)),
+            (Method::GET, "/api/v1/stream", role(Viewer)),
+            (Method::GET, "/api/v1/stream/ws", role(Viewer)),
+            (Method::POST, "/api/v1/stream/s-1/control", role(Viewer)),
+            (Method::GET, "/api/v1/stream/s-1/control", role(Admin)),
             (Method::GET, "/api/v1/session", role(Viewer)),
             (Method::POST, "/api/v1/logout", role(Viewer)),
             (Method::GET, "/api/v1/meters", role(Viewer)),
@@ -90,7 +102,7 @@ mod tests {
             (Method::GET, "/api/v1/audit", role(Admin)),
             (Method::GET, "/api/v1/something-new", role(Admin)),
             (Method::DELETE, "/api/v1/readings", role(Admin)),
-            (Method::GET, "/", role(Admin)),
+            (Method::GET, "/nothing-here", role(Admin)),
         ];
         for (method, path, want) in table {
             assert_eq!(needs(method.clone(), path), want, "{method} {path}");

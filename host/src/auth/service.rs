@@ -321,6 +321,26 @@ impl Auth {
         }))
     }
 
+    /// The current rights of `user` proving itself with `credential` (a
+    /// stream's user, rechecked): `None` when the user was disabled or
+    /// removed.
+    pub fn principal_of(&self, user: &str, credential: Credential) -> Result<Option<Principal>, AuthError> {
+        if credential == Credential::LocalToken {
+            return Ok(Some(Principal::local_admin()));
+        }
+        Ok(self.store.user(user)?.filter(|u| !u.disabled).map(|u| Principal {
+            user: u.name,
+            role: u.role,
+            grants: u.grants,
+            credential,
+        }))
+    }
+
+    /// Whether session `id` (the token's digest) is still open.
+    pub fn session_open(&self, id: &str) -> bool {
+        matches!(self.store.session(id), Ok(Some(session)) if self.settings.sessions.expired(&session, (self.clock)()).is_none())
+    }
+
     /// Logs `name` in with `password` from `address`: a new session. Slow
     /// (argon2): call it from a blocking thread. An unknown name costs what
     /// a wrong password costs.

@@ -197,6 +197,9 @@ impl Validator<'_> {
         let idle = web.and_then(|w| w.session_idle_minutes.as_ref()).map(|v| self.pos(v));
         let max = web.and_then(|w| w.session_max_hours.as_ref()).map(|v| self.pos(v));
         let secure = web.and_then(|w| w.cookie_secure.as_ref()).map(|v| self.pos(v));
+        let queue = web.and_then(|w| w.stream_queue_limit.as_ref()).map(|v| self.pos(v));
+        let control = web.and_then(|w| w.stream_control_seconds.as_ref()).map(|v| self.pos(v));
+        let replay = web.and_then(|w| w.stream_replay_limit.as_ref()).map(|v| self.pos(v));
         [
             ("host.data_dir", Some(self.pos(&host.data_dir))),
             ("host.plugins_dir", Some(self.pos(&host.plugins_dir))),
@@ -217,6 +220,9 @@ impl Validator<'_> {
             ("web.session_idle_minutes", idle),
             ("web.session_max_hours", max),
             ("web.cookie_secure", secure),
+            ("web.stream_queue_limit", queue),
+            ("web.stream_control_seconds", control),
+            ("web.stream_replay_limit", replay),
         ]
         .into_iter()
         .map(|(key, pos)| (key, pos.unwrap_or(Pos { line: 1, col: 1 })))
@@ -251,6 +257,24 @@ impl Validator<'_> {
         }
         if let Some(secure) = &raw.cookie_secure {
             web.cookie_secure = *secure.get_ref();
+        }
+        if let Some(limit) = &raw.stream_queue_limit {
+            match *limit.get_ref() {
+                n @ 1..=100_000 => web.stream_queue_limit = n,
+                _ => self.error(limit, "stream_queue_limit must be between 1 and 100000 packets"),
+            }
+        }
+        if let Some(control) = &raw.stream_control_seconds {
+            match *control.get_ref() {
+                n @ 1..=3_600 => web.stream_control_seconds = n,
+                _ => self.error(control, "stream_control_seconds must be between 1 and 3600"),
+            }
+        }
+        if let Some(replay) = &raw.stream_replay_limit {
+            match *replay.get_ref() {
+                n @ 0..=10_000_000 => web.stream_replay_limit = n,
+                _ => self.error(replay, "stream_replay_limit must be at most 10000000 readings"),
+            }
         }
         web
     }
@@ -538,10 +562,36 @@ max_line_bytes = 100
     fn web_has_defaults_and_checks_its_session_lifetimes() {
         let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
         let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
-        assert_eq!(c.web, WebConfig { session_idle_minutes: 720, session_max_hours: 168, cookie_secure: true });
-        let text = format!("{base}[web]\nsession_idle_minutes=30\nsession_max_hours=8\ncookie_secure=false\n");
+        assert_eq!(c.web, WebConfig::default());
+        assert_eq!((c.web.session_idle_minutes, c.web.session_max_hours, c.web.cookie_secure), (720, 168, true));
+        assert_eq!(
+            (c.web.stream_queue_limit, c.web.stream_control_seconds, c.web.stream_replay_limit),
+            (256, 5, 100_000)
+        );
+        let text = format!(
+            "{base}[web]\nsession_idle_minutes=30\nsession_max_hours=8\ncookie_secure=false\n\
+             stream_queue_limit=16\nstream_control_seconds=2\nstream_replay_limit=0\n"
+        );
         let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
-        assert_eq!(c.web, WebConfig { session_idle_minutes: 30, session_max_hours: 8, cookie_secure: false });
+        assert_eq!(
+            c.web,
+            WebConfig {
+                session_idle_minutes: 30,
+                session_max_hours: 8,
+                cookie_secure: false,
+                stream_queue_limit: 16,
+                stream_control_seconds: 2,
+                stream_replay_limit: 0,
+            }
+        );
+        let e = errors(&format!("{base}[web]\nstream_queue_limit=0\nstream_control_seconds=0\n"));
+        assert_eq!(
+            e,
+            [
+                "/etc/m.toml:5:20: stream_queue_limit must be between 1 and 100000 packets",
+                "/etc/m.toml:6:24: stream_control_seconds must be between 1 and 3600",
+            ]
+        );
         let e = errors(&format!("{base}[web]\nsession_idle_minutes=0\nsession_max_hours=9000\n"));
         assert_eq!(
             e,

@@ -146,12 +146,26 @@ pub struct WebConfig {
     /// `Secure` session cookie with the `__Host-` prefix, and
     /// `Strict-Transport-Security`.
     pub cookie_secure: bool,
+    /// `L` of each live stream's send queue, packets.
+    pub stream_queue_limit: u32,
+    /// How often a stream's client measures delivery (`Tc`), seconds.
+    pub stream_control_seconds: u32,
+    /// Most archived readings a reconnecting stream scans to replay.
+    pub stream_replay_limit: u32,
 }
 
 impl Default for WebConfig {
-    /// 12 hours idle, 7 days at most, secure cookies.
+    /// 12 hours idle, 7 days at most, secure cookies; streams: L = 256,
+    /// Tc = 5 s, replay up to 100,000 readings.
     fn default() -> Self {
-        WebConfig { session_idle_minutes: 12 * 60, session_max_hours: 7 * 24, cookie_secure: true }
+        WebConfig {
+            session_idle_minutes: 12 * 60,
+            session_max_hours: 7 * 24,
+            cookie_secure: true,
+            stream_queue_limit: 256,
+            stream_control_seconds: 5,
+            stream_replay_limit: 100_000,
+        }
     }
 }
 

@@ -93,6 +93,15 @@ pub struct RawWeb {
     /// over HTTPS, or on localhost); false for plain HTTP on a LAN.
     #[serde(default)]
     pub cookie_secure: Option<Spanned<bool>>,
+    /// `L` of each live stream's send queue, packets.
+    #[serde(default)]
+    pub stream_queue_limit: Option<Spanned<u32>>,
+    /// How often a stream's client measures delivery (`Tc`), seconds.
+    #[serde(default)]
+    pub stream_control_seconds: Option<Spanned<u32>>,
+    /// Most archived readings a reconnecting stream scans to replay.
+    #[serde(default)]
+    pub stream_replay_limit: Option<Spanned<u32>>,
 }
 
 /// `[log]`.
