@@ -1,0 +1,141 @@
+// The dispatcher UI's start: the session (or the login page), the header
+// (navigation, stream indicator, language, logout), the navigation tree,
+// the global live stream, and the routes of the views.
+
+import { ApiError, onLoginNeeded, patch, post, request, setCsrf } from './api.js';
+import { byId } from './dom.js';
+import { language, onLanguageChange, setLanguage, t } from './i18n.js';
+import { LiveValues } from './live-values.js';
+import * as router from './router.js';
+import { liveTableView } from './views/live-table.js';
+import { hideLogin, initLogin, showLogin } from './views/login.js';
+import { meterView } from './views/meter.js';
+import { pluginsView } from './views/plugins.js';
+import { StreamIndicator } from './views/stream-indicator.js';
+import { NavigationTree } from './views/tree.js';
+
+/** The last user's language, for the login page only (the choice itself is kept per user by the host). */
+const LANGUAGE_HINT = 'meterhub.language';
+const ROLES = ['viewer', 'dispatcher', 'operator', 'admin'];
+
+const values = new LiveValues();
+const tree = new NavigationTree();
+let indicator = null;
+let session = null;
+
+function atLeast(role, needed) {
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+}
+
+function useLanguage(code) {
+  setLanguage(code);
+  try {
+    localStorage.setItem(LANGUAGE_HINT, code);
+  } catch {
+    // Storage may be off; the hint is only a convenience.
+  }
+}
+
+function storedLanguage() {
+  try {
+    return localStorage.getItem(LANGUAGE_HINT) ?? 'ru';
+  } catch {
+    return 'ru';
+  }
+}
+
+function enter(answer) {
+  session = answer;
+  setCsrf(answer.csrf);
+  useLanguage(answer.language ?? 'ru');
+  hideLogin();
+  byId('topbar').hidden = false;
+  byId('workspace').hidden = false;
+  byId('user-name').textContent = `${answer.user} (${t(`role.${answer.role}`, {}, answer.role)})`;
+  byId('nav-plugins').hidden = !atLeast(answer.role, 'dispatcher');
+  values.start();
+  tree.load();
+  router.start(byId('view'), '#/live');
+}
+
+function leave(message) {
+  if (!session) return;
+  session = null;
+  values.stop();
+  tree.stop();
+  router.stop();
+  setCsrf(null);
+  showLogin({ message });
+}
+
+async function logout() {
+  try {
+    await post('/api/v1/logout');
+  } catch {
+    // The session is gone either way.
+  }
+  leave(null);
+}
+
+async function toggleLanguage() {
+  const next = language() === 'ru' ? 'en' : 'ru';
+  try {
+    const answer = await patch('/api/v1/session', { language: next });
+    useLanguage(answer.language);
+  } catch (e) {
+    window.alert(t('error.failed', { error: e.message }));
+  }
+}
+
+function showLanguageToggles() {
+  for (const id of ['language-toggle', 'login-language']) {
+    // The button names the language it switches to.
+    byId(id).textContent = language() === 'ru' ? 'EN' : 'RU';
+  }
+}
+
+function pluginsRoute(container) {
+  if (!atLeast(session?.role ?? 'viewer', 'dispatcher')) {
+    container.append(t('plugins.forbidden'));
+    return undefined;
+  }
+  return pluginsView(container);
+}
+
+async function boot() {
+  setLanguage(storedLanguage());
+  showLanguageToggles();
+  initLogin(enter);
+  onLoginNeeded(() => leave(t('session.ended')));
+  byId('logout').addEventListener('click', logout);
+  byId('language-toggle').addEventListener('click', toggleLanguage);
+  // The login page's own switch (the user's choice comes with the login).
+  byId('login-language').addEventListener('click', () => useLanguage(language() === 'ru' ? 'en' : 'ru'));
+  onLanguageChange(() => {
+    showLanguageToggles();
+    if (session) {
+      byId('user-name').textContent = `${session.user} (${t(`role.${session.role}`, {}, session.role)})`;
+      tree.render();
+      router.refresh();
+    }
+  });
+  indicator = new StreamIndicator(byId('stream-indicator'), 'stream');
+  indicator.attach(values);
+  values.addEventListener('change', (e) => tree.saw(e.detail.reading.device));
+  // Back after a cut: a tree that could not load then loads now.
+  values.addEventListener('state', (e) => e.detail === 'connected' && session && tree.failed && tree.load());
+  values.addEventListener('closed', (e) => leave(t('session.closed', { reason: e.detail.reason })));
+
+  router.route('/live', (container) => liveTableView(container, values));
+  router.route('/meter/:id', meterView);
+  router.route('/plugins', pluginsRoute);
+
+  try {
+    enter(await request('GET', '/api/v1/session'));
+  } catch (e) {
+    const firstRun = e instanceof ApiError && e.body?.first_run === true;
+    showLogin({ firstRun, message: e instanceof ApiError && e.status === 401 ? null : e.message });
+  }
+}
+
+boot();

@@ -1,0 +1,215 @@
+// Every string of the UI, in Russian (the default) and English, and the
+// switch between them. Static text in the page names its key in
+// `data-i18n` (`data-i18n-title` for a title, `data-i18n-placeholder`).
+
+const STRINGS = {
+  'nav.live': { ru: 'Текущие значения', en: 'Live values' },
+  'nav.plugins': { ru: 'Плагины', en: 'Plugins' },
+  'session.logout': { ru: 'Выйти', en: 'Log out' },
+  'session.ended': { ru: 'Сеанс завершён, войдите снова.', en: 'The session has ended; log in again.' },
+  'session.closed': { ru: 'Поток закрыт сервером: {reason}. Войдите снова.', en: 'The server closed the stream: {reason}. Log in again.' },
+  'language.switch': { ru: 'Switch to English', en: 'Переключить на русский' },
+  'role.viewer': { ru: 'наблюдатель', en: 'viewer' },
+  'role.dispatcher': { ru: 'диспетчер', en: 'dispatcher' },
+  'role.operator': { ru: 'оператор', en: 'operator' },
+  'role.admin': { ru: 'администратор', en: 'admin' },
+  'error.failed': { ru: 'Ошибка: {error}', en: 'Failed: {error}' },
+
+  'login.subtitle': { ru: 'Диспетчерская АСКУЭ', en: 'Metering dispatcher console' },
+  'login.user': { ru: 'Пользователь', en: 'User' },
+  'login.password': { ru: 'Пароль', en: 'Password' },
+  'login.submit': { ru: 'Войти', en: 'Log in' },
+  'login.wrong': { ru: 'Неверное имя пользователя или пароль.', en: 'Wrong user name or password.' },
+  'login.throttled': { ru: 'Слишком много неудачных попыток: {error}', en: 'Too many failed logins: {error}' },
+  'login.first_run': {
+    ru: 'Пользователей ещё нет. Создайте первого администратора на сервере:',
+    en: 'There are no users yet. Create the first admin on the server:',
+  },
+
+  'stream.connecting': { ru: 'Подключение…', en: 'Connecting…' },
+  'stream.connected': { ru: 'На связи', en: 'Connected' },
+  'stream.reconnecting': { ru: 'Переподключение…', en: 'Reconnecting…' },
+  'stream.closed': { ru: 'Отключено', en: 'Closed' },
+  'quality.t3': { ru: 'T3 {t3}', en: 'T3 {t3}' },
+  'quality.late': { ru: 'данные запаздывают', en: 'data are late' },
+  'quality.overdue': { ru: 'нет ответа {waiting}', en: 'no answer for {waiting}' },
+  'quality.explain': {
+    ru: 'Время доставки T3 = (Tr − Ts) / 2 по контрольному запросу каждые {tc}; предупреждение при 2·T3 > Tc',
+    en: 'Delivery time T3 = (Tr − Ts) / 2 from a control request every {tc}; warns when 2·T3 > Tc',
+  },
+
+  'tree.title': { ru: 'Объекты учёта', en: 'Metering points' },
+  'tree.empty': { ru: 'Нет доступных счётчиков.', en: 'No meters to show.' },
+  'tree.no_resource': { ru: 'Ресурс не указан', en: 'No resource' },
+  'tree.no_site': { ru: 'Объект не указан', en: 'No site' },
+  'tree.module': { ru: 'Модуль {module}', en: 'Module {module}' },
+  'tree.no_module': { ru: 'Без модуля', en: 'No module' },
+  'resource.gas': { ru: 'Газ', en: 'Gas' },
+  'resource.electricity': { ru: 'Электроэнергия', en: 'Electricity' },
+  'resource.heat': { ru: 'Тепло', en: 'Heat' },
+  'resource.cold_water': { ru: 'Холодная вода', en: 'Cold water' },
+  'resource.hot_water': { ru: 'Горячая вода', en: 'Hot water' },
+
+  'live.title': { ru: 'Текущие значения', en: 'Live values' },
+  'live.filter': { ru: 'Фильтр: счётчик или канал', en: 'Filter: meter or channel' },
+  'live.count': { ru: 'сигналов: {n}', en: '{n} signals' },
+  'live.empty': { ru: 'Значений пока нет.', en: 'No values yet.' },
+  'live.device': { ru: 'Счётчик', en: 'Meter' },
+  'live.channel': { ru: 'Канал', en: 'Channel' },
+  'live.value': { ru: 'Значение', en: 'Value' },
+  'live.unit': { ru: 'Ед.', en: 'Unit' },
+  'live.device_time': { ru: 'Время прибора', en: 'Device time' },
+  'live.age': { ru: 'Давность', en: 'Age' },
+
+  'meter.title': { ru: 'Счётчик {id}', en: 'Meter {id}' },
+  'meter.unknown': { ru: 'Счётчика {id} нет в архиве.', en: 'There is no meter {id} in the archive.' },
+  'meter.refused': { ru: 'Нет доступа к этому счётчику.', en: 'You may not see this meter.' },
+  'meter.about': { ru: 'Сведения', en: 'About' },
+  'meter.module': { ru: 'Модуль связи', en: 'Communication module' },
+  'meter.chart': { ru: 'График', en: 'Chart' },
+  'meter.channel': { ru: 'Канал графика', en: 'Chart channel' },
+  'meter.readings': { ru: 'Последние показания', en: 'Latest readings' },
+  'meter.deltas_day': { ru: 'Потребление по суткам', en: 'Daily consumption' },
+  'meter.deltas_month': { ru: 'Потребление по месяцам', en: 'Monthly consumption' },
+  'meter.time': { ru: 'Время прибора', en: 'Device time' },
+  'meter.conflict': { ru: 'Противоречит более раннему показанию', en: 'Contradicts an earlier reading' },
+  'meter.name': { ru: 'Название', en: 'Name' },
+  'meter.resource': { ru: 'Ресурс', en: 'Resource' },
+  'meter.site': { ru: 'Объект', en: 'Site' },
+  'meter.address': { ru: 'Адрес', en: 'Address' },
+  'meter.account': { ru: 'Лицевой счёт', en: 'Consumer account' },
+  'meter.zone': { ru: 'Часовой пояс', en: 'Time zone' },
+  'meter.source': { ru: 'Источник', en: 'Source' },
+  'meter.first_seen': { ru: 'Первое показание', en: 'First reading' },
+  'meter.last_seen': { ru: 'Последнее показание', en: 'Last reading' },
+  'range.hour': { ru: 'Час', en: 'Hour' },
+  'range.day': { ru: 'Сутки', en: 'Day' },
+  'range.week': { ru: 'Неделя', en: 'Week' },
+  'range.month': { ru: 'Месяц', en: 'Month' },
+  'chart.missing': {
+    ru: 'График недоступен: библиотека uPlot не собрана. Выполните',
+    en: 'No chart: the uPlot library was not built. Run',
+  },
+  'chart.since': { ru: 'С {since}: показаний {n}', en: 'Since {since}: {n} readings' },
+  'chart.since_cut': {
+    ru: 'С {since}: показаний {n} (период сокращён, показаний слишком много)',
+    en: 'Since {since}: {n} readings (range shortened: too many readings)',
+  },
+
+  'module.none': { ru: 'Нет сведений о модуле.', en: 'Nothing known about a module.' },
+  'module.id': { ru: 'Модуль', en: 'Module' },
+  'module.state': { ru: 'Состояние', en: 'State' },
+  'module.state_active': { ru: 'на связи', en: 'active' },
+  'module.state_silent': { ru: 'молчит', en: 'silent' },
+  'module.state_unknown': { ru: 'неизвестно', en: 'unknown' },
+  'module.battery': { ru: 'Батарея', en: 'Battery' },
+  'module.rssi': { ru: 'RSSI', en: 'RSSI' },
+  'module.snr': { ru: 'SNR', en: 'SNR' },
+  'module.last_seen': { ru: 'Последняя связь', en: 'Last heard' },
+  'module.ago': { ru: '{age} назад', en: '{age} ago' },
+  'module.period': { ru: 'Период выхода на связь', en: 'Reporting period' },
+  'module.lost': { ru: 'Потеряно пакетов', en: 'Lost uplinks' },
+
+  'deltas.none': { ru: 'Нет данных о потреблении.', en: 'No consumption data.' },
+  'deltas.period': { ru: 'Период', en: 'Period' },
+  'deltas.consumption': { ru: 'Потребление', en: 'Consumption' },
+  'deltas.flags': { ru: 'Отметки', en: 'Flags' },
+  'deltas.in_progress': { ru: 'идёт', en: 'in progress' },
+  'deltas.estimated': { ru: 'оценка', en: 'estimated' },
+  'deltas.partial_start': { ru: 'неполный', en: 'partial' },
+  'deltas.conflict': { ru: 'противоречие', en: 'conflict' },
+  'deltas.unexplained_decrease': { ru: 'необъяснимое уменьшение', en: 'unexplained decrease' },
+  'deltas.rollovers': { ru: 'переполнений: {n}', en: '{n} rollovers' },
+
+  'plugins.title': { ru: 'Состояние плагинов', en: 'Plugin status' },
+  'plugins.forbidden': { ru: 'Эта страница доступна диспетчерам и выше.', en: 'This page is for dispatchers and above.' },
+  'plugins.updated': { ru: 'обновлено {time}', en: 'updated {time}' },
+  'plugins.instances': { ru: 'Экземпляры', en: 'Instances' },
+  'plugins.instance': { ru: 'Экземпляр', en: 'Instance' },
+  'plugins.plugin': { ru: 'Плагин', en: 'Plugin' },
+  'plugins.state': { ru: 'Состояние', en: 'State' },
+  'plugins.uptime': { ru: 'Работает', en: 'Up for' },
+  'plugins.uptime_total': { ru: 'Сервер работает {uptime}.', en: 'The server has been up for {uptime}.' },
+  'plugins.calls': { ru: 'Вызовы', en: 'Calls' },
+  'plugins.failures': { ru: 'Сбои', en: 'Failures' },
+  'plugins.last_error': { ru: 'Последняя ошибка', en: 'Last error' },
+  'plugins.sources': { ru: 'Счётчики по источникам', en: 'Counters per source' },
+  'plugins.source': { ru: 'Источник', en: 'Source' },
+  'plugins.rate': { ru: 'Скорость', en: 'Rate' },
+  'plugins.per_s': { ru: '{n}/с', en: '{n}/s' },
+  'plugins.balanced': {
+    ru: 'Баланс сходится: получено = в архиве + повторы + карантин + отклонено.',
+    en: 'Balanced: received = archived + duplicate + quarantined + rejected.',
+  },
+  'plugins.unbalanced': {
+    ru: 'Баланс пока не сходится (кадры в обработке).',
+    en: 'Not balanced yet (frames in flight).',
+  },
+  'plugins.plugins': { ru: 'Загруженные плагины', en: 'Loaded plugins' },
+  'plugins.roles': { ru: 'Роли', en: 'Roles' },
+  'plugins.description': { ru: 'Описание', en: 'Description' },
+  'plugins.refused': { ru: 'Не загружены', en: 'Refused' },
+  'plugins.quarantine': { ru: 'Карантин', en: 'Quarantine' },
+  'plugins.quarantine_empty': { ru: 'Карантин пуст.', en: 'The quarantine is empty.' },
+  'plugins.received_at': { ru: 'Получен', en: 'Received' },
+  'plugins.peer': { ru: 'Отправитель', en: 'Peer' },
+  'plugins.reason': { ru: 'Причина', en: 'Reason' },
+  'plugins.payload': { ru: 'Содержимое', en: 'Payload' },
+  'counter.received': { ru: 'Получено', en: 'Received' },
+  'counter.archived': { ru: 'В архиве', en: 'Archived' },
+  'counter.duplicate': { ru: 'Повторы', en: 'Duplicate' },
+  'counter.quarantined': { ru: 'Карантин', en: 'Quarantined' },
+  'counter.rejected': { ru: 'Отклонено', en: 'Rejected' },
+
+  'unit.ms': { ru: '{n} мс', en: '{n} ms' },
+  'unit.s': { ru: '{n} с', en: '{n} s' },
+  'unit.min': { ru: '{n} мин', en: '{n} min' },
+  'unit.h': { ru: '{n} ч', en: '{n} h' },
+  'unit.d': { ru: '{n} д', en: '{n} d' },
+  'unit.dbm': { ru: 'дБм', en: 'dBm' },
+  'unit.db': { ru: 'дБ', en: 'dB' },
+};
+
+/** The languages, the default first. */
+export const LANGUAGES = ['ru', 'en'];
+
+let current = LANGUAGES[0];
+const listeners = new Set();
+
+/** The current language code. */
+export function language() {
+  return current;
+}
+
+/**
+ * The text of `key` in the current language with `{name}` replaced from
+ * `vars`; `fallback` (or the key) when the table has none.
+ */
+export function t(key, vars = {}, fallback = key) {
+  const entry = STRINGS[key];
+  const text = entry ? entry[current] ?? entry[LANGUAGES[0]] : fallback;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
+/** Translates the static text of `root` (elements with `data-i18n…`). */
+export function translatePage(root = document) {
+  for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll('[data-i18n-title]')) node.title = t(node.dataset.i18nTitle);
+  for (const node of root.querySelectorAll('[data-i18n-placeholder]')) node.placeholder = t(node.dataset.i18nPlaceholder);
+}
+
+/** Switches to `code` (an unknown code is the default) and tells every listener. */
+export function setLanguage(code) {
+  const next = LANGUAGES.includes(code) ? code : LANGUAGES[0];
+  const changed = next !== current;
+  current = next;
+  document.documentElement.lang = current;
+  translatePage();
+  if (changed) for (const listener of listeners) listener(current);
+}
+
+/** Calls `listener(code)` after each change; returns the unsubscribe function. */
+export function onLanguageChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
