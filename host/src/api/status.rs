@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 use hyper::StatusCode;
 use serde::Serialize;
@@ -210,6 +211,21 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     let _ = writeln!(out, "meterhub_config_last_change_refused {}", u8::from(state.view().config.last_error.is_some()));
     family(&mut out, "meterhub_archive_applied_seq", "gauge", "Last journal sequence number applied to the archive.");
     let _ = writeln!(out, "meterhub_archive_applied_seq {}", state.archive.applied_through()?);
+    let hub = &state.publisher;
+    family(&mut out, "meterhub_streams_open", "gauge", "Live streams (SSE and WebSocket) open.");
+    let _ = writeln!(out, "meterhub_streams_open {}", hub.len());
+    family(&mut out, "meterhub_stream_readings_total", "counter", "Readings offered to the live streams.");
+    let _ = writeln!(out, "meterhub_stream_readings_total {}", hub.readings.load(Ordering::Relaxed));
+    family(
+        &mut out,
+        "meterhub_stream_packets_total",
+        "counter",
+        "Readings queued for a stream, by what the queue did (coalesced: replaced a queued reading of its signal).",
+    );
+    let pushed = hub.pushed.load(Ordering::Relaxed);
+    let coalesced = hub.coalesced.load(Ordering::Relaxed);
+    let _ = writeln!(out, "meterhub_stream_packets_total{{queue=\"appended\"}} {}", pushed - coalesced.min(pushed));
+    let _ = writeln!(out, "meterhub_stream_packets_total{{queue=\"coalesced\"}} {coalesced}");
     family(&mut out, "meterhub_uptime_seconds", "gauge", "Seconds since the host started.");
     let _ = writeln!(out, "meterhub_uptime_seconds {}", state.started.elapsed().as_secs());
     Ok(http_server::response(StatusCode::OK, "text/plain; version=0.0.4", out))

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use super::event::ReadingEvent;
-use super::queue::{SendQueue, Signal};
+use super::queue::{Pushed, SendQueue, Signal};
 use super::selection::Selection;
 use crate::auth::{MeterPath, Principal};
 
@@ -123,22 +123,26 @@ impl Client {
         self.selection.wants(&event.device, &event.channel, path) && lock(&self.principal).may_see(path)
     }
 
-    /// Queues `event` (the caller checked [`Client::wants`]).
-    pub fn push(&self, event: &Arc<ReadingEvent>) {
-        {
+    /// Queues `event` (the caller checked [`Client::wants`]): what the
+    /// queue did, `None` when the stream is closing or the reading is the
+    /// replay's.
+    pub fn push(&self, event: &Arc<ReadingEvent>) -> Option<Pushed> {
+        let pushed = {
             let mut outbox = lock(&self.outbox);
             if outbox.closing.is_some() || event.seq <= outbox.from {
-                return;
+                return None;
             }
             let next = Signal(outbox.signals.len() as u32 + 1);
             let signal = match outbox.signals.get(event.signal.as_str()) {
                 Some(signal) => *signal,
                 None => *outbox.signals.entry(event.signal.clone()).or_insert(next),
             };
-            outbox.queue.push(signal, Packet::Reading(event.clone()));
+            let pushed = outbox.queue.push(signal, Packet::Reading(event.clone()));
             outbox.pushed_through = outbox.pushed_through.max(event.seq);
-        }
+            pushed
+        };
         self.wake.notify_one();
+        Some(pushed)
     }
 
     /// Queues a control frame behind the data, unless one is queued.

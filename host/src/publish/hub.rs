@@ -14,6 +14,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::client::Client;
 use super::event::ReadingEvent;
+use super::queue::Pushed;
 use super::selection::Selection;
 use crate::accounting::Accounting;
 use crate::archive::{Archive, StoredReading};
@@ -70,10 +71,13 @@ pub struct Hub {
     auth: Arc<Auth>,
     settings: StreamSettings,
     clients: Mutex<Clients>,
-    /// Readings offered to streams, and stream pushes made, so far.
+    /// Readings offered to the streams so far.
     pub readings: AtomicU64,
-    /// Packets pushed into streams' queues so far.
+    /// Readings queued for a stream so far.
     pub pushed: AtomicU64,
+    /// Of those, how many replaced a queued reading of their signal (a
+    /// stream behind by more than `L`).
+    pub coalesced: AtomicU64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -99,6 +103,7 @@ impl Hub {
             clients: Mutex::new(Clients { fanned_through, ..Clients::default() }),
             readings: AtomicU64::new(0),
             pushed: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
         })
     }
 
@@ -187,20 +192,24 @@ impl Hub {
         let path = self.path_of(&reading.reading.device);
         let event = Arc::new(ReadingEvent::of(reading));
         let mut clients = self.clients();
-        let mut pushed = 0;
+        let (mut pushed, mut coalesced) = (0, 0);
         let by_device = clients.by_device.get(&event.device).map(Vec::as_slice).unwrap_or_default();
         for id in by_device.iter().chain(clients.trees.iter()) {
             if let Some(client) = clients.all.get(id)
                 && client.wants(&event, &path)
             {
-                client.push(&event);
-                pushed += 1;
+                match client.push(&event) {
+                    Some(Pushed::Appended) => pushed += 1,
+                    Some(Pushed::Replaced) => (pushed, coalesced) = (pushed + 1, coalesced + 1),
+                    None => {}
+                }
             }
         }
         clients.fanned_through = clients.fanned_through.max(event.seq);
         drop(clients);
         self.readings.fetch_add(1, Ordering::Relaxed);
         self.pushed.fetch_add(pushed, Ordering::Relaxed);
+        self.coalesced.fetch_add(coalesced, Ordering::Relaxed);
     }
 
     fn fanned_through(&self) -> u64 {
