@@ -13,7 +13,10 @@
 //! It reports: events offered (readings × subscribers) and delivered per
 //! second, the p50/p99/max commit-to-client latency, the host's memory
 //! before the streams, with them idle (→ memory per client) and at the end,
-//! and its CPU. Then a second phase adds `slow` clients that subscribe to
+//! and its CPU. Ten of the clients also measure delivery quality as the
+//! dispatcher page does: a control request every `Tc` (1 s here), its
+//! `T3 = (Tr − Ts)/2` and how many answers were late (`2·T3 > Tc`).
+//! Then a second phase adds `slow` clients that subscribe to
 //! everything and never read their socket, and measures the same clients
 //! again: their bounded queues (L + M) must not slow the others down nor
 //! grow the host without bound.
@@ -46,6 +49,8 @@ use support::{Args, Host, cpu_seconds, host_tables, now_ms};
 
 /// Latency buckets: one per millisecond up to this, the last holds the rest.
 const BUCKETS: usize = 60_000;
+/// Clients that also measure delivery quality.
+const PROBES: usize = 10;
 
 struct Options {
     clients: usize,
@@ -67,6 +72,10 @@ struct Tally {
     live: AtomicUsize,
     /// Streams that ended or failed.
     ended: AtomicUsize,
+    /// T3 of the probes' control answers, microseconds.
+    t3_us: std::sync::Mutex<Vec<u32>>,
+    /// Late control answers.
+    late: AtomicU64,
 }
 
 impl Tally {
@@ -76,13 +85,19 @@ impl Tally {
             latency: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicUsize::new(0),
             ended: AtomicUsize::new(0),
+            t3_us: std::sync::Mutex::new(Vec::new()),
+            late: AtomicU64::new(0),
         })
     }
 
-    /// Takes the counts so far (events and the histogram), leaving zeros.
-    fn take(&self) -> (u64, Vec<u64>) {
+    /// Takes the counts so far (events, the histogram, T3s, late answers),
+    /// leaving zeros.
+    fn take(&self) -> (u64, Vec<u64>, Vec<u32>, u64) {
         let events = self.events.swap(0, Ordering::Relaxed);
-        (events, self.latency.iter().map(|b| b.swap(0, Ordering::Relaxed)).collect())
+        let histogram = self.latency.iter().map(|b| b.swap(0, Ordering::Relaxed)).collect();
+        let mut t3 = std::mem::take(&mut *self.t3_us.lock().unwrap_or_else(|e| e.into_inner()));
+        t3.sort_unstable();
+        (events, histogram, t3, self.late.swap(0, Ordering::Relaxed))
     }
 }
 
@@ -114,8 +129,40 @@ fn archived_at(data: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// One SSE client: reads its chunked stream, tallies each reading event.
-async fn client(api: SocketAddr, token: Arc<str>, query: String, tally: Arc<Tally>) {
+/// The value of `"key":"..."` in JSON text, without parsing all of it.
+fn string_field<'a>(data: &'a str, key: &str) -> Option<&'a str> {
+    let pattern = format!("\"{key}\":\"");
+    let at = data.find(&pattern)? + pattern.len();
+    data[at..].split('"').next()
+}
+
+/// A probe's control requests: one every `control_ms`, its `Ts` now.
+async fn control_requests(api: SocketAddr, token: Arc<str>, stream: String, control_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(control_ms));
+    loop {
+        tick.tick().await;
+        let body = format!("{{\"ts\":{}}}", now_ms());
+        let request = format!(
+            "POST /api/v1/stream/{stream}/control HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let Ok(mut conn) = TcpStream::connect(api).await else { return };
+        if conn.write_all(request.as_bytes()).await.is_err() {
+            return;
+        }
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer).await;
+        // 409 (one still queued) is the design: nothing to note.
+        if !(answer.starts_with(b"HTTP/1.1 202") || answer.starts_with(b"HTTP/1.1 409")) {
+            return;
+        }
+    }
+}
+
+/// One SSE client: reads its chunked stream, tallies each reading event;
+/// a `probe` also measures delivery quality with control requests.
+async fn client(api: SocketAddr, token: Arc<str>, query: String, tally: Arc<Tally>, probe: bool) {
     let done = |tally: &Tally| {
         tally.ended.fetch_add(1, Ordering::Relaxed);
     };
@@ -139,6 +186,7 @@ async fn client(api: SocketAddr, token: Arc<str>, query: String, tally: Arc<Tall
     }
     let mut text = String::new();
     let mut chunk = Vec::new();
+    let mut control: Option<u64> = None;
     loop {
         line.clear();
         if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -164,6 +212,25 @@ async fn client(api: SocketAddr, token: Arc<str>, query: String, tally: Arc<Tall
                 tally.events.fetch_add(1, Ordering::Relaxed);
             } else if block.starts_with("event: live") {
                 tally.live.fetch_add(1, Ordering::Relaxed);
+            } else if block.starts_with("event: hello") && probe {
+                let stream = string_field(&block, "stream").unwrap_or_default().to_owned();
+                let control_ms = block
+                    .split("\"control_ms\":")
+                    .nth(1)
+                    .and_then(|v| v.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(5000);
+                control = Some(control_ms);
+                tokio::spawn(control_requests(api, token.clone(), stream, control_ms));
+            } else if block.starts_with("event: control")
+                && let (Some(tc), Some(ts)) = (control, block.split("\"ts\":").nth(1))
+            {
+                let ts: i64 = ts.split(|c: char| !c.is_ascii_digit()).next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                let measured = meterhub::publish::quality::measure(ts, now_ms(), tc);
+                tally.t3_us.lock().unwrap_or_else(|e| e.into_inner()).push((measured.t3_ms * 1000.0) as u32);
+                if measured.late {
+                    tally.late.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -227,6 +294,8 @@ fn post(addr: SocketAddr, body: &str) {
 struct Phase {
     events: u64,
     histogram: Vec<u64>,
+    t3_us: Vec<u32>,
+    late: u64,
     sent: u64,
     seconds: f64,
     cpu: f64,
@@ -249,8 +318,8 @@ fn run_phase(host: &Host, ingress: SocketAddr, options: &Options, tally: &Tally,
         last = now;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let (events, histogram) = tally.take();
-    Phase { events, histogram, sent, seconds, cpu: cpu_seconds(&stat) - cpu_before }
+    let (events, histogram, t3_us, late) = tally.take();
+    Phase { events, histogram, t3_us, late, sent, seconds, cpu: cpu_seconds(&stat) - cpu_before }
 }
 
 fn report(name: &str, phase: &Phase, options: &Options) {
@@ -271,6 +340,14 @@ fn report(name: &str, phase: &Phase, options: &Options) {
         histogram_max(&phase.histogram),
         phase.cpu,
         100.0 * phase.cpu / phase.seconds,
+    );
+    println!(
+        "  delivery quality (probes): {} control answers, T3 p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; late (2·T3 > Tc) {}",
+        phase.t3_us.len(),
+        support::percentile(&phase.t3_us, 0.50) as f64 / 1000.0,
+        support::percentile(&phase.t3_us, 0.99) as f64 / 1000.0,
+        phase.t3_us.last().copied().unwrap_or(0) as f64 / 1000.0,
+        phase.late,
     );
 }
 
@@ -299,7 +376,7 @@ fn main() {
     assert!(options.per_client <= options.meters, "--per-client is at most --meters");
     let plugins = support::workspace().join("target/plugins/wasm");
     let config = host_tables(&plugins)
-        + "\n[web]\nstream_queue_limit = 256\n\n[drivers.http-in]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n";
+        + "\n[web]\nstream_queue_limit = 256\nstream_control_seconds = 1\n\n[drivers.http-in]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n";
     let dir = support::bench_data().join("fanout");
     let mut host = Host::start(&dir, &config, options.keep);
     let ingress = host.driver("http-in");
@@ -328,7 +405,7 @@ fn main() {
         let query: Vec<String> = (0..options.per_client)
             .map(|j| format!("device=m{}", (c * options.per_client + j) % options.meters))
             .collect();
-        runtime.spawn(client(host.api, token.clone(), query.join("&"), tally.clone()));
+        runtime.spawn(client(host.api, token.clone(), query.join("&"), tally.clone(), c < PROBES));
     }
     support::wait_for("every stream to be live", Duration::from_secs(300), || {
         assert_eq!(tally.ended.load(Ordering::Relaxed), 0, "a stream ended; see {}", host.log_path().display());

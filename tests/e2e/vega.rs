@@ -204,6 +204,23 @@ fn live_and_back_filled_uplinks_are_decoded_and_archived() {
             assert!(meters.contains(&format!("{dev}.2").as_str()), "{m:#}");
         }
     }
+
+    // An operator's expected period overrides the learned one, and can be cleared.
+    let module = list[0]["module"].as_str().expect("an id").to_owned();
+    let path = format!("/api/v1/modules/{module}");
+    let (status, body) = http(host.api, "PATCH", &path, br#"{"actor":"e2e","expected_period_s":3600}"#);
+    let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!((status, answer["expected_period_ms"].as_i64()), (200, Some(3_600_000)), "{answer}");
+    let listed = host.get_ok("/api/v1/modules");
+    let m = listed["modules"].as_array().unwrap().iter().find(|m| m["module"] == module.as_str()).expect("listed");
+    assert_eq!(m["expected_period_ms"], 3_600_000);
+    let (status, body) = http(host.api, "PATCH", &path, br#"{"actor":"e2e","expected_period_s":0}"#);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _) = http(host.api, "PATCH", "/api/v1/modules/NOPE", br#"{"actor":"e2e","expected_period_s":60}"#);
+    assert_eq!(status, 404);
+    let (status, body) = http(host.api, "PATCH", &path, br#"{"actor":"e2e","expected_period_s":null}"#);
+    let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!((status, answer["expected_period_ms"].is_null()), (200, true), "{answer}");
 }
 
 #[test]

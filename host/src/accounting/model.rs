@@ -231,6 +231,27 @@ pub struct ModuleRecord {
     pub meters: BTreeSet<String>,
     /// When the registry learned of it (host clock), ms since the epoch.
     pub registered_at_ms: i64,
+    /// The period between its uplinks an operator expects, ms: it decides
+    /// when the module is silent instead of the period learned from its
+    /// traffic.
+    #[serde(default)]
+    pub expected_period_ms: Option<i64>,
+    /// Who set `expected_period_ms` last, and when (host clock, ms).
+    #[serde(default)]
+    pub expected_period_set: Option<(String, i64)>,
+}
+
+impl ModuleRecord {
+    /// A module the registry learns of now.
+    pub fn new(id: &str, now_ms: i64) -> ModuleRecord {
+        ModuleRecord {
+            id: id.to_owned(),
+            meters: BTreeSet::new(),
+            registered_at_ms: now_ms,
+            expected_period_ms: None,
+            expected_period_set: None,
+        }
+    }
 }
 
 /// One change of a meter's metadata or events.

@@ -353,6 +353,30 @@ impl AccountingStore {
         Ok(record)
     }
 
+    /// Sets (or with `None` clears) the period `actor` expects between the
+    /// uplinks of module `id`; the module is registered if it was not.
+    pub fn set_module_period(
+        &self,
+        id: &str,
+        period_ms: Option<i64>,
+        actor: &str,
+    ) -> Result<ModuleRecord, AccountingError> {
+        let _guard = self.lock();
+        let now = now_ms();
+        let k = module_key(id);
+        let mut record = self.get::<ModuleRecord>(&k)?.unwrap_or_else(|| ModuleRecord::new(id, now));
+        record.expected_period_ms = period_ms;
+        record.expected_period_set = Some((actor.to_owned(), now));
+        self.db.insert(k.clone(), seal_json(&k, &record)?).map_err(AccountingError::storage("write module"))?;
+        self.flush()?;
+        Ok(record)
+    }
+
+    /// One module.
+    pub fn module(&self, id: &str) -> Result<Option<ModuleRecord>, AccountingError> {
+        self.get(&module_key(id))
+    }
+
     /// Writes one consumer step atomically: sightings merged into the
     /// registry (metadata untouched), delta ranges replaced, pending marks
     /// cleared when still the generation computed for, the cursor moved.
@@ -449,10 +473,6 @@ impl AccountingStore {
         if let Some(m) = pending.remove(id) {
             return Ok(m);
         }
-        Ok(self.get(&module_key(id))?.unwrap_or_else(|| ModuleRecord {
-            id: id.to_owned(),
-            meters: Default::default(),
-            registered_at_ms: now,
-        }))
+        Ok(self.get(&module_key(id))?.unwrap_or_else(|| ModuleRecord::new(id, now)))
     }
 }

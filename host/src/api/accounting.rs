@@ -92,13 +92,20 @@ pub async fn handle(
     })
 }
 
-/// The JSON object body and the actor (header, else the body's `actor`).
-async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>), HttpResponse> {
+/// The JSON object body and the actor: the `X-Meterhub-Actor` header, else
+/// the body's `actor`, else the logged-in user (not the command line's
+/// built-in `local`, which says who it acts for).
+pub async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>), HttpResponse> {
+    let user = req
+        .extensions()
+        .get::<crate::auth::Principal>()
+        .filter(|p| p.credential != crate::auth::Credential::LocalToken)
+        .map(|p| p.user.clone());
     let header = req.headers().get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bytes = http_server::api_body(req).await?;
     let body: Map<String, Value> = serde_json::from_slice(&bytes)
         .map_err(|e| http_server::error(StatusCode::BAD_REQUEST, &format!("body: expected a JSON object: {e}")))?;
-    let actor = header.or_else(|| body.get("actor").and_then(Value::as_str).map(str::to_owned));
+    let actor = header.or_else(|| body.get("actor").and_then(Value::as_str).map(str::to_owned)).or(user);
     match actor.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()) {
         Some(actor) => Ok((actor, body)),
         None => Err(http_server::error(

@@ -38,6 +38,10 @@ pub fn list(
         ));
     }
     let meters = meters_by_module(state, seen)?;
+    let expected = match expected_periods(state) {
+        Ok(expected) => expected,
+        Err(response) => return Ok(response),
+    };
     let periods = state.view().accounting.silent_after_periods;
     let now_ms = crate::transport::now_ms();
     let mut counts: BTreeMap<&str, u64> = STATES.iter().map(|s| (*s, 0)).collect();
@@ -46,10 +50,11 @@ pub fn list(
         if !seen.everything() && !meters.contains_key(&activity.latest.module) {
             continue;
         }
-        let module_state = state_of(&activity, now_ms, periods);
+        let configured = expected.get(&activity.latest.module).copied();
+        let module_state = state_of(&activity, now_ms, periods, configured);
         *counts.entry(module_state).or_default() += 1;
         if wanted.is_none_or(|w| w == module_state) {
-            modules.push(view(&activity, meters.get(&activity.latest.module), now_ms, periods));
+            modules.push(view(&activity, meters.get(&activity.latest.module), now_ms, periods, configured));
         }
     }
     Ok(http_server::json(
@@ -66,7 +71,70 @@ pub fn one(state: &ApiState, module: &str, seen: &Visibility) -> Result<HttpResp
         return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
     };
     let periods = state.view().accounting.silent_after_periods;
-    Ok(http_server::json(StatusCode::OK, &view(&activity, meters.get(module), crate::transport::now_ms(), periods)))
+    let configured = match expected_periods(state) {
+        Ok(expected) => expected.get(module).copied(),
+        Err(response) => return Ok(response),
+    };
+    let now_ms = crate::transport::now_ms();
+    Ok(http_server::json(StatusCode::OK, &view(&activity, meters.get(module), now_ms, periods, configured)))
+}
+
+/// `PATCH /api/v1/modules/{id}` with `{"expected_period_s": N}` (or `null`
+/// to go back to the learned period): the period an operator expects
+/// between the module's uplinks decides when it is silent.
+pub fn patch(
+    state: &ApiState,
+    module: &str,
+    actor: &str,
+    body: &serde_json::Map<String, Value>,
+    seen: &Visibility,
+) -> Result<HttpResponse, ArchiveError> {
+    let meters = meters_by_module(state, seen)?;
+    if state.archive.module(module)?.is_none() || !(seen.everything() || meters.contains_key(module)) {
+        return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
+    }
+    if let Some(key) = body.keys().find(|k| !["expected_period_s", "actor"].contains(&k.as_str())) {
+        return Ok(http_server::error(
+            StatusCode::BAD_REQUEST,
+            &format!("{key}: unknown field (known: expected_period_s)"),
+        ));
+    }
+    let period_ms = match body.get("expected_period_s") {
+        Some(Value::Null) => None,
+        Some(v) => match v.as_u64().filter(|s| (1..=MAX_PERIOD_S).contains(s)) {
+            Some(seconds) => Some(seconds as i64 * 1000),
+            None => {
+                return Ok(http_server::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("expected_period_s: expected whole seconds 1..={MAX_PERIOD_S} or null, got {v}"),
+                ));
+            }
+        },
+        None => {
+            return Ok(http_server::error(StatusCode::BAD_REQUEST, "expected_period_s: missing (seconds, or null)"));
+        }
+    };
+    if let Err(e) = state.accounting.store.set_module_period(module, period_ms, actor) {
+        tracing::error!(%module, error = %e, "cannot store the module's expected period");
+        return Ok(http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()));
+    }
+    tracing::info!(%module, %actor, period_ms, "module expected period set");
+    one(state, module, seen)
+}
+
+/// Longest expected period, seconds: 31 days.
+const MAX_PERIOD_S: u64 = 31 * 24 * 3600;
+
+/// The periods operators set, by module; a 500 saying why when the
+/// registry cannot be read.
+fn expected_periods(state: &ApiState) -> Result<HashMap<String, i64>, HttpResponse> {
+    match state.accounting.store.modules() {
+        Ok(records) => Ok(records.into_iter().filter_map(|m| Some((m.id, m.expected_period_ms?))).collect()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the module registry");
+            Err(http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+        }
+    }
 }
 
 /// The ids of the meters the user may see, by the module they are read
@@ -84,17 +152,23 @@ fn meters_by_module(state: &ApiState, seen: &Visibility) -> Result<HashMap<Strin
 }
 
 /// One of [`STATES`].
-fn state_of(activity: &ModuleActivity, now_ms: i64, periods: u32) -> &'static str {
-    match activity.silent(now_ms, periods, None) {
+fn state_of(activity: &ModuleActivity, now_ms: i64, periods: u32, expected_ms: Option<i64>) -> &'static str {
+    match activity.silent(now_ms, periods, expected_ms) {
         Some(true) => "silent",
         Some(false) => "active",
         None => "unknown",
     }
 }
 
-fn view(activity: &ModuleActivity, meters: Option<&Vec<String>>, now_ms: i64, periods: u32) -> Value {
+fn view(
+    activity: &ModuleActivity,
+    meters: Option<&Vec<String>>,
+    now_ms: i64,
+    periods: u32,
+    expected_ms: Option<i64>,
+) -> Value {
     let t = &activity.latest;
-    let module_state = state_of(activity, now_ms, periods);
+    let module_state = state_of(activity, now_ms, periods, expected_ms);
     json!({
         "module": t.module,
         "state": module_state,
@@ -105,6 +179,7 @@ fn view(activity: &ModuleActivity, meters: Option<&Vec<String>>, now_ms: i64, pe
         "last_received_at": format_rfc3339_ms(activity.last_received_at_ms),
         "silent_for_ms": (module_state == "silent").then(|| now_ms - activity.last_received_at_ms),
         "period_ms": activity.period_ms,
+        "expected_period_ms": expected_ms,
         "battery_pct": t.battery_pct,
         "rssi_dbm": t.rssi_dbm,
         "snr_db": t.snr_db,

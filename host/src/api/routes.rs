@@ -79,6 +79,16 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             Some(id) => super::modules::one(&state, &id, &seen),
             None => Ok(http_server::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding")),
         },
+        (&Method::PATCH, ["api", "v1", "modules", id]) => {
+            let Some(id) = query::percent_decode(id) else {
+                return http_server::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding");
+            };
+            return match super::accounting::body(req).await {
+                Ok((actor, body)) => super::modules::patch(&state, &id, &actor, &body, &seen)
+                    .unwrap_or_else(|e| http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+                Err(response) => response,
+            };
+        }
         (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params, &seen),
         (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
         (&Method::GET, ["api", "v1", "rejections"]) => rejections(&state, &params),

@@ -41,7 +41,13 @@ pub fn required(method: &Method, segments: &[&str]) -> Access {
         ) => Dispatcher,
         // Changing things, and the configuration.
         (true, ["api", "v1", "config"]) => Operator,
-        (false, ["api", "v1", "meters", ..] | ["api", "v1", "instances", ..] | ["api", "v1", "redecode"]) => Operator,
+        (
+            false,
+            ["api", "v1", "meters", ..]
+            | ["api", "v1", "modules", _]
+            | ["api", "v1", "instances", ..]
+            | ["api", "v1", "redecode"],
+        ) => Operator,
         // Users and the audit log; and anything not listed above.
         _ => Admin,
     };
@@ -83,6 +89,7 @@ mod tests {
             (Method::GET, "/api/v1/devices/d1/latest", role(Viewer)),
             (Method::GET, "/api/v1/readings", role(Viewer)),
             (Method::GET, "/api/v1/modules/m1", role(Viewer)),
+            (Method::PATCH, "/api/v1/modules/m1", role(Operator)),
             (Method::GET, "/api/v1/plugins", role(Dispatcher)),
             (Method::GET, "/api/v1/drivers", role(Dispatcher)),
             (Method::GET, "/api/v1/stats", role(Dispatcher)),
