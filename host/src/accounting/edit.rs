@@ -69,6 +69,7 @@ pub fn apply_patch(
             "address" => md.address = text(field, value)?,
             "consumer_account" => md.consumer_account = text(field, value)?,
             "site" => md.site = text(field, value)?,
+            "model" => md.model = text(field, value)?,
             "resource" => {
                 md.resource = match text(field, value)? {
                     None => None,
@@ -129,6 +130,7 @@ fn current(meter: &MeterRecord, field: &str) -> Value {
         "address" => json(&md.address),
         "consumer_account" => json(&md.consumer_account),
         "site" => json(&md.site),
+        "model" => json(&md.model),
         "resource" => json(&md.resource),
         "time_zone" => json(&md.time_zone),
         "pulse_weight" => json(&md.pulse_weight),

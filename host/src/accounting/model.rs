@@ -77,6 +77,9 @@ pub struct MeterMetadata {
     /// A free-text group (building, district) consumption is summed over.
     #[serde(default)]
     pub site: Option<String>,
+    /// The meter's model (type), as the operator knows it.
+    #[serde(default)]
+    pub model: Option<String>,
     /// IANA time zone its days and months are counted in; the configured
     /// `[accounting] time_zone` when absent.
     #[serde(default)]
@@ -105,12 +108,13 @@ pub struct MeterMetadata {
 }
 
 /// The metadata fields, in the order the API lists them.
-pub const METADATA_FIELDS: [&str; 11] = [
+pub const METADATA_FIELDS: [&str; 12] = [
     "name",
     "address",
     "resource",
     "consumer_account",
     "site",
+    "model",
     "time_zone",
     "pulse_weight",
     "register_capacity",

@@ -192,7 +192,8 @@ fn a_metadata_change_recomputes_the_meter_in_full() {
     w.run();
     w.assert_as_from_scratch("m1", "pulses", &utc(), Decimal::ONE);
     let patch = object(
-        json!({"time_zone": "Europe/Moscow", "register_capacity": "500", "pulse_weight": "0.01", "site": "north"}),
+        json!({"time_zone": "Europe/Moscow", "register_capacity": "500", "pulse_weight": "0.01", "site": "north",
+               "model": "SGK-4"}),
     );
     w.store.change_meter("m1", "alice", |m| edit::apply_patch(m, &patch)).expect("patch");
     assert_eq!(w.store.pending().expect("pending").len(), 1);
@@ -219,15 +220,17 @@ fn a_metadata_change_recomputes_the_meter_in_full() {
     assert_eq!(
         fields,
         [
-            (1, "alice", "pulse_weight"),
-            (2, "alice", "register_capacity"),
-            (3, "alice", "site"),
-            (4, "alice", "time_zone"),
-            (5, "bob", "event")
+            (1, "alice", "model"),
+            (2, "alice", "pulse_weight"),
+            (3, "alice", "register_capacity"),
+            (4, "alice", "site"),
+            (5, "alice", "time_zone"),
+            (6, "bob", "event")
         ]
     );
-    assert_eq!(history[3].old, Value::Null);
-    assert_eq!(history[3].new, json!("Europe/Moscow"));
+    assert_eq!(history[4].old, Value::Null);
+    assert_eq!(history[4].new, json!("Europe/Moscow"));
+    assert_eq!(w.store.meter("m1").unwrap().unwrap().metadata.model.as_deref(), Some("SGK-4"));
 }
 
 #[test]
