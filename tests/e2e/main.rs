@@ -19,5 +19,6 @@ mod plugins;
 mod quarantine;
 mod reload;
 mod stream;
+mod ui;
 mod vega;
 mod websocket;

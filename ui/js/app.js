@@ -69,6 +69,8 @@ function leave(message) {
 }
 
 async function logout() {
+  // Closed first: the host's `closed` event for this logout is expected.
+  values.stop();
   try {
     await post('/api/v1/logout');
   } catch {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::state::ApiState;
-use crate::auth::{Actor, Auth, AuthError, Credential, LoginError, Principal, Refusal, Role};
+use crate::auth::{Actor, Auth, AuthError, Credential, Language, LoginError, Principal, Refusal, Role};
 use crate::http_server::{self, HttpResponse};
 
 /// Most audit entries one request returns.
@@ -111,7 +111,17 @@ pub async fn handle(
                 Err(r) => Ok(r),
             }
         }
-        (&Method::GET, ["api", "v1", "session"]) => Ok(session(&principal)),
+        (&Method::GET, ["api", "v1", "session"]) => Ok(session(&principal, auth.language(&principal))),
+        (&Method::PATCH, ["api", "v1", "session"]) => match body::<SessionPatch>(req, SESSION_PATCH).await {
+            Ok(patch) => {
+                blocking(auth, move |auth| {
+                    let language = auth.set_language(&principal, patch.language);
+                    session(&principal, language)
+                })
+                .await
+            }
+            Err(r) => Ok(r),
+        },
         (&Method::GET, ["api", "v1", "users"]) => {
             blocking(auth, |auth| match auth.users() {
                 Ok(users) => http_server::json(StatusCode::OK, &users),
@@ -245,6 +255,15 @@ impl UserPatch {
     }
 }
 
+const SESSION_PATCH: &str = "{\"language\": \"ru|en\"}";
+
+/// `PATCH /api/v1/session`: the logged-in user's own preferences.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionPatch {
+    language: Language,
+}
+
 /// `POST /api/v1/users/{name}/grants`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,12 +285,17 @@ async fn login(state: &ApiState, req: Request<Incoming>, peer: SocketAddr) -> Ht
         Err(r) => return r,
     };
     let cookie = state.auth.settings().cookie;
-    let result =
-        blocking(&state.auth, move |auth| auth.login(&credentials.user, &credentials.password, peer.ip())).await;
+    let result = blocking(&state.auth, move |auth| {
+        auth.login(&credentials.user, &credentials.password, peer.ip()).and_then(|logged_in| {
+            let language = auth.language(&logged_in.principal)?;
+            Ok((logged_in, language))
+        })
+    })
+    .await;
     match result {
         Err(r) => r,
-        Ok(Ok(logged_in)) => {
-            let mut r = http_server::json(StatusCode::OK, &session_json(&logged_in.principal));
+        Ok(Ok((logged_in, language))) => {
+            let mut r = http_server::json(StatusCode::OK, &session_json(&logged_in.principal, language));
             if let Ok(v) = HeaderValue::from_str(&cookie.set(&logged_in.token)) {
                 r.headers_mut().insert(SET_COOKIE, v);
             }
@@ -290,16 +314,22 @@ async fn login(state: &ApiState, req: Request<Incoming>, peer: SocketAddr) -> Ht
     }
 }
 
-fn session_json(principal: &Principal) -> serde_json::Value {
+fn session_json(principal: &Principal, language: Language) -> serde_json::Value {
     let (via, csrf) = match &principal.credential {
         Credential::Session { csrf, .. } => ("session", Some(csrf.as_str())),
         Credential::LocalToken => ("local-admin-token", None),
     };
-    json!({ "user": principal.user, "role": principal.role, "grants": principal.grants, "csrf": csrf, "via": via })
+    json!({ "user": principal.user, "role": principal.role, "grants": principal.grants, "csrf": csrf, "via": via,
+            "language": language })
 }
 
-fn session(principal: &Principal) -> HttpResponse {
-    http_server::json(StatusCode::OK, &session_json(principal))
+/// The session answer (`GET` and `PATCH /api/v1/session`), or why the
+/// user's language could not be read or kept.
+fn session(principal: &Principal, language: Result<Language, AuthError>) -> HttpResponse {
+    match language {
+        Ok(language) => http_server::json(StatusCode::OK, &session_json(principal, language)),
+        Err(e) => failed(&e),
+    }
 }
 
 fn audit_query(params: &HashMap<String, String>) -> Result<(usize, Option<u64>), String> {

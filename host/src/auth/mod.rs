@@ -5,6 +5,7 @@
 //!   logout, user administration, change announcements;
 //! - [`rights`]: the one table of which role may call which method and path;
 //! - [`role`]: admin, operator, dispatcher, viewer;
+//! - [`language`]: the UI language a user chose (`ru`, `en`);
 //! - [`grant`]: registry subtree patterns (`gas/Kazan-1`, `*/*/mod-17`) and
 //!   [`MeterPath`];
 //! - [`principal`]: who a request acts as, [`Principal::may_see`];
@@ -24,6 +25,7 @@ pub mod csrf;
 pub mod error;
 pub mod grant;
 pub mod headers;
+pub mod language;
 pub mod local_token;
 pub mod password;
 pub mod principal;
@@ -40,6 +42,7 @@ mod tests;
 
 pub use error::AuthError;
 pub use grant::{GrantPattern, MeterPath};
+pub use language::Language;
 pub use principal::{Credential, Principal};
 pub use role::Role;
 pub use service::{Actor, Auth, AuthSettings, LoginError, Refusal, UserChange, UserView};

@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use super::cookie::CookiePolicy;
 use super::error::AuthError;
 use super::grant::GrantPattern;
+use super::language::Language;
 use super::password::PasswordHashing;
 use super::principal::{Credential, LOCAL_ADMIN, Principal};
 use super::rate_limit::LoginLimiter;
@@ -472,6 +473,7 @@ impl Auth {
             grants,
             created_ms: (self.clock)(),
             disabled: false,
+            language: Language::default(),
         };
         self.store.put_user(&record)?;
         let detail = Some(format!(
@@ -572,6 +574,31 @@ impl Auth {
         self.announce(UserChange::RightsChanged { user: name.to_owned() });
         self.audit(actor, "revoke", Some(name), Some(pattern.to_owned()))?;
         self.view(user)
+    }
+
+    /// The UI language `principal` chose; the default for the local admin
+    /// token, which has no user record.
+    pub fn language(&self, principal: &Principal) -> Result<Language, AuthError> {
+        if principal.credential == Credential::LocalToken {
+            return Ok(Language::default());
+        }
+        Ok(self.store.user(&principal.user)?.map(|u| u.language).unwrap_or_default())
+    }
+
+    /// Sets the UI language of `principal`'s own user (any role may; not
+    /// a change of rights, so neither audited nor announced).
+    pub fn set_language(&self, principal: &Principal, language: Language) -> Result<Language, AuthError> {
+        if principal.credential == Credential::LocalToken {
+            return Err(AuthError::Invalid(format!(
+                "the local admin token ({LOCAL_ADMIN}) has no user record to keep a language in"
+            )));
+        }
+        Ok(self
+            .change(&principal.user, |u| {
+                u.language = language;
+                Ok(())
+            })?
+            .language)
     }
 
     /// Removes a user and their sessions.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::AuthError;
 use super::grant::GrantPattern;
+use super::language::Language;
 use super::role::Role;
 use crate::archive::value::{seal_json, unseal_json};
 
@@ -41,6 +42,10 @@ pub struct UserRecord {
     pub created_ms: i64,
     /// A disabled user cannot log in.
     pub disabled: bool,
+    /// The UI language the user chose (records from before it read as
+    /// Russian).
+    #[serde(default)]
+    pub language: Language,
 }
 
 /// A login session as stored.
@@ -230,6 +235,7 @@ mod tests {
             grants: vec![GrantPattern::parse("gas").unwrap()],
             created_ms: 1,
             disabled: false,
+            language: Language::En,
         }
     }
 
@@ -282,6 +288,16 @@ mod tests {
         assert!(log[0].seq > log[1].seq);
         let older = store.audit_log(1, Some(log[0].seq)).unwrap();
         assert_eq!(older, vec![log[1].clone()]);
+    }
+
+    #[test]
+    fn a_record_from_before_the_language_reads_as_russian() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = UserStore::open(&dir.path().join("users")).unwrap();
+        let mut old = serde_json::to_value(user("ann")).unwrap();
+        old.as_object_mut().unwrap().remove("language");
+        store.db.insert(key(USER, b"ann"), seal_json(&key(USER, b"ann"), &old).unwrap()).unwrap();
+        assert_eq!(store.user("ann").unwrap().map(|u| u.language), Some(Language::Ru));
     }
 
     #[test]

@@ -231,3 +231,30 @@ fn repeated_failures_throttle_the_name_and_success_resets_it() {
     f.now.fetch_add(30_000, Ordering::SeqCst);
     f.auth.login("ann", "ann's long password", IP).unwrap();
 }
+
+#[test]
+fn each_user_keeps_the_language_they_chose_across_sessions() {
+    let f = fixture();
+    f.auth.add_user(&admin(), "ann", Role::Viewer, "ann's long password", &[]).unwrap();
+    f.auth.add_user(&admin(), "bob", Role::Viewer, "bob's long password", &[]).unwrap();
+    let logged_in = f.auth.login("ann", "ann's long password", IP).unwrap();
+    let mut headers = cookie(&logged_in.token);
+    assert!(
+        matches!(authorize(&f.auth, Method::PATCH, "/api/v1/session", &headers), Err(Refusal::Forbidden(_))),
+        "a cookie alone may not change it"
+    );
+    headers.insert("x-csrf-token", logged_in.csrf.parse().unwrap());
+    let ann = authorize(&f.auth, Method::PATCH, "/api/v1/session", &headers).unwrap().expect("a viewer may");
+    assert_eq!(f.auth.language(&ann).unwrap(), Language::Ru, "Russian by default");
+    assert_eq!(f.auth.set_language(&ann, Language::En).unwrap(), Language::En);
+    let again = f.auth.login("ann", "ann's long password", IP).unwrap().principal;
+    assert_eq!(f.auth.language(&again).unwrap(), Language::En, "a new session has it too");
+    let bob = f.auth.login("bob", "bob's long password", IP).unwrap().principal;
+    assert_eq!(f.auth.language(&bob).unwrap(), Language::Ru, "another user's is their own");
+    assert!(f.auth.audit_log(100, None).unwrap().iter().all(|e| e.action != "language"), "not an admin change");
+
+    let local = Principal::local_admin();
+    assert_eq!(f.auth.language(&local).unwrap(), Language::Ru);
+    let e = f.auth.set_language(&local, Language::En).unwrap_err().to_string();
+    assert!(e.contains("no user record"), "{e}");
+}

@@ -1,10 +1,14 @@
-//! The dispatcher UI's files, served by the host (`GET /`, `GET /ui/...`).
+//! The dispatcher UI (`ui/`), embedded in the binary and served by the host
+//! on the API's port: `GET /` is `index.html`, `GET /ui/<path>` a file.
+//! The files are open without a login; the page asks the API for
+//! everything else.
+//!
+//! - [`files`]: the table of embedded files (made by `host/build.rs`) and
+//!   the lookup of a request path;
+//! - [`serve`]: the answer with the file's `Content-Type`.
 
-use hyper::StatusCode;
+pub mod files;
+pub mod serve;
 
-use crate::http_server::{self, HttpResponse};
-
-/// The file at request path `path`.
-pub fn asset(path: &str) -> HttpResponse {
-    http_server::error(StatusCode::NOT_FOUND, &format!("no UI file at {path}"))
-}
+pub use files::{UiFile, find};
+pub use serve::asset;

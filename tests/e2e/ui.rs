@@ -1,0 +1,590 @@
+//! The dispatcher UI in a real headless Chromium (Debian's `chromium`,
+//! driven through `chromedriver` by fantoccini; `scripts/install-browser`
+//! installs both): the first-run hint and the login, a reading sent through
+//! the listener driver on the live table within a second, a cut stream
+//! that reconnects and replays what it missed, a viewer who sees nothing of
+//! a meter outside their grants (and whose subscription naming it is
+//! refused), and the language kept per user. Every step leaves a screenshot
+//! in `target/artefacts/ui/`.
+//!
+//! The browser tests run one at a time (each has a host and a Chromium);
+//! every wait is on a condition in the page, with a deadline.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::task::AbortHandle;
+
+use crate::harness::{
+    APPLY_DEADLINE, Host, LineClient, START_DEADLINE, add_user, browser, default_config, http, login_ok, now_ms,
+    plugins_dir, reading, request, wait_for, workspace,
+};
+
+/// Debian's Chromium and its WebDriver.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long the page may take to show something the host already has.
+const PAGE_DEADLINE: Duration = Duration::from_secs(15);
+/// How long a reconnection may take (the browser's retry delay is 3 s).
+const RECONNECT_DEADLINE: Duration = Duration::from_secs(30);
+/// The issue's bound: a reading sent through a driver is on the page within this.
+const LIVE_BOUND: Duration = Duration::from_secs(1);
+
+/// One browser test at a time.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A test host for the UI: cookies without `Secure` (plain HTTP on
+/// 127.0.0.1), a control request every second.
+fn ui_host() -> Host {
+    Host::start_with(
+        &(default_config(&plugins_dir("wasm")) + "\n[web]\ncookie_secure = false\nstream_control_seconds = 1\n"),
+    )
+}
+
+/// `target/artefacts/ui/`, made when missing.
+fn artefacts() -> PathBuf {
+    let dir = workspace().join("target").join("artefacts").join("ui");
+    std::fs::create_dir_all(&dir).expect("create target/artefacts/ui");
+    dir
+}
+
+/// `chromedriver` on a free loopback port; killed on drop.
+struct Chromedriver {
+    child: Child,
+    url: String,
+}
+
+impl Chromedriver {
+    fn start() -> Chromedriver {
+        assert!(
+            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} and {CHROMEDRIVER} are needed: run scripts/install-browser (scripts/test does)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut driver = Chromedriver { child, url: format!("http://{addr}") };
+        wait_for("chromedriver to listen", START_DEADLINE, || {
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                panic!("chromedriver exited with {status}");
+            }
+            TcpStream::connect(addr).ok()?;
+            let ready = request(addr, "GET", "/status", &[], b"").json()["value"]["ready"] == true;
+            ready.then_some(())
+        });
+        driver
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium on one page of the UI.
+struct Browser {
+    client: Client,
+    base: String,
+    test: &'static str,
+    _driver: Chromedriver,
+}
+
+impl Browser {
+    /// A new browser (1366×768, a laptop) for the UI at `base`; `test`
+    /// prefixes its screenshots.
+    async fn open(base: String, test: &'static str) -> Browser {
+        let driver = Chromedriver::start();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-background-networking",
+                         "--disable-component-update", "--disable-dev-shm-usage", "--window-size=1366,768",
+                         "--lang=ru-RU"],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .expect("a Chromium session through chromedriver");
+        Browser { client, base, test, _driver: driver }
+    }
+
+    /// Opens `path` (with its `#/…` route) of the UI.
+    async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
+    }
+
+    /// Runs `script` (a function body: `return …`) in the page.
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, Vec::new()).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits until `expression` is truthy in the page; returns its value.
+    /// At the deadline: a screenshot `<test>-timeout.png`, then a panic
+    /// naming `what` and the page's text.
+    async fn wait(&self, what: &str, deadline: Duration, expression: &str) -> Value {
+        let script = format!("return ({expression});");
+        let end = Instant::now() + deadline;
+        loop {
+            let value = self.js(&script).await;
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!("") && value != json!(0);
+            if truthy {
+                return value;
+            }
+            if Instant::now() >= end {
+                self.screenshot("timeout").await;
+                let text = self.js("return document.body.innerText").await;
+                panic!("timed out after {deadline:?} waiting for {what} ({expression}); the page says:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Saves `target/artefacts/ui/<test>-<name>.png`.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let path = artefacts().join(format!("{}-{name}.png", self.test));
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    /// Logs in through the login page and waits for the live table.
+    async fn log_in(&self, user: &str, password: &str) {
+        self.wait("the login page", PAGE_DEADLINE, "!document.getElementById('login-view').hidden").await;
+        let field = |id: &'static str| self.client.find(Locator::Id(id));
+        field("login-user").await.expect("user field").clear().await.expect("clear");
+        field("login-user").await.expect("user field").send_keys(user).await.expect("type the user");
+        field("login-password").await.expect("password field").send_keys(password).await.expect("type");
+        field("login-submit").await.expect("the button").click().await.expect("click");
+        self.wait("the live table after the login", PAGE_DEADLINE, "document.getElementById('live-table')").await;
+    }
+
+    /// The state the indicator `prefix` (`stream`: the header's global
+    /// stream, `meter-stream`: the meter page's) shows.
+    fn state_is(prefix: &str, state: &str) -> String {
+        format!("document.getElementById('{prefix}-state')?.dataset.state === '{state}'")
+    }
+
+    /// Ends the WebDriver session.
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// A JavaScript string literal of `text`.
+fn js_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string")
+}
+
+/// The text of the live table's value cell of `device`/`channel`.
+fn live_value(device: &str, channel: &str) -> String {
+    format!(
+        "document.querySelector('#live-table tr[data-device=' + CSS.escape({}) + '][data-channel=' + CSS.escape({}) + '] td.value')?.textContent",
+        js_string(device),
+        js_string(channel)
+    )
+}
+
+/// Sends one reading line through the listener's TCP driver; returns after its acknowledgement.
+fn send(client: &mut LineClient, device: &str, channel: &str, ts_ms: i64, value: &str) {
+    client.send(reading(device, channel, ts_ms, &format!("\"{value}\"")).as_bytes());
+    let answer = client.answer().expect("an acknowledgement");
+    assert_eq!(answer["ok"], true, "{answer}");
+}
+
+/// Sets a meter's site and resource through the API once it is registered.
+fn place(host: &Host, meter: &str, resource: &str, site: &str) {
+    wait_for(&format!("meter {meter} to be registered"), APPLY_DEADLINE, || {
+        (host.get(&format!("/api/v1/meters/{meter}")).0 == 200).then_some(())
+    });
+    let body = json!({ "actor": "e2e", "resource": resource, "site": site }).to_string();
+    let (status, answer) = http(host.api, "PATCH", &format!("/api/v1/meters/{meter}"), body.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
+    let _one = ONE_BROWSER.lock().await;
+    let host = ui_host();
+    let page = Browser::open(format!("http://{}", host.api), "a").await;
+
+    // The first run: the login page says how to make the first admin.
+    page.goto("/").await;
+    page.wait("the first-run hint", PAGE_DEADLINE, "!document.getElementById('first-run').hidden").await;
+    let hint = page.js("return document.getElementById('first-run').innerText").await;
+    assert!(hint.as_str().is_some_and(|h| h.contains("meterhub user add <name> --role admin")), "{hint}");
+    page.screenshot("1-first-run").await;
+
+    add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
+    page.goto("/").await;
+    page.log_in("dina", "dina's password").await;
+    page.wait("the stream to connect", PAGE_DEADLINE, &Browser::state_is("stream", "connected")).await;
+    page.wait("the empty table's note", PAGE_DEADLINE, "!document.getElementById('live-empty').hidden").await;
+    page.screenshot("2-live-empty").await;
+
+    // A reading through the real listener driver, on the page within a second.
+    let mut device = LineClient::connect(host.driver("tcp-in"));
+    let ts = now_ms() - 60_000;
+    let sent = Instant::now();
+    send(&mut device, "gas-1", "volume", ts, "123.456");
+    let shown = format!("{} === '123.456'", live_value("gas-1", "volume"));
+    page.wait("the reading on the live table", PAGE_DEADLINE, &shown).await;
+    let latency = sent.elapsed();
+    page.screenshot("3-live-reading").await;
+    assert!(latency <= LIVE_BOUND, "the reading took {latency:?} from the device to the page");
+    let unit =
+        page.js("return document.querySelector('#live-table tr[data-device=\"gas-1\"] td.unit').textContent").await;
+    assert_eq!(unit, "m3");
+
+    // Its age is counted every second, and the delivery quality is measured.
+    let age = "document.querySelector('#live-table tr[data-device=\"gas-1\"] td.age').textContent";
+    let first_age = page.js(&format!("return {age}")).await;
+    page.wait("the age to be counted on", Duration::from_secs(5), &format!("{age} !== {first_age}")).await;
+    let t3 = page
+        .wait("a delivery-quality measurement", PAGE_DEADLINE, "document.getElementById('stream-quality')?.dataset.t3")
+        .await;
+    let t3: f64 = t3.as_str().and_then(|t| t.parse().ok()).expect("T3 in ms");
+    assert!((0.0..500.0).contains(&t3), "T3 = {t3} ms on the loopback");
+    let late = page.js("return document.getElementById('stream-quality').dataset.late").await;
+    assert_eq!(late, "false", "T3 = {t3} ms is not late for Tc = 1 s");
+
+    // The meter page: a chart (uPlot when scripts/build-ui ran), readings
+    // growing live, the daily deltas.
+    page.client.find(Locator::Css("#live-table a")).await.expect("the meter's link").click().await.expect("click");
+    page.wait(
+        "the meter page's readings",
+        PAGE_DEADLINE,
+        "document.querySelector('#readings-table td.value')?.textContent === '123.456'",
+    )
+    .await;
+    page.wait("the meter stream", PAGE_DEADLINE, &Browser::state_is("meter-stream", "connected")).await;
+    let chart = if workspace().join("ui/vendor/uPlot.iife.min.js").exists() {
+        "document.querySelector('#meter-chart .uplot canvas')"
+    } else {
+        "document.getElementById('chart-missing')"
+    };
+    page.wait("the chart", PAGE_DEADLINE, chart).await;
+    send(&mut device, "gas-1", "volume", ts + 50_000, "124.5");
+    page.wait(
+        "the live reading on the meter page",
+        PAGE_DEADLINE,
+        "[...document.querySelectorAll('#readings-table td.value')].some(td => td.textContent === '124.5')",
+    )
+    .await;
+    page.wait("the daily consumption", PAGE_DEADLINE, "document.querySelector('#deltas-day td.num')").await;
+    page.screenshot("4-meter").await;
+
+    // The plugin status page, for a dispatcher.
+    page.goto("/#/plugins").await;
+    page.wait("the plugin instances", PAGE_DEADLINE, "document.querySelector('#plugin-instances tr[data-instance]')")
+        .await;
+    page.wait("the quarantine", PAGE_DEADLINE, "document.getElementById('quarantine-empty')").await;
+    page.screenshot("5-plugins").await;
+
+    // A wall screen.
+    page.client.set_window_size(1920, 1080).await.expect("resize");
+    page.goto("/#/live").await;
+    page.wait(
+        "the live table on a wall screen",
+        PAGE_DEADLINE,
+        &format!("{} === '124.5'", live_value("gas-1", "volume")),
+    )
+    .await;
+    page.screenshot("6-wall-screen").await;
+    page.close().await;
+}
+
+/// A TCP proxy between the browser and the host that can cut every
+/// connection and refuse new ones until it is let through again.
+struct CuttableProxy {
+    addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: SocketAddr) -> CuttableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let open = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (open_, connections_) = (open.clone(), connections.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut down, _)) = listener.accept().await else { continue };
+                if !open_.load(Ordering::SeqCst) {
+                    // Refused: closed at once.
+                    drop(down);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                connections_.lock().unwrap_or_else(|e| e.into_inner()).push(task.abort_handle());
+            }
+        })
+        .abort_handle();
+        CuttableProxy { addr, open, connections, accept }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            connection.abort();
+        }
+    }
+
+    /// Lets connections through again.
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_a_cut_stream_reconnects_and_the_page_replays_what_it_missed() {
+    let _one = ONE_BROWSER.lock().await;
+    let host = ui_host();
+    add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
+    let mut device = LineClient::connect(host.driver("tcp-in"));
+    let t0 = now_ms() - 3_600_000;
+    send(&mut device, "heat-7", "energy", t0, "100");
+    send(&mut device, "heat-8", "energy", t0, "200");
+
+    let proxy = CuttableProxy::start(host.api).await;
+    let page = Browser::open(format!("http://{}", proxy.addr), "b").await;
+    page.goto("/").await;
+    page.log_in("dina", "dina's password").await;
+    page.wait("heat-8 on the live table", PAGE_DEADLINE, &format!("{} === '200'", live_value("heat-8", "energy")))
+        .await;
+    page.goto("/#/meter/heat-7").await;
+    page.wait(
+        "the meter page's first reading",
+        PAGE_DEADLINE,
+        "document.querySelector('#readings-table td.value')?.textContent === '100'",
+    )
+    .await;
+    page.wait("the meter stream", PAGE_DEADLINE, &Browser::state_is("meter-stream", "connected")).await;
+    page.wait("the global stream", PAGE_DEADLINE, &Browser::state_is("stream", "connected")).await;
+
+    // Cut: both streams notice and say so.
+    proxy.cut();
+    page.wait("the meter stream to reconnect", RECONNECT_DEADLINE, &Browser::state_is("meter-stream", "reconnecting"))
+        .await;
+    page.wait("the global stream to reconnect", RECONNECT_DEADLINE, &Browser::state_is("stream", "reconnecting")).await;
+    page.screenshot("1-reconnecting").await;
+
+    // Readings meanwhile, archived before the page can reach the host again.
+    let missed: Vec<String> = (1..=5).map(|i| format!("{}", 100 + i * 7)).collect();
+    for (i, value) in missed.iter().enumerate() {
+        send(&mut device, "heat-7", "energy", t0 + (i as i64 + 1) * 60_000, value);
+    }
+    send(&mut device, "heat-8", "energy", t0 + 60_000, "201");
+    let archived = wait_for("the missed readings in the archive", APPLY_DEADLINE, || {
+        let readings = host.get_ok("/api/v1/readings?device=heat-7");
+        (readings.as_array().map_or(0, Vec::len) == 6).then_some(readings)
+    });
+    assert_eq!(archived[5]["value"], "135", "{archived}");
+    let still = page.js(&format!("return {}", Browser::state_is("meter-stream", "reconnecting"))).await;
+    assert_eq!(still, true, "the page cannot have reconnected through a closed proxy");
+
+    proxy.restore();
+    page.wait("the meter stream back", RECONNECT_DEADLINE, &Browser::state_is("meter-stream", "connected")).await;
+    let all_shown = format!(
+        "(() => {{ const shown = [...document.querySelectorAll('#readings-table td.value')].map(td => td.textContent); \
+         return {}.every(v => shown.includes(v)); }})()",
+        serde_json::to_string(&missed).expect("JSON")
+    );
+    page.wait("every missed reading on the meter page", PAGE_DEADLINE, &all_shown).await;
+    page.wait("the global stream back", RECONNECT_DEADLINE, &Browser::state_is("stream", "connected")).await;
+    page.screenshot("2-replayed").await;
+    page.goto("/#/live").await;
+    page.wait(
+        "both meters' newest values",
+        PAGE_DEADLINE,
+        &format!("{} === '135' && {} === '201'", live_value("heat-7", "energy"), live_value("heat-8", "energy")),
+    )
+    .await;
+    page.screenshot("3-live-after").await;
+    page.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_a_viewer_sees_nothing_of_a_meter_outside_their_grants() {
+    let _one = ONE_BROWSER.lock().await;
+    let host = ui_host();
+    let mut device = LineClient::connect(host.driver("tcp-in"));
+    let ts = now_ms() - 60_000;
+    send(&mut device, "secret-1", "volume", ts, "9111.5");
+    send(&mut device, "open-1", "volume", ts, "222");
+    place(&host, "secret-1", "gas", "Kazan-1");
+    place(&host, "open-1", "gas", "Kazan-2");
+    add_user(&host, &["vera", "--role", "viewer", "--grant", "gas/Kazan-2"], "vera's password");
+
+    let page = Browser::open(format!("http://{}", host.api), "c").await;
+    page.goto("/").await;
+    page.log_in("vera", "vera's password").await;
+    page.wait("open-1 in the tree", PAGE_DEADLINE, "document.querySelector('#tree-body a[data-meter=\"open-1\"]')")
+        .await;
+    page.wait("open-1 on the live table", PAGE_DEADLINE, &format!("{} === '222'", live_value("open-1", "volume")))
+        .await;
+    // New values, the restricted one first: once open-1's is shown,
+    // secret-1's would have been too.
+    send(&mut device, "secret-1", "volume", ts + 1000, "9112.5");
+    send(&mut device, "open-1", "volume", ts + 1000, "223");
+    page.wait("open-1's new value", PAGE_DEADLINE, &format!("{} === '223'", live_value("open-1", "volume"))).await;
+    let text = page.js("return document.body.innerText").await;
+    let text = text.as_str().expect("the page's text");
+    for secret in ["secret-1", "9111.5", "9112.5", "Kazan-1"] {
+        assert!(!text.contains(secret), "the viewer's page shows {secret:?}:\n{text}");
+    }
+    let hidden = page.js("return document.getElementById('nav-plugins').hidden").await;
+    assert_eq!(hidden, true, "no plugin status for a viewer");
+    page.screenshot("1-viewer").await;
+
+    // The stream refuses a subscription naming the meter: from the page…
+    let refused = page
+        .js("return fetch('/api/v1/stream?device=secret-1', {headers: {Accept: 'text/event-stream'}})
+                 .then(async r => ({status: r.status, body: await r.text()}))")
+        .await;
+    assert_eq!(refused["status"], 403, "{refused}");
+    assert!(refused["body"].as_str().is_some_and(|b| b.contains("secret-1")), "the refusal names it: {refused}");
+    // …and over HTTP with her cookie.
+    let vera = login_ok(host.api, "vera", "vera's password");
+    let r = browser(host.api, &vera, "GET", "/api/v1/stream?device=secret-1", false, "");
+    assert_eq!(r.status, 403, "{}", r.json());
+    let r = browser(host.api, &vera, "GET", "/api/v1/meters", false, "");
+    let meters = r.json();
+    let ids: Vec<&str> = meters.as_array().expect("a list").iter().filter_map(|m| m["id"].as_str()).collect();
+    assert_eq!(ids, ["open-1"], "{meters}");
+
+    // Opening its page by address shows nothing of it either.
+    page.goto("/#/meter/secret-1").await;
+    page.wait("the meter page's refusal", PAGE_DEADLINE, "!document.getElementById('meter-error').hidden").await;
+    let rows = page.js("return document.querySelectorAll('#readings-table tbody tr').length").await;
+    assert_eq!(rows, 0);
+    let text = page.js("return document.getElementById('view').innerText").await;
+    assert!(!text.as_str().unwrap_or_default().contains("9112.5"), "{text}");
+    page.screenshot("2-restricted-meter").await;
+    page.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_the_language_switch_is_kept_per_user_across_reloads_and_logins() {
+    let _one = ONE_BROWSER.lock().await;
+    let host = ui_host();
+    add_user(&host, &["ann", "--role", "viewer", "--grant", "*"], "ann's password");
+    add_user(&host, &["bob", "--role", "viewer", "--grant", "*"], "bob's password");
+    let nav = "document.getElementById('nav-live').textContent";
+
+    let page = Browser::open(format!("http://{}", host.api), "d").await;
+    page.goto("/").await;
+    page.wait(
+        "the Russian login page",
+        PAGE_DEADLINE,
+        "document.getElementById('login-submit').textContent === 'Войти'",
+    )
+    .await;
+    page.log_in("ann", "ann's password").await;
+    page.wait("the Russian UI", PAGE_DEADLINE, &format!("{nav} === 'Текущие значения'")).await;
+    page.screenshot("1-russian").await;
+
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the English UI",
+        PAGE_DEADLINE,
+        &format!("{nav} === 'Live values' && document.documentElement.lang === 'en'"),
+    )
+    .await;
+    page.wait(
+        "the live table in English",
+        PAGE_DEADLINE,
+        "document.querySelector('#live-table th')?.textContent === 'Meter'",
+    )
+    .await;
+    page.screenshot("2-english").await;
+
+    // A reload asks the host, which kept it.
+    page.client.refresh().await.expect("reload");
+    page.wait(
+        "English after a reload",
+        PAGE_DEADLINE,
+        &format!("!document.getElementById('topbar').hidden && {nav} === 'Live values'"),
+    )
+    .await;
+
+    // Logged out, with the browser's memory wiped: the login page is
+    // Russian again, the login brings her English back.
+    page.client.find(Locator::Id("logout")).await.expect("logout").click().await.expect("click");
+    page.wait("the login page", PAGE_DEADLINE, "!document.getElementById('login-view').hidden").await;
+    page.js("localStorage.clear(); return true").await;
+    page.client.refresh().await.expect("reload");
+    page.wait(
+        "the Russian login page",
+        PAGE_DEADLINE,
+        "document.getElementById('login-submit').textContent === 'Войти'",
+    )
+    .await;
+    page.log_in("ann", "ann's password").await;
+    page.wait("English after a new login", PAGE_DEADLINE, &format!("{nav} === 'Live values'")).await;
+    page.screenshot("3-english-after-login").await;
+
+    // Her choice, not everyone's.
+    let session = login_ok(host.api, "bob", "bob's password");
+    let me = browser(host.api, &session, "GET", "/api/v1/session", false, "").json();
+    assert_eq!(me["language"], "ru", "{me}");
+    let r = browser(host.api, &session, "PATCH", "/api/v1/session", true, r#"{"language":"de"}"#);
+    assert_eq!(r.status, 400, "{}", r.json());
+    let r = browser(host.api, &session, "PATCH", "/api/v1/session", false, r#"{"language":"en"}"#);
+    assert_eq!(r.status, 403, "the CSRF token is needed: {}", r.json());
+    page.close().await;
+}
+
+/// The UI files are served by the host itself, with their content types,
+/// open without a login, under the security headers.
+#[test]
+fn ui_files_are_served_by_the_host_with_their_content_types() {
+    let host = Host::start();
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/ui/js/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/css/app.css", "text/css; charset=utf-8"),
+    ] {
+        let r = request(host.api, "GET", path, &[], b"");
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some(content_type), "{path}");
+        assert!(r.header("content-security-policy").is_some_and(|c| c.contains("script-src 'self'")), "{path}");
+    }
+    let r = request(host.api, "HEAD", "/", &[], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    let r = request(host.api, "GET", "/ui/nothing-here.js", &[], b"");
+    assert_eq!(r.status, 404);
+    let r = request(host.api, "POST", "/ui/js/app.js", &[], b"");
+    assert_eq!(r.status, 401, "only reading is open");
+}
