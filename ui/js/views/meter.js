@@ -283,8 +283,8 @@ class MeterPage {
       ['meter.account', m.consumer_account],
       ['meter.zone', this.meter?.time_zone_in_use],
       ['meter.source', this.meter?.source],
-      ['meter.first_seen', this.meter?.first_seen],
-      ['meter.last_seen', this.meter?.last_seen],
+      ['meter.first_seen', this.meter?.first_seen ? formatTime(Date.parse(this.meter.first_seen)) : null],
+      ['meter.last_seen', this.meter?.last_seen ? formatTime(Date.parse(this.meter.last_seen)) : null],
     ];
     clear(this.info).append(...rows.flatMap(([key, value]) => [el('dt', {}, t(key)), el('dd', {}, value ?? '—')]));
   }
