@@ -313,6 +313,9 @@ async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
     )
     .await;
     page.screenshot("6-wall-screen").await;
+    // The live table, the chart and the plugin page, all within the CSP.
+    let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
+    assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
     page.close().await;
 }
 

@@ -18,6 +18,13 @@ import { NavigationTree } from './views/tree.js';
 const LANGUAGE_HINT = 'meterhub.language';
 const ROLES = ['viewer', 'dispatcher', 'operator', 'admin'];
 
+// A blocked script, style or connection breaks the page quietly: count
+// each one where a test (and a developer) can see it.
+document.addEventListener('securitypolicyviolation', (e) => {
+  document.body.dataset.cspViolations = String(Number(document.body.dataset.cspViolations ?? 0) + 1);
+  console.warn(`Content-Security-Policy blocked ${e.blockedURI} (${e.violatedDirective})`);
+});
+
 const values = new LiveValues();
 const tree = new NavigationTree();
 let indicator = null;
