@@ -307,17 +307,19 @@ fn run_phase(host: &Host, ingress: SocketAddr, options: &Options, tally: &Tally,
     let cpu_before = cpu_seconds(&stat);
     let started = Instant::now();
     let sent = send_readings(ingress, options, round);
-    // Let the last readings arrive: until nothing new for 500 ms.
+    // Let the last readings arrive: until nothing new for 500 ms (the
+    // phase ends at the last poll that still saw some).
     let mut last = tally.events.load(Ordering::Relaxed);
+    let mut ended = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let now = tally.events.load(Ordering::Relaxed);
         if now == last {
             break;
         }
-        last = now;
+        (last, ended) = (now, Instant::now());
     }
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = ended.duration_since(started).as_secs_f64();
     let (events, histogram, t3_us, late) = tally.take();
     Phase { events, histogram, t3_us, late, sent, seconds, cpu: cpu_seconds(&stat) - cpu_before }
 }
@@ -326,15 +328,16 @@ fn report(name: &str, phase: &Phase, options: &Options) {
     let subscribers = options.clients as f64 * options.per_client as f64 / options.meters as f64;
     let offered = phase.sent as f64 * subscribers;
     println!(
-        "{name}: {} readings sent in {:.1} s ({:.0}/s); events offered {:.0}, delivered {} ({:.1} %), {:.0} events/s; \
-         commit -> client p50 {} ms, p99 {} ms, max {} ms; host CPU {:.2} s ({:.0} % of one core)",
+        "{name}: {} readings sent in {:.1} s ({:.0}/s); events offered {:.0}, delivered {} ({:.1} %) by {:.1} s, \
+         {:.0} events/s; commit -> client p50 {} ms, p99 {} ms, max {} ms; host CPU {:.2} s ({:.0} % of one core)",
         phase.sent,
         options.seconds,
         phase.sent as f64 / options.seconds,
         offered,
         phase.events,
         100.0 * phase.events as f64 / offered.max(1.0),
-        phase.events as f64 / options.seconds,
+        phase.seconds,
+        phase.events as f64 / phase.seconds,
         histogram_percentile(&phase.histogram, 0.50),
         histogram_percentile(&phase.histogram, 0.99),
         histogram_max(&phase.histogram),

@@ -40,6 +40,8 @@ fn feed(host: &Host) -> (Vec<Value>, Value, Value) {
     for r in readings.as_array_mut().unwrap() {
         r.as_object_mut().unwrap().remove("frame_seq");
         r.as_object_mut().unwrap().remove("seq");
+        // When each run archived it: the host's clock, not the plugin's doing.
+        r.as_object_mut().unwrap().remove("archived_at_ms");
     }
     (answers, readings, stats["sources"].clone())
 }

@@ -40,7 +40,7 @@ pub fn list(
     let meters = meters_by_module(state, seen)?;
     let expected = match expected_periods(state) {
         Ok(expected) => expected,
-        Err(response) => return Ok(response),
+        Err(response) => return Ok(*response),
     };
     let periods = state.view().accounting.silent_after_periods;
     let now_ms = crate::transport::now_ms();
@@ -73,7 +73,7 @@ pub fn one(state: &ApiState, module: &str, seen: &Visibility) -> Result<HttpResp
     let periods = state.view().accounting.silent_after_periods;
     let configured = match expected_periods(state) {
         Ok(expected) => expected.get(module).copied(),
-        Err(response) => return Ok(response),
+        Err(response) => return Ok(*response),
     };
     let now_ms = crate::transport::now_ms();
     Ok(http_server::json(StatusCode::OK, &view(&activity, meters.get(module), now_ms, periods, configured)))
@@ -127,12 +127,12 @@ const MAX_PERIOD_S: u64 = 31 * 24 * 3600;
 
 /// The periods operators set, by module; a 500 saying why when the
 /// registry cannot be read.
-fn expected_periods(state: &ApiState) -> Result<HashMap<String, i64>, HttpResponse> {
+fn expected_periods(state: &ApiState) -> Result<HashMap<String, i64>, Box<HttpResponse>> {
     match state.accounting.store.modules() {
         Ok(records) => Ok(records.into_iter().filter_map(|m| Some((m.id, m.expected_period_ms?))).collect()),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the module registry");
-            Err(http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+            Err(Box::new(http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())))
         }
     }
 }
