@@ -205,6 +205,14 @@ fn live_and_back_filled_uplinks_are_decoded_and_archived() {
         }
     }
 
+    // The registry knows each meter's model, as the codec decoded it.
+    let gm2_meter = wait_for("the GM-2 meter registered with its model", APPLY_DEADLINE, || {
+        let (status, body) = http(host.api, "GET", &format!("/api/v1/meters/{dev}"), b"");
+        let meter: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        (status == 200 && !meter["model"].is_null()).then_some(meter)
+    });
+    assert_eq!(gm2_meter["model"], "GM-2", "{gm2_meter:#}");
+
     // An operator's expected period overrides the learned one, and can be cleared.
     let module = list[0]["module"].as_str().expect("an id").to_owned();
     let path = format!("/api/v1/modules/{module}");

@@ -149,6 +149,7 @@ impl Consumer {
                 first_ms: r.ts_ms,
                 last_ms: r.ts_ms,
                 module: None,
+                model: None,
             });
             s.source.clone_from(&stored.source);
             s.first_ms = s.first_ms.min(r.ts_ms);
@@ -166,6 +167,7 @@ impl Consumer {
         for (meter, sighting) in &mut sightings {
             if let Some(summary) = self.archive.device(meter)? {
                 sighting.module = summary.module;
+                sighting.model = summary.model;
                 first_ts.insert(*meter, summary.first_ts_ms);
             }
         }

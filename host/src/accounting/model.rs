@@ -141,6 +141,10 @@ pub struct MeterRecord {
     pub channels: BTreeMap<String, ChannelInfo>,
     /// The communication module it is read through, when known.
     pub module: Option<String>,
+    /// The model its codec reports (the operator's `metadata.model` is
+    /// theirs to set), when known.
+    #[serde(default)]
+    pub model: Option<String>,
     /// Earliest device timestamp seen, ms since the epoch.
     pub first_seen_ms: i64,
     /// Latest device timestamp seen, ms since the epoch.
@@ -161,6 +165,7 @@ impl MeterRecord {
             source: source.to_owned(),
             channels: BTreeMap::new(),
             module: None,
+            model: None,
             first_seen_ms: ts_ms,
             last_seen_ms: ts_ms,
             registered_at_ms: now_ms,

@@ -104,6 +104,8 @@ pub struct Sighting {
     pub last_ms: i64,
     /// The module it is read through, as the archive says now.
     pub module: Option<String>,
+    /// The model its codec reported, as the archive says now.
+    pub model: Option<String>,
 }
 
 /// The deltas of one meter channel and period over `[from_ms, to_ms)`,
@@ -394,6 +396,9 @@ impl AccountingStore {
             record.last_seen_ms = record.last_seen_ms.max(s.last_ms);
             for (name, info) in &s.channels {
                 record.channels.entry(name.clone()).or_insert_with(|| info.clone());
+            }
+            if s.model.is_some() {
+                record.model.clone_from(&s.model);
             }
             if s.module.is_some() && s.module != record.module {
                 if let Some(old) = record.module.take() {

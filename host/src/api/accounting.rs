@@ -126,6 +126,7 @@ fn meter_view(m: &MeterRecord) -> Value {
         "id": m.id,
         "source": m.source,
         "module": m.module,
+        "model": m.model,
         "channels": m.channels,
         "first_seen": format_rfc3339_ms(m.first_seen_ms),
         "last_seen": format_rfc3339_ms(m.last_seen_ms),

@@ -165,6 +165,8 @@ fn devices(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, ArchiveE
                 "last_received_at": meterhub_plugin_api::time::format_rfc3339_ms(d.last_received_at_ms),
                 "channels": d.channels,
                 "readings": d.readings,
+                "module": d.module,
+                "model": d.model,
             })
         })
         .collect();

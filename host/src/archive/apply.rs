@@ -229,6 +229,7 @@ impl<'a> Txn<'a> {
             [one] => Some(one.module.as_str()),
             _ => None,
         };
+        let model = decoded.fields.as_deref().and_then(reported_model);
         for reading in &decoded.readings {
             let key = keys::reading_key(&reading.device, &reading.channel, reading.ts_ms);
             let mut versions: Vec<StoredReading> = match self.get(&key)? {
@@ -261,7 +262,7 @@ impl<'a> Txn<'a> {
                 }
                 new_readings.push(stored);
             }
-            self.touch_device(frame, reading, new_key, module)?;
+            self.touch_device(frame, reading, new_key, module, model.as_deref())?;
         }
 
         for telemetry in &decoded.telemetry {
@@ -282,6 +283,7 @@ impl<'a> Txn<'a> {
         reading: &Reading,
         new_key: bool,
         module: Option<&str>,
+        model: Option<&str>,
     ) -> Result<(), ArchiveError> {
         let slot = self.device(&reading.device)?;
         let summary = slot.get_or_insert_with(|| DeviceSummary {
@@ -293,10 +295,14 @@ impl<'a> Txn<'a> {
             channels: Vec::new(),
             readings: 0,
             module: None,
+            model: None,
         });
         summary.source.clone_from(&frame.source);
         if let Some(module) = module.filter(|m| summary.module.as_deref() != Some(*m)) {
             summary.module = Some(module.to_owned());
+        }
+        if let Some(model) = model.filter(|m| summary.model.as_deref() != Some(*m)) {
+            summary.model = Some(model.to_owned());
         }
         summary.last_received_at_ms = summary.last_received_at_ms.max(frame.received_at_ms);
         if new_key {
@@ -388,6 +394,17 @@ impl<'a> Txn<'a> {
 }
 
 /// Reads a sealed number directly from the tree.
+/// Longest model name kept, bytes.
+const MAX_MODEL_BYTES: usize = 64;
+
+/// The model a codec reported: a non-empty string `model` in the decoded
+/// fields' JSON object (`docs/plugins.md`, "Decoded fields").
+fn reported_model(fields: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(fields).ok()?;
+    let model = value.get("model")?.as_str()?.trim();
+    (!model.is_empty() && model.len() <= MAX_MODEL_BYTES).then(|| model.to_owned())
+}
+
 pub(crate) fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, ArchiveError> {
     match tree.get(key).map_err(ArchiveError::storage("read"))? {
         Some(value) => Ok(Some(unseal_u64(key, &value)?)),

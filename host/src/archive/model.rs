@@ -93,6 +93,10 @@ pub struct DeviceSummary {
     /// telemetry came in the same frame as its latest reading.
     #[serde(default)]
     pub module: Option<String>,
+    /// The model its codec reported (a `model` in the decoded fields, see
+    /// `docs/plugins.md`), the latest one.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// Accounting counters of one source. At rest, at frame level:

@@ -462,6 +462,33 @@ fn module_activity_keeps_the_latest_telemetry_counts_lost_uplinks_and_links_mete
 }
 
 #[test]
+fn a_model_in_the_decoded_fields_is_kept_with_the_meters_of_the_frame() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let frame = |seq: u64, fields: Option<&str>| ApplyItem {
+        record: JournalRecord { seq, entry: Entry::Frame(raw(seq, "s")) },
+        verdict: Some(Verdict::Decoded(Decoded {
+            readings: vec![reading("m1", "volume", T0 + seq as i64, "1")],
+            telemetry: vec![],
+            fields: fields.map(str::to_owned),
+        })),
+    };
+    let model = |archive: &SledArchive| archive.device("m1").expect("device").expect("stored").model;
+    archive.apply(vec![frame(1, None)]).expect("apply");
+    assert_eq!(model(&archive), None);
+    archive.apply(vec![frame(2, Some(r#"{"model":"SI-12","pulses":4}"#))]).expect("apply");
+    assert_eq!(model(&archive).as_deref(), Some("SI-12"));
+    // Fields without one, or with something else there, keep what is known.
+    let long = format!(r#"{{"model":"{}"}}"#, "x".repeat(65));
+    for (seq, fields) in [(3, r#"{"pulses":5}"#), (4, r#"{"model":7}"#), (5, "not json"), (6, long.as_str())] {
+        archive.apply(vec![frame(seq, Some(fields))]).expect("apply");
+    }
+    assert_eq!(model(&archive).as_deref(), Some("SI-12"));
+    archive.apply(vec![frame(7, Some(r#"{"model":" SI-13 "}"#))]).expect("apply");
+    assert_eq!(model(&archive).as_deref(), Some("SI-13"));
+}
+
+#[test]
 fn only_the_newest_rejections_are_kept_per_source() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = open(&dir);
