@@ -61,6 +61,22 @@ fn authorize(auth: &Auth, method: Method, path: &str, headers: &HeaderMap) -> Re
 }
 
 #[test]
+fn a_session_is_open_until_it_expires_or_logs_out() {
+    let f = fixture();
+    f.auth.add_user(&admin(), "ann", Role::Viewer, "ann's long password", &[]).unwrap();
+    let first = f.auth.login("ann", "ann's long password", IP).unwrap();
+    let second = f.auth.login("ann", "ann's long password", IP).unwrap();
+    let id = |p: &Principal| p.session_id().expect("a session").to_owned();
+    assert!(f.auth.session_open(&id(&first.principal)));
+    f.auth.logout(&first.principal, None).unwrap();
+    assert!(!f.auth.session_open(&id(&first.principal)), "logged out");
+    assert!(f.auth.session_open(&id(&second.principal)));
+    f.now.fetch_add(8 * 24 * HOUR, Ordering::SeqCst);
+    assert!(!f.auth.session_open(&id(&second.principal)), "past the absolute lifetime");
+    assert!(!f.auth.session_open("no-such-session"));
+}
+
+#[test]
 fn a_login_makes_a_session_that_the_cookie_carries_until_logout() {
     let f = fixture();
     assert!(f.auth.first_run().unwrap());

@@ -22,6 +22,9 @@ use crate::auth::{Auth, MeterPath, Principal, UserChange};
 
 /// Readings read from the archive log per step when the hub catches up.
 const CATCH_UP_BATCH: usize = 1024;
+/// How often the sessions of open streams are checked for expiry (a
+/// logout or revocation closes them at once, announced).
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Stream settings (`[web]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,17 +283,25 @@ impl Hub {
         }
     }
 
-    /// Rechecks every stream (rights changes were missed).
-    fn recheck_all(&self) {
+    /// Closes the streams whose session has ended (expired, logged out).
+    fn close_ended_sessions(&self) {
         let clients: Vec<Arc<Client>> = self.clients().all.values().cloned().collect();
         for client in clients {
             if let Some(session) = &client.session
+                && !client.is_closing()
                 && !self.auth.session_open(session)
             {
-                client.close("logged out");
-                continue;
+                client.close("the session has ended; log in again");
             }
-            self.recheck(&client);
+        }
+    }
+
+    /// Rechecks every stream (rights changes were missed).
+    fn recheck_all(&self) {
+        self.close_ended_sessions();
+        let clients: Vec<Arc<Client>> = self.clients().all.values().cloned().collect();
+        for client in clients.iter().filter(|c| !c.is_closing()) {
+            self.recheck(client);
         }
     }
 
@@ -302,9 +313,12 @@ impl Hub {
         mut changes: broadcast::Receiver<UserChange>,
     ) {
         let mut changes_open = true;
+        let mut sessions = tokio::time::interval(SESSION_CHECK);
+        sessions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 biased;
+                _ = sessions.tick() => self.close_ended_sessions(),
                 change = changes.recv(), if changes_open => match change {
                     Ok(change) => self.apply_change(&change),
                     Err(RecvError::Lagged(_)) => self.recheck_all(),
