@@ -168,7 +168,8 @@ impl Shared {
     /// push their `rx` messages.
     pub fn generate(&self, count: usize) {
         let mut out = Vec::new();
-        let tally = lock(&self.world).emit(count, now_ms(), self.options.history_limit, &mut out);
+        // Exactly `count`, as asked, whatever the devices sent last.
+        let tally = lock(&self.world).emit(count, now_ms(), self.options.history_limit, None, &mut out);
         tally.record(&self.stats);
         for event in out {
             let _ = self.events.send(event);

@@ -184,9 +184,19 @@ impl Traffic {
 }
 
 impl World {
-    /// Emit `count` data uplinks at server time `now_ms`, round robin; their
-    /// messages go to `out`.
-    pub fn emit(&mut self, count: usize, now_ms: i64, keep: usize, out: &mut Vec<Event>) -> Tally {
+    /// Emit up to `count` data uplinks at server time `now_ms`, round robin;
+    /// their messages go to `out`. With `spacing_ms`, a device whose last
+    /// data uplink is less than that old has its turn skipped (a device
+    /// sends once a second at most: its clock counts seconds); `tally.data`
+    /// says how many were sent.
+    pub fn emit(
+        &mut self,
+        count: usize,
+        now_ms: i64,
+        keep: usize,
+        spacing_ms: Option<i64>,
+        out: &mut Vec<Event>,
+    ) -> Tally {
         let mut tally = Tally::default();
         let World { devices, history, traffic, .. } = self;
         if devices.is_empty() {
@@ -195,6 +205,9 @@ impl World {
         for _ in 0..count {
             let i = traffic.cursor % devices.len();
             traffic.cursor = i + 1;
+            if spacing_ms.is_some_and(|spacing| devices[i].last_data_ts > now_ms - spacing) {
+                continue;
+            }
             traffic.uplink(&mut devices[i], &mut history[i], now_ms, keep, Some(out), &mut tally);
         }
         tally
@@ -225,6 +238,9 @@ impl World {
     }
 }
 
+/// Shortest time between two data uplinks of one device in live traffic, ms.
+const MIN_DATA_SPACING_MS: i64 = 1000;
+
 /// Uplinks per second in total: `--rate`, or every device once per interval.
 pub fn rate(options: &super::Options, devices: usize) -> f64 {
     options.rate.unwrap_or_else(|| devices as f64 * 1000.0 / options.interval_ms.max(1) as f64)
@@ -250,8 +266,11 @@ pub async fn run(shared: Arc<Shared>) {
             // At most two seconds of backlog: a stopped process does not burst.
             let carry = (world.traffic.carry + elapsed * per_second).min(per_second * 2.0 + 1.0);
             let due = carry.floor();
-            world.traffic.carry = carry - due;
-            world.emit(due as usize, super::state::now_ms(), shared.options.history_limit, &mut out)
+            let keep = shared.options.history_limit;
+            let tally = world.emit(due as usize, super::state::now_ms(), keep, Some(MIN_DATA_SPACING_MS), &mut out);
+            // Turns skipped (a device that sent less than a second ago) stay due.
+            world.traffic.carry = carry - tally.data as f64;
+            tally
         };
         tally.record(&shared.stats);
         for event in out.drain(..) {
