@@ -1,6 +1,7 @@
 //! What a stream carries, and its two wire forms: Server-Sent Events text
 //! and WebSocket JSON messages (`docs/api.md`, "Live streams").
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -88,10 +89,10 @@ impl Frame {
         }
     }
 
-    /// Its data, JSON.
-    fn data(&self) -> String {
-        match self {
-            Frame::Reading(event) => return event.json.clone(),
+    /// Its data, JSON (a reading's as rendered once for every stream).
+    fn data(&self) -> Cow<'_, str> {
+        let value = match self {
+            Frame::Reading(event) => return Cow::Borrowed(&event.json),
             Frame::Hello { stream, control_ms, queue_limit, user } => {
                 json!({"stream": stream, "control_ms": control_ms, "queue_limit": queue_limit, "user": user})
             }
@@ -99,8 +100,8 @@ impl Frame {
             Frame::Gap { after, through } => json!({ "after": after, "through": through }),
             Frame::Control { ts } => json!({ "ts": ts }),
             Frame::Closed { reason } => json!({ "reason": reason }),
-        }
-        .to_string()
+        };
+        Cow::Owned(value.to_string())
     }
 }
 
@@ -121,12 +122,7 @@ impl Burst {
         let mut out = String::new();
         let last = self.frames.len().saturating_sub(1);
         for (i, frame) in self.frames.iter().enumerate() {
-            let _ = write!(out, "event: {}\ndata: ", frame.name());
-            match frame {
-                Frame::Reading(event) => out.push_str(&event.json),
-                other => out.push_str(&other.data()),
-            }
-            out.push('\n');
+            let _ = writeln!(out, "event: {}\ndata: {}", frame.name(), frame.data());
             if i == last
                 && let Some(resume) = self.resume
             {
@@ -145,10 +141,7 @@ impl Burst {
             .iter()
             .enumerate()
             .map(|(i, frame)| {
-                let data = match frame {
-                    Frame::Reading(event) => event.json.as_str(),
-                    _ => &frame.data(),
-                };
+                let data = frame.data();
                 match self.resume.filter(|_| i == last) {
                     Some(resume) => format!(r#"{{"type":"{}","data":{data},"resume":{resume}}}"#, frame.name()),
                     None => format!(r#"{{"type":"{}","data":{data}}}"#, frame.name()),

@@ -62,6 +62,8 @@ struct Clients {
     by_device: HashMap<String, Vec<u64>>,
     /// Clients selecting subtrees (they look at every reading).
     trees: HashSet<u64>,
+    /// Clients by stream id (control requests name it).
+    by_stream: HashMap<String, u64>,
     /// The highest sequence number offered to the clients registered.
     fanned_through: u64,
     next_id: u64,
@@ -156,6 +158,7 @@ impl Hub {
                 clients.by_device.entry(device.to_owned()).or_default().push(id);
             }
         }
+        clients.by_stream.insert(client.stream.clone(), id);
         clients.all.insert(id, client.clone());
         Ok((client, from))
     }
@@ -165,6 +168,7 @@ impl Hub {
         let mut clients = self.clients();
         clients.all.remove(&client.id);
         clients.trees.remove(&client.id);
+        clients.by_stream.remove(&client.stream);
         for device in client.selection.devices() {
             if let Some(ids) = clients.by_device.get_mut(device) {
                 ids.retain(|id| *id != client.id);
@@ -177,7 +181,8 @@ impl Hub {
 
     /// The open stream with id `stream`.
     pub fn stream(&self, stream: &str) -> Option<Arc<Client>> {
-        self.clients().all.values().find(|c| c.stream == stream).cloned()
+        let clients = self.clients();
+        clients.by_stream.get(stream).and_then(|id| clients.all.get(id)).cloned()
     }
 
     /// Open streams.
@@ -192,6 +197,12 @@ impl Hub {
 
     /// Offers `reading` to every stream that selected it and may see it.
     fn fan_out(&self, reading: StoredReading) {
+        if self.is_empty() {
+            // Nobody to offer it to: no registry read, no rendering.
+            let mut clients = self.clients();
+            clients.fanned_through = clients.fanned_through.max(reading.seq);
+            return;
+        }
         let path = self.path_of(&reading.reading.device);
         let event = Arc::new(ReadingEvent::of(reading));
         let mut clients = self.clients();
@@ -199,7 +210,7 @@ impl Hub {
         let by_device = clients.by_device.get(&event.device).map(Vec::as_slice).unwrap_or_default();
         for id in by_device.iter().chain(clients.trees.iter()) {
             if let Some(client) = clients.all.get(id)
-                && client.wants(&event, &path)
+                && client.wants(&event.device, &event.channel, &path)
             {
                 match client.push(&event) {
                     Some(Pushed::Appended) => pushed += 1,

@@ -22,12 +22,6 @@ pub fn measure(ts_ms: i64, tr_ms: i64, tc_ms: u64) -> Measurement {
     Measurement { t3_ms: round_trip as f64 / 2.0, late: round_trip.unsigned_abs() > tc_ms }
 }
 
-/// Whether a request sent at `ts_ms` and still unanswered at `now_ms` is
-/// already late (its answer can only show `2·T3 > Tc`).
-pub fn overdue(ts_ms: i64, now_ms: i64, tc_ms: u64) -> bool {
-    now_ms.saturating_sub(ts_ms).max(0).unsigned_abs() > tc_ms
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,12 +34,5 @@ mod tests {
         assert!(!measure(0, 5_000, 5_000).late);
         assert!(measure(0, 5_001, 5_000).late);
         assert_eq!(measure(10_000, 9_000, 5_000), Measurement { t3_ms: 0.0, late: false }, "clock stepped back");
-    }
-
-    #[test]
-    fn an_unanswered_request_is_overdue_past_tc() {
-        assert!(!overdue(0, 5_000, 5_000));
-        assert!(overdue(0, 5_001, 5_000));
-        assert!(!overdue(10, 0, 5_000));
     }
 }

@@ -111,10 +111,13 @@ impl Stream {
         &self.paths[device]
     }
 
+    /// The reading's frame when the stream selected it and may see it
+    /// (rendered only then).
     fn selected(&mut self, reading: StoredReading) -> Option<Frame> {
-        let event = ReadingEvent::of(reading);
-        let path = self.path(&event.device).clone();
-        self.client.wants(&event, &path).then(|| Frame::Reading(Arc::new(event)))
+        let path = self.path(&reading.reading.device).clone();
+        self.client
+            .wants(&reading.reading.device, &reading.reading.channel, &path)
+            .then(|| Frame::Reading(Arc::new(ReadingEvent::of(reading))))
     }
 
     /// One burst of the replay: up to [`REPLAY_BATCH`] archived readings
