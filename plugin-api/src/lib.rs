@@ -10,9 +10,11 @@
 //! - [`driver`]: the sans-IO session events and actions of a driver;
 //! - [`sink`]: batches and verdicts of a sink;
 //! - [`plugin`]: the trait, the roles, the identity of a plugin;
-//! - [`time`]: timestamp parsing helpers for plugins (no clock, no I/O).
+//! - [`time`]: timestamp parsing helpers for plugins (no clock, no I/O);
+//! - [`hex`]: hex text of bytes, both ways.
 
 pub mod driver;
+pub mod hex;
 pub mod model;
 pub mod plugin;
 pub mod sink;
