@@ -309,7 +309,7 @@ fn si13_alarm_chunk_mercury_confirmation_modbus_time() {
     assert_eq!(
         fields(&run("SI-13", 2, &chunk)),
         json!({"model": "SI-13", "type": "interfaceData", "dataSize": 300, "packetSize": 3, "packetNumber": 1,
-               "packetsNumber": 2, "data": "aabbcc"})
+               "packetsNumber": 2, "data": [0xaa, 0xbb, 0xcc]})
     );
 
     let mercury = B::new().u8(4).u32(12_345_678).u8(1).u32(1_234_567).u32(2000).u32(0).u32(u32::MAX).build();
@@ -342,7 +342,7 @@ fn si13_alarm_chunk_mercury_confirmation_modbus_time() {
     let modbus = B::new().u8(6).u32(T).bytes(&[1, 2]).build();
     assert_eq!(
         fields(&run("SI-13rev2", 2, &modbus)),
-        json!({"model": "SI-13rev2", "type": "modbusData", "time": T, "timeStringISO": T_ISO, "data": "0102"})
+        json!({"model": "SI-13rev2", "type": "modbusData", "time": T, "timeStringISO": T_ISO, "data": [1, 2]})
     );
     assert_eq!(fail("SI-13", 2, &modbus), "SI-13 fPort 2: unknown type 6 (known: 1, 2, 3, 4, 5, 255)");
     let time = B::new().u8(0xff).u32(T).build();
@@ -508,7 +508,7 @@ fn si23_chunks_and_link_events() {
     assert_eq!(
         fields(&run("SI-23", 2, &modbus)),
         json!({"model": "SI-23", "reason": "byModBusRtuData", "settingNumber": 1, "totalSize": 10, "packetSize": 2,
-               "sequenceNumber": 1, "packetCount": 5, "startRegisterAddr": -2, "data": "0a0b"})
+               "sequenceNumber": 1, "packetCount": 5, "startRegisterAddr": -2, "data": [0x0a, 0x0b]})
     );
     let timed = B::new().u8(6).u32(T).u8(1).u16(10).u8(2).u8(1).u8(5).i16(300).bytes(&[0x0c]).build();
     let d = run("SI-23", 2, &timed);
@@ -519,10 +519,10 @@ fn si23_chunks_and_link_events() {
         fields(&run("SI-23", 2, &transparent)),
         json!({"model": "SI-23", "reason": "byTransparentChannelData", "time": T, "timeStringISO": T_ISO,
                "settingNumber": 2, "totalSize": 3, "packetSize": 3, "sequenceNumber": 1, "packetCount": 1,
-               "data": "616263"})
+               "data": b"abc".to_vec()})
     );
     let untimed = B::new().u8(13).u8(2).u16(3).u8(3).u8(1).u8(1).build();
-    assert_eq!(fields(&run("SI-23", 2, &untimed))["data"], "");
+    assert_eq!(fields(&run("SI-23", 2, &untimed))["data"], json!([]));
     let no_answer = B::new().u8(9).u8(3).u8(1).u32(1234).build();
     assert_eq!(
         fields(&run("SI-23", 2, &no_answer)),
@@ -736,7 +736,7 @@ fn spbzip_profile_receipt_configuration_scada_schedule() {
     assert_eq!(
         fields(&run("SPBZIP", 2, &scada)),
         json!({"model": "SPBZIP", "type": "scadaResponse", "dataSize": 16, "packetSize": 4, "packetNumber": 1,
-               "packetsNumber": 1, "data": "deadbeef"})
+               "packetsNumber": 1, "data": [0xde, 0xad, 0xbe, 0xef]})
     );
 
     // fPort 5 tariff schedule (the vendor decoder throws here, §2.4).
@@ -844,7 +844,7 @@ fn mbus_chunk_power_alarm_outputs() {
         assert_eq!(
             fields(&run(model, 2, &chunk)),
             json!({"model": model, "type": "mbusData", "sizeData": 50, "sizeDataPackage": 20, "numPackage": 1,
-                   "countPackage": 3, "data": "680102"})
+                   "countPackage": 3, "data": [0x68, 1, 2]})
         );
     }
     let power = fields(&run("M-BUS-1", 2, &[4, 50, 0, 1]));
@@ -907,8 +907,8 @@ fn sh2_sub_packets() {
             "oneWirePacket": {"type": "oneWirePacket", "length": 4, "temperatureSensors": {
                 "1": {"number": 1, "temperature": 25}, "2": {"number": 2, "temperature": -20}}},
             "modbusPacket": {"type": "modbusPacket", "length": 5, "modbusData": {
-                "1": {"value": 258, "head": {"length": 2, "functionNumber": 3}, "data": "0102"},
-                "2": {"value": 7, "head": {"length": 1, "functionNumber": 1}, "data": "07"}}}
+                "1": {"value": 258, "head": {"length": 2, "functionNumber": 3}, "data": [2, 1]},
+                "2": {"value": 7, "head": {"length": 1, "functionNumber": 1}, "data": [7]}}}
         })
     );
     assert_eq!(

@@ -6,7 +6,7 @@
 //!   temperature ÷100 · `27–28` flow L/h u16 · `29–32` flow L/h u32 · power
 //!   W (M-BUS-1: u16 at `33–34`; M-BUS-2: u32 at `33–36`) · `37` medium;
 //! - 3 raw M-Bus answer chunk, ≥ 6 bytes: `1–2` total size · `3` chunk size
-//!   · `4` chunk number · `5` chunk count · `6…` data (hex);
+//!   · `4` chunk number · `5` chunk count · `6…` data (bytes);
 //! - M-BUS-1 only: 4 external power (4 bytes: `3` state), 5 alarm (6 bytes:
 //!   `3` input number, `4–5` input 1/2 states), 6 output change (5 bytes:
 //!   `3` output, `4` state), each with `1` battery and `2` settings.

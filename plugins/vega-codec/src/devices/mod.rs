@@ -185,10 +185,11 @@ pub fn state(channel: &str, raw: u8) -> Option<Measure> {
     (raw <= 1).then(|| module_qty(channel, raw.into(), 0, "", ReadingKind::State))
 }
 
-/// The header and data of a chunked transfer (interface data, M-Bus or
-/// Modbus answers): `data` as lower-case hex from offset `data_at`.
+/// The data of a chunked transfer (interface data, M-Bus, SCADA or Modbus
+/// answers): `data`, the bytes from offset `data_at` in the order sent, as
+/// an array of numbers, as the vendor's decoders give it.
 pub fn chunk_data(r: &Reader, out: &mut Out, data_at: usize) {
-    out.put("data", crate::bytes::hex(r.rest(data_at)));
+    out.put("data", r.rest(data_at).to_vec());
 }
 
 /// The M-Bus medium names (EN 13757-3 table), as `mbus1_v1.js` prints them.
@@ -243,5 +244,19 @@ mod tests {
         assert_eq!(si_settings(0xf1, InputKeys::TypeInput).0["typeActivation"], "ABP");
         assert_eq!(json!(mbus_medium(4)), json!("heat"));
         assert_eq!(mbus_medium(0x1a), "Reserved20toFF");
+    }
+
+    /// Chunk data was hex text; the vendor's decoders (`SPBZIP_v1.js`,
+    /// `mbus1_v1.js`, `mbus2_v1.js`, `si23_v1.js`) give `bytes.slice(n)`,
+    /// an array of byte values in the order sent.
+    #[test]
+    fn chunk_data_is_a_byte_array_as_the_vendor_gives_it() {
+        let bytes = [3, 0, 1, 4, 1, 1, 0xde, 0xad];
+        let mut out = Out::new();
+        chunk_data(&Reader::new(&bytes, "test"), &mut out, 6);
+        assert_eq!(out.map["data"], json!([0xde, 0xad]));
+        let mut empty = Out::new();
+        chunk_data(&Reader::new(&bytes[..6], "test"), &mut empty, 6);
+        assert_eq!(empty.map["data"], json!([]));
     }
 }

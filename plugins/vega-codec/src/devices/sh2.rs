@@ -10,8 +10,9 @@
 //!   (raw − 600) / 10 °C; bits 11–12 sensor number);
 //! - 13 Modbus: `1` length, then items: head byte (low nibble data length,
 //!   high nibble function number) and that many data bytes, most
-//!   significant first (`data` in hex as sent; `value` for 1- and 2-byte
-//!   items).
+//!   significant first; as `sh2_v1.js` gives them, `data` is the item's
+//!   bytes as an array of numbers, least significant first (the reverse of
+//!   the order sent), and `value` is there for 1- and 2-byte items.
 //!
 //! The fields hold one object per sub-packet type (`standartPacket`,
 //! `timestampPacket`, `oneWirePacket`, `modbusPacket`, as `sh2_v1.js`
@@ -146,7 +147,8 @@ pub fn decode(model: Model, port: u8, bytes: &[u8]) -> Result<Packet, DecodeErro
                         _ => {}
                     }
                     item.insert("head".into(), json!({"length": n, "functionNumber": head >> 4}));
-                    item.insert("data".into(), Value::from(crate::bytes::hex(data)));
+                    let vendor_order: Vec<u8> = data.iter().rev().copied().collect();
+                    item.insert("data".into(), Value::from(vendor_order));
                     items.insert(count.to_string(), Value::Object(item));
                     item_at += 1 + n;
                 }
@@ -183,4 +185,24 @@ fn info(model: Model, bytes: &[u8]) -> Result<Packet, DecodeError> {
     out.put("protocolVer", r.u16(42, "protocol version")?).opt("chargePercent", battery);
     out.opt("packetCounter", r.u32_v(45, "packet counter")?);
     Ok(Packet::new(out).battery(battery))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The bug: a Modbus item's `data` was hex text (`"0102"`) where
+    /// `sh2_v1.js` gives an array of byte values, least significant first.
+    #[test]
+    fn modbus_item_data_is_a_byte_array_as_the_vendor_gives_it() {
+        // Modbus sub-packet: items (function 3, 2 bytes 01 02), (function 1, 1 byte 07), (function 4, 3 bytes).
+        let bytes = [13, 9, 0x32, 0x01, 0x02, 0x11, 0x07, 0x43, 0xaa, 0xbb, 0xcc];
+        let packet = decode(Model::Sh2, 2, &bytes).unwrap();
+        let items = &packet.fields["modbusPacket"]["modbusData"];
+        assert_eq!(items["1"], json!({"value": 258, "head": {"length": 2, "functionNumber": 3}, "data": [2, 1]}));
+        assert_eq!(items["2"], json!({"value": 7, "head": {"length": 1, "functionNumber": 1}, "data": [7]}));
+        assert_eq!(items["3"], json!({"head": {"length": 3, "functionNumber": 4}, "data": [0xcc, 0xbb, 0xaa]}));
+    }
 }

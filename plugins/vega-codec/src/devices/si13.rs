@@ -8,12 +8,15 @@
 //! - 2 alarm, 12 bytes (rev2 16): `2` settings · `3` input number ·
 //!   `4–7` input 1 · `8–11` input 2 · rev2: `12–15` time;
 //! - 3 interface data chunk, ≥ 6 bytes: `1–2` total size · `3` chunk size ·
-//!   `4` chunk number · `5` chunk count · `6…` data (hex);
+//!   `4` chunk number · `5` chunk count · `6…` data (bytes);
 //! - 4 Mercury meter readings, 22 bytes (rev2 26): `1–4` meter address ·
 //!   `5` poll ok · `6–21` tariffs 1–4 u32 ÷1000 kWh · rev2: `22–25` time;
 //! - 5 command confirmation, 3 bytes: `1` command code · `2` result (1 ok);
-//! - 6 (rev2) Modbus data, ≥ 5 bytes: `1–4` time · `5…` data (hex);
+//! - 6 (rev2) Modbus data, ≥ 5 bytes: `1–4` time · `5…` data (bytes);
 //! - 255 time, 5 bytes (as fPort 4).
+//!
+//! Chunk data is an array of byte values, as the other models' decoders
+//! give it (the 2019 parser printed it as hex text).
 //!
 //! The settings byte differs from the SI-11 one: bit 0 ABP, bit 1 confirmed
 //! uplinks, bits 2–3 period (bit 2 least significant: 1, 6, 12, 24 h), bits

@@ -17,7 +17,7 @@
 //!   flow i16 · `32–35` flow u32 · `36–39` power W · `40` medium;
 //! - 4 / 6 Modbus data, 5 / 13 transparent channel data (6 and 5 carry a
 //!   time at `1–4`): setting number, total size, chunk size, chunk number,
-//!   chunk count, (Modbus: start register i16), data (hex);
+//!   chunk count, (Modbus: start register i16), data (bytes);
 //! - 9 / 11 no answer / link restored (7 bytes): setting number, meter
 //!   type, serial; 10 / 12 the same for Modbus (2 bytes): setting number.
 //!

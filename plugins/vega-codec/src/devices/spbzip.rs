@@ -9,7 +9,7 @@
 //!   `15–26` I a/b/c u32 ÷1000 A · `27–32` PF a/b/c ÷1000 · `33–34` average
 //!   PF · `35–36` frequency ÷100 Hz · `37–40` power W · `41–42` UUID;
 //! - 3 SCADA answer chunk, ≥ 6 bytes: `1–2` total size · `3` chunk size ·
-//!   `4` chunk number · `5` chunk count · `6…` data (hex);
+//!   `4` chunk number · `5` chunk count · `6…` data (bytes);
 //! - 4 readings by tariff, 32 bytes: `5–8` time · `9` current tariff ·
 //!   `10–13` total Wh · `14–29` T1–T4 Wh · `30–31` UUID;
 //! - 5 half-hour power profile, 25 bytes: `5–8` penultimate half-hour ·
