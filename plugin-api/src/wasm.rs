@@ -30,7 +30,7 @@ fn with<P: Plugin, R>(slot: &Slot<P>, f: impl FnOnce(&mut P) -> R) -> Result<R, 
     let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
     match guard.as_mut() {
         Some(p) => Ok(f(p)),
-        None => Err(format!("plugin {} called before init", P::info().id)),
+        None => Err(format!("plugin {} called before init", P::IDENTITY.id)),
     }
 }
 

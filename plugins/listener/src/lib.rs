@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, Plugin, PluginInfo, RawFrame, Role, Transport};
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, Plugin, RawFrame, Transport};
 
 pub mod codec;
 pub mod decimal;
@@ -49,14 +49,6 @@ enum Session {
 }
 
 impl Plugin for Listener {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            id: "listener".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            roles: vec![Role::Driver, Role::Codec],
-        }
-    }
-
     fn init(settings_json: &str) -> Result<Self, String> {
         Ok(Listener { settings: ListenerSettings::parse(settings_json)?, sessions: HashMap::new() })
     }
@@ -112,7 +104,7 @@ meterhub_plugin_api::export_plugin!(Listener);
 
 #[cfg(test)]
 mod tests {
-    use meterhub_plugin_api::{Committed, HttpRequest};
+    use meterhub_plugin_api::{Committed, HttpRequest, Role};
 
     use super::*;
 

@@ -152,20 +152,19 @@ fn parse_json(frame: &RawFrame, model: Option<String>) -> Result<Uplink, DecodeE
 #[cfg(test)]
 mod tests {
     use meterhub_plugin_api::Transport;
+    use meterhub_plugin_api::testing::FrameBuilder;
 
     use super::*;
 
     fn frame(content_type: &str, meta: &[(&str, &str)], payload: &[u8]) -> RawFrame {
-        RawFrame {
-            seq: 1,
-            source: "vega".into(),
-            peer: "ws://vega".into(),
-            received_at_ms: 1_700_000_000_000,
-            transport: Transport::Websocket,
-            content_type: content_type.into(),
-            meta: meta.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-            payload: payload.to_vec(),
-        }
+        FrameBuilder::new(payload)
+            .source("vega")
+            .peer("ws://vega")
+            .received_at_ms(1_700_000_000_000)
+            .transport(Transport::Websocket)
+            .content_type(content_type)
+            .metas(meta.iter().copied())
+            .build()
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! Invariant: nothing here panics on input; every malformed frame is a
 //! [`DecodeError`] naming model, port, type and what is wrong.
 
-use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Role};
+use meterhub_plugin_api::{DecodeError, Decoded, Plugin, RawFrame};
 use serde_json::Value;
 
 pub mod bytes;
@@ -81,10 +81,6 @@ impl VegaCodec {
 }
 
 impl Plugin for VegaCodec {
-    fn info() -> PluginInfo {
-        PluginInfo { id: "vega-codec".into(), version: env!("CARGO_PKG_VERSION").into(), roles: vec![Role::Codec] }
-    }
-
     fn init(settings_json: &str) -> Result<Self, String> {
         Ok(VegaCodec { settings: CodecSettings::parse(settings_json)?, table: AppEuiTable::embedded()? })
     }

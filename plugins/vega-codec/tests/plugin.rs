@@ -7,7 +7,8 @@ mod common;
 
 use common::*;
 use meterhub_codec_vega::VegaCodec;
-use meterhub_plugin_api::{API_VERSION_TEXT, Decoded, Plugin, RawFrame, Role};
+use meterhub_plugin_api::testing::{assert_manifest_matches, unhex};
+use meterhub_plugin_api::{Decoded, Plugin, RawFrame, Role};
 use serde_json::json;
 
 const SI12_CURRENT: &str = "01001ce75128621c00000000000000000000000000000000";
@@ -36,10 +37,8 @@ fn identity_and_manifest() {
     let info = VegaCodec::info();
     assert_eq!((info.id.as_str(), info.roles.as_slice()), ("vega-codec", &[Role::Codec][..]));
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    let manifest = include_str!("../plugin.toml");
-    assert!(manifest.contains("id = \"vega-codec\""), "{manifest}");
-    assert!(manifest.contains(&format!("api = \"{API_VERSION_TEXT}\"")), "plugin.toml api is not {API_VERSION_TEXT}");
-    assert!(manifest.contains("roles = [\"codec\"]"));
+    // id (and folder), version, roles and api, as plugin.toml states them.
+    assert_manifest_matches::<VegaCodec>(env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -86,9 +85,7 @@ fn get_data_resp_item_takes_the_euis_from_meta() {
 
 #[test]
 fn raw_frame_with_meta_fport() {
-    let bytes: Vec<u8> =
-        (0..SI12_CURRENT.len() / 2).map(|i| u8::from_str_radix(&SI12_CURRENT[2 * i..2 * i + 2], 16).unwrap()).collect();
-    let mut frame = raw_frame(None, 2, &bytes);
+    let mut frame = raw_frame(None, 2, &unhex(SI12_CURRENT));
     frame.meta.push(("appeui".into(), "7665676173693132".into()));
     let d = decode("{}", &frame).unwrap();
     assert_eq!(fields(&d)["model"], "SI-12");

@@ -5,6 +5,7 @@
 //! codec does not emit). Numbers compare as numbers (`1` equals `1.0`).
 
 use meterhub_codec_vega::{Model, decode_fields};
+use meterhub_plugin_api::testing::unhex;
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("../fixtures/vega_uplinks.jsonl");
@@ -24,10 +25,6 @@ fn model_of(device: &str) -> Model {
         "Vega TD-11 temperature sensor" => Model::Td11,
         other => panic!("fixture device {other:?} has no model mapping"),
     }
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap()).collect()
 }
 
 fn base64(text: &str) -> Vec<u8> {
@@ -85,7 +82,7 @@ fn every_vector_decodes_to_the_vendor_fields() {
         let map = want.as_object_mut().unwrap();
         assert_eq!(map.remove("statusDecode"), Some(Value::Bool(true)), "line {}", line_no + 1);
         assert!(map.remove("decoder").is_some());
-        let from_hex = hex(v["payload_hex"].as_str().unwrap());
+        let from_hex = unhex(v["payload_hex"].as_str().unwrap());
         let from_base64 = base64(v["payload_base64"].as_str().unwrap());
         assert_eq!(from_hex, from_base64, "line {}: hex and base64 differ", line_no + 1);
         for bytes in [from_hex, from_base64] {

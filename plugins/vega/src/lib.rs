@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use meterhub_plugin_api::{Action, Event, Plugin, PluginInfo, Role, Transport};
+use meterhub_plugin_api::{Action, Event, Plugin, Transport};
 
 pub mod json_stream;
 pub mod protocol;
@@ -42,10 +42,6 @@ pub struct Vega {
 }
 
 impl Plugin for Vega {
-    fn info() -> PluginInfo {
-        PluginInfo { id: "vega".into(), version: env!("CARGO_PKG_VERSION").into(), roles: vec![Role::Driver] }
-    }
-
     fn init(settings_json: &str) -> Result<Self, String> {
         let settings = VegaSettings::parse(settings_json)?;
         let mut marks = HashMap::new();

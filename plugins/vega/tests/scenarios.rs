@@ -1,8 +1,8 @@
-//! Scenario tests of the `vega` driver against a small simulated host and a
-//! scripted IOT Vega Server (PROTOCOLS.md §1).
+//! Scenario tests of the `vega` driver against the simulated host of the
+//! plugin-api testing kit and a scripted IOT Vega Server (PROTOCOLS.md §1).
 //!
-//! The [`Host`] hands the driver events of one session at a time and
-//! records what it answers: requests sent to the server (parsed as JSON),
+//! The host hands the driver events of one session at a time and records
+//! what it answers: requests sent to the server (each must be JSON),
 //! commits (payload and metadata), rejections, closes and timers. Every
 //! `Commit` is committed at once, the `Committed` event (increasing seqs)
 //! delivered right after the event that produced it, unless the test holds
@@ -12,9 +12,8 @@
 use std::collections::BTreeMap;
 
 use meterhub_driver_vega::Vega;
-use meterhub_plugin_api::{
-    Action, CommitFailed, Committed, Event, META_RESUME_KEY, META_RESUME_MARK, Plugin, SETTINGS_RESUME, Transport,
-};
+use meterhub_plugin_api::testing::{Answers, DriverFrame, FrameView, SimHost, assert_manifest_matches};
+use meterhub_plugin_api::{Event, META_RESUME_KEY, META_RESUME_MARK, Plugin, Transport};
 use serde_json::{Value, json};
 
 /// 2026-11-21T10:00:00Z, the host's clock.
@@ -34,234 +33,107 @@ const INITIAL_MS: i64 = 172_800_000;
 const SI12_CURRENT: &str = "01001ce75128621c00000000000000000000000000000000";
 const ALL_RIGHTS: &[&str] = &["get_devices", "get_device_appdata", "get_data", "send_data", "server_info"];
 const CONTENT_TYPE: &str = "application/vnd.vega.uplink+json";
+const PEER: &str = "ws://vega.example:8002/";
 
 // ---------------------------------------------------------------------------
-// The simulated host.
+// The host and the server side of the protocol.
 
-/// A frame the driver asked to commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Frame {
-    session: u64,
-    token: u64,
-    content_type: String,
-    meta: BTreeMap<String, String>,
-    payload: Vec<u8>,
+type Host = SimHost<Vega>;
+
+/// The driver's requests to the server in its answers.
+trait Requests {
+    /// Every sent message as JSON.
+    fn requests(&self) -> Vec<Value>;
+
+    /// The `cmd` of every request.
+    fn cmds(&self) -> Vec<String>;
+
+    /// The requests with `cmd`.
+    fn sent_cmd(&self, cmd: &str) -> Vec<Value>;
 }
 
-impl Frame {
-    fn meta(&self, key: &str) -> &str {
-        self.meta.get(key).map_or("", String::as_str)
+impl Requests for Answers {
+    fn requests(&self) -> Vec<Value> {
+        self.sent_json()
     }
 
-    /// The resume mark the frame carries, if any.
-    fn mark(&self) -> Option<(String, i64)> {
-        match (self.meta.get(META_RESUME_KEY), self.meta.get(META_RESUME_MARK)) {
-            (Some(key), Some(mark)) => Some((key.clone(), mark.parse().expect("resume.mark is an integer"))),
-            (None, None) => None,
-            _ => panic!("resume.key and resume.mark come together: {:?}", self.meta),
-        }
+    fn cmds(&self) -> Vec<String> {
+        self.requests().iter().map(|v| v["cmd"].as_str().unwrap_or("?").to_owned()).collect()
     }
 
-    fn ts(&self) -> i64 {
-        self.meta("ts").parse().expect("meta ts is an integer")
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.payload).expect("frames are UTF-8 JSON")
+    fn sent_cmd(&self, cmd: &str) -> Vec<Value> {
+        self.requests().into_iter().filter(|v| v["cmd"] == cmd).collect()
     }
 }
 
-/// What the driver answered to one step (the event and the `Committed`
-/// events the host delivered after it).
-#[derive(Debug, Default)]
-struct Out {
-    sent: Vec<Value>,
-    commits: Vec<Frame>,
-    rejects: Vec<(String, Vec<u8>)>,
-    closes: Vec<String>,
-    timers: Vec<(u32, u32)>,
-}
-
-impl Out {
-    fn absorb(&mut self, other: Out) {
-        self.sent.extend(other.sent);
-        self.commits.extend(other.commits);
-        self.rejects.extend(other.rejects);
-        self.closes.extend(other.closes);
-        self.timers.extend(other.timers);
-    }
-
-    fn cmds(&self) -> Vec<&str> {
-        self.sent.iter().map(|v| v["cmd"].as_str().unwrap_or("?")).collect()
-    }
-
-    fn sent_cmd(&self, cmd: &str) -> Vec<&Value> {
-        self.sent.iter().filter(|v| v["cmd"] == cmd).collect()
-    }
-
-    /// Nothing at all.
-    fn is_quiet(&self) -> bool {
-        self.sent.is_empty()
-            && self.commits.is_empty()
-            && self.rejects.is_empty()
-            && self.closes.is_empty()
-            && self.timers.is_empty()
-    }
-}
-
-/// One driver instance and the host around it.
-struct Host {
-    vega: Vega,
-    session: u64,
-    next_seq: u64,
-    /// Keep commits unanswered until [`Host::release`] / [`Host::fail_held`].
-    hold: bool,
-    held: Vec<Frame>,
-    /// Committed frames, in commit order.
-    journal: Vec<(u64, Frame)>,
-    /// The host's durable resume marks.
-    marks: BTreeMap<String, i64>,
-}
-
-impl Host {
-    fn new(settings: &str) -> Host {
-        let vega = Vega::init(settings).unwrap_or_else(|e| panic!("settings {settings}: {e}"));
-        // The host's durable marks are the ones it handed out.
-        let parsed: Value = serde_json::from_str(settings).expect("settings JSON");
-        let marks = serde_json::from_value(parsed[SETTINGS_RESUME].clone()).unwrap_or_default();
-        Host { vega, session: 0, next_seq: 1001, hold: false, held: Vec::new(), journal: Vec::new(), marks }
-    }
-
-    /// A new driver instance with the host's durable marks, as the host
-    /// starts one after a restart.
-    fn restarted(&self, extra: Value) -> Host {
-        let mut settings: Value = serde_json::from_str(&settings(extra)).expect("settings JSON");
-        settings[SETTINGS_RESUME] = json!(self.marks);
-        let mut host = Host::new(&settings.to_string());
-        host.marks = self.marks.clone();
-        host.next_seq = self.next_seq;
-        host
-    }
-
-    fn handle(&mut self, session: u64, event: Event) -> Out {
-        let actions = self.vega.handle(session, NOW, event);
-        let mut out = Out::default();
-        for action in actions {
-            match action {
-                Action::Send(bytes) => out.sent.push(
-                    serde_json::from_slice(&bytes)
-                        .unwrap_or_else(|e| panic!("request {:?}: {e}", String::from_utf8_lossy(&bytes))),
-                ),
-                Action::Commit(commit) => {
-                    let meta: BTreeMap<String, String> = commit.frame.meta.iter().cloned().collect();
-                    assert_eq!(meta.len(), commit.frame.meta.len(), "duplicate meta keys: {:?}", commit.frame.meta);
-                    out.commits.push(Frame {
-                        session,
-                        token: commit.token,
-                        content_type: commit.frame.content_type,
-                        meta,
-                        payload: commit.frame.payload,
-                    });
-                }
-                Action::Reject { reason, input } => out.rejects.push((reason, input)),
-                Action::SetTimer { id, after_ms } => out.timers.push((id, after_ms)),
-                Action::Close(reason) => out.closes.push(reason),
-                Action::Respond(r) => panic!("a WebSocket driver never responds: {r:?}"),
-            }
-        }
-        for frame in out.commits.clone() {
-            if self.hold {
-                self.held.push(frame);
-            } else {
-                let more = self.commit(frame);
-                out.absorb(more);
-            }
-        }
-        out
-    }
-
-    fn commit(&mut self, frame: Frame) -> Out {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        if let Some((key, mark)) = frame.mark() {
-            let entry = self.marks.entry(key).or_insert(mark);
-            *entry = (*entry).max(mark);
-        }
-        self.journal.push((seq, frame.clone()));
-        self.handle(frame.session, Event::Committed(Committed { token: frame.token, seq }))
-    }
-
-    /// Answer every held commit.
-    fn release(&mut self) -> Out {
-        self.hold = false;
-        let mut out = Out::default();
-        for frame in std::mem::take(&mut self.held) {
-            out.absorb(self.commit(frame));
-        }
-        out
-    }
-
-    /// Fail the held commit `index`, answer the others.
-    fn fail_held(&mut self, index: usize) -> Out {
-        self.hold = false;
-        let mut out = Out::default();
-        for (i, frame) in std::mem::take(&mut self.held).into_iter().enumerate() {
-            if i == index {
-                let failed = CommitFailed { token: frame.token, reason: "disk full (simulated)".into() };
-                out.absorb(self.handle(frame.session, Event::CommitFailed(failed)));
-            } else {
-                out.absorb(self.commit(frame));
-            }
-        }
-        out
-    }
-
-    fn event(&mut self, event: Event) -> Out {
-        self.handle(self.session, event)
-    }
-
+/// The server's side, played by the test on the current session.
+trait Server {
     /// Open a new session (a new connection).
-    fn open(&mut self) -> Out {
-        self.open_with(Transport::Websocket)
-    }
-
-    fn open_with(&mut self, transport: Transport) -> Out {
-        self.session += 1;
-        self.event(Event::Opened { transport, peer: "ws://vega.example:8002/".into() })
-    }
-
-    fn close(&mut self) -> Out {
-        self.event(Event::Closed)
-    }
+    fn connect(&mut self) -> Answers;
 
     /// One WebSocket message from the server.
-    fn recv(&mut self, message: &str) -> Out {
-        self.recv_bytes(message.as_bytes())
+    fn recv(&mut self, message: &str) -> Answers;
+
+    /// One WebSocket message from the server, as bytes.
+    fn recv_bytes(&mut self, message: &[u8]) -> Answers;
+
+    /// Connect and log in with `rights`.
+    fn login(&mut self, rights: &[&str]) -> Answers;
+
+    /// Log in with every right, get `devices` listed, and answer every
+    /// back-fill with an empty history: all devices end contiguous.
+    fn start(&mut self, devices: &[&str]) -> Answers;
+}
+
+impl Server for Host {
+    fn connect(&mut self) -> Answers {
+        self.open(Transport::Websocket, PEER)
     }
 
-    fn recv_bytes(&mut self, message: &[u8]) -> Out {
-        self.event(Event::Data(message.to_vec()))
+    fn recv(&mut self, message: &str) -> Answers {
+        self.data(message.as_bytes())
     }
 
-    /// Open and log in with `rights`.
-    fn login(&mut self, rights: &[&str]) -> Out {
-        let mut out = self.open();
+    fn recv_bytes(&mut self, message: &[u8]) -> Answers {
+        self.data(message)
+    }
+
+    fn login(&mut self, rights: &[&str]) -> Answers {
+        let mut out = self.connect();
         out.absorb(self.recv(&auth_ok(rights)));
         out
     }
 
-    /// Log in with every right, get `devices` listed, and answer every
-    /// back-fill with an empty history: all devices end contiguous.
-    fn start(&mut self, devices: &[&str]) -> Out {
+    fn start(&mut self, devices: &[&str]) -> Answers {
         let mut out = self.login(ALL_RIGHTS);
         let mut step = self.recv(&devices_resp(devices));
-        while let Some(req) = step.sent_cmd("get_data_req").first().cloned().cloned() {
+        while let Some(req) = step.sent_cmd("get_data_req").first().cloned() {
             out.absorb(step);
             step = self.recv(&data_resp(req["devEui"].as_str().expect("devEui"), 0, &[]));
         }
         out.absorb(step);
         out
     }
+}
+
+/// A driver instance with `settings`, at [`NOW`]; every request it sends
+/// must be JSON.
+fn new_host(settings: &str) -> Host {
+    let mut host = Host::new(settings).unwrap_or_else(|e| panic!("settings {settings}: {e}"));
+    host.set_now_ms(NOW);
+    host.check_sent(|bytes| serde_json::from_slice::<Value>(bytes).map(drop).map_err(|e| format!("not JSON: {e}")));
+    host
+}
+
+/// A new driver instance with the host's durable marks, as the host starts
+/// one after a restart.
+fn restarted(host: &Host, extra: Value) -> Host {
+    host.restarted(&settings(extra)).unwrap_or_else(|e| panic!("restart: {e}"))
+}
+
+/// The server time of a committed uplink (meta `ts`).
+fn ts(frame: &DriverFrame) -> i64 {
+    frame.meta("ts").expect("meta ts").parse().expect("meta ts is an integer")
 }
 
 // ---------------------------------------------------------------------------
@@ -283,7 +155,7 @@ fn settings(extra: Value) -> String {
 }
 
 fn host(extra: Value) -> Host {
-    Host::new(&settings(extra))
+    new_host(&settings(extra))
 }
 
 fn auth_ok(rights: &[&str]) -> String {
@@ -375,8 +247,8 @@ fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn login_sends_one_auth_req_and_a_refusal_closes_naming_user_and_reason() {
     let mut h = host(json!({}));
-    let out = h.open();
-    assert_eq!(out.sent, vec![json!({"cmd": "auth_req", "login": LOGIN, "password": PASSWORD})]);
+    let out = h.connect();
+    assert_eq!(out.requests(), vec![json!({"cmd": "auth_req", "login": LOGIN, "password": PASSWORD})]);
     assert!(out.commits.is_empty() && out.closes.is_empty() && out.timers.is_empty(), "{out:?}");
 
     let out = h.recv(&auth_refused("auth_resp", "invalid login or password"));
@@ -400,9 +272,9 @@ fn a_login_lists_devices_per_rights_and_keeps_pinging() {
     ] {
         let case = format!("ping {ping_ms}, rights {rights:?}");
         let mut h = host(json!({"ping_interval_ms": ping_ms}));
-        h.open();
+        h.connect();
         let out = h.recv(&auth_ok(rights));
-        assert_eq!(out.sent, expected.into_iter().collect::<Vec<_>>(), "{case}");
+        assert_eq!(out.requests(), expected.into_iter().collect::<Vec<_>>(), "{case}");
         assert!(out.closes.is_empty() && out.rejects.is_empty(), "{case}: {out:?}");
         if ping_ms == 0 {
             assert!(out.timers.is_empty(), "{case}: {out:?}");
@@ -413,7 +285,7 @@ fn a_login_lists_devices_per_rights_and_keeps_pinging() {
         assert_eq!(after_ms, ping_ms, "{case}");
         for _ in 0..3 {
             let out = h.event(Event::Timer(id));
-            assert_eq!(out.sent, vec![json!({"cmd": "ping_req"})], "{case}");
+            assert_eq!(out.requests(), vec![json!({"cmd": "ping_req"})], "{case}");
             assert_eq!(out.timers, vec![(id, ping_ms)], "{case}: the timer is set again");
         }
     }
@@ -423,7 +295,7 @@ fn a_login_lists_devices_per_rights_and_keeps_pinging() {
 fn the_servers_ping_is_answered_and_its_replies_are_quiet() {
     let mut h = host(json!({}));
     h.start(&[]);
-    assert_eq!(h.recv(r#"{"cmd":"ping_req"}"#).sent, vec![json!({"cmd": "ping_resp"})]);
+    assert_eq!(h.recv(r#"{"cmd":"ping_req"}"#).requests(), vec![json!({"cmd": "ping_resp"})]);
     for quiet in [
         r#"{"cmd":"ping_resp"}"#,
         r#"{"cmd":"send_data_resp","append_status":[{"devEui":"3632333364374F18","status":true}]}"#,
@@ -444,18 +316,18 @@ fn a_new_session_resumes_by_token_and_falls_back_to_the_password() {
     h.close();
 
     // Second connection: the token; the server accepts it (no rights in the answer).
-    let out = h.open();
-    assert_eq!(out.sent, vec![json!({"cmd": "token_auth_req", "token": TOKEN})]);
+    let out = h.connect();
+    assert_eq!(out.requests(), vec![json!({"cmd": "token_auth_req", "token": TOKEN})]);
     let out = h.recv(r#"{"cmd":"token_auth_resp","status":true,"err_string":""}"#);
     assert_eq!(out.cmds(), vec!["get_devices_req"], "the rights of the last login hold");
     assert_eq!(out.timers.len(), 1);
     h.close();
 
     // Third connection: the server forgot the token; the driver logs in again.
-    let out = h.open();
-    assert_eq!(out.sent, vec![json!({"cmd": "token_auth_req", "token": TOKEN})]);
+    let out = h.connect();
+    assert_eq!(out.requests(), vec![json!({"cmd": "token_auth_req", "token": TOKEN})]);
     let out = h.recv(&auth_refused("token_auth_resp", "token not found"));
-    assert_eq!(out.sent, vec![json!({"cmd": "auth_req", "login": LOGIN, "password": PASSWORD})]);
+    assert_eq!(out.requests(), vec![json!({"cmd": "auth_req", "login": LOGIN, "password": PASSWORD})]);
     assert!(out.closes.is_empty() && out.timers.is_empty(), "{out:?}");
     let fresh = auth_ok(ALL_RIGHTS).replace(TOKEN, "0123456789abcdef0123456789abcdef");
     let out = h.recv(&fresh);
@@ -463,8 +335,8 @@ fn a_new_session_resumes_by_token_and_falls_back_to_the_password() {
     h.close();
 
     // Fourth connection: the new token.
-    let out = h.open();
-    assert_eq!(out.sent, vec![json!({"cmd": "token_auth_req", "token": "0123456789abcdef0123456789abcdef"})]);
+    let out = h.connect();
+    assert_eq!(out.requests(), vec![json!({"cmd": "token_auth_req", "token": "0123456789abcdef0123456789abcdef"})]);
     // A refused password after a refused token closes.
     h.recv(&auth_refused("token_auth_resp", "token not found"));
     let out = h.recv(&auth_refused("auth_resp", "user blocked"));
@@ -477,8 +349,8 @@ fn without_token_reuse_every_session_logs_in_with_the_password() {
     let mut h = host(json!({"reuse_token": false}));
     h.login(ALL_RIGHTS);
     h.close();
-    let out = h.open();
-    assert_eq!(out.sent, vec![json!({"cmd": "auth_req", "login": LOGIN, "password": PASSWORD})]);
+    let out = h.connect();
+    assert_eq!(out.requests(), vec![json!({"cmd": "auth_req", "login": LOGIN, "password": PASSWORD})]);
 }
 
 // ---------------------------------------------------------------------------
@@ -490,9 +362,9 @@ fn back_fill_starts_at_the_mark_or_the_initial_window() {
     let out = h.login(ALL_RIGHTS);
     assert_eq!(out.cmds(), vec!["auth_req", "get_devices_req"]);
     let out = h.recv(&devices_resp(&[DEV_A, DEV_B]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, 1_000_001, 0, 250)], "one back-fill at a time");
+    assert_eq!(out.requests(), vec![get_data(DEV_A, 1_000_001, 0, 250)], "one back-fill at a time");
     let out = h.recv(&data_resp(DEV_A, 0, &[]));
-    assert_eq!(out.sent, vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 250)]);
+    assert_eq!(out.requests(), vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 250)]);
     assert!(out.commits.is_empty(), "empty history: no frames");
     let out = h.recv(&data_resp(DEV_B, 0, &[]));
     assert!(out.is_quiet(), "{out:?}");
@@ -522,7 +394,7 @@ fn back_fill_pages_through_the_history_and_marks_only_the_newest_committed_last(
         let mut commits = Vec::new();
         loop {
             assert_eq!(out.sent.len(), 1, "{order}: {out:?}");
-            let req = out.sent[0].clone();
+            let req = out.requests()[0].clone();
             if req["devEui"] != DEV_A {
                 assert_eq!(req, get_data(DEV_B, NOW - INITIAL_MS, 0, 2), "{order}: then B");
                 break;
@@ -536,25 +408,29 @@ fn back_fill_pages_through_the_history_and_marks_only_the_newest_committed_last(
         }
         assert_eq!(begins, vec![0, 2, 4], "{order}");
 
-        let mut payloads: Vec<&str> = commits.iter().map(Frame::text).collect();
+        let mut payloads: Vec<&str> = commits.iter().map(FrameView::text).collect();
         payloads.sort_unstable();
         let mut expected: Vec<&str> = rows.iter().map(|(_, r)| r.as_str()).collect();
         expected.sort_unstable();
         assert_eq!(payloads, expected, "{order}: every row once, as received");
-        let marked: Vec<&Frame> = commits.iter().filter(|f| f.mark().is_some()).collect();
+        let marked: Vec<&DriverFrame> = commits.iter().filter(|f| f.mark().is_some()).collect();
         assert_eq!(marked.len(), 1, "{order}: one mark: {commits:#?}");
         let last = commits.last().expect("commits");
         assert_eq!(last.text(), newest.1, "{order}: the newest is committed last");
-        assert_eq!(last.ts(), newest.0, "{order}");
+        assert_eq!(ts(last), newest.0, "{order}");
         assert_eq!(last.mark(), Some((DEV_A.to_owned(), newest.0)), "{order}");
         for f in &commits {
-            assert_eq!((f.meta("via"), f.meta("deveui"), f.meta("appeui")), ("history", DEV_A, APP), "{order}");
+            assert_eq!(
+                (f.meta("via"), f.meta("deveui"), f.meta("appeui")),
+                (Some("history"), Some(DEV_A), Some(APP)),
+                "{order}"
+            );
             assert_eq!(f.content_type, CONTENT_TYPE);
         }
         // The host saw the same order and now holds the mark.
-        let journal: Vec<&str> = h.journal.iter().map(|(_, f)| f.text()).collect();
+        let journal: Vec<&str> = h.journal().iter().map(|f| f.text()).collect();
         assert_eq!(journal.last(), Some(&newest.1.as_str()), "{order}");
-        assert_eq!(h.marks.get(DEV_A), Some(&newest.0), "{order}");
+        assert_eq!(h.marks().get(DEV_A), Some(&newest.0), "{order}");
     }
 }
 
@@ -566,34 +442,34 @@ fn rows_deleted_between_pages_are_not_skipped() {
     let mut h = host(json!({"backfill_page": 2}));
     h.login(ALL_RIGHTS);
     let out = h.recv(&devices_resp(&[DEV_A]));
-    let out = h.recv(&serve(&out.sent[0], &rows));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
+    let out = h.recv(&serve(&out.requests()[0], &rows));
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
     // Two of the rows already read are gone: rows[2..] now start at index 0.
     let remaining = &rows[2..];
     let mut out = h.recv(&serve(&get_data(DEV_A, NOW - INITIAL_MS, 2, 2), remaining));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 2)], "that page began 2 rows late: back by 2");
-    while let Some(req) = out.sent.first().cloned().filter(|r| r["cmd"] == "get_data_req") {
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 2)], "that page began 2 rows late: back by 2");
+    while let Some(req) = out.requests().first().cloned().filter(|r| r["cmd"] == "get_data_req") {
         out = h.recv(&serve(&req, remaining));
     }
-    let mut committed: Vec<&str> = h.journal.iter().map(|(_, f)| f.text()).collect();
+    let mut committed: Vec<&str> = h.journal().iter().map(|f| f.text()).collect();
     committed.sort_unstable();
     committed.dedup();
     let mut expected: Vec<&str> = rows.iter().map(String::as_str).collect();
     expected.sort_unstable();
     assert_eq!(committed, expected, "every row committed, none skipped");
-    assert_eq!(h.marks.get(DEV_A), Some(&(NOW - 60_000)), "the newest row carries the mark");
+    assert_eq!(h.marks().get(DEV_A), Some(&(NOW - 60_000)), "the newest row carries the mark");
 
     // Deleted rows can leave the next page empty: it still steps back.
     let mut h = host(json!({"backfill_page": 2}));
     h.login(ALL_RIGHTS);
     let out = h.recv(&devices_resp(&[DEV_A]));
-    let out = h.recv(&serve(&out.sent[0], &rows[..4]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
-    let out = h.recv(&serve(&out.sent[0], &rows[2..4]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 2)], "an empty page after deletions");
-    h.recv(&serve(&out.sent[0], &rows[2..4]));
-    assert_eq!(h.journal.len(), 4, "{:#?}", h.journal);
-    assert_eq!(h.marks.get(DEV_A), Some(&(NOW - 60_000 * 3)));
+    let out = h.recv(&serve(&out.requests()[0], &rows[..4]));
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
+    let out = h.recv(&serve(&out.requests()[0], &rows[2..4]));
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 2)], "an empty page after deletions");
+    h.recv(&serve(&out.requests()[0], &rows[2..4]));
+    assert_eq!(h.journal().len(), 4, "{:#?}", h.journal());
+    assert_eq!(h.marks().get(DEV_A), Some(&(NOW - 60_000 * 3)));
 }
 
 #[test]
@@ -622,16 +498,16 @@ fn a_refused_history_leaves_the_device_unmarked() {
     let (reason, input) = &out.rejects[0];
     assert!(reason.contains(DEV_A) && reason.contains("no access to device"), "{reason}");
     assert_eq!(input, refused.to_string().as_bytes(), "the refusal is kept as received");
-    assert_eq!(out.sent, vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 1000)], "the queue goes on");
+    assert_eq!(out.requests(), vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 1000)], "the queue goes on");
 
     let out = h.recv(&rx(DEV_A, NOW + 1_000, 50, 2, SI12_CURRENT, "UNCONF_UP"));
     assert_eq!(out.commits.len(), 1);
     assert_eq!(out.commits[0].mark(), None, "the gap of A was not back-filled");
     h.close();
-    let mut h2 = h.restarted(json!({}));
+    let mut h2 = restarted(&h, json!({}));
     h2.login(ALL_RIGHTS);
     let out = h2.recv(&devices_resp(&[DEV_A]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, 1_000_001, 0, 1000)], "the next connection tries again");
+    assert_eq!(out.requests(), vec![get_data(DEV_A, 1_000_001, 0, 1000)], "the next connection tries again");
 }
 
 #[test]
@@ -641,15 +517,15 @@ fn a_history_refused_mid_way_commits_what_it_got_without_a_mark() {
     h.recv(&devices_resp(&[DEV_A]));
     let rows = [item(NOW - 3_000, 1, 2, SI12_CURRENT), item(NOW - 2_000, 2, 2, SI12_CURRENT)];
     let out = h.recv(&data_resp(DEV_A, 4, &rows));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW - INITIAL_MS, 2, 2)]);
     assert_eq!(out.commits.len(), 1, "the newest so far waits: {out:?}");
     let out = h.recv(&json!({"cmd": "get_data_resp", "status": false, "err_string": "database busy"}).to_string());
     assert_eq!(out.rejects.len(), 1, "{out:?}");
     assert!(out.rejects[0].0.contains("database busy"), "{:?}", out.rejects);
-    let payloads: Vec<&str> = h.journal.iter().map(|(_, f)| f.text()).collect();
+    let payloads: Vec<&str> = h.journal().iter().map(|f| f.text()).collect();
     assert_eq!(payloads, vec![rows[0].as_str(), rows[1].as_str()], "both rows of the first page are committed");
-    assert!(h.journal.iter().all(|(_, f)| f.mark().is_none()), "{:#?}", h.journal);
-    assert!(h.marks.is_empty());
+    assert!(h.journal().iter().all(|f| f.mark().is_none()), "{:#?}", h.journal());
+    assert!(h.marks().is_empty());
     let out = h.recv(&rx(DEV_A, NOW + 1_000, 3, 2, SI12_CURRENT, "UNCONF_UP"));
     assert_eq!(out.commits[0].mark(), None);
 }
@@ -662,7 +538,7 @@ fn live_rx_is_marked_only_once_the_device_is_back_filled() {
     let mut h = host(json!({}));
     h.login(ALL_RIGHTS);
     let out = h.recv(&devices_resp(&[DEV_A, DEV_B]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 1000)]);
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW - INITIAL_MS, 0, 1000)]);
 
     // During A's back-fill: committed, unmarked.
     let live1 = rx(DEV_A, NOW + 1_000, 43, 2, SI12_CURRENT, "UNCONF_UP");
@@ -673,7 +549,7 @@ fn live_rx_is_marked_only_once_the_device_is_back_filled() {
     assert_eq!(f.content_type, CONTENT_TYPE);
     let ts = (NOW + 1_000).to_string();
     assert_eq!(
-        f.meta,
+        f.meta_map(),
         meta(&[("deveui", DEV_A), ("appeui", APP), ("fport", "2"), ("fcnt", "43"), ("ts", ts.as_str()), ("via", "rx")])
     );
     assert!(out.sent.is_empty(), "{out:?}");
@@ -682,33 +558,33 @@ fn live_rx_is_marked_only_once_the_device_is_back_filled() {
     let live_c = rx(DEV_C, NOW + 1_500, 7, 2, SI12_CURRENT, "UNCONF_UP");
     let out = h.recv(&live_c);
     assert_eq!(out.commits.len(), 1);
-    assert_eq!((out.commits[0].meta("deveui"), out.commits[0].mark()), (DEV_C, None));
+    assert_eq!((out.commits[0].meta("deveui"), out.commits[0].mark()), (Some(DEV_C), None));
     assert!(out.sent.is_empty(), "A's back-fill is still in flight: {out:?}");
 
     // A's history: two rows; the newest carries the mark.
     let old = [item(NOW - 7_200_000, 41, 2, SI12_CURRENT), item(NOW - 3_600_000, 42, 2, SI12_CURRENT)];
     let out = h.recv(&data_resp(DEV_A, 2, &old));
-    assert_eq!(out.commits.iter().map(Frame::text).collect::<Vec<_>>(), vec![old[0].as_str(), old[1].as_str()]);
+    assert_eq!(out.commits.iter().map(FrameView::text).collect::<Vec<_>>(), vec![old[0].as_str(), old[1].as_str()]);
     assert_eq!(out.commits[0].mark(), None);
     assert_eq!(out.commits[1].mark(), Some((DEV_A.to_owned(), NOW - 3_600_000)));
-    assert_eq!(out.commits[1].meta("via"), "history");
-    assert_eq!(out.commits[1].meta("fcnt"), "42");
-    assert_eq!(out.sent, vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 1000)]);
+    assert_eq!(out.commits[1].meta("via"), Some("history"));
+    assert_eq!(out.commits[1].meta("fcnt"), Some("42"));
+    assert_eq!(out.requests(), vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 1000)]);
     let out = h.recv(&data_resp(DEV_B, 0, &[]));
-    assert_eq!(out.sent, vec![get_data(DEV_C, NOW - INITIAL_MS, 0, 1000)], "C after the queue");
+    assert_eq!(out.requests(), vec![get_data(DEV_C, NOW - INITIAL_MS, 0, 1000)], "C after the queue");
 
     // After A's back-fill: marked with the rx's ts.
     let out = h.recv(&rx(DEV_A, NOW + 2_000, 44, 2, SI12_CURRENT, "UNCONF_UP"));
     assert_eq!(out.commits.len(), 1);
     assert_eq!(out.commits[0].mark(), Some((DEV_A.to_owned(), NOW + 2_000)));
-    assert_eq!(out.commits[0].meta(META_RESUME_MARK), (NOW + 2_000).to_string());
+    assert_eq!(out.commits[0].meta(META_RESUME_MARK), Some((NOW + 2_000).to_string().as_str()));
     // C is still being back-filled.
     let out = h.recv(&rx(DEV_C, NOW + 2_500, 8, 2, SI12_CURRENT, "UNCONF_UP"));
     assert_eq!(out.commits[0].mark(), None);
     h.recv(&data_resp(DEV_C, 1, std::slice::from_ref(&item(NOW + 1_500, 7, 2, SI12_CURRENT))));
     let out = h.recv(&rx(DEV_C, NOW + 3_000, 9, 2, SI12_CURRENT, "UNCONF_UP"));
     assert_eq!(out.commits[0].mark(), Some((DEV_C.to_owned(), NOW + 3_000)));
-    assert_eq!(h.marks, BTreeMap::from([(DEV_A.to_owned(), NOW + 2_000), (DEV_C.to_owned(), NOW + 3_000)]));
+    assert_eq!(h.marks(), &BTreeMap::from([(DEV_A.to_owned(), NOW + 2_000), (DEV_C.to_owned(), NOW + 3_000)]));
 }
 
 #[test]
@@ -751,7 +627,7 @@ fn hex_of_either_case_is_committed_as_received() {
     let f = &out.commits[0];
     assert_eq!(f.payload, odd.as_bytes());
     assert_eq!(
-        f.meta,
+        f.meta_map(),
         meta(&[
             ("deveui", DEV_A),
             ("appeui", APP),
@@ -778,12 +654,12 @@ type Seen = (String, BTreeMap<String, String>);
 fn played(messages: &[&[u8]]) -> (Vec<Seen>, Vec<Value>) {
     let mut h = host(json!({}));
     h.start(&[DEV_A]);
-    let mut out = Out::default();
+    let mut out = Answers::default();
     for m in messages {
         out.absorb(h.recv_bytes(m));
     }
     assert!(out.rejects.is_empty() && out.closes.is_empty(), "{out:?}");
-    (out.commits.iter().map(|f| (f.text().to_owned(), f.meta.clone())).collect(), out.sent)
+    (out.commits.iter().map(|f| (f.text().to_owned(), f.meta_map())).collect(), out.requests())
 }
 
 #[test]
@@ -922,7 +798,7 @@ fn time_packets_get_a_correction_downlink() {
             })
             .into_iter()
             .collect();
-        assert_eq!(out.sent, expected, "{name}");
+        assert_eq!(out.requests(), expected, "{name}");
     }
 }
 
@@ -949,40 +825,40 @@ fn only_a_committed_mark_moves_the_next_back_fill() {
         let mut h = host(json!({"resume": {DEV_A: OLD}}));
         h.login(ALL_RIGHTS);
         h.recv(&devices_resp(&[DEV_A]));
-        h.hold = outcome != "committed";
+        h.hold_commits(outcome != "committed");
         let out = h.recv(&data_resp(DEV_A, 2, &rows));
         assert_eq!(
-            out.commits.iter().filter_map(Frame::mark).collect::<Vec<_>>(),
+            out.commits.iter().filter_map(FrameView::mark).collect::<Vec<_>>(),
             vec![(DEV_A.to_owned(), NOW - 5_000)]
         );
         match outcome {
-            "held" => assert_eq!(h.held.len(), 2),
+            "held" => assert_eq!(h.held().len(), 2),
             "failed" => {
                 let out = h.fail_held(1);
                 assert_eq!(out.closes.len(), 1, "{out:?}");
                 let reason = &out.closes[0];
                 assert!(reason.contains("could not be committed") && reason.contains("disk full"), "{reason}");
             }
-            _ => assert_eq!(h.journal.len(), 2),
+            _ => assert_eq!(h.journal().len(), 2),
         }
         h.close();
 
         let expected_from = if outcome == "committed" { NOW - 5_000 + 1 } else { OLD + 1 };
-        let out = h.open();
+        let out = h.connect();
         assert_eq!(out.cmds(), vec!["token_auth_req"], "{outcome}");
         h.recv(r#"{"cmd":"token_auth_resp","status":true}"#);
         let out = h.recv(&devices_resp(&[DEV_A]));
-        assert_eq!(out.sent, vec![get_data(DEV_A, expected_from, 0, 1000)], "{outcome}");
+        assert_eq!(out.requests(), vec![get_data(DEV_A, expected_from, 0, 1000)], "{outcome}");
 
         // A commit answered after its session closed changes nothing.
         if outcome == "held" {
             let late = h.release();
             assert!(late.is_quiet(), "{late:?}");
             h.close();
-            h.open();
+            h.connect();
             h.recv(r#"{"cmd":"token_auth_resp","status":true}"#);
             let out = h.recv(&devices_resp(&[DEV_A]));
-            assert_eq!(out.sent, vec![get_data(DEV_A, OLD + 1, 0, 1000)], "late answer");
+            assert_eq!(out.requests(), vec![get_data(DEV_A, OLD + 1, 0, 1000)], "late answer");
         }
     }
 }
@@ -996,27 +872,27 @@ fn marks_reach_a_new_instance_through_the_host() {
     // An older repeat does not move the mark back.
     h.recv(&rx(DEV_A, NOW + 4_000, 9, 2, SI12_CURRENT, "REPEATUNCONF_UP"));
     h.close();
-    assert_eq!(h.marks, BTreeMap::from([(DEV_A.to_owned(), NOW + 5_000)]));
+    assert_eq!(h.marks(), &BTreeMap::from([(DEV_A.to_owned(), NOW + 5_000)]));
 
     // Same instance, next session.
-    h.open();
+    h.connect();
     h.recv(r#"{"cmd":"token_auth_resp","status":true}"#);
     let out = h.recv(&devices_resp(&[DEV_A]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW + 5_001, 0, 1000)]);
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW + 5_001, 0, 1000)]);
 
     // A new instance gets the host's marks in its settings.
-    let mut fresh = h.restarted(json!({"backfill_page": 10}));
+    let mut fresh = restarted(&h, json!({"backfill_page": 10}));
     let out = fresh.login(ALL_RIGHTS);
-    assert_eq!(out.sent[0]["cmd"], "auth_req", "a new instance has no token");
+    assert_eq!(out.requests()[0]["cmd"], "auth_req", "a new instance has no token");
     let out = fresh.recv(&devices_resp(&[DEV_B, DEV_A]));
-    assert_eq!(out.sent, vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 10)]);
+    assert_eq!(out.requests(), vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 10)]);
     let out = fresh.recv(&data_resp(DEV_B, 0, &[]));
-    assert_eq!(out.sent, vec![get_data(DEV_A, NOW + 5_001, 0, 10)]);
+    assert_eq!(out.requests(), vec![get_data(DEV_A, NOW + 5_001, 0, 10)]);
 
     // Marks in settings may name the device in lower case; a bad one is refused.
     let mut lower = host(json!({"resume": {"3632333364374f18": 77}}));
     lower.login(ALL_RIGHTS);
-    assert_eq!(lower.recv(&devices_resp(&[DEV_A])).sent, vec![get_data(DEV_A, 78, 0, 1000)]);
+    assert_eq!(lower.recv(&devices_resp(&[DEV_A])).requests(), vec![get_data(DEV_A, 78, 0, 1000)]);
     let e = Vega::init(&settings(json!({"resume": {"not-a-eui": 1}}))).expect_err("a bad resume key");
     assert!(e.contains("resume") && e.contains("not-a-eui"), "{e}");
 }
@@ -1026,9 +902,9 @@ fn a_changed_user_lists_the_devices_again_and_back_fills_only_new_ones() {
     let mut h = host(json!({}));
     h.start(&[DEV_A]);
     let out = h.recv(r#"{"cmd":"alter_user_resp"}"#);
-    assert_eq!(out.sent, vec![json!({"cmd": "get_devices_req"})]);
+    assert_eq!(out.requests(), vec![json!({"cmd": "get_devices_req"})]);
     let out = h.recv(&devices_resp(&[DEV_A, DEV_D]));
-    assert_eq!(out.sent, vec![get_data(DEV_D, NOW - INITIAL_MS, 0, 1000)], "A is back-filled already");
+    assert_eq!(out.requests(), vec![get_data(DEV_D, NOW - INITIAL_MS, 0, 1000)], "A is back-filled already");
 }
 
 // ---------------------------------------------------------------------------
@@ -1038,7 +914,7 @@ fn a_changed_user_lists_the_devices_again_and_back_fills_only_new_ones() {
 fn only_websocket_sessions_are_served() {
     for transport in [Transport::Tcp, Transport::Http] {
         let mut h = host(json!({}));
-        let out = h.open_with(transport);
+        let out = h.open(transport, PEER);
         assert!(out.sent.is_empty(), "{out:?}");
         assert_eq!(out.closes.len(), 1, "{out:?}");
         let reason = &out.closes[0];
@@ -1046,4 +922,12 @@ fn only_websocket_sessions_are_served() {
         let after = h.recv(&rx(DEV_A, NOW, 1, 2, SI12_CURRENT, "UNCONF_UP"));
         assert!(after.is_quiet(), "no session: {after:?}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// 11. Identity.
+
+#[test]
+fn info_agrees_with_plugin_toml() {
+    assert_manifest_matches::<Vega>(env!("CARGO_MANIFEST_DIR"));
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use meterhub_codec_vega::VegaCodec;
+use meterhub_plugin_api::testing::FrameBuilder;
 use meterhub_plugin_api::{Decoded, Plugin, RawFrame, ReadingKind, Transport};
 use serde_json::Value;
 
@@ -63,20 +64,18 @@ pub fn codec(settings: &str) -> VegaCodec {
 
 /// A raw FRMPayload frame of [`DEV`] with meta `model`, `fport`, `ts`.
 pub fn raw_frame(model: Option<&str>, port: u8, bytes: &[u8]) -> RawFrame {
-    let mut meta = vec![("fport".to_owned(), port.to_string()), ("deveui".to_owned(), DEV.to_lowercase())];
-    meta.push(("ts".to_owned(), SERVER_MS.to_string()));
-    if let Some(model) = model {
-        meta.push(("model".to_owned(), model.to_owned()));
-    }
-    RawFrame {
-        seq: 1,
-        source: "vega".into(),
-        peer: "ws://vega.example".into(),
-        received_at_ms: SERVER_MS + 5_000,
-        transport: Transport::Websocket,
-        content_type: "application/octet-stream".into(),
-        meta,
-        payload: bytes.to_vec(),
+    let frame = FrameBuilder::new(bytes)
+        .source("vega")
+        .peer("ws://vega.example")
+        .received_at_ms(SERVER_MS + 5_000)
+        .transport(Transport::Websocket)
+        .content_type("application/octet-stream")
+        .meta("fport", port.to_string())
+        .meta("deveui", DEV.to_lowercase())
+        .meta("ts", SERVER_MS.to_string());
+    match model {
+        Some(model) => frame.meta("model", model).build(),
+        None => frame.build(),
     }
 }
 

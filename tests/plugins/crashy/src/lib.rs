@@ -12,7 +12,7 @@
 //! the host process any of the first three would take the host down; in a
 //! runner process they take down the runner only.
 
-use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Role};
+use meterhub_plugin_api::{DecodeError, Decoded, Plugin, RawFrame};
 
 #[path = "../../listener_reading.rs"]
 mod listener_reading;
@@ -30,10 +30,6 @@ fn segfault() {
 }
 
 impl Plugin for Crashy {
-    fn info() -> PluginInfo {
-        PluginInfo { id: "crashy".into(), version: env!("CARGO_PKG_VERSION").into(), roles: vec![Role::Codec] }
-    }
-
     fn init(_settings_json: &str) -> Result<Self, String> {
         Ok(Crashy)
     }

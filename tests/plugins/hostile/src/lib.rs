@@ -8,7 +8,7 @@
 //!
 //! Anything else decodes normally, so tests can see the plugin recover.
 
-use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Role};
+use meterhub_plugin_api::{DecodeError, Decoded, Plugin, RawFrame};
 
 #[path = "../../listener_reading.rs"]
 mod listener_reading;
@@ -17,10 +17,6 @@ mod listener_reading;
 pub struct Hostile;
 
 impl Plugin for Hostile {
-    fn info() -> PluginInfo {
-        PluginInfo { id: "hostile".into(), version: env!("CARGO_PKG_VERSION").into(), roles: vec![Role::Codec] }
-    }
-
     fn init(_settings_json: &str) -> Result<Self, String> {
         Ok(Hostile)
     }

@@ -4,16 +4,12 @@
 
 use std::io::Write;
 
-use meterhub_plugin_api::{DecodeError, Decoded, Plugin, PluginInfo, RawFrame, Role};
+use meterhub_plugin_api::{DecodeError, Decoded, Plugin, RawFrame};
 
 /// The sneaky codec.
 pub struct Sneaky;
 
 impl Plugin for Sneaky {
-    fn info() -> PluginInfo {
-        PluginInfo { id: "sneaky".into(), version: env!("CARGO_PKG_VERSION").into(), roles: vec![Role::Codec] }
-    }
-
     fn init(_settings_json: &str) -> Result<Self, String> {
         Ok(Sneaky)
     }
