@@ -31,12 +31,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meterhub::accounting::{AccountingStore, Consumer};
-use meterhub::archive::{ApplyItem, Archive, SledArchive, Verdict};
-use meterhub::journal::{Entry, JournalRecord};
 use meterhub_accounting::Period;
 use meterhub_plugin_api::{Decimal, Decoded, RawFrame, Reading, ReadingKind, Transport};
+use meterhub_storage::archive::{ApplyItem, Archive, SledArchive, Verdict};
+use meterhub_storage::journal::{Entry, JournalRecord};
 
-mod support;
+use meterhub_testkit::bench::Args;
 
 /// 2025-01-01T00:00:00Z.
 const T0: i64 = 1_735_689_600_000;
@@ -125,7 +125,7 @@ fn median(values: &mut [Duration]) -> Duration {
 }
 
 fn main() {
-    let args = support::Args::parse(
+    let args = Args::parse(
         &[
             ("--meters", "METERHUB_BENCH_ACCT_METERS"),
             ("--hours", "METERHUB_BENCH_ACCT_HOURS"),

@@ -43,9 +43,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-#[path = "support/mod.rs"]
-mod support;
-use support::{Args, Host, cpu_seconds, host_tables, now_ms};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, percentile};
+use meterhub_testkit::{Host, host_tables, now_ms, wait_for, workspace};
 
 /// Latency buckets: one per millisecond up to this, the last holds the rest.
 const BUCKETS: usize = 60_000;
@@ -347,8 +346,8 @@ fn report(name: &str, phase: &Phase, options: &Options) {
     println!(
         "  delivery quality (probes): {} control answers, T3 p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; late (2·T3 > Tc) {}",
         phase.t3_us.len(),
-        support::percentile(&phase.t3_us, 0.50) as f64 / 1000.0,
-        support::percentile(&phase.t3_us, 0.99) as f64 / 1000.0,
+        percentile(&phase.t3_us, 0.50) as f64 / 1000.0,
+        percentile(&phase.t3_us, 0.99) as f64 / 1000.0,
         phase.t3_us.last().copied().unwrap_or(0) as f64 / 1000.0,
         phase.late,
     );
@@ -377,11 +376,11 @@ fn main() {
         keep: args.keep,
     };
     assert!(options.per_client <= options.meters, "--per-client is at most --meters");
-    let plugins = support::workspace().join("target/plugins/wasm");
+    let plugins = workspace().join("target/plugins/wasm");
     let config = host_tables(&plugins)
         + "\n[web]\nstream_queue_limit = 256\nstream_control_seconds = 1\n\n[drivers.http-in]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n";
-    let dir = support::bench_data().join("fanout");
-    let mut host = Host::start(&dir, &config, options.keep);
+    let dir = bench_data().join("fanout");
+    let mut host = Host::start_in(&dir, &config, options.keep);
     let ingress = host.driver("http-in");
     let token: Arc<str> = host.token.clone().into();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -410,7 +409,7 @@ fn main() {
             .collect();
         runtime.spawn(client(host.api, token.clone(), query.join("&"), tally.clone(), c < PROBES));
     }
-    support::wait_for("every stream to be live", Duration::from_secs(300), || {
+    wait_for("every stream to be live", Duration::from_secs(300), || {
         assert_eq!(tally.ended.load(Ordering::Relaxed), 0, "a stream ended; see {}", host.log_path().display());
         (tally.live.load(Ordering::Relaxed) == options.clients).then_some(())
     });
@@ -450,7 +449,7 @@ fn main() {
         drop(slow);
     }
     assert_eq!(tally.ended.load(Ordering::Relaxed), 0, "no stream ended during the run");
-    let stats = host.get("/api/v1/stats");
+    let stats = host.get_ok("/api/v1/stats");
     println!("archive: {} readings new, balanced {}", stats["total"]["readings_new"], stats["balanced"]);
     host.stop();
     drop(runtime);

@@ -46,9 +46,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "support/mod.rs"]
-mod support;
-use support::{ANSWER_TIMEOUT, Host, cpu_seconds, now_ms, percentile};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, percentile};
+use meterhub_testkit::http::ANSWER_TIMEOUT;
+use meterhub_testkit::{Host, host_tables, now_ms, workspace};
 
 /// How long the archive may go without applying anything while it is still
 /// behind what was acknowledged.
@@ -102,7 +102,7 @@ struct Outcome {
 
 fn main() {
     let options = options();
-    let bench_data = support::bench_data();
+    let bench_data = bench_data();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let (fsync_p50, fsync_p99) = fdatasync_floor(&bench_data);
     println!("meterhub ingest: listener over TCP, each line answered only after its group commit is fdatasync'ed");
@@ -138,9 +138,9 @@ fn main() {
                 Mode::Pipelined => (options.connections, options.window),
                 Mode::Single => (1, 1),
             };
-            let plugins = support::workspace().join("target/plugins").join(kind);
+            let plugins = workspace().join("target/plugins").join(kind);
             let dir = bench_data.join(format!("ingest-{kind}-{}-{}", mode.name(), std::process::id()));
-            let mut host = Host::start(&dir, &config(&plugins), options.keep);
+            let mut host = Host::start_in(&dir, &config(&plugins), options.keep);
             let stop = match options.readings {
                 Some(n) => Stop::After(n.div_ceil(connections as u64)),
                 None => Stop::At(Instant::now() + Duration::from_secs_f64(options.seconds)),
@@ -374,8 +374,7 @@ fn config(plugins: &Path) -> String {
         "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",
         plugins.display()
     );
-    support::host_tables(plugins)
-        + "\n[drivers.tcp-in]\nplugin = \"listener\"\ntransport = \"tcp\"\nlisten = \"127.0.0.1:0\"\n"
+    host_tables(plugins) + "\n[drivers.tcp-in]\nplugin = \"listener\"\ntransport = \"tcp\"\nlisten = \"127.0.0.1:0\"\n"
 }
 
 /// Poll `/api/v1/stats` until the archive has received `acked` frames and its
@@ -385,7 +384,7 @@ fn wait_applied(host: &Host, acked: u64) -> Value {
     let mut progressed = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        let stats = host.get("/api/v1/stats");
+        let stats = host.get_ok("/api/v1/stats");
         let received = stats["total"]["received"].as_u64();
         if received >= Some(acked) && stats["balanced"] == true {
             return stats;
@@ -418,7 +417,7 @@ fn filesystem(path: &Path) -> String {
 }
 
 fn options() -> Options {
-    let args = support::Args::parse(
+    let args = Args::parse(
         &[
             ("--kind", "METERHUB_BENCH_KIND"),
             ("--mode", "METERHUB_BENCH_MODE"),

@@ -5,7 +5,7 @@
 //!   decoding each real example of `plugins/vega-codec/fixtures/vega_uplinks.jsonl`
 //!   framed as the `vega` driver commits it (the uplink JSON object with its
 //!   meta). Per model: the median over rounds of the ns per decode call.
-//! - `backfill`: the emulator (`meterhub::sim::vega`, in this process) with
+//! - `backfill`: the emulator (`meterhub_sim::vega`, in this process) with
 //!   `devices` devices of six models and `hours` of history at one uplink per
 //!   hour, generation paused; a fresh host with the `vega` driver starts. The
 //!   time from starting the host until every history uplink is archived: the
@@ -42,13 +42,12 @@ use meterhub::config::load::{DEFAULT_WASM_CALL_TIMEOUT_MS, DEFAULT_WASM_MEMORY_M
 use meterhub::plugin::catalog::load_one;
 use meterhub::plugin::wasm::Limits;
 use meterhub::plugin::{Isolation, PluginInstance};
-use meterhub::sim::vega::devices::Model;
 use meterhub_plugin_api::{RawFrame, Transport};
+use meterhub_sim::vega::devices::Model;
 use serde_json::{Value, json};
 
-#[path = "support/mod.rs"]
-mod support;
-use support::{Host, cpu_seconds, get_json, request_json, wait_for};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds};
+use meterhub_testkit::{Host, get_json, host_tables, request_json, wait_for, workspace};
 
 /// The models of the end-to-end parts (their AppEUIs name them, so the
 /// codec needs no per-device settings).
@@ -134,7 +133,7 @@ fn frame(example: &Value, seq: u64) -> RawFrame {
 }
 
 fn codec(options: &Options) {
-    let workspace = support::workspace();
+    let workspace = workspace();
     let manifest = workspace.join("target/plugins/wasm/vega-codec/plugin.toml");
     assert!(manifest.exists(), "{} is missing: run scripts/build-plugins --release first", manifest.display());
     let limits = Limits {
@@ -212,17 +211,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The emulator in this process.
 struct Sim {
     runtime: tokio::runtime::Runtime,
-    running: Option<meterhub::sim::vega::Running>,
+    running: Option<meterhub_sim::vega::Running>,
 }
 
 impl Sim {
-    fn start(options: meterhub::sim::vega::Options) -> Sim {
+    fn start(options: meterhub_sim::vega::Options) -> Sim {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-        let running = runtime.block_on(meterhub::sim::vega::start(options)).expect("start the emulator");
+        let running = runtime.block_on(meterhub_sim::vega::start(options)).expect("start the emulator");
         Sim { runtime, running: Some(running) }
     }
 
-    fn running(&self) -> &meterhub::sim::vega::Running {
+    fn running(&self) -> &meterhub_sim::vega::Running {
         self.running.as_ref().expect("running")
     }
 
@@ -246,37 +245,37 @@ impl Drop for Sim {
     }
 }
 
-fn sim_options(devices: u32) -> meterhub::sim::vega::Options {
-    meterhub::sim::vega::Options {
+fn sim_options(devices: u32) -> meterhub_sim::vega::Options {
+    meterhub_sim::vega::Options {
         listen: "127.0.0.1:0".into(),
         control: "127.0.0.1:0".into(),
         devices,
         models: MODELS.to_vec(),
         drift_every: 0,
-        ..meterhub::sim::vega::Options::default()
+        ..meterhub_sim::vega::Options::default()
     }
 }
 
 /// A host whose `vega` driver reads `sim`.
 fn start_host(sim: &Sim, name: &str, keep: bool) -> Host {
-    let plugins = support::workspace().join("target/plugins/wasm");
+    let plugins = workspace().join("target/plugins/wasm");
     assert!(
         plugins.join("vega/plugin.toml").exists() && plugins.join("vega-codec/plugin.toml").exists(),
         "{} lacks vega or vega-codec: run scripts/build-plugins --release first (scripts/bench does)",
         plugins.display()
     );
-    let config = support::host_tables(&plugins)
+    let config = host_tables(&plugins)
         + &format!(
             "\n[drivers.vega]\nplugin = \"vega\"\ncodec = \"vega-codec\"\ntransport = \"websocket\"\nurl = \"{}\"\n\n[drivers.vega.settings]\nlogin = \"root\"\npassword = \"123\"\nbackfill_initial_ms = 604800000\n",
             sim.url()
         );
-    let dir = support::bench_data().join(format!("vega-{name}-{}", std::process::id()));
-    Host::start(&dir, &config, keep)
+    let dir = bench_data().join(format!("vega-{name}-{}", std::process::id()));
+    Host::start_in(&dir, &config, keep)
 }
 
 /// The `vega` source's counters.
 fn counters(host: &Host) -> Value {
-    host.get("/api/v1/stats")["sources"]["vega"].clone()
+    host.get_ok("/api/v1/stats")["sources"]["vega"].clone()
 }
 
 fn count(v: &Value, key: &str) -> u64 {
@@ -291,7 +290,7 @@ fn backfill(options: &Options) {
         "back-fill: {} devices x {} h of history (one uplink per hour), emulator paused; a fresh host starts",
         options.devices, options.hours
     );
-    let sim = Sim::start(meterhub::sim::vega::Options {
+    let sim = Sim::start(meterhub_sim::vega::Options {
         history_hours: options.hours,
         history_interval_min: 60,
         start_paused: true,
@@ -305,7 +304,7 @@ fn backfill(options: &Options) {
     let cpu_before = cpu_seconds(&format!("/proc/{}/stat", host.pid()));
     let done = wait_for("every history uplink archived", CATCH_UP, || {
         let c = counters(&host);
-        (count(&c, "archived") >= expected && host.get("/api/v1/stats")["balanced"] == true).then_some(c)
+        (count(&c, "archived") >= expected && host.get_ok("/api/v1/stats")["balanced"] == true).then_some(c)
     });
     let elapsed = started.elapsed();
     let host_cpu = cpu_seconds(&format!("/proc/{}/stat", host.pid())) - cpu_before;
@@ -339,7 +338,7 @@ fn live(options: &Options) {
         "live: the emulator offers {} data uplinks/s over {} devices; {} s warm-up, then {} s measured",
         options.rate, options.live_devices, options.warmup, options.seconds
     );
-    let sim = Sim::start(meterhub::sim::vega::Options {
+    let sim = Sim::start(meterhub_sim::vega::Options {
         rate: Some(options.rate),
         start_paused: true,
         ..sim_options(options.live_devices)
@@ -381,7 +380,7 @@ fn live(options: &Options) {
 // ---------------------------------------------------------------------------
 
 fn options() -> Options {
-    let args = support::Args::parse(
+    let args = Args::parse(
         &[
             ("--part", "METERHUB_BENCH_VEGA_PART"),
             ("--devices", "METERHUB_BENCH_VEGA_DEVICES"),

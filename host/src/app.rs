@@ -13,17 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounting::{self, Accounting, AccountingStore};
 use crate::api::{self, ApiState};
-use crate::archive::{Archive, SledArchive};
 use crate::auth::{Auth, AuthSettings};
 use crate::config::{Config, Diagnostic, Pos};
-use crate::journal::{Journal, JournalConfig};
 use crate::lifecycle::plan::resolve;
 use crate::lifecycle::{Host, LiveView, Reconciler};
 use crate::pipeline::{self, CodecSlot, Codecs, Stage};
-use crate::plugin::supervisor::Supervised;
-use crate::plugin::{Catalog, LoadedPlugin, wasm::Limits};
+use crate::plugin::factory::supervised;
+use crate::plugin::{Catalog, wasm::Limits};
 use crate::publish::{Hub, StreamSettings};
 use crate::transport;
+use meterhub_storage::archive::{Archive, SledArchive};
+use meterhub_storage::journal::{Journal, JournalConfig};
 
 /// Sandbox limits from the configuration.
 pub fn limits(config: &Config) -> Limits {
@@ -64,52 +64,6 @@ pub struct RunInfo {
     pub api: String,
     /// Bound driver addresses (or URLs) by instance id.
     pub drivers: BTreeMap<String, String>,
-}
-
-/// A supervised instance of `plugin` configured with `settings_json`; an
-/// operator's restart makes a fresh one the same way.
-pub fn supervised(plugin: &Arc<LoadedPlugin>, settings_json: &str, config: &Config) -> Result<Supervised, String> {
-    let (plugin, settings) = (plugin.clone(), settings_json.to_owned());
-    let id = plugin.manifest.id.clone();
-    let isolation = crate::plugin::Isolation::of(config, &id);
-    Supervised::new(&id, Box::new(move || plugin.instantiate(&settings, isolation)), config.supervision)
-}
-
-/// A supervised driver instance of `plugin` for driver instance `source`.
-/// Every instance made (the first, an operator's restart) gets the current
-/// resume marks of `source` in its settings (`plugin-api`'s
-/// `SETTINGS_RESUME`).
-pub fn supervised_driver(
-    plugin: &Arc<LoadedPlugin>,
-    settings_json: &str,
-    source: &str,
-    archive: &Arc<dyn Archive>,
-    config: &Config,
-) -> Result<Supervised, String> {
-    let (plugin, settings, source, archive) =
-        (plugin.clone(), settings_json.to_owned(), source.to_owned(), archive.clone());
-    let id = plugin.manifest.id.clone();
-    let isolation = crate::plugin::Isolation::of(config, &id);
-    let factory = move || {
-        let marks = archive.resume_marks(&source).unwrap_or_else(|e| {
-            tracing::warn!(driver = %source, error = %e, "cannot read the resume marks; the driver starts without them");
-            BTreeMap::new()
-        });
-        plugin.instantiate(&with_resume_marks(&settings, marks), isolation)
-    };
-    Supervised::new(&id, Box::new(factory), config.supervision)
-}
-
-/// `settings_json` (an object) with `marks` under `SETTINGS_RESUME`, when
-/// there are any.
-fn with_resume_marks(settings_json: &str, marks: BTreeMap<String, i64>) -> String {
-    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(settings_json) {
-        Ok(mut settings) if !marks.is_empty() => {
-            settings.insert(meterhub_plugin_api::SETTINGS_RESUME.to_owned(), serde_json::json!(marks));
-            serde_json::Value::Object(settings).to_string()
-        }
-        _ => settings_json.to_owned(),
-    }
 }
 
 /// The codec of every driver instance (offline re-decode); an instance
@@ -238,7 +192,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };
         let written = serde_json::to_vec_pretty(&info)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| crate::files::write_atomically(&run_file, &bytes));
+            .and_then(|bytes| meterhub_storage::files::write_atomically(&run_file, &bytes));
         if let Err(e) = written {
             tracing::error!(error = %e, "cannot write run.json; `meterhub status` will not find this host");
         }

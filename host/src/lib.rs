@@ -1,37 +1,39 @@
-//! meterhub: the central server of an automated metering system.
+//! meterhub: the central server of an automated metering system; the host
+//! crate, above `meterhub-storage` (journal, archive) and `meterhub-http`
+//! (the HTTP server plumbing). See `ARCHITECTURE.md`.
 //!
-//! The code is laid out in data-flow order; see `ARCHITECTURE.md`.
+//! Its modules in data-flow order, from configuration to the browser (the
+//! declarations below are alphabetical):
 //!
 //! - [`config`]: the strict TOML configuration and its validation;
-//! - [`plugin`]: plugin manifests, discovery, the WASM and native runtimes;
+//! - [`backoff`]: exponential backoff with jitter, for everything that retries;
+//! - [`plugin`]: plugin manifests, discovery, the WASM and native runtimes,
+//!   supervision and the supervised factories;
 //! - [`transport`]: host-owned sockets (TCP server, HTTP ingress, WebSocket
-//!   client) that run driver sessions;
-//! - [`journal`]: the raw-first commit point (segment files, group commit, fdatasync);
-//! - [`pipeline`]: journal -> codec -> archive, and the accounting counters;
-//! - [`archive`]: the `Archive` trait and its sled implementation;
+//!   client) that run driver sessions and commit to the journal;
+//! - [`pipeline`]: journal -> codec -> archive, and the bus of new readings;
 //! - [`accounting`]: the meter registry and consumption deltas (a consumer of
 //!   the archive log);
 //! - [`auth`]: users, sessions and rights of the API;
-//! - [`api`]: the HTTP JSON API;
+//! - [`publish`]: live streams to the browser (bounded queues per stream);
+//! - [`api`]: the HTTP JSON API, with the streams' HTTP side;
+//! - [`web`]: the dispatcher UI, served from the binary;
+//! - [`lifecycle`]: what runs, and changing it while it runs;
+//! - [`memory`]: free heap returned to the OS after a plugin change;
 //! - [`app`]: assembling a host from a configuration;
 //! - [`cli`]: the `meterhub` command line.
 
 pub mod accounting;
 pub mod api;
 pub mod app;
-pub mod archive;
 pub mod auth;
 pub mod backoff;
 pub mod cli;
 pub mod config;
-pub mod files;
-pub mod http_server;
-pub mod journal;
 pub mod lifecycle;
 pub mod memory;
 pub mod pipeline;
 pub mod plugin;
 pub mod publish;
-pub mod sim;
 pub mod transport;
 pub mod web;

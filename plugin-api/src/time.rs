@@ -55,6 +55,16 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// Parse a timestamp written either as whole milliseconds since the epoch
+/// (`1763719200000`) or as RFC 3339 text ([`parse_rfc3339_ms`]), the two
+/// forms people and programs hand the host. The error says what is wrong.
+pub fn parse_ms_or_rfc3339(text: &str) -> Result<i64, String> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    parse_rfc3339_ms(text).map_err(|e| format!("expected milliseconds since the epoch or RFC 3339 text: {e}"))
+}
+
 /// Parse an RFC 3339 timestamp (`2026-11-21T10:00:00Z`,
 /// `2026-11-21T13:00:00.250+03:00`) into Unix milliseconds.
 /// Fractions beyond milliseconds are truncated. The error says what is wrong.
@@ -134,6 +144,15 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_or_rfc3339() {
+        assert_eq!(parse_ms_or_rfc3339("1763719200000"), Ok(1_763_719_200_000));
+        assert_eq!(parse_ms_or_rfc3339("-5"), Ok(-5));
+        assert_eq!(parse_ms_or_rfc3339("2025-11-21T10:00:00Z"), Ok(1_763_719_200_000));
+        let e = parse_ms_or_rfc3339("yesterday").unwrap_err();
+        assert!(e.starts_with("expected milliseconds since the epoch or RFC 3339 text: "), "{e}");
+    }
 
     #[test]
     fn parses_utc_and_offsets() {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
 
 /// 2026-03-01T00:00:00Z.
 const T0: i64 = 1_772_323_200_000;

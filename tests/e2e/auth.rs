@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{
+use meterhub_testkit::{
     APPLY_DEADLINE, Host, LineClient, Response, add_user, browser, default_config, login, login_ok, plugins_dir,
     reading, request, wait_for,
 };

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::harness::{binary, default_config, plugins_dir};
+use meterhub_testkit::{binary, default_config, plugins_dir};
 
 fn check(config: &str) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -50,7 +50,7 @@ fn check_names_file_line_and_column_for_each_problem() {
 #[test]
 fn logs_are_json_on_request() {
     let mut host =
-        crate::harness::Host::start_with_args(&default_config(&plugins_dir("wasm")), &["--log-format", "json"]);
+        meterhub_testkit::Host::start_with_args(&default_config(&plugins_dir("wasm")), &["--log-format", "json"]);
     host.stop();
     let log = host.log();
     let events: Vec<serde_json::Value> = log

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{Host, LineClient, default_config, http, plugins_dir, reading};
+use meterhub_testkit::{Host, LineClient, default_config, http, plugins_dir, reading};
 
 const TS: i64 = 1_763_719_200_000;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::Value;
 
-use crate::harness::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
 
 const TRIALS: usize = 10;
 const TS: i64 = 1_763_719_200_000;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use crate::harness::{Host, LineClient, copy_plugin, host_tables, plugins_dir, reading, test_plugins_dir, wait_for};
 use crate::load::{Writer, assert_every_acked_reading_stored_once};
+use meterhub_testkit::{Host, LineClient, copy_plugin, host_tables, plugins_dir, reading, test_plugins_dir, wait_for};
 
 const SWAPS: u64 = 20;
 
@@ -31,7 +31,7 @@ listen = "127.0.0.1:0"
 }
 
 fn hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    meterhub_plugin_api::hex::encode(&sha2::Sha256::digest(bytes))
 }
 
 /// The listener component with a custom section naming `version`: other

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, http, reading, wait_for};
 
 const TS: i64 = 1_763_719_200_000; // 2025-11-21T10:00:00Z
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{
+use meterhub_testkit::{
     APPLY_DEADLINE, Host, LineClient, copy_plugin, http, plugins_dir, reading, test_plugins_dir, wait_for,
 };
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::harness::{Host, LineClient, poll, reading, wait_for};
+use meterhub_testkit::{Host, LineClient, poll, reading, wait_for};
 
 /// First timestamp of the readings.
 pub const TS: i64 = 1_763_719_200_000;

@@ -1,9 +1,7 @@
 //! End-to-end tests: each starts the real `meterhub` binary with the real
 //! plugins (built by `scripts/build-plugins`) on a temporary directory and
 //! port 0, sends traffic over real sockets and checks the archive through
-//! the HTTP API.
-
-mod harness;
+//! the HTTP API. What they share is `meterhub-testkit` (`testkit/`).
 
 mod accounting;
 mod auth;

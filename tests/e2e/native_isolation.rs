@@ -11,7 +11,9 @@ use std::time::Duration;
 use meterhub_plugin_api::API_VERSION_TEXT;
 use serde_json::Value;
 
-use crate::harness::{APPLY_DEADLINE, Host, LineClient, copy_plugin, plugins_dir, reading, test_plugins_dir, wait_for};
+use meterhub_testkit::{
+    APPLY_DEADLINE, Host, LineClient, copy_plugin, plugins_dir, reading, test_plugins_dir, wait_for,
+};
 
 const TS: i64 = 1_763_719_200_000;
 

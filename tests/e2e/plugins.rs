@@ -4,7 +4,7 @@
 use meterhub_plugin_api::API_VERSION_TEXT;
 use std::path::Path;
 
-use crate::harness::{Host, copy_plugin, default_config, plugins_dir, test_plugins_dir};
+use meterhub_testkit::{Host, copy_plugin, default_config, plugins_dir, test_plugins_dir};
 
 /// A plugins folder holding the good listener and several broken plugins.
 fn hostile_folder(root: &Path) -> std::path::PathBuf {
@@ -78,8 +78,8 @@ fn broken_plugins_are_refused_with_file_and_cause_and_the_host_goes_on() {
     assert!(sneaky.contains("wasi:sockets/tcp@0.2.6"), "the refusal names the import: {sneaky}");
 
     // The good plugin serves.
-    let mut client = crate::harness::LineClient::connect(host.driver("tcp-in"));
-    client.send(crate::harness::reading("p1", "v", 1_763_719_200_000, "1").as_bytes());
+    let mut client = meterhub_testkit::LineClient::connect(host.driver("tcp-in"));
+    client.send(meterhub_testkit::reading("p1", "v", 1_763_719_200_000, "1").as_bytes());
     assert_eq!(client.answer().unwrap()["ok"], true);
 
     // The CLI says the same, and fails.

@@ -1,7 +1,7 @@
 //! Raw first: frames a codec cannot decode are kept in quarantine with the
 //! reason, and decoded again after a fix (`meterhub redecode`, the API).
 
-use crate::harness::{Host, LineClient, default_config, http, now_ms, plugins_dir, reading};
+use meterhub_testkit::{Host, LineClient, default_config, http, now_ms, plugins_dir, reading};
 
 const TS: i64 = 1_763_719_200_000;
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Host, LineClient, host_tables, http, now_ms, plugins_dir, reading, wait_for};
 use crate::load::{Writer, assert_every_acked_reading_stored_once};
+use meterhub_testkit::{Host, LineClient, START_DEADLINE, host_tables, http, now_ms, plugins_dir, reading, wait_for};
 
 const RELOADS: usize = 20;
 
@@ -149,13 +149,27 @@ fn an_invalid_change_never_takes_effect_and_names_file_line_and_column() {
     assert!(host.drivers.contains_key("extra"), "rolled back to the config with the extra driver");
 }
 
+/// Write the file again with the content it has and wait until the host has
+/// looked at that write: every change on disk before it has been handled by
+/// then (the watcher hands them over in order), so a reload they would cause
+/// has happened. Returns the config status.
+fn after_a_settled_touch(host: &Host) -> Value {
+    let checks = host.config_status()["checks"].as_u64().expect("checks");
+    let text = std::fs::read(&host.config).unwrap();
+    std::fs::write(&host.config, text).unwrap();
+    wait_for("the host to look at the touched file", START_DEADLINE, || {
+        let status = host.config_status();
+        (status["checks"].as_u64() > Some(checks)).then_some(status)
+    })
+}
+
 /// Apply `save` and check it gave exactly one reload, with the final content.
 fn one_reload(host: &mut Host, what: &str, save: impl FnOnce(&Path), generation: u64, expect_extra: bool) {
     save(&host.config);
     host.wait_generation(generation);
-    // Nothing more comes: a second reload would show within the quiet period.
-    std::thread::sleep(Duration::from_millis(1000));
-    let status = host.config_status();
+    // Nothing more comes: whatever else `save` caused has been handled once
+    // the host has looked at a later write.
+    let status = after_a_settled_touch(host);
     assert_eq!(status["generation"], generation, "{what}: exactly one reload: {status}");
     host.refresh_drivers();
     assert_eq!(host.drivers.contains_key("extra"), expect_extra, "{what}: the final content applies");
@@ -200,8 +214,7 @@ fn editor_save_patterns_give_exactly_one_reload_with_the_final_content() {
         false,
     );
     // Touching the file without changing it is no reload.
-    let status: Value = host.config_status();
-    std::fs::write(&host.config, &without).unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    assert_eq!(host.config_status()["generation"], status["generation"]);
+    let before: Value = host.config_status();
+    let after = after_a_settled_touch(&host);
+    assert_eq!(after["generation"], before["generation"], "{after}");
 }

@@ -21,7 +21,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
-use crate::harness::{
+use meterhub_testkit::{
     APPLY_DEADLINE, Host, LineClient, START_DEADLINE, add_user, browser, default_config, http, login_ok, now_ms,
     plugins_dir, reading, request, wait_for, workspace,
 };

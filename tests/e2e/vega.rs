@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{APPLY_DEADLINE, Host, binary, host_tables, http, plugins_dir, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, binary, host_tables, http, plugins_dir, wait_for};
 
 /// A running emulator; killed on drop.
 struct VegaSim {

@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Host, default_config, plugins_dir, reading};
+use meterhub_testkit::{Host, default_config, plugins_dir, reading};
 
 const TS: i64 = 1_763_719_200_000;
 

@@ -33,7 +33,7 @@ use super::error::AccountingError;
 use super::model::{ChannelInfo, MeterRecord};
 use super::store::{AccountingStore, ConsumerCommit, DeltaRange, Hold, Sighting};
 use super::tail::{self, Tails};
-use crate::archive::{Archive, ArchiveError, ReadingQuery, StoredReading};
+use meterhub_storage::archive::{Archive, ArchiveError, ReadingQuery, StoredReading};
 
 /// Archive log records read per step. Each register a step touches costs a
 /// window of readings (up to a month of them) however many of its readings

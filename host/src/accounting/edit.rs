@@ -148,7 +148,7 @@ fn timestamp(field: &str, value: Option<&Value>) -> Result<i64, AccountingError>
             n.as_i64().ok_or_else(|| AccountingError::invalid(field, format!("{n} is not whole milliseconds")))
         }
         Some(Value::String(s)) => {
-            crate::api::query::timestamp(field, s).map_err(|e| AccountingError::invalid(field, e))
+            meterhub_plugin_api::time::parse_ms_or_rfc3339(s).map_err(|e| AccountingError::invalid(field, e))
         }
         Some(other) => {
             Err(AccountingError::invalid(field, format!("expected RFC 3339 text or milliseconds, got {other}")))

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::archive::ArchiveError;
+use meterhub_storage::archive::ArchiveError;
+use meterhub_storage::seal::SealError;
 
 /// An error of the accounting store or its consumer.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +26,12 @@ pub enum AccountingError {
         #[source]
         source: sled::Error,
     },
-    /// A stored value was corrupt, or the archive failed.
+    /// The archive failed, or a reading stored there was corrupt.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A value of the accounting database itself was corrupt.
+    #[error("accounting database: {0}")]
+    Corrupt(#[from] SealError),
     /// The meter is not registered.
     #[error("no meter {0:?} is registered")]
     UnknownMeter(String),

@@ -24,8 +24,8 @@ use meterhub_accounting::{Delta, Period};
 
 use super::error::AccountingError;
 use super::model::{ChannelInfo, HistoryEntry, MeterRecord, ModuleRecord};
-use crate::archive::value::{seal_json, seal_u64, unseal_json, unseal_u64};
-use crate::transport::now_ms;
+use meterhub_storage::clock::now_ms;
+use meterhub_storage::seal::{seal_json, seal_u64, unseal_json, unseal_u64};
 
 const CURSOR: &[u8] = b"c";
 const GENERATION: &[u8] = b"g";

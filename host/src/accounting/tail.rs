@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use meterhub_accounting::Reading;
 
-use crate::archive::StoredReading;
+use meterhub_storage::archive::StoredReading;
 
 /// Most readings kept over all tails (about 40 bytes each).
 pub const TAIL_READINGS_CAP: usize = 2_000_000;

@@ -13,9 +13,9 @@ use serde_json::{Map, Value, json};
 use super::consumer::Consumer;
 use super::store::AccountingStore;
 use super::{AccountingError, edit};
-use crate::archive::tests::reading;
-use crate::archive::{ApplyItem, Archive, ReadingQuery, SledArchive, Verdict};
-use crate::journal::{Entry, JournalRecord};
+use meterhub_storage::archive::{ApplyItem, Archive, ReadingQuery, SledArchive, Verdict};
+use meterhub_storage::journal::{Entry, JournalRecord};
+use meterhub_storage::testing::reading;
 
 /// 2026-03-01T00:00:00Z.
 const T0: i64 = 1_772_323_200_000;
@@ -372,7 +372,7 @@ fn a_damaged_reading_holds_its_meter_and_the_others_go_on() {
         ];
         w.send(readings, None);
     }
-    let key = crate::archive::keys::reading_key("bad", "volume", T0 + 29 * HOUR);
+    let key = meterhub_storage::testing::reading_key("bad", "volume", T0 + 29 * HOUR);
     let tree = w.archive.tree();
     let mut value = tree.get(&key).expect("get").expect("stored").to_vec();
     let last = value.len() - 2;

@@ -17,7 +17,7 @@ use super::state::ApiState;
 use super::visibility::Visibility;
 use crate::accounting::model::Resource;
 use crate::accounting::{AccountingError, Hold, MeterRecord, edit};
-use crate::http_server::{self, HttpResponse};
+use meterhub_http::{self, HttpResponse};
 use meterhub_plugin_api::time::format_rfc3339_ms;
 
 /// The header of a deltas answer whose meter is on hold: the reason; the
@@ -39,7 +39,7 @@ pub async fn handle(
     let id = match segments.get(3) {
         Some(raw) => match query::percent_decode(raw) {
             Some(id) => Some(id),
-            None => return http_server::error(StatusCode::BAD_REQUEST, "meter id is not valid percent-encoding"),
+            None => return meterhub_http::error(StatusCode::BAD_REQUEST, "meter id is not valid percent-encoding"),
         },
         None => None,
     };
@@ -47,7 +47,7 @@ pub async fn handle(
     if let Some(id) = id.as_deref()
         && !seen.meter(&state.accounting, id)
     {
-        return http_server::error(StatusCode::NOT_FOUND, &AccountingError::UnknownMeter(id.to_owned()).to_string());
+        return meterhub_http::error(StatusCode::NOT_FOUND, &AccountingError::UnknownMeter(id.to_owned()).to_string());
     }
     let result = match (&method, segments, id.as_deref()) {
         (&Method::GET, ["api", "v1", "meters"], _) => meters(state, &seen),
@@ -70,24 +70,24 @@ pub async fn handle(
         (_, ["api", "v1", "meters" | "deltas" | "consumption"], _)
         | (_, ["api", "v1", "meters", _], _)
         | (_, ["api", "v1", "meters", _, "events" | "history" | "recompute"], _) => {
-            return http_server::error(
+            return meterhub_http::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("{method} is not allowed on /{}", segments.join("/")),
             );
         }
         _ => {
-            return http_server::error(
+            return meterhub_http::error(
                 StatusCode::NOT_FOUND,
                 &format!("no such endpoint: /{} (see docs/api.md)", segments.join("/")),
             );
         }
     };
     result.unwrap_or_else(|e| match e {
-        AccountingError::Invalid { .. } => http_server::error(StatusCode::BAD_REQUEST, &e.to_string()),
-        AccountingError::UnknownMeter(_) => http_server::error(StatusCode::NOT_FOUND, &e.to_string()),
+        AccountingError::Invalid { .. } => meterhub_http::error(StatusCode::BAD_REQUEST, &e.to_string()),
+        AccountingError::UnknownMeter(_) => meterhub_http::error(StatusCode::NOT_FOUND, &e.to_string()),
         other => {
             tracing::error!(error = %other, "accounting request failed");
-            http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
+            meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
         }
     })
 }
@@ -102,13 +102,13 @@ pub async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>)
         .filter(|p| p.credential != crate::auth::Credential::LocalToken)
         .map(|p| p.user.clone());
     let header = req.headers().get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = http_server::api_body(req).await?;
+    let bytes = meterhub_http::api_body(req).await?;
     let body: Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|e| http_server::error(StatusCode::BAD_REQUEST, &format!("body: expected a JSON object: {e}")))?;
+        .map_err(|e| meterhub_http::error(StatusCode::BAD_REQUEST, &format!("body: expected a JSON object: {e}")))?;
     let actor = header.or_else(|| body.get("actor").and_then(Value::as_str).map(str::to_owned)).or(user);
     match actor.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()) {
         Some(actor) => Ok((actor, body)),
-        None => Err(http_server::error(
+        None => Err(meterhub_http::error(
             StatusCode::BAD_REQUEST,
             "actor: missing; say who makes the change (header X-Meterhub-Actor or field \"actor\")",
         )),
@@ -155,7 +155,7 @@ fn meters(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, Accountin
             view
         })
         .collect();
-    Ok(http_server::json(StatusCode::OK, &meters))
+    Ok(meterhub_http::json(StatusCode::OK, &meters))
 }
 
 fn meter(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
@@ -164,26 +164,26 @@ fn meter(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
     let zone = record.metadata.time_zone.clone().unwrap_or_else(|| state.accounting.default_zone.clone());
     view["time_zone_in_use"] = json!(zone);
     view["deltas_held"] = state.accounting.store.hold(id)?.as_ref().map_or(Value::Null, hold_view);
-    Ok(http_server::json(StatusCode::OK, &view))
+    Ok(meterhub_http::json(StatusCode::OK, &view))
 }
 
 fn recompute(state: &ApiState, id: &str, actor: &str) -> Result<HttpResponse, AccountingError> {
     let record = state.accounting.store.change_meter(id, actor, |_| Ok((vec![edit::recompute_entry()], true)))?;
     state.accounting.wake.notify_one();
-    Ok(http_server::json(StatusCode::ACCEPTED, &meter_view(&record)))
+    Ok(meterhub_http::json(StatusCode::ACCEPTED, &meter_view(&record)))
 }
 
 fn patch(state: &ApiState, id: &str, actor: &str, body: &Map<String, Value>) -> Result<HttpResponse, AccountingError> {
     let record = state.accounting.store.change_meter(id, actor, |m| edit::apply_patch(m, body))?;
     state.accounting.wake.notify_one();
-    Ok(http_server::json(StatusCode::OK, &meter_view(&record)))
+    Ok(meterhub_http::json(StatusCode::OK, &meter_view(&record)))
 }
 
 fn event(state: &ApiState, id: &str, actor: &str, body: &Map<String, Value>) -> Result<HttpResponse, AccountingError> {
     let event = edit::parse_event(body)?;
     let record = state.accounting.store.change_meter(id, actor, |m| Ok(edit::add_event(m, event)))?;
     state.accounting.wake.notify_one();
-    Ok(http_server::json(StatusCode::CREATED, &meter_view(&record)))
+    Ok(meterhub_http::json(StatusCode::CREATED, &meter_view(&record)))
 }
 
 fn history(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
@@ -200,7 +200,7 @@ fn history(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> 
                     "old": e.old, "new": e.new })
         })
         .collect();
-    Ok(http_server::json(StatusCode::OK, &entries))
+    Ok(meterhub_http::json(StatusCode::OK, &entries))
 }
 
 fn check_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), AccountingError> {
@@ -297,10 +297,10 @@ fn deltas(
         for (channel, d) in &found {
             text.push_str(&csv_row(meter, channel, d));
         }
-        http_server::response(StatusCode::OK, "text/csv; charset=utf-8", text)
+        meterhub_http::response(StatusCode::OK, "text/csv; charset=utf-8", text)
     } else {
         let list: Vec<Value> = found.iter().map(|(channel, d)| delta_json(meter, channel, d)).collect();
-        http_server::json(StatusCode::OK, &list)
+        meterhub_http::json(StatusCode::OK, &list)
     };
     if let Some(hold) = state.accounting.store.hold(meter)?
         && let Ok(value) = hyper::header::HeaderValue::from_str(&hold.reason.replace(['\r', '\n'], " "))
@@ -401,7 +401,7 @@ fn consumption(
         })
         .collect();
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    Ok(http_server::json(
+    Ok(meterhub_http::json(
         StatusCode::OK,
         &json!({ "site": site, "resource": resource, "channel": channel, "group": ids, "periods": rows,
                  "left_out": left_out }),

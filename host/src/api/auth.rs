@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::state::ApiState;
 use crate::auth::{Actor, Auth, AuthError, Credential, Language, LoginError, Principal, Refusal, Role};
-use crate::http_server::{self, HttpResponse};
+use meterhub_http::{self, HttpResponse};
 
 /// Most audit entries one request returns.
 const MAX_AUDIT_LIMIT: usize = 10_000;
@@ -23,14 +23,14 @@ const MAX_AUDIT_LIMIT: usize = 10_000;
 /// The answer to a refused access check: 401 (with `first_run`), 403 or 500.
 pub fn refusal(refusal: Refusal) -> HttpResponse {
     match refusal {
-        Refusal::LogIn { message, first_run } => http_server::json(
+        Refusal::LogIn { message, first_run } => meterhub_http::json(
             StatusCode::UNAUTHORIZED,
             &json!({ "ok": false, "error": message, "first_run": first_run }),
         ),
-        Refusal::Forbidden(message) => http_server::error(StatusCode::FORBIDDEN, &message),
+        Refusal::Forbidden(message) => meterhub_http::error(StatusCode::FORBIDDEN, &message),
         Refusal::Failed(message) => {
             tracing::error!(error = %message, "the access check failed");
-            http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &message)
+            meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &message)
         }
     }
 }
@@ -45,7 +45,7 @@ fn failed(e: &AuthError) -> HttpResponse {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    http_server::error(status, &e.to_string())
+    meterhub_http::error(status, &e.to_string())
 }
 
 /// Runs `f` on a blocking thread (argon2, fsync).
@@ -56,19 +56,19 @@ async fn blocking<T: Send + 'static>(
     let auth = auth.clone();
     tokio::task::spawn_blocking(move || f(&auth))
         .await
-        .map_err(|e| http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the task failed: {e}")))
+        .map_err(|e| meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the task failed: {e}")))
 }
 
 /// A JSON body of type `T`, or a 400 saying what was expected.
 async fn body<T: serde::de::DeserializeOwned>(req: Request<Incoming>, expected: &str) -> Result<T, HttpResponse> {
-    let bytes = http_server::api_body(req).await?;
+    let bytes = meterhub_http::api_body(req).await?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| http_server::error(StatusCode::BAD_REQUEST, &format!("expected {expected}: {e}")))
+        .map_err(|e| meterhub_http::error(StatusCode::BAD_REQUEST, &format!("expected {expected}: {e}")))
 }
 
 fn user_result(result: Result<crate::auth::UserView, AuthError>, ok: StatusCode) -> HttpResponse {
     match result {
-        Ok(view) => http_server::json(ok, &view),
+        Ok(view) => meterhub_http::json(ok, &view),
         Err(e) => failed(&e),
     }
 }
@@ -93,7 +93,7 @@ pub async fn handle(
     let actor = Actor { name: principal.user.clone(), address: Some(peer.ip().to_string()) };
     let auth = &state.auth;
     let name = |raw: &str| super::query::percent_decode(raw);
-    let bad_name = || http_server::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding");
+    let bad_name = || meterhub_http::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding");
     let answer = match (&method, segments) {
         (&Method::POST, ["api", "v1", "logout"]) => {
             let address = actor.address.clone();
@@ -101,7 +101,7 @@ pub async fn handle(
             let done = blocking(auth, move |auth| auth.logout(&p, address)).await;
             match done {
                 Ok(Ok(())) => {
-                    let mut r = http_server::json(StatusCode::OK, &json!({ "ok": true }));
+                    let mut r = meterhub_http::json(StatusCode::OK, &json!({ "ok": true }));
                     if let Ok(v) = HeaderValue::from_str(&auth.settings().cookie.clear()) {
                         r.headers_mut().insert(SET_COOKIE, v);
                     }
@@ -124,7 +124,7 @@ pub async fn handle(
         },
         (&Method::GET, ["api", "v1", "users"]) => {
             blocking(auth, |auth| match auth.users() {
-                Ok(users) => http_server::json(StatusCode::OK, &users),
+                Ok(users) => meterhub_http::json(StatusCode::OK, &users),
                 Err(e) => failed(&e),
             })
             .await
@@ -151,7 +151,7 @@ pub async fn handle(
         (&Method::DELETE, ["api", "v1", "users", raw]) => match name(raw) {
             Some(name) => {
                 blocking(auth, move |auth| match auth.remove_user(&actor, &name) {
-                    Ok(()) => http_server::json(StatusCode::OK, &json!({ "ok": true, "removed": name })),
+                    Ok(()) => meterhub_http::json(StatusCode::OK, &json!({ "ok": true, "removed": name })),
                     Err(e) => failed(&e),
                 })
                 .await
@@ -174,7 +174,7 @@ pub async fn handle(
                 blocking(auth, move |auth| user_result(auth.revoke(&actor, &name, &pattern), StatusCode::OK)).await
             }
             (None, _) => Ok(bad_name()),
-            (_, None) => Ok(http_server::error(StatusCode::BAD_REQUEST, "query parameter pattern is required")),
+            (_, None) => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "query parameter pattern is required")),
         },
         (&Method::GET, ["api", "v1", "audit"]) => match audit_query(params) {
             Ok((limit, before)) => {
@@ -188,20 +188,20 @@ pub async fn handle(
                                 v
                             })
                             .collect();
-                        http_server::json(StatusCode::OK, &entries)
+                        meterhub_http::json(StatusCode::OK, &entries)
                     }
                     Err(e) => failed(&e),
                 })
                 .await
             }
-            Err(e) => Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
+            Err(e) => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, &e)),
         },
         (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit"])
-        | (_, ["api", "v1", "users", _] | ["api", "v1", "users", _, "grants"]) => Ok(http_server::error(
+        | (_, ["api", "v1", "users", _] | ["api", "v1", "users", _, "grants"]) => Ok(meterhub_http::error(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("{method} is not allowed on /{}", segments.join("/")),
         )),
-        _ => Ok(http_server::error(
+        _ => Ok(meterhub_http::error(
             StatusCode::NOT_FOUND,
             &format!("no such endpoint: /{} (see docs/api.md)", segments.join("/")),
         )),
@@ -295,21 +295,21 @@ async fn login(state: &ApiState, req: Request<Incoming>, peer: SocketAddr) -> Ht
     match result {
         Err(r) => r,
         Ok(Ok((logged_in, language))) => {
-            let mut r = http_server::json(StatusCode::OK, &session_json(&logged_in.principal, language));
+            let mut r = meterhub_http::json(StatusCode::OK, &session_json(&logged_in.principal, language));
             if let Ok(v) = HeaderValue::from_str(&cookie.set(&logged_in.token)) {
                 r.headers_mut().insert(SET_COOKIE, v);
             }
             r
         }
         Ok(Err(LoginError::Throttled(wait_s))) => {
-            let mut r = http_server::error(
+            let mut r = meterhub_http::error(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!("too many failed logins; try again in {wait_s} s"),
             );
             r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait_s));
             r
         }
-        Ok(Err(LoginError::Refused)) => http_server::error(StatusCode::UNAUTHORIZED, "wrong user name or password"),
+        Ok(Err(LoginError::Refused)) => meterhub_http::error(StatusCode::UNAUTHORIZED, "wrong user name or password"),
         Ok(Err(LoginError::Store(e))) => failed(&e),
     }
 }
@@ -327,7 +327,7 @@ fn session_json(principal: &Principal, language: Language) -> serde_json::Value 
 /// user's language could not be read or kept.
 fn session(principal: &Principal, language: Result<Language, AuthError>) -> HttpResponse {
     match language {
-        Ok(language) => http_server::json(StatusCode::OK, &session_json(principal, language)),
+        Ok(language) => meterhub_http::json(StatusCode::OK, &session_json(principal, language)),
         Err(e) => failed(&e),
     }
 }

@@ -6,7 +6,6 @@
 //!   itself is `crate::auth`, applied in `routes`);
 //! - [`accounting`]: meters, their metadata and history, deltas, consumption;
 //! - [`query`]: query-string parsing;
-//! - [`views`]: the JSON shapes of archive records;
 //! - [`status`]: plugin instance status and Prometheus metrics;
 //! - [`modules`]: communication modules' activity and states;
 //! - [`rates`]: frames and readings per second per source;
@@ -22,8 +21,7 @@ pub mod routes;
 pub mod state;
 pub mod status;
 pub mod stream;
-pub mod views;
 pub mod visibility;
 
 pub use routes::serve;
-pub use state::{ApiState, DriverStatus};
+pub use state::ApiState;

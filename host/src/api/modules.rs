@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::state::ApiState;
 use super::visibility::Visibility;
-use crate::archive::{ArchiveError, ModuleActivity};
-use crate::http_server::{self, HttpResponse};
+use meterhub_http::{self, HttpResponse};
+use meterhub_storage::archive::{ArchiveError, ModuleActivity};
 
 /// The states a module can be in.
 const STATES: [&str; 3] = ["active", "silent", "unknown"];
@@ -25,14 +25,14 @@ pub fn list(
     seen: &Visibility,
 ) -> Result<HttpResponse, ArchiveError> {
     if let Some(key) = params.keys().find(|k| *k != "state") {
-        return Ok(http_server::error(
+        return Ok(meterhub_http::error(
             StatusCode::BAD_REQUEST,
             &format!("unknown query parameter {key:?} (known: state)"),
         ));
     }
     let wanted = params.get("state").map(String::as_str);
     if let Some(w) = wanted.filter(|w| !STATES.contains(w)) {
-        return Ok(http_server::error(
+        return Ok(meterhub_http::error(
             StatusCode::BAD_REQUEST,
             &format!("query parameter state: {w:?} is not one of active, silent, unknown"),
         ));
@@ -43,7 +43,7 @@ pub fn list(
         Err(response) => return Ok(*response),
     };
     let periods = state.view().accounting.silent_after_periods;
-    let now_ms = crate::transport::now_ms();
+    let now_ms = meterhub_storage::clock::now_ms();
     let mut counts: BTreeMap<&str, u64> = STATES.iter().map(|s| (*s, 0)).collect();
     let mut modules = Vec::new();
     for activity in state.archive.modules()? {
@@ -57,7 +57,7 @@ pub fn list(
             modules.push(view(&activity, meters.get(&activity.latest.module), now_ms, periods, configured));
         }
     }
-    Ok(http_server::json(
+    Ok(meterhub_http::json(
         StatusCode::OK,
         &json!({ "counts": counts, "silent_after_periods": periods, "modules": modules }),
     ))
@@ -68,15 +68,15 @@ pub fn one(state: &ApiState, module: &str, seen: &Visibility) -> Result<HttpResp
     let meters = meters_by_module(state, seen)?;
     let activity = state.archive.module(module)?.filter(|_| seen.everything() || meters.contains_key(module));
     let Some(activity) = activity else {
-        return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
+        return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
     };
     let periods = state.view().accounting.silent_after_periods;
     let configured = match expected_periods(state) {
         Ok(expected) => expected.get(module).copied(),
         Err(response) => return Ok(*response),
     };
-    let now_ms = crate::transport::now_ms();
-    Ok(http_server::json(StatusCode::OK, &view(&activity, meters.get(module), now_ms, periods, configured)))
+    let now_ms = meterhub_storage::clock::now_ms();
+    Ok(meterhub_http::json(StatusCode::OK, &view(&activity, meters.get(module), now_ms, periods, configured)))
 }
 
 /// `PATCH /api/v1/modules/{id}` with `{"expected_period_s": N}` (or `null`
@@ -91,10 +91,10 @@ pub fn patch(
 ) -> Result<HttpResponse, ArchiveError> {
     let meters = meters_by_module(state, seen)?;
     if state.archive.module(module)?.is_none() || !(seen.everything() || meters.contains_key(module)) {
-        return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
+        return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
     }
     if let Some(key) = body.keys().find(|k| !["expected_period_s", "actor"].contains(&k.as_str())) {
-        return Ok(http_server::error(
+        return Ok(meterhub_http::error(
             StatusCode::BAD_REQUEST,
             &format!("{key}: unknown field (known: expected_period_s)"),
         ));
@@ -104,19 +104,19 @@ pub fn patch(
         Some(v) => match v.as_u64().filter(|s| (1..=MAX_PERIOD_S).contains(s)) {
             Some(seconds) => Some(seconds as i64 * 1000),
             None => {
-                return Ok(http_server::error(
+                return Ok(meterhub_http::error(
                     StatusCode::BAD_REQUEST,
                     &format!("expected_period_s: expected whole seconds 1..={MAX_PERIOD_S} or null, got {v}"),
                 ));
             }
         },
         None => {
-            return Ok(http_server::error(StatusCode::BAD_REQUEST, "expected_period_s: missing (seconds, or null)"));
+            return Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "expected_period_s: missing (seconds, or null)"));
         }
     };
     if let Err(e) = state.accounting.store.set_module_period(module, period_ms, actor) {
         tracing::error!(%module, error = %e, "cannot store the module's expected period");
-        return Ok(http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()));
+        return Ok(meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()));
     }
     tracing::info!(%module, %actor, period_ms, "module expected period set");
     one(state, module, seen)
@@ -132,7 +132,7 @@ fn expected_periods(state: &ApiState) -> Result<HashMap<String, i64>, Box<HttpRe
         Ok(records) => Ok(records.into_iter().filter_map(|m| Some((m.id, m.expected_period_ms?))).collect()),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the module registry");
-            Err(Box::new(http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())))
+            Err(Box::new(meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())))
         }
     }
 }

@@ -49,11 +49,7 @@ pub fn pairs(query: Option<&str>) -> Result<Vec<(String, String)>, String> {
 
 /// A timestamp parameter: milliseconds since the epoch or RFC 3339.
 pub fn timestamp(name: &str, value: &str) -> Result<i64, String> {
-    if let Ok(ms) = value.parse::<i64>() {
-        return Ok(ms);
-    }
-    meterhub_plugin_api::time::parse_rfc3339_ms(value)
-        .map_err(|e| format!("query parameter {name}: expected milliseconds since the epoch or RFC 3339 text: {e}"))
+    meterhub_plugin_api::time::parse_ms_or_rfc3339(value).map_err(|e| format!("query parameter {name}: {e}"))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::archive::{Archive, SourceCounters};
+use meterhub_storage::archive::{Archive, SourceCounters};
 
 /// How often the counters are sampled.
 pub const INTERVAL: Duration = Duration::from_secs(5);

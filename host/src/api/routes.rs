@@ -9,13 +9,13 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::query;
 use super::state::ApiState;
-use super::views::{QuarantineView, ReadingView};
 use super::visibility::Visibility;
-use super::{query, views};
-use crate::archive::{ArchiveError, ReadingQuery, SourceCounters};
-use crate::http_server::{self, HttpResponse};
 use crate::pipeline::RedecodeSelection;
+use meterhub_http::{self, HttpResponse};
+use meterhub_storage::archive::view::{self as views, QuarantineView, ReadingView};
+use meterhub_storage::archive::{ArchiveError, ReadingQuery, SourceCounters};
 
 /// Largest number of readings one query returns.
 const MAX_LIMIT: usize = 100_000;
@@ -25,7 +25,7 @@ const DEFAULT_LIMIT: usize = 1000;
 /// Serve the API on `listener` forever.
 pub async fn serve(state: Arc<ApiState>, listener: TcpListener) {
     let listener = Arc::new(listener);
-    http_server::serve(listener, "api", std::future::pending(), move |req, peer| handle(state.clone(), req, peer))
+    meterhub_http::serve(listener, "api", std::future::pending(), move |req, peer| handle(state.clone(), req, peer))
         .await;
 }
 
@@ -55,7 +55,7 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
     let seen = Visibility::of(&req);
     let params = match query::parse(req.uri().query()) {
         Ok(p) => p,
-        Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return meterhub_http::error(StatusCode::BAD_REQUEST, &e),
     };
     let result = match (&method, segments.as_slice()) {
         (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit", ..]) => {
@@ -65,27 +65,27 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         (&Method::GET, ["api", "v1", "health"]) => Ok(health(&state)),
         (&Method::GET, ["api", "v1", "plugins"]) => {
             let view = state.view();
-            Ok(http_server::json(StatusCode::OK, &json!({ "loaded": view.plugins, "refused": view.refused })))
+            Ok(meterhub_http::json(StatusCode::OK, &json!({ "loaded": view.plugins, "refused": view.refused })))
         }
-        (&Method::GET, ["api", "v1", "drivers"]) => Ok(http_server::json(StatusCode::OK, &state.view().drivers)),
-        (&Method::GET, ["api", "v1", "config"]) => Ok(http_server::json(StatusCode::OK, &state.view().config)),
+        (&Method::GET, ["api", "v1", "drivers"]) => Ok(meterhub_http::json(StatusCode::OK, &state.view().drivers)),
+        (&Method::GET, ["api", "v1", "config"]) => Ok(meterhub_http::json(StatusCode::OK, &state.view().config)),
         (&Method::GET, ["api", "v1", "devices"]) => devices(&state, &seen),
         (&Method::GET, ["api", "v1", "devices", id, "latest"]) => match query::percent_decode(id) {
             Some(id) => latest(&state, &id, &seen),
-            None => Ok(http_server::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
+            None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
         (&Method::GET, ["api", "v1", "modules"]) => super::modules::list(&state, &params, &seen),
         (&Method::GET, ["api", "v1", "modules", id]) => match query::percent_decode(id) {
             Some(id) => super::modules::one(&state, &id, &seen),
-            None => Ok(http_server::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding")),
+            None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding")),
         },
         (&Method::PATCH, ["api", "v1", "modules", id]) => {
             let Some(id) = query::percent_decode(id) else {
-                return http_server::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding");
+                return meterhub_http::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding");
             };
             return match super::accounting::body(req).await {
                 Ok((actor, body)) => super::modules::patch(&state, &id, &actor, &body, &seen)
-                    .unwrap_or_else(|e| http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+                    .unwrap_or_else(|e| meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
                 Err(response) => response,
             };
         }
@@ -113,20 +113,20 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         | (_, ["api", "v1", "devices", _, "latest"])
         | (_, ["api", "v1", "modules", _])
         | (_, ["api", "v1", "redecode"]) => {
-            Ok(http_server::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
+            Ok(meterhub_http::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
         }
         (_, ["api", "v1", "stream", ..]) => match principal {
             Some(principal) => return super::stream::handle(&state, req, &segments, principal).await,
-            None => return http_server::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
         },
         (_, ["api", "v1", "meters" | "deltas" | "consumption", ..]) => {
             return super::accounting::handle(&state, req, &segments, &params).await;
         }
-        _ => Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"))),
+        _ => Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"))),
     };
     result.unwrap_or_else(|e| {
         tracing::error!(%path, error = %e, "archive read failed");
-        http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
     })
 }
 
@@ -136,7 +136,7 @@ fn health(state: &ApiState) -> HttpResponse {
         Ok(_) => ("ok", StatusCode::OK),
         Err(_) => ("degraded", StatusCode::SERVICE_UNAVAILABLE),
     };
-    http_server::json(
+    meterhub_http::json(
         code,
         &json!({
             "status": status,
@@ -170,18 +170,18 @@ fn devices(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, ArchiveE
             })
         })
         .collect();
-    Ok(http_server::json(StatusCode::OK, &devices))
+    Ok(meterhub_http::json(StatusCode::OK, &devices))
 }
 
 fn latest(state: &ApiState, device: &str, seen: &Visibility) -> Result<HttpResponse, ArchiveError> {
     let Some(summary) = state.archive.device(device)?.filter(|_| seen.meter(&state.accounting, device)) else {
-        return Ok(http_server::error(StatusCode::NOT_FOUND, &format!("no device {device:?} in the archive")));
+        return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no device {device:?} in the archive")));
     };
     let readings: Vec<ReadingView> = state.archive.latest(device)?.into_iter().map(Into::into).collect();
     // The telemetry of the module it is read through (a meter modem is its own module).
     let module = summary.module.as_deref().unwrap_or(device);
     let telemetry = state.archive.module(module)?.map(|activity| activity.latest);
-    Ok(http_server::json(StatusCode::OK, &json!({ "device": device, "readings": readings, "telemetry": telemetry })))
+    Ok(meterhub_http::json(StatusCode::OK, &json!({ "device": device, "readings": readings, "telemetry": telemetry })))
 }
 
 fn limit(params: &std::collections::HashMap<String, String>) -> Result<usize, String> {
@@ -217,7 +217,7 @@ fn readings(
     })();
     let q = match parsed {
         Ok(q) => q,
-        Err(e) => return Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
+        Err(e) => return Ok(meterhub_http::error(StatusCode::BAD_REQUEST, &e)),
     };
     let mut visible: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     let readings: Vec<ReadingView> = state
@@ -232,7 +232,7 @@ fn readings(
         })
         .map(Into::into)
         .collect();
-    Ok(http_server::json(StatusCode::OK, &readings))
+    Ok(meterhub_http::json(StatusCode::OK, &readings))
 }
 
 fn quarantine(
@@ -241,11 +241,11 @@ fn quarantine(
 ) -> Result<HttpResponse, ArchiveError> {
     let limit = match limit(params) {
         Ok(l) => l,
-        Err(e) => return Ok(http_server::error(StatusCode::BAD_REQUEST, &e)),
+        Err(e) => return Ok(meterhub_http::error(StatusCode::BAD_REQUEST, &e)),
     };
     let entries: Vec<QuarantineView> =
         state.archive.quarantine(limit)?.into_iter().map(views::QuarantineView::from).collect();
-    Ok(http_server::json(StatusCode::OK, &entries))
+    Ok(meterhub_http::json(StatusCode::OK, &entries))
 }
 
 fn rejections(
@@ -253,14 +253,14 @@ fn rejections(
     params: &std::collections::HashMap<String, String>,
 ) -> Result<HttpResponse, ArchiveError> {
     let (Some(source), Ok(limit)) = (params.get("source"), limit(params)) else {
-        return Ok(http_server::error(
+        return Ok(meterhub_http::error(
             StatusCode::BAD_REQUEST,
             "query parameters: source is required; limit 1..=100000",
         ));
     };
     let entries: Vec<views::RejectionView> =
         state.archive.rejections(source, limit)?.into_iter().map(views::RejectionView::from).collect();
-    Ok(http_server::json(StatusCode::OK, &entries))
+    Ok(meterhub_http::json(StatusCode::OK, &entries))
 }
 
 fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
@@ -270,7 +270,7 @@ fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         total.add(c);
     }
     let balanced = sources.values().all(SourceCounters::balanced);
-    Ok(http_server::json(
+    Ok(meterhub_http::json(
         StatusCode::OK,
         &json!({
             "sources": sources,
@@ -283,21 +283,21 @@ fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
 }
 
 async fn redecode(state: &ApiState, req: Request<Incoming>) -> HttpResponse {
-    let body = match http_server::api_body(req).await {
+    let body = match meterhub_http::api_body(req).await {
         Ok(b) => b,
         Err(response) => return response,
     };
     let selection: RedecodeSelection = match serde_json::from_slice(&body) {
         Ok(s) => s,
         Err(e) => {
-            return http_server::error(
+            return meterhub_http::error(
                 StatusCode::BAD_REQUEST,
                 &format!("expected \"quarantined\" or {{\"received\": {{\"from_ms\": .., \"to_ms\": ..}}}}: {e}"),
             );
         }
     };
     match state.pipeline.redecode(selection).await {
-        Ok(report) => http_server::json(StatusCode::OK, &report),
-        Err(e) => http_server::error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Ok(report) => meterhub_http::json(StatusCode::OK, &report),
+        Err(e) => meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
 }

@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::state::ApiState;
-use crate::archive::{ArchiveError, SourceCounters};
-use crate::http_server::{self, HttpResponse};
 use crate::plugin::supervisor::{InstanceState, InstanceStatus, OperatorRequest};
+use meterhub_http::{self, HttpResponse};
+use meterhub_storage::archive::{ArchiveError, SourceCounters};
 
 /// One plugin instance in the status report.
 #[derive(Debug, Serialize)]
@@ -35,7 +35,7 @@ pub struct InstanceView {
 }
 
 fn instances(state: &ApiState) -> Vec<InstanceView> {
-    let now = crate::transport::now_ms();
+    let now = meterhub_storage::clock::now_ms();
     let view = state.view();
     view.instances
         .iter()
@@ -57,7 +57,7 @@ fn instances(state: &ApiState) -> Vec<InstanceView> {
 
 /// `GET /api/v1/status`.
 pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
-    Ok(http_server::json(
+    Ok(meterhub_http::json(
         StatusCode::OK,
         &json!({
             "instances": instances(state),
@@ -77,7 +77,7 @@ pub fn operator_request(state: &ApiState, driver: &str, role: &str, action: &str
         "stop" => OperatorRequest::Stop,
         "start" => OperatorRequest::Start,
         other => {
-            return http_server::error(
+            return meterhub_http::error(
                 StatusCode::NOT_FOUND,
                 &format!("no action {other:?}: use restart, stop or start"),
             );
@@ -87,14 +87,14 @@ pub fn operator_request(state: &ApiState, driver: &str, role: &str, action: &str
     let view = state.view();
     let Some(entry) = view.instances.iter().find(|e| e.name == name) else {
         let known: Vec<&str> = view.instances.iter().map(|e| e.name.as_str()).collect();
-        return http_server::error(
+        return meterhub_http::error(
             StatusCode::NOT_FOUND,
             &format!("no instance {name:?} (known: {})", known.join(", ")),
         );
     };
     entry.request(request);
     tracing::info!(instance = %name, ?request, "operator request accepted");
-    http_server::json(
+    meterhub_http::json(
         StatusCode::ACCEPTED,
         &json!({"ok": true, "instance": name, "request": request, "note": "carried out at the instance's next call"}),
     )
@@ -183,7 +183,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         "histogram",
         "Time of one group commit (write and fdatasync); every acknowledgement waits for one.",
     );
-    let bounds = crate::journal::stats::COMMIT_BUCKETS_US.iter().map(|us| format!("{}", *us as f64 / 1e6));
+    let bounds = meterhub_storage::journal::stats::COMMIT_BUCKETS_US.iter().map(|us| format!("{}", *us as f64 / 1e6));
     for (le, count) in bounds.chain(std::iter::once("+Inf".to_owned())).zip(&journal.cumulative_buckets) {
         let _ = writeln!(out, "meterhub_journal_commit_seconds_bucket{{le=\"{le}\"}} {count}");
     }
@@ -228,5 +228,5 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     let _ = writeln!(out, "meterhub_stream_packets_total{{queue=\"coalesced\"}} {coalesced}");
     family(&mut out, "meterhub_uptime_seconds", "gauge", "Seconds since the host started.");
     let _ = writeln!(out, "meterhub_uptime_seconds {}", state.started.elapsed().as_secs());
-    Ok(http_server::response(StatusCode::OK, "text/plain; version=0.0.4", out))
+    Ok(meterhub_http::response(StatusCode::OK, "text/plain; version=0.0.4", out))
 }

@@ -14,12 +14,12 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::state::ApiState;
 use crate::auth::Principal;
-use crate::http_server::{self, HttpResponse};
 use crate::publish::client::ControlRefused;
 use crate::publish::event::KEEPALIVE;
 use crate::publish::hub::Refused;
 use crate::publish::selection::Selection;
 use crate::publish::stream::{Start, Stream};
+use meterhub_http::{self, HttpResponse};
 
 /// Query parameters a stream takes.
 const PARAMETERS: [&str; 5] = ["device", "tree", "channel", "last_event_id", "snapshot"];
@@ -37,12 +37,12 @@ pub async fn handle(state: &ApiState, req: Request<Incoming>, segments: &[&str],
             control(state, req, &stream, &principal).await
         }
         (method, ["api", "v1", "stream"] | ["api", "v1", "stream", "ws"] | ["api", "v1", "stream", _, "control"]) => {
-            http_server::error(
+            meterhub_http::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("{method} is not allowed on {}", req.uri().path()),
             )
         }
-        _ => http_server::error(
+        _ => meterhub_http::error(
             StatusCode::NOT_FOUND,
             &format!("no such endpoint: {} (see docs/api.md)", req.uri().path()),
         ),
@@ -79,17 +79,20 @@ fn parse(req: &Request<Incoming>) -> Result<(Selection, Start), String> {
 fn open(state: &ApiState, req: Request<Incoming>, principal: Principal, transport: Transport) -> HttpResponse {
     if !crate::auth::csrf::origin_allowed(&req) {
         let origin = req.headers().get(hyper::header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?");
-        return http_server::error(StatusCode::FORBIDDEN, &format!("a stream from another site ({origin}) is refused"));
+        return meterhub_http::error(
+            StatusCode::FORBIDDEN,
+            &format!("a stream from another site ({origin}) is refused"),
+        );
     }
     let (selection, start) = match parse(&req) {
         Ok(parsed) => parsed,
-        Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return meterhub_http::error(StatusCode::BAD_REQUEST, &e),
     };
     let user = principal.user.clone();
     let stream = match Stream::open(state.publisher.clone(), principal, selection, start) {
         Ok(stream) => stream,
         Err(Refused::Hidden(device)) => {
-            return http_server::error(
+            return meterhub_http::error(
                 StatusCode::FORBIDDEN,
                 &format!("subscription refused: device {device:?} is not within the grants of {user}"),
             );
@@ -113,7 +116,7 @@ fn sse(stream: Stream) -> HttpResponse {
         }
         Some((Bytes::from(text), (stream, false)))
     });
-    let mut response = http_server::streaming(StatusCode::OK, "text/event-stream; charset=utf-8", chunks);
+    let mut response = meterhub_http::streaming(StatusCode::OK, "text/event-stream; charset=utf-8", chunks);
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
@@ -128,7 +131,7 @@ fn websocket(mut req: Request<Incoming>, stream: Stream) -> HttpResponse {
         .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
     let version = headers.get(SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
     let (true, true, true, Some(key)) = (upgrade, connection, version, headers.get(SEC_WEBSOCKET_KEY)) else {
-        return http_server::error(
+        return meterhub_http::error(
             StatusCode::BAD_REQUEST,
             "a WebSocket handshake needs Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key",
         );
@@ -147,7 +150,7 @@ fn websocket(mut req: Request<Incoming>, stream: Stream) -> HttpResponse {
             Err(e) => tracing::debug!(error = %e, "stream WebSocket upgrade failed"),
         }
     });
-    let mut response = http_server::response(StatusCode::SWITCHING_PROTOCOLS, "text/plain", Bytes::new());
+    let mut response = meterhub_http::response(StatusCode::SWITCHING_PROTOCOLS, "text/plain", Bytes::new());
     response.headers_mut().remove(hyper::header::CONTENT_TYPE);
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
@@ -211,13 +214,13 @@ async fn serve_websocket(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
 }
 
 async fn control(state: &ApiState, req: Request<Incoming>, stream: &str, principal: &Principal) -> HttpResponse {
-    let body = match http_server::api_body(req).await {
+    let body = match meterhub_http::api_body(req).await {
         Ok(body) => body,
         Err(response) => return response,
     };
     let request: ControlRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(e) => return http_server::error(StatusCode::BAD_REQUEST, &format!("expected {{\"ts\": <ms>}}: {e}")),
+        Err(e) => return meterhub_http::error(StatusCode::BAD_REQUEST, &format!("expected {{\"ts\": <ms>}}: {e}")),
     };
     // Only the session that opened a stream may ask on it.
     let client = state
@@ -225,13 +228,13 @@ async fn control(state: &ApiState, req: Request<Incoming>, stream: &str, princip
         .stream(stream)
         .filter(|c| c.session.as_deref() == principal.session_id() && c.user() == principal.user);
     let Some(client) = client else {
-        return http_server::error(StatusCode::NOT_FOUND, &format!("no open stream {stream:?} of this session"));
+        return meterhub_http::error(StatusCode::NOT_FOUND, &format!("no open stream {stream:?} of this session"));
     };
     match client.request_control(request.ts) {
-        Ok(()) => http_server::json(StatusCode::ACCEPTED, &serde_json::json!({ "ok": true })),
+        Ok(()) => meterhub_http::json(StatusCode::ACCEPTED, &serde_json::json!({ "ok": true })),
         Err(ControlRefused::Pending) => {
-            http_server::error(StatusCode::CONFLICT, "a control frame is still queued for this stream; ignored")
+            meterhub_http::error(StatusCode::CONFLICT, "a control frame is still queued for this stream; ignored")
         }
-        Err(ControlRefused::Closed) => http_server::error(StatusCode::GONE, "the stream is closing"),
+        Err(ControlRefused::Closed) => meterhub_http::error(StatusCode::GONE, "the stream is closing"),
     }
 }

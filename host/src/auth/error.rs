@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::archive::ArchiveError;
+use meterhub_storage::seal::SealError;
 
 /// An error of the user store or a refused change.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum AuthError {
     },
     /// A stored value was corrupt (checksum, key, or JSON).
     #[error("user database: {0}")]
-    Corrupt(#[from] ArchiveError),
+    Corrupt(#[from] SealError),
     /// No such user.
     #[error("no user {0:?}")]
     UnknownUser(String),

@@ -2,7 +2,7 @@
 
 use hyper::header::{HeaderName, HeaderValue};
 
-use crate::http_server::HttpResponse;
+use meterhub_http::HttpResponse;
 
 /// The Content-Security-Policy: this host's own scripts, styles and
 /// connections only; never framed.
@@ -31,7 +31,7 @@ mod tests {
 
     #[test]
     fn every_header_is_set_and_hsts_only_when_secure() {
-        let mut r = crate::http_server::error(hyper::StatusCode::NOT_FOUND, "x");
+        let mut r = meterhub_http::error(hyper::StatusCode::NOT_FOUND, "x");
         add(&mut r, false);
         assert_eq!(r.headers()["x-frame-options"], "DENY");
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");

@@ -13,7 +13,7 @@ pub fn path(data_dir: &Path) -> PathBuf {
 /// Makes a fresh token and writes it to [`path`]; returns it.
 pub fn create(data_dir: &Path) -> std::io::Result<String> {
     let token = super::token::random_token();
-    crate::files::write_private_atomically(&path(data_dir), token.as_bytes())?;
+    meterhub_storage::files::write_private_atomically(&path(data_dir), token.as_bytes())?;
     Ok(token)
 }
 

@@ -196,7 +196,13 @@ impl Auth {
     /// token (none on the command line).
     pub fn open(data_dir: &Path, settings: AuthSettings, local_token: Option<String>) -> Result<Auth, AuthError> {
         let store = UserStore::open(&users_dir(data_dir))?;
-        Ok(Auth::with_parts(store, PasswordHashing::owasp(), settings, local_token, Arc::new(crate::transport::now_ms)))
+        Ok(Auth::with_parts(
+            store,
+            PasswordHashing::owasp(),
+            settings,
+            local_token,
+            Arc::new(meterhub_storage::clock::now_ms),
+        ))
     }
 
     /// The service from its parts (tests inject hashing and clock).

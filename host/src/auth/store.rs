@@ -17,7 +17,7 @@ use super::error::AuthError;
 use super::grant::GrantPattern;
 use super::language::Language;
 use super::role::Role;
-use crate::archive::value::{seal_json, unseal_json};
+use meterhub_storage::seal::{seal_json, unseal_json};
 
 const USER: &[u8] = b"u\0";
 const SESSION: &[u8] = b"s\0";

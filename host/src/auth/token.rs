@@ -21,7 +21,7 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// SHA-256 of `token`, lowercase hex: what is stored instead of the token.
 pub fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    meterhub_plugin_api::hex::encode(&Sha256::digest(token.as_bytes()))
 }
 
 /// `a == b` in time that depends only on the lengths.

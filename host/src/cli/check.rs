@@ -1,5 +1,6 @@
 //! `meterhub check`: validate the configuration and its plugins.
 
+use crate::cli::output::say;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -13,7 +14,7 @@ pub fn run(path: &Path) -> ExitCode {
     let catalog = crate::app::scan_plugins(&config);
     let problems = crate::app::check(&config, &catalog);
     if problems.is_empty() {
-        println!(
+        say!(
             "{}: ok ({} driver instance(s), {} plugin(s) loaded from {})",
             path.display(),
             config.drivers.len(),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use meterhub_plugin_api::{RawFrame, Role, Transport};
 
+use crate::cli::output::say;
 use crate::lifecycle::plan::resolve;
 
 /// What to decode.
@@ -69,7 +70,7 @@ pub fn decode(args: &DecodeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&format!("codec {:?} refused the settings: {e}", args.plugin)),
     };
-    let now_ms = crate::transport::now_ms();
+    let now_ms = meterhub_storage::clock::now_ms();
     let mut meta = vec![("deveui".to_owned(), args.deveui.clone()), ("ts".to_owned(), now_ms.to_string())];
     meta.extend(args.fport.map(|p| ("fport".to_owned(), p.to_string())));
     meta.extend(args.model.clone().map(|m| ("model".to_owned(), m)));
@@ -102,7 +103,7 @@ pub fn decode(args: &DecodeArgs) -> ExitCode {
         }
         Err(e) => (serde_json::json!({ "quarantined": e.reason }), ExitCode::from(1)),
     };
-    println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
+    say!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
     code
 }
 
@@ -112,17 +113,5 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn hex_bytes(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if let Some(bad) = digits.iter().find(|b| !b.is_ascii_hexdigit()) {
-        return Err(format!("--hex: {:?} is not a hex digit", char::from(*bad)));
-    }
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!("--hex: {} digits, an even number is needed", digits.len()));
-    }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("zz"), 16).map_err(|e| format!("--hex: {e}"))
-        })
-        .collect()
+    meterhub_plugin_api::hex::decode_spaced(text).map_err(|e| format!("--hex: {e}"))
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::cli::output::say;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
@@ -177,17 +178,17 @@ pub fn run(command: MeterCommand) -> ExitCode {
         Err(code) => return code,
     };
     if common.json {
-        println!("{}", answer.trim());
+        say!("{}", answer.trim());
         return ExitCode::SUCCESS;
     }
     let Ok(value) = serde_json::from_str::<Value>(&answer) else {
-        println!("{}", answer.trim());
+        say!("{}", answer.trim());
         return ExitCode::SUCCESS;
     };
     match &command {
         MeterCommand::List(_) => print_list(&value),
         MeterCommand::History { .. } => print_history(&value),
-        _ => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
+        _ => say!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
     }
     ExitCode::SUCCESS
 }
@@ -222,13 +223,18 @@ fn text(v: &Value) -> &str {
 }
 
 fn print_list(meters: &Value) {
-    println!(
+    say!(
         "{:<24} {:<12} {:<16} {:<12} {:<16} {:<20}  CHANNELS",
-        "METER", "RESOURCE", "SITE", "MODULE", "ZONE", "LAST SEEN"
+        "METER",
+        "RESOURCE",
+        "SITE",
+        "MODULE",
+        "ZONE",
+        "LAST SEEN"
     );
     for m in meters.as_array().into_iter().flatten() {
         let channels: Vec<&str> = m["channels"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
-        println!(
+        say!(
             "{:<24} {:<12} {:<16} {:<12} {:<16} {:<20}  {}",
             text(&m["id"]),
             text(&m["metadata"]["resource"]),
@@ -242,9 +248,9 @@ fn print_list(meters: &Value) {
 }
 
 fn print_history(entries: &Value) {
-    println!("{:>4} {:<25} {:<16} {:<18} CHANGE", "SEQ", "AT", "ACTOR", "FIELD");
+    say!("{:>4} {:<25} {:<16} {:<18} CHANGE", "SEQ", "AT", "ACTOR", "FIELD");
     for e in entries.as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{:>4} {:<25} {:<16} {:<18} {} -> {}",
             e["seq"],
             text(&e["at"]),

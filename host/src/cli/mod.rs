@@ -5,8 +5,10 @@ mod client;
 mod codec;
 mod logging;
 mod meter;
+pub mod output;
 mod plugins;
 mod redecode;
+#[cfg(feature = "sim")]
 mod sim;
 mod status;
 mod user;
@@ -16,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cli::output::say;
 use crate::config::{self, Config, LogFormat};
 
 /// meterhub: the central server of an automated metering system.
@@ -127,6 +130,7 @@ pub enum Command {
     #[command(subcommand)]
     Codec(CodecCommand),
     /// Simulate devices, for demos and manual checks.
+    #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(SimCommand),
     /// Serve one native plugin library to its host over stdin and stdout
@@ -159,6 +163,7 @@ pub enum ConfigCommand {
 }
 
 /// What to simulate.
+#[cfg(feature = "sim")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Meters sending JSON readings to a listener driver over TCP.
@@ -207,7 +212,7 @@ pub fn main() -> ExitCode {
         Command::Start { instance, config } => status::request(&config, &instance, "start"),
         Command::Config(ConfigCommand::Rollback { config }) => match crate::lifecycle::history::rollback(&config) {
             Ok(done) => {
-                println!("{done}");
+                say!("{done}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -217,7 +222,9 @@ pub fn main() -> ExitCode {
         },
         Command::Meter(command) => meter::run(command),
         Command::User(command) => user::run(command),
+        #[cfg(feature = "sim")]
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
+        #[cfg(feature = "sim")]
         Command::Sim(SimCommand::Vega(options)) => sim::run_vega(&options),
         Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),
         Command::PluginRunner { library } => crate::plugin::runner::main(&library),

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::api::state::PluginStatus;
+use crate::cli::output::say;
+use crate::lifecycle::view::PluginStatus;
 
 /// List the plugins folder of the configuration.
 pub fn run(path: &Path, json: bool) -> ExitCode {
@@ -16,11 +17,11 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     let loaded: Vec<PluginStatus> = catalog.loaded.values().map(|p| PluginStatus::of(&p.manifest)).collect();
     if json {
         let value = serde_json::json!({ "dir": catalog.dir, "loaded": loaded, "refused": catalog.refused });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     } else {
-        println!("plugins folder: {}", catalog.dir.display());
+        say!("plugins folder: {}", catalog.dir.display());
         for p in &loaded {
-            println!(
+            say!(
                 "  loaded   {:<16} {:<8} {:<6} api {}  roles {}  {}",
                 p.id,
                 p.version,
@@ -31,10 +32,10 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
             );
         }
         for r in &catalog.refused {
-            println!("  REFUSED  {r}");
+            say!("  REFUSED  {r}");
         }
         if loaded.is_empty() && catalog.refused.is_empty() {
-            println!("  (empty)");
+            say!("  (empty)");
         }
     }
     if catalog.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }

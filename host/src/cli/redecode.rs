@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::app::{self, RunInfo};
+use crate::cli::output::say;
 use crate::pipeline::{RedecodeSelection, Stage};
 
 /// Re-decode quarantined frames or a time range.
@@ -37,7 +38,7 @@ pub fn run(path: &Path, quarantined: bool, from: Option<String>, to: Option<Stri
     };
     match result {
         Ok(report) => {
-            println!("{report}");
+            say!("{report}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use crate::sim::{listener, vega};
+use meterhub_sim::{listener, vega};
 
 /// Options of the listener simulator.
 #[derive(Debug, clap::Args)]
@@ -56,7 +56,7 @@ fn positive_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Options of the IOT Vega Server emulator (see `crate::sim::vega` for the
+/// Options of the IOT Vega Server emulator (see `meterhub_sim::vega` for the
 /// control API).
 #[derive(Debug, clap::Args)]
 pub struct VegaSim {

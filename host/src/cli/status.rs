@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::cli::output::say;
 use serde_json::Value;
 
 /// Print the running host's status; `--json` prints the API's answer as is.
@@ -34,21 +35,28 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
         }
     };
     if json {
-        println!("{}", body.trim());
+        say!("{}", body.trim());
         return ExitCode::SUCCESS;
     }
     let Ok(status) = serde_json::from_str::<Value>(&body) else {
         eprintln!("meterhub: the host's status is not JSON");
         return ExitCode::FAILURE;
     };
-    println!("host pid {} api {} up {} s", info.pid, info.api, status["uptime_s"]);
+    say!("host pid {} api {} up {} s", info.pid, info.api, status["uptime_s"]);
     print_config(&status["config"]);
-    println!(
+    say!(
         "{:<34} {:<12} {:<7} {:<8} {:>8} {:>9} {:>9} {:>8}  LAST ERROR",
-        "INSTANCE", "STATE", "KIND", "VERSION", "PID", "UPTIME", "CALLS", "FAILS"
+        "INSTANCE",
+        "STATE",
+        "KIND",
+        "VERSION",
+        "PID",
+        "UPTIME",
+        "CALLS",
+        "FAILS"
     );
     for i in status["instances"].as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{:<34} {:<12} {:<7} {:<8} {:>8} {:>8}s {:>9} {:>8}  {}",
             format!("{} ({})", i["name"].as_str().unwrap_or("?"), i["plugin"].as_str().unwrap_or("?")),
             i["state"].as_str().unwrap_or("?"),
@@ -61,14 +69,21 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
             i["last_error"].as_str().unwrap_or("-"),
         );
     }
-    println!();
-    println!(
+    say!();
+    say!(
         "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10}",
-        "SOURCE", "RECEIVED", "ARCHIVED", "DUPLICATE", "QUARANTINED", "REJECTED", "FRAMES/S", "READINGS/S"
+        "SOURCE",
+        "RECEIVED",
+        "ARCHIVED",
+        "DUPLICATE",
+        "QUARANTINED",
+        "REJECTED",
+        "FRAMES/S",
+        "READINGS/S"
     );
     for (source, c) in status["sources"].as_object().into_iter().flatten() {
         let rate = &status["rates"][source];
-        println!(
+        say!(
             "{:<20} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10.1} {:>10.1}",
             source,
             c["received"].to_string(),
@@ -85,10 +100,10 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
 
 /// The configuration in effect, the last change and a refused one.
 fn print_config(config: &Value) {
-    println!("config {} (generation {})", config["file"].as_str().unwrap_or("?"), config["generation"]);
+    say!("config {} (generation {})", config["file"].as_str().unwrap_or("?"), config["generation"]);
     if let Some(applied) = config.get("last_applied").filter(|a| !a.is_null()) {
         let changes = applied["changes"].as_array().map_or(0, Vec::len);
-        println!(
+        say!(
             "  last change: {} at {}, {} change(s), applied in {:.1} ms",
             applied["trigger"].as_str().unwrap_or("?"),
             meterhub_plugin_api::time::format_rfc3339_ms(applied["at_ms"].as_i64().unwrap_or(0)),
@@ -96,20 +111,20 @@ fn print_config(config: &Value) {
             applied["apply_ms"].as_f64().unwrap_or(0.0)
         );
         for change in applied["changes"].as_array().into_iter().flatten() {
-            println!("    {}", change.as_str().unwrap_or("?"));
+            say!("    {}", change.as_str().unwrap_or("?"));
         }
     }
     if let Some(refused) = config.get("last_error").filter(|e| !e.is_null()) {
-        println!(
+        say!(
             "  LAST CHANGE REFUSED ({} at {}); the configuration above keeps running:",
             refused["trigger"].as_str().unwrap_or("?"),
             meterhub_plugin_api::time::format_rfc3339_ms(refused["at_ms"].as_i64().unwrap_or(0))
         );
         for error in refused["errors"].as_array().into_iter().flatten() {
-            println!("    {}", error.as_str().unwrap_or("?"));
+            say!("    {}", error.as_str().unwrap_or("?"));
         }
     }
-    println!();
+    say!();
 }
 
 /// Ask the running host to `action` (restart, stop, start) `instance`.
@@ -128,7 +143,7 @@ pub fn request(path: &Path, instance: &str, action: &str) -> ExitCode {
     };
     match super::client::request(&info.api, "POST", &format!("/api/v1/instances/{driver}/{role}/{action}"), "") {
         Ok((202, _)) => {
-            println!("{instance}: {action} requested; carried out at its next call");
+            say!("{instance}: {action} requested; carried out at its next call");
             ExitCode::SUCCESS
         }
         Ok((status, body)) => {

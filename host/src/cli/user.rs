@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::client::{self, encode_component};
 use crate::auth::password::PasswordHashing;
 use crate::auth::{Actor, Auth, AuthError, AuthSettings, Role};
+use crate::cli::output::say;
 
 /// What to do with users.
 #[derive(Debug, Subcommand)]
@@ -185,7 +186,7 @@ fn read_password(name: &str, args: &PasswordArgs) -> Result<String, String> {
 
 fn print(action: &Action, value: &Value, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
         return;
     }
     let grants = |v: &Value| {
@@ -196,9 +197,9 @@ fn print(action: &Action, value: &Value, json: bool) {
     };
     match action {
         Action::List => {
-            println!("{:<24} {:<11} {:<9} {:<8} GRANTS", "NAME", "ROLE", "DISABLED", "SESSIONS");
+            say!("{:<24} {:<11} {:<9} {:<8} GRANTS", "NAME", "ROLE", "DISABLED", "SESSIONS");
             for user in value.as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{:<24} {:<11} {:<9} {:<8} {}",
                     user["name"].as_str().unwrap_or("?"),
                     user["role"].as_str().unwrap_or("?"),
@@ -208,9 +209,9 @@ fn print(action: &Action, value: &Value, json: bool) {
                 );
             }
         }
-        Action::Remove { name } => println!("user {name} removed; their sessions ended"),
-        Action::Passwd { name, .. } => println!("password of {name} changed; their sessions ended"),
-        Action::Add { .. } | Action::Grant { .. } | Action::Revoke { .. } => println!(
+        Action::Remove { name } => say!("user {name} removed; their sessions ended"),
+        Action::Passwd { name, .. } => say!("password of {name} changed; their sessions ended"),
+        Action::Add { .. } | Action::Grant { .. } | Action::Revoke { .. } => say!(
             "{}: {}, grants [{}]",
             value["name"].as_str().unwrap_or("?"),
             value["role"].as_str().unwrap_or("?"),

@@ -279,7 +279,7 @@ impl Validator<'_> {
         web
     }
 
-    fn supervision(&mut self, host: &super::raw::RawHost) -> crate::plugin::supervisor::SupervisionPolicy {
+    fn supervision(&mut self, host: &super::raw::RawHost) -> super::model::SupervisionPolicy {
         use std::time::Duration;
         let max_failures = host.plugin_max_failures.as_ref().map_or(5, |m| *m.get_ref());
         if let Some(m) = &host.plugin_max_failures
@@ -305,7 +305,7 @@ impl Validator<'_> {
                 (None, None) => {}
             }
         }
-        crate::plugin::supervisor::SupervisionPolicy {
+        super::model::SupervisionPolicy {
             backoff: crate::backoff::Backoff { min: Duration::from_millis(min_ms), max: Duration::from_millis(max_ms) },
             max_failures,
             window: Duration::from_millis(window_ms),

@@ -13,4 +13,7 @@ pub mod raw;
 
 pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
-pub use model::{AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig, WebConfig};
+pub use model::{
+    AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, SupervisionPolicy, TransportConfig,
+    WebConfig,
+};

@@ -19,7 +19,7 @@ pub struct Config {
     /// Time limit of one WASM plugin call, milliseconds.
     pub wasm_call_timeout_ms: u32,
     /// Backoff and quarantine of failing plugin instances.
-    pub supervision: crate::plugin::supervisor::SupervisionPolicy,
+    pub supervision: SupervisionPolicy,
     /// Native plugins (ids) loaded into the host process; every other native
     /// plugin runs in a child process.
     pub trusted_plugins: std::collections::BTreeSet<String>,
@@ -275,4 +275,16 @@ impl TransportConfig {
             TransportConfig::Websocket { .. } => None,
         }
     }
+}
+
+/// When a failing plugin instance is retried and when it is given up
+/// (quarantined): `[host.supervision]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupervisionPolicy {
+    /// Delays before a failed instance is tried again.
+    pub backoff: crate::backoff::Backoff,
+    /// Failures within `window` that quarantine the instance.
+    pub max_failures: u32,
+    /// The window over which failures are counted.
+    pub window: std::time::Duration,
 }

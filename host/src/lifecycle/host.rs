@@ -13,14 +13,14 @@ use tokio::sync::watch;
 
 use super::plan::{self, Change, DriverPlan, Part, RunningSpec, TransportPlan};
 use super::view::{AppliedChange, LiveView, RefusedChange};
-use crate::api::state::{DriverStatus, PluginStatus};
-use crate::archive::Archive;
 use crate::config::{Config, Diagnostic, TransportConfig};
-use crate::journal::JournalHandle;
+use crate::lifecycle::view::{DriverStatus, PluginStatus};
 use crate::pipeline::{CodecSlot, Codecs, PipelineHandle, RedecodeSelection};
 use crate::plugin::Catalog;
 use crate::plugin::supervisor::{InstanceEntry, Supervised};
 use crate::transport::{self, DriverRuntime};
+use meterhub_storage::archive::Archive;
+use meterhub_storage::journal::JournalHandle;
 
 /// What asked for a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +267,7 @@ impl Host {
         announce(self);
         self.publish(Some(AppliedChange {
             trigger: prepared.trigger.as_str(),
-            at_ms: transport::now_ms(),
+            at_ms: meterhub_storage::clock::now_ms(),
             apply_ms,
             changes,
         }));
@@ -291,8 +291,16 @@ impl Host {
             tracing::error!(trigger = trigger.as_str(), %error, "change refused; the running configuration stays");
         }
         let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
-        view.config.last_error =
-            Some(RefusedChange { trigger: trigger.as_str(), at_ms: transport::now_ms(), errors: errors.to_vec() });
+        view.config.last_error = Some(RefusedChange {
+            trigger: trigger.as_str(),
+            at_ms: meterhub_storage::clock::now_ms(),
+            errors: errors.to_vec(),
+        });
+    }
+
+    /// Count one more look at the configuration file (`ConfigStatus::checks`).
+    pub fn checked(&self) {
+        self.view.write().unwrap_or_else(|e| e.into_inner()).config.checks += 1;
     }
 
     /// Stop every driver instance (at shutdown).
@@ -520,7 +528,7 @@ async fn prepare(
                 None
             }
             Part::New(plugin) => {
-                match crate::app::supervised_driver(plugin, &c.settings_json, &c.id, &archive, &config) {
+                match crate::plugin::factory::supervised_driver(plugin, &c.settings_json, &c.id, &archive, &config) {
                     Ok(instance) => Some(instance),
                     Err(e) => {
                         p.driver = Part::Missing(format!("plugin {:?}: {e}", c.plugin));
@@ -540,7 +548,7 @@ async fn prepare(
                 }
                 unavailable_codec(&c, reason)
             }
-            Part::New(plugin) => match crate::app::supervised(plugin, c.codec_settings(), &config) {
+            Part::New(plugin) => match crate::plugin::factory::supervised(plugin, c.codec_settings(), &config) {
                 Ok(instance) => {
                     let entry = InstanceEntry::of(&c.id, "codec", &instance);
                     CodecChange::Set(CodecSlot::Ready(Box::new(instance)), entry)

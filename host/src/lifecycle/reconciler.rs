@@ -59,8 +59,14 @@ impl Reconciler {
         self.host
     }
 
-    /// Read the configuration file again and apply it if it changed.
+    /// Read the configuration file again and apply it if it changed; counted
+    /// once done, whatever came of it.
     pub async fn config_changed(&mut self, force: bool) {
+        self.examine_config(force).await;
+        self.host.checked();
+    }
+
+    async fn examine_config(&mut self, force: bool) {
         let text = match std::fs::read_to_string(&self.file) {
             Ok(text) => text,
             Err(e) => {

@@ -5,7 +5,6 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
-use crate::api::state::{DriverStatus, PluginStatus};
 use crate::plugin::Refusal;
 use crate::plugin::supervisor::InstanceEntry;
 
@@ -40,6 +39,11 @@ pub struct ConfigStatus {
     pub last_applied: Option<AppliedChange>,
     /// The last change refused; cleared by the next one applied.
     pub last_error: Option<RefusedChange>,
+    /// How many times the configuration file was read again after a change
+    /// on disk settled (or SIGHUP), whatever came of it: applied, refused,
+    /// or the same text. A client that wrote the file can wait for this to
+    /// move to know its write has been looked at.
+    pub checks: u64,
 }
 
 /// A change that took effect.
@@ -64,4 +68,58 @@ pub struct RefusedChange {
     pub at_ms: i64,
     /// Each error, `file:line:col: cause`.
     pub errors: Vec<String>,
+}
+
+/// A loaded plugin as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    /// Plugin id.
+    pub id: String,
+    /// Its version.
+    pub version: String,
+    /// `wasm` or `native`.
+    pub kind: &'static str,
+    /// Roles it plays.
+    pub roles: Vec<&'static str>,
+    /// Contract version.
+    pub api: String,
+    /// The component or library.
+    pub file: String,
+    /// One line for operators.
+    pub description: String,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+}
+
+/// A running driver instance as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriverStatus {
+    /// Instance id (the source of its frames).
+    pub id: String,
+    /// Driver plugin.
+    pub plugin: String,
+    /// Codec plugin.
+    pub codec: String,
+    /// `tcp`, `http` or `websocket`.
+    pub transport: &'static str,
+    /// Bound listen address, or the URL it connects to; empty when not running.
+    pub address: String,
+    /// Whether it runs (its driver plugin is there and took its settings).
+    pub running: bool,
+}
+
+impl PluginStatus {
+    /// The status of a loaded plugin with `manifest`.
+    pub fn of(manifest: &crate::plugin::Manifest) -> Self {
+        PluginStatus {
+            id: manifest.id.clone(),
+            version: manifest.version.clone(),
+            kind: manifest.kind.as_str(),
+            roles: manifest.roles.iter().map(|r| r.as_str()).collect(),
+            api: format!("{}.{}", manifest.api.0, manifest.api.1),
+            file: manifest.file.display().to_string(),
+            description: manifest.description.clone(),
+            sha256: String::new(),
+        }
+    }
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::archive::StoredReading;
-use crate::journal::{JournalHandle, JournalRecord};
+use meterhub_storage::archive::StoredReading;
+use meterhub_storage::journal::{JournalHandle, JournalRecord};
 
 use super::codecs::CodecSlot;
 use super::{RedecodeReport, RedecodeSelection, Stage};

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::archive::{ApplyItem, ApplySummary, Archive, ArchiveError, RedecodeOutcome, Verdict};
-use crate::journal::{Entry, JournalRecord};
+use meterhub_storage::archive::{ApplyItem, ApplySummary, Archive, ArchiveError, RedecodeOutcome, Verdict};
+use meterhub_storage::journal::{Entry, JournalRecord};
 
 use super::Codecs;
 

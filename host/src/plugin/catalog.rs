@@ -190,7 +190,7 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     for part in parts {
         hasher.update(part);
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    meterhub_plugin_api::hex::encode(&hasher.finalize())
 }
 
 /// What identifies one version of a plugin: its manifest and its file.
@@ -217,7 +217,7 @@ pub fn load_one(manifest_path: &Path, limits: Limits) -> Result<LoadedPlugin, Ve
     if let Some(expected) = &manifest.sha256
         && *expected != file_sha256
     {
-        let pos = manifest.sha256_pos.unwrap_or(crate::config::Pos { line: 1, col: 1 });
+        let pos = manifest.sha256_pos.unwrap_or(meterhub_storage::diagnostic::Pos { line: 1, col: 1 });
         return Err(vec![Refusal {
             path: manifest_path.to_path_buf(),
             line: Some(pos.line),

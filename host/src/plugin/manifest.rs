@@ -7,7 +7,7 @@ use meterhub_plugin_api::{API_OLDEST_MINOR, API_VERSION, API_VERSION_TEXT, Role,
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{Diagnostic, Pos};
+use meterhub_storage::diagnostic::{Diagnostic, Pos};
 
 /// How a plugin is built and run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,9 +13,11 @@
 //! - [`runner`]: that child, `meterhub plugin-runner <library>`;
 //! - [`wire`]: the framed protocol between the two;
 //! - [`instance`]: the runtime-independent instance interface;
-//! - [`supervisor`]: backoff and quarantine of failing instances.
+//! - [`supervisor`]: backoff and quarantine of failing instances;
+//! - [`factory`]: the supervised instances of a codec or driver instance.
 
 pub mod catalog;
+pub mod factory;
 pub mod instance;
 pub mod manifest;
 pub mod native;

@@ -6,25 +6,14 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, RawFrame};
 
 use super::instance::{PluginFault, PluginInstance};
-use crate::backoff::Backoff;
-
-/// When to retry and when to give up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SupervisionPolicy {
-    /// Delays before a failed instance is tried again.
-    pub backoff: Backoff,
-    /// Failures within `window` that quarantine the instance.
-    pub max_failures: u32,
-    /// The window over which failures are counted.
-    pub window: Duration,
-}
+pub use crate::config::SupervisionPolicy;
 
 /// What an instance is doing, as `meterhub status` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,7 +79,7 @@ impl InstanceStatus {
     pub fn new(state: InstanceState) -> Self {
         InstanceStatus {
             state,
-            started_at_ms: crate::transport::now_ms(),
+            started_at_ms: meterhub_storage::clock::now_ms(),
             calls: 0,
             failures: 0,
             last_error: None,
@@ -216,7 +205,7 @@ impl Supervised {
                     let pid = self.inner.pid();
                     self.record(|s| {
                         s.state = InstanceState::Running;
-                        s.started_at_ms = crate::transport::now_ms();
+                        s.started_at_ms = meterhub_storage::clock::now_ms();
                         s.pid = pid;
                     });
                     tracing::info!(plugin = %self.plugin, "plugin instance restarted by the operator");
@@ -337,6 +326,9 @@ impl PluginInstance for Supervised {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use crate::backoff::Backoff;
 
     /// Fails while `failing` is set.
     struct Flaky {

@@ -209,9 +209,9 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::StoredReading;
     use crate::auth::GrantPattern;
     use meterhub_plugin_api::{Decimal, Reading, ReadingKind};
+    use meterhub_storage::archive::StoredReading;
 
     fn event(seq: u64, device: &str) -> Arc<ReadingEvent> {
         Arc::new(ReadingEvent::of(StoredReading {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::api::views::ReadingView;
-use crate::archive::StoredReading;
+use meterhub_storage::archive::StoredReading;
+use meterhub_storage::archive::view::ReadingView;
 
 /// A reading as every stream sends it, rendered once for all of them.
 #[derive(Debug)]

@@ -17,8 +17,8 @@ use super::event::ReadingEvent;
 use super::queue::Pushed;
 use super::selection::Selection;
 use crate::accounting::Accounting;
-use crate::archive::{Archive, StoredReading};
 use crate::auth::{Auth, MeterPath, Principal, UserChange};
+use meterhub_storage::archive::{Archive, StoredReading};
 
 /// Readings read from the archive log per step when the hub catches up.
 const CATCH_UP_BATCH: usize = 1024;
@@ -98,7 +98,7 @@ impl Hub {
         accounting: Arc<Accounting>,
         auth: Arc<Auth>,
         settings: StreamSettings,
-    ) -> Result<Hub, crate::archive::ArchiveError> {
+    ) -> Result<Hub, meterhub_storage::archive::ArchiveError> {
         let fanned_through = archive.log_head()?;
         Ok(Hub {
             archive,

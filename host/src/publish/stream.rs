@@ -10,8 +10,8 @@ use super::client::{Client, Packet};
 use super::event::{Burst, Frame, ReadingEvent};
 use super::hub::{Hub, Refused};
 use super::selection::Selection;
-use crate::archive::StoredReading;
 use crate::auth::{MeterPath, Principal};
+use meterhub_storage::archive::StoredReading;
 
 /// Archived readings read per replay burst.
 const REPLAY_BATCH: usize = 512;

@@ -12,9 +12,9 @@ use super::client::{Client, Packet};
 use super::hub::{Hub, StreamSettings};
 use super::selection::Selection;
 use crate::accounting::{Accounting, AccountingStore};
-use crate::archive::tests::{decoded, reading};
-use crate::archive::{Archive, SledArchive, StoredReading};
 use crate::auth::{Auth, AuthSettings, Principal};
+use meterhub_storage::archive::{Archive, SledArchive, StoredReading};
+use meterhub_storage::testing::{decoded, reading};
 
 struct World {
     _dir: tempfile::TempDir,

@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use meterhub_plugin_api::{Action, Event};
 
-use crate::journal::JournalHandle;
 use crate::plugin::PluginInstance;
+use meterhub_storage::journal::JournalHandle;
 
 /// One driver instance of the configuration.
 pub struct DriverRuntime {
@@ -79,7 +79,7 @@ impl DriverRuntime {
     /// Hand `event` to the driver. A fault in the plugin closes the session
     /// (the instance itself is renewed by its runtime).
     pub fn call(&self, session: u64, event: Event) -> Vec<Action> {
-        let now = super::now_ms();
+        let now = meterhub_storage::clock::now_ms();
         let mut instance = self.instance.lock().unwrap_or_else(|e| e.into_inner());
         match instance.handle(session, now, event) {
             Ok(actions) => actions,

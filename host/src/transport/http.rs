@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use super::session::Session;
 use super::{DriverRuntime, RuntimeSlot};
-use crate::http_server::{self, HttpResponse};
+use meterhub_http::{self, HttpResponse};
 
 /// Limits of one HTTP ingress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct HttpLimits {
 pub async fn serve(slot: RuntimeSlot, listener: Arc<TcpListener>, limits: HttpLimits) {
     let mut closed = slot.clone();
     let until = async move { while closed.changed().await.is_ok() {} };
-    http_server::serve(listener, "http-ingress", until, move |req, peer| {
+    meterhub_http::serve(listener, "http-ingress", until, move |req, peer| {
         let rt = slot.borrow().clone();
         handle(rt, req, peer, limits)
     })
@@ -59,7 +59,7 @@ async fn handle(rt: Arc<DriverRuntime>, req: Request<Incoming>, peer: SocketAddr
             };
             session.reject_by_host(reason.clone(), &[]);
             session.close().await;
-            return http_server::error(status, &reason);
+            return meterhub_http::error(status, &reason);
         }
     };
     session.deliver(Event::Request(HttpRequest { method, target, headers, body }));
@@ -67,19 +67,19 @@ async fn handle(rt: Arc<DriverRuntime>, req: Request<Incoming>, peer: SocketAddr
     let response = loop {
         if let Some(r) = session.take_response() {
             let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            break http_server::response(status, &r.content_type, r.body);
+            break meterhub_http::response(status, &r.content_type, r.body);
         }
         if let Some(reason) = session.close_reason() {
-            break http_server::error(
+            break meterhub_http::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("driver closed the request: {reason}"),
             );
         }
         if !session.has_work() {
-            break http_server::error(StatusCode::INTERNAL_SERVER_ERROR, "driver gave no response");
+            break meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, "driver gave no response");
         }
         if tokio::time::timeout_at(deadline, session.progress()).await.is_err() {
-            break http_server::error(StatusCode::SERVICE_UNAVAILABLE, "driver did not answer in time");
+            break meterhub_http::error(StatusCode::SERVICE_UNAVAILABLE, "driver did not answer in time");
         }
     };
     session.close().await;

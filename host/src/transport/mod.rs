@@ -20,10 +20,3 @@ pub mod tcp;
 pub mod websocket;
 
 pub use driver::{DriverRuntime, RuntimeSlot};
-
-/// Milliseconds since the Unix epoch, from the host clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}

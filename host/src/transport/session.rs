@@ -16,7 +16,7 @@ use meterhub_plugin_api::{Action, CommitFailed, Committed, Event, HttpResponse, 
 use tokio::time::Instant;
 
 use super::DriverRuntime;
-use crate::journal::{Entry, Rejection};
+use meterhub_storage::journal::{Entry, Rejection};
 
 /// Longest prefix of a rejected input the journal keeps.
 pub const REJECTED_INPUT_KEEP_BYTES: usize = 4096;
@@ -51,7 +51,7 @@ impl Session {
             id,
             transport,
             peer: peer.clone(),
-            received_at_ms: super::now_ms(),
+            received_at_ms: meterhub_storage::clock::now_ms(),
             pending: FuturesUnordered::new(),
             outstanding: BTreeSet::new(),
             next_index: 0,
@@ -71,7 +71,7 @@ impl Session {
 
     /// Bytes (or a message) from the peer.
     pub fn data(&mut self, bytes: Vec<u8>) {
-        self.received_at_ms = super::now_ms();
+        self.received_at_ms = meterhub_storage::clock::now_ms();
         self.deliver(Event::Data(bytes));
     }
 

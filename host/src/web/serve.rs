@@ -4,7 +4,7 @@
 use hyper::StatusCode;
 
 use super::files;
-use crate::http_server::{self, HttpResponse};
+use meterhub_http::{self, HttpResponse};
 
 /// The UI file at request path `path` with its `Content-Type`, or a 404
 /// naming the path. (The router adds the security headers afterwards,
@@ -12,12 +12,12 @@ use crate::http_server::{self, HttpResponse};
 /// binary's UI is never mixed with a cached old one.)
 pub fn asset(path: &str) -> HttpResponse {
     match files::find(path) {
-        Some(file) => http_server::response(StatusCode::OK, file.content_type, file.body),
-        None if path.starts_with("/ui/vendor/") => http_server::error(
+        Some(file) => meterhub_http::response(StatusCode::OK, file.content_type, file.body),
+        None if path.starts_with("/ui/vendor/") => meterhub_http::error(
             StatusCode::NOT_FOUND,
             &format!("no UI file at {path}: the charting library was not built (run scripts/build-ui)"),
         ),
-        None => http_server::error(StatusCode::NOT_FOUND, &format!("no UI file at {path}")),
+        None => meterhub_http::error(StatusCode::NOT_FOUND, &format!("no UI file at {path}")),
     }
 }
 

@@ -161,11 +161,6 @@ pub(crate) fn mark_from_u64(stored: u64) -> i64 {
     ts_from_bytes(stored.to_be_bytes())
 }
 
-/// A key in printable form for error messages.
-pub(crate) fn display_key(key: &[u8]) -> String {
-    key.escape_ascii().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +198,5 @@ mod tests {
         assert!(seq_key(LOG, 255) < seq_key(LOG, 256));
         assert_eq!(trailing_seq(&seq_key(LOG, 7)), Some(7));
         assert!(received_key(-5, 9) < received_key(3, 1));
-        assert_eq!(display_key(b"r\xff\0x"), "r\\xff\\x00x");
     }
 }

@@ -72,6 +72,12 @@ pub enum ArchiveError {
     },
 }
 
+impl From<crate::seal::SealError> for ArchiveError {
+    fn from(e: crate::seal::SealError) -> Self {
+        ArchiveError::Corrupt { key: e.key, reason: e.reason }
+    }
+}
+
 impl ArchiveError {
     /// A [`ArchiveError::Storage`] for `op`.
     pub(crate) fn storage(op: &'static str) -> impl FnOnce(sled::Error) -> ArchiveError {

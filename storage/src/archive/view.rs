@@ -1,9 +1,10 @@
-//! JSON shapes of archive records. Values are decimal strings, exact.
+//! JSON shapes of archive records, as the API and the live streams show
+//! them. Values are decimal strings, exact; times are RFC 3339 and ms.
 
 use meterhub_plugin_api::time::format_rfc3339_ms;
 use serde::Serialize;
 
-use crate::archive::{QuarantineEntry, StoredReading, StoredRejection};
+use super::{QuarantineEntry, StoredReading, StoredRejection};
 
 /// A reading as the API shows it.
 #[derive(Debug, Serialize)]
@@ -100,13 +101,9 @@ impl From<StoredRejection> for RejectionView {
             received_at: format_rfc3339_ms(r.received_at_ms),
             reason: r.reason,
             input_text: String::from_utf8(r.input.clone()).ok(),
-            input_hex: hex(&r.input),
+            input_hex: meterhub_plugin_api::hex::encode(&r.input),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl From<QuarantineEntry> for QuarantineView {
@@ -120,7 +117,7 @@ impl From<QuarantineEntry> for QuarantineView {
             reason: q.reason,
             content_type: f.content_type,
             payload_text: String::from_utf8(f.payload.clone()).ok(),
-            payload_hex: hex(&f.payload),
+            payload_hex: meterhub_plugin_api::hex::encode(&f.payload),
         }
     }
 }

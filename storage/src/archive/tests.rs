@@ -2,48 +2,11 @@
 //! accounting invariant, re-decode, queries, the global log and cursors,
 //! corruption and open failures.
 
-use std::str::FromStr;
-
-use meterhub_plugin_api::{Decimal, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
+use meterhub_plugin_api::{Decimal, Decoded, Reading, ReadingKind, Telemetry, Transport};
 
 use super::*;
 use crate::journal::{Entry, JournalRecord, Rejection};
-
-const T0: i64 = 1_763_719_200_000;
-
-/// A cumulative reading in m3 (also used by the accounting tests).
-pub(crate) fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> Reading {
-    Reading {
-        device: device.into(),
-        channel: channel.into(),
-        ts_ms,
-        value: Decimal::from_str(value).expect("decimal"),
-        unit: "m3".into(),
-        kind: ReadingKind::Cumulative,
-    }
-}
-
-fn raw(seq: u64, source: &str) -> RawFrame {
-    RawFrame {
-        seq,
-        source: source.into(),
-        peer: "10.0.0.5:4001".into(),
-        received_at_ms: T0 + seq as i64 * 1000,
-        transport: Transport::Tcp,
-        content_type: "test".into(),
-        meta: vec![("k".into(), "v".into())],
-        payload: vec![seq as u8, 0xAB],
-    }
-}
-
-/// A frame of `source` with journal seq `seq` decoded to `readings` (also used
-/// by the publisher tests).
-pub(crate) fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
-    ApplyItem {
-        record: JournalRecord { seq, entry: Entry::Frame(raw(seq, source)) },
-        verdict: Some(Verdict::Decoded(Decoded { readings, ..Decoded::default() })),
-    }
-}
+use crate::testing::{T0, decoded, raw, reading};
 
 fn quarantined(seq: u64, source: &str, reason: &str) -> ApplyItem {
     ApplyItem {

@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::state::{Event, Shared, add, lock};
-use crate::http_server::{self, HttpResponse};
+use meterhub_http::{self, HttpResponse};
 
 /// The most uplinks one `POST /generate` makes.
 const MAX_GENERATE: usize = 1_000_000;
 
 /// Serve the control API until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    http_server::serve(Arc::new(listener), "vega-sim control", std::future::pending(), move |req, _| {
+    meterhub_http::serve(Arc::new(listener), "vega-sim control", std::future::pending(), move |req, _| {
         let shared = shared.clone();
         async move { handle(&shared, &req) }
     })
@@ -54,14 +54,14 @@ fn ok(extra: Value) -> HttpResponse {
     if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
         b.extend(extra);
     }
-    http_server::json(StatusCode::OK, &body)
+    meterhub_http::json(StatusCode::OK, &body)
 }
 
 fn handle(shared: &Shared, req: &Request<Incoming>) -> HttpResponse {
     let q = query(req);
     let answer = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/") => Ok(http_server::json(StatusCode::OK, &endpoints())),
-        (&Method::GET, "/stats") => Ok(http_server::json(StatusCode::OK, &shared.stats_json())),
+        (&Method::GET, "/") => Ok(meterhub_http::json(StatusCode::OK, &endpoints())),
+        (&Method::GET, "/stats") => Ok(meterhub_http::json(StatusCode::OK, &shared.stats_json())),
         (&Method::GET, "/uplinks") => uplinks(shared, &q),
         (&Method::GET, "/devices") => Ok(devices(shared)),
         (&Method::POST, "/fault/drop") => {
@@ -98,9 +98,9 @@ fn handle(shared: &Shared, req: &Request<Incoming>) -> HttpResponse {
             shared.generate(count);
             ok(json!({"count": count}))
         }),
-        _ => return http_server::error(StatusCode::NOT_FOUND, "no such endpoint; GET / lists them"),
+        _ => return meterhub_http::error(StatusCode::NOT_FOUND, "no such endpoint; GET / lists them"),
     };
-    answer.unwrap_or_else(|e| http_server::error(StatusCode::BAD_REQUEST, &e))
+    answer.unwrap_or_else(|e| meterhub_http::error(StatusCode::BAD_REQUEST, &e))
 }
 
 fn endpoints() -> Value {
@@ -149,7 +149,7 @@ fn uplinks(shared: &Shared, q: &HashMap<String, String>) -> Result<HttpResponse,
     drop(world);
     list.sort_by_key(|(ts, _)| *ts);
     let list: Vec<Value> = list.into_iter().map(|(_, v)| v).collect();
-    Ok(http_server::json(StatusCode::OK, &list))
+    Ok(meterhub_http::json(StatusCode::OK, &list))
 }
 
 fn devices(shared: &Shared) -> HttpResponse {
@@ -172,5 +172,5 @@ fn devices(shared: &Shared) -> HttpResponse {
             })
         })
         .collect();
-    http_server::json(StatusCode::OK, &list)
+    meterhub_http::json(StatusCode::OK, &list)
 }

@@ -1,5 +1,6 @@
-//! The hyper plumbing shared by the HTTP ingress transport and the API:
-//! accept loop, one task per connection, JSON responses.
+//! The hyper plumbing shared by every HTTP server of the house (the HTTP
+//! ingress transport, the API, the simulators): accept loop, one task per
+//! connection, JSON answers, bounded request bodies.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

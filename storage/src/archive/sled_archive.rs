@@ -13,14 +13,15 @@ use super::activity::ModuleActivity;
 use super::apply::{QuarantineMark, Tally, Txn, checked};
 use super::contract::Archive;
 use super::error::ArchiveError;
-use super::keys::{self, COUNTERS, CURSOR, DEVICE, FRAME, LOG, QUARANTINE, READING, TELEMETRY, display_key};
+use super::keys::{self, COUNTERS, CURSOR, DEVICE, FRAME, LOG, QUARANTINE, READING, TELEMETRY};
 use super::model::{
     ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
     StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
 use super::value::{seal_u64, unseal, unseal_frame, unseal_json, unseal_rejection, unseal_u64};
+use crate::clock::now_ms;
 use crate::journal::Entry;
-use crate::transport::now_ms;
+use crate::seal::display_key;
 
 /// The sled-backed archive. `Send + Sync`: share it as `Arc<dyn Archive>`.
 #[derive(Debug)]
@@ -160,8 +161,8 @@ impl SledArchive {
     }
 
     /// Direct access to the tree, for tests that damage stored values.
-    #[cfg(test)]
-    pub(crate) fn tree(&self) -> &sled::Db {
+    #[cfg(any(test, feature = "testing"))]
+    pub fn tree(&self) -> &sled::Db {
         &self.db
     }
 }

@@ -301,29 +301,17 @@ pub fn time_correction(data: &[u8]) -> Option<i64> {
     }
 }
 
-/// `bytes` as hex, upper- or lower-case, appended to `out`.
+/// Appends `bytes` as hex to `out`.
 pub fn push_hex(out: &mut String, bytes: &[u8], upper: bool) {
-    let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
-    out.reserve(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(digits[usize::from(b >> 4)]));
-        out.push(char::from(digits[usize::from(b & 0x0F)]));
-    }
+    out.push_str(&hex(bytes, upper));
 }
 
 /// `bytes` as hex.
 pub fn hex(bytes: &[u8], upper: bool) -> String {
-    let mut s = String::new();
-    push_hex(&mut s, bytes, upper);
-    s
+    if upper { meterhub_plugin_api::hex::encode_upper(bytes) } else { meterhub_plugin_api::hex::encode(bytes) }
 }
 
 /// Decode a hex string (either case); `None` when it is not hex.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    let text = text.as_bytes();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    text.chunks_exact(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
+    meterhub_plugin_api::hex::decode(text).ok()
 }

@@ -19,7 +19,8 @@
 //! - [`sled_archive`] holds [`SledArchive`], reads and the trait implementation;
 //! - [`apply`] is the write transaction: classification, counters, one atomic batch;
 //! - [`keys`] is the key layout of the single sled tree;
-//! - [`value`] is the checksummed value envelope;
+//! - [`value`] is the archive's values in the sealed envelope;
+//! - [`view`] holds the JSON shapes of its records, as the API shows them;
 //! - [`error`] holds [`ArchiveError`].
 
 pub mod activity;
@@ -30,6 +31,7 @@ pub(crate) mod keys;
 pub mod model;
 pub mod sled_archive;
 pub(crate) mod value;
+pub mod view;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -130,7 +130,7 @@ pub struct Shared {
 }
 
 /// Milliseconds since the Unix epoch (the host's clock).
-pub use crate::transport::now_ms;
+pub use meterhub_storage::clock::now_ms;
 
 /// Lock, going on with the data when a holder panicked.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

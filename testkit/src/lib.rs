@@ -1,0 +1,37 @@
+//! The test kit of meterhub's end-to-end tests (`tests/e2e`) and benches
+//! (`host/benches`): one copy of what starts the real `meterhub` binary and
+//! talks to it as devices, browsers and operators do.
+//!
+//! - [`wait`]: polling a condition until a deadline (never a sleep for timing);
+//! - [`paths`]: the workspace, the binary under test, the built plugins;
+//! - [`host`]: a running `meterhub` on its own directory ([`Host`]);
+//! - [`http`]: blocking HTTP/1.1 requests, the API as the local admin or as
+//!   a browser with a session;
+//! - [`line`]: a device on the listener's TCP line protocol;
+//! - [`sse`]: a blocking Server-Sent Events client;
+//! - [`bench`]: bench options, percentiles and CPU time.
+
+pub mod bench;
+pub mod host;
+pub mod http;
+pub mod line;
+pub mod paths;
+pub mod sse;
+pub mod wait;
+
+pub use host::{APPLY_DEADLINE, Host, START_DEADLINE, default_config, host_tables};
+pub use http::{
+    Response, Session, add_user, browser, get_json, http, local_token, login, login_ok, origin, request, request_json,
+    request_json_as,
+};
+pub use line::{LineClient, reading};
+pub use paths::{binary, copy_plugin, plugins_dir, test_plugins_dir, workspace};
+pub use sse::{Event, Sse};
+pub use wait::{poll, wait_for};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
