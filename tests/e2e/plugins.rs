@@ -4,7 +4,7 @@
 use meterhub_plugin_api::API_VERSION_TEXT;
 use std::path::Path;
 
-use meterhub_testkit::{Host, copy_plugin, default_config, plugins_dir, test_plugins_dir};
+use meterhub_testkit::{Host, copy_plugin, default_config, host_tables, plugins_dir, test_plugins_dir};
 
 /// A plugins folder holding the good listener and several broken plugins.
 fn hostile_folder(root: &Path) -> std::path::PathBuf {
@@ -48,6 +48,7 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     let manifest = std::fs::read_to_string(dir.join("impostor/plugin.toml")).unwrap();
     std::fs::write(dir.join("impostor/plugin.toml"), manifest.replace("id = \"listener\"", "id = \"impostor\""))
         .unwrap();
+
     dir
 }
 
@@ -96,4 +97,23 @@ fn native_plugins_load_through_the_abi_check() {
     let plugins = host.get_ok("/api/v1/plugins");
     assert_eq!(plugins["loaded"][0]["kind"], "native", "{plugins}");
     assert_eq!(plugins["refused"].as_array().unwrap().len(), 0, "{plugins}");
+}
+
+#[test]
+fn a_plugin_whose_manifest_names_another_version_than_it_was_built_as_is_refused_saying_which() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    copy_plugin(&plugins_dir("wasm").join("listener"), &dir.join("listener"));
+    let manifest = std::fs::read_to_string(dir.join("listener/plugin.toml")).unwrap();
+    let built = env!("CARGO_PKG_VERSION");
+    let edited = manifest.replace(&format!("version = \"{built}\""), "version = \"9.9.9\"");
+    assert_ne!(edited, manifest, "the laid-out manifest names the built version");
+    std::fs::write(dir.join("listener/plugin.toml"), edited).unwrap();
+
+    let host = Host::start_with(&host_tables(&dir));
+    let plugins = host.get_ok("/api/v1/plugins");
+    assert_eq!(plugins["loaded"].as_array().unwrap().len(), 0, "{plugins}");
+    let cause = plugins["refused"][0]["cause"].as_str().unwrap_or_default();
+    let want = format!("plugin.toml says version \"9.9.9\" but the plugin was built as version \"{built}\"");
+    assert!(cause.contains(&want), "{plugins}");
 }

@@ -46,19 +46,19 @@ fn sse_streams_live_readings_answers_control_requests_and_replays_after_a_reconn
     host.settled_stats(1);
 
     let mut sse = Sse::open(api, "/api/v1/stream?device=m1", &[("Authorization", &auth)]).expect("a stream");
-    let hello = sse.next();
+    let hello = sse.event();
     assert_eq!(hello.name, "hello");
     assert_eq!((hello.data["control_ms"].as_u64(), hello.data["queue_limit"].as_u64()), (Some(5000), Some(256)));
     assert_eq!(hello.data["user"], "local");
     let stream_id = hello.data["stream"].as_str().expect("a stream id").to_owned();
-    let live = sse.next();
+    let live = sse.event();
     assert_eq!(live.name, "live");
     assert_eq!((live.data["resume"].as_u64(), live.id), (Some(1), Some(1)), "m2's reading is the log head");
 
     // Live: m1's readings, not m2's.
     send(&mut device, "m2", TS + 1000, "6");
     send(&mut device, "m1", TS, "10.5");
-    let first = sse.next();
+    let first = sse.event();
     assert_eq!(reading_of(&first), ("m1".into(), "10.5".into()));
     assert_eq!(first.data["seq"], 3);
     assert!(first.data["archived_at_ms"].as_i64().is_some_and(|at| at > TS), "{first:?}");
@@ -70,7 +70,7 @@ fn sse_streams_live_readings_answers_control_requests_and_replays_after_a_reconn
         request(api, "POST", &path, &[("Authorization", &auth)], json!({ "ts": ts }).to_string().as_bytes())
     };
     assert_eq!(control(1234).status, 202);
-    let echoed = sse.next();
+    let echoed = sse.event();
     assert_eq!((echoed.name.as_str(), echoed.data["ts"].as_i64()), ("control", Some(1234)));
     let r = request(api, "POST", "/api/v1/stream/s-nope/control", &[("Authorization", &auth)], br#"{"ts":1}"#);
     assert_eq!(r.status, 404, "{}", r.json());
@@ -86,21 +86,21 @@ fn sse_streams_live_readings_answers_control_requests_and_replays_after_a_reconn
     let last_id = last.to_string();
     let headers = [("Authorization", auth.as_str()), ("Last-Event-ID", last_id.as_str())];
     let mut sse = Sse::open(api, "/api/v1/stream?device=m1", &headers).expect("a stream");
-    assert_eq!(sse.next().name, "hello");
-    let replayed: Vec<(String, String)> = (0..3).map(|_| reading_of(&sse.next())).collect();
+    assert_eq!(sse.event().name, "hello");
+    let replayed: Vec<(String, String)> = (0..3).map(|_| reading_of(&sse.event())).collect();
     assert_eq!(replayed, [("m1".into(), "11".into()), ("m1".into(), "12".into()), ("m1".into(), "13".into())]);
-    let live = sse.next();
+    let live = sse.event();
     assert_eq!((live.name.as_str(), live.data["resume"].as_u64()), ("live", Some(7)));
     send(&mut device, "m1", TS + 9000, "14");
-    assert_eq!(reading_of(&sse.next()), ("m1".into(), "14".into()));
+    assert_eq!(reading_of(&sse.event()), ("m1".into(), "14".into()));
 
     // A snapshot: the latest of every selected channel, then live.
     let mut all = Sse::open(api, "/api/v1/stream?tree=*&snapshot=true", &[("Authorization", &auth)]).expect("stream");
-    assert_eq!(all.next().name, "hello");
-    let mut snapshot = vec![reading_of(&all.next()), reading_of(&all.next())];
+    assert_eq!(all.event().name, "hello");
+    let mut snapshot = vec![reading_of(&all.event()), reading_of(&all.event())];
     snapshot.sort();
     assert_eq!(snapshot, [("m1".into(), "14".into()), ("m2".into(), "7".into())]);
-    assert_eq!(all.next().name, "live");
+    assert_eq!(all.event().name, "live");
 
     // Refusals: another site's Origin, unknown parameters, bad ids, no login.
     let evil = [("Authorization", auth.as_str()), ("Origin", "http://evil.example")];
@@ -158,14 +158,14 @@ fn streams_show_only_granted_meters_and_close_within_a_second_when_rights_go() {
     }
     send(&mut device, "south-1", TS + 1000, "2");
     send(&mut device, "north-1", TS + 1000, "2");
-    assert_eq!(reading_of(&tree.next()), ("north-1".into(), "2".into()), "south is never sent");
-    assert_eq!(reading_of(&named.next()), ("north-1".into(), "2".into()));
+    assert_eq!(reading_of(&tree.event()), ("north-1".into(), "2".into()), "south is never sent");
+    assert_eq!(reading_of(&named.event()), ("north-1".into(), "2".into()));
 
     // Revoking the grant closes the stream naming north within a second.
     let revoked = Instant::now();
     let out = host.cli(&["user", "revoke", "vera", "*/north"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let closed = named.next();
+    let closed = named.event();
     assert_eq!(closed.name, "closed", "{closed:?}");
     assert!(closed.data["reason"].as_str().unwrap_or_default().contains("north-1"), "{closed:?}");
     assert!(revoked.elapsed() < Duration::from_secs(1), "closed after {:?}", revoked.elapsed());
@@ -179,13 +179,13 @@ fn streams_show_only_granted_meters_and_close_within_a_second_when_rights_go() {
         (meters[0]["id"] == "south-1").then_some(())
     });
     send(&mut device, "south-1", TS + 2000, "3");
-    assert_eq!(reading_of(&tree.next()), ("south-1".into(), "3".into()), "north-1's 3 was not hers to see");
+    assert_eq!(reading_of(&tree.event()), ("south-1".into(), "3".into()), "north-1's 3 was not hers to see");
 
     // A logout closes her streams within a second.
     let logged_out = Instant::now();
     let r = browser(api, &vera, "POST", "/api/v1/logout", true, "");
     assert_eq!(r.status, 200, "{}", r.json());
-    let closed = tree.next();
+    let closed = tree.event();
     assert_eq!((closed.name.as_str(), closed.data["reason"].as_str()), ("closed", Some("logged out")));
     assert!(logged_out.elapsed() < Duration::from_secs(1), "closed after {:?}", logged_out.elapsed());
 }

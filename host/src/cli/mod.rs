@@ -6,6 +6,7 @@ mod codec;
 mod logging;
 mod meter;
 pub mod output;
+mod plugin_new;
 mod plugins;
 mod redecode;
 #[cfg(feature = "sim")]
@@ -129,6 +130,9 @@ pub enum Command {
     /// Try codec plugins on payloads.
     #[command(subcommand)]
     Codec(CodecCommand),
+    /// Write plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Simulate devices, for demos and manual checks.
     #[cfg(feature = "sim")]
     #[command(subcommand)]
@@ -159,6 +163,23 @@ pub enum ConfigCommand {
         /// Configuration file.
         #[arg(short, long, default_value = "configs/meterhub.toml")]
         config: PathBuf,
+    },
+}
+
+/// What to do with plugins' sources.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write a working plugin folder (crate, plugin.toml, an example of the
+    /// role, a passing fixture test) to start a new plugin from.
+    New {
+        /// The plugin id: its folder name, the end of its crate name.
+        id: String,
+        /// What it does.
+        #[arg(long, value_enum)]
+        role: plugin_new::NewRole,
+        /// The plugins folder of the workspace.
+        #[arg(long, default_value = "plugins")]
+        dir: PathBuf,
     },
 }
 
@@ -210,6 +231,7 @@ pub fn main() -> ExitCode {
         Command::Restart { instance, config } => status::request(&config, &instance, "restart"),
         Command::Stop { instance, config } => status::request(&config, &instance, "stop"),
         Command::Start { instance, config } => status::request(&config, &instance, "start"),
+        Command::Plugin(PluginCommand::New { id, role, dir }) => plugin_new::run(&id, role, &dir),
         Command::Config(ConfigCommand::Rollback { config }) => match crate::lifecycle::history::rollback(&config) {
             Ok(done) => {
                 say!("{done}");

@@ -251,6 +251,12 @@ fn check_info(manifest: &Manifest, info: &PluginInfo) -> Result<(), String> {
     if info.id != manifest.id {
         return Err(format!("the plugin calls itself {:?} but plugin.toml says {:?}", info.id, manifest.id));
     }
+    if info.version != manifest.version {
+        return Err(format!(
+            "plugin.toml says version {:?} but the plugin was built as version {:?}: rebuild it, or fix the manifest",
+            manifest.version, info.version
+        ));
+    }
     for role in &manifest.roles {
         if !info.roles.contains(role) {
             return Err(format!("plugin.toml declares role {:?} but the plugin does not play it", role.as_str()));
