@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::http::Response;
 
-/// How long [`Sse::next`] waits for an event that should come at once.
+/// How long [`Sse::event`] waits for an event that should come at once.
 pub const EVENT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One Server-Sent Event.
@@ -112,14 +112,14 @@ impl Sse {
     }
 
     /// The next event, which must come.
-    pub fn next(&mut self) -> Event {
+    pub fn event(&mut self) -> Event {
         self.next_before(Instant::now() + EVENT_DEADLINE).expect("an event in time")
     }
 
     /// The next event named `name`, skipping others.
     pub fn next_named(&mut self, name: &str) -> Event {
         loop {
-            let event = self.next();
+            let event = self.event();
             if event.name == name {
                 return event;
             }
