@@ -109,3 +109,25 @@ fn codec_decode_prints_fields_readings_and_telemetry_and_names_refusals() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--hex"), "{err}");
 }
+
+#[test]
+fn a_printing_command_whose_reader_went_away_ends_quietly() {
+    // `meterhub codec decode ... | head -3` once panicked with exit code 101.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    std::fs::write(&path, default_config(&plugins_dir("wasm"))).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(binary())
+        .args(["codec", "decode", "-c"])
+        .arg(&path)
+        .args(["--plugin", "vega-codec", "--fport", "2", "--model", "SI-12"])
+        .args(["--hex", "01001ce75128621c00000000000000000000000000000000"])
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}
