@@ -1,6 +1,9 @@
 //! The hyper plumbing shared by every HTTP server of the house (the HTTP
 //! ingress transport, the API, the simulators): accept loop, one task per
-//! connection, JSON answers, bounded request bodies.
+//! connection, JSON answers, bounded request bodies; [`query`] parses
+//! query strings and the timestamp forms they carry.
+
+pub mod query;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

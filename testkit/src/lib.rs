@@ -29,9 +29,5 @@ pub use paths::{binary, copy_plugin, plugins_dir, test_plugins_dir, workspace};
 pub use sse::{Event, Sse};
 pub use wait::{poll, wait_for};
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+/// Milliseconds since the Unix epoch, from the host clock.
+pub use meterhub_storage::clock::now_ms;

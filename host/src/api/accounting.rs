@@ -12,11 +12,11 @@ use hyper::{Method, Request, StatusCode};
 use meterhub_accounting::{Decimal, Delta, Period};
 use serde_json::{Map, Value, json};
 
-use super::query;
 use super::state::ApiState;
 use super::visibility::Visibility;
 use crate::accounting::model::Resource;
 use crate::accounting::{AccountingError, Hold, MeterRecord, edit};
+use meterhub_http::query;
 use meterhub_http::{self, HttpResponse};
 use meterhub_plugin_api::time::format_rfc3339_ms;
 

@@ -92,7 +92,7 @@ pub async fn handle(
     };
     let actor = Actor { name: principal.user.clone(), address: Some(peer.ip().to_string()) };
     let auth = &state.auth;
-    let name = |raw: &str| super::query::percent_decode(raw);
+    let name = |raw: &str| meterhub_http::query::percent_decode(raw);
     let bad_name = || meterhub_http::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding");
     let answer = match (&method, segments) {
         (&Method::POST, ["api", "v1", "logout"]) => {

@@ -5,7 +5,6 @@
 //! - [`auth`]: login, logout, session, users, audit (the access check
 //!   itself is `crate::auth`, applied in `routes`);
 //! - [`accounting`]: meters, their metadata and history, deltas, consumption;
-//! - [`query`]: query-string parsing;
 //! - [`status`]: plugin instance status and Prometheus metrics;
 //! - [`modules`]: communication modules' activity and states;
 //! - [`rates`]: frames and readings per second per source;
@@ -15,7 +14,6 @@
 pub mod accounting;
 pub mod auth;
 pub mod modules;
-pub mod query;
 pub mod rates;
 pub mod routes;
 pub mod state;

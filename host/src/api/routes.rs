@@ -9,10 +9,10 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::query;
 use super::state::ApiState;
 use super::visibility::Visibility;
 use crate::pipeline::RedecodeSelection;
+use meterhub_http::query;
 use meterhub_http::{self, HttpResponse};
 use meterhub_storage::archive::view::{self as views, QuarantineView, ReadingView};
 use meterhub_storage::archive::{ArchiveError, ReadingQuery, SourceCounters};

@@ -57,7 +57,7 @@ enum Transport {
 
 /// The selection and start of a stream request; the error is a 400's.
 fn parse(req: &Request<Incoming>) -> Result<(Selection, Start), String> {
-    let pairs = super::query::pairs(req.uri().query())?;
+    let pairs = meterhub_http::query::pairs(req.uri().query())?;
     if let Some((key, _)) = pairs.iter().find(|(k, _)| !PARAMETERS.contains(&k.as_str())) {
         return Err(format!("unknown query parameter {key:?} (known: {})", PARAMETERS.join(", ")));
     }

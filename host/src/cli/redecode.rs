@@ -19,7 +19,7 @@ pub fn run(path: &Path, quarantined: bool, from: Option<String>, to: Option<Stri
     let selection = match (quarantined, from, to) {
         (true, _, _) => RedecodeSelection::Quarantined,
         (false, Some(from), Some(to)) => {
-            match (crate::api::query::timestamp("--from", &from), crate::api::query::timestamp("--to", &to)) {
+            match (meterhub_http::query::timestamp("--from", &from), meterhub_http::query::timestamp("--to", &to)) {
                 (Ok(from_ms), Ok(to_ms)) => RedecodeSelection::Received { from_ms, to_ms },
                 (Err(e), _) | (_, Err(e)) => {
                     eprintln!("meterhub: {e}");

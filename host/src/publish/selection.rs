@@ -83,7 +83,7 @@ mod tests {
     use crate::auth::{Credential, Role};
 
     fn pairs(text: &str) -> Vec<(String, String)> {
-        crate::api::query::pairs(Some(text)).expect("valid query")
+        meterhub_http::query::pairs(Some(text)).expect("valid query")
     }
 
     fn at(resource: &str, site: &str, meter: &str) -> MeterPath {

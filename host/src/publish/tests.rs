@@ -49,7 +49,7 @@ impl World {
     }
 
     fn subscribe(&self, query: &str) -> Arc<Client> {
-        let pairs = crate::api::query::pairs(Some(query)).expect("query");
+        let pairs = meterhub_http::query::pairs(Some(query)).expect("query");
         let selection = Selection::from_query(&pairs).expect("selection");
         self.hub.subscribe(Principal::local_admin(), selection).expect("subscribed").0
     }
