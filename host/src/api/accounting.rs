@@ -8,11 +8,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
+use hyper::{Request, StatusCode};
 use meterhub_accounting::{Decimal, Delta, Period};
 use serde_json::{Map, Value, json};
 
 use super::state::ApiState;
+use super::table::AccountingEndpoint;
 use super::visibility::Visibility;
 use crate::accounting::model::Resource;
 use crate::accounting::{AccountingError, Hold, MeterRecord, edit};
@@ -31,10 +32,10 @@ pub const ACTOR_HEADER: &str = "x-meterhub-actor";
 pub async fn handle(
     state: &ApiState,
     req: Request<Incoming>,
+    endpoint: AccountingEndpoint,
     segments: &[&str],
     params: &HashMap<String, String>,
 ) -> HttpResponse {
-    let method = req.method().clone();
     let seen = Visibility::of(&req);
     let id = match segments.get(3) {
         Some(raw) => match query::percent_decode(raw) {
@@ -49,38 +50,26 @@ pub async fn handle(
     {
         return meterhub_http::error(StatusCode::NOT_FOUND, &AccountingError::UnknownMeter(id.to_owned()).to_string());
     }
-    let result = match (&method, segments, id.as_deref()) {
-        (&Method::GET, ["api", "v1", "meters"], _) => meters(state, &seen),
-        (&Method::GET, ["api", "v1", "meters", _], Some(id)) => meter(state, id),
-        (&Method::PATCH, ["api", "v1", "meters", _], Some(id)) => match body(req).await {
-            Ok((actor, body)) => patch(state, id, &actor, &body),
+    // Every meter endpoint's path has the id (the route table says so).
+    let meter_id = id.as_deref().unwrap_or_default();
+    let result = match endpoint {
+        AccountingEndpoint::Meters => meters(state, &seen),
+        AccountingEndpoint::Meter => meter(state, meter_id),
+        AccountingEndpoint::MeterPatch => match body(req).await {
+            Ok((actor, body)) => patch(state, meter_id, &actor, &body),
             Err(response) => return response,
         },
-        (&Method::POST, ["api", "v1", "meters", _, "events"], Some(id)) => match body(req).await {
-            Ok((actor, body)) => event(state, id, &actor, &body),
+        AccountingEndpoint::MeterEvent => match body(req).await {
+            Ok((actor, body)) => event(state, meter_id, &actor, &body),
             Err(response) => return response,
         },
-        (&Method::POST, ["api", "v1", "meters", _, "recompute"], Some(id)) => match body(req).await {
-            Ok((actor, _)) => recompute(state, id, &actor),
+        AccountingEndpoint::MeterRecompute => match body(req).await {
+            Ok((actor, _)) => recompute(state, meter_id, &actor),
             Err(response) => return response,
         },
-        (&Method::GET, ["api", "v1", "meters", _, "history"], Some(id)) => history(state, id),
-        (&Method::GET, ["api", "v1", "deltas"], _) => deltas(state, params, &seen),
-        (&Method::GET, ["api", "v1", "consumption"], _) => consumption(state, params, &seen),
-        (_, ["api", "v1", "meters" | "deltas" | "consumption"], _)
-        | (_, ["api", "v1", "meters", _], _)
-        | (_, ["api", "v1", "meters", _, "events" | "history" | "recompute"], _) => {
-            return meterhub_http::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("{method} is not allowed on /{}", segments.join("/")),
-            );
-        }
-        _ => {
-            return meterhub_http::error(
-                StatusCode::NOT_FOUND,
-                &format!("no such endpoint: /{} (see docs/api.md)", segments.join("/")),
-            );
-        }
+        AccountingEndpoint::MeterHistory => history(state, meter_id),
+        AccountingEndpoint::Deltas => deltas(state, params, &seen),
+        AccountingEndpoint::Consumption => consumption(state, params, &seen),
     };
     result.unwrap_or_else(|e| match e {
         AccountingError::Invalid { .. } => meterhub_http::error(StatusCode::BAD_REQUEST, &e.to_string()),

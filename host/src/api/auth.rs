@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, RETRY_AFTER, SET_COOKIE};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::state::ApiState;
+use super::table::AuthEndpoint;
 use crate::auth::{Actor, Auth, AuthError, Credential, Language, LoginError, Principal, Refusal, Role};
 use meterhub_http::{self, HttpResponse};
 
@@ -78,24 +79,27 @@ fn user_result(result: Result<crate::auth::UserView, AuthError>, ok: StatusCode)
 pub async fn handle(
     state: &ApiState,
     req: Request<Incoming>,
+    endpoint: AuthEndpoint,
     segments: &[&str],
     params: &HashMap<String, String>,
     principal: Option<Principal>,
     peer: SocketAddr,
 ) -> HttpResponse {
-    let method = req.method().clone();
-    if let (&Method::POST, ["api", "v1", "login"]) = (&method, segments) {
-        return login(state, req, peer).await;
-    }
-    let Some(principal) = principal else {
-        return refusal(Refusal::LogIn { message: "log in first (POST /api/v1/login)".into(), first_run: false });
+    let principal = match (endpoint, principal) {
+        (AuthEndpoint::Login, _) => return login(state, req, peer).await,
+        (_, Some(principal)) => principal,
+        (_, None) => {
+            return refusal(Refusal::LogIn { message: "log in first (POST /api/v1/login)".into(), first_run: false });
+        }
     };
     let actor = Actor { name: principal.user.clone(), address: Some(peer.ip().to_string()) };
     let auth = &state.auth;
     let name = |raw: &str| meterhub_http::query::percent_decode(raw);
     let bad_name = || meterhub_http::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding");
-    let answer = match (&method, segments) {
-        (&Method::POST, ["api", "v1", "logout"]) => {
+    // The name in `/api/v1/users/<name>...`.
+    let raw = segments.get(3).copied().unwrap_or_default();
+    let answer = match endpoint {
+        AuthEndpoint::Logout => {
             let address = actor.address.clone();
             let p = principal.clone();
             let done = blocking(auth, move |auth| auth.logout(&p, address)).await;
@@ -111,8 +115,8 @@ pub async fn handle(
                 Err(r) => Ok(r),
             }
         }
-        (&Method::GET, ["api", "v1", "session"]) => Ok(session(&principal, auth.language(&principal))),
-        (&Method::PATCH, ["api", "v1", "session"]) => match body::<SessionPatch>(req, SESSION_PATCH).await {
+        AuthEndpoint::Session => Ok(session(&principal, auth.language(&principal))),
+        AuthEndpoint::SessionPatch => match body::<SessionPatch>(req, SESSION_PATCH).await {
             Ok(patch) => {
                 blocking(auth, move |auth| {
                     let language = auth.set_language(&principal, patch.language);
@@ -122,14 +126,14 @@ pub async fn handle(
             }
             Err(r) => Ok(r),
         },
-        (&Method::GET, ["api", "v1", "users"]) => {
+        AuthEndpoint::Users => {
             blocking(auth, |auth| match auth.users() {
                 Ok(users) => meterhub_http::json(StatusCode::OK, &users),
                 Err(e) => failed(&e),
             })
             .await
         }
-        (&Method::POST, ["api", "v1", "users"]) => match body::<NewUser>(req, NEW_USER).await {
+        AuthEndpoint::UserAdd => match body::<NewUser>(req, NEW_USER).await {
             Ok(new) => {
                 blocking(auth, move |auth| {
                     user_result(
@@ -141,14 +145,14 @@ pub async fn handle(
             }
             Err(r) => Ok(r),
         },
-        (&Method::PATCH, ["api", "v1", "users", raw]) => match (name(raw), body::<UserPatch>(req, USER_PATCH).await) {
+        AuthEndpoint::UserPatch => match (name(raw), body::<UserPatch>(req, USER_PATCH).await) {
             (Some(name), Ok(patch)) => {
                 blocking(auth, move |auth| user_result(patch.apply(auth, &actor, &name), StatusCode::OK)).await
             }
             (None, _) => Ok(bad_name()),
             (_, Err(r)) => Ok(r),
         },
-        (&Method::DELETE, ["api", "v1", "users", raw]) => match name(raw) {
+        AuthEndpoint::UserRemove => match name(raw) {
             Some(name) => {
                 blocking(auth, move |auth| match auth.remove_user(&actor, &name) {
                     Ok(()) => meterhub_http::json(StatusCode::OK, &json!({ "ok": true, "removed": name })),
@@ -158,7 +162,7 @@ pub async fn handle(
             }
             None => Ok(bad_name()),
         },
-        (&Method::POST, ["api", "v1", "users", raw, "grants"]) => {
+        AuthEndpoint::GrantAdd => {
             match (name(raw), body::<GrantBody>(req, "{\"pattern\": \"resource/site/module/meter\"}").await) {
                 (Some(name), Ok(grant)) => {
                     blocking(auth, move |auth| user_result(auth.grant(&actor, &name, &grant.pattern), StatusCode::OK))
@@ -168,7 +172,7 @@ pub async fn handle(
                 (_, Err(r)) => Ok(r),
             }
         }
-        (&Method::DELETE, ["api", "v1", "users", raw, "grants"]) => match (name(raw), params.get("pattern")) {
+        AuthEndpoint::GrantRemove => match (name(raw), params.get("pattern")) {
             (Some(name), Some(pattern)) => {
                 let pattern = pattern.clone();
                 blocking(auth, move |auth| user_result(auth.revoke(&actor, &name, &pattern), StatusCode::OK)).await
@@ -176,7 +180,7 @@ pub async fn handle(
             (None, _) => Ok(bad_name()),
             (_, None) => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "query parameter pattern is required")),
         },
-        (&Method::GET, ["api", "v1", "audit"]) => match audit_query(params) {
+        AuthEndpoint::Audit => match audit_query(params) {
             Ok((limit, before)) => {
                 blocking(auth, move |auth| match auth.audit_log(limit, before) {
                     Ok(entries) => {
@@ -196,15 +200,8 @@ pub async fn handle(
             }
             Err(e) => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, &e)),
         },
-        (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit"])
-        | (_, ["api", "v1", "users", _] | ["api", "v1", "users", _, "grants"]) => Ok(meterhub_http::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed on /{}", segments.join("/")),
-        )),
-        _ => Ok(meterhub_http::error(
-            StatusCode::NOT_FOUND,
-            &format!("no such endpoint: /{} (see docs/api.md)", segments.join("/")),
-        )),
+        // Answered above, before anyone is asked to log in.
+        AuthEndpoint::Login => return login(state, req, peer).await,
     };
     answer.unwrap_or_else(|r| r)
 }

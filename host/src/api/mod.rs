@@ -1,7 +1,9 @@
 //! The HTTP JSON API (`/api/v1/...`), documented in `docs/api.md`.
 //!
 //! - [`state`]: what the handlers can see;
-//! - [`routes`]: method + path -> handler;
+//! - [`table`]: the one route table: method + path -> endpoint and the
+//!   access it needs (dispatch, the access check and 405s read it);
+//! - [`routes`]: endpoint -> handler;
 //! - [`auth`]: login, logout, session, users, audit (the access check
 //!   itself is `crate::auth`, applied in `routes`);
 //! - [`accounting`]: meters, their metadata and history, deltas, consumption;
@@ -19,6 +21,7 @@ pub mod routes;
 pub mod state;
 pub mod status;
 pub mod stream;
+pub mod table;
 pub mod visibility;
 
 pub use routes::serve;

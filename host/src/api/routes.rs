@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::state::ApiState;
+use super::table::{self, Endpoint, Lookup};
 use super::visibility::Visibility;
 use crate::pipeline::RedecodeSelection;
 use meterhub_http::query;
@@ -42,12 +43,20 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let method = req.method().clone();
-    // Who may call what is decided here, for every endpoint, by the table
-    // in `auth::rights`; handlers find the principal in the request's
+    // Where the request goes and who may send it come from the one route
+    // table (`table.rs`); handlers find the principal in the request's
     // extensions (to filter by grants).
-    let principal = match state.auth.authorize(&method, &segments, req.headers()) {
+    let found = table::lookup(&method, &segments);
+    let principal = match state.auth.authorize(&method, &path, found.access(), req.headers()) {
         Ok(principal) => principal,
         Err(refusal) => return super::auth::refusal(refusal),
+    };
+    let endpoint = match found {
+        Lookup::Found { endpoint, .. } => endpoint,
+        Lookup::WrongMethod(allowed) => return method_not_allowed(&method, &path, &allowed),
+        Lookup::NotFound => {
+            return meterhub_http::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"));
+        }
     };
     if let Some(principal) = &principal {
         req.extensions_mut().insert(principal.clone());
@@ -57,29 +66,38 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         Ok(p) => p,
         Err(e) => return meterhub_http::error(StatusCode::BAD_REQUEST, &e),
     };
-    let result = match (&method, segments.as_slice()) {
-        (_, ["api", "v1", "login" | "logout" | "session" | "users" | "audit", ..]) => {
-            return super::auth::handle(&state, req, &segments, &params, principal, peer).await;
+    // The id in `/api/v1/<collection>/<id>/...`.
+    let id = segments.get(3).copied().unwrap_or_default();
+    let result = match endpoint {
+        Endpoint::Auth(endpoint) => {
+            return super::auth::handle(&state, req, endpoint, &segments, &params, principal, peer).await;
         }
-        (&Method::GET | &Method::HEAD, [] | ["ui", ..]) => return crate::web::asset(&path),
-        (&Method::GET, ["api", "v1", "health"]) => Ok(health(&state)),
-        (&Method::GET, ["api", "v1", "plugins"]) => {
+        Endpoint::Stream(endpoint) => match principal {
+            Some(principal) => return super::stream::handle(&state, req, endpoint, id, principal).await,
+            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        },
+        Endpoint::Accounting(endpoint) => {
+            return super::accounting::handle(&state, req, endpoint, &segments, &params).await;
+        }
+        Endpoint::Ui => return crate::web::asset(&path),
+        Endpoint::Health => Ok(health(&state)),
+        Endpoint::Plugins => {
             let view = state.view();
             Ok(meterhub_http::json(StatusCode::OK, &json!({ "loaded": view.plugins, "refused": view.refused })))
         }
-        (&Method::GET, ["api", "v1", "drivers"]) => Ok(meterhub_http::json(StatusCode::OK, &state.view().drivers)),
-        (&Method::GET, ["api", "v1", "config"]) => Ok(meterhub_http::json(StatusCode::OK, &state.view().config)),
-        (&Method::GET, ["api", "v1", "devices"]) => devices(&state, &seen),
-        (&Method::GET, ["api", "v1", "devices", id, "latest"]) => match query::percent_decode(id) {
+        Endpoint::Drivers => Ok(meterhub_http::json(StatusCode::OK, &state.view().drivers)),
+        Endpoint::Config => Ok(meterhub_http::json(StatusCode::OK, &state.view().config)),
+        Endpoint::Devices => devices(&state, &seen),
+        Endpoint::DeviceLatest => match query::percent_decode(id) {
             Some(id) => latest(&state, &id, &seen),
             None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
-        (&Method::GET, ["api", "v1", "modules"]) => super::modules::list(&state, &params, &seen),
-        (&Method::GET, ["api", "v1", "modules", id]) => match query::percent_decode(id) {
+        Endpoint::Modules => super::modules::list(&state, &params, &seen),
+        Endpoint::Module => match query::percent_decode(id) {
             Some(id) => super::modules::one(&state, &id, &seen),
             None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding")),
         },
-        (&Method::PATCH, ["api", "v1", "modules", id]) => {
+        Endpoint::ModulePatch => {
             let Some(id) = query::percent_decode(id) else {
                 return meterhub_http::error(StatusCode::BAD_REQUEST, "module id is not valid percent-encoding");
             };
@@ -89,45 +107,32 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
                 Err(response) => response,
             };
         }
-        (&Method::GET, ["api", "v1", "readings"]) => readings(&state, &params, &seen),
-        (&Method::GET, ["api", "v1", "quarantine"]) => quarantine(&state, &params),
-        (&Method::GET, ["api", "v1", "rejections"]) => rejections(&state, &params),
-        (&Method::GET, ["api", "v1", "stats"]) => stats(&state),
-        (&Method::GET, ["api", "v1", "status"]) => super::status::status(&state),
-        (&Method::GET, ["metrics"]) => super::status::metrics(&state),
-        (&Method::POST, ["api", "v1", "instances", driver, role, action]) => {
-            Ok(super::status::operator_request(&state, driver, role, action))
-        }
-        (&Method::POST, ["api", "v1", "redecode"]) => return redecode(&state, req).await,
-        (
-            _,
-            [
-                "api",
-                "v1",
-                "health" | "plugins" | "drivers" | "devices" | "modules" | "readings" | "quarantine" | "rejections"
-                | "stats" | "status",
-            ],
-        )
-        | (_, ["metrics"])
-        | (_, ["api", "v1", "instances", _, _, _])
-        | (_, ["api", "v1", "devices", _, "latest"])
-        | (_, ["api", "v1", "modules", _])
-        | (_, ["api", "v1", "redecode"]) => {
-            Ok(meterhub_http::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}")))
-        }
-        (_, ["api", "v1", "stream", ..]) => match principal {
-            Some(principal) => return super::stream::handle(&state, req, &segments, principal).await,
-            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        Endpoint::Readings => readings(&state, &params, &seen),
+        Endpoint::Quarantine => quarantine(&state, &params),
+        Endpoint::Rejections => rejections(&state, &params),
+        Endpoint::Stats => stats(&state),
+        Endpoint::Status => super::status::status(&state),
+        Endpoint::Metrics => super::status::metrics(&state),
+        Endpoint::InstanceAction => match segments.as_slice() {
+            [.., driver, role, action] => Ok(super::status::operator_request(&state, driver, role, action)),
+            _ => Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path}"))),
         },
-        (_, ["api", "v1", "meters" | "deltas" | "consumption", ..]) => {
-            return super::accounting::handle(&state, req, &segments, &params).await;
-        }
-        _ => Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path} (see docs/api.md)"))),
+        Endpoint::Redecode => return redecode(&state, req).await,
     };
     result.unwrap_or_else(|e| {
         tracing::error!(%path, error = %e, "archive read failed");
         meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
     })
+}
+
+/// 405, naming the methods the path takes in `Allow`.
+fn method_not_allowed(method: &Method, path: &str, allowed: &[&str]) -> HttpResponse {
+    let mut response =
+        meterhub_http::error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed on {path}"));
+    if let Ok(value) = allowed.join(", ").parse() {
+        response.headers_mut().insert(hyper::header::ALLOW, value);
+    }
+    response
 }
 
 fn health(state: &ApiState) -> HttpResponse {

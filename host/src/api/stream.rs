@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio_tungstenite::WebSocketStream;
@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::state::ApiState;
+use super::table::StreamEndpoint;
 use crate::auth::Principal;
 use crate::publish::client::ControlRefused;
 use crate::publish::event::KEEPALIVE;
@@ -27,25 +28,19 @@ const PARAMETERS: [&str; 5] = ["device", "tree", "channel", "last_event_id", "sn
 /// Largest WebSocket message a client may send (control requests are tiny).
 const MAX_CLIENT_MESSAGE: usize = 4096;
 
-/// `/api/v1/stream...`; `principal` passed the access check.
-pub async fn handle(state: &ApiState, req: Request<Incoming>, segments: &[&str], principal: Principal) -> HttpResponse {
-    match (req.method(), segments) {
-        (&Method::GET, ["api", "v1", "stream"]) => open(state, req, principal, Transport::Sse),
-        (&Method::GET, ["api", "v1", "stream", "ws"]) => open(state, req, principal, Transport::WebSocket),
-        (&Method::POST, ["api", "v1", "stream", stream, "control"]) => {
-            let stream = (*stream).to_owned();
-            control(state, req, &stream, &principal).await
-        }
-        (method, ["api", "v1", "stream"] | ["api", "v1", "stream", "ws"] | ["api", "v1", "stream", _, "control"]) => {
-            meterhub_http::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("{method} is not allowed on {}", req.uri().path()),
-            )
-        }
-        _ => meterhub_http::error(
-            StatusCode::NOT_FOUND,
-            &format!("no such endpoint: {} (see docs/api.md)", req.uri().path()),
-        ),
+/// `/api/v1/stream...`; `principal` passed the access check; `stream` is
+/// the id in a control request's path.
+pub async fn handle(
+    state: &ApiState,
+    req: Request<Incoming>,
+    endpoint: StreamEndpoint,
+    stream: &str,
+    principal: Principal,
+) -> HttpResponse {
+    match endpoint {
+        StreamEndpoint::Sse => open(state, req, principal, Transport::Sse),
+        StreamEndpoint::WebSocket => open(state, req, principal, Transport::WebSocket),
+        StreamEndpoint::Control => control(state, req, stream, &principal).await,
     }
 }
 

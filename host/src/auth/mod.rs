@@ -44,5 +44,6 @@ pub use error::AuthError;
 pub use grant::{GrantPattern, MeterPath};
 pub use language::Language;
 pub use principal::{Credential, Principal};
+pub use rights::Access;
 pub use role::Role;
 pub use service::{Actor, Auth, AuthSettings, LoginError, Refusal, UserChange, UserView};

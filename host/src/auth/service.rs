@@ -19,7 +19,7 @@ use super::language::Language;
 use super::password::PasswordHashing;
 use super::principal::{Credential, LOCAL_ADMIN, Principal};
 use super::rate_limit::LoginLimiter;
-use super::rights::{self, Access};
+use super::rights::Access;
 use super::role::Role;
 use super::session::SessionPolicy;
 use super::store::{AuditEntry, SessionRecord, UserRecord, UserStore};
@@ -254,16 +254,18 @@ impl Auth {
         Refusal::LogIn { message: message.into(), first_run: self.first_run().unwrap_or(false) }
     }
 
-    /// The one access check of every API request: what `method` on `segments`
-    /// needs ([`rights::required`]), who the request is, and the CSRF and
-    /// Origin checks. `Ok(None)` for an open endpoint.
+    /// The one access check of every API request: `method` on `path` needs
+    /// `access` (from the API's route table), and this checks who the
+    /// request is, their role, and the CSRF and Origin checks. `Ok(None)`
+    /// for an open endpoint.
     pub fn authorize(
         &self,
         method: &Method,
-        segments: &[&str],
+        path: &str,
+        access: Access,
         headers: &HeaderMap,
     ) -> Result<Option<Principal>, Refusal> {
-        let needed = match rights::required(method, segments) {
+        let needed = match access {
             Access::Open => {
                 // The login form may only be posted from this host's pages.
                 if !csrf::origin_matches_host(headers) {
@@ -278,10 +280,8 @@ impl Auth {
         };
         if !principal.role.includes(needed) {
             return Err(Refusal::Forbidden(format!(
-                "{method} {} needs the {needed} role; {} is {}",
-                segments.iter().fold(String::new(), |path, s| path + "/" + s),
-                principal.user,
-                principal.role
+                "{method} {path} needs the {needed} role; {} is {}",
+                principal.user, principal.role
             )));
         }
         csrf::check(method, headers, &principal).map_err(Refusal::Forbidden)?;

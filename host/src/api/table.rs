@@ -1,0 +1,363 @@
+//! The one route table of the API: every method and path it serves, the
+//! endpoint that serves it and the access it needs. Dispatch
+//! (`routes.rs`), the access check (`Auth::authorize`) and the 405 answers
+//! (with `Allow`) all read it, so a route is written once.
+//!
+//! Deny by default: a method and path not in the table needs an admin (so a
+//! new endpoint nobody put here is not open to viewers by accident), and is
+//! answered 405 when the path is known, 404 when it is not.
+
+use hyper::Method;
+
+use crate::auth::Access;
+use crate::auth::Role::{Admin, Dispatcher, Operator, Viewer};
+
+/// What serves a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The dispatcher UI's files.
+    Ui,
+    /// `GET /api/v1/health`.
+    Health,
+    /// `GET /api/v1/plugins`.
+    Plugins,
+    /// `GET /api/v1/drivers`.
+    Drivers,
+    /// `GET /api/v1/config`.
+    Config,
+    /// `GET /api/v1/devices`.
+    Devices,
+    /// `GET /api/v1/devices/{id}/latest`.
+    DeviceLatest,
+    /// `GET /api/v1/modules`.
+    Modules,
+    /// `GET /api/v1/modules/{id}`.
+    Module,
+    /// `PATCH /api/v1/modules/{id}`.
+    ModulePatch,
+    /// `GET /api/v1/readings`.
+    Readings,
+    /// `GET /api/v1/quarantine`.
+    Quarantine,
+    /// `GET /api/v1/rejections`.
+    Rejections,
+    /// `GET /api/v1/stats`.
+    Stats,
+    /// `GET /api/v1/status`.
+    Status,
+    /// `GET /metrics`.
+    Metrics,
+    /// `POST /api/v1/instances/{driver}/{role}/{action}`.
+    InstanceAction,
+    /// `POST /api/v1/redecode`.
+    Redecode,
+    /// Login, session, users, audit (`api/auth.rs`).
+    Auth(AuthEndpoint),
+    /// Live streams (`api/stream.rs`).
+    Stream(StreamEndpoint),
+    /// Meters, deltas, consumption (`api/accounting.rs`).
+    Accounting(AccountingEndpoint),
+}
+
+/// The endpoints of `api/auth.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthEndpoint {
+    /// `POST /api/v1/login`.
+    Login,
+    /// `POST /api/v1/logout`.
+    Logout,
+    /// `GET /api/v1/session`.
+    Session,
+    /// `PATCH /api/v1/session`.
+    SessionPatch,
+    /// `GET /api/v1/users`.
+    Users,
+    /// `POST /api/v1/users`.
+    UserAdd,
+    /// `PATCH /api/v1/users/{name}`.
+    UserPatch,
+    /// `DELETE /api/v1/users/{name}`.
+    UserRemove,
+    /// `POST /api/v1/users/{name}/grants`.
+    GrantAdd,
+    /// `DELETE /api/v1/users/{name}/grants`.
+    GrantRemove,
+    /// `GET /api/v1/audit`.
+    Audit,
+}
+
+/// The endpoints of `api/stream.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEndpoint {
+    /// `GET /api/v1/stream`: Server-Sent Events.
+    Sse,
+    /// `GET /api/v1/stream/ws`: WebSocket.
+    WebSocket,
+    /// `POST /api/v1/stream/{id}/control`.
+    Control,
+}
+
+/// The endpoints of `api/accounting.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountingEndpoint {
+    /// `GET /api/v1/meters`.
+    Meters,
+    /// `GET /api/v1/meters/{id}`.
+    Meter,
+    /// `PATCH /api/v1/meters/{id}`.
+    MeterPatch,
+    /// `POST /api/v1/meters/{id}/events`.
+    MeterEvent,
+    /// `POST /api/v1/meters/{id}/recompute`.
+    MeterRecompute,
+    /// `GET /api/v1/meters/{id}/history`.
+    MeterHistory,
+    /// `GET /api/v1/deltas`.
+    Deltas,
+    /// `GET /api/v1/consumption`.
+    Consumption,
+}
+
+/// One piece of a path pattern.
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    /// This segment exactly.
+    Is(&'static str),
+    /// Any one segment (an id).
+    Any,
+    /// Any segments, none included, to the end.
+    Rest,
+}
+
+use Seg::{Any, Is, Rest};
+
+/// One row: `method` on `path` is served by `endpoint` for `access`.
+struct Route {
+    method: &'static str,
+    path: &'static [Seg],
+    endpoint: Endpoint,
+    access: Access,
+}
+
+const fn route(method: &'static str, path: &'static [Seg], endpoint: Endpoint, access: Access) -> Route {
+    Route { method, path, endpoint, access }
+}
+
+const OPEN: Access = Access::Open;
+const VIEWER: Access = Access::Role(Viewer);
+const DISPATCHER: Access = Access::Role(Dispatcher);
+const OPERATOR: Access = Access::Role(Operator);
+const ADMIN: Access = Access::Role(Admin);
+
+const V1: Seg = Is("api");
+
+/// The table. Meter data is filtered by grants in the handlers, so viewers
+/// may ask for it; the plant is for dispatchers; changing things for
+/// operators; users and the audit log for admins.
+const ROUTES: &[Route] = &[
+    // Open: load balancers, the login, the UI's files (the page asks the API for the rest).
+    route("GET", &[V1, Is("v1"), Is("health")], Endpoint::Health, OPEN),
+    route("POST", &[V1, Is("v1"), Is("login")], Endpoint::Auth(AuthEndpoint::Login), OPEN),
+    route("GET", &[], Endpoint::Ui, OPEN),
+    route("HEAD", &[], Endpoint::Ui, OPEN),
+    route("GET", &[Is("ui"), Rest], Endpoint::Ui, OPEN),
+    route("HEAD", &[Is("ui"), Rest], Endpoint::Ui, OPEN),
+    // Anyone logged in: who am I, their language, log out.
+    route("GET", &[V1, Is("v1"), Is("session")], Endpoint::Auth(AuthEndpoint::Session), VIEWER),
+    route("PATCH", &[V1, Is("v1"), Is("session")], Endpoint::Auth(AuthEndpoint::SessionPatch), VIEWER),
+    route("POST", &[V1, Is("v1"), Is("logout")], Endpoint::Auth(AuthEndpoint::Logout), VIEWER),
+    // Live streams (filtered by grants) and their control requests.
+    route("GET", &[V1, Is("v1"), Is("stream")], Endpoint::Stream(StreamEndpoint::Sse), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("stream"), Is("ws")], Endpoint::Stream(StreamEndpoint::WebSocket), VIEWER),
+    route("POST", &[V1, Is("v1"), Is("stream"), Any, Is("control")], Endpoint::Stream(StreamEndpoint::Control), VIEWER),
+    // Meter data, filtered by grants.
+    route("GET", &[V1, Is("v1"), Is("meters")], Endpoint::Accounting(AccountingEndpoint::Meters), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("meters"), Any], Endpoint::Accounting(AccountingEndpoint::Meter), VIEWER),
+    route(
+        "GET",
+        &[V1, Is("v1"), Is("meters"), Any, Is("history")],
+        Endpoint::Accounting(AccountingEndpoint::MeterHistory),
+        VIEWER,
+    ),
+    route("GET", &[V1, Is("v1"), Is("deltas")], Endpoint::Accounting(AccountingEndpoint::Deltas), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("consumption")], Endpoint::Accounting(AccountingEndpoint::Consumption), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("devices")], Endpoint::Devices, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("devices"), Any, Is("latest")], Endpoint::DeviceLatest, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("readings")], Endpoint::Readings, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("modules")], Endpoint::Modules, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("modules"), Any], Endpoint::Module, VIEWER),
+    // The plant: plugins, drivers, counters, what failed.
+    route("GET", &[V1, Is("v1"), Is("plugins")], Endpoint::Plugins, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("drivers")], Endpoint::Drivers, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("stats")], Endpoint::Stats, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("status")], Endpoint::Status, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("quarantine")], Endpoint::Quarantine, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("rejections")], Endpoint::Rejections, DISPATCHER),
+    route("GET", &[Is("metrics")], Endpoint::Metrics, DISPATCHER),
+    // Changing things, and the configuration.
+    route("GET", &[V1, Is("v1"), Is("config")], Endpoint::Config, OPERATOR),
+    route("PATCH", &[V1, Is("v1"), Is("meters"), Any], Endpoint::Accounting(AccountingEndpoint::MeterPatch), OPERATOR),
+    route(
+        "POST",
+        &[V1, Is("v1"), Is("meters"), Any, Is("events")],
+        Endpoint::Accounting(AccountingEndpoint::MeterEvent),
+        OPERATOR,
+    ),
+    route(
+        "POST",
+        &[V1, Is("v1"), Is("meters"), Any, Is("recompute")],
+        Endpoint::Accounting(AccountingEndpoint::MeterRecompute),
+        OPERATOR,
+    ),
+    route("PATCH", &[V1, Is("v1"), Is("modules"), Any], Endpoint::ModulePatch, OPERATOR),
+    route("POST", &[V1, Is("v1"), Is("instances"), Any, Any, Any], Endpoint::InstanceAction, OPERATOR),
+    route("POST", &[V1, Is("v1"), Is("redecode")], Endpoint::Redecode, OPERATOR),
+    // Users and the audit log.
+    route("GET", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::Users), ADMIN),
+    route("POST", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::UserAdd), ADMIN),
+    route("PATCH", &[V1, Is("v1"), Is("users"), Any], Endpoint::Auth(AuthEndpoint::UserPatch), ADMIN),
+    route("DELETE", &[V1, Is("v1"), Is("users"), Any], Endpoint::Auth(AuthEndpoint::UserRemove), ADMIN),
+    route("POST", &[V1, Is("v1"), Is("users"), Any, Is("grants")], Endpoint::Auth(AuthEndpoint::GrantAdd), ADMIN),
+    route("DELETE", &[V1, Is("v1"), Is("users"), Any, Is("grants")], Endpoint::Auth(AuthEndpoint::GrantRemove), ADMIN),
+    route("GET", &[V1, Is("v1"), Is("audit")], Endpoint::Auth(AuthEndpoint::Audit), ADMIN),
+];
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Served by `endpoint` for `access`.
+    Found {
+        /// The endpoint.
+        endpoint: Endpoint,
+        /// What the caller needs.
+        access: Access,
+    },
+    /// The path is served, but not with this method: 405 with these in `Allow`.
+    WrongMethod(Vec<&'static str>),
+    /// No such path: 404.
+    NotFound,
+}
+
+impl Lookup {
+    /// What the request needs: the route's access, an admin for anything
+    /// the table does not serve.
+    pub fn access(&self) -> Access {
+        match self {
+            Lookup::Found { access, .. } => *access,
+            Lookup::WrongMethod(_) | Lookup::NotFound => ADMIN,
+        }
+    }
+}
+
+fn matches(pattern: &[Seg], segments: &[&str]) -> bool {
+    match (pattern.split_first(), segments.split_first()) {
+        (None, None) | (Some((Rest, _)), _) => true,
+        (Some((Is(want), pattern)), Some((got, segments))) if want == got => matches(pattern, segments),
+        (Some((Any, pattern)), Some((_, segments))) => matches(pattern, segments),
+        _ => false,
+    }
+}
+
+/// Where `method` on the path `segments` (`["api", "v1", ...]`) goes.
+pub fn lookup(method: &Method, segments: &[&str]) -> Lookup {
+    let mut allowed = Vec::new();
+    for route in ROUTES.iter().filter(|r| matches(r.path, segments)) {
+        if route.method == method.as_str() {
+            return Lookup::Found { endpoint: route.endpoint, access: route.access };
+        }
+        allowed.push(route.method);
+    }
+    if allowed.is_empty() { Lookup::NotFound } else { Lookup::WrongMethod(allowed) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup_path(method: Method, path: &str) -> Lookup {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+        lookup(&method, &segments)
+    }
+
+    #[test]
+    fn the_table_gives_each_endpoint_its_role() {
+        let open = Access::Open;
+        let role = Access::Role;
+        let table = [
+            (Method::GET, "/api/v1/health", open),
+            (Method::POST, "/api/v1/login", open),
+            (Method::GET, "/api/v1/login", role(Admin)),
+            (Method::POST, "/api/v1/health", role(Admin)),
+            (Method::GET, "/", open),
+            (Method::GET, "/ui/app.js", open),
+            (Method::HEAD, "/ui/js/views/live.js", open),
+            (Method::POST, "/ui/app.js", role(Admin)),
+            (Method::GET, "/api/v1/stream", role(Viewer)),
+            (Method::GET, "/api/v1/stream/ws", role(Viewer)),
+            (Method::POST, "/api/v1/stream/s-1/control", role(Viewer)),
+            (Method::GET, "/api/v1/stream/s-1/control", role(Admin)),
+            (Method::GET, "/api/v1/session", role(Viewer)),
+            (Method::PATCH, "/api/v1/session", role(Viewer)),
+            (Method::POST, "/api/v1/logout", role(Viewer)),
+            (Method::GET, "/api/v1/meters", role(Viewer)),
+            (Method::GET, "/api/v1/meters/gas-1/history", role(Viewer)),
+            (Method::GET, "/api/v1/deltas", role(Viewer)),
+            (Method::GET, "/api/v1/consumption", role(Viewer)),
+            (Method::GET, "/api/v1/devices/d1/latest", role(Viewer)),
+            (Method::GET, "/api/v1/readings", role(Viewer)),
+            (Method::GET, "/api/v1/modules/m1", role(Viewer)),
+            (Method::PATCH, "/api/v1/modules/m1", role(Operator)),
+            (Method::GET, "/api/v1/plugins", role(Dispatcher)),
+            (Method::GET, "/api/v1/drivers", role(Dispatcher)),
+            (Method::GET, "/api/v1/stats", role(Dispatcher)),
+            (Method::GET, "/api/v1/status", role(Dispatcher)),
+            (Method::GET, "/api/v1/quarantine", role(Dispatcher)),
+            (Method::GET, "/api/v1/rejections", role(Dispatcher)),
+            (Method::GET, "/metrics", role(Dispatcher)),
+            (Method::GET, "/api/v1/config", role(Operator)),
+            (Method::PATCH, "/api/v1/meters/gas-1", role(Operator)),
+            (Method::POST, "/api/v1/meters/gas-1/events", role(Operator)),
+            (Method::POST, "/api/v1/meters/gas-1/recompute", role(Operator)),
+            (Method::POST, "/api/v1/instances/tcp-in/codec/restart", role(Operator)),
+            (Method::POST, "/api/v1/redecode", role(Operator)),
+            (Method::GET, "/api/v1/users", role(Admin)),
+            (Method::POST, "/api/v1/users", role(Admin)),
+            (Method::PATCH, "/api/v1/users/ann", role(Admin)),
+            (Method::DELETE, "/api/v1/users/ann/grants", role(Admin)),
+            (Method::GET, "/api/v1/audit", role(Admin)),
+            (Method::GET, "/api/v1/something-new", role(Admin)),
+            (Method::DELETE, "/api/v1/readings", role(Admin)),
+            (Method::GET, "/nothing-here", role(Admin)),
+        ];
+        for (method, path, want) in table {
+            assert_eq!(lookup_path(method.clone(), path).access(), want, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_names_the_allowed_ones_and_an_unknown_path_is_not_found() {
+        assert_eq!(lookup_path(Method::DELETE, "/api/v1/readings"), Lookup::WrongMethod(vec!["GET"]));
+        assert_eq!(lookup_path(Method::PUT, "/api/v1/users/ann"), Lookup::WrongMethod(vec!["PATCH", "DELETE"]));
+        assert_eq!(lookup_path(Method::GET, "/api/v1/meters/a/b/c"), Lookup::NotFound);
+        assert_eq!(lookup_path(Method::GET, "/api/v1/readings/x"), Lookup::NotFound);
+        assert_eq!(
+            lookup_path(Method::GET, "/api/v1/devices/d%201/latest"),
+            Lookup::Found { endpoint: Endpoint::DeviceLatest, access: VIEWER }
+        );
+    }
+
+    #[test]
+    fn every_path_has_one_route_per_method() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                let same_path = a.path.len() == b.path.len()
+                    && a.path.iter().zip(b.path).all(|(x, y)| match (x, y) {
+                        (Is(x), Is(y)) => x == y,
+                        (Any, Any) | (Rest, Rest) => true,
+                        _ => false,
+                    });
+                assert!(!(same_path && a.method == b.method), "{} {:?} twice", a.method, a.path);
+            }
+        }
+    }
+}
