@@ -152,31 +152,12 @@ impl<'a> Reader<'a> {
 
 /// Lower-case hex text of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    meterhub_plugin_api::hex::encode(bytes)
 }
 
 /// Parse hex text (either case) into bytes; the error says what is wrong.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits = text.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!("odd number of hex digits ({})", digits.len()));
-    }
-    let nibble = |at: usize| -> Result<u8, String> {
-        let c = digits.get(at).copied().unwrap_or(b'?');
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(format!("not a hex digit at offset {at}: {:?}", char::from(c))),
-        }
-    };
-    (0..digits.len() / 2).map(|i| Ok(nibble(2 * i)? << 4 | nibble(2 * i + 1)?)).collect()
+    meterhub_plugin_api::hex::decode(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ pub fn hex_bytes(text: &str) -> Result<Vec<u8>, String> {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    meterhub_plugin_api::hex::encode(bytes)
 }
 
 /// Requests the driver sends.
