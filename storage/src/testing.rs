@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use meterhub_plugin_api::{Decimal, Decoded, RawFrame, Reading, ReadingKind, Transport};
 
-use crate::archive::{ApplyItem, Verdict};
+use crate::archive::{ApplyItem, SledArchive, Verdict};
 use crate::journal::{Entry, JournalRecord};
 
 /// 2025-11-21T10:00:00Z, the fixtures' time origin.
@@ -46,8 +46,26 @@ pub fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
     }
 }
 
-/// The archive key a reading is stored under, for tests that damage its
-/// value through [`crate::archive::SledArchive::tree`].
-pub fn reading_key(device: &str, channel: &str, ts_ms: i64) -> Vec<u8> {
-    crate::archive::keys::reading_key(device, channel, ts_ms)
+/// The key of the sealed chunk holding the reading of `device` and
+/// `channel` at `ts_ms` (after [`SledArchive::seal`]), for tests that damage
+/// its value through [`SledArchive::tree`].
+pub fn chunk_key(archive: &SledArchive, device: &str, channel: &str, ts_ms: i64) -> Vec<u8> {
+    let series = (device.to_owned(), channel.to_owned());
+    crate::archive::chunks::chunk_holding(archive.tree(), &series, ts_ms).expect("read").expect("a sealed chunk").key
+}
+
+/// The key of the log block holding reading `seq`, for tests that damage it.
+pub fn log_block_key(archive: &SledArchive, seq: u64) -> Vec<u8> {
+    let at = crate::archive::keys::seq_key(crate::archive::keys::LOG_BLOCK, seq);
+    archive.tree().range(..=at).next_back().expect("a log block").expect("read").0.to_vec()
+}
+
+/// Flips one bit near the end of the value under `key` (inside its body,
+/// past the checksum).
+pub fn damage(archive: &SledArchive, key: &[u8]) {
+    let tree = archive.tree();
+    let mut value = tree.get(key).expect("get").expect("stored").to_vec();
+    let at = value.len() - 2;
+    value[at] ^= 0x20;
+    tree.insert(key, value).expect("insert");
 }

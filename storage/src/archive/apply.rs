@@ -1,22 +1,26 @@
 //! The write side of the sled archive: a transaction that buffers every
-//! change of one `apply` or `redecode` (readings, indexes, counters, frames,
-//! quarantine, the applied-through marker) and commits them as one atomic
-//! sled batch, so they all change together or not at all.
+//! change of one `apply` or `redecode` (the log block of its new readings,
+//! the frame block, counters, summaries, quarantine, the applied-through
+//! marker) and commits them as one atomic sled batch, so they all change
+//! together or not at all. Summaries are updated once per transaction, not
+//! per reading.
 //!
 //! Writers are serialized by the archive (one transaction at a time), so
-//! reading the tree and then writing the batch is consistent; within a
-//! transaction, reads see the transaction's own writes.
+//! reading the tree and the heads and then writing the batch is consistent;
+//! within a transaction, reads see the transaction's own writes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use meterhub_plugin_api::{Decoded, META_RESUME_KEY, META_RESUME_MARK, RawFrame, Reading, Telemetry};
 use serde::{Deserialize, Serialize};
 
 use super::activity::ModuleActivity;
+use super::blocks::{self, FrameBlockHeader};
+use super::chunks::{self, Heads, SeriesKey};
 use super::error::ArchiveError;
-use super::keys::{self, COUNTERS, DEVICE, FRAME, LOG, QUARANTINE, TELEMETRY};
+use super::keys::{self, COUNTERS, DEVICE, QUARANTINE, TELEMETRY};
 use super::model::{DeviceSummary, SourceCounters, StoredReading, Verdict};
-use super::value::{seal, seal_frame, seal_json, seal_rejection, seal_u64, unseal_json, unseal_u64};
+use super::value::{seal_json, seal_rejection, seal_u64, unseal_json, unseal_u64};
 use crate::journal::Rejection;
 
 /// How many rejections the archive keeps per source (the oldest go).
@@ -74,11 +78,31 @@ fn same_reading(a: &Reading, b: &Reading) -> bool {
     a.value == b.value && a.unit == b.unit && a.kind == b.kind
 }
 
+/// What a committed transaction archived, for the heads and the live bus.
+#[derive(Debug, Default)]
+pub(crate) struct Committed {
+    /// The new readings (and conflicts), in global sequence order.
+    pub(crate) readings: Vec<StoredReading>,
+    /// The latest sealed timestamp of each series the transaction looked up.
+    pub(crate) sealed_max: Vec<(SeriesKey, Option<i64>)>,
+}
+
 /// One atomic change of the archive.
 pub(crate) struct Txn<'a> {
     tree: &'a sled::Tree,
+    heads: &'a Heads,
     now_ms: i64,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// New readings, in seq order: the transaction's log block.
+    pending: Vec<StoredReading>,
+    /// Indexes into `pending` by natural key.
+    pending_at: HashMap<(SeriesKey, i64), Vec<usize>>,
+    /// Newly received frames: the transaction's frame block.
+    frames: Vec<RawFrame>,
+    /// The latest sealed timestamp per series (`None`: no chunk yet).
+    sealed_max: HashMap<SeriesKey, Option<i64>>,
+    /// Chunks decoded by this transaction, by key.
+    chunks: HashMap<Vec<u8>, Vec<StoredReading>>,
     counters: BTreeMap<String, SourceCounters>,
     devices: BTreeMap<String, Option<DeviceSummary>>,
     rejection_sources: BTreeSet<String>,
@@ -90,13 +114,19 @@ pub(crate) struct Txn<'a> {
 }
 
 impl<'a> Txn<'a> {
-    pub(crate) fn begin(tree: &'a sled::Tree, now_ms: i64) -> Result<Txn<'a>, ArchiveError> {
+    pub(crate) fn begin(tree: &'a sled::Tree, heads: &'a Heads, now_ms: i64) -> Result<Txn<'a>, ArchiveError> {
         let applied_through = read_u64(tree, keys::APPLIED_THROUGH)?.unwrap_or(0);
         let next_reading_seq = read_u64(tree, keys::NEXT_READING_SEQ)?.unwrap_or(1);
         Ok(Txn {
             tree,
+            heads,
             now_ms,
             writes: BTreeMap::new(),
+            pending: Vec::new(),
+            pending_at: HashMap::new(),
+            frames: Vec::new(),
+            sealed_max: HashMap::new(),
+            chunks: HashMap::new(),
             counters: BTreeMap::new(),
             devices: BTreeMap::new(),
             rejection_sources: BTreeSet::new(),
@@ -147,17 +177,8 @@ impl<'a> Txn<'a> {
     }
 
     /// Applies one committed frame (its `seq` already set) with its verdict.
-    pub(crate) fn apply_frame(
-        &mut self,
-        frame: RawFrame,
-        verdict: Option<Verdict>,
-        new_readings: &mut Vec<StoredReading>,
-    ) -> Result<(), ArchiveError> {
+    pub(crate) fn apply_frame(&mut self, frame: RawFrame, verdict: Option<Verdict>) -> Result<(), ArchiveError> {
         self.counters(&frame.source)?.received += 1;
-        let frame_key = keys::seq_key(FRAME, frame.seq);
-        self.put(frame_key.clone(), seal_frame(&frame_key, &frame));
-        let index_key = keys::received_key(frame.received_at_ms, frame.seq);
-        self.put(index_key.clone(), seal(&index_key, &[]));
         if let Some((key, mark)) = resume_mark(&frame) {
             self.advance_mark(&frame.source, key, mark)?;
         }
@@ -168,7 +189,7 @@ impl<'a> Txn<'a> {
                 self.counters(&frame.source)?.quarantined += 1;
             }
             Verdict::Decoded(decoded) => {
-                let tally = self.apply_decoded(&frame, &decoded, new_readings)?;
+                let tally = self.apply_decoded(&frame, &decoded)?;
                 let counters = self.counters(&frame.source)?;
                 if tally.frame_archived() {
                     counters.archived += 1;
@@ -177,7 +198,47 @@ impl<'a> Txn<'a> {
                 }
             }
         }
+        self.frames.push(frame);
         Ok(())
+    }
+
+    /// Every version archived so far under a natural key: in the chunks,
+    /// the heads and this transaction, original first.
+    fn versions(&mut self, series: &SeriesKey, ts_ms: i64) -> Result<Vec<StoredReading>, ArchiveError> {
+        let mut versions = Vec::new();
+        if !self.sealed_max.contains_key(series) {
+            let max = match self.heads.sealed_max.get(series) {
+                Some(known) => *known,
+                None => chunks::last_chunk(self.tree, series)?.map(|c| c.max_ts),
+            };
+            self.sealed_max.insert(series.clone(), max);
+        }
+        if self.sealed_max.get(series).copied().flatten().is_some_and(|max| ts_ms <= max)
+            && let Some(mut chunk) = chunks::chunk_holding(self.tree, series, ts_ms)?
+        {
+            if !self.chunks.contains_key(&chunk.key) {
+                let readings = match chunk.damage.take() {
+                    None => chunk.readings(series)?.to_vec(),
+                    Some(damage) => {
+                        // Rebuilt from the log, replaced in this same batch.
+                        let (readings, writes) = chunks::rebuild(self.tree, series, &chunk.key, &chunk.value, &damage)?;
+                        self.writes.extend(writes);
+                        readings
+                    }
+                };
+                self.chunks.insert(chunk.key.clone(), readings);
+            }
+            let readings = &self.chunks[&chunk.key];
+            let start = readings.partition_point(|r| r.reading.ts_ms < ts_ms);
+            versions.extend(readings[start..].iter().take_while(|r| r.reading.ts_ms == ts_ms).cloned());
+        }
+        if let Some(state) = self.heads.get(series) {
+            versions.extend(state.at(ts_ms).iter().cloned());
+        }
+        if let Some(at) = self.pending_at.get(&(series.clone(), ts_ms)) {
+            versions.extend(at.iter().map(|&i| self.pending[i].clone()));
+        }
+        Ok(versions)
     }
 
     /// Moves the resume mark `key` of `source` up to `mark` (never down).
@@ -216,12 +277,7 @@ impl<'a> Txn<'a> {
     /// kept as flagged conflict records. Updates reading-level counters and
     /// device summaries, not frame-level counters. The verdict must have
     /// passed [`checked`].
-    pub(crate) fn apply_decoded(
-        &mut self,
-        frame: &RawFrame,
-        decoded: &Decoded,
-        new_readings: &mut Vec<StoredReading>,
-    ) -> Result<Tally, ArchiveError> {
+    pub(crate) fn apply_decoded(&mut self, frame: &RawFrame, decoded: &Decoded) -> Result<Tally, ArchiveError> {
         let mut tally = Tally::default();
         // The meters of a frame are read through the module whose telemetry
         // it carries (a frame with one module; several say nothing).
@@ -231,11 +287,8 @@ impl<'a> Txn<'a> {
         };
         let model = decoded.fields.as_deref().and_then(reported_model);
         for reading in &decoded.readings {
-            let key = keys::reading_key(&reading.device, &reading.channel, reading.ts_ms);
-            let mut versions: Vec<StoredReading> = match self.get(&key)? {
-                Some(value) => unseal_json(&key, &value)?,
-                None => Vec::new(),
-            };
+            let series = (reading.device.clone(), reading.channel.clone());
+            let versions = self.versions(&series, reading.ts_ms)?;
             let new_key = versions.is_empty();
             if versions.iter().any(|stored| same_reading(&stored.reading, reading)) {
                 tally.duplicate += 1;
@@ -250,17 +303,13 @@ impl<'a> Txn<'a> {
                     conflict: !new_key,
                     archived_at_ms: self.now_ms,
                 };
-                versions.push(stored.clone());
-                let value = seal_json(&key, &versions)?;
-                let log_key = keys::seq_key(LOG, seq);
-                self.put(log_key.clone(), seal(&log_key, &key));
-                self.put(key, value);
                 if new_key {
                     tally.new += 1;
                 } else {
                     tally.conflict += 1;
                 }
-                new_readings.push(stored);
+                self.pending_at.entry((series, reading.ts_ms)).or_default().push(self.pending.len());
+                self.pending.push(stored);
             }
             self.touch_device(frame, reading, new_key, module, model.as_deref())?;
         }
@@ -332,7 +381,18 @@ impl<'a> Txn<'a> {
     }
 
     /// Writes everything as one atomic batch.
-    pub(crate) fn commit(mut self) -> Result<(), ArchiveError> {
+    pub(crate) fn commit(mut self) -> Result<Committed, ArchiveError> {
+        if let Some(first) = self.pending.first() {
+            let key = keys::seq_key(keys::LOG_BLOCK, first.seq);
+            let value = blocks::encode_log_block(&key, &self.pending);
+            self.put(key, value);
+        }
+        if let Some(header) = FrameBlockHeader::of(&self.frames) {
+            let key = keys::seq_key(keys::FRAME_BLOCK, header.first_seq);
+            let value = blocks::encode_frame_block(&key, &self.frames);
+            self.put(key, value);
+            self.put(keys::seq_key(keys::FRAME_INDEX, header.first_seq), header.encode());
+        }
         for (source, counters) in std::mem::take(&mut self.counters) {
             let key = keys::name_key(COUNTERS, &source);
             let value = seal_json(&key, &counters)?;
@@ -352,8 +412,10 @@ impl<'a> Txn<'a> {
         if self.next_reading_seq != self.next_reading_seq_at_start {
             self.put(keys::NEXT_READING_SEQ.to_vec(), seal_u64(keys::NEXT_READING_SEQ, self.next_reading_seq));
         }
+        let committed =
+            Committed { readings: std::mem::take(&mut self.pending), sealed_max: self.sealed_max.drain().collect() };
         if self.writes.is_empty() {
-            return Ok(());
+            return Ok(committed);
         }
         let mut batch = sled::Batch::default();
         for (key, value) in std::mem::take(&mut self.writes) {
@@ -362,7 +424,8 @@ impl<'a> Txn<'a> {
                 None => batch.remove(key),
             }
         }
-        self.tree.apply_batch(batch).map_err(ArchiveError::storage("write batch"))
+        self.tree.apply_batch(batch).map_err(ArchiveError::storage("write batch"))?;
+        Ok(committed)
     }
 
     /// Keeps only the newest [`REJECTIONS_KEPT_PER_SOURCE`] rejections of

@@ -5,11 +5,12 @@
 //!
 //! | prefix | key                                  | value                              |
 //! |--------|--------------------------------------|------------------------------------|
-//! | `a`    | meta name                            | `u64` (applied-through, next seq)  |
-//! | `r`    | device 0 channel 0 ts                | original reading + its conflicts   |
-//! | `l`    | reading seq                          | the `r` key of that record         |
-//! | `f`    | frame seq                            | raw frame                          |
-//! | `t`    | received-at ts, frame seq            | empty (index)                      |
+//! | `a`    | meta name                            | `u64` (applied-through, next seq, layout, chunked-through) |
+//! | `L`    | first reading seq                    | log block ([`super::blocks`])      |
+//! | `C`    | device 0 channel 0 first ts, first seq | series chunk ([`super::chunks`]) |
+//! | `F`    | first frame seq                      | frame block (raw frames)           |
+//! | `I`    | first frame seq                      | frame block header (index)         |
+//! | `X`    | a `C` key                            | a damaged chunk, as found          |
 //! | `q`    | frame seq                            | quarantine reason and time         |
 //! | `d`    | device                               | device summary                     |
 //! | `c`    | source                               | source counters                    |
@@ -17,13 +18,28 @@
 //! | `k`    | cursor name                          | `u64`                              |
 //! | `x`    | source length (u32), source, seq     | rejection                          |
 //! | `p`    | source length (u32), source, key     | resume mark (`i64`, sign flipped)  |
+//!
+//! Layout 1 (before storage v2) kept one entry per reading and frame: `r`
+//! (device 0 channel 0 ts: the reading and its conflicts), `l` (reading seq:
+//! its `r` key), `f` (frame seq: the frame), `t` (received-at, frame seq).
+//! [`super::migrate`] converts them.
 
 use super::error::ArchiveError;
 
-pub(crate) const READING: u8 = b'r';
-pub(crate) const LOG: u8 = b'l';
-pub(crate) const FRAME: u8 = b'f';
-pub(crate) const RECEIVED: u8 = b't';
+pub(crate) const LOG_BLOCK: u8 = b'L';
+pub(crate) const CHUNK: u8 = b'C';
+pub(crate) const FRAME_BLOCK: u8 = b'F';
+pub(crate) const FRAME_INDEX: u8 = b'I';
+/// A damaged chunk's bytes, kept for analysis after it was rebuilt.
+pub(crate) const DAMAGED_CHUNK: u8 = b'X';
+/// Layout 1: one reading (and its conflicts) per natural key.
+pub(crate) const V1_READING: u8 = b'r';
+/// Layout 1: reading seq -> its `r` key.
+pub(crate) const V1_LOG: u8 = b'l';
+/// Layout 1: one raw frame per journal seq.
+pub(crate) const V1_FRAME: u8 = b'f';
+/// Layout 1: receive-time index of frames.
+pub(crate) const V1_RECEIVED: u8 = b't';
 pub(crate) const QUARANTINE: u8 = b'q';
 pub(crate) const DEVICE: u8 = b'd';
 pub(crate) const COUNTERS: u8 = b'c';
@@ -36,6 +52,12 @@ pub(crate) const RESUME: u8 = b'p';
 pub(crate) const APPLIED_THROUGH: &[u8] = b"aapplied_through";
 /// Meta key (table `a`): the next global reading seq.
 pub(crate) const NEXT_READING_SEQ: &[u8] = b"anext_reading_seq";
+/// Meta key (table `a`): the layout version of the tree (absent: layout 1).
+pub(crate) const LAYOUT: &[u8] = b"alayout";
+/// Meta key (table `a`): every reading up to this seq is in the chunks.
+pub(crate) const CHUNKED_THROUGH: &[u8] = b"achunked_through";
+/// The layout this code writes.
+pub(crate) const LAYOUT_VERSION: u64 = 2;
 
 /// A timestamp as 8 bytes that sort like the signed number.
 pub(crate) fn ts_bytes(ts_ms: i64) -> [u8; 8] {
@@ -44,6 +66,11 @@ pub(crate) fn ts_bytes(ts_ms: i64) -> [u8; 8] {
 
 fn ts_from_bytes(bytes: [u8; 8]) -> i64 {
     (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
+}
+
+/// The timestamp in the 8 bytes of `slice` (as [`ts_bytes`] wrote them).
+pub(crate) fn ts_from_slice(slice: &[u8]) -> i64 {
+    ts_from_bytes(slice.try_into().unwrap_or([0x80, 0, 0, 0, 0, 0, 0, 0]))
 }
 
 /// Checks a string that goes inside a key followed by a 0 separator.
@@ -67,21 +94,15 @@ fn with_prefix(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     key
 }
 
-/// `r` device 0: all readings of a device. The device must be checked.
-pub(crate) fn device_readings_prefix(device: &str) -> Vec<u8> {
-    with_prefix(READING, &[device.as_bytes(), &[0]])
+/// `C` device 0 channel 0: every chunk of a series. Both must be checked.
+pub(crate) fn chunk_prefix(device: &str, channel: &str) -> Vec<u8> {
+    with_prefix(CHUNK, &[device.as_bytes(), &[0], channel.as_bytes(), &[0]])
 }
 
-/// `r` device 0 channel 0: all readings of a channel. Both must be checked.
-pub(crate) fn channel_readings_prefix(device: &str, channel: &str) -> Vec<u8> {
-    with_prefix(READING, &[device.as_bytes(), &[0], channel.as_bytes(), &[0]])
-}
-
-/// The natural key of a reading. Device and channel must be checked.
-pub(crate) fn reading_key(device: &str, channel: &str, ts_ms: i64) -> Vec<u8> {
-    let mut key = channel_readings_prefix(device, channel);
-    key.extend_from_slice(&ts_bytes(ts_ms));
-    key
+/// Layout 1's natural key of a reading (`r` device 0 channel 0 ts).
+#[cfg(test)]
+pub(crate) fn v1_reading_key(device: &str, channel: &str, ts_ms: i64) -> Vec<u8> {
+    with_prefix(V1_READING, &[device.as_bytes(), &[0], channel.as_bytes(), &[0], &ts_bytes(ts_ms)])
 }
 
 /// The first key after every key starting with `prefix`, for a prefix that
@@ -94,9 +115,9 @@ pub(crate) fn after_prefix(prefix: &[u8]) -> Vec<u8> {
     end
 }
 
-/// Splits a reading key into device, channel and timestamp.
-pub(crate) fn parse_reading_key(key: &[u8]) -> Option<(&str, &str, i64)> {
-    let rest = key.strip_prefix(&[READING])?;
+/// Splits a layout 1 reading key into device, channel and timestamp.
+pub(crate) fn parse_v1_reading_key(key: &[u8]) -> Option<(&str, &str, i64)> {
+    let rest = key.strip_prefix(&[V1_READING])?;
     let device_end = rest.iter().position(|&b| b == 0)?;
     let device = std::str::from_utf8(&rest[..device_end]).ok()?;
     let rest = &rest[device_end + 1..];
@@ -122,14 +143,9 @@ pub(crate) fn name_key(prefix: u8, name: &str) -> Vec<u8> {
     with_prefix(prefix, &[name.as_bytes()])
 }
 
-/// `t` received-at, frame seq.
-pub(crate) fn received_key(received_at_ms: i64, frame_seq: u64) -> Vec<u8> {
-    with_prefix(RECEIVED, &[&ts_bytes(received_at_ms), &frame_seq.to_be_bytes()])
-}
-
-/// `t` received-at: the first index key at or after that time.
-pub(crate) fn received_bound(received_at_ms: i64) -> Vec<u8> {
-    with_prefix(RECEIVED, &[&ts_bytes(received_at_ms)])
+/// Layout 1's receive-time index key (`t` received-at, frame seq).
+pub(crate) fn v1_received_key(received_at_ms: i64, frame_seq: u64) -> Vec<u8> {
+    with_prefix(V1_RECEIVED, &[&ts_bytes(received_at_ms), &frame_seq.to_be_bytes()])
 }
 
 /// `x` length, source: all kept rejections of a source.
@@ -168,20 +184,21 @@ mod tests {
     #[test]
     fn timestamps_sort_numerically_including_negatives() {
         let ts = [i64::MIN, -1_000, -1, 0, 1, 1_763_719_200_000, i64::MAX];
-        let keys: Vec<Vec<u8>> = ts.iter().map(|&t| reading_key("dev", "ch", t)).collect();
+        let keys: Vec<Vec<u8>> = ts.iter().map(|&t| v1_reading_key("dev", "ch", t)).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         for (&t, key) in ts.iter().zip(&keys) {
-            assert_eq!(parse_reading_key(key), Some(("dev", "ch", t)));
+            assert_eq!(parse_v1_reading_key(key), Some(("dev", "ch", t)));
+            assert_eq!(ts_from_slice(&key[key.len() - 8..]), t);
         }
     }
 
     #[test]
     fn device_and_channel_boundaries_sort_before_longer_names() {
         // "a" then "ab": the 0 separator keeps every key of "a" before "ab".
-        let a = reading_key("a", "zz", i64::MAX);
-        let ab = reading_key("ab", "", i64::MIN);
+        let a = [chunk_prefix("a", "zz"), ts_bytes(i64::MAX).to_vec()].concat();
+        let ab = [chunk_prefix("ab", ""), ts_bytes(i64::MIN).to_vec()].concat();
         assert!(a < ab);
-        let prefix = device_readings_prefix("a");
+        let prefix = with_prefix(CHUNK, &[b"a", &[0]]);
         assert!(a.starts_with(&prefix) && !ab.starts_with(&prefix));
         assert!(a < after_prefix(&prefix) && ab > after_prefix(&prefix));
     }
@@ -195,8 +212,8 @@ mod tests {
 
     #[test]
     fn seq_keys_sort_numerically() {
-        assert!(seq_key(LOG, 255) < seq_key(LOG, 256));
-        assert_eq!(trailing_seq(&seq_key(LOG, 7)), Some(7));
-        assert!(received_key(-5, 9) < received_key(3, 1));
+        assert!(seq_key(LOG_BLOCK, 255) < seq_key(LOG_BLOCK, 256));
+        assert_eq!(trailing_seq(&seq_key(LOG_BLOCK, 7)), Some(7));
+        assert!(v1_received_key(-5, 9) < v1_received_key(3, 1));
     }
 }

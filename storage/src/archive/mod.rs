@@ -18,6 +18,10 @@
 //! - [`model`] holds the data types going in and out;
 //! - [`sled_archive`] holds [`SledArchive`], reads and the trait implementation;
 //! - [`apply`] is the write transaction: classification, counters, one atomic batch;
+//! - [`blocks`] is the log blocks (the global sequence) and the frame blocks;
+//! - [`chunks`] is the readings by series: chunks on disk, heads in memory, sealing;
+//! - [`codec`] is the compact, compressed encoding of lists of readings;
+//! - [`migrate`] converts an archive of layout 1;
 //! - [`keys`] is the key layout of the single sled tree;
 //! - [`value`] is the archive's values in the sealed envelope;
 //! - [`view`] holds the JSON shapes of its records, as the API shows them;
@@ -25,9 +29,13 @@
 
 pub mod activity;
 mod apply;
+mod blocks;
+pub(crate) mod chunks;
+mod codec;
 pub mod contract;
 pub mod error;
 pub(crate) mod keys;
+pub mod migrate;
 pub mod model;
 pub mod sled_archive;
 pub(crate) mod value;
@@ -40,8 +48,9 @@ pub use activity::{FrameCounts, ModuleActivity};
 pub use apply::REJECTIONS_KEPT_PER_SOURCE;
 pub use contract::Archive;
 pub use error::ArchiveError;
+pub use migrate::MigrationReport;
 pub use model::{
     ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
     StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
-pub use sled_archive::SledArchive;
+pub use sled_archive::{ArchiveOptions, HEAD_READINGS, SledArchive};

@@ -1,35 +1,66 @@
 //! [`SledArchive`]: the [`Archive`] on one sled tree (see [`super::keys`]
-//! for the layout). Reads go straight to sled; writes go through one
-//! [`Txn`] at a time and land as one atomic batch.
+//! for the layout): readings in log blocks ([`super::blocks`]) and series
+//! chunks with heads in memory ([`super::chunks`]), frames in frame blocks,
+//! summaries beside them. Writes go through one [`Txn`] at a time and land
+//! as one atomic batch; reads see the chunks and the heads together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use meterhub_plugin_api::RawFrame;
 
 use super::activity::ModuleActivity;
 
-use super::apply::{QuarantineMark, Tally, Txn, checked};
+use super::apply::{Committed, QuarantineMark, Tally, Txn, checked};
+use super::blocks::{self, FrameBlockHeader};
+use super::chunks::{self, Heads, SeriesKey};
 use super::contract::Archive;
 use super::error::ArchiveError;
-use super::keys::{self, COUNTERS, CURSOR, DEVICE, FRAME, LOG, QUARANTINE, READING, TELEMETRY};
+use super::keys::{self, COUNTERS, CURSOR, DEVICE, QUARANTINE, TELEMETRY};
 use super::model::{
     ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
     StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
-use super::value::{seal_u64, unseal, unseal_frame, unseal_json, unseal_rejection, unseal_u64};
+use super::value::{seal_u64, unseal_json, unseal_rejection, unseal_u64};
 use crate::clock::now_ms;
 use crate::journal::Entry;
 use crate::seal::display_key;
+
+/// Limits of the archive's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveOptions {
+    /// sled's page cache, bytes.
+    pub cache_bytes: u64,
+    /// Readings the series heads hold in memory before they are sealed
+    /// into chunks (about 200 bytes each).
+    pub head_readings: usize,
+}
+
+impl Default for ArchiveOptions {
+    fn default() -> Self {
+        ArchiveOptions { cache_bytes: CACHE_CAPACITY_BYTES, head_readings: HEAD_READINGS }
+    }
+}
+
+/// Default of [`ArchiveOptions::head_readings`].
+pub const HEAD_READINGS: usize = 100_000;
+
+/// Decoded log blocks kept for followers reading the same block again.
+const LOG_BLOCKS_CACHED: usize = 4;
 
 /// The sled-backed archive. `Send + Sync`: share it as `Arc<dyn Archive>`.
 #[derive(Debug)]
 pub struct SledArchive {
     db: sled::Db,
     path: PathBuf,
-    /// Serializes write transactions.
+    options: ArchiveOptions,
+    /// Serializes write transactions (and seals).
     write_lock: Mutex<()>,
+    /// The series heads: readings since the last seal.
+    heads: RwLock<Heads>,
+    /// The last decoded log blocks, by first seq.
+    log_cache: Mutex<VecDeque<(u64, Arc<Vec<StoredReading>>)>>,
 }
 
 fn corrupt(key: &[u8], reason: impl Into<String>) -> ArchiveError {
@@ -99,14 +130,25 @@ impl SledArchive {
     /// whose background threads are still finishing) is waited for, up to
     /// [`LOCK_WAIT`].
     pub fn open(path: &Path) -> Result<Self, ArchiveError> {
-        Self::open_waiting(path, LOCK_WAIT)
+        Self::open_with(path, ArchiveOptions::default(), LOCK_WAIT)
     }
 
     /// [`SledArchive::open`], waiting at most `lock_wait` for a lock.
     pub fn open_waiting(path: &Path, lock_wait: std::time::Duration) -> Result<Self, ArchiveError> {
+        Self::open_with(path, ArchiveOptions::default(), lock_wait)
+    }
+
+    /// [`SledArchive::open`] with `options`, waiting at most `lock_wait` for
+    /// a lock. A database of an earlier layout is converted first
+    /// ([`super::migrate`]); the series heads are rebuilt from the log.
+    pub fn open_with(
+        path: &Path,
+        options: ArchiveOptions,
+        lock_wait: std::time::Duration,
+    ) -> Result<Self, ArchiveError> {
         let deadline = std::time::Instant::now() + lock_wait;
         let db = loop {
-            match Self::open_db(path) {
+            match Self::open_db(path, options.cache_bytes) {
                 Err(ArchiveError::Open { source: sled::Error::Io(io), .. })
                     if is_lock_error(&io) && std::time::Instant::now() < deadline =>
                 {
@@ -115,15 +157,26 @@ impl SledArchive {
                 other => break other?,
             }
         };
-        let archive = SledArchive { db, path: path.to_path_buf(), write_lock: Mutex::new(()) };
+        let archive = SledArchive {
+            db,
+            path: path.to_path_buf(),
+            options,
+            write_lock: Mutex::new(()),
+            heads: RwLock::new(Heads::default()),
+            log_cache: Mutex::new(VecDeque::new()),
+        };
         // Fail at start-up, not on the first write, if the markers are damaged.
         archive.applied_through()?;
+        if let Some(report) = super::migrate::to_current(&archive.db)? {
+            tracing::info!(path = %path.display(), ?report, "archive converted to the current layout");
+            archive.flush()?;
+        }
+        archive.rebuild_heads()?;
         Ok(archive)
     }
 
-    fn open_db(path: &Path) -> Result<sled::Db, ArchiveError> {
-        let opened =
-            std::panic::catch_unwind(|| sled::Config::new().path(path).cache_capacity(CACHE_CAPACITY_BYTES).open());
+    fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, ArchiveError> {
+        let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).cache_capacity(cache_bytes).open());
         match opened {
             Ok(Ok(db)) => Ok(db),
             Ok(Err(source)) => Err(ArchiveError::Open { path: path.to_path_buf(), hint: open_hint(&source), source }),
@@ -148,12 +201,18 @@ impl SledArchive {
         self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ArchiveError> {
-        self.db.get(key).map_err(ArchiveError::storage("read"))
+    // The heads are only changed by the writer after a committed batch: a
+    // panic in between leaves them as they were, so a poisoned lock is safe.
+    fn heads(&self) -> RwLockReadGuard<'_, Heads> {
+        self.heads.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn versions(&self, key: &[u8]) -> Result<Option<Vec<StoredReading>>, ArchiveError> {
-        self.get(key)?.map(|value| unseal_json(key, &value)).transpose()
+    fn heads_mut(&self) -> RwLockWriteGuard<'_, Heads> {
+        self.heads.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ArchiveError> {
+        self.db.get(key).map_err(ArchiveError::storage("read"))
     }
 
     fn scan(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), ArchiveError>> {
@@ -164,6 +223,209 @@ impl SledArchive {
     #[cfg(any(test, feature = "testing"))]
     pub fn tree(&self) -> &sled::Db {
         &self.db
+    }
+
+    /// Readings the series heads hold in memory now.
+    pub fn head_readings(&self) -> usize {
+        self.heads().len
+    }
+
+    /// Seals the series heads into chunks now (the archive does it by itself
+    /// when the heads are full; a clean shutdown does it so the next start
+    /// has less to rebuild).
+    pub fn seal(&self) -> Result<(), ArchiveError> {
+        let _writing = self.write_guard();
+        let mut heads = self.heads_mut();
+        self.seal_locked(&mut heads)
+    }
+
+    fn seal_locked(&self, heads: &mut Heads) -> Result<(), ArchiveError> {
+        if heads.len == 0 {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let chunks = chunks::seal_heads(&self.db, heads, &mut batch)?;
+        let through = self.log_head()?;
+        batch.insert(keys::CHUNKED_THROUGH, seal_u64(keys::CHUNKED_THROUGH, through));
+        self.db.apply_batch(batch).map_err(ArchiveError::storage("write chunks"))?;
+        tracing::debug!(readings = heads.len, chunks, through, "series heads sealed");
+        heads.sealed();
+        Ok(())
+    }
+
+    /// Fills the heads from the log past the `chunked_through` mark.
+    fn rebuild_heads(&self) -> Result<(), ArchiveError> {
+        let through = super::apply::read_u64(&self.db, keys::CHUNKED_THROUGH)?.unwrap_or(0);
+        let mut unsealed = Vec::new();
+        let mut after = through;
+        loop {
+            // Read without the heads' lock: a damaged block is looked for in them.
+            let entries = self.log_after(after, 65_536)?;
+            let Some(last) = entries.last() else { break };
+            after = last.as_ref().map_or_else(|u| u.seq, |r| r.seq);
+            for entry in entries {
+                match entry {
+                    Ok(stored) => unsealed.push(stored),
+                    Err(unreadable) => tracing::error!(
+                        path = %self.path.display(), seq = unreadable.seq, error = %unreadable.error,
+                        "an archived reading not yet in its series' chunks cannot be read"
+                    ),
+                }
+            }
+        }
+        self.heads_mut().absorb(unsealed);
+        Ok(())
+    }
+
+    /// After a committed transaction: the heads take its readings, and are
+    /// sealed when full.
+    fn absorb(&self, committed: Committed) -> Vec<StoredReading> {
+        let mut heads = self.heads_mut();
+        heads.learn(committed.sealed_max);
+        heads.absorb(committed.readings.iter().cloned());
+        if heads.len >= self.options.head_readings
+            && let Err(error) = self.seal_locked(&mut heads)
+        {
+            // The readings stay in the heads and the log; the next apply tries again.
+            tracing::error!(path = %self.path.display(), %error, "sealing the series heads failed");
+        }
+        committed.readings
+    }
+
+    /// The log block holding `seq`, or the first one after it.
+    fn log_blocks_from(&self, seq: u64) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), ArchiveError>> {
+        let at = keys::seq_key(keys::LOG_BLOCK, seq);
+        let start = match self.db.range(vec![keys::LOG_BLOCK]..=at.clone()).next_back() {
+            Some(Ok((key, _))) => key.to_vec(),
+            _ => at,
+        };
+        self.db.range(start..vec![keys::LOG_BLOCK + 1]).map(|item| item.map_err(ArchiveError::storage("scan log")))
+    }
+
+    /// The readings of a log block, from the cache or decoded.
+    fn log_block(&self, first: u64, key: &[u8], value: &[u8], end: u64) -> Vec<LogEntry> {
+        let cached = {
+            let cache = self.log_cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.iter().find(|(k, _)| *k == first).map(|(_, block)| Arc::clone(block))
+        };
+        let block = match cached {
+            Some(block) => block,
+            None => match blocks::decode_log_block(key, value) {
+                Ok(readings) => {
+                    let block = Arc::new(readings);
+                    let mut cache = self.log_cache.lock().unwrap_or_else(|p| p.into_inner());
+                    if cache.len() >= LOG_BLOCKS_CACHED {
+                        cache.pop_front();
+                    }
+                    cache.push_back((first, Arc::clone(&block)));
+                    block
+                }
+                Err(damaged) => return self.rebuilt_log_block(first, end, damaged),
+            },
+        };
+        block.iter().cloned().map(Ok).collect()
+    }
+
+    /// The readings `[first, end)` of a log block whose body is damaged,
+    /// found again in the chunks and heads of the registers its directory
+    /// names; what cannot be found is unreadable.
+    fn rebuilt_log_block(&self, first: u64, end: u64, damaged: blocks::DamagedBody) -> Vec<LogEntry> {
+        tracing::error!(path = %self.path.display(), first, error = %damaged.error,
+            "a log block is damaged; looking for its readings in the series chunks");
+        let mut found: BTreeMap<u64, StoredReading> = BTreeMap::new();
+        for (device, channel) in damaged.registers.iter().flatten() {
+            let series = (device.clone(), channel.clone());
+            if let Ok(readings) = self.series_readings(&series, None, None, usize::MAX) {
+                found.extend(readings.into_iter().filter(|r| (first..end).contains(&r.seq)).map(|r| (r.seq, r)));
+            }
+        }
+        let register = match damaged.registers.as_deref() {
+            Some([one]) => Some(one.clone()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for seq in first..end {
+            out.push(match found.remove(&seq) {
+                Some(stored) => Ok(stored),
+                None => Err(UnreadableRecord {
+                    seq,
+                    register: register.clone(),
+                    error: ArchiveError::Corrupt {
+                        key: crate::seal::display_key(&keys::seq_key(keys::LOG_BLOCK, first)),
+                        reason: format!("{}; reading {seq} is not in its series' chunks either", damaged.error),
+                    },
+                }),
+            });
+        }
+        out
+    }
+
+    /// The readings of `series` in `[from, to)`, sorted by timestamp then
+    /// seq, at most `limit`: chunks and head together.
+    fn series_readings(
+        &self,
+        series: &SeriesKey,
+        from: Option<i64>,
+        to: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredReading>, ArchiveError> {
+        let heads = self.heads();
+        let in_range = |ts: i64| from.is_none_or(|f| ts >= f) && to.is_none_or(|t| ts < t);
+        let mut out = Vec::new();
+        for chunk in chunks::chunks_between(&self.db, series, from, to) {
+            let mut chunk = chunk?;
+            out.extend(chunk.readings(series)?.iter().filter(|r| in_range(r.reading.ts_ms)).cloned());
+            // Chunks do not overlap: later ones hold only later timestamps.
+            if out.len() >= limit {
+                break;
+            }
+        }
+        if let Some(state) = heads.get(series) {
+            out.extend(state.between(from, to).iter().cloned());
+        }
+        drop(heads);
+        out.sort_by_key(|r| (r.reading.ts_ms, r.seq));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The frame block that may hold frame `seq`.
+    fn frame_block_of(&self, seq: u64) -> Result<Option<FrameBlockHeader>, ArchiveError> {
+        let at = keys::seq_key(keys::FRAME_INDEX, seq);
+        match self.db.range(vec![keys::FRAME_INDEX]..=at).next_back() {
+            Some(item) => {
+                let (key, value) = item.map_err(ArchiveError::storage("scan frame index"))?;
+                let header = FrameBlockHeader::decode(&key, &value)?;
+                Ok((header.last_seq >= seq).then_some(header))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn frame_block(&self, header: &FrameBlockHeader) -> Result<Vec<RawFrame>, ArchiveError> {
+        let key = keys::seq_key(keys::FRAME_BLOCK, header.first_seq);
+        let value = self.get(&key)?.ok_or_else(|| {
+            corrupt(&keys::seq_key(keys::FRAME_INDEX, header.first_seq), "indexes a frame block that is missing")
+        })?;
+        blocks::decode_frame_block(&key, &value)
+    }
+
+    /// The frames with these seqs (each block read once), by seq.
+    fn frames_by_seq(&self, seqs: &[u64]) -> Result<BTreeMap<u64, RawFrame>, ArchiveError> {
+        let mut out = BTreeMap::new();
+        let mut block: Option<(FrameBlockHeader, Vec<RawFrame>)> = None;
+        for &seq in seqs {
+            if !block.as_ref().is_some_and(|(h, _)| (h.first_seq..=h.last_seq).contains(&seq)) {
+                block = match self.frame_block_of(seq)? {
+                    Some(header) => Some((header, self.frame_block(&header)?)),
+                    None => None,
+                };
+            }
+            if let Some(frame) = block.as_ref().and_then(|(_, frames)| frames.iter().find(|f| f.seq == seq)) {
+                out.insert(seq, frame.clone());
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -179,8 +441,8 @@ impl Archive for SledArchive {
 
     fn apply(&self, items: Vec<ApplyItem>) -> Result<ApplySummary, ArchiveError> {
         let _writing = self.write_guard();
-        let mut txn = Txn::begin(&self.db, now_ms())?;
-        let mut new_readings = Vec::new();
+        let heads = self.heads();
+        let mut txn = Txn::begin(&self.db, &heads, now_ms())?;
         for item in items {
             let seq = item.record.seq;
             if seq <= txn.applied_through {
@@ -190,13 +452,15 @@ impl Archive for SledArchive {
             match item.record.entry {
                 Entry::Frame(mut frame) => {
                     frame.seq = seq;
-                    txn.apply_frame(frame, item.verdict, &mut new_readings)?;
+                    txn.apply_frame(frame, item.verdict)?;
                 }
                 Entry::Rejected(rejection) => txn.apply_rejection(seq, rejection)?,
             }
         }
         let applied_through = txn.applied_through;
-        txn.commit()?;
+        let committed = txn.commit()?;
+        drop(heads);
+        let new_readings = self.absorb(committed);
         Ok(ApplySummary { applied_through, new_readings })
     }
 
@@ -210,25 +474,20 @@ impl Archive for SledArchive {
 
     fn redecode(&self, frame_seq: u64, verdict: Verdict) -> Result<RedecodeOutcome, ArchiveError> {
         let _writing = self.write_guard();
-        let mut txn = Txn::begin(&self.db, now_ms())?;
-        let frame_key = keys::seq_key(FRAME, frame_seq);
-        let frame = match txn.get(&frame_key)? {
-            Some(value) => unseal_frame(&frame_key, &value)?,
-            None => return Err(ArchiveError::UnknownFrame { seq: frame_seq }),
-        };
+        let Some(frame) = self.frame(frame_seq)? else { return Err(ArchiveError::UnknownFrame { seq: frame_seq }) };
+        let heads = self.heads();
+        let mut txn = Txn::begin(&self.db, &heads, now_ms())?;
         let quarantine_key = keys::seq_key(QUARANTINE, frame_seq);
         let was_quarantined = txn.get(&quarantine_key)?.is_some();
-        match checked(verdict) {
+        let outcome = match checked(verdict) {
             Verdict::Quarantined(reason) => {
                 if was_quarantined {
                     txn.quarantine(frame_seq, reason.clone())?;
-                    txn.commit()?;
                 }
-                Ok(RedecodeOutcome::StillQuarantined(reason))
+                RedecodeOutcome::StillQuarantined(reason)
             }
             Verdict::Decoded(decoded) => {
-                let mut new_readings = Vec::new();
-                let tally: Tally = txn.apply_decoded(&frame, &decoded, &mut new_readings)?;
+                let tally: Tally = txn.apply_decoded(&frame, &decoded)?;
                 if was_quarantined {
                     txn.remove(quarantine_key);
                     let counters = txn.counters(&frame.source)?;
@@ -240,15 +499,17 @@ impl Archive for SledArchive {
                     }
                     counters.redecoded += 1;
                 }
-                txn.commit()?;
-                Ok(RedecodeOutcome::Decoded { new: tally.new, duplicate: tally.duplicate, conflict: tally.conflict })
+                RedecodeOutcome::Decoded { new: tally.new, duplicate: tally.duplicate, conflict: tally.conflict }
             }
-        }
+        };
+        let committed = txn.commit()?;
+        drop(heads);
+        self.absorb(committed);
+        Ok(outcome)
     }
 
     fn frame(&self, seq: u64) -> Result<Option<RawFrame>, ArchiveError> {
-        let key = keys::seq_key(FRAME, seq);
-        self.get(&key)?.map(|value| unseal_frame(&key, &value)).transpose()
+        Ok(self.frames_by_seq(&[seq])?.remove(&seq))
     }
 
     fn frames_received_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RawFrame>, ArchiveError> {
@@ -256,28 +517,39 @@ impl Archive for SledArchive {
             return Ok(Vec::new());
         }
         let mut frames = Vec::new();
-        for item in self.db.range(keys::received_bound(from_ms)..keys::received_bound(to_ms)) {
-            let (key, value) = item.map_err(ArchiveError::storage("scan"))?;
-            unseal(&key, &value)?;
-            let seq = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed receive-time index key"))?;
-            let frame =
-                self.frame(seq)?.ok_or_else(|| corrupt(&key, format!("indexes frame {seq}, which is missing")))?;
-            frames.push(frame);
+        for item in self.scan(&[keys::FRAME_INDEX]) {
+            let (key, value) = item?;
+            let header = FrameBlockHeader::decode(&key, &value)?;
+            if header.max_received_ms < from_ms || header.min_received_ms >= to_ms {
+                continue;
+            }
+            frames.extend(
+                self.frame_block(&header)?.into_iter().filter(|f| (from_ms..to_ms).contains(&f.received_at_ms)),
+            );
         }
+        frames.sort_by_key(|f| (f.received_at_ms, f.seq));
         Ok(frames)
     }
 
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineEntry>, ArchiveError> {
-        let mut entries = Vec::new();
+        let mut marks = Vec::new();
         for item in self.scan(&[QUARANTINE]).take(limit) {
             let (key, value) = item?;
             let mark: QuarantineMark = unseal_json(&key, &value)?;
             let seq = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed quarantine key"))?;
-            let frame =
-                self.frame(seq)?.ok_or_else(|| corrupt(&key, format!("quarantines frame {seq}, which is missing")))?;
-            entries.push(QuarantineEntry { frame, reason: mark.reason, quarantined_at_ms: mark.quarantined_at_ms });
+            marks.push((key, seq, mark));
         }
-        Ok(entries)
+        let seqs: Vec<u64> = marks.iter().map(|(_, seq, _)| *seq).collect();
+        let mut frames = self.frames_by_seq(&seqs)?;
+        marks
+            .into_iter()
+            .map(|(key, seq, mark)| {
+                let frame = frames
+                    .remove(&seq)
+                    .ok_or_else(|| corrupt(&key, format!("quarantines frame {seq}, which is missing")))?;
+                Ok(QuarantineEntry { frame, reason: mark.reason, quarantined_at_ms: mark.quarantined_at_ms })
+            })
+            .collect()
     }
 
     fn rejections(&self, source: &str, limit: usize) -> Result<Vec<StoredRejection>, ArchiveError> {
@@ -306,12 +578,31 @@ impl Archive for SledArchive {
             if keys::check_component("channel", channel).is_err() {
                 return Err(corrupt(&keys::name_key(DEVICE, device), format!("lists an invalid channel {channel:?}")));
             }
-            let prefix = keys::channel_readings_prefix(device, channel);
-            if let Some(item) = self.scan(&prefix).next_back() {
-                let (key, value) = item?;
-                let versions: Vec<StoredReading> = unseal_json(&key, &value)?;
-                latest.extend(versions.into_iter().next());
-            }
+            let series = (device.to_owned(), channel.clone());
+            let heads = self.heads();
+            let in_head = heads.get(&series).and_then(|s| s.head.last()).map(|r| r.reading.ts_ms);
+            let sealed = chunks::last_chunk(&self.db, &series)?;
+            let newest = match (in_head, sealed) {
+                (Some(head_ts), Some(chunk)) if chunk.max_ts > head_ts => Err(chunk),
+                (Some(head_ts), _) => Ok(head_ts),
+                (None, Some(chunk)) => Err(chunk),
+                (None, None) => continue,
+            };
+            let original = match newest {
+                Ok(ts) => {
+                    // The head's versions at its newest timestamp, with any sealed ones.
+                    let mut versions = heads.get(&series).map(|s| s.at(ts).to_vec()).unwrap_or_default();
+                    if let Some(mut chunk) = chunks::chunk_holding(&self.db, &series, ts)? {
+                        versions.extend(chunk.readings(&series)?.iter().filter(|r| r.reading.ts_ms == ts).cloned());
+                    }
+                    versions.into_iter().min_by_key(|r| r.seq)
+                }
+                Err(mut chunk) => {
+                    let max = chunk.max_ts;
+                    chunk.readings(&series)?.iter().find(|r| r.reading.ts_ms == max).cloned()
+                }
+            };
+            latest.extend(original);
         }
         Ok(latest)
     }
@@ -324,39 +615,21 @@ impl Archive for SledArchive {
         if q.limit == 0 || unkeyable("device", &q.device) || unkeyable("channel", &q.channel) {
             return Ok(Vec::new());
         }
-        let (start, end) = match (&q.device, &q.channel) {
-            (Some(device), Some(channel)) => {
-                let prefix = keys::channel_readings_prefix(device, channel);
-                let bound = |ts: i64| [prefix.as_slice(), &keys::ts_bytes(ts)].concat();
-                (
-                    q.from_ms.map_or_else(|| prefix.clone(), bound),
-                    q.to_ms.map_or_else(|| keys::after_prefix(&prefix), bound),
-                )
-            }
-            (Some(device), None) => {
-                let prefix = keys::device_readings_prefix(device);
-                let end = keys::after_prefix(&prefix);
-                (prefix, end)
-            }
-            (None, _) => (vec![READING], vec![READING + 1]),
-        };
-        if start >= end {
+        if q.from_ms.zip(q.to_ms).is_some_and(|(from, to)| from >= to) {
             return Ok(Vec::new());
         }
+        let devices = match &q.device {
+            Some(device) => self.device(device)?.into_iter().collect(),
+            None => self.devices()?,
+        };
         let mut out = Vec::new();
-        for item in self.db.range(start..end) {
-            let (key, value) = item.map_err(ArchiveError::storage("scan"))?;
-            let (_, channel, ts_ms) =
-                keys::parse_reading_key(&key).ok_or_else(|| corrupt(&key, "malformed reading key"))?;
-            let wanted = q.channel.as_deref().is_none_or(|c| c == channel)
-                && q.from_ms.is_none_or(|from| ts_ms >= from)
-                && q.to_ms.is_none_or(|to| ts_ms < to);
-            if !wanted {
-                continue;
-            }
-            let versions: Vec<StoredReading> = unseal_json(&key, &value)?;
-            for stored in versions {
-                out.push(stored);
+        for summary in devices {
+            for channel in &summary.channels {
+                if q.channel.as_ref().is_some_and(|c| c != channel) {
+                    continue;
+                }
+                let series = (summary.device.clone(), channel.clone());
+                out.extend(self.series_readings(&series, q.from_ms, q.to_ms, q.limit - out.len())?);
                 if out.len() >= q.limit {
                     return Ok(out);
                 }
@@ -387,34 +660,29 @@ impl Archive for SledArchive {
 
     fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<LogEntry>, ArchiveError> {
         let Some(first) = after_seq.checked_add(1) else { return Ok(Vec::new()) };
+        let head = self.log_head()?;
+        if first > head {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::new();
-        for item in self.db.range(keys::seq_key(LOG, first)..vec![LOG + 1]).take(limit) {
-            let (key, value) = item.map_err(ArchiveError::storage("scan"))?;
-            let seq = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed log key"))?;
-            let unreadable = |register: Option<(&str, &str, i64)>, error| UnreadableRecord {
-                seq,
-                register: register.map(|(device, channel, _)| (device.to_owned(), channel.to_owned())),
-                error,
+        let mut blocks = self.log_blocks_from(first).peekable();
+        while let Some(item) = blocks.next() {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item?;
+            let block_first = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed log block key"))?;
+            // Seqs are consecutive: a block ends where the next one starts.
+            let end = match blocks.peek() {
+                Some(Ok((next, _))) => keys::trailing_seq(next).unwrap_or(head + 1),
+                _ => head + 1,
             };
-            let reading_key = match unseal(&key, &value) {
-                Ok(k) => k,
-                Err(error) => {
-                    out.push(Err(unreadable(None, error)));
-                    continue;
+            for entry in self.log_block(block_first, &key, &value, end) {
+                let seq = entry.as_ref().map_or_else(|u| u.seq, |r| r.seq);
+                if seq >= first && out.len() < limit {
+                    out.push(entry);
                 }
-            };
-            let register = keys::parse_reading_key(reading_key);
-            let entry = match self.versions(reading_key) {
-                Ok(versions) => {
-                    versions.and_then(|v| v.into_iter().find(|stored| stored.seq == seq)).ok_or_else(|| {
-                        let error =
-                            corrupt(&key, format!("points to a record missing under key {}", display_key(reading_key)));
-                        unreadable(register, error)
-                    })
-                }
-                Err(error) => Err(unreadable(register, error)),
-            };
-            out.push(entry);
+            }
         }
         Ok(out)
     }
