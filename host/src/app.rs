@@ -108,7 +108,8 @@ pub fn open_archive(config: &Config) -> anyhow::Result<Arc<dyn Archive>> {
     let dir = archive_dir(config);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    Ok(Arc::new(SledArchive::open(&dir)?))
+    let wait = meterhub_storage::archive::sled_archive::LOCK_WAIT;
+    Ok(Arc::new(SledArchive::open_with(&dir, config.archive, wait)?))
 }
 
 /// Run the host until SIGINT or SIGTERM, applying configuration and plugin

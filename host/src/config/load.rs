@@ -18,6 +18,10 @@ pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_WASM_MEMORY_MIB: u32 = 64;
 /// Default time limit of a WASM call, milliseconds.
 pub const DEFAULT_WASM_CALL_TIMEOUT_MS: u32 = 1000;
+/// Default of `host.archive_cache_mib`: sled's page cache of the archive.
+pub const DEFAULT_ARCHIVE_CACHE_MIB: u32 = (meterhub_storage::archive::sled_archive::CACHE_CAPACITY_BYTES >> 20) as u32;
+/// Default of `host.archive_head_readings`.
+pub const DEFAULT_ARCHIVE_HEAD_READINGS: u32 = meterhub_storage::archive::HEAD_READINGS as u32;
 /// Default largest HTTP ingress body, bytes.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 /// Default most uncommitted frames per session.
@@ -93,6 +97,19 @@ impl Validator<'_> {
             && !(10..=600_000).contains(t.get_ref())
         {
             self.error(t, "wasm_call_timeout_ms must be between 10 and 600000");
+        }
+
+        let cache_mib = host.archive_cache_mib.as_ref().map_or(DEFAULT_ARCHIVE_CACHE_MIB, |m| *m.get_ref());
+        if let Some(m) = &host.archive_cache_mib
+            && !(8..=65_536).contains(m.get_ref())
+        {
+            self.error(m, "archive_cache_mib must be between 8 and 65536");
+        }
+        let head_readings = host.archive_head_readings.as_ref().map_or(DEFAULT_ARCHIVE_HEAD_READINGS, |m| *m.get_ref());
+        if let Some(m) = &host.archive_head_readings
+            && !(1_000..=10_000_000).contains(m.get_ref())
+        {
+            self.error(m, "archive_head_readings must be between 1000 and 10000000");
         }
 
         let supervision = self.supervision(host);
@@ -174,6 +191,10 @@ impl Validator<'_> {
             plugins_dir,
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
+            archive: meterhub_storage::archive::ArchiveOptions {
+                cache_bytes: u64::from(cache_mib) << 20,
+                head_readings: head_readings as usize,
+            },
             supervision,
             trusted_plugins,
             api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
@@ -212,6 +233,8 @@ impl Validator<'_> {
             ),
             ("host.plugin_backoff_min_ms", Some(or_table(host.plugin_backoff_min_ms.as_ref().map(Spanned::span)))),
             ("host.plugin_backoff_max_ms", Some(or_table(host.plugin_backoff_max_ms.as_ref().map(Spanned::span)))),
+            ("host.archive_cache_mib", Some(or_table(host.archive_cache_mib.as_ref().map(Spanned::span)))),
+            ("host.archive_head_readings", Some(or_table(host.archive_head_readings.as_ref().map(Spanned::span)))),
             ("host.trusted_plugins", Some(or_table(host.trusted_plugins.as_ref().map(Spanned::span)))),
             ("api.listen", api),
             ("log.format", log_format),
@@ -533,6 +556,23 @@ max_line_bytes = 100
             parse(Path::new("/etc/m.toml"), &text.replace("Europe/Berlin", "UTC").replace('5', "4")).expect("valid");
         let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
         assert_eq!(changes, ["accounting.time_zone"]);
+    }
+
+    #[test]
+    fn archive_memory_limits_have_defaults_ranges_and_take_effect_at_restart() {
+        let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
+        let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
+        assert_eq!(c.archive, meterhub_storage::archive::ArchiveOptions::default());
+        let text = format!("{base}archive_cache_mib=32\narchive_head_readings=5000\n");
+        let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
+        assert_eq!((c.archive.cache_bytes, c.archive.head_readings), (32 << 20, 5000));
+        let e = errors(&format!("{base}archive_cache_mib=1\narchive_head_readings=10\n"));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].starts_with("/etc/m.toml:4:") && e[0].contains("between 8 and 65536"), "{e:?}");
+        assert!(e[1].starts_with("/etc/m.toml:5:") && e[1].contains("between 1000 and 10000000"), "{e:?}");
+        let other = parse(Path::new("/etc/m.toml"), &text.replace("5000", "6000")).expect("valid");
+        let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
+        assert_eq!(changes, ["host.archive_head_readings"]);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Config {
     pub wasm_memory_bytes: usize,
     /// Time limit of one WASM plugin call, milliseconds.
     pub wasm_call_timeout_ms: u32,
+    /// Memory limits of the archive.
+    pub archive: meterhub_storage::archive::ArchiveOptions,
     /// Backoff and quarantine of failing plugin instances.
     pub supervision: SupervisionPolicy,
     /// Native plugins (ids) loaded into the host process; every other native
@@ -59,6 +61,16 @@ impl Config {
             "host.wasm_call_timeout_ms",
             self.wasm_call_timeout_ms.to_string(),
             other.wasm_call_timeout_ms.to_string(),
+        );
+        compare(
+            "host.archive_cache_mib",
+            (self.archive.cache_bytes >> 20).to_string(),
+            (other.archive.cache_bytes >> 20).to_string(),
+        );
+        compare(
+            "host.archive_head_readings",
+            self.archive.head_readings.to_string(),
+            other.archive.head_readings.to_string(),
         );
         compare(
             "host.plugin_max_failures",

@@ -54,6 +54,12 @@ pub struct RawHost {
     /// Largest delay before a failed plugin instance is tried again, milliseconds.
     #[serde(default)]
     pub plugin_backoff_max_ms: Option<Spanned<u64>>,
+    /// sled's page cache of the archive, MiB.
+    #[serde(default)]
+    pub archive_cache_mib: Option<Spanned<u32>>,
+    /// Readings the archive's series heads hold in memory before sealing.
+    #[serde(default)]
+    pub archive_head_readings: Option<Spanned<u32>>,
     /// Native plugins loaded into the host process instead of a runner process.
     #[serde(default)]
     pub trusted_plugins: Option<Spanned<Vec<Spanned<String>>>>,
