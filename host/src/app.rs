@@ -177,6 +177,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         pipeline: pipeline.clone(),
         live: live.clone(),
         journal: journal.stats().clone(),
+        health: journal.health().clone(),
         started,
         rates: rates.clone(),
         accounting: accounting.clone(),

@@ -7,6 +7,7 @@
 //! - [`archive`]: the `Archive` trait and its sled implementation, followed by
 //!   every consumer through the global reading sequence;
 //! - [`seal`]: the checksummed value envelope of every database of the house;
+//! - [`health`]: which stores' writes fail (a full disk), logged once per change;
 //! - [`files`]: atomic file writes;
 //! - [`diagnostic`]: one problem at `file:line:col`;
 //! - [`clock`]: the host clock;
@@ -16,6 +17,7 @@ pub mod archive;
 pub mod clock;
 pub mod diagnostic;
 pub mod files;
+pub mod health;
 pub mod journal;
 pub mod seal;
 #[cfg(any(test, feature = "testing"))]

@@ -51,7 +51,7 @@ pub fn decoded(seq: u64, source: &str, readings: Vec<Reading>) -> ApplyItem {
 /// its value through [`SledArchive::tree`].
 pub fn chunk_key(archive: &SledArchive, device: &str, channel: &str, ts_ms: i64) -> Vec<u8> {
     let series = (device.to_owned(), channel.to_owned());
-    crate::archive::chunks::chunk_holding(archive.tree(), &series, ts_ms).expect("read").expect("a sealed chunk").key
+    crate::archive::chunks::chunk_holding(&archive.tree(), &series, ts_ms).expect("read").expect("a sealed chunk").key
 }
 
 /// The key of the log block holding reading `seq`, for tests that damage it.

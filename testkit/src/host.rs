@@ -129,9 +129,13 @@ impl Host {
         }
     }
 
-    /// The data directory.
+    /// The data directory: the config's `data_dir`, relative to the
+    /// host's directory (`data` in the default config).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir().join("data")
+        let config = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let value: Option<toml::Value> = toml::from_str(&config).ok();
+        let data = value.as_ref().and_then(|v| v.get("host")?.get("data_dir")?.as_str().map(PathBuf::from));
+        self.dir().join(data.unwrap_or_else(|| PathBuf::from("data")))
     }
 
     /// The host's log file.

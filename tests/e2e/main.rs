@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod conformance;
 mod crash;
+mod disk_full;
 mod dropin;
 mod ingest;
 mod isolation;

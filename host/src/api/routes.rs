@@ -135,11 +135,18 @@ fn method_not_allowed(method: &Method, path: &str, allowed: &[&str]) -> HttpResp
     response
 }
 
+/// `GET /api/v1/health`: 200 `ok`, or 503 `degraded` with what is wrong
+/// (`degraded: disk full at <path>, <n> bytes free`).
 fn health(state: &ApiState) -> HttpResponse {
     let applied = state.archive.applied_through();
-    let (status, code) = match &applied {
-        Ok(_) => ("ok", StatusCode::OK),
-        Err(_) => ("degraded", StatusCode::SERVICE_UNAVAILABLE),
+    let problems = state.health.problems();
+    let mut errors: Vec<String> = problems.iter().map(|p| p.summary()).collect();
+    if let Err(e) = &applied {
+        errors.push(e.to_string());
+    }
+    let (status, code) = match errors.is_empty() {
+        true => ("ok", StatusCode::OK),
+        false => ("degraded", StatusCode::SERVICE_UNAVAILABLE),
     };
     meterhub_http::json(
         code,
@@ -148,7 +155,8 @@ fn health(state: &ApiState) -> HttpResponse {
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_s": state.started.elapsed().as_secs(),
             "applied_through": applied.as_ref().ok(),
-            "error": applied.as_ref().err().map(ToString::to_string),
+            "error": (!errors.is_empty()).then(|| format!("degraded: {}", errors.join("; "))),
+            "stores": problems,
             "plugins_loaded": state.view().plugins.len(),
             "plugins_refused": state.view().refused.len(),
         }),

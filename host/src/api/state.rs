@@ -16,8 +16,10 @@ pub struct ApiState {
     /// Plugins, driver instances, plugin instances and the configuration,
     /// as of the last change.
     pub live: LiveView,
-    /// Journal statistics (commit latency, pipeline backlog).
+    /// Journal statistics (commit latency, pipeline backlog, inputs not stored).
     pub journal: Arc<meterhub_storage::journal::JournalStats>,
+    /// Whether the journal and the archive can write (a full disk).
+    pub health: Arc<meterhub_storage::health::StoreHealth>,
     /// When the host started.
     pub started: Instant,
     /// Frames and readings per second per source (sampled).

@@ -63,6 +63,8 @@ pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             "instances": instances(state),
             "config": state.view().config,
             "sources": state.archive.counters()?,
+            "not_stored": state.journal.not_stored(),
+            "stores": state.health.problems(),
             "rates": *state.rates.lock().unwrap_or_else(|e| e.into_inner()),
             "applied_through": state.archive.applied_through()?,
             "uptime_s": state.started.elapsed().as_secs(),
@@ -115,7 +117,9 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// `GET /metrics`.
 pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
-    let sources: BTreeMap<String, SourceCounters> = state.archive.counters()?;
+    // While the archive cannot be read (reopening after a full disk) the
+    // rest of the metrics still answer, with the store health among them.
+    let sources: BTreeMap<String, SourceCounters> = state.archive.counters().unwrap_or_default();
     let mut out = String::new();
     family(
         &mut out,
@@ -210,7 +214,47 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     );
     let _ = writeln!(out, "meterhub_config_last_change_refused {}", u8::from(state.view().config.last_error.is_some()));
     family(&mut out, "meterhub_archive_applied_seq", "gauge", "Last journal sequence number applied to the archive.");
-    let _ = writeln!(out, "meterhub_archive_applied_seq {}", state.archive.applied_through()?);
+    if let Ok(applied) = state.archive.applied_through() {
+        let _ = writeln!(out, "meterhub_archive_applied_seq {applied}");
+    }
+    let problems = state.health.problems();
+    family(
+        &mut out,
+        "meterhub_store_degraded",
+        "gauge",
+        "1 while writes of a store fail (disk_full: because the disk is full).",
+    );
+    for store in ["journal", "archive"] {
+        let problem = problems.iter().find(|p| p.store == store);
+        let _ = writeln!(
+            out,
+            "meterhub_store_degraded{{store=\"{store}\",disk_full=\"{}\"}} {}",
+            problem.is_some_and(|p| p.disk_full),
+            u8::from(problem.is_some())
+        );
+    }
+    family(&mut out, "meterhub_store_write_failures_total", "counter", "Failed writes per store since the start.");
+    let failures = state.health.failures_total();
+    for store in ["journal", "archive"] {
+        let _ = writeln!(
+            out,
+            "meterhub_store_write_failures_total{{store=\"{store}\"}} {}",
+            failures.get(store).unwrap_or(&0)
+        );
+    }
+    family(&mut out, "meterhub_data_free_bytes", "gauge", "Free bytes on the file system of the archive.");
+    if let Some(free) = meterhub_storage::health::free_bytes(state.archive.location()) {
+        let _ = writeln!(out, "meterhub_data_free_bytes {free}");
+    }
+    family(
+        &mut out,
+        "meterhub_inputs_not_stored_total",
+        "counter",
+        "Inputs per source refused because they could not be stored (their sender got an error, not an acknowledgement).",
+    );
+    for (source, n) in state.journal.not_stored() {
+        let _ = writeln!(out, "meterhub_inputs_not_stored_total{{source=\"{}\"}} {n}", label(&source));
+    }
     let hub = &state.publisher;
     family(&mut out, "meterhub_streams_open", "gauge", "Live streams (SSE and WebSocket) open.");
     let _ = writeln!(out, "meterhub_streams_open {}", hub.len());

@@ -1,6 +1,13 @@
 //! The pipeline task: follows the journal's committed records, decodes and
 //! applies them in batches, tells the journal what may be released, and
 //! serves re-decode requests between batches.
+//!
+//! When the archive cannot write (a full disk), the task reports it in the
+//! store health, reopens the archive every [`HEAL_EVERY`] and applies again
+//! the records it applied since the last flush (the reopened archive has
+//! lost them; the journal still holds them, unreleased), then goes on. No
+//! record is taken from the journal meanwhile, so the journal's backlog
+//! limit slows acknowledgements instead of memory growing.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +23,10 @@ use super::{RedecodeReport, RedecodeSelection, Stage};
 const MAX_BATCH: usize = 2048;
 /// How often the archive is flushed and the journal released.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// How often a failing archive is reopened.
+const HEAL_EVERY: Duration = Duration::from_millis(500);
+/// The archive's name in the store health.
+const STORE: &str = "archive";
 
 /// A request to the running pipeline.
 pub enum PipelineCommand {
@@ -76,7 +87,8 @@ async fn run(
     bus: broadcast::Sender<StoredReading>,
 ) {
     let mut last_flush = Instant::now();
-    let mut applied_unflushed: Option<u64> = None;
+    // Applied since the last flush: what a reopened archive may have lost.
+    let mut unflushed: Vec<JournalRecord> = Vec::new();
     loop {
         let flush_in = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         tokio::select! {
@@ -92,16 +104,19 @@ async fn run(
                 journal.stats().record_taken(batch.len());
                 let summary = loop {
                     match tokio::task::block_in_place(|| stage.apply(batch.clone())) {
-                        Ok(summary) => break summary,
+                        Ok(summary) => break Some(summary),
                         Err(e) => {
-                            // Nothing is skipped: the same batch is applied again
-                            // until the archive takes it (disk full, I/O error).
-                            tracing::error!(error = %e, records = batch.len(), "archive apply failed; retrying in 1 s");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            // Nothing is skipped: the same batch is applied
+                            // again once the archive is healthy.
+                            journal.health().failed(STORE, stage.archive().location(), &e, e.is_disk_full());
+                            if !heal(&mut stage, &unflushed, &journal, &records).await {
+                                break None;
+                            }
                         }
                     }
                 };
-                applied_unflushed = Some(summary.applied_through);
+                let Some(summary) = summary else { break };
+                unflushed.extend(batch);
                 for reading in summary.new_readings {
                     let _ = bus.send(reading);
                 }
@@ -116,22 +131,59 @@ async fn run(
                     let _ = reply.send(());
                 }
             },
-            _ = tokio::time::sleep(flush_in), if applied_unflushed.is_some() => {}
+            _ = tokio::time::sleep(flush_in), if !unflushed.is_empty() => {}
         }
-        if let Some(applied) = applied_unflushed
-            && last_flush.elapsed() >= FLUSH_EVERY
-        {
+        if !unflushed.is_empty() && last_flush.elapsed() >= FLUSH_EVERY {
             match tokio::task::block_in_place(|| stage.archive().flush()) {
                 Ok(()) => {
-                    journal.release_through(applied);
-                    applied_unflushed = None;
+                    journal.health().succeeded(STORE);
+                    journal.release_through(unflushed.last().map_or(0, |r| r.seq));
+                    unflushed.clear();
                 }
-                Err(e) => tracing::error!(error = %e, "archive flush failed"),
+                Err(e) => {
+                    journal.health().failed(STORE, stage.archive().location(), &e, e.is_disk_full());
+                    if !heal(&mut stage, &unflushed, &journal, &records).await {
+                        break;
+                    }
+                    continue;
+                }
             }
             last_flush = Instant::now();
         }
     }
     if let Err(e) = stage.archive().flush() {
+        // The journal keeps what was not flushed; the next start applies it.
         tracing::error!(error = %e, "archive flush at shutdown failed");
+    }
+}
+
+/// Reopens the archive until it takes again what was applied since the last
+/// flush, and flushes it. `false` when the host is stopping (the journal
+/// keeps those records for the next start).
+async fn heal(
+    stage: &mut Stage,
+    unflushed: &[JournalRecord],
+    journal: &JournalHandle,
+    records: &mpsc::Receiver<JournalRecord>,
+) -> bool {
+    loop {
+        if records.is_closed() {
+            return false;
+        }
+        tokio::time::sleep(HEAL_EVERY).await;
+        let healed = tokio::task::block_in_place(|| {
+            stage.archive().recover()?;
+            for chunk in unflushed.chunks(MAX_BATCH) {
+                stage.apply(chunk.to_vec())?;
+            }
+            stage.archive().flush()
+        });
+        match healed {
+            Ok(()) => {
+                journal.health().succeeded(STORE);
+                return true;
+            }
+            Err(e) => journal.health().failed(STORE, stage.archive().location(), &e, e.is_disk_full()),
+        }
     }
 }

@@ -31,6 +31,15 @@ pub trait Archive: Send + Sync + 'static {
     /// journal segments only after this returned.
     fn flush(&self) -> Result<(), ArchiveError>;
 
+    /// Reopens the storage engine after writes failed (a full disk): sled
+    /// keeps failing every operation after one I/O error until it is
+    /// reopened. What had not been flushed is gone afterwards and must be
+    /// applied again (from the journal records past [`Archive::applied_through`]).
+    fn recover(&self) -> Result<(), ArchiveError>;
+
+    /// Where the archive keeps its data, for messages.
+    fn location(&self) -> &std::path::Path;
+
     /// Applies a new verdict to an archived frame (a fixed codec). A
     /// quarantined frame that now decodes leaves quarantine and its frame
     /// counters move accordingly; for other frames only the readings are

@@ -64,6 +64,12 @@ pub enum ArchiveError {
         /// Why.
         reason: &'static str,
     },
+    /// The database is being reopened after a failure; try again.
+    #[error("archive {path} is being reopened after a write failure; try again in a moment")]
+    Reopening {
+        /// The database directory.
+        path: PathBuf,
+    },
     /// A re-decode named a frame the archive does not hold.
     #[error("archive holds no frame with journal seq {seq}")]
     UnknownFrame {
@@ -79,6 +85,16 @@ impl From<crate::seal::SealError> for ArchiveError {
 }
 
 impl ArchiveError {
+    /// Whether the cause is a full disk (or quota).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            ArchiveError::Open { source: sled::Error::Io(io), .. }
+            | ArchiveError::Storage { source: sled::Error::Io(io), .. } => crate::health::is_disk_full(io),
+            ArchiveError::Sync { source, .. } => crate::health::is_disk_full(source),
+            _ => false,
+        }
+    }
+
     /// A [`ArchiveError::Storage`] for `op`.
     pub(crate) fn storage(op: &'static str) -> impl FnOnce(sled::Error) -> ArchiveError {
         move |source| ArchiveError::Storage { op, source }

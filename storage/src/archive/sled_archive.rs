@@ -52,7 +52,8 @@ const LOG_BLOCKS_CACHED: usize = 4;
 /// The sled-backed archive. `Send + Sync`: share it as `Arc<dyn Archive>`.
 #[derive(Debug)]
 pub struct SledArchive {
-    db: sled::Db,
+    /// The database; `None` only while [`Archive::recover`] reopens it.
+    db: RwLock<Option<sled::Db>>,
     path: PathBuf,
     options: ArchiveOptions,
     /// Serializes write transactions (and seals).
@@ -146,19 +147,9 @@ impl SledArchive {
         options: ArchiveOptions,
         lock_wait: std::time::Duration,
     ) -> Result<Self, ArchiveError> {
-        let deadline = std::time::Instant::now() + lock_wait;
-        let db = loop {
-            match Self::open_db(path, options.cache_bytes) {
-                Err(ArchiveError::Open { source: sled::Error::Io(io), .. })
-                    if is_lock_error(&io) && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                other => break other?,
-            }
-        };
+        let db = Self::open_db_waiting(path, options.cache_bytes, lock_wait)?;
         let archive = SledArchive {
-            db,
+            db: RwLock::new(Some(db)),
             path: path.to_path_buf(),
             options,
             write_lock: Mutex::new(()),
@@ -167,12 +158,32 @@ impl SledArchive {
         };
         // Fail at start-up, not on the first write, if the markers are damaged.
         archive.applied_through()?;
-        if let Some(report) = super::migrate::to_current(&archive.db)? {
+        if let Some(report) = super::migrate::to_current(&*archive.db()?)? {
             tracing::info!(path = %path.display(), ?report, "archive converted to the current layout");
             archive.flush()?;
         }
         archive.rebuild_heads()?;
         Ok(archive)
+    }
+
+    /// Opens the database, waiting up to `lock_wait` for a lock this process
+    /// may still hold (a handle dropped a moment ago).
+    fn open_db_waiting(
+        path: &Path,
+        cache_bytes: u64,
+        lock_wait: std::time::Duration,
+    ) -> Result<sled::Db, ArchiveError> {
+        let deadline = std::time::Instant::now() + lock_wait;
+        loop {
+            match Self::open_db(path, cache_bytes) {
+                Err(ArchiveError::Open { source: sled::Error::Io(io), .. })
+                    if is_lock_error(&io) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, ArchiveError> {
@@ -211,18 +222,27 @@ impl SledArchive {
         self.heads.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ArchiveError> {
-        self.db.get(key).map_err(ArchiveError::storage("read"))
+    /// The database (a cheap handle), unless it is being reopened.
+    fn db(&self) -> Result<sled::Db, ArchiveError> {
+        let slot = self.db.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.clone().ok_or(ArchiveError::Reopening { path: self.path.clone() })
     }
 
-    fn scan(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), ArchiveError>> {
-        self.db.scan_prefix(prefix).map(|item| item.map_err(ArchiveError::storage("scan")))
+    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ArchiveError> {
+        self.db()?.get(key).map_err(ArchiveError::storage("read"))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+    ) -> Result<impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), ArchiveError>>, ArchiveError> {
+        Ok(self.db()?.scan_prefix(prefix).map(|item| item.map_err(ArchiveError::storage("scan"))))
     }
 
     /// Direct access to the tree, for tests that damage stored values.
     #[cfg(any(test, feature = "testing"))]
-    pub fn tree(&self) -> &sled::Db {
-        &self.db
+    pub fn tree(&self) -> sled::Db {
+        self.db().expect("the archive is open")
     }
 
     /// Readings the series heads hold in memory now.
@@ -244,10 +264,11 @@ impl SledArchive {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
-        let chunks = chunks::seal_heads(&self.db, heads, &mut batch)?;
+        let db = self.db()?;
+        let chunks = chunks::seal_heads(&db, heads, &mut batch)?;
         let through = self.log_head()?;
         batch.insert(keys::CHUNKED_THROUGH, seal_u64(keys::CHUNKED_THROUGH, through));
-        self.db.apply_batch(batch).map_err(ArchiveError::storage("write chunks"))?;
+        db.apply_batch(batch).map_err(ArchiveError::storage("write chunks"))?;
         tracing::debug!(readings = heads.len, chunks, through, "series heads sealed");
         heads.sealed();
         Ok(())
@@ -255,7 +276,7 @@ impl SledArchive {
 
     /// Fills the heads from the log past the `chunked_through` mark.
     fn rebuild_heads(&self) -> Result<(), ArchiveError> {
-        let through = super::apply::read_u64(&self.db, keys::CHUNKED_THROUGH)?.unwrap_or(0);
+        let through = super::apply::read_u64(&*self.db()?, keys::CHUNKED_THROUGH)?.unwrap_or(0);
         let mut unsealed = Vec::new();
         let mut after = through;
         loop {
@@ -293,13 +314,17 @@ impl SledArchive {
     }
 
     /// The log block holding `seq`, or the first one after it.
-    fn log_blocks_from(&self, seq: u64) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), ArchiveError>> {
+    fn log_blocks_from(
+        &self,
+        seq: u64,
+    ) -> Result<impl Iterator<Item = Result<(sled::IVec, sled::IVec), ArchiveError>>, ArchiveError> {
+        let db = self.db()?;
         let at = keys::seq_key(keys::LOG_BLOCK, seq);
-        let start = match self.db.range(vec![keys::LOG_BLOCK]..=at.clone()).next_back() {
+        let start = match db.range(vec![keys::LOG_BLOCK]..=at.clone()).next_back() {
             Some(Ok((key, _))) => key.to_vec(),
             _ => at,
         };
-        self.db.range(start..vec![keys::LOG_BLOCK + 1]).map(|item| item.map_err(ArchiveError::storage("scan log")))
+        Ok(db.range(start..vec![keys::LOG_BLOCK + 1]).map(|item| item.map_err(ArchiveError::storage("scan log"))))
     }
 
     /// The readings of a log block, from the cache or decoded.
@@ -372,7 +397,8 @@ impl SledArchive {
         let heads = self.heads();
         let in_range = |ts: i64| from.is_none_or(|f| ts >= f) && to.is_none_or(|t| ts < t);
         let mut out = Vec::new();
-        for chunk in chunks::chunks_between(&self.db, series, from, to) {
+        let db = self.db()?;
+        for chunk in chunks::chunks_between(&db, series, from, to) {
             let mut chunk = chunk?;
             out.extend(chunk.readings(series)?.iter().filter(|r| in_range(r.reading.ts_ms)).cloned());
             // Chunks do not overlap: later ones hold only later timestamps.
@@ -392,7 +418,7 @@ impl SledArchive {
     /// The frame block that may hold frame `seq`.
     fn frame_block_of(&self, seq: u64) -> Result<Option<FrameBlockHeader>, ArchiveError> {
         let at = keys::seq_key(keys::FRAME_INDEX, seq);
-        match self.db.range(vec![keys::FRAME_INDEX]..=at).next_back() {
+        match self.db()?.range(vec![keys::FRAME_INDEX]..=at).next_back() {
             Some(item) => {
                 let (key, value) = item.map_err(ArchiveError::storage("scan frame index"))?;
                 let header = FrameBlockHeader::decode(&key, &value)?;
@@ -431,18 +457,19 @@ impl SledArchive {
 
 impl Archive for SledArchive {
     fn applied_through(&self) -> Result<u64, ArchiveError> {
-        Ok(super::apply::read_u64(&self.db, keys::APPLIED_THROUGH)?.unwrap_or(0))
+        Ok(super::apply::read_u64(&*self.db()?, keys::APPLIED_THROUGH)?.unwrap_or(0))
     }
 
     fn log_head(&self) -> Result<u64, ArchiveError> {
-        let next = super::apply::read_u64(&self.db, keys::NEXT_READING_SEQ)?.unwrap_or(1);
+        let next = super::apply::read_u64(&*self.db()?, keys::NEXT_READING_SEQ)?.unwrap_or(1);
         Ok(next.saturating_sub(1))
     }
 
     fn apply(&self, items: Vec<ApplyItem>) -> Result<ApplySummary, ArchiveError> {
         let _writing = self.write_guard();
+        let db = self.db()?;
         let heads = self.heads();
-        let mut txn = Txn::begin(&self.db, &heads, now_ms())?;
+        let mut txn = Txn::begin(&db, &heads, now_ms())?;
         for item in items {
             let seq = item.record.seq;
             if seq <= txn.applied_through {
@@ -464,8 +491,25 @@ impl Archive for SledArchive {
         Ok(ApplySummary { applied_through, new_readings })
     }
 
+    fn recover(&self) -> Result<(), ArchiveError> {
+        let _writing = self.write_guard();
+        // Drop this handle first: sled keeps its lock until every handle is gone.
+        self.db.write().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        self.heads_mut().sealed();
+        self.log_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let db = Self::open_db_waiting(&self.path, self.options.cache_bytes, LOCK_WAIT)?;
+        *self.db.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(db);
+        self.rebuild_heads()?;
+        tracing::info!(path = %self.path.display(), applied_through = self.applied_through()?, "archive reopened");
+        Ok(())
+    }
+
+    fn location(&self) -> &Path {
+        &self.path
+    }
+
     fn flush(&self) -> Result<(), ArchiveError> {
-        self.db.flush().map_err(ArchiveError::storage("flush"))?;
+        self.db()?.flush().map_err(ArchiveError::storage("flush"))?;
         // sled 0.34 makes its log stable with `sync_file_range`, which
         // neither flushes the drive cache nor the file's metadata: fsync the
         // files for real before the caller releases journal segments.
@@ -475,8 +519,9 @@ impl Archive for SledArchive {
     fn redecode(&self, frame_seq: u64, verdict: Verdict) -> Result<RedecodeOutcome, ArchiveError> {
         let _writing = self.write_guard();
         let Some(frame) = self.frame(frame_seq)? else { return Err(ArchiveError::UnknownFrame { seq: frame_seq }) };
+        let db = self.db()?;
         let heads = self.heads();
-        let mut txn = Txn::begin(&self.db, &heads, now_ms())?;
+        let mut txn = Txn::begin(&db, &heads, now_ms())?;
         let quarantine_key = keys::seq_key(QUARANTINE, frame_seq);
         let was_quarantined = txn.get(&quarantine_key)?.is_some();
         let outcome = match checked(verdict) {
@@ -517,7 +562,7 @@ impl Archive for SledArchive {
             return Ok(Vec::new());
         }
         let mut frames = Vec::new();
-        for item in self.scan(&[keys::FRAME_INDEX]) {
+        for item in self.scan(&[keys::FRAME_INDEX])? {
             let (key, value) = item?;
             let header = FrameBlockHeader::decode(&key, &value)?;
             if header.max_received_ms < from_ms || header.min_received_ms >= to_ms {
@@ -533,7 +578,7 @@ impl Archive for SledArchive {
 
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineEntry>, ArchiveError> {
         let mut marks = Vec::new();
-        for item in self.scan(&[QUARANTINE]).take(limit) {
+        for item in self.scan(&[QUARANTINE])?.take(limit) {
             let (key, value) = item?;
             let mark: QuarantineMark = unseal_json(&key, &value)?;
             let seq = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed quarantine key"))?;
@@ -554,7 +599,7 @@ impl Archive for SledArchive {
 
     fn rejections(&self, source: &str, limit: usize) -> Result<Vec<StoredRejection>, ArchiveError> {
         let mut out = Vec::new();
-        for item in self.scan(&keys::rejection_prefix(source)).rev().take(limit) {
+        for item in self.scan(&keys::rejection_prefix(source))?.rev().take(limit) {
             let (key, value) = item?;
             let seq = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed rejection key"))?;
             out.push(StoredRejection { seq, rejection: unseal_rejection(&key, &value)? });
@@ -563,7 +608,7 @@ impl Archive for SledArchive {
     }
 
     fn devices(&self) -> Result<Vec<DeviceSummary>, ArchiveError> {
-        self.scan(&[DEVICE]).map(|item| item.and_then(|(key, value)| unseal_json(&key, &value))).collect()
+        self.scan(&[DEVICE])?.map(|item| item.and_then(|(key, value)| unseal_json(&key, &value))).collect()
     }
 
     fn device(&self, device: &str) -> Result<Option<DeviceSummary>, ArchiveError> {
@@ -581,7 +626,8 @@ impl Archive for SledArchive {
             let series = (device.to_owned(), channel.clone());
             let heads = self.heads();
             let in_head = heads.get(&series).and_then(|s| s.head.last()).map(|r| r.reading.ts_ms);
-            let sealed = chunks::last_chunk(&self.db, &series)?;
+            let db = self.db()?;
+            let sealed = chunks::last_chunk(&db, &series)?;
             let newest = match (in_head, sealed) {
                 (Some(head_ts), Some(chunk)) if chunk.max_ts > head_ts => Err(chunk),
                 (Some(head_ts), _) => Ok(head_ts),
@@ -592,7 +638,7 @@ impl Archive for SledArchive {
                 Ok(ts) => {
                     // The head's versions at its newest timestamp, with any sealed ones.
                     let mut versions = heads.get(&series).map(|s| s.at(ts).to_vec()).unwrap_or_default();
-                    if let Some(mut chunk) = chunks::chunk_holding(&self.db, &series, ts)? {
+                    if let Some(mut chunk) = chunks::chunk_holding(&db, &series, ts)? {
                         versions.extend(chunk.readings(&series)?.iter().filter(|r| r.reading.ts_ms == ts).cloned());
                     }
                     versions.into_iter().min_by_key(|r| r.seq)
@@ -644,12 +690,12 @@ impl Archive for SledArchive {
     }
 
     fn modules(&self) -> Result<Vec<ModuleActivity>, ArchiveError> {
-        self.scan(&[TELEMETRY]).map(|item| item.and_then(|(key, value)| unseal_json(&key, &value))).collect()
+        self.scan(&[TELEMETRY])?.map(|item| item.and_then(|(key, value)| unseal_json(&key, &value))).collect()
     }
 
     fn counters(&self) -> Result<BTreeMap<String, SourceCounters>, ArchiveError> {
         let mut all = BTreeMap::new();
-        for item in self.scan(&[COUNTERS]) {
+        for item in self.scan(&[COUNTERS])? {
             let (key, value) = item?;
             let source =
                 std::str::from_utf8(&key[1..]).map_err(|_| corrupt(&key, "source name is not UTF-8"))?.to_string();
@@ -665,7 +711,7 @@ impl Archive for SledArchive {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        let mut blocks = self.log_blocks_from(first).peekable();
+        let mut blocks = self.log_blocks_from(first)?.peekable();
         while let Some(item) = blocks.next() {
             if out.len() >= limit {
                 break;
@@ -690,7 +736,7 @@ impl Archive for SledArchive {
     fn resume_marks(&self, source: &str) -> Result<BTreeMap<String, i64>, ArchiveError> {
         let prefix = keys::resume_prefix(source);
         let mut marks = BTreeMap::new();
-        for entry in self.db.scan_prefix(&prefix) {
+        for entry in self.db()?.scan_prefix(&prefix) {
             let (key, value) = entry.map_err(ArchiveError::storage("read resume marks"))?;
             let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
             marks.insert(name, keys::mark_from_u64(unseal_u64(&key, &value)?));
@@ -706,6 +752,6 @@ impl Archive for SledArchive {
     fn set_cursor(&self, name: &str, seq: u64) -> Result<(), ArchiveError> {
         let key = keys::name_key(CURSOR, name);
         let value = seal_u64(&key, seq);
-        self.db.insert(key, value).map(|_| ()).map_err(ArchiveError::storage("write cursor"))
+        self.db()?.insert(key, value).map(|_| ()).map_err(ArchiveError::storage("write cursor"))
     }
 }

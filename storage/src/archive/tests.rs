@@ -718,3 +718,24 @@ fn resume_marks_only_move_up_per_source_and_key_and_survive_reopening() {
     assert_eq!(archive.resume_marks("other").expect("marks").get("DEV-A"), Some(&9000));
     assert!(archive.resume_marks("vegas").expect("marks").is_empty(), "a source prefix is not the source");
 }
+
+#[test]
+fn recover_reopens_the_database_and_the_records_applied_since_the_last_flush_go_in_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = ArchiveOptions { head_readings: 1000, ..ArchiveOptions::default() };
+    let archive =
+        SledArchive::open_with(&dir.path().join("archive"), options, super::sled_archive::LOCK_WAIT).expect("open");
+    let item = |seq: u64| decoded(seq, "s", vec![reading("m1", "vol", T0 + seq as i64 * 1000, &seq.to_string())]);
+    archive.apply((1..=50).map(item).collect()).expect("apply");
+    archive.flush().expect("flush");
+    archive.apply((51..=60).map(item).collect()).expect("apply");
+    archive.recover().expect("recover");
+    // Whatever the reopened database kept, applying again is harmless.
+    archive.apply((51..=60).map(item).collect()).expect("apply again");
+    let stored = archive.readings(&all(Some("m1"))).expect("readings");
+    assert_eq!(stored.len(), 60);
+    let log: Vec<u64> = archive.log_after(0, 100).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+    assert_eq!(log, (1..=60).collect::<Vec<_>>());
+    assert_eq!(counters_of(&archive, "s").received, 60);
+    assert_eq!(archive.location(), dir.path().join("archive"));
+}

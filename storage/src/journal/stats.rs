@@ -2,6 +2,8 @@
 //! (write + `fdatasync`), how much was committed, and how far the pipeline
 //! is behind the journal.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -19,6 +21,8 @@ pub struct JournalStats {
     records: AtomicU64,
     forwarded: AtomicU64,
     taken: AtomicU64,
+    /// Appends refused because their group could not be written, per source.
+    not_stored: Mutex<BTreeMap<String, u64>>,
 }
 
 /// A consistent-enough copy of [`JournalStats`].
@@ -55,6 +59,23 @@ impl JournalStats {
     /// The pipeline took `n` committed records.
     pub fn record_taken(&self, n: usize) {
         self.taken.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// An append of `source` was refused: its group could not be written
+    /// (a full disk). Its sender heard an error, never an acknowledgement.
+    pub fn record_not_stored(&self, source: &str) {
+        let mut map = self.not_stored.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(source) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(source.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Appends refused because they could not be stored, per source, since the start.
+    pub fn not_stored(&self) -> BTreeMap<String, u64> {
+        self.not_stored.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A copy for reporting.

@@ -305,8 +305,14 @@ async fn failed_group_write_is_not_acknowledged_and_leaves_no_half_record() {
     let err = handle.append(frame(2)).await.unwrap_err();
     assert!(matches!(err, JournalError::CommitFailed { .. }), "{err}");
     assert!(err.to_string().contains("injected"), "{err}");
+    // The failure is the journal's state until a write succeeds, and the
+    // refused append is counted for its source.
+    let problems = handle.health().problems();
+    assert_eq!((problems.len(), problems[0].store, problems[0].failures), (1, "journal", 1), "{problems:?}");
+    assert_eq!(handle.stats().not_stored().values().sum::<u64>(), 1);
     // The next group recovers: the failed seq is given out again.
     assert_eq!(append_all(&handle, [frame(3)]).await, vec![2]);
+    assert!(handle.health().problems().is_empty());
     handle.shutdown().await;
     assert_eq!(committed.recv().await.expect("1").seq, 1);
     assert_eq!(committed.recv().await.expect("2").entry, with_seq(frame(3), 2));

@@ -21,6 +21,10 @@ use super::error::JournalError;
 use super::open::Journal;
 use super::segment::{self, SegmentFile};
 use super::stats::JournalStats;
+use crate::health::{StoreHealth, is_disk_full};
+
+/// The journal's name in [`StoreHealth`].
+pub const STORE: &str = "journal";
 
 type Reply = oneshot::Sender<Result<Receipt, JournalError>>;
 
@@ -36,12 +40,19 @@ enum Request {
 pub struct JournalHandle {
     requests: mpsc::Sender<Request>,
     stats: Arc<JournalStats>,
+    health: Arc<StoreHealth>,
 }
 
 impl JournalHandle {
     /// Live statistics: commit latency, records, pipeline backlog.
     pub fn stats(&self) -> &Arc<JournalStats> {
         &self.stats
+    }
+
+    /// The health of the stores the data path writes: the journal reports
+    /// its own; the pipeline reports the archive's here too.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        &self.health
     }
 
     /// Appends one entry. Resolves only after the record's bytes and the
@@ -80,7 +91,8 @@ pub(super) fn start(journal: Journal) -> (JournalHandle, tokio_mpsc::Receiver<Jo
     let (committed, committed_rx) = tokio_mpsc::channel(journal.config.pipeline_backlog_records.max(1));
     let dir = journal.config.dir.clone();
     let stats = Arc::new(JournalStats::default());
-    let writer = Writer::new(journal, committed, stats.clone());
+    let health = Arc::new(StoreHealth::default());
+    let writer = Writer::new(journal, committed, stats.clone(), health.clone());
     let spawned = std::thread::Builder::new().name("meterhub-journal".into()).spawn(move || {
         let shutdown = writer.run(incoming);
         // `run` consumed the writer: files and the lock are closed by now.
@@ -93,7 +105,7 @@ pub(super) fn start(journal: Journal) -> (JournalHandle, tokio_mpsc::Receiver<Jo
         // `WriterStopped` instead of hanging.
         tracing::error!(dir = %dir.display(), %error, "journal: could not start the writer thread");
     }
-    (JournalHandle { requests, stats }, committed_rx)
+    (JournalHandle { requests, stats, health }, committed_rx)
 }
 
 struct Writer {
@@ -110,6 +122,7 @@ struct Writer {
     next_seq: u64,
     committed: tokio_mpsc::Sender<JournalRecord>,
     stats: Arc<JournalStats>,
+    health: Arc<StoreHealth>,
     committed_closed_logged: bool,
     buf: Vec<u8>,
     _lock: File,
@@ -118,7 +131,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(journal: Journal, committed: tokio_mpsc::Sender<JournalRecord>, stats: Arc<JournalStats>) -> Writer {
+    fn new(
+        journal: Journal,
+        committed: tokio_mpsc::Sender<JournalRecord>,
+        stats: Arc<JournalStats>,
+        health: Arc<StoreHealth>,
+    ) -> Writer {
         Writer {
             dir: journal.config.dir,
             segment_max_bytes: journal.config.segment_max_bytes,
@@ -129,6 +147,7 @@ impl Writer {
             next_seq: journal.next_seq,
             committed,
             stats,
+            health,
             committed_closed_logged: false,
             buf: Vec::new(),
             _lock: journal.lock,
@@ -181,7 +200,11 @@ impl Writer {
             return;
         }
         if let Err(error) = self.prepare() {
-            tracing::error!(error = %error, "journal: cannot write the group; failing its appends");
+            let disk_full = matches!(&error, JournalError::Io { source, .. } if is_disk_full(source));
+            self.health.failed(STORE, &self.active_path(), &error, disk_full);
+            for (entry, _) in group.iter() {
+                self.stats.record_not_stored(entry.source());
+            }
             fail_all(group, &self.active_path(), &error.to_string());
             return;
         }
@@ -208,19 +231,16 @@ impl Writer {
             // Nothing of this group counts; its seqs are given out again
             // after the segment is truncated back to `good_len`.
             self.file = None;
-            tracing::error!(
-                file = %path.display(),
-                offset = self.good_len,
-                records = accepted.len(),
-                error = %error,
-                "journal: group commit failed; its appends are not acknowledged"
-            );
+            // Logged once per change of state, not per group (see `StoreHealth`).
+            self.health.failed(STORE, &path, &error, is_disk_full(&error));
             let reason = error.to_string();
-            for (_, _, reply) in accepted {
+            for (_, entry, reply) in accepted {
+                self.stats.record_not_stored(entry.source());
                 let _ = reply.send(Err(JournalError::CommitFailed { path: path.clone(), reason: reason.clone() }));
             }
             return;
         }
+        self.health.succeeded(STORE);
         self.stats.record_group(started.elapsed(), accepted.len());
         self.good_len += self.buf.len() as u64;
         self.next_seq += accepted.len() as u64;
