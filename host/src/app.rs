@@ -163,6 +163,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let accounting_task = accounting::spawn(
         accounting::Consumer::new(archive.clone(), accounting_store, &config.accounting.time_zone),
         accounting.wake.clone(),
+        journal.health().clone(),
     );
     let accounting_wake_task =
         accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), accounting.wake.clone());

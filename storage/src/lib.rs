@@ -8,6 +8,7 @@
 //!   every consumer through the global reading sequence;
 //! - [`seal`]: the checksummed value envelope of every database of the house;
 //! - [`health`]: which stores' writes fail (a full disk), logged once per change;
+//! - [`sled_db`]: a sled database that reopens by itself after an I/O error;
 //! - [`files`]: atomic file writes;
 //! - [`diagnostic`]: one problem at `file:line:col`;
 //! - [`clock`]: the host clock;
@@ -20,5 +21,6 @@ pub mod files;
 pub mod health;
 pub mod journal;
 pub mod seal;
+pub mod sled_db;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -31,6 +31,11 @@ use tokio::sync::Notify;
 
 use super::error::AccountingError;
 use super::model::{ChannelInfo, MeterRecord};
+use meterhub_storage::health::StoreHealth;
+
+/// The accounting database's name in the store health.
+const STORE: &str = "accounting";
+
 use super::store::{AccountingStore, ConsumerCommit, DeltaRange, Hold, Sighting};
 use super::tail::{self, Tails};
 use meterhub_storage::archive::{Archive, ArchiveError, ReadingQuery, StoredReading};
@@ -516,12 +521,16 @@ pub fn wake_on_archived(
 /// Runs `consumer` forever: a step whenever there is work, else a wait for
 /// [`IDLE_POLL`] or a wake-up. A failing step is logged and retried after a
 /// pause (the cursor did not move, so nothing is skipped).
-pub fn spawn(consumer: Consumer, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+/// A failing step is reported in `health` (logged once per change of state).
+pub fn spawn(consumer: Consumer, wake: Arc<Notify>, health: Arc<StoreHealth>) -> tokio::task::JoinHandle<()> {
     let consumer = Arc::new(consumer);
     tokio::spawn(async move {
         loop {
             let c = consumer.clone();
             let report = tokio::task::spawn_blocking(move || c.step()).await;
+            if let Ok(Ok(_)) = &report {
+                health.succeeded(STORE);
+            }
             match report {
                 Ok(Ok(report)) if !report.idle() => {
                     tracing::debug!(records = report.records, recomputed = report.recomputed, "deltas updated");
@@ -529,7 +538,10 @@ pub fn spawn(consumer: Consumer, wake: Arc<Notify>) -> tokio::task::JoinHandle<(
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
-                    tracing::error!(error = %e, "accounting step failed; retrying");
+                    let disk_full = e.is_disk_full();
+                    health.failed(STORE, consumer.store.path(), &e, disk_full);
+                    // After an I/O error (a full disk) the database works again only reopened.
+                    consumer.store.heal(&e);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 Err(e) => tracing::error!(error = %e, "accounting step panicked; retrying"),

@@ -15,7 +15,7 @@ pub enum AccountingError {
         path: PathBuf,
         /// The storage engine's error.
         #[source]
-        source: sled::Error,
+        source: meterhub_storage::sled_db::OpenFailure,
     },
     /// A read or write of the database failed.
     #[error("accounting {op} failed: {source}")]
@@ -49,6 +49,11 @@ impl AccountingError {
     /// A [`AccountingError::Storage`] for `op`.
     pub(crate) fn storage(op: &'static str) -> impl FnOnce(sled::Error) -> AccountingError {
         move |source| AccountingError::Storage { op, source }
+    }
+
+    /// Whether the cause is a full disk (or quota).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, AccountingError::Storage { source: sled::Error::Io(io), .. } if meterhub_storage::health::is_disk_full(io))
     }
 
     /// A [`AccountingError::Invalid`].

@@ -26,6 +26,7 @@ use super::error::AccountingError;
 use super::model::{ChannelInfo, HistoryEntry, MeterRecord, ModuleRecord};
 use meterhub_storage::clock::now_ms;
 use meterhub_storage::seal::{seal_json, seal_u64, unseal_json, unseal_u64};
+use meterhub_storage::sled_db::{LOCK_WAIT, SledDb};
 
 const CURSOR: &[u8] = b"c";
 const GENERATION: &[u8] = b"g";
@@ -164,19 +165,38 @@ pub struct ConsumerCommit {
 /// The accounting database. `Send + Sync`.
 #[derive(Debug)]
 pub struct AccountingStore {
-    db: sled::Db,
+    db: SledDb,
     write_lock: Mutex<()>,
 }
 
 impl AccountingStore {
     /// Opens (creating) the database directory `path`.
     pub fn open(path: &Path) -> Result<AccountingStore, AccountingError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(16 * 1024 * 1024)
-            .open()
+        let db = SledDb::open(path, 16 * 1024 * 1024, LOCK_WAIT)
             .map_err(|source| AccountingError::Open { path: path.to_path_buf(), source })?;
         Ok(AccountingStore { db, write_lock: Mutex::new(()) })
+    }
+
+    /// The database (a cheap handle).
+    fn db(&self) -> Result<sled::Db, AccountingError> {
+        self.db.get().map_err(AccountingError::storage("open"))
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// Reopens the database after `error`, when it is an I/O error (sled
+    /// fails every operation after one until reopened; a full disk that got
+    /// space back works again). What was not flushed is recomputed: the
+    /// cursor moves back with it.
+    pub fn heal(&self, error: &AccountingError) {
+        if let AccountingError::Storage { source: sled::Error::Io(_), .. } = error
+            && self.db.reopen().is_ok()
+        {
+            tracing::info!(path = %self.db.path().display(), "accounting database reopened after an I/O error");
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -184,7 +204,7 @@ impl AccountingStore {
     }
 
     fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AccountingError> {
-        match self.db.get(key).map_err(AccountingError::storage("read"))? {
+        match self.db()?.get(key).map_err(AccountingError::storage("read"))? {
             Some(v) => Ok(Some(unseal_json(key, &v)?)),
             None => Ok(None),
         }
@@ -192,7 +212,7 @@ impl AccountingStore {
 
     fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, AccountingError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
+        for item in self.db()?.scan_prefix(prefix) {
             let (k, v) = item.map_err(AccountingError::storage("scan"))?;
             out.push(unseal_json(&k, &v)?);
         }
@@ -201,12 +221,12 @@ impl AccountingStore {
 
     /// Flushes to disk.
     pub fn flush(&self) -> Result<(), AccountingError> {
-        self.db.flush().map(|_| ()).map_err(AccountingError::storage("flush"))
+        self.db()?.flush().map(|_| ()).map_err(AccountingError::storage("flush"))
     }
 
     /// The consumer's position in the archive's global sequence (0 at first).
     pub fn cursor(&self) -> Result<u64, AccountingError> {
-        match self.db.get(CURSOR).map_err(AccountingError::storage("read cursor"))? {
+        match self.db()?.get(CURSOR).map_err(AccountingError::storage("read cursor"))? {
             Some(v) => Ok(unseal_u64(CURSOR, &v)?),
             None => Ok(0),
         }
@@ -236,7 +256,7 @@ impl AccountingStore {
     /// change that asked for it.
     pub fn pending(&self) -> Result<Vec<(String, u64)>, AccountingError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(b"p\0") {
+        for item in self.db()?.scan_prefix(b"p\0") {
             let (k, v) = item.map_err(AccountingError::storage("scan pending"))?;
             let meter = String::from_utf8_lossy(&k[2..]).into_owned();
             out.push((meter, unseal_u64(&k, &v)?));
@@ -277,12 +297,12 @@ impl AccountingStore {
                 batch.insert(k.clone(), seal_u64(&k, generation));
             }
         }
-        self.db.apply_batch(batch).map_err(AccountingError::storage("write default zone"))?;
+        self.db()?.apply_batch(batch).map_err(AccountingError::storage("write default zone"))?;
         Ok(!affected.is_empty())
     }
 
     fn next_generation(&self) -> Result<u64, AccountingError> {
-        Ok(match self.db.get(GENERATION).map_err(AccountingError::storage("read generation"))? {
+        Ok(match self.db()?.get(GENERATION).map_err(AccountingError::storage("read generation"))? {
             Some(v) => unseal_u64(GENERATION, &v)? + 1,
             None => 1,
         })
@@ -307,7 +327,7 @@ impl AccountingStore {
         let mut out = Vec::new();
         for channel in channels {
             let (lo, hi) = (delta_key(meter, &channel, period, from_ms), delta_key(meter, &channel, period, to_ms));
-            for item in self.db.range(lo..hi) {
+            for item in self.db()?.range(lo..hi) {
                 let (k, v) = item.map_err(AccountingError::storage("scan deltas"))?;
                 out.push((channel.clone(), unseal_json(&k, &v)?));
             }
@@ -348,7 +368,7 @@ impl AccountingStore {
             let k = pending_key(meter);
             batch.insert(k.clone(), seal_u64(&k, generation));
         }
-        self.db.apply_batch(batch).map_err(AccountingError::storage("write meter"))?;
+        self.db()?.apply_batch(batch).map_err(AccountingError::storage("write meter"))?;
         // A person was told it is done: make it durable now, not at sled's
         // next periodic flush (deltas need not be: they are recomputed).
         self.flush()?;
@@ -369,7 +389,7 @@ impl AccountingStore {
         let mut record = self.get::<ModuleRecord>(&k)?.unwrap_or_else(|| ModuleRecord::new(id, now));
         record.expected_period_ms = period_ms;
         record.expected_period_set = Some((actor.to_owned(), now));
-        self.db.insert(k.clone(), seal_json(&k, &record)?).map_err(AccountingError::storage("write module"))?;
+        self.db()?.insert(k.clone(), seal_json(&k, &record)?).map_err(AccountingError::storage("write module"))?;
         self.flush()?;
         Ok(record)
     }
@@ -424,7 +444,7 @@ impl AccountingStore {
                 delta_key(&r.meter, &r.channel, r.period, r.from_ms),
                 delta_key(&r.meter, &r.channel, r.period, r.to_ms),
             );
-            for item in self.db.range(lo..hi) {
+            for item in self.db()?.range(lo..hi) {
                 let (k, _) = item.map_err(AccountingError::storage("scan deltas"))?;
                 batch.remove(k);
             }
@@ -436,7 +456,7 @@ impl AccountingStore {
         for (meter, generation) in &commit.recomputed {
             batch.remove(hold_key(meter));
             let k = pending_key(meter);
-            if let Some(v) = self.db.get(&k).map_err(AccountingError::storage("read pending"))?
+            if let Some(v) = self.db()?.get(&k).map_err(AccountingError::storage("read pending"))?
                 && unseal_u64(&k, &v)? == *generation
             {
                 batch.remove(k);
@@ -449,7 +469,7 @@ impl AccountingStore {
         if let Some(cursor) = commit.cursor {
             batch.insert(CURSOR, seal_u64(CURSOR, cursor));
         }
-        self.db.apply_batch(batch).map_err(AccountingError::storage("write deltas"))
+        self.db()?.apply_batch(batch).map_err(AccountingError::storage("write deltas"))
     }
 
     /// Every stored delta key of `meter` (all channels and periods), for a
@@ -457,7 +477,7 @@ impl AccountingStore {
     pub(crate) fn delta_channels(&self, meter: &str) -> Result<Vec<String>, AccountingError> {
         let prefix = delta_prefix(meter, None);
         let mut channels: Vec<String> = Vec::new();
-        for item in self.db.scan_prefix(&prefix) {
+        for item in self.db()?.scan_prefix(&prefix) {
             let (k, _) = item.map_err(AccountingError::storage("scan deltas"))?;
             let rest = &k[prefix.len()..];
             let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());

@@ -224,7 +224,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         "gauge",
         "1 while writes of a store fail (disk_full: because the disk is full).",
     );
-    for store in ["journal", "archive"] {
+    for store in ["journal", "archive", "accounting"] {
         let problem = problems.iter().find(|p| p.store == store);
         let _ = writeln!(
             out,
@@ -235,7 +235,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     }
     family(&mut out, "meterhub_store_write_failures_total", "counter", "Failed writes per store since the start.");
     let failures = state.health.failures_total();
-    for store in ["journal", "archive"] {
+    for store in ["journal", "archive", "accounting"] {
         let _ = writeln!(
             out,
             "meterhub_store_write_failures_total{{store=\"{store}\"}} {}",

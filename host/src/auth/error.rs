@@ -14,7 +14,7 @@ pub enum AuthError {
         path: PathBuf,
         /// The storage engine's error.
         #[source]
-        source: sled::Error,
+        source: meterhub_storage::sled_db::OpenFailure,
     },
     /// A read or write of the database failed.
     #[error("user database {op} failed: {source}")]

@@ -18,6 +18,7 @@ use super::grant::GrantPattern;
 use super::language::Language;
 use super::role::Role;
 use meterhub_storage::seal::{seal_json, unseal_json};
+use meterhub_storage::sled_db::{LOCK_WAIT, SledDb};
 
 const USER: &[u8] = b"u\0";
 const SESSION: &[u8] = b"s\0";
@@ -90,35 +91,38 @@ pub struct AuditEntry {
 /// The user database. `Send + Sync`.
 #[derive(Debug)]
 pub struct UserStore {
-    db: sled::Db,
+    db: SledDb,
 }
 
 impl UserStore {
     /// Opens (creating) the database directory `path`.
     pub fn open(path: &Path) -> Result<UserStore, AuthError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(4 * 1024 * 1024)
-            .open()
+        let db = SledDb::open(path, 4 * 1024 * 1024, LOCK_WAIT)
             .map_err(|source| AuthError::Open { path: path.to_path_buf(), source })?;
         Ok(UserStore { db })
     }
 
+    /// The database (a cheap handle).
+    fn db(&self) -> Result<sled::Db, AuthError> {
+        self.db.get().map_err(AuthError::storage("open"))
+    }
+
     fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AuthError> {
-        match self.db.get(key).map_err(AuthError::storage("read"))? {
+        match self.db()?.get(key).map_err(AuthError::storage("read"))? {
             Some(v) => Ok(Some(unseal_json(key, &v)?)),
             None => Ok(None),
         }
     }
 
     fn put<T: Serialize>(&self, key: &[u8], value: &T) -> Result<(), AuthError> {
-        self.db.insert(key, seal_json(key, value)?).map_err(AuthError::storage("write"))?;
+        let sealed = seal_json(key, value)?;
+        self.db.run(|db| db.insert(key, sealed.clone())).map_err(AuthError::storage("write"))?;
         self.flush()
     }
 
     fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>, AuthError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
+        for item in self.db()?.scan_prefix(prefix) {
             let (k, v) = item.map_err(AuthError::storage("scan"))?;
             out.push((k.to_vec(), unseal_json(&k, &v)?));
         }
@@ -127,7 +131,7 @@ impl UserStore {
 
     /// Flushes to disk (a change of rights or a login must survive a crash).
     pub fn flush(&self) -> Result<(), AuthError> {
-        self.db.flush().map(|_| ()).map_err(AuthError::storage("flush"))
+        self.db.run(|db| db.flush()).map(|_| ()).map_err(AuthError::storage("flush"))
     }
 
     /// One user.
@@ -142,7 +146,7 @@ impl UserStore {
 
     /// Whether there is no user at all (the first run).
     pub fn is_empty(&self) -> Result<bool, AuthError> {
-        Ok(self.db.scan_prefix(USER).next().transpose().map_err(AuthError::storage("scan"))?.is_none())
+        Ok(self.db()?.scan_prefix(USER).next().transpose().map_err(AuthError::storage("scan"))?.is_none())
     }
 
     /// Writes a user (new or changed).
@@ -157,7 +161,7 @@ impl UserStore {
         for (k, _) in self.sessions_of(name)? {
             batch.remove(key(SESSION, k.as_bytes()));
         }
-        self.db.apply_batch(batch).map_err(AuthError::storage("remove user"))?;
+        self.db.run(|db| db.apply_batch(batch.clone())).map_err(AuthError::storage("remove user"))?;
         self.flush()
     }
 
@@ -178,13 +182,16 @@ impl UserStore {
         let k = key(SESSION, id.as_bytes());
         let sealed = seal_json(&k, session)?;
         // Only while it exists: a logout meanwhile is not undone.
-        self.db.update_and_fetch(&k, |old| old.map(|_| sealed.clone())).map_err(AuthError::storage("write"))?;
+        self.db
+            .run(|db| db.update_and_fetch(&k, |old| old.map(|_| sealed.clone())))
+            .map_err(AuthError::storage("write"))?;
         Ok(())
     }
 
     /// Removes a session; whether there was one.
     pub fn remove_session(&self, id: &str) -> Result<bool, AuthError> {
-        let removed = self.db.remove(key(SESSION, id.as_bytes())).map_err(AuthError::storage("remove session"))?;
+        let removed =
+            self.db.run(|db| db.remove(key(SESSION, id.as_bytes()))).map_err(AuthError::storage("remove session"))?;
         self.flush()?;
         Ok(removed.is_some())
     }
@@ -205,7 +212,7 @@ impl UserStore {
 
     /// Appends to the audit log; the entry's `seq` is set here.
     pub fn audit(&self, mut entry: AuditEntry) -> Result<AuditEntry, AuthError> {
-        entry.seq = self.db.generate_id().map_err(AuthError::storage("audit sequence"))? + 1;
+        entry.seq = self.db.run(|db| db.generate_id()).map_err(AuthError::storage("audit sequence"))? + 1;
         self.put(&key(AUDIT, &entry.seq.to_be_bytes()), &entry)?;
         Ok(entry)
     }
@@ -215,7 +222,7 @@ impl UserStore {
     pub fn audit_log(&self, limit: usize, before: Option<u64>) -> Result<Vec<AuditEntry>, AuthError> {
         let end = key(AUDIT, &before.unwrap_or(u64::MAX).to_be_bytes());
         let mut out = Vec::new();
-        for item in self.db.range(AUDIT.to_vec()..end).rev().take(limit) {
+        for item in self.db()?.range(AUDIT.to_vec()..end).rev().take(limit) {
             let (k, v) = item.map_err(AuthError::storage("read audit"))?;
             out.push(unseal_json(&k, &v)?);
         }
@@ -296,7 +303,7 @@ mod tests {
         let store = UserStore::open(&dir.path().join("users")).unwrap();
         let mut old = serde_json::to_value(user("ann")).unwrap();
         old.as_object_mut().unwrap().remove("language");
-        store.db.insert(key(USER, b"ann"), seal_json(&key(USER, b"ann"), &old).unwrap()).unwrap();
+        store.db().unwrap().insert(key(USER, b"ann"), seal_json(&key(USER, b"ann"), &old).unwrap()).unwrap();
         assert_eq!(store.user("ann").unwrap().map(|u| u.language), Some(Language::Ru));
     }
 
@@ -305,13 +312,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = UserStore::open(&dir.path().join("users")).unwrap();
         store.put_user(&user("ann")).unwrap();
-        store.db.insert(key(USER, b"ann"), b"garbage".to_vec()).unwrap();
+        store.db().unwrap().insert(key(USER, b"ann"), b"garbage".to_vec()).unwrap();
         let e = store.user("ann").unwrap_err().to_string();
         assert!(e.starts_with("user database: "), "{e}");
         // A grant that no longer parses is refused on read too.
         let mut bad = serde_json::to_value(user("bob")).unwrap();
         bad["grants"] = serde_json::json!(["a//b"]);
-        store.db.insert(key(USER, b"bob"), seal_json(&key(USER, b"bob"), &bad).unwrap()).unwrap();
+        store.db().unwrap().insert(key(USER, b"bob"), seal_json(&key(USER, b"bob"), &bad).unwrap()).unwrap();
         assert!(store.user("bob").is_err());
     }
 }

@@ -64,12 +64,6 @@ pub enum ArchiveError {
         /// Why.
         reason: &'static str,
     },
-    /// The database is being reopened after a failure; try again.
-    #[error("archive {path} is being reopened after a write failure; try again in a moment")]
-    Reopening {
-        /// The database directory.
-        path: PathBuf,
-    },
     /// A re-decode named a frame the archive does not hold.
     #[error("archive holds no frame with journal seq {seq}")]
     UnknownFrame {

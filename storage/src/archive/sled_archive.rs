@@ -26,6 +26,7 @@ use super::value::{seal_u64, unseal_json, unseal_rejection, unseal_u64};
 use crate::clock::now_ms;
 use crate::journal::Entry;
 use crate::seal::display_key;
+use crate::sled_db::{OpenFailure, SledDb};
 
 /// Limits of the archive's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +53,8 @@ const LOG_BLOCKS_CACHED: usize = 4;
 /// The sled-backed archive. `Send + Sync`: share it as `Arc<dyn Archive>`.
 #[derive(Debug)]
 pub struct SledArchive {
-    /// The database; `None` only while [`Archive::recover`] reopens it.
-    db: RwLock<Option<sled::Db>>,
+    /// The database, reopened by [`Archive::recover`].
+    db: SledDb,
     path: PathBuf,
     options: ArchiveOptions,
     /// Serializes write transactions (and seals).
@@ -68,14 +69,7 @@ fn corrupt(key: &[u8], reason: impl Into<String>) -> ArchiveError {
     ArchiveError::Corrupt { key: display_key(key), reason: reason.into() }
 }
 
-/// How long [`SledArchive::open`] waits for a lock this process may still hold.
-pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Whether sled failed to lock the database (it reports that as a plain I/O
-/// error whose message says so).
-fn is_lock_error(error: &std::io::Error) -> bool {
-    error.kind() == std::io::ErrorKind::WouldBlock || error.to_string().contains("could not acquire lock")
-}
+pub use crate::sled_db::LOCK_WAIT;
 
 /// `fsync`s every regular file in `dir`, descending `depth` levels.
 fn sync_files(dir: &Path, depth: usize) -> Result<(), ArchiveError> {
@@ -96,13 +90,23 @@ fn sync_files(dir: &Path, depth: usize) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// The error of a failed open, naming the path and what to do.
+fn open_error(path: &Path, failure: OpenFailure) -> ArchiveError {
+    match failure {
+        OpenFailure::Engine(source) => {
+            ArchiveError::Open { path: path.to_path_buf(), hint: open_hint(&source), source }
+        }
+        OpenFailure::Panicked(message) => ArchiveError::OpenPanicked { path: path.to_path_buf(), message },
+    }
+}
+
 /// What the operator should do about an error opening the database.
 fn open_hint(error: &sled::Error) -> &'static str {
     match error {
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
             "check that the user running meterhub may read and write that directory"
         }
-        sled::Error::Io(io) if is_lock_error(io) => {
+        sled::Error::Io(io) if crate::sled_db::is_lock_error(io) => {
             "another process (probably another meterhub) has it open: stop it, or point archive.path elsewhere"
         }
         sled::Error::Io(_) => "check that the path is a directory on a writable, mounted file system with free space",
@@ -147,9 +151,9 @@ impl SledArchive {
         options: ArchiveOptions,
         lock_wait: std::time::Duration,
     ) -> Result<Self, ArchiveError> {
-        let db = Self::open_db_waiting(path, options.cache_bytes, lock_wait)?;
+        let db = Self::open_db(path, options.cache_bytes, lock_wait)?;
         let archive = SledArchive {
-            db: RwLock::new(Some(db)),
+            db,
             path: path.to_path_buf(),
             options,
             write_lock: Mutex::new(()),
@@ -166,40 +170,8 @@ impl SledArchive {
         Ok(archive)
     }
 
-    /// Opens the database, waiting up to `lock_wait` for a lock this process
-    /// may still hold (a handle dropped a moment ago).
-    fn open_db_waiting(
-        path: &Path,
-        cache_bytes: u64,
-        lock_wait: std::time::Duration,
-    ) -> Result<sled::Db, ArchiveError> {
-        let deadline = std::time::Instant::now() + lock_wait;
-        loop {
-            match Self::open_db(path, cache_bytes) {
-                Err(ArchiveError::Open { source: sled::Error::Io(io), .. })
-                    if is_lock_error(&io) && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, ArchiveError> {
-        let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).cache_capacity(cache_bytes).open());
-        match opened {
-            Ok(Ok(db)) => Ok(db),
-            Ok(Err(source)) => Err(ArchiveError::Open { path: path.to_path_buf(), hint: open_hint(&source), source }),
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".to_string());
-                Err(ArchiveError::OpenPanicked { path: path.to_path_buf(), message })
-            }
-        }
+    fn open_db(path: &Path, cache_bytes: u64, lock_wait: std::time::Duration) -> Result<SledDb, ArchiveError> {
+        SledDb::open(path, cache_bytes, lock_wait).map_err(|failure| open_error(path, failure))
     }
 
     /// The database directory.
@@ -224,8 +196,7 @@ impl SledArchive {
 
     /// The database (a cheap handle), unless it is being reopened.
     fn db(&self) -> Result<sled::Db, ArchiveError> {
-        let slot = self.db.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        slot.clone().ok_or(ArchiveError::Reopening { path: self.path.clone() })
+        self.db.get().map_err(ArchiveError::storage("open"))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ArchiveError> {
@@ -493,12 +464,9 @@ impl Archive for SledArchive {
 
     fn recover(&self) -> Result<(), ArchiveError> {
         let _writing = self.write_guard();
-        // Drop this handle first: sled keeps its lock until every handle is gone.
-        self.db.write().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         self.heads_mut().sealed();
         self.log_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        let db = Self::open_db_waiting(&self.path, self.options.cache_bytes, LOCK_WAIT)?;
-        *self.db.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(db);
+        self.db.reopen().map_err(|failure| open_error(&self.path, failure))?;
         self.rebuild_heads()?;
         tracing::info!(path = %self.path.display(), applied_through = self.applied_through()?, "archive reopened");
         Ok(())
