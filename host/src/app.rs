@@ -135,7 +135,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Raw-first: whatever the journal holds beyond the archive is applied
     // before any new input is accepted.
     let applied = archive.applied_through()?;
-    let journal = Journal::open(JournalConfig::new(journal_dir(&config)), applied + 1)?;
+    let journal_config = JournalConfig {
+        pipeline_backlog_bytes: config.pipeline_backlog_bytes,
+        ..JournalConfig::new(journal_dir(&config))
+    };
+    let journal = Journal::open(journal_config, applied + 1)?;
     let mut stage = Stage::new(archive.clone(), codecs);
     let backlog = journal.replay(applied)?;
     if !backlog.is_empty() {

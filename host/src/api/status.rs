@@ -202,6 +202,13 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         "Committed records waiting for the pipeline (decode and archive).",
     );
     let _ = writeln!(out, "meterhub_pipeline_backlog_records {}", journal.backlog);
+    family(
+        &mut out,
+        "meterhub_pipeline_backlog_bytes",
+        "gauge",
+        "Bytes of committed records waiting for the pipeline (bounded by host.pipeline_backlog_mib).",
+    );
+    let _ = writeln!(out, "meterhub_pipeline_backlog_bytes {}", state.journal.backlog_bytes());
     family(&mut out, "meterhub_plugins_refused", "gauge", "Plugins in the plugins folder that could not be loaded.");
     let _ = writeln!(out, "meterhub_plugins_refused {}", state.view().refused.len());
     family(&mut out, "meterhub_config_generation", "gauge", "Changes applied since start (the start is the first).");

@@ -20,6 +20,9 @@ pub const DEFAULT_WASM_MEMORY_MIB: u32 = 64;
 pub const DEFAULT_WASM_CALL_TIMEOUT_MS: u32 = 1000;
 /// Default of `host.archive_cache_mib`: sled's page cache of the archive.
 pub const DEFAULT_ARCHIVE_CACHE_MIB: u32 = (meterhub_storage::archive::sled_archive::CACHE_CAPACITY_BYTES >> 20) as u32;
+/// Default of `host.pipeline_backlog_mib`.
+pub const DEFAULT_PIPELINE_BACKLOG_MIB: u32 =
+    (meterhub_storage::journal::open::DEFAULT_PIPELINE_BACKLOG_BYTES >> 20) as u32;
 /// Default of `host.archive_head_readings`.
 pub const DEFAULT_ARCHIVE_HEAD_READINGS: u32 = meterhub_storage::archive::HEAD_READINGS as u32;
 /// Default largest HTTP ingress body, bytes.
@@ -111,6 +114,12 @@ impl Validator<'_> {
         {
             self.error(m, "archive_head_readings must be between 1000 and 10000000");
         }
+        let backlog_mib = host.pipeline_backlog_mib.as_ref().map_or(DEFAULT_PIPELINE_BACKLOG_MIB, |m| *m.get_ref());
+        if let Some(m) = &host.pipeline_backlog_mib
+            && !(1..=65_536).contains(m.get_ref())
+        {
+            self.error(m, "pipeline_backlog_mib must be between 1 and 65536");
+        }
 
         let supervision = self.supervision(host);
         let mut trusted_plugins = std::collections::BTreeSet::new();
@@ -191,6 +200,7 @@ impl Validator<'_> {
             plugins_dir,
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
+            pipeline_backlog_bytes: u64::from(backlog_mib) << 20,
             archive: meterhub_storage::archive::ArchiveOptions {
                 cache_bytes: u64::from(cache_mib) << 20,
                 head_readings: head_readings as usize,
@@ -233,6 +243,7 @@ impl Validator<'_> {
             ),
             ("host.plugin_backoff_min_ms", Some(or_table(host.plugin_backoff_min_ms.as_ref().map(Spanned::span)))),
             ("host.plugin_backoff_max_ms", Some(or_table(host.plugin_backoff_max_ms.as_ref().map(Spanned::span)))),
+            ("host.pipeline_backlog_mib", Some(or_table(host.pipeline_backlog_mib.as_ref().map(Spanned::span)))),
             ("host.archive_cache_mib", Some(or_table(host.archive_cache_mib.as_ref().map(Spanned::span)))),
             ("host.archive_head_readings", Some(or_table(host.archive_head_readings.as_ref().map(Spanned::span)))),
             ("host.trusted_plugins", Some(or_table(host.trusted_plugins.as_ref().map(Spanned::span)))),
@@ -563,9 +574,11 @@ max_line_bytes = 100
         let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
         let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
         assert_eq!(c.archive, meterhub_storage::archive::ArchiveOptions::default());
-        let text = format!("{base}archive_cache_mib=32\narchive_head_readings=5000\n");
+        assert_eq!(c.pipeline_backlog_bytes, 64 << 20);
+        let text = format!("{base}archive_cache_mib=32\narchive_head_readings=5000\npipeline_backlog_mib=16\n");
         let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
         assert_eq!((c.archive.cache_bytes, c.archive.head_readings), (32 << 20, 5000));
+        assert_eq!(c.pipeline_backlog_bytes, 16 << 20);
         let e = errors(&format!("{base}archive_cache_mib=1\narchive_head_readings=10\n"));
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(e[0].starts_with("/etc/m.toml:4:") && e[0].contains("between 8 and 65536"), "{e:?}");

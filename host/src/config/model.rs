@@ -20,6 +20,8 @@ pub struct Config {
     pub wasm_call_timeout_ms: u32,
     /// Memory limits of the archive.
     pub archive: meterhub_storage::archive::ArchiveOptions,
+    /// Most bytes of committed records waiting for the pipeline.
+    pub pipeline_backlog_bytes: u64,
     /// Backoff and quarantine of failing plugin instances.
     pub supervision: SupervisionPolicy,
     /// Native plugins (ids) loaded into the host process; every other native
@@ -61,6 +63,11 @@ impl Config {
             "host.wasm_call_timeout_ms",
             self.wasm_call_timeout_ms.to_string(),
             other.wasm_call_timeout_ms.to_string(),
+        );
+        compare(
+            "host.pipeline_backlog_mib",
+            (self.pipeline_backlog_bytes >> 20).to_string(),
+            (other.pipeline_backlog_bytes >> 20).to_string(),
         );
         compare(
             "host.archive_cache_mib",

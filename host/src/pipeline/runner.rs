@@ -102,6 +102,7 @@ async fn run(
                     }
                 }
                 journal.stats().record_taken(batch.len());
+                journal.stats().record_taken_bytes(batch.iter().map(JournalRecord::backlog_bytes).sum());
                 let summary = loop {
                     match tokio::task::block_in_place(|| stage.apply(batch.clone())) {
                         Ok(summary) => break Some(summary),

@@ -61,6 +61,20 @@ pub struct JournalRecord {
     pub entry: Entry,
 }
 
+impl JournalRecord {
+    /// What the record weighs in the pipeline's backlog: its payload (the
+    /// frame's bytes or the rejected input) and a fixed overhead. The
+    /// journal adds it when it hands the record over and the pipeline takes
+    /// the same amount off.
+    pub fn backlog_bytes(&self) -> u64 {
+        let payload = match &self.entry {
+            Entry::Frame(frame) => frame.payload.len(),
+            Entry::Rejected(rejection) => rejection.input.len(),
+        };
+        payload as u64 + 256
+    }
+}
+
 /// Proof that a record is on stable storage: its bytes were written and the
 /// `fdatasync` of its group completed. Only the journal constructs one.
 ///

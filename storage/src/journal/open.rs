@@ -14,6 +14,8 @@ use super::writer::{self, JournalHandle};
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default largest number of appends in one group commit.
 pub const DEFAULT_GROUP_MAX_RECORDS: usize = 4096;
+/// Default [`JournalConfig::pipeline_backlog_bytes`].
+pub const DEFAULT_PIPELINE_BACKLOG_BYTES: u64 = 64 * 1024 * 1024;
 /// Default [`JournalConfig::pipeline_backlog_records`].
 pub const DEFAULT_PIPELINE_BACKLOG_RECORDS: usize = 65_536;
 /// Name of the lock file that keeps two processes out of one journal.
@@ -32,6 +34,10 @@ pub struct JournalConfig {
     /// falls this far behind, the writer waits, so acknowledgements slow down
     /// to the archive's pace instead of memory growing without bound.
     pub pipeline_backlog_records: usize,
+    /// Most bytes of committed records waiting for the pipeline (see
+    /// [`JournalRecord::backlog_bytes`]); the same backpressure, so a flood
+    /// of large frames holds no more memory than this.
+    pub pipeline_backlog_bytes: u64,
 }
 
 impl JournalConfig {
@@ -42,6 +48,7 @@ impl JournalConfig {
             segment_max_bytes: DEFAULT_SEGMENT_MAX_BYTES,
             group_max_records: DEFAULT_GROUP_MAX_RECORDS,
             pipeline_backlog_records: DEFAULT_PIPELINE_BACKLOG_RECORDS,
+            pipeline_backlog_bytes: DEFAULT_PIPELINE_BACKLOG_BYTES,
         }
     }
 }

@@ -3,8 +3,8 @@
 //! is behind the journal.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// Upper bounds of the commit latency histogram buckets, microseconds.
@@ -23,6 +23,10 @@ pub struct JournalStats {
     taken: AtomicU64,
     /// Appends refused because their group could not be written, per source.
     not_stored: Mutex<BTreeMap<String, u64>>,
+    /// Bytes of committed records the pipeline has not taken yet.
+    backlog_bytes: Mutex<u64>,
+    /// Signalled when the pipeline takes records.
+    room: Condvar,
 }
 
 /// A consistent-enough copy of [`JournalStats`].
@@ -49,6 +53,29 @@ impl JournalStats {
         self.sum_us.fetch_add(us, Ordering::Relaxed);
         self.groups.fetch_add(1, Ordering::Relaxed);
         self.records.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// Waits while the pipeline's backlog holds `limit` bytes or more (one
+    /// record always passes when it is empty), then counts `bytes` in.
+    /// Called by the writer before it hands a record over.
+    pub fn wait_for_room(&self, bytes: u64, limit: u64) {
+        let mut backlog = self.backlog_bytes.lock().unwrap_or_else(|p| p.into_inner());
+        while *backlog > 0 && *backlog + bytes > limit {
+            backlog = self.room.wait(backlog).unwrap_or_else(|p| p.into_inner());
+        }
+        *backlog += bytes;
+    }
+
+    /// The pipeline took records weighing `bytes`.
+    pub fn record_taken_bytes(&self, bytes: u64) {
+        let mut backlog = self.backlog_bytes.lock().unwrap_or_else(|p| p.into_inner());
+        *backlog = backlog.saturating_sub(bytes);
+        self.room.notify_all();
+    }
+
+    /// Bytes of committed records waiting for the pipeline.
+    pub fn backlog_bytes(&self) -> u64 {
+        *self.backlog_bytes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A committed record was handed to the pipeline.

@@ -362,3 +362,31 @@ async fn a_full_pipeline_backlog_holds_back_receipts_until_the_pipeline_takes_re
     assert_eq!(seq, 5);
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_backlog_full_in_bytes_holds_back_receipts_until_the_pipeline_takes_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let weight = JournalRecord { seq: 1, entry: frame(0) }.backlog_bytes();
+    let config = JournalConfig { pipeline_backlog_bytes: 3 * weight, ..config(dir.path()) };
+    let journal = Journal::open(config, 1).expect("open");
+    let (handle, mut committed) = journal.start();
+    assert_eq!(append_all(&handle, (0..3).map(frame)).await, vec![1, 2, 3]);
+    assert_eq!(handle.stats().backlog_bytes(), 3 * weight);
+
+    let fourth = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.append(frame(3)).await.expect("append").seq() }
+    });
+    let mut fourth = std::pin::pin!(fourth);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut fourth).await.is_err(),
+        "a receipt was given while the pipeline's backlog was full in bytes"
+    );
+    // The pipeline takes one record and says what it weighed: the receipt follows.
+    let taken = committed.recv().await.expect("a committed record");
+    handle.stats().record_taken_bytes(taken.backlog_bytes());
+    let seq =
+        tokio::time::timeout(std::time::Duration::from_secs(10), fourth).await.expect("receipt in time").expect("task");
+    assert_eq!(seq, 4);
+    handle.shutdown().await;
+}

@@ -123,6 +123,7 @@ struct Writer {
     committed: tokio_mpsc::Sender<JournalRecord>,
     stats: Arc<JournalStats>,
     health: Arc<StoreHealth>,
+    pipeline_backlog_bytes: u64,
     committed_closed_logged: bool,
     buf: Vec<u8>,
     _lock: File,
@@ -148,6 +149,7 @@ impl Writer {
             committed,
             stats,
             health,
+            pipeline_backlog_bytes: journal.config.pipeline_backlog_bytes,
             committed_closed_logged: false,
             buf: Vec::new(),
             _lock: journal.lock,
@@ -247,9 +249,14 @@ impl Writer {
 
         for (seq, mut entry, reply) in accepted {
             entry.set_seq(seq);
-            // Waits while the pipeline is `pipeline_backlog_records` behind:
-            // backpressure from the archive to the acknowledgements.
-            let forwarded = self.committed.blocking_send(JournalRecord { seq, entry }).is_ok();
+            // Waits while the pipeline is `pipeline_backlog_records` or
+            // `pipeline_backlog_bytes` behind: backpressure from the archive
+            // to the acknowledgements.
+            let record = JournalRecord { seq, entry };
+            if !self.committed.is_closed() {
+                self.stats.wait_for_room(record.backlog_bytes(), self.pipeline_backlog_bytes);
+            }
+            let forwarded = self.committed.blocking_send(record).is_ok();
             if forwarded {
                 self.stats.record_forwarded();
             } else if !self.committed_closed_logged {
