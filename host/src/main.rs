@@ -1,5 +1,10 @@
 //! The `meterhub` binary: see `meterhub --help`.
 
+/// mimalloc rather than glibc's malloc: under sustained ingest glibc's
+/// per-thread arenas kept freed pages, and the host's memory only grew.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     meterhub::cli::main()
 }
