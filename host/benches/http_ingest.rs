@@ -58,6 +58,7 @@
 //! | `--rate R`            | `METERHUB_BENCH_RATE`            | unlimited; else R readings/s in all |
 //! | `--step-ms D`         | `METERHUB_BENCH_STEP_MS`         | 60000 (a meter's reading interval) |
 //! | `--kind K`            | `METERHUB_BENCH_KIND`            | `wasm` (the listener plugin: `wasm`, `native`) |
+//! | —                     | `METERHUB_BENCH_HOST_KEYS`       | extra `[host]` keys of meterhub, `;`-separated |
 //! | `--client-threads T`  | `METERHUB_BENCH_CLIENT_THREADS`  | 1       |
 //! | `--keep`              | `METERHUB_BENCH_KEEP=1`          | remove the data dir and the peer's log |
 
@@ -272,7 +273,9 @@ fn run_meterhub(options: &Options, data: &Path) -> Report {
         "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",
         plugins.display()
     );
-    let config = host_tables(&plugins)
+    // `METERHUB_BENCH_HOST_KEYS` adds `[host]` keys (e.g. `archive_cache_mib = 16`), to see what each limit costs.
+    let host_keys = std::env::var("METERHUB_BENCH_HOST_KEYS").unwrap_or_default().replace(';', "\n");
+    let config = host_tables(&plugins).replacen("[host]\n", &format!("[host]\n{host_keys}\n"), 1)
         + "\n[drivers.http-in]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 16777216\n";
     let dir = data.join(format!("http-ingest-{}-{}", options.kind, std::process::id()));
     let mut host = Host::start_in(&dir, &config, options.keep);
