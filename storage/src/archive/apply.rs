@@ -382,16 +382,20 @@ impl<'a> Txn<'a> {
 
     /// Writes everything as one atomic batch.
     pub(crate) fn commit(mut self) -> Result<Committed, ArchiveError> {
-        if let Some(first) = self.pending.first() {
-            let key = keys::seq_key(keys::LOG_BLOCK, first.seq);
-            let value = blocks::encode_log_block(&key, &self.pending);
-            self.put(key, value);
+        // Blocks are cut to a bounded size, so reading one (a follower, a
+        // re-decode) never holds more than that in memory.
+        for block in self.pending.chunks(blocks::LOG_BLOCK_READINGS) {
+            let key = keys::seq_key(keys::LOG_BLOCK, block[0].seq);
+            let value = blocks::encode_log_block(&key, block);
+            self.writes.insert(key, Some(value));
         }
-        if let Some(header) = FrameBlockHeader::of(&self.frames) {
-            let key = keys::seq_key(keys::FRAME_BLOCK, header.first_seq);
-            let value = blocks::encode_frame_block(&key, &self.frames);
-            self.put(key, value);
-            self.put(keys::seq_key(keys::FRAME_INDEX, header.first_seq), header.encode());
+        for block in blocks::frame_block_cuts(&self.frames) {
+            if let Some(header) = FrameBlockHeader::of(block) {
+                let key = keys::seq_key(keys::FRAME_BLOCK, header.first_seq);
+                let value = blocks::encode_frame_block(&key, block);
+                self.writes.insert(key, Some(value));
+                self.writes.insert(keys::seq_key(keys::FRAME_INDEX, header.first_seq), Some(header.encode()));
+            }
         }
         for (source, counters) in std::mem::take(&mut self.counters) {
             let key = keys::name_key(COUNTERS, &source);

@@ -21,6 +21,29 @@ use super::model::StoredReading;
 use crate::journal::codec as frame_codec;
 use crate::seal::{seal, unseal};
 
+/// The most readings one log block holds (an apply with more writes several).
+pub(crate) const LOG_BLOCK_READINGS: usize = 4096;
+/// A frame block is cut once its frames' payloads reach this many bytes.
+pub(crate) const FRAME_BLOCK_BYTES: usize = 1 << 20;
+
+/// `frames` cut into runs whose payloads stay within [`FRAME_BLOCK_BYTES`]
+/// (a larger frame is a block of its own).
+pub(crate) fn frame_block_cuts(frames: &[RawFrame]) -> Vec<&[RawFrame]> {
+    let mut cuts = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, frame) in frames.iter().enumerate() {
+        if i > start && bytes + frame.payload.len() > FRAME_BLOCK_BYTES {
+            cuts.push(&frames[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += frame.payload.len();
+    }
+    if start < frames.len() {
+        cuts.push(&frames[start..]);
+    }
+    cuts
+}
+
 /// The largest a block may decompress to (a bound against damaged sizes).
 pub(crate) const MAX_BLOCK_BYTES: usize = 256 * 1024 * 1024;
 

@@ -739,3 +739,30 @@ fn recover_reopens_the_database_and_the_records_applied_since_the_last_flush_go_
     assert_eq!(counters_of(&archive, "s").received, 60);
     assert_eq!(archive.location(), dir.path().join("archive"));
 }
+
+#[test]
+fn a_large_apply_is_cut_into_bounded_blocks_that_read_as_one_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let n = super::blocks::LOG_BLOCK_READINGS + 904;
+    let readings: Vec<Reading> = (0..n).map(|i| reading(&format!("m{}", i % 7), "vol", T0 + i as i64, "1")).collect();
+    let mut big = decoded(1, "s", readings);
+    if let Entry::Frame(frame) = &mut big.record.entry {
+        frame.payload = vec![b'x'; super::blocks::FRAME_BLOCK_BYTES + 1];
+    }
+    archive.apply(vec![big, decoded(2, "s", vec![reading("m0", "vol", T0 - 1, "1")])]).expect("apply");
+    assert_eq!(archive.tree().scan_prefix([super::keys::LOG_BLOCK]).count(), 2);
+    assert_eq!(
+        archive.tree().scan_prefix([super::keys::FRAME_INDEX]).count(),
+        2,
+        "the large frame is a block of its own"
+    );
+    let seqs: Vec<u64> =
+        archive.log_after(0, usize::MAX).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+    assert_eq!(seqs, (1..=n as u64 + 1).collect::<Vec<_>>());
+    let across: Vec<u64> =
+        archive.log_after(4095, 3).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+    assert_eq!(across, vec![4096, 4097, 4098]);
+    assert_eq!(archive.frame(1).expect("frame").map(|f| f.payload.len()), Some(super::blocks::FRAME_BLOCK_BYTES + 1));
+    assert_eq!(archive.frame(2).expect("frame"), Some(raw(2, "s")));
+}
