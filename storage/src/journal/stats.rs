@@ -3,7 +3,7 @@
 //! is behind the journal.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -25,8 +25,10 @@ pub struct JournalStats {
     not_stored: Mutex<BTreeMap<String, u64>>,
     /// Bytes of committed records the pipeline has not taken yet.
     backlog_bytes: Mutex<u64>,
-    /// Signalled when the pipeline takes records.
+    /// Signalled when the pipeline takes records, and at shutdown.
     room: Condvar,
+    /// The journal is shutting down: the writer no longer waits for room.
+    stopping: AtomicBool,
 }
 
 /// A consistent-enough copy of [`JournalStats`].
@@ -56,14 +58,32 @@ impl JournalStats {
     }
 
     /// Waits while the pipeline's backlog holds `limit` bytes or more (one
-    /// record always passes when it is empty), then counts `bytes` in.
-    /// Called by the writer before it hands a record over.
-    pub fn wait_for_room(&self, bytes: u64, limit: u64) {
+    /// record always passes when it is empty), then counts `bytes` in and
+    /// returns `true`. Called by the writer before it hands a record over.
+    /// `false` once the journal is stopping: the record is durable, and the
+    /// next start applies it.
+    pub fn wait_for_room(&self, bytes: u64, limit: u64) -> bool {
         let mut backlog = self.backlog_bytes.lock().unwrap_or_else(|p| p.into_inner());
         while *backlog > 0 && *backlog + bytes > limit {
+            if self.stopping() {
+                return false;
+            }
             backlog = self.room.wait(backlog).unwrap_or_else(|p| p.into_inner());
         }
         *backlog += bytes;
+        true
+    }
+
+    /// The journal is shutting down: a writer waiting for room stops waiting.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _guard = self.backlog_bytes.lock().unwrap_or_else(|p| p.into_inner());
+        self.room.notify_all();
+    }
+
+    /// Whether [`JournalStats::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// The pipeline took records weighing `bytes`.

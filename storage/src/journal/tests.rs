@@ -390,3 +390,28 @@ async fn a_pipeline_backlog_full_in_bytes_holds_back_receipts_until_the_pipeline
     assert_eq!(seq, 4);
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_writer_waiting_for_a_pipeline_that_takes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let weight = JournalRecord { seq: 1, entry: frame(0) }.backlog_bytes();
+    for (records, bytes) in [(2, u64::MAX), (1024, 2 * weight)] {
+        let config =
+            JournalConfig { pipeline_backlog_records: records, pipeline_backlog_bytes: bytes, ..config(dir.path()) };
+        let journal = Journal::open(config, 1).expect("open");
+        let first = journal.next_seq();
+        let (handle, committed) = journal.start();
+        assert_eq!(append_all(&handle, (0..2).map(frame)).await, vec![first, first + 1]);
+        // The backlog is full and nobody takes: the third waits for room.
+        let third = tokio::spawn({
+            let handle = handle.clone();
+            async move { handle.append(frame(2)).await.expect("append").seq() }
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(10), handle.shutdown()).await.expect("shutdown in time");
+        // Its receipt came: it is durable, and the next start has it.
+        assert_eq!(third.await.expect("task"), first + 2);
+        drop(committed);
+        let journal = Journal::open(self::config(dir.path()), 1).expect("reopen");
+        assert_eq!(seqs(&journal.replay(first + 1).expect("replay")), vec![first + 2]);
+    }
+}

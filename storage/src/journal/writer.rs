@@ -78,6 +78,9 @@ impl JournalHandle {
     /// [`JournalError::WriterStopped`]. When this returns, the journal
     /// directory is unlocked.
     pub async fn shutdown(self) {
+        // A writer waiting for the pipeline to make room (an archive that
+        // cannot write) stops waiting: what it holds is durable already.
+        self.stats.stop();
         let (done, stopped) = oneshot::channel();
         if self.requests.send(Request::Shutdown(done)).is_ok() {
             let _ = stopped.await;
@@ -253,20 +256,40 @@ impl Writer {
             // `pipeline_backlog_bytes` behind: backpressure from the archive
             // to the acknowledgements.
             let record = JournalRecord { seq, entry };
-            if !self.committed.is_closed() {
-                self.stats.wait_for_room(record.backlog_bytes(), self.pipeline_backlog_bytes);
-            }
-            let forwarded = self.committed.blocking_send(record).is_ok();
+            let forwarded = !self.committed.is_closed()
+                && self.stats.wait_for_room(record.backlog_bytes(), self.pipeline_backlog_bytes)
+                && self.send_committed(record);
             if forwarded {
                 self.stats.record_forwarded();
             } else if !self.committed_closed_logged {
                 self.committed_closed_logged = true;
                 tracing::warn!(
                     dir = %self.dir.display(),
-                    "journal: nobody receives committed records any more; they will be replayed on the next start"
+                    "journal: committed records are no longer handed to the pipeline (stopping); the next start applies them"
                 );
             }
+            // Durable either way: the receipt is owed.
             let _ = reply.send(Ok(Receipt::new(seq)));
+        }
+    }
+
+    /// Hands `record` to the pipeline, waiting while its channel is full
+    /// (`pipeline_backlog_records`), unless the journal is stopping.
+    fn send_committed(&self, record: JournalRecord) -> bool {
+        let mut record = record;
+        loop {
+            match self.committed.try_send(record) {
+                Ok(()) => return true,
+                Err(tokio_mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(tokio_mpsc::error::TrySendError::Full(back)) => {
+                    if self.stats.stopping() {
+                        return false;
+                    }
+                    record = back;
+                    // Only while the pipeline is a full backlog behind.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
         }
     }
 
