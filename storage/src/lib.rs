@@ -9,6 +9,7 @@
 //! - [`seal`]: the checksummed value envelope of every database of the house;
 //! - [`health`]: which stores' writes fail (a full disk), logged once per change;
 //! - [`sled_db`]: a sled database that reopens by itself after an I/O error;
+//! - [`integrity`]: a database sealed at a clean stop and checked before the next open;
 //! - [`files`]: atomic file writes;
 //! - [`diagnostic`]: one problem at `file:line:col`;
 //! - [`clock`]: the host clock;
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod diagnostic;
 pub mod files;
 pub mod health;
+pub mod integrity;
 pub mod journal;
 pub mod seal;
 pub mod sled_db;
