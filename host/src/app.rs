@@ -3,7 +3,7 @@
 //! checks shared by `meterhub check` and `meterhub run`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -177,6 +177,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let publisher_task = tokio::spawn(publisher.clone().run(pipeline.bus.subscribe(), auth.changes()));
     let live = LiveView::default();
     let rates = api::rates::Rates::default();
+    // Damage found before the stores opened stays in /health for this run.
+    let damages = [
+        ("archive", archive.damage()),
+        ("accounting", accounting.store.damage().cloned()),
+        ("users", auth.damage().cloned()),
+    ];
+    for (store, damage) in damages {
+        if let Some(damage) = damage {
+            journal.health().damaged(store, &damage);
+        }
+    }
     let state = Arc::new(ApiState {
         archive: archive.clone(),
         pipeline: pipeline.clone(),
@@ -216,15 +227,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     accounting_task.abort();
     accounting_wake_task.abort();
     publisher_task.abort();
-    if let Err(e) = accounting.store.flush() {
-        tracing::warn!(error = %e, "cannot flush the accounting database; it recomputes from its cursor");
-    }
-    if let Err(e) = auth.flush() {
-        tracing::warn!(error = %e, "cannot flush the user database");
-    }
     let _ = std::fs::remove_file(crate::auth::local_token::path(&config.data_dir));
     journal.shutdown().await;
     let _ = pipeline_task.await;
+    // Sealed at a clean stop: the next start tells damage from a clean stop.
+    tokio::task::block_in_place(|| {
+        archive.close();
+        accounting.store.close();
+        auth.close();
+    });
     let _ = std::fs::remove_file(crate::app::run_file(&config));
     tracing::info!("stopped");
     Ok(())
@@ -233,6 +244,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// The users-and-rights service on `<data_dir>/users`, with a fresh local
 /// admin token written for the command line; says at start how to make the
 /// first admin when there is no user, and warns about insecure cookies.
+/// The copies of `dir` kept by [`meterhub_storage::integrity::check`]
+/// (`<dir>.damaged-<ms>` beside it), oldest first.
+fn damaged_copies(dir: &Path) -> Vec<PathBuf> {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return Vec::new() };
+    let prefix = format!("{}.damaged-", name.to_string_lossy());
+    let mut copies: Vec<PathBuf> = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    copies.sort();
+    copies
+}
+
 fn open_auth(config: &Config) -> anyhow::Result<Auth> {
     let token = crate::auth::local_token::create(&config.data_dir)
         .with_context(|| format!("cannot write {}", crate::auth::local_token::path(&config.data_dir).display()))?;
@@ -244,6 +271,21 @@ fn open_auth(config: &Config) -> anyhow::Result<Auth> {
         );
     }
     if auth.first_run()? {
+        // A user database found damaged (now or at an earlier start) that
+        // holds no user is never taken for a first run: that would lock
+        // every user out without a word.
+        let users = crate::auth::service::users_dir(&config.data_dir);
+        if let Some(kept) = damaged_copies(&users).first() {
+            anyhow::bail!(
+                "the user database {} holds no users, and it was found damaged (its files as found are kept in {}): \
+                 restore it from a backup, or, to start without users, move {} away and create the first admin with \
+                 `meterhub user add <name> --role admin -c {}`",
+                users.display(),
+                kept.display(),
+                kept.display(),
+                config.file.display()
+            );
+        }
         tracing::warn!(
             "no users yet: create the first admin with `meterhub user add <name> --role admin -c {}` (the API answers 401 until someone logs in)",
             config.file.display()

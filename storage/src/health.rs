@@ -30,11 +30,18 @@ pub struct Problem {
     /// Free bytes on the file system of `path` (for the unprivileged user),
     /// when they can be read.
     pub free_bytes: Option<u64>,
+    /// Its files were found damaged at start (it stays reported until the
+    /// host restarts; the damaged files are kept, see `error`).
+    #[serde(default)]
+    pub damaged: bool,
 }
 
 impl Problem {
     /// One line for `/health`: `disk full at <path>, <n> bytes free`.
     pub fn summary(&self) -> String {
+        if self.damaged {
+            return format!("damaged: {}", self.error);
+        }
         let free = self.free_bytes.map_or_else(String::new, |free| format!(", {free} bytes free"));
         if self.disk_full {
             format!("disk full at {}{free}", self.path.display())
@@ -55,6 +62,8 @@ struct Failing {
 #[derive(Debug, Default)]
 pub struct StoreHealth {
     failing: Mutex<BTreeMap<&'static str, Failing>>,
+    /// Stores found damaged at start.
+    damaged: Mutex<Vec<Problem>>,
     /// Failed writes since the start, per store (for `/metrics`).
     failures_total: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -95,6 +104,7 @@ impl StoreHealth {
                     failures: 1,
                     since_ms: crate::clock::now_ms(),
                     free_bytes: free_bytes(path),
+                    damaged: false,
                 };
                 tracing::error!(
                     store, path = %path.display(), %error, disk_full, free_bytes = ?problem.free_bytes,
@@ -133,12 +143,30 @@ impl StoreHealth {
         }
     }
 
-    /// The stores failing now, with free space read afresh.
+    /// `store`'s files were found damaged at start ([`crate::integrity`]):
+    /// reported until the host restarts.
+    pub fn damaged(&self, store: &'static str, damage: &crate::integrity::Damage) {
+        Self::lock(&self.damaged).push(Problem {
+            store,
+            path: damage.path.clone(),
+            disk_full: false,
+            error: damage.to_string(),
+            failures: 0,
+            since_ms: crate::clock::now_ms(),
+            free_bytes: None,
+            damaged: true,
+        });
+    }
+
+    /// The stores damaged at start and those failing now (free space read afresh).
     pub fn problems(&self) -> Vec<Problem> {
-        Self::lock(&self.failing)
-            .values()
-            .map(|state| Problem { free_bytes: free_bytes(&state.problem.path), ..state.problem.clone() })
-            .collect()
+        let mut problems = Self::lock(&self.damaged).clone();
+        problems.extend(
+            Self::lock(&self.failing)
+                .values()
+                .map(|state| Problem { free_bytes: free_bytes(&state.problem.path), ..state.problem.clone() }),
+        );
+        problems
     }
 
     /// Failed writes since the start, per store.

@@ -42,6 +42,8 @@ pub struct SledDb {
     cache_bytes: u64,
     slot: RwLock<Option<sled::Db>>,
     last_reopen: Mutex<Option<Instant>>,
+    /// What [`crate::integrity::check`] found before the open.
+    damage: Option<crate::integrity::Damage>,
 }
 
 fn open_once(path: &Path, cache_bytes: u64) -> Result<sled::Db, OpenFailure> {
@@ -74,9 +76,52 @@ impl SledDb {
     /// Opens (creating) the database directory `path` with a page cache of
     /// `cache_bytes`, waiting up to `lock_wait` for a lock this process may
     /// still hold. A panic of the engine is an error, not a crash.
+    ///
+    /// A database sealed at the last clean stop is checked first
+    /// ([`crate::integrity`]): files changed since are copied aside as found
+    /// and the damage is kept for the caller to report ([`SledDb::damage`]).
     pub fn open(path: &Path, cache_bytes: u64, lock_wait: Duration) -> Result<SledDb, OpenFailure> {
+        let damage = match crate::integrity::check(path) {
+            Ok(damage) => damage,
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot check the database against its seal");
+                None
+            }
+        };
+        if let Some(damage) = &damage {
+            tracing::error!(path = %path.display(), kept_at = %damage.kept_at.display(), "damaged database: {damage}");
+        }
         let db = open_waiting(path, cache_bytes, lock_wait)?;
-        Ok(SledDb { path: path.to_path_buf(), cache_bytes, slot: RwLock::new(Some(db)), last_reopen: Mutex::new(None) })
+        Ok(SledDb {
+            path: path.to_path_buf(),
+            cache_bytes,
+            slot: RwLock::new(Some(db)),
+            last_reopen: Mutex::new(None),
+            damage,
+        })
+    }
+
+    /// Damage found before this open, if any.
+    pub fn damage(&self) -> Option<&crate::integrity::Damage> {
+        self.damage.as_ref()
+    }
+
+    /// Closes the database for good at a clean stop and seals it, so the
+    /// next open can tell damage from a clean stop. Waits up to
+    /// [`LOCK_WAIT`] for handles still in use; if they stay, it is not
+    /// sealed (the next open is as after a crash).
+    pub fn close(&self) {
+        if let Ok(db) = self.get()
+            && let Err(error) = db.flush()
+        {
+            tracing::warn!(path = %self.path.display(), %error, "flush at close failed; not sealed");
+            return;
+        }
+        self.slot.write().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        match crate::integrity::seal(&self.path, LOCK_WAIT) {
+            Ok(()) => tracing::debug!(path = %self.path.display(), "database sealed"),
+            Err(error) => tracing::warn!(path = %self.path.display(), %error, "database not sealed"),
+        }
     }
 
     /// The database directory.

@@ -145,6 +145,23 @@ impl Host {
 
     /// Start (again) on the same directory; waits until it listens.
     pub fn restart(&mut self) {
+        if let Err(status) = self.try_restart() {
+            panic!("meterhub exited with {status} during start; log:\n{}", self.log());
+        }
+    }
+
+    /// [`Host::restart`], for a start that may be refused: `false` when the
+    /// host exited during start (its log says why), `true` once it listens.
+    pub fn restart_allowing_failure(&mut self) -> bool {
+        self.try_restart().is_ok()
+    }
+
+    /// Whether the host process is running (it was started and did not stop).
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    fn try_restart(&mut self) -> Result<(), std::process::ExitStatus> {
         assert!(self.child.is_none(), "host is already running");
         let run_file = self.data_dir().join("run.json");
         let _ = std::fs::remove_file(&run_file);
@@ -159,20 +176,29 @@ impl Host {
             .expect("start meterhub");
         let pid = child.id();
         self.child = Some(child);
-        let info: Value = wait_for("the host to write run.json", START_DEADLINE, || {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("meterhub exited with {status} during start; log:\n{}", self.log());
+        let info: Result<Value, std::process::ExitStatus> =
+            wait_for("the host to write run.json", START_DEADLINE, || {
+                if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                    return Some(Err(status));
+                }
+                let text = std::fs::read(&run_file).ok()?;
+                let v: Value = serde_json::from_slice(&text).ok()?;
+                (v["pid"] == pid).then_some(Ok(v))
+            });
+        let info = match info {
+            Ok(info) => info,
+            Err(status) => {
+                self.child = None;
+                return Err(status);
             }
-            let text = std::fs::read(&run_file).ok()?;
-            let v: Value = serde_json::from_slice(&text).ok()?;
-            (v["pid"] == pid).then_some(v)
-        });
+        };
         self.api = info["api"].as_str().and_then(|a| a.parse().ok()).expect("run.json: the API's address");
         self.drivers = drivers_of(&info);
         // Written before run.json.
         let token = std::fs::read_to_string(self.data_dir().join("local-admin.token")).expect("local-admin.token");
         self.token = token.trim().to_owned();
         remember_token(self.api, &self.token);
+        Ok(())
     }
 
     /// The host's log so far.

@@ -7,6 +7,7 @@ mod accounting;
 mod auth;
 mod cli;
 mod conformance;
+mod corruption;
 mod crash;
 mod disk_full;
 mod dropin;

@@ -187,6 +187,17 @@ impl AccountingStore {
         self.db.path()
     }
 
+    /// Damage found in its files before it was opened.
+    pub fn damage(&self) -> Option<&meterhub_storage::integrity::Damage> {
+        self.db.damage()
+    }
+
+    /// Closes it for good at a clean stop and seals its files.
+    pub fn close(&self) {
+        let _writing = self.lock();
+        self.db.close();
+    }
+
     /// Reopens the database after `error`, when it is an I/O error (sled
     /// fails every operation after one until reopened; a full disk that got
     /// space back works again). What was not flushed is recomputed: the

@@ -245,6 +245,16 @@ impl Auth {
         self.store.is_empty()
     }
 
+    /// Damage found in the user database's files before it was opened.
+    pub fn damage(&self) -> Option<&meterhub_storage::integrity::Damage> {
+        self.store.damage()
+    }
+
+    /// Closes the user database for good at a clean stop and seals it.
+    pub fn close(&self) {
+        self.store.close();
+    }
+
     /// Flushes the database.
     pub fn flush(&self) -> Result<(), AuthError> {
         self.store.flush()

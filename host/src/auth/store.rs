@@ -102,6 +102,16 @@ impl UserStore {
         Ok(UserStore { db })
     }
 
+    /// Damage found in its files before it was opened.
+    pub fn damage(&self) -> Option<&meterhub_storage::integrity::Damage> {
+        self.db.damage()
+    }
+
+    /// Closes it for good at a clean stop and seals its files.
+    pub fn close(&self) {
+        self.db.close();
+    }
+
     /// The database (a cheap handle).
     fn db(&self) -> Result<sled::Db, AuthError> {
         self.db.get().map_err(AuthError::storage("open"))

@@ -254,7 +254,12 @@ pub fn run(command: UserCommand) -> ExitCode {
         Some(info) => action.over_api(&info.api),
         None => Auth::open(&config.data_dir, AuthSettings::of(&config.web), None)
             .map_err(|e| format!("no host runs, and {e} (is a host starting?)"))
-            .and_then(|auth| action.on_database(&auth).map_err(|e| e.to_string())),
+            .and_then(|auth| {
+                let result = action.on_database(&auth).map_err(|e| e.to_string());
+                // Sealed again, as a host leaves it at a clean stop.
+                auth.close();
+                result
+            }),
     };
     match result {
         Ok(value) => {

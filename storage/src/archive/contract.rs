@@ -40,6 +40,13 @@ pub trait Archive: Send + Sync + 'static {
     /// Where the archive keeps its data, for messages.
     fn location(&self) -> &std::path::Path;
 
+    /// Damage found in its files before it was opened ([`crate::integrity`]).
+    fn damage(&self) -> Option<crate::integrity::Damage>;
+
+    /// Closes it for good at a clean stop and seals its files, so the next
+    /// start can tell damage from a clean stop. Nothing may use it after.
+    fn close(&self);
+
     /// Applies a new verdict to an archived frame (a fixed codec). A
     /// quarantined frame that now decodes leaves quarantine and its frame
     /// counters move accordingly; for other frames only the readings are

@@ -476,6 +476,19 @@ impl Archive for SledArchive {
         &self.path
     }
 
+    fn damage(&self) -> Option<crate::integrity::Damage> {
+        self.db.damage().cloned()
+    }
+
+    fn close(&self) {
+        // Sealed heads make the next start quicker; the seal of the files follows.
+        if let Err(error) = self.seal() {
+            tracing::warn!(path = %self.path.display(), %error, "sealing the series heads at close failed");
+        }
+        let _writing = self.write_guard();
+        self.db.close();
+    }
+
     fn flush(&self) -> Result<(), ArchiveError> {
         self.db()?.flush().map_err(ArchiveError::storage("flush"))?;
         // sled 0.34 makes its log stable with `sync_file_range`, which

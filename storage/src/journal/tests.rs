@@ -407,6 +407,12 @@ async fn shutdown_ends_a_writer_waiting_for_a_pipeline_that_takes_nothing() {
             let handle = handle.clone();
             async move { handle.append(frame(2)).await.expect("append").seq() }
         });
+        // Once it is written (and so waiting), the host stops.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while handle.stats().snapshot().records < 3 {
+            assert!(std::time::Instant::now() < deadline, "the third record was never written");
+            tokio::task::yield_now().await;
+        }
         tokio::time::timeout(std::time::Duration::from_secs(10), handle.shutdown()).await.expect("shutdown in time");
         // Its receipt came: it is durable, and the next start has it.
         assert_eq!(third.await.expect("task"), first + 2);
