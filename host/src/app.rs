@@ -230,6 +230,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(crate::auth::local_token::path(&config.data_dir));
     journal.shutdown().await;
     let _ = pipeline_task.await;
+    // What the archive holds durably, the journal need not keep.
+    if archive.flush().is_ok()
+        && let Ok(applied) = archive.applied_through()
+    {
+        let discarded = Journal::open(JournalConfig::new(journal_dir(&config)), applied + 1)
+            .and_then(|journal| journal.discard_applied(applied));
+        match discarded {
+            Ok(segments) => tracing::debug!(segments, applied, "journal segments already archived deleted"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot delete the journal segments already archived; the next start does")
+            }
+        }
+    }
     // Sealed at a clean stop: the next start tells damage from a clean stop.
     tokio::task::block_in_place(|| {
         archive.close();

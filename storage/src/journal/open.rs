@@ -185,6 +185,29 @@ impl Journal {
         Ok(out)
     }
 
+    /// At a clean stop, once the archive has flushed through
+    /// `applied_through`: deletes every segment whose records are all
+    /// applied, the last one included, so a stopped host keeps no journal
+    /// the archive already holds. The next open starts a fresh segment at
+    /// its floor (the archive's applied-through plus one). Returns the
+    /// number of segments deleted.
+    pub fn discard_applied(self, applied_through: u64) -> Result<usize, JournalError> {
+        let mut removed = 0;
+        for (i, segment) in self.segments.iter().enumerate() {
+            // Its records are below the next segment's first, or the next seq.
+            let end = self.segments.get(i + 1).map_or(self.next_seq, |next| next.first_seq);
+            if end.saturating_sub(1) > applied_through {
+                break;
+            }
+            std::fs::remove_file(&segment.path).map_err(JournalError::io(&segment.path, "delete"))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            segment::sync_dir(&self.config.dir)?;
+        }
+        Ok(removed)
+    }
+
     /// Starts the group-commit writer on a dedicated thread.
     ///
     /// Returns the handle sessions append through, and the receiver of

@@ -421,3 +421,25 @@ async fn shutdown_ends_a_writer_waiting_for_a_pipeline_that_takes_nothing() {
         assert_eq!(seqs(&journal.replay(first + 1).expect("replay")), vec![first + 2]);
     }
 }
+
+#[tokio::test]
+async fn a_clean_stop_discards_what_the_archive_holds_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let small = JournalConfig { segment_max_bytes: 200, ..config(dir.path()) };
+    let (handle, _committed) = Journal::open(small.clone(), 1).expect("open").start();
+    assert_eq!(append_all(&handle, (0..10).map(frame)).await, (1..=10).collect::<Vec<_>>());
+    handle.shutdown().await;
+    assert!(list_segments(dir.path()).expect("list").len() > 2, "the test needs several segments");
+
+    // Applied through 6: segments holding 7..10 stay.
+    let removed = Journal::open(small.clone(), 7).expect("open").discard_applied(6).expect("discard");
+    assert!(removed > 0);
+    let journal = Journal::open(small.clone(), 7).expect("open");
+    assert_eq!(seqs(&journal.replay(6).expect("replay")), vec![7, 8, 9, 10]);
+    // Applied through 10: nothing is left, and the sequence goes on.
+    journal.discard_applied(10).expect("discard all");
+    assert!(list_segments(dir.path()).expect("list").is_empty());
+    let (handle, _committed) = Journal::open(small, 11).expect("reopen").start();
+    assert_eq!(append_all(&handle, [frame(11)]).await, vec![11]);
+    handle.shutdown().await;
+}
