@@ -74,6 +74,14 @@ impl JournalStats {
         true
     }
 
+    /// Waits until the pipeline takes records (or `timeout`, or a stop).
+    pub fn wait_taken(&self, timeout: std::time::Duration) {
+        let backlog = self.backlog_bytes.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.stopping() {
+            let _ = self.room.wait_timeout(backlog, timeout).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
     /// The journal is shutting down: a writer waiting for room stops waiting.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);

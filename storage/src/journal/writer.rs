@@ -274,23 +274,18 @@ impl Writer {
     }
 
     /// Hands `record` to the pipeline, waiting while its channel is full
-    /// (`pipeline_backlog_records`), unless the journal is stopping.
+    /// (`pipeline_backlog_records`), unless the journal is stopping. The
+    /// writer is the channel's only sender, so room it sees stays its own.
     fn send_committed(&self, record: JournalRecord) -> bool {
-        let mut record = record;
-        loop {
-            match self.committed.try_send(record) {
-                Ok(()) => return true,
-                Err(tokio_mpsc::error::TrySendError::Closed(_)) => return false,
-                Err(tokio_mpsc::error::TrySendError::Full(back)) => {
-                    if self.stats.stopping() {
-                        return false;
-                    }
-                    record = back;
-                    // Only while the pipeline is a full backlog behind.
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
+        while self.committed.capacity() == 0 {
+            if self.stats.stopping() || self.committed.is_closed() {
+                return false;
             }
+            // Woken when the pipeline takes records; the timeout covers a
+            // wake-up that came between the check and the wait.
+            self.stats.wait_taken(std::time::Duration::from_millis(10));
         }
+        self.committed.blocking_send(record).is_ok()
     }
 
     /// Makes sure the active segment is open, intact up to `good_len` (after
