@@ -76,7 +76,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, percentile};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, fdatasync_floor, filesystem, ms, percentile};
 use meterhub_testkit::http::ANSWER_TIMEOUT;
 use meterhub_testkit::{Host, host_tables, now_ms, request, wait_for, workspace};
 
@@ -89,8 +89,6 @@ const PEER_START: Duration = Duration::from_secs(300);
 const PEER_STOP: Duration = Duration::from_secs(30);
 /// The year of timestamps before now that the readings fill.
 const HISTORY_MS: i64 = 365 * 86_400_000;
-/// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ; 100 on Linux).
-const USER_HZ: f64 = 100.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -242,7 +240,7 @@ fn main() {
         options.client_threads,
         if options.client_threads == 1 { "" } else { "s" }
     );
-    let (fsync_p50, fsync_p99) = fdatasync_floor(&data);
+    let (fsync_p50, fsync_p99) = fdatasync_floor(&data, 200);
     println!(
         "disk: {} on {}; append 128 B + fdatasync alone: p50 {:.2} ms, p99 {:.2} ms (the floor under every durable answer)",
         data.display(),
@@ -582,15 +580,10 @@ fn postgres_cpu() -> f64 {
         .sum()
 }
 
-/// The command name and user plus system CPU seconds of `pid`, from
-/// `/proc/<pid>/stat`; `None` once it is gone.
+/// The command name and user plus system CPU seconds of `pid`; `None`
+/// once it is gone.
 fn stat_cpu(pid: u32) -> Option<(String, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: state is field 3 (index 0), utime 14, stime 15.
-    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some((comm.to_owned(), ticks / USER_HZ))
+    meterhub_testkit::bench::stat_cpu(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// The child processes of `pid` (from every thread's `children` list).
@@ -746,11 +739,6 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Microseconds as milliseconds.
-fn ms(us: u32) -> f64 {
-    f64::from(us) / 1000.0
-}
-
 fn print_report(r: &Report, options: &Options) {
     let l = &r.load;
     let secs = l.elapsed.as_secs_f64();
@@ -861,40 +849,6 @@ fn print_side_by_side(reports: &[Report]) {
 /// The first word of a report's name.
 fn short(name: &str) -> &str {
     name.split_whitespace().next().unwrap_or(name)
-}
-
-/// p50 and p99 of appending 128 bytes to a file in `dir` and fdatasync'ing
-/// it, in microseconds (PostgreSQL's WAL is on the same disk here).
-fn fdatasync_floor(dir: &Path) -> (u32, u32) {
-    let path = dir.join(format!("fdatasync-probe-{}", std::process::id()));
-    let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-    let mut times: Vec<u32> = (0..220)
-        .map(|_| {
-            let started = Instant::now();
-            file.write_all(&[b'x'; 128]).and_then(|()| file.sync_data()).expect("write and fdatasync the probe file");
-            u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)
-        })
-        .skip(20)
-        .collect();
-    drop(file);
-    let _ = std::fs::remove_file(&path);
-    times.sort_unstable();
-    (percentile(&times, 0.50), percentile(&times, 0.99))
-}
-
-/// The filesystem type and device holding `path`, from /proc/self/mounts.
-fn filesystem(path: &Path) -> String {
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let (device, point, fstype) = (f.next()?, f.next()?, f.next()?);
-            path.starts_with(point).then(|| (point.len(), format!("{fstype} ({device} mounted on {point})")))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map_or_else(|| "an unknown filesystem".to_owned(), |(_, fs)| fs)
 }
 
 fn options() -> Options {

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, percentile};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, fdatasync_floor, filesystem, ms, percentile};
 use meterhub_testkit::http::ANSWER_TIMEOUT;
 use meterhub_testkit::{Host, host_tables, now_ms, workspace};
 
@@ -104,7 +104,7 @@ fn main() {
     let options = options();
     let bench_data = bench_data();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let (fsync_p50, fsync_p99) = fdatasync_floor(&bench_data);
+    let (fsync_p50, fsync_p99) = fdatasync_floor(&bench_data, 500);
     println!("meterhub ingest: listener over TCP, each line answered only after its group commit is fdatasync'ed");
     println!("machine: {cores} cores, shared by the host and the bench's client (one thread per connection)");
     println!(
@@ -189,30 +189,6 @@ fn row(cells: &[String]) -> String {
         };
     }
     line
-}
-
-/// Microseconds as milliseconds.
-fn ms(us: u32) -> f64 {
-    f64::from(us) / 1000.0
-}
-
-/// p50 and p99 of appending 128 bytes to a file in `dir` and fdatasync'ing
-/// it, in microseconds: the disk's floor under any durable acknowledgement.
-fn fdatasync_floor(dir: &Path) -> (u32, u32) {
-    let path = dir.join(format!("fdatasync-probe-{}", std::process::id()));
-    let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-    let mut times: Vec<u32> = (0..520)
-        .map(|_| {
-            let started = Instant::now();
-            file.write_all(&[b'x'; 128]).and_then(|()| file.sync_data()).expect("write and fdatasync the probe file");
-            u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)
-        })
-        .skip(20)
-        .collect();
-    drop(file);
-    let _ = std::fs::remove_file(&path);
-    times.sort_unstable();
-    (percentile(&times, 0.50), percentile(&times, 0.99))
 }
 
 /// Drive `host` and check its archive afterwards.
@@ -399,21 +375,6 @@ fn wait_applied(host: &Host, acked: u64) -> Value {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }
-}
-
-/// The filesystem type and device holding `path`, from /proc/self/mounts.
-fn filesystem(path: &Path) -> String {
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let (device, point, fstype) = (f.next()?, f.next()?, f.next()?);
-            path.starts_with(point).then(|| (point.len(), format!("{fstype} ({device} mounted on {point})")))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map_or_else(|| "an unknown filesystem".to_owned(), |(_, fs)| fs)
 }
 
 fn options() -> Options {

@@ -1,9 +1,12 @@
 //! What the benches share beyond a host: their options (`--name value` or
-//! an environment variable), data on a real disk, percentiles, CPU time.
+//! an environment variable), data on a real disk, percentiles, CPU time,
+//! the disk's fdatasync floor and filesystem.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use crate::paths::workspace;
 
@@ -23,18 +26,69 @@ pub fn percentile(values: &[u32], p: f64) -> u32 {
     values[rank.clamp(1, values.len()) - 1]
 }
 
-/// User plus system CPU seconds of the process whose `/proc/<pid>/stat` is `path`.
-pub fn cpu_seconds(path: &str) -> f64 {
+/// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`).
+fn clock_ticks() -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    let ticks = *TICKS.get_or_init(|| {
+    *TICKS.get_or_init(|| {
         let out = Command::new("getconf").arg("CLK_TCK").output().ok();
         out.and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok()).unwrap_or(100.0)
-    });
+    })
+}
+
+/// The command name and user plus system CPU seconds in a `/proc/<pid>/stat`
+/// text; `None` when it cannot be parsed.
+pub fn stat_cpu(stat: &str) -> Option<(String, f64)> {
+    let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3 (index 0), utime 14, stime 15.
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((comm.to_owned(), ticks / clock_ticks()))
+}
+
+/// User plus system CPU seconds of the process whose `/proc/<pid>/stat` is `path`.
+pub fn cpu_seconds(path: &str) -> f64 {
     let stat = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    // Fields after the command name: state is field 3, utime 14, stime 15.
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (field(11) + field(12)) / ticks
+    stat_cpu(&stat).map_or(0.0, |(_, seconds)| seconds)
+}
+
+/// p50 and p99 of appending 128 bytes to a file in `dir` and fdatasync'ing
+/// it `samples` times (after 20 to warm up), in microseconds: the disk's
+/// floor under any durable acknowledgement.
+pub fn fdatasync_floor(dir: &Path, samples: usize) -> (u32, u32) {
+    let path = dir.join(format!("fdatasync-probe-{}", std::process::id()));
+    let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+    let mut times: Vec<u32> = (0..samples + 20)
+        .map(|_| {
+            let started = Instant::now();
+            file.write_all(&[b'x'; 128]).and_then(|()| file.sync_data()).expect("write and fdatasync the probe file");
+            u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)
+        })
+        .skip(20)
+        .collect();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    times.sort_unstable();
+    (percentile(&times, 0.50), percentile(&times, 0.99))
+}
+
+/// The filesystem type and device holding `path`, from /proc/self/mounts.
+pub fn filesystem(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (device, point, fstype) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(point).then(|| (point.len(), format!("{fstype} ({device} mounted on {point})")))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or_else(|| "an unknown filesystem".to_owned(), |(_, fs)| fs)
+}
+
+/// Microseconds as milliseconds.
+pub fn ms(us: u32) -> f64 {
+    f64::from(us) / 1000.0
 }
 
 /// `value` parsed as a positive number, `default` when absent; panics
