@@ -65,6 +65,22 @@ impl Validator<'_> {
         self.diagnostics.push(Diagnostic::new(self.file, pos, message));
     }
 
+    /// A number key: `default` when absent; outside `range` an error
+    /// naming the key and its bounds.
+    fn u32_in(
+        &mut self,
+        value: &Option<Spanned<u32>>,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+        default: u32,
+    ) -> u32 {
+        let Some(value) = value else { return default };
+        if !range.contains(value.get_ref()) {
+            self.error(value, format!("{key} must be between {} and {}", range.start(), range.end()));
+        }
+        *value.get_ref()
+    }
+
     fn path(&self, value: &str) -> PathBuf {
         let base = self.file.parent().unwrap_or(Path::new(""));
         base.join(value)
@@ -89,37 +105,19 @@ impl Validator<'_> {
                 self.error(dir, format!("{name} must not be empty"));
             }
         }
-        let memory_mib = host.wasm_memory_mib.as_ref().map_or(DEFAULT_WASM_MEMORY_MIB, |m| *m.get_ref());
-        if let Some(m) = &host.wasm_memory_mib
-            && !(1..=4096).contains(m.get_ref())
-        {
-            self.error(m, "wasm_memory_mib must be between 1 and 4096");
-        }
-        let call_timeout = host.wasm_call_timeout_ms.as_ref().map_or(DEFAULT_WASM_CALL_TIMEOUT_MS, |t| *t.get_ref());
-        if let Some(t) = &host.wasm_call_timeout_ms
-            && !(10..=600_000).contains(t.get_ref())
-        {
-            self.error(t, "wasm_call_timeout_ms must be between 10 and 600000");
-        }
-
-        let cache_mib = host.archive_cache_mib.as_ref().map_or(DEFAULT_ARCHIVE_CACHE_MIB, |m| *m.get_ref());
-        if let Some(m) = &host.archive_cache_mib
-            && !(8..=65_536).contains(m.get_ref())
-        {
-            self.error(m, "archive_cache_mib must be between 8 and 65536");
-        }
-        let head_readings = host.archive_head_readings.as_ref().map_or(DEFAULT_ARCHIVE_HEAD_READINGS, |m| *m.get_ref());
-        if let Some(m) = &host.archive_head_readings
-            && !(1_000..=10_000_000).contains(m.get_ref())
-        {
-            self.error(m, "archive_head_readings must be between 1000 and 10000000");
-        }
-        let backlog_mib = host.pipeline_backlog_mib.as_ref().map_or(DEFAULT_PIPELINE_BACKLOG_MIB, |m| *m.get_ref());
-        if let Some(m) = &host.pipeline_backlog_mib
-            && !(1..=65_536).contains(m.get_ref())
-        {
-            self.error(m, "pipeline_backlog_mib must be between 1 and 65536");
-        }
+        let memory_mib = self.u32_in(&host.wasm_memory_mib, "wasm_memory_mib", 1..=4096, DEFAULT_WASM_MEMORY_MIB);
+        let call_timeout =
+            self.u32_in(&host.wasm_call_timeout_ms, "wasm_call_timeout_ms", 10..=600_000, DEFAULT_WASM_CALL_TIMEOUT_MS);
+        let cache_mib =
+            self.u32_in(&host.archive_cache_mib, "archive_cache_mib", 8..=65_536, DEFAULT_ARCHIVE_CACHE_MIB);
+        let head_readings = self.u32_in(
+            &host.archive_head_readings,
+            "archive_head_readings",
+            1_000..=10_000_000,
+            DEFAULT_ARCHIVE_HEAD_READINGS,
+        );
+        let backlog_mib =
+            self.u32_in(&host.pipeline_backlog_mib, "pipeline_backlog_mib", 1..=65_536, DEFAULT_PIPELINE_BACKLOG_MIB);
 
         let supervision = self.supervision(host);
         let mut trusted_plugins = std::collections::BTreeSet::new();
