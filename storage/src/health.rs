@@ -70,9 +70,8 @@ pub struct StoreHealth {
 
 /// Whether `error` says the disk (or the user's quota) is full.
 pub fn is_disk_full(error: &std::io::Error) -> bool {
+    // std maps ENOSPC and EDQUOT to these kinds.
     matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
-        || matches!(error.raw_os_error(), Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error()
-            || code == rustix::io::Errno::DQUOT.raw_os_error())
 }
 
 /// Free bytes on the file system holding `path` (or its nearest existing

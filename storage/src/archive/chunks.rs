@@ -227,8 +227,9 @@ impl Heads {
         self.sealed_max.extend(sealed_max);
     }
 
-    /// Empties the heads after a seal was committed.
-    pub(crate) fn sealed(&mut self) {
+    /// Empties the heads: after a committed seal, or before a reopen
+    /// rebuilds them from the log.
+    pub(crate) fn clear(&mut self) {
         self.series.clear();
         self.sealed_max.clear();
         self.len = 0;

@@ -5,7 +5,7 @@
 //! as one atomic batch; reads see the chunks and the heads together.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use meterhub_plugin_api::RawFrame;
@@ -55,7 +55,6 @@ const LOG_BLOCKS_CACHED: usize = 4;
 pub struct SledArchive {
     /// The database, reopened by [`Archive::recover`].
     db: SledDb,
-    path: PathBuf,
     options: ArchiveOptions,
     /// Serializes write transactions (and seals).
     write_lock: Mutex<()>,
@@ -154,7 +153,6 @@ impl SledArchive {
         let db = Self::open_db(path, options.cache_bytes, lock_wait)?;
         let archive = SledArchive {
             db,
-            path: path.to_path_buf(),
             options,
             write_lock: Mutex::new(()),
             heads: RwLock::new(Heads::default()),
@@ -176,7 +174,7 @@ impl SledArchive {
 
     /// The database directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
     fn write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -241,7 +239,7 @@ impl SledArchive {
         batch.insert(keys::CHUNKED_THROUGH, seal_u64(keys::CHUNKED_THROUGH, through));
         db.apply_batch(batch).map_err(ArchiveError::storage("write chunks"))?;
         tracing::debug!(readings = heads.len, chunks, through, "series heads sealed");
-        heads.sealed();
+        heads.clear();
         Ok(())
     }
 
@@ -259,7 +257,7 @@ impl SledArchive {
                 match entry {
                     Ok(stored) => unsealed.push(stored),
                     Err(unreadable) => tracing::error!(
-                        path = %self.path.display(), seq = unreadable.seq, error = %unreadable.error,
+                        path = %self.db.path().display(), seq = unreadable.seq, error = %unreadable.error,
                         "an archived reading not yet in its series' chunks cannot be read"
                     ),
                 }
@@ -279,7 +277,7 @@ impl SledArchive {
             && let Err(error) = self.seal_locked(&mut heads)
         {
             // The readings stay in the heads and the log; the next apply tries again.
-            tracing::error!(path = %self.path.display(), %error, "sealing the series heads failed");
+            tracing::error!(path = %self.db.path().display(), %error, "sealing the series heads failed");
         }
         committed.readings
     }
@@ -326,7 +324,7 @@ impl SledArchive {
     /// found again in the chunks and heads of the registers its directory
     /// names; what cannot be found is unreadable.
     fn rebuilt_log_block(&self, first: u64, end: u64, damaged: blocks::DamagedBody) -> Vec<LogEntry> {
-        tracing::error!(path = %self.path.display(), first, error = %damaged.error,
+        tracing::error!(path = %self.db.path().display(), first, error = %damaged.error,
             "a log block is damaged; looking for its readings in the series chunks");
         let mut found: BTreeMap<u64, StoredReading> = BTreeMap::new();
         for (device, channel) in damaged.registers.iter().flatten() {
@@ -464,16 +462,16 @@ impl Archive for SledArchive {
 
     fn recover(&self) -> Result<(), ArchiveError> {
         let _writing = self.write_guard();
-        self.heads_mut().sealed();
+        self.heads_mut().clear();
         self.log_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.db.reopen().map_err(|failure| open_error(&self.path, failure))?;
+        self.db.reopen().map_err(|failure| open_error(self.db.path(), failure))?;
         self.rebuild_heads()?;
-        tracing::info!(path = %self.path.display(), applied_through = self.applied_through()?, "archive reopened");
+        tracing::info!(path = %self.db.path().display(), applied_through = self.applied_through()?, "archive reopened");
         Ok(())
     }
 
     fn location(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
     fn damage(&self) -> Option<crate::integrity::Damage> {
@@ -483,7 +481,7 @@ impl Archive for SledArchive {
     fn close(&self) {
         // Sealed heads make the next start quicker; the seal of the files follows.
         if let Err(error) = self.seal() {
-            tracing::warn!(path = %self.path.display(), %error, "sealing the series heads at close failed");
+            tracing::warn!(path = %self.db.path().display(), %error, "sealing the series heads at close failed");
         }
         let _writing = self.write_guard();
         self.db.close();
@@ -494,7 +492,7 @@ impl Archive for SledArchive {
         // sled 0.34 makes its log stable with `sync_file_range`, which
         // neither flushes the drive cache nor the file's metadata: fsync the
         // files for real before the caller releases journal segments.
-        sync_files(&self.path, 2)
+        sync_files(self.db.path(), 2)
     }
 
     fn redecode(&self, frame_seq: u64, verdict: Verdict) -> Result<RedecodeOutcome, ArchiveError> {
