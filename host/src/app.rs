@@ -165,7 +165,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         wake: Default::default(),
     });
     let accounting_task = accounting::spawn(
-        accounting::Consumer::new(archive.clone(), accounting_store, &config.accounting.time_zone),
+        accounting::Consumer::new(archive.clone(), accounting_store, &config.accounting.time_zone)
+            .with_tail_readings(config.accounting_tail_readings),
         accounting.wake.clone(),
         journal.health().clone(),
     );

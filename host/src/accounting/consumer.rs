@@ -82,6 +82,12 @@ impl Consumer {
         Consumer { archive, store, default_zone: default_zone.to_owned(), tails: Mutex::new(Tails::default()) }
     }
 
+    /// The same, keeping at most `readings` in memory for live registers
+    /// (`host.accounting_tail_readings`).
+    pub fn with_tail_readings(self, readings: usize) -> Consumer {
+        Consumer { tails: Mutex::new(Tails::with_cap(readings)), ..self }
+    }
+
     fn tails(&self) -> std::sync::MutexGuard<'_, Tails> {
         self.tails.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -31,3 +31,4 @@ pub use consumer::{Accounting, Consumer, spawn};
 pub use error::AccountingError;
 pub use model::{HistoryEntry, MeterMetadata, MeterRecord, ModuleRecord, Resource};
 pub use store::{AccountingStore, Hold};
+pub use tail::DEFAULT_TAIL_READINGS;

@@ -15,9 +15,11 @@
 //! the new window's start. Readings older than a tail's start are read from
 //! the archive as before.
 //!
-//! Memory is bounded by [`TAIL_READINGS_CAP`] readings over all registers;
-//! past it the least recently used tails are dropped (and made again from
-//! the archive when needed).
+//! Memory is bounded by a cap on the readings over all registers
+//! (`host.accounting_tail_readings`, [`DEFAULT_TAIL_READINGS`]): whenever a
+//! new tail or a new reading takes them past it, the least recently used
+//! half of the tails is dropped (and made again from the archive when
+//! needed).
 
 use std::collections::HashMap;
 
@@ -25,8 +27,9 @@ use meterhub_accounting::Reading;
 
 use meterhub_storage::archive::StoredReading;
 
-/// Most readings kept over all tails (about 40 bytes each).
-pub const TAIL_READINGS_CAP: usize = 2_000_000;
+/// Default of the most readings kept over all tails (40 bytes each, plus
+/// what their vectors keep spare).
+pub const DEFAULT_TAIL_READINGS: usize = 1_000_000;
 
 /// One register's readings from `from_ms` on, by time then sequence.
 #[derive(Debug)]
@@ -89,11 +92,18 @@ impl Tail {
 }
 
 /// The tails of every register, by meter and channel.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tails {
     by_register: HashMap<(String, String), Tail>,
     readings: usize,
+    cap: usize,
     clock: u64,
+}
+
+impl Default for Tails {
+    fn default() -> Self {
+        Tails::with_cap(DEFAULT_TAIL_READINGS)
+    }
 }
 
 /// The accounting engine's view of an archived version.
@@ -102,6 +112,11 @@ pub fn reading(stored: &StoredReading) -> Reading {
 }
 
 impl Tails {
+    /// No tails yet; at most `cap` readings over all of them.
+    pub fn with_cap(cap: usize) -> Self {
+        Tails { by_register: HashMap::new(), readings: 0, cap, clock: 0 }
+    }
+
     /// The tail of a register, marked as used now.
     pub fn get(&mut self, meter: &str, channel: &str) -> Option<&Tail> {
         self.clock += 1;
@@ -118,6 +133,7 @@ impl Tails {
             && tail.insert(reading(stored))
         {
             self.readings += 1;
+            self.evict();
         }
     }
 
@@ -167,7 +183,7 @@ impl Tails {
 
     /// Past the cap, drops the least recently used half of the tails.
     fn evict(&mut self) {
-        if self.readings <= TAIL_READINGS_CAP {
+        if self.readings <= self.cap {
             return;
         }
         let mut uses: Vec<u64> = self.by_register.values().map(|t| t.used).collect();
@@ -193,15 +209,11 @@ mod tests {
         Reading { ts_ms, value: meterhub_accounting::Decimal::from(ts_ms), seq, conflict: false }
     }
 
-    #[test]
-    fn a_tail_answers_from_its_start_and_counts_a_version_once() {
-        let mut tails = Tails::default();
-        tails.start("m", "c", 100, vec![r(90, 1), r(100, 2), r(200, 3), r(200, 3)]);
-        assert_eq!(tails.len(), 2, "before the start and the repeated version are not kept");
-        let stored = |ts_ms, seq| StoredReading {
+    fn stored(meter: &str, ts_ms: i64, seq: u64) -> StoredReading {
+        StoredReading {
             seq,
             reading: meterhub_plugin_api::Reading {
-                device: "m".into(),
+                device: meter.into(),
                 channel: "c".into(),
                 ts_ms,
                 value: meterhub_accounting::Decimal::ONE,
@@ -212,7 +224,32 @@ mod tests {
             frame_seq: 0,
             conflict: false,
             archived_at_ms: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn live_readings_never_take_the_tails_past_their_cap() {
+        let mut tails = Tails::with_cap(1_000);
+        for meter in ["a", "b", "c", "d"] {
+            tails.start(meter, "c", 0, vec![r(0, 0)]);
+        }
+        let mut seq = 1;
+        for ts in 1..2_000 {
+            for meter in ["a", "b", "c", "d"] {
+                tails.absorb(&stored(meter, ts, seq));
+                seq += 1;
+                assert!(tails.len() <= 1_000, "{} readings held", tails.len());
+            }
+        }
+        assert!(tails.get("a", "c").is_none(), "the least recently used tail went first");
+    }
+
+    #[test]
+    fn a_tail_answers_from_its_start_and_counts_a_version_once() {
+        let mut tails = Tails::default();
+        tails.start("m", "c", 100, vec![r(90, 1), r(100, 2), r(200, 3), r(200, 3)]);
+        assert_eq!(tails.len(), 2, "before the start and the repeated version are not kept");
+        let stored = |ts_ms, seq| stored("m", ts_ms, seq);
         tails.absorb(&stored(200, 3));
         tails.absorb(&stored(300, 4));
         tails.absorb(&stored(50, 5));

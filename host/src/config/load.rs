@@ -25,6 +25,8 @@ pub const DEFAULT_PIPELINE_BACKLOG_MIB: u32 =
     (meterhub_storage::journal::open::DEFAULT_PIPELINE_BACKLOG_BYTES >> 20) as u32;
 /// Default of `host.archive_head_readings`.
 pub const DEFAULT_ARCHIVE_HEAD_READINGS: u32 = meterhub_storage::archive::HEAD_READINGS as u32;
+/// Default of `host.accounting_tail_readings`.
+pub const DEFAULT_ACCOUNTING_TAIL_READINGS: u32 = crate::accounting::DEFAULT_TAIL_READINGS as u32;
 /// Default largest HTTP ingress body, bytes.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 /// Default most uncommitted frames per session.
@@ -118,6 +120,12 @@ impl Validator<'_> {
         );
         let backlog_mib =
             self.u32_in(&host.pipeline_backlog_mib, "pipeline_backlog_mib", 1..=65_536, DEFAULT_PIPELINE_BACKLOG_MIB);
+        let tail_readings = self.u32_in(
+            &host.accounting_tail_readings,
+            "accounting_tail_readings",
+            10_000..=100_000_000,
+            DEFAULT_ACCOUNTING_TAIL_READINGS,
+        );
 
         let supervision = self.supervision(host);
         let mut trusted_plugins = std::collections::BTreeSet::new();
@@ -199,6 +207,7 @@ impl Validator<'_> {
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
             pipeline_backlog_bytes: u64::from(backlog_mib) << 20,
+            accounting_tail_readings: tail_readings as usize,
             archive: meterhub_storage::archive::ArchiveOptions {
                 cache_bytes: u64::from(cache_mib) << 20,
                 head_readings: head_readings as usize,
@@ -244,6 +253,10 @@ impl Validator<'_> {
             ("host.pipeline_backlog_mib", Some(or_table(host.pipeline_backlog_mib.as_ref().map(Spanned::span)))),
             ("host.archive_cache_mib", Some(or_table(host.archive_cache_mib.as_ref().map(Spanned::span)))),
             ("host.archive_head_readings", Some(or_table(host.archive_head_readings.as_ref().map(Spanned::span)))),
+            (
+                "host.accounting_tail_readings",
+                Some(or_table(host.accounting_tail_readings.as_ref().map(Spanned::span))),
+            ),
             ("host.trusted_plugins", Some(or_table(host.trusted_plugins.as_ref().map(Spanned::span)))),
             ("api.listen", api),
             ("log.format", log_format),

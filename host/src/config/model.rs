@@ -22,6 +22,8 @@ pub struct Config {
     pub archive: meterhub_storage::archive::ArchiveOptions,
     /// Most bytes of committed records waiting for the pipeline.
     pub pipeline_backlog_bytes: u64,
+    /// Most readings the accounting keeps in memory for live registers.
+    pub accounting_tail_readings: usize,
     /// Backoff and quarantine of failing plugin instances.
     pub supervision: SupervisionPolicy,
     /// Native plugins (ids) loaded into the host process; every other native
@@ -78,6 +80,11 @@ impl Config {
             "host.archive_head_readings",
             self.archive.head_readings.to_string(),
             other.archive.head_readings.to_string(),
+        );
+        compare(
+            "host.accounting_tail_readings",
+            self.accounting_tail_readings.to_string(),
+            other.accounting_tail_readings.to_string(),
         );
         compare(
             "host.plugin_max_failures",

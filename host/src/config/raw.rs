@@ -60,6 +60,9 @@ pub struct RawHost {
     /// Readings the archive's series heads hold in memory before sealing.
     #[serde(default)]
     pub archive_head_readings: Option<Spanned<u32>>,
+    /// Most readings the accounting keeps in memory for live registers.
+    #[serde(default)]
+    pub accounting_tail_readings: Option<Spanned<u32>>,
     /// Most MiB of committed records waiting to be decoded and archived.
     #[serde(default)]
     pub pipeline_backlog_mib: Option<Spanned<u32>>,

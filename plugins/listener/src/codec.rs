@@ -1,23 +1,41 @@
-//! The codec role: a committed frame (one reading object, as the driver
-//! committed it) to one [`Reading`](meterhub_plugin_api::Reading).
+//! The codec role: a committed frame, as the driver committed it, to its
+//! [`Reading`](meterhub_plugin_api::Reading)s: one reading object
+//! ([`CONTENT_TYPE`], a TCP or WebSocket line, or a POST of one object), or
+//! an array of them ([`BATCH_CONTENT_TYPE`], a POSTed batch).
 //!
 //! Validation is the driver's, with the future check made against the
 //! frame's `received_at_ms`, so re-decoding a frame later gives the same
-//! verdict.
+//! verdict. A batch decodes whole or not at all, as the driver took it.
 
 use meterhub_plugin_api::{DecodeError, Decoded, RawFrame};
+use serde_json::value::RawValue;
 
-use crate::reading::{self, CONTENT_TYPE, Clock};
+use crate::json;
+use crate::reading::{self, BATCH_CONTENT_TYPE, CONTENT_TYPE, Clock};
 
-/// Decode `frame`; the error names the offending field.
+/// Decode `frame`; the error names the offending element and field.
 pub fn decode(frame: &RawFrame, max_future_ms: i64) -> Result<Decoded, DecodeError> {
-    if frame.content_type != CONTENT_TYPE {
-        return Err(DecodeError::new(format!(
-            "frame {}: content type {:?} is not {CONTENT_TYPE}",
-            frame.seq, frame.content_type
-        )));
-    }
     let clock = Clock { now_ms: frame.received_at_ms, max_future_ms };
-    let reading = reading::parse(&frame.payload, clock).map_err(|e| DecodeError::new(e.to_string()))?;
-    Ok(Decoded { readings: vec![reading], ..Decoded::default() })
+    let readings = match frame.content_type.as_str() {
+        CONTENT_TYPE => vec![reading::parse(&frame.payload, clock).map_err(|e| DecodeError::new(e.to_string()))?],
+        BATCH_CONTENT_TYPE => {
+            let raw = json::parse(&frame.payload).map_err(|e| DecodeError::new(e.to_string()))?;
+            let elements: Vec<&RawValue> = serde_json::from_str(raw.get())
+                .map_err(|e| DecodeError::new(format!("not an array of reading objects: {e}")))?;
+            elements
+                .into_iter()
+                .enumerate()
+                .map(|(index, element)| {
+                    reading::from_raw(element, clock).map_err(|e| DecodeError::new(format!("element {index}: {e}")))
+                })
+                .collect::<Result<_, _>>()?
+        }
+        other => {
+            return Err(DecodeError::new(format!(
+                "frame {}: content type {other:?} is neither {CONTENT_TYPE} nor {BATCH_CONTENT_TYPE}",
+                frame.seq
+            )));
+        }
+    };
+    Ok(Decoded { readings, ..Decoded::default() })
 }

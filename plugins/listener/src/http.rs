@@ -5,18 +5,23 @@
 //! - Invalid JSON, not an array or object, or any invalid element: one
 //!   `Reject` for the whole request, 400 naming the element and field (or
 //!   the line and column of a syntax error). Nothing is committed.
-//! - Otherwise one `Commit` per element (token = element index, payload =
-//!   the element's JSON text) and, once every commit has answered, 200
-//!   `{"ok":true,"accepted":N,"seqs":[...]}` or, if any failed, 503
+//! - Otherwise one `Commit` (token 0) of the whole body as one frame: an
+//!   array as [`BATCH_CONTENT_TYPE`], one object as [`CONTENT_TYPE`], its
+//!   JSON text trimmed. Once it has answered, 200
+//!   `{"ok":true,"accepted":N,"seq":S}` or, if it failed, 503
 //!   `{"ok":false,"error":"not stored: ..."}` (the client resends the whole
 //!   batch; stored repeats are dropped as duplicates downstream).
+//!
+//! One frame per request, not one per element: the journal, the archive's
+//! raw frames and the codec then work per request, which is what makes a
+//! device's batching pay off (issue 14's batched ingest).
 
 use meterhub_plugin_api::{Action, Commit, Event, FrameOut, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::json::{self, Type, snippet};
-use crate::reading::{self, CONTENT_TYPE, Clock};
+use crate::reading::{self, BATCH_CONTENT_TYPE, CONTENT_TYPE, Clock};
 
 /// Content type of every response.
 const RESPONSE_TYPE: &str = "application/json";
@@ -27,10 +32,10 @@ pub enum HttpSession {
     /// No request yet.
     #[default]
     Idle,
-    /// Frames committed, waiting for the host's answers.
+    /// The request's frame committed, waiting for the host's answer.
     Committing {
-        /// Per element: `None` while waiting, then the outcome.
-        outcomes: Vec<Option<Result<u64, String>>>,
+        /// Readings in the frame.
+        readings: usize,
     },
     /// The response was returned.
     Done,
@@ -38,10 +43,12 @@ pub enum HttpSession {
 
 /// A success body.
 #[derive(Serialize)]
-struct AcceptedJson<'a> {
+struct AcceptedJson {
     ok: bool,
     accepted: usize,
-    seqs: &'a [u64],
+    /// The frame's journal sequence number (none for an empty array).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
 }
 
 /// An error body.
@@ -97,10 +104,10 @@ impl HttpSession {
                 return refuse(400, &error, detail, request.body);
             }
         };
-        let elements: Vec<&RawValue> = match json::type_of(raw) {
-            Type::Object => vec![raw],
+        let (elements, content_type): (Vec<&RawValue>, &str) = match json::type_of(raw) {
+            Type::Object => (vec![raw], CONTENT_TYPE),
             Type::Array => match serde_json::from_str(raw.get()) {
-                Ok(elements) => elements,
+                Ok(elements) => (elements, BATCH_CONTENT_TYPE),
                 Err(e) => return refuse(400, &format!("unreadable array: {e}"), ErrorJson::default(), request.body),
             },
             _ => {
@@ -117,53 +124,33 @@ impl HttpSession {
             }
         }
         if elements.is_empty() {
-            return vec![respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: 0, seqs: &[] }))];
+            return vec![respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: 0, seq: None }))];
         }
-        *self = HttpSession::Committing { outcomes: vec![None; elements.len()] };
-        elements
-            .iter()
-            .enumerate()
-            .map(|(index, element)| {
-                Action::Commit(Commit {
-                    token: index as u64,
-                    frame: FrameOut {
-                        content_type: CONTENT_TYPE.to_owned(),
-                        meta: Vec::new(),
-                        payload: element.get().trim().as_bytes().to_vec(),
-                    },
-                })
-            })
-            .collect()
+        *self = HttpSession::Committing { readings: elements.len() };
+        vec![Action::Commit(Commit {
+            token: 0,
+            frame: FrameOut {
+                content_type: content_type.to_owned(),
+                meta: Vec::new(),
+                payload: raw.get().trim().as_bytes().to_vec(),
+            },
+        })]
     }
 
-    /// Record the host's answer for element `token`; respond once all are in.
+    /// The host's answer for the request's frame: respond.
     fn settle(&mut self, token: u64, outcome: Result<u64, String>) -> Vec<Action> {
-        let HttpSession::Committing { outcomes } = self else { return Vec::new() };
-        match usize::try_from(token).ok().and_then(|i| outcomes.get_mut(i)) {
-            Some(slot @ None) => *slot = Some(outcome),
-            _ => return Vec::new(),
-        }
-        if outcomes.iter().any(Option::is_none) {
+        let HttpSession::Committing { readings } = *self else { return Vec::new() };
+        if token != 0 {
             return Vec::new();
         }
-        let mut seqs = Vec::with_capacity(outcomes.len());
-        let mut failure = None;
-        for outcome in outcomes.iter().flatten() {
-            match outcome {
-                Ok(seq) => seqs.push(*seq),
-                Err(reason) => {
-                    failure.get_or_insert(reason.as_str());
-                }
-            }
-        }
-        let response = match failure {
-            Some(reason) => {
+        *self = HttpSession::Done;
+        let response = match outcome {
+            Ok(seq) => respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: readings, seq: Some(seq) })),
+            Err(reason) => {
                 let error = format!("not stored: {reason}");
                 respond(503, json::to_bytes(&ErrorJson { error: &error, ..ErrorJson::default() }))
             }
-            None => respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: seqs.len(), seqs: &seqs })),
         };
-        *self = HttpSession::Done;
         vec![response]
     }
 }

@@ -1,7 +1,7 @@
 //! The `listener` plugin: generic device input. Devices send JSON readings
 //! as lines over TCP, as lines in WebSocket messages, or as an array in an
-//! HTTP POST; the driver commits each valid reading as one raw frame and
-//! answers the device only once the frame is on disk. The same plugin is
+//! HTTP POST; the driver commits each valid line, or each valid POST, as one
+//! raw frame and answers the device only once the frame is on disk. The same plugin is
 //! the codec of those frames.
 //!
 //! Code map, in data-flow order:
@@ -143,7 +143,7 @@ mod tests {
         let request = HttpRequest { method: "POST".into(), target: "/".into(), headers: vec![], body: b"[]".to_vec() };
         let out = p.handle(5, NOW, Event::Request(request));
         assert!(
-            matches!(&out[..], [Action::Respond(r)] if r.status == 200 && r.body == br#"{"ok":true,"accepted":0,"seqs":[]}"#)
+            matches!(&out[..], [Action::Respond(r)] if r.status == 200 && r.body == br#"{"ok":true,"accepted":0}"#)
         );
         assert!(p.sessions.is_empty());
         assert!(p.handle(5, NOW, Event::Committed(Committed { token: 0, seq: 1 })).is_empty());

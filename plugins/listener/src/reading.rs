@@ -24,6 +24,10 @@ use crate::json::{self, MemberError, SyntaxError, Type, snippet};
 /// one reading object, exactly as the device sent it.
 pub const CONTENT_TYPE: &str = "application/vnd.meterhub.reading+json";
 
+/// Content type of a frame holding a JSON array of reading objects, exactly
+/// as an HTTP client POSTed it.
+pub const BATCH_CONTENT_TYPE: &str = "application/vnd.meterhub.readings+json";
+
 /// Longest `device` or `channel`, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
 /// Longest `unit`, in bytes.

@@ -198,8 +198,7 @@ pub(crate) fn encode_frame_block(key: &[u8], frames: &[RawFrame]) -> Vec<u8> {
 /// The frames of the frame block stored under `key`.
 pub(crate) fn decode_frame_block(key: &[u8], value: &[u8]) -> Result<Vec<RawFrame>, ArchiveError> {
     let body = unseal(key, value)?;
-    let plain =
-        zstd::bulk::decompress(body, MAX_BLOCK_BYTES).map_err(|e| corrupt(key, format!("cannot decompress: {e}")))?;
+    let plain = codec::decompress(body, MAX_BLOCK_BYTES).map_err(|e| corrupt(key, e))?;
     let mut r = Reader { buf: &plain, pos: 0 };
     let count = r.uvarint("frame count").map_err(|e| corrupt(key, e))?;
     let mut frames = Vec::new();

@@ -71,10 +71,23 @@ pub(crate) fn encode(readings: &[StoredReading], registers: Registers<'_>) -> Ve
     zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_else(|_| unreachable!("zstd compresses any input in memory"))
 }
 
+/// Decompresses a body written by `zstd::bulk::compress`, into a buffer of
+/// the size its frame header names (at most `max_bytes`): a buffer of
+/// `max_bytes` for every block would reserve that much each time.
+pub(crate) fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Vec<u8>, String> {
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(size)) if size <= max_bytes as u64 => size as usize,
+        Ok(Some(size)) => return Err(format!("claims {size} bytes decompressed, more than {max_bytes}")),
+        Ok(None) => return Err("its size is not recorded".to_owned()),
+        Err(_) => return Err("cannot decompress: not a zstd frame".to_owned()),
+    };
+    zstd::bulk::decompress(bytes, size).map_err(|e| format!("cannot decompress: {e}"))
+}
+
 /// Decompresses and decodes a list written by [`encode`] with the same
 /// `registers`. `max_bytes` bounds the decompressed size.
 pub(crate) fn decode(bytes: &[u8], registers: Registers<'_>, max_bytes: usize) -> Result<Vec<StoredReading>, String> {
-    let plain = zstd::bulk::decompress(bytes, max_bytes).map_err(|e| format!("cannot decompress: {e}"))?;
+    let plain = decompress(bytes, max_bytes)?;
     let mut r = Reader { buf: &plain, pos: 0 };
     let version = r.u8("version")?;
     if version != VERSION {

@@ -70,23 +70,33 @@ fn corrupt(key: &[u8], reason: impl Into<String>) -> ArchiveError {
 
 pub use crate::sled_db::LOCK_WAIT;
 
-/// `fsync`s every regular file in `dir`, descending `depth` levels.
+/// `fsync`s every regular file in `dir` and `dir` itself (so files sled
+/// created, such as its blobs, stay named after a power cut), descending
+/// `depth` levels. sled removes blobs while it runs: a file gone between the
+/// listing and its `fsync` has nothing left to make durable.
 fn sync_files(dir: &Path, depth: usize) -> Result<(), ArchiveError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ArchiveError::Sync { path, source }
     };
+    let sync = |path: &Path| match std::fs::File::open(path).and_then(|file| file.sync_all()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.map_err(io(path)),
+    };
     for dirent in std::fs::read_dir(dir).map_err(io(dir))? {
         let dirent = dirent.map_err(io(dir))?;
         let path = dirent.path();
-        let kind = dirent.file_type().map_err(io(&path))?;
+        let kind = match dirent.file_type() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            kind => kind.map_err(io(&path))?,
+        };
         if kind.is_file() {
-            std::fs::File::open(&path).and_then(|file| file.sync_all()).map_err(io(&path))?;
+            sync(&path)?;
         } else if kind.is_dir() && depth > 1 {
             sync_files(&path, depth - 1)?;
         }
     }
-    Ok(())
+    sync(dir)
 }
 
 /// The error of a failed open, naming the path and what to do.
