@@ -32,7 +32,7 @@
 //! load ends (readings acknowledged minus readings the archive shows as new
 //! in `/api/v1/stats`), how long the archive took to catch up, the RSS then,
 //! and afterwards the check that the archive holds exactly the acknowledged
-//! readings with balanced counters; its disk is the data directory
+//! readings (one frame per request) with balanced counters; its disk is the data directory
 //! (journal, archive, accounting, users) after a clean stop, allocated
 //! blocks. The peer's disk is `pg_total_relation_size` of its table (heap
 //! and primary key; WAL not counted), and its table must hold exactly the
@@ -290,7 +290,7 @@ fn run_meterhub(options: &Options, data: &Path) -> Report {
     let backlog = load.readings.saturating_sub(archived_then);
     let stats = wait_archived(&host, load.readings);
     let catch_up = load.finished.elapsed();
-    check_archive(&stats, load.readings);
+    check_archive(&stats, load.requests, load.readings);
     let rss_after_kib = rss_kib(pid);
 
     host.stop();
@@ -626,12 +626,13 @@ fn wait_archived(host: &Host, acked: u64) -> Value {
 }
 
 /// The archive holds exactly the acknowledged readings: no loss, no extra.
-fn check_archive(stats: &Value, acked: u64) {
+/// The listener commits one frame per request.
+fn check_archive(stats: &Value, requests: u64, acked: u64) {
     let total = &stats["total"];
     let source = &stats["sources"]["http-in"];
     let expect = [
-        ("total.received", &total["received"], acked),
-        ("sources.http-in.archived", &source["archived"], acked),
+        ("total.received", &total["received"], requests),
+        ("sources.http-in.archived", &source["archived"], requests),
         ("sources.http-in.readings_new", &source["readings_new"], acked),
         ("total.duplicate", &total["duplicate"], 0),
         ("total.quarantined", &total["quarantined"], 0),
@@ -763,7 +764,7 @@ fn print_report(r: &Report, options: &Options) {
     println!("cpu (cores): server {:.2}, client {:.2}", r.server_cpu, l.client_cpu);
     if let Some((backlog, catch_up)) = r.backlog {
         println!(
-            "archive: {backlog} acknowledged readings not yet archived when the load ended; all {} archived {:.1} s after it (checked: received = archived = new = acknowledged, balanced)",
+            "archive: {backlog} acknowledged readings not yet archived when the load ended; all {} archived {:.1} s after it (checked: frames received = archived = requests, new readings = acknowledged, balanced)",
             l.readings,
             catch_up.as_secs_f64()
         );

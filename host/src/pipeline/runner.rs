@@ -21,6 +21,10 @@ use super::{RedecodeReport, RedecodeSelection, Stage};
 
 /// Most records decoded and applied in one archive batch.
 const MAX_BATCH: usize = 2048;
+/// Most bytes of records (what [`JournalRecord::backlog_bytes`] counts) in
+/// one archive batch: a POST of 100 readings is one record, so the count
+/// alone would let one transaction hold 200,000 readings.
+const MAX_BATCH_BYTES: u64 = 2 << 20;
 /// How often the archive is flushed and the journal released.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// How often a failing archive is reopened.
@@ -94,15 +98,19 @@ async fn run(
         tokio::select! {
             first = records.recv() => {
                 let Some(first) = first else { break };
+                let mut bytes = first.backlog_bytes();
                 let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
+                while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                     match records.try_recv() {
-                        Ok(r) => batch.push(r),
+                        Ok(r) => {
+                            bytes += r.backlog_bytes();
+                            batch.push(r);
+                        }
                         Err(_) => break,
                     }
                 }
                 journal.stats().record_taken(batch.len());
-                journal.stats().record_taken_bytes(batch.iter().map(JournalRecord::backlog_bytes).sum());
+                journal.stats().record_taken_bytes(bytes);
                 let summary = loop {
                     match tokio::task::block_in_place(|| stage.apply(batch.clone())) {
                         Ok(summary) => break Some(summary),

@@ -191,7 +191,7 @@ pub(crate) fn encode_frame_block(key: &[u8], frames: &[RawFrame]) -> Vec<u8> {
         put_uvarint(&mut plain, encoded.len() as u64);
         plain.extend_from_slice(&encoded);
     }
-    let compressed = zstd::bulk::compress(&plain, 1).unwrap_or_else(|_| unreachable!("zstd compresses in memory"));
+    let compressed = codec::compress(&plain);
     seal(key, &compressed)
 }
 

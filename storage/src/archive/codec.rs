@@ -14,6 +14,7 @@
 //! `source`, `unit` (string indexes), `kind u8`, `conflict u8`, `scale u8`,
 //! `mantissa` (zig-zag varint of the decimal's 96-bit mantissa).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use meterhub_plugin_api::{Reading, ReadingKind};
@@ -68,10 +69,32 @@ pub(crate) fn encode(readings: &[StoredReading], registers: Registers<'_>) -> Ve
         plain.extend_from_slice(s.as_bytes());
     }
     plain.extend_from_slice(&body);
-    zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_else(|_| unreachable!("zstd compresses any input in memory"))
+    compress(&plain)
 }
 
-/// Decompresses a body written by `zstd::bulk::compress`, into a buffer of
+thread_local! {
+    /// zstd contexts, one per thread and reused: making one per block cost
+    /// more than compressing a small block.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Compresses `plain` at [`ZSTD_LEVEL`], its size recorded in the frame
+/// header (what [`decompress`] sizes its buffer by).
+pub(crate) fn compress(plain: &[u8]) -> Vec<u8> {
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let compressor = match slot {
+            Some(compressor) => compressor,
+            None => slot.insert(
+                zstd::bulk::Compressor::new(ZSTD_LEVEL)
+                    .unwrap_or_else(|e| panic!("a zstd context cannot be made: {e}")),
+            ),
+        };
+        compressor.compress(plain).unwrap_or_else(|e| unreachable!("zstd compresses any input in memory: {e}"))
+    })
+}
+
+/// Decompresses a body written by [`compress`], into a buffer of
 /// the size its frame header names (at most `max_bytes`): a buffer of
 /// `max_bytes` for every block would reserve that much each time.
 pub(crate) fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Vec<u8>, String> {
@@ -81,7 +104,13 @@ pub(crate) fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Vec<u8>, Stri
         Ok(None) => return Err("its size is not recorded".to_owned()),
         Err(_) => return Err("cannot decompress: not a zstd frame".to_owned()),
     };
-    zstd::bulk::decompress(bytes, size).map_err(|e| format!("cannot decompress: {e}"))
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let decompressor = match slot {
+            Some(decompressor) => decompressor,
+            None => slot.insert(zstd::bulk::Decompressor::new().map_err(|e| format!("cannot decompress: {e}"))?),
+        };
+        decompressor.decompress(bytes, size).map_err(|e| format!("cannot decompress: {e}"))
+    })
 }
 
 /// Decompresses and decodes a list written by [`encode`] with the same
