@@ -21,6 +21,7 @@
 //! - [`blocks`] is the log blocks (the global sequence) and the frame blocks;
 //! - [`chunks`] is the readings by series: chunks on disk, heads in memory, sealing;
 //! - [`codec`] is the compact, compressed encoding of lists of readings;
+//! - `file_sync` makes sled's files durable after its flush;
 //! - [`migrate`] converts an archive of layout 1;
 //! - [`keys`] is the key layout of the single sled tree;
 //! - [`value`] is the archive's values in the sealed envelope;
@@ -34,6 +35,7 @@ pub(crate) mod chunks;
 mod codec;
 pub mod contract;
 pub mod error;
+mod file_sync;
 pub(crate) mod keys;
 pub mod migrate;
 pub mod model;

@@ -17,6 +17,7 @@ use super::blocks::{self, FrameBlockHeader};
 use super::chunks::{self, Heads, SeriesKey};
 use super::contract::Archive;
 use super::error::ArchiveError;
+use super::file_sync::FileSync;
 use super::keys::{self, COUNTERS, CURSOR, DEVICE, QUARANTINE, TELEMETRY};
 use super::model::{
     ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
@@ -62,6 +63,8 @@ pub struct SledArchive {
     heads: RwLock<Heads>,
     /// The last decoded log blocks, by first seq.
     log_cache: Mutex<VecDeque<(u64, Arc<Vec<StoredReading>>)>>,
+    /// The `fsync` pass after sled's flush.
+    file_sync: FileSync,
 }
 
 fn corrupt(key: &[u8], reason: impl Into<String>) -> ArchiveError {
@@ -69,35 +72,6 @@ fn corrupt(key: &[u8], reason: impl Into<String>) -> ArchiveError {
 }
 
 pub use crate::sled_db::LOCK_WAIT;
-
-/// `fsync`s every regular file in `dir` and `dir` itself (so files sled
-/// created, such as its blobs, stay named after a power cut), descending
-/// `depth` levels. sled removes blobs while it runs: a file gone between the
-/// listing and its `fsync` has nothing left to make durable.
-fn sync_files(dir: &Path, depth: usize) -> Result<(), ArchiveError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ArchiveError::Sync { path, source }
-    };
-    let sync = |path: &Path| match std::fs::File::open(path).and_then(|file| file.sync_all()) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other.map_err(io(path)),
-    };
-    for dirent in std::fs::read_dir(dir).map_err(io(dir))? {
-        let dirent = dirent.map_err(io(dir))?;
-        let path = dirent.path();
-        let kind = match dirent.file_type() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            kind => kind.map_err(io(&path))?,
-        };
-        if kind.is_file() {
-            sync(&path)?;
-        } else if kind.is_dir() && depth > 1 {
-            sync_files(&path, depth - 1)?;
-        }
-    }
-    sync(dir)
-}
 
 /// The error of a failed open, naming the path and what to do.
 fn open_error(path: &Path, failure: OpenFailure) -> ArchiveError {
@@ -167,6 +141,7 @@ impl SledArchive {
             write_lock: Mutex::new(()),
             heads: RwLock::new(Heads::default()),
             log_cache: Mutex::new(VecDeque::new()),
+            file_sync: FileSync::default(),
         };
         // Fail at start-up, not on the first write, if the markers are damaged.
         archive.applied_through()?;
@@ -499,10 +474,9 @@ impl Archive for SledArchive {
 
     fn flush(&self) -> Result<(), ArchiveError> {
         self.db()?.flush().map_err(ArchiveError::storage("flush"))?;
-        // sled 0.34 makes its log stable with `sync_file_range`, which
-        // neither flushes the drive cache nor the file's metadata: fsync the
+        // sled's flush is not enough on its own (see `file_sync`): fsync the
         // files for real before the caller releases journal segments.
-        sync_files(self.db.path(), 2)
+        self.file_sync.sync(self.db.path())
     }
 
     fn redecode(&self, frame_seq: u64, verdict: Verdict) -> Result<RedecodeOutcome, ArchiveError> {
