@@ -1,8 +1,8 @@
 //! The `listener` plugin: generic device input. Devices send JSON readings
 //! as lines over TCP, as lines in WebSocket messages, or as an array in an
 //! HTTP POST; the driver commits each valid line, or each valid POST, as one
-//! raw frame and answers the device only once the frame is on disk. The same plugin is
-//! the codec of those frames.
+//! raw frame and answers the device only once the frame is on disk. The
+//! same plugin is the codec of those frames.
 //!
 //! Code map, in data-flow order:
 //! - [`settings`]: `max_line_bytes`, `max_future_ms`;
