@@ -25,8 +25,11 @@ const MAX_BATCH: usize = 2048;
 /// one archive batch: a POST of 100 readings is one record, so the count
 /// alone would let one transaction hold 200,000 readings.
 const MAX_BATCH_BYTES: u64 = 2 << 20;
-/// How often the archive is flushed and the journal released.
-const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// How often the archive is flushed and the journal released. Nothing
+/// waits on it (the journal is the durability point; a crash re-applies at
+/// most this much), and each flush costs sled a forced write and the real
+/// fsync: at 200 ms, batched ingest ran at 75 k readings/s, at 1 s 126 k.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often a failing archive is reopened.
 const HEAL_EVERY: Duration = Duration::from_millis(500);
 /// The archive's name in the store health.
