@@ -140,6 +140,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ..JournalConfig::new(journal_dir(&config))
     };
     let journal = Journal::open(journal_config, applied + 1)?;
+    let journal_damage = journal.damage().to_vec();
     let mut stage = Stage::new(archive.clone(), codecs);
     let backlog = journal.replay(applied)?;
     if !backlog.is_empty() {
@@ -184,10 +185,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ("accounting", accounting.store.damage().cloned()),
         ("users", auth.damage().cloned()),
     ];
-    for (store, damage) in damages {
-        if let Some(damage) = damage {
-            journal.health().damaged(store, &damage);
-        }
+    let damages = damages.into_iter().filter_map(|(store, damage)| Some((store, damage?)));
+    for (store, damage) in journal_damage.into_iter().map(|damage| ("journal", damage)).chain(damages) {
+        journal.health().damaged(store, &damage);
     }
     let state = Arc::new(ApiState {
         archive: archive.clone(),

@@ -36,22 +36,39 @@ struct Manifest {
     files: BTreeMap<String, FileSeal>,
 }
 
-/// A database whose files changed while the host was stopped.
+/// A store found damaged at start: a database whose files changed while the
+/// host was stopped, or a journal segment with unreadable records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
-    /// The database directory.
+    /// The database directory, or the segment file.
     pub path: PathBuf,
-    /// What differs, one line per file (`db: checksum differs`, ...).
+    /// What is wrong, one line per file or damaged stretch
+    /// (`db: checksum differs`, ...).
     pub files: Vec<String>,
-    /// Where the directory was copied as it was found.
+    /// Where the files were copied as they were found.
     pub kept_at: PathBuf,
+    /// How the damage showed.
+    pub found: Found,
+}
+
+/// How [`Damage`] showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Files differ from the seal written at the last clean stop.
+    ChangedWhileStopped,
+    /// Records fail their checksum ([`crate::journal`] segments).
+    UnreadableRecords,
 }
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.found {
+            Found::ChangedWhileStopped => "changed while meterhub was stopped",
+            Found::UnreadableRecords => "has unreadable records",
+        };
         write!(
             f,
-            "{} changed while meterhub was stopped ({}); its files as found are kept in {}",
+            "{} {what} ({}); the files as found are kept in {}",
             self.path.display(),
             self.files.join("; "),
             self.kept_at.display()
@@ -175,7 +192,7 @@ pub fn check(dir: &Path) -> std::io::Result<Option<Damage>> {
         let name = dir.file_name().map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
         let kept_at = dir.with_file_name(format!("{name}.damaged-{}", crate::clock::now_ms()));
         copy_dir(dir, &kept_at)?;
-        Some(Damage { path: dir.to_path_buf(), files: differences, kept_at })
+        Some(Damage { path: dir.to_path_buf(), files: differences, kept_at, found: Found::ChangedWhileStopped })
     };
     std::fs::remove_file(&manifest_file)?;
     Ok(damage)

@@ -16,7 +16,8 @@
 //! Files, in data-flow order:
 //! - [`entry`] holds what is journaled ([`Entry`], [`Rejection`], [`JournalRecord`], [`Receipt`]);
 //! - [`codec`] holds the on-disk record framing and the binary encoding of entries;
-//! - [`segment`] handles segment files: naming, scanning, torn-tail recovery;
+//! - [`segment`] handles segment files: naming, listing, scanning;
+//! - [`salvage`] repairs damaged segments at open and reports what was lost;
 //! - [`open`] holds [`Journal`]: open, replay, start;
 //! - [`writer`] is the group-commit writer thread and its [`JournalHandle`];
 //! - [`stats`] holds commit latency and backlog counters for `/metrics`;
@@ -26,6 +27,7 @@ pub mod codec;
 pub mod entry;
 pub mod error;
 pub mod open;
+pub mod salvage;
 pub mod segment;
 pub mod stats;
 pub mod writer;

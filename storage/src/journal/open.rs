@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use super::codec::decode_entry;
 use super::entry::JournalRecord;
 use super::error::JournalError;
+use super::salvage;
 use super::segment::{self, SegmentFile, SeqBounds};
 use super::writer::{self, JournalHandle};
+use crate::integrity::Damage;
 
 /// Default size after which the writer starts a new segment file: 64 MiB.
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -66,6 +68,8 @@ pub struct Journal {
     pub(super) next_seq: u64,
     /// Held (locked) for as long as the journal or its writer lives.
     pub(super) lock: File,
+    /// Segments found damaged and repaired by [`Journal::open`].
+    pub(super) damage: Vec<Damage>,
     /// Test hook: the number of upcoming group writes that fail.
     #[cfg(test)]
     pub(super) injected_write_faults: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -78,7 +82,9 @@ impl Journal {
     /// one: the next assigned sequence number is the larger of it and the last
     /// sequence number in the segments plus one. Sequence numbers start at 1.
     /// A torn record at the tail of the last segment (a crash mid-write) is
-    /// truncated away with a warning naming the file and offset.
+    /// truncated away with a warning naming the file and offset; damage
+    /// anywhere else in a segment the archive still needs is repaired and
+    /// reported by [`Journal::damage`] ([`salvage`]).
     pub fn open(config: JournalConfig, next_seq_floor: u64) -> Result<Journal, JournalError> {
         let dir = config.dir.clone();
         std::fs::create_dir_all(&dir).map_err(JournalError::io(&dir, "create directory"))?;
@@ -97,6 +103,7 @@ impl Journal {
 
         let floor = next_seq_floor.max(1);
         let mut segments = segment::list_segments(&dir)?;
+        let mut damage = Vec::new();
         let (active_len, next_seq) = match segments.last() {
             None => {
                 let first = SegmentFile::new(&dir, floor);
@@ -110,28 +117,12 @@ impl Journal {
                 (0, floor)
             }
             Some(last) => {
-                let data = segment::read_segment(&last.path)?;
-                let bounds = SeqBounds { after: last.first_seq.saturating_sub(1), before: None };
-                let scan = segment::scan(&last.path, &data, bounds, true)?;
-                if let Some((offset, reason)) = &scan.torn_tail {
-                    tracing::warn!(
-                        file = %last.path.display(),
-                        offset,
-                        dropped_bytes = data.len() as u64 - scan.good_len,
-                        reason = %reason,
-                        "journal: truncating a torn record at the tail of the last segment (crash mid-write)"
-                    );
-                    let file = OpenOptions::new()
-                        .write(true)
-                        .open(&last.path)
-                        .map_err(JournalError::io(&last.path, "open"))?;
-                    file.set_len(scan.good_len).map_err(JournalError::io(&last.path, "truncate"))?;
-                    file.sync_all().map_err(JournalError::io(&last.path, "fsync"))?;
-                }
+                let repaired = salvage::repair(&dir, &segments, floor)?;
+                damage = repaired.damage;
                 // An empty active segment was named after the next seq when
                 // it was created, so its name is a floor too.
-                let after_last = scan.records.last().map_or(last.first_seq, |r| r.seq + 1);
-                (scan.good_len, after_last.max(floor))
+                let after_last = repaired.active_next_seq.unwrap_or(last.first_seq);
+                (repaired.active_len, after_last.max(floor))
             }
         };
         Ok(Journal {
@@ -140,9 +131,17 @@ impl Journal {
             active_len,
             next_seq,
             lock,
+            damage,
             #[cfg(test)]
             injected_write_faults: Default::default(),
         })
+    }
+
+    /// The segments [`Journal::open`] found damaged: each kept as found,
+    /// rewritten with its intact records, and described (which sequence
+    /// numbers are lost).
+    pub fn damage(&self) -> &[Damage] {
+        &self.damage
     }
 
     /// The sequence number the next append will get.
@@ -152,9 +151,9 @@ impl Journal {
 
     /// Every record with a sequence number above `after_seq`, in order.
     ///
-    /// Damage anywhere (the torn tail was already removed by
-    /// [`Journal::open`]) is a [`JournalError::Corrupt`] naming the file and
-    /// byte offset.
+    /// Damage ([`Journal::open`] repaired what it found, so this is damage
+    /// since, or a record that passes its checksum but cannot be decoded) is
+    /// a [`JournalError::Corrupt`] naming the file and byte offset.
     pub fn replay(&self, after_seq: u64) -> Result<Vec<JournalRecord>, JournalError> {
         let mut out = Vec::new();
         let mut last_seq = 0u64;
@@ -169,8 +168,7 @@ impl Journal {
                 data.truncate(usize::try_from(self.active_len).unwrap_or(usize::MAX));
             }
             let bounds = SeqBounds { after: last_seq.max(seg.first_seq.saturating_sub(1)), before };
-            let scan = segment::scan(&seg.path, &data, bounds, false)?;
-            for record in scan.records {
+            for record in segment::scan(&seg.path, &data, bounds)? {
                 last_seq = record.seq;
                 if record.seq <= after_seq {
                     continue;

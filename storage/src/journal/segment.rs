@@ -1,4 +1,4 @@
-//! Segment files: naming, listing, and scanning with torn-tail detection.
+//! Segment files: naming, listing, and scanning record by record.
 //!
 //! A segment is named after the sequence number of the first record written
 //! to it (`<first_seq:020>.seg`); every record in a segment has a sequence
@@ -76,18 +76,6 @@ pub struct ScannedRecord {
     pub payload: Range<usize>,
 }
 
-/// The result of [`scan`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scan {
-    /// The intact records, in file order.
-    pub records: Vec<ScannedRecord>,
-    /// Length of the intact prefix of the file.
-    pub good_len: u64,
-    /// A torn tail that was found after the intact prefix: its offset and
-    /// what is wrong with it. Only reported when scanning the last segment.
-    pub torn_tail: Option<(u64, String)>,
-}
-
 /// Which sequence numbers the records of a segment may carry.
 #[derive(Debug, Clone, Copy)]
 pub struct SeqBounds {
@@ -97,45 +85,32 @@ pub struct SeqBounds {
     pub before: Option<u64>,
 }
 
-/// Scans `data`, the contents of segment `path`. Sequence numbers must
-/// increase and stay within `bounds`.
-///
-/// With `tail_may_be_torn` (the last segment), a damaged record that is not
-/// followed by any intact record is a torn tail (a crash mid-write): the scan
-/// stops there and reports it. Any other damage is
-/// [`JournalError::Corrupt`] naming the file and byte offset.
-pub fn scan(path: &Path, data: &[u8], bounds: SeqBounds, tail_may_be_torn: bool) -> Result<Scan, JournalError> {
+/// Scans `data`, the contents of segment `path`, whole: sequence numbers
+/// must increase and stay within `bounds`, and any damage is
+/// [`JournalError::Corrupt`] naming the file and byte offset. (Damage found
+/// when the journal opens is repaired by [`super::salvage`] first.)
+pub fn scan(path: &Path, data: &[u8], bounds: SeqBounds) -> Result<Vec<ScannedRecord>, JournalError> {
     let mut records = Vec::new();
     let mut pos = 0usize;
     let mut last_seq = bounds.after;
     while pos < data.len() {
-        match check_record_at(data, pos, last_seq, bounds.before) {
-            Ok((seq, len)) => {
-                let payload = pos + RECORD_HEADER_BYTES..pos + RECORD_HEADER_BYTES + len;
-                records.push(ScannedRecord { offset: pos as u64, seq, payload: payload.clone() });
-                last_seq = seq;
-                pos = payload.end;
-            }
-            Err(reason) => {
-                let corrupt =
-                    |reason: String| JournalError::Corrupt { path: path.to_path_buf(), offset: pos as u64, reason };
-                if !tail_may_be_torn {
-                    return Err(corrupt(reason));
-                }
-                if let Some(next) = find_intact_record(data, pos + 1, last_seq, bounds.before) {
-                    return Err(corrupt(format!(
-                        "{reason}; an intact record follows at byte offset {next}, so this is damage, not a torn tail"
-                    )));
-                }
-                return Ok(Scan { records, good_len: pos as u64, torn_tail: Some((pos as u64, reason)) });
-            }
-        }
+        let (seq, len) = check_record_at(data, pos, last_seq, bounds.before)
+            .map_err(|reason| JournalError::Corrupt { path: path.to_path_buf(), offset: pos as u64, reason })?;
+        let payload = pos + RECORD_HEADER_BYTES..pos + RECORD_HEADER_BYTES + len;
+        records.push(ScannedRecord { offset: pos as u64, seq, payload: payload.clone() });
+        last_seq = seq;
+        pos = payload.end;
     }
-    Ok(Scan { records, good_len: pos as u64, torn_tail: None })
+    Ok(records)
 }
 
 /// Checks the record at `pos`: returns its sequence number and payload length.
-fn check_record_at(data: &[u8], pos: usize, last_seq: u64, before: Option<u64>) -> Result<(u64, usize), String> {
+pub(super) fn check_record_at(
+    data: &[u8],
+    pos: usize,
+    last_seq: u64,
+    before: Option<u64>,
+) -> Result<(u64, usize), String> {
     let rest = &data[pos..];
     let header = RecordHeader::parse(rest)
         .ok_or_else(|| format!("short record header: {} bytes where {RECORD_HEADER_BYTES} are needed", rest.len()))?;
@@ -160,8 +135,8 @@ fn check_record_at(data: &[u8], pos: usize, last_seq: u64, before: Option<u64>) 
 }
 
 /// The offset of the first intact record at or after `from`, if any. Used
-/// only on the recovery path, to tell a torn tail from damage in the middle.
-fn find_intact_record(data: &[u8], from: usize, last_seq: u64, before: Option<u64>) -> Option<usize> {
+/// only on the recovery path, to step over damage.
+pub(super) fn find_intact_record(data: &[u8], from: usize, last_seq: u64, before: Option<u64>) -> Option<usize> {
     let last_start = data.len().checked_sub(RECORD_HEADER_BYTES)?;
     (from..=last_start).find(|&pos| {
         // Cheap plausibility checks before the checksum.
@@ -180,13 +155,14 @@ pub fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::journal::codec::encode_record;
     use crate::journal::entry::{Entry, Rejection};
     use meterhub_plugin_api::Transport;
 
-    fn records(seqs: &[u64]) -> Vec<u8> {
+    /// The bytes of a segment holding one small record per seq.
+    pub(in crate::journal) fn records(seqs: &[u64]) -> Vec<u8> {
         let mut buf = Vec::new();
         for &seq in seqs {
             let entry = Entry::Rejected(Rejection {
@@ -207,18 +183,17 @@ mod tests {
     #[test]
     fn clean_segment_scans_fully() {
         let data = records(&[1, 2, 3]);
-        let scan = scan(Path::new("x.seg"), &data, OPEN, true).expect("clean");
-        assert_eq!(scan.records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert_eq!(scan.good_len, data.len() as u64);
-        assert!(scan.torn_tail.is_none());
+        let scanned = scan(Path::new("x.seg"), &data, OPEN).expect("clean");
+        assert_eq!(scanned.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(scanned.last().map(|r| r.payload.end), Some(data.len()));
     }
 
     #[test]
-    fn damage_followed_by_an_intact_record_is_corruption_even_in_the_last_segment() {
+    fn any_damage_is_corruption_naming_the_offset() {
         let mut data = records(&[1, 2, 3]);
         let second = records(&[1]).len();
         data[second + RECORD_HEADER_BYTES + 2] ^= 0xFF;
-        let err = scan(Path::new("last.seg"), &data, OPEN, true).unwrap_err();
+        let err = scan(Path::new("last.seg"), &data, OPEN).unwrap_err();
         let JournalError::Corrupt { offset, reason, .. } = &err else { panic!("{err}") };
         assert_eq!(*offset, second as u64);
         assert!(reason.contains("checksum"), "{reason}");
@@ -227,10 +202,10 @@ mod tests {
     #[test]
     fn sequence_numbers_must_increase_and_stay_in_bounds() {
         let data = records(&[1, 3, 2]);
-        assert!(matches!(scan(Path::new("a.seg"), &data, OPEN, false), Err(JournalError::Corrupt { .. })));
+        assert!(matches!(scan(Path::new("a.seg"), &data, OPEN), Err(JournalError::Corrupt { .. })));
         let data = records(&[5, 6]);
         let bounds = SeqBounds { after: 0, before: Some(6) };
-        let err = scan(Path::new("a.seg"), &data, bounds, false).unwrap_err();
+        let err = scan(Path::new("a.seg"), &data, bounds).unwrap_err();
         assert!(err.to_string().contains("next segment"), "{err}");
     }
 

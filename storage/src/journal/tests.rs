@@ -192,25 +192,71 @@ async fn three_segments(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[tokio::test]
-async fn corrupt_byte_in_a_non_tail_segment_is_an_error_naming_file_and_offset() {
+async fn a_corrupt_record_is_reported_kept_and_cut_out_and_the_rest_replays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut one = Vec::new();
+    codec::encode_record(1, &frame(1), &mut one).expect("fits");
+    // Sequential appends, three records per segment: 1-3 and 4-6.
+    let three = JournalConfig { segment_max_bytes: 3 * one.len() as u64 - 1, ..config(dir.path()) };
+    let (handle, _rx) = Journal::open(three, 0).expect("open").start();
+    append_all(&handle, (1..=6).map(frame)).await;
+    handle.shutdown().await;
+    let segments = list_segments(dir.path()).expect("list");
+    assert_eq!(segments.iter().map(|s| s.first_seq).collect::<Vec<_>>(), vec![1, 4]);
+    let victim = &segments[0].path;
+    let all: Vec<u64> = (1..=6).collect();
+    let mut data = std::fs::read(victim).expect("read");
+    let (offset, lost) = (one.len(), 2);
+    data[offset + 20] ^= 0x55; // inside the payload of seq 2
+
+    for (floor, nothing_lost) in [(3, true), (0, false)] {
+        let mut damaged = data.clone();
+        std::fs::write(victim, &damaged).expect("write");
+        let journal = Journal::open(config(dir.path()), floor).expect("damage never stops the open");
+        let damage = journal.damage();
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert_eq!(&damage[0].path, victim);
+        let line = &damage[0].files[0];
+        assert!(line.contains(&format!("seq {lost} to {lost} unreadable at bytes {offset} to ")), "{line}");
+        assert!(line.contains("checksum"), "{line}");
+        assert_eq!(line.ends_with("nothing is lost"), nothing_lost, "{line}");
+        if !nothing_lost {
+            assert!(line.ends_with(&format!("1 not yet archived are lost (seq {lost} to {lost})")), "{line}");
+        }
+        assert!(damage[0].to_string().contains("has unreadable records"), "{}", damage[0]);
+        // Kept as found, the segment rewritten without the damaged record.
+        assert_eq!(std::fs::read(&damage[0].kept_at).expect("kept"), damaged);
+        damaged.drain(offset..offset + one.len());
+        assert_eq!(std::fs::read(victim).expect("rewritten"), damaged);
+        let replayed = seqs(&journal.replay(0).expect("replay"));
+        assert_eq!(replayed, all.iter().copied().filter(|&s| s != lost).collect::<Vec<_>>());
+        drop(journal);
+        // Repaired: the next open finds nothing.
+        assert!(Journal::open(config(dir.path()), floor).expect("reopen").damage().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_truncated_segment_loses_only_its_cut_records_and_segments_the_archive_holds_are_not_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let segments = three_segments(dir.path()).await;
-    assert!(segments.len() >= 2, "rotation happened: {segments:?}");
+    let all = seqs(&Journal::open(config(dir.path()), 0).expect("open").replay(0).expect("replay"));
     let victim = &segments[0];
-    let mut data = std::fs::read(victim).expect("read");
-    let first_len = 16 + u32::from_le_bytes(data[0..4].try_into().expect("4 bytes")) as usize;
-    let offset = if data.len() > first_len { first_len } else { 0 };
-    data[offset + 20] ^= 0x55; // inside the payload of the record at `offset`
-    std::fs::write(victim, &data).expect("write");
+    let second = list_segments(dir.path()).expect("list")[1].first_seq;
+    let len = std::fs::metadata(victim).expect("stat").len();
+    std::fs::OpenOptions::new().write(true).open(victim).expect("open").set_len(len - 3).expect("cut");
 
-    let journal = Journal::open(config(dir.path()), 0).expect("open: only the last segment is checked on open");
-    let err = journal.replay(0).unwrap_err();
-    let JournalError::Corrupt { path, offset: at, reason } = &err else { panic!("unexpected error {err}") };
-    assert_eq!(path, victim);
-    assert_eq!(*at, offset as u64);
-    assert!(reason.contains("checksum"), "{reason}");
-    let message = err.to_string();
-    assert!(message.contains(&victim.display().to_string()) && message.contains(&format!("offset {offset}")));
+    // The archive holds everything in the first segment: it is not even read.
+    let journal = Journal::open(config(dir.path()), second).expect("open");
+    assert!(journal.damage().is_empty());
+    drop(journal);
+
+    let journal = Journal::open(config(dir.path()), 0).expect("open");
+    let line = &journal.damage()[0].files[0];
+    assert!(line.contains(&format!("to {} unreadable", second - 1)), "{line}");
+    assert!(line.contains("cut short") || line.contains("short record header"), "{line}");
+    let replayed = seqs(&journal.replay(0).expect("replay"));
+    assert_eq!(replayed, all.iter().copied().filter(|&s| s != second - 1).collect::<Vec<_>>());
 }
 
 #[tokio::test]
