@@ -22,6 +22,7 @@ use crate::plugin::factory::supervised;
 use crate::plugin::{Catalog, wasm::Limits};
 use crate::publish::{Hub, StreamSettings};
 use crate::transport;
+use meterhub_http::gate::{FdBudget, Gates};
 use meterhub_storage::archive::{Archive, SledArchive};
 use meterhub_storage::journal::{Journal, JournalConfig};
 
@@ -119,6 +120,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let stop = stop_signal();
     let text = std::fs::read_to_string(&config.file)
         .with_context(|| format!("cannot read the config file {}", config.file.display()))?;
+    let fd_limit = crate::open_files::raise_to_hard_limit();
+    let gates = Gates::new(FdBudget::new(fd_limit, config.fd_reserve));
     let catalog = Arc::new(scan_plugins(&config));
     let archive = open_archive(&config)?;
 
@@ -200,12 +203,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accounting: accounting.clone(),
         auth: auth.clone(),
         publisher,
+        gates: gates.clone(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
-    let api_task = tokio::spawn(api::serve(state, api_listener));
+    let api_gate = gates.gate("api", config.api.limits, true);
+    let api_task = tokio::spawn(api::serve(state, api_listener, api_gate));
     tracing::info!(address = %api_addr, "api listening");
 
-    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries);
+    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries, gates);
     let run_file = run_file(&config);
     let write_run_file = move |host: &Host| {
         let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };

@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod lifecycle;
 pub mod memory;
+pub mod open_files;
 pub mod pipeline;
 pub mod plugin;
 pub mod publish;

@@ -1,8 +1,10 @@
 //! The hyper plumbing shared by every HTTP server of the house (the HTTP
 //! ingress transport, the API, the simulators): accept loop, one task per
-//! connection, JSON answers, bounded request bodies; [`query`] parses
-//! query strings and the timestamp forms they carry.
+//! connection, JSON answers, bounded request bodies; [`gate`] admits
+//! connections and counts refusals (the TCP transport uses it too);
+//! [`query`] parses query strings and the timestamp forms they carry.
 
+pub mod gate;
 pub mod query;
 
 use std::convert::Infallible;
@@ -13,8 +15,11 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+
+use gate::Timeout;
+pub use gate::{Gate, Gates, Limits};
 
 /// A response body: buffered, or streamed (live streams).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -22,9 +27,23 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// A response.
 pub type HttpResponse = Response<Body>;
 
+/// Longest request target the servers take; longer gets 414 ([`oversized`],
+/// with the handler's headers, unlike hyper's own 414 for targets over
+/// 64 KiB, which carries none).
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
+/// Largest request head (names and values of every header) the servers
+/// take; larger gets 431.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
 /// Serve HTTP/1.1 on `listener` until `until` completes, calling `handler`
 /// for each request. Connections already accepted go on to their end.
-pub async fn serve<F, Fut>(listener: Arc<TcpListener>, name: &'static str, until: impl Future<Output = ()>, handler: F)
+///
+/// Each connection passes `gate` first (refused ones are closed at once),
+/// its request heads must arrive within the gate's header timeout, and
+/// every answer of 400 and above is counted on the gate, those of the HTTP
+/// parser itself included. The gate is in each request's extensions, for
+/// [`read_body`].
+pub async fn serve<F, Fut>(listener: Arc<TcpListener>, gate: Arc<Gate>, until: impl Future<Output = ()>, handler: F)
 where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
@@ -38,26 +57,121 @@ where
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(server = name, error = %e, "accept failed");
+                tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };
+        let Ok(admission) = gate.admit(peer.ip()) else { continue };
         let handler = handler.clone();
+        let gate = gate.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
+            let counting = gate.clone();
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler(req, peer).await) }
+                let gate = counting.clone();
+                async move {
+                    req.extensions_mut().insert(gate.clone());
+                    let response = handler(req, peer).await;
+                    gate.answered(response.status().as_u16());
+                    Ok::<_, Infallible>(response)
+                }
             });
             // Upgrades: the API's WebSocket streams (`api::stream`).
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(gate.limits().header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
-                .await
-            {
-                tracing::debug!(server = name, %peer, error = %e, "connection ended with an error");
+                .await;
+            if let Err(e) = served {
+                count_connection_error(&gate, &e);
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            drop(admission);
         });
+    }
+}
+
+/// A 414 or 431 for a request whose target or head is over
+/// [`MAX_TARGET_BYTES`] or [`MAX_HEAD_BYTES`]: each handler asks first, so
+/// the answer carries its headers.
+pub fn oversized(req: &Request<Incoming>) -> Option<HttpResponse> {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        let message = format!("request target of {target} bytes, more than the {MAX_TARGET_BYTES} taken");
+        return Some(error(StatusCode::URI_TOO_LONG, &message));
+    }
+    let head: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    (head > MAX_HEAD_BYTES).then(|| {
+        let message = format!("request headers of {head} bytes, more than the {MAX_HEAD_BYTES} taken");
+        error(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, &message)
+    })
+}
+
+/// Counts how a connection ended in error: a timed-out request head, an
+/// answer the parser made itself (400, 414, 431), or a drop.
+fn count_connection_error(gate: &Gate, e: &hyper::Error) {
+    if e.is_timeout() {
+        gate.timed_out(Timeout::Header);
+    } else if e.is_parse_too_large() {
+        let uri = e.to_string().contains("URI");
+        gate.answered(if uri { 414 } else { 431 });
+    } else if e.is_parse() {
+        gate.answered(400);
+    } else {
+        gate.dropped();
+    }
+}
+
+/// The body of `req`, at most `limit` bytes, read within the gate's body
+/// timeout. A declared length over the limit is refused (413) before a
+/// byte is read; a body that grows over it is 413 too, a body too slow 408
+/// (counted on the gate), one that cannot be read 400.
+pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, BodyRefused> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(declared) = declared.filter(|&n| n > limit as u64) {
+        let message = format!("body of {declared} bytes declared, more than the {limit} taken");
+        return Err(BodyRefused { status: StatusCode::PAYLOAD_TOO_LARGE, message });
+    }
+    let gate = req.extensions().get::<Arc<Gate>>().cloned();
+    let timeout = gate.as_ref().map_or(Limits::INGEST.body_timeout, |g| g.limits().body_timeout);
+    match tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect()).await {
+        Err(_) => {
+            if let Some(gate) = gate {
+                gate.timed_out(Timeout::Body);
+            }
+            let message = format!("body not received within {} s", timeout.as_secs_f64());
+            Err(BodyRefused { status: StatusCode::REQUEST_TIMEOUT, message })
+        }
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            let message = format!("body larger than the {limit} bytes taken");
+            Err(BodyRefused { status: StatusCode::PAYLOAD_TOO_LARGE, message })
+        }
+        Ok(Err(e)) => {
+            Err(BodyRefused { status: StatusCode::BAD_REQUEST, message: format!("body could not be read: {e}") })
+        }
+    }
+}
+
+/// Why [`read_body`] refused a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyRefused {
+    /// 400, 408 or 413.
+    pub status: StatusCode,
+    /// What was wrong, for the answer.
+    pub message: String,
+}
+
+impl BodyRefused {
+    /// The JSON error answer.
+    pub fn response(&self) -> HttpResponse {
+        error(self.status, &self.message)
     }
 }
 
@@ -105,11 +219,7 @@ pub fn error(status: StatusCode, message: &str) -> HttpResponse {
 /// Largest request body the API reads.
 pub const MAX_API_BODY_BYTES: usize = 64 * 1024;
 
-/// The body of an API request, at most [`MAX_API_BODY_BYTES`]; a 400 answer
-/// saying why when it cannot be read.
+/// The body of an API request, at most [`MAX_API_BODY_BYTES`] ([`read_body`]).
 pub async fn api_body(req: Request<Incoming>) -> Result<Bytes, HttpResponse> {
-    match Limited::new(req.into_body(), MAX_API_BODY_BYTES).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, &format!("body could not be read: {e}"))),
-    }
+    read_body(req, MAX_API_BODY_BYTES).await.map_err(|refused| refused.response())
 }

@@ -11,6 +11,7 @@ mod corruption;
 mod crash;
 mod disk_full;
 mod dropin;
+mod edges;
 mod ingest;
 mod isolation;
 mod load;

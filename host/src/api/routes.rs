@@ -23,10 +23,10 @@ const MAX_LIMIT: usize = 100_000;
 /// Default number of readings one query returns.
 const DEFAULT_LIMIT: usize = 1000;
 
-/// Serve the API on `listener` forever.
-pub async fn serve(state: Arc<ApiState>, listener: TcpListener) {
+/// Serve the API on `listener` forever, through `gate`.
+pub async fn serve(state: Arc<ApiState>, listener: TcpListener, gate: Arc<meterhub_http::Gate>) {
     let listener = Arc::new(listener);
-    meterhub_http::serve(listener, "api", std::future::pending(), move |req, peer| handle(state.clone(), req, peer))
+    meterhub_http::serve(listener, gate, std::future::pending(), move |req, peer| handle(state.clone(), req, peer))
         .await;
 }
 
@@ -34,7 +34,10 @@ pub async fn serve(state: Arc<ApiState>, listener: TcpListener) {
 /// headers on whatever the answer is.
 async fn handle(state: Arc<ApiState>, req: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
     let hsts = state.auth.settings().cookie.secure;
-    let mut response = route(state, req, peer).await;
+    let mut response = match meterhub_http::oversized(&req) {
+        Some(refusal) => refusal,
+        None => route(state, req, peer).await,
+    };
     crate::auth::headers::add(&mut response, hsts);
     response
 }
@@ -291,6 +294,7 @@ fn stats(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             "invariant": "received = archived + duplicate + quarantined + rejected",
             "balanced": balanced,
             "applied_through": state.archive.applied_through()?,
+            "listeners": state.gates.stats(),
         }),
     ))
 }

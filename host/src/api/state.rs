@@ -30,6 +30,8 @@ pub struct ApiState {
     pub auth: Arc<crate::auth::Auth>,
     /// The live streams.
     pub publisher: Arc<crate::publish::Hub>,
+    /// Every listener's connection limits and counters.
+    pub gates: Arc<meterhub_http::Gates>,
 }
 
 impl ApiState {

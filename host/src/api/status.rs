@@ -115,6 +115,76 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// The connection counters of every listener (API, device ports, HTTP
+/// ingress).
+fn connection_metrics(out: &mut String, gates: &meterhub_http::Gates) {
+    let listeners = gates.stats();
+    let (limit, reserve) = gates.budget().limits();
+    family(out, "meterhub_open_files_limit", "gauge", "The open-file limit (raised to the hard limit at start).");
+    let _ = writeln!(out, "meterhub_open_files_limit {limit}");
+    family(
+        out,
+        "meterhub_open_files_reserve",
+        "gauge",
+        "File descriptors the ingest listeners leave free (host.fd_reserve).",
+    );
+    let _ = writeln!(out, "meterhub_open_files_reserve {reserve}");
+    family(out, "meterhub_connections_open", "gauge", "Connections open per listener.");
+    for (name, s) in &listeners {
+        let _ = writeln!(out, "meterhub_connections_open{{listener=\"{}\"}} {}", label(name), s.open);
+    }
+    family(out, "meterhub_connections_accepted_total", "counter", "Connections admitted per listener.");
+    for (name, s) in &listeners {
+        let _ = writeln!(out, "meterhub_connections_accepted_total{{listener=\"{}\"}} {}", label(name), s.accepted);
+    }
+    family(
+        out,
+        "meterhub_connections_refused_total",
+        "counter",
+        "Connections closed at accept per listener, by reason (max_connections, max_per_peer, fd_reserve).",
+    );
+    for (name, s) in &listeners {
+        for (reason, n) in &s.refused {
+            let _ = writeln!(
+                out,
+                "meterhub_connections_refused_total{{listener=\"{}\",reason=\"{reason}\"}} {n}",
+                label(name)
+            );
+        }
+    }
+    family(
+        out,
+        "meterhub_connections_timed_out_total",
+        "counter",
+        "Connections closed per listener because time ran out (idle, header, body).",
+    );
+    for (name, s) in &listeners {
+        for (what, n) in &s.timed_out {
+            let _ = writeln!(
+                out,
+                "meterhub_connections_timed_out_total{{listener=\"{}\",timeout=\"{what}\"}} {n}",
+                label(name)
+            );
+        }
+    }
+    family(
+        out,
+        "meterhub_http_refusals_total",
+        "counter",
+        "HTTP answers of status 400 and above per listener, the parser's own (400, 414, 431) included.",
+    );
+    for (name, s) in &listeners {
+        for (status, n) in &s.refusals {
+            let _ =
+                writeln!(out, "meterhub_http_refusals_total{{listener=\"{}\",status=\"{status}\"}} {n}", label(name));
+        }
+    }
+    family(out, "meterhub_http_dropped_total", "counter", "HTTP connections dropped mid-request without an answer.");
+    for (name, s) in &listeners {
+        let _ = writeln!(out, "meterhub_http_dropped_total{{listener=\"{}\"}} {}", label(name), s.dropped);
+    }
+}
+
 /// `GET /metrics`.
 pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     // While the archive cannot be read (reopening after a full disk) the
@@ -262,6 +332,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     for (source, n) in state.journal.not_stored() {
         let _ = writeln!(out, "meterhub_inputs_not_stored_total{{source=\"{}\"}} {n}", label(&source));
     }
+    connection_metrics(&mut out, &state.gates);
     let hub = &state.publisher;
     family(&mut out, "meterhub_streams_open", "gauge", "Live streams (SSE and WebSocket) open.");
     let _ = writeln!(out, "meterhub_streams_open {}", hub.len());

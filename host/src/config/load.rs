@@ -25,6 +25,18 @@ pub const DEFAULT_PIPELINE_BACKLOG_MIB: u32 =
     (meterhub_storage::journal::open::DEFAULT_PIPELINE_BACKLOG_BYTES >> 20) as u32;
 /// Default of `host.archive_head_readings`.
 pub const DEFAULT_ARCHIVE_HEAD_READINGS: u32 = meterhub_storage::archive::HEAD_READINGS as u32;
+/// Default of `host.fd_reserve`.
+const DEFAULT_FD_RESERVE: u32 = 512;
+
+/// The connection-limit keys of a listener's table.
+struct LimitKeys<'a> {
+    max_connections: &'a Option<Spanned<u32>>,
+    max_per_peer: &'a Option<Spanned<u32>>,
+    idle_timeout_ms: &'a Option<Spanned<u32>>,
+    header_timeout_ms: &'a Option<Spanned<u32>>,
+    body_timeout_ms: &'a Option<Spanned<u32>>,
+}
+
 /// Default of `host.accounting_tail_readings`.
 pub const DEFAULT_ACCOUNTING_TAIL_READINGS: u32 = crate::accounting::DEFAULT_TAIL_READINGS as u32;
 /// Default largest HTTP ingress body, bytes.
@@ -83,6 +95,24 @@ impl Validator<'_> {
         *value.get_ref()
     }
 
+    /// A listener's limits: `defaults` with the keys written.
+    fn limits(&mut self, defaults: meterhub_http::Limits, keys: LimitKeys<'_>) -> meterhub_http::Limits {
+        let count = |this: &mut Self, value: &Option<Spanned<u32>>, key: &str, default: usize| {
+            this.u32_in(value, key, 1..=1_000_000, u32::try_from(default).unwrap_or(u32::MAX)) as usize
+        };
+        let millis = |this: &mut Self, value: &Option<Spanned<u32>>, key: &str, default: std::time::Duration| {
+            let default = u32::try_from(default.as_millis()).unwrap_or(u32::MAX);
+            std::time::Duration::from_millis(u64::from(this.u32_in(value, key, 100..=86_400_000, default)))
+        };
+        meterhub_http::Limits {
+            max_connections: count(self, keys.max_connections, "max_connections", defaults.max_connections),
+            max_per_peer: count(self, keys.max_per_peer, "max_connections_per_peer", defaults.max_per_peer),
+            idle_timeout: millis(self, keys.idle_timeout_ms, "idle_timeout_ms", defaults.idle_timeout),
+            header_timeout: millis(self, keys.header_timeout_ms, "header_timeout_ms", defaults.header_timeout),
+            body_timeout: millis(self, keys.body_timeout_ms, "body_timeout_ms", defaults.body_timeout),
+        }
+    }
+
     fn path(&self, value: &str) -> PathBuf {
         let base = self.file.parent().unwrap_or(Path::new(""));
         base.join(value)
@@ -136,9 +166,24 @@ impl Validator<'_> {
             trusted_plugins.insert(id.get_ref().clone());
         }
 
+        let fd_reserve = self.u32_in(&host.fd_reserve, "fd_reserve", 16..=1_000_000, DEFAULT_FD_RESERVE);
         let api_listen = match &raw.api {
             Some(api) => self.addr(&api.get_ref().listen, "listen"),
             None => DEFAULT_API_LISTEN.parse().ok(),
+        };
+        let api_limits = match &raw.api {
+            Some(api) => {
+                let a = api.get_ref();
+                let keys = LimitKeys {
+                    max_connections: &a.max_connections,
+                    max_per_peer: &a.max_connections_per_peer,
+                    idle_timeout_ms: &None,
+                    header_timeout_ms: &a.header_timeout_ms,
+                    body_timeout_ms: &a.body_timeout_ms,
+                };
+                self.limits(meterhub_http::Limits::API, keys)
+            }
+            None => meterhub_http::Limits::API,
         };
 
         let mut log = LogConfig { format: LogFormat::Human, level: "info".to_owned() };
@@ -208,13 +253,14 @@ impl Validator<'_> {
             wasm_call_timeout_ms: call_timeout,
             pipeline_backlog_bytes: u64::from(backlog_mib) << 20,
             accounting_tail_readings: tail_readings as usize,
+            fd_reserve: fd_reserve as usize,
             archive: meterhub_storage::archive::ArchiveOptions {
                 cache_bytes: u64::from(cache_mib) << 20,
                 head_readings: head_readings as usize,
             },
             supervision,
             trusted_plugins,
-            api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()) },
+            api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()), limits: api_limits },
             log,
             accounting,
             web,
@@ -368,15 +414,24 @@ impl Validator<'_> {
         }
         let transport_name = d.transport.get_ref().as_str();
         let allowed: &[&str] = match transport_name {
-            "tcp" => &["listen", "max_pending"],
-            "http" => &["listen", "max_body_bytes", "request_timeout_ms", "max_pending"],
+            "tcp" => &["listen", "max_pending", "idle_timeout_ms", "max_connections", "max_connections_per_peer"],
+            "http" => &[
+                "listen",
+                "max_body_bytes",
+                "request_timeout_ms",
+                "max_pending",
+                "max_connections",
+                "max_connections_per_peer",
+                "header_timeout_ms",
+                "body_timeout_ms",
+            ],
             "websocket" => &["url", "reconnect_min_ms", "reconnect_max_ms", "idle_timeout_ms", "max_pending"],
             other => {
                 self.error(&d.transport, format!("transport {other:?} is not one of \"tcp\", \"http\", \"websocket\""));
                 return None;
             }
         };
-        let optional: [(&str, Option<std::ops::Range<usize>>); 8] = [
+        let optional: [(&str, Option<std::ops::Range<usize>>); 12] = [
             ("listen", d.listen.as_ref().map(Spanned::span)),
             ("url", d.url.as_ref().map(Spanned::span)),
             ("max_body_bytes", d.max_body_bytes.as_ref().map(Spanned::span)),
@@ -385,6 +440,10 @@ impl Validator<'_> {
             ("reconnect_max_ms", d.reconnect_max_ms.as_ref().map(Spanned::span)),
             ("request_timeout_ms", d.request_timeout_ms.as_ref().map(Spanned::span)),
             ("idle_timeout_ms", d.idle_timeout_ms.as_ref().map(Spanned::span)),
+            ("max_connections", d.max_connections.as_ref().map(Spanned::span)),
+            ("max_connections_per_peer", d.max_connections_per_peer.as_ref().map(Spanned::span)),
+            ("header_timeout_ms", d.header_timeout_ms.as_ref().map(Spanned::span)),
+            ("body_timeout_ms", d.body_timeout_ms.as_ref().map(Spanned::span)),
         ];
         for (key, span) in optional {
             if let Some(span) = span
@@ -408,8 +467,16 @@ impl Validator<'_> {
                     return None;
                 };
                 let listen = self.addr(listen, "listen")?;
+                let keys = LimitKeys {
+                    max_connections: &d.max_connections,
+                    max_per_peer: &d.max_connections_per_peer,
+                    idle_timeout_ms: &d.idle_timeout_ms,
+                    header_timeout_ms: &d.header_timeout_ms,
+                    body_timeout_ms: &d.body_timeout_ms,
+                };
+                let limits = self.limits(meterhub_http::Limits::INGEST, keys);
                 if transport_name == "tcp" {
-                    TransportConfig::Tcp { listen }
+                    TransportConfig::Tcp { listen, limits }
                 } else {
                     let max_body_bytes = d.max_body_bytes.as_ref().map_or(DEFAULT_MAX_BODY_BYTES, |b| *b.get_ref());
                     if let Some(b) = &d.max_body_bytes
@@ -418,7 +485,7 @@ impl Validator<'_> {
                         self.error(b, "max_body_bytes must be between 1 and 1073741824");
                     }
                     let request_timeout_ms = d.request_timeout_ms.as_ref().map_or(30_000, |t| *t.get_ref());
-                    TransportConfig::Http { listen, max_body_bytes, request_timeout_ms }
+                    TransportConfig::Http { listen, max_body_bytes, request_timeout_ms, limits }
                 }
             }
             _ => {
@@ -546,6 +613,39 @@ max_line_bytes = 100
             Ok(_) => vec![],
             Err(e) => e.diagnostics.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_take_their_keys_and_refuse_what_does_not_apply() {
+        let c = parse(Path::new("/etc/m.toml"), GOOD).expect("valid");
+        assert_eq!(c.api.limits, meterhub_http::Limits::API);
+        assert_eq!(c.fd_reserve, 512);
+        let TransportConfig::Tcp { limits, .. } = &c.drivers[1].transport else { panic!("tcp") };
+        assert_eq!(*limits, meterhub_http::Limits::INGEST);
+
+        let written = GOOD
+            .replace(
+                "listen = \"127.0.0.1:0\"\n",
+                "listen = \"127.0.0.1:0\"\nmax_connections_per_peer = 7\nheader_timeout_ms = 1500\n",
+            )
+            .replace(
+                "listen = \"127.0.0.1:7001\"\n",
+                "listen = \"127.0.0.1:7001\"\nidle_timeout_ms = 2000\nmax_connections = 9\n",
+            );
+        let c = parse(Path::new("/etc/m.toml"), &written).expect("valid");
+        assert_eq!(
+            (c.api.limits.max_per_peer, c.api.limits.header_timeout),
+            (7, std::time::Duration::from_millis(1500))
+        );
+        let TransportConfig::Tcp { limits, .. } = &c.drivers[1].transport else { panic!("tcp") };
+        assert_eq!((limits.max_connections, limits.idle_timeout), (9, std::time::Duration::from_millis(2000)));
+
+        let e = errors(
+            &GOOD.replace("listen = \"127.0.0.1:7001\"\n", "listen = \"127.0.0.1:7001\"\nheader_timeout_ms = 10\n"),
+        );
+        assert!(e[0].contains("`header_timeout_ms` does not apply to transport \"tcp\""), "{e:?}");
+        let e = errors(&GOOD.replace("max_body_bytes = 1000", "max_body_bytes = 1000\nmax_connections = 0"));
+        assert!(e[0].contains("max_connections must be between 1 and 1000000"), "{e:?}");
     }
 
     #[test]

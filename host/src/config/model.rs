@@ -24,6 +24,8 @@ pub struct Config {
     pub pipeline_backlog_bytes: u64,
     /// Most readings the accounting keeps in memory for live registers.
     pub accounting_tail_readings: usize,
+    /// File descriptors the ingest listeners leave free.
+    pub fd_reserve: usize,
     /// Backoff and quarantine of failing plugin instances.
     pub supervision: SupervisionPolicy,
     /// Native plugins (ids) loaded into the host process; every other native
@@ -86,6 +88,16 @@ impl Config {
             self.accounting_tail_readings.to_string(),
             other.accounting_tail_readings.to_string(),
         );
+        compare("host.fd_reserve", self.fd_reserve.to_string(), other.fd_reserve.to_string());
+        let (a, b) = (self.api.limits, other.api.limits);
+        compare("api.max_connections", a.max_connections.to_string(), b.max_connections.to_string());
+        compare("api.max_connections_per_peer", a.max_per_peer.to_string(), b.max_per_peer.to_string());
+        compare(
+            "api.header_timeout_ms",
+            a.header_timeout.as_millis().to_string(),
+            b.header_timeout.as_millis().to_string(),
+        );
+        compare("api.body_timeout_ms", a.body_timeout.as_millis().to_string(), b.body_timeout.as_millis().to_string());
         compare(
             "host.plugin_max_failures",
             self.supervision.max_failures.to_string(),
@@ -136,6 +148,8 @@ impl Config {
 pub struct ApiConfig {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Connection limits and timeouts.
+    pub limits: meterhub_http::Limits,
 }
 
 /// Log output format.
@@ -261,6 +275,8 @@ pub enum TransportConfig {
     Tcp {
         /// Listen address.
         listen: SocketAddr,
+        /// Connection limits; `idle_timeout` closes a silent session.
+        limits: meterhub_http::Limits,
     },
     /// HTTP ingress; one session per request.
     Http {
@@ -270,6 +286,8 @@ pub enum TransportConfig {
         max_body_bytes: u64,
         /// Longest wait for the driver's response.
         request_timeout_ms: u32,
+        /// Connection limits and timeouts.
+        limits: meterhub_http::Limits,
     },
     /// WebSocket client; one session per connection, reconnecting.
     Websocket {
@@ -297,7 +315,7 @@ impl TransportConfig {
     /// The listen address, for server transports.
     pub fn listen(&self) -> Option<SocketAddr> {
         match self {
-            TransportConfig::Tcp { listen } | TransportConfig::Http { listen, .. } => Some(*listen),
+            TransportConfig::Tcp { listen, .. } | TransportConfig::Http { listen, .. } => Some(*listen),
             TransportConfig::Websocket { .. } => None,
         }
     }

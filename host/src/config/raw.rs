@@ -66,6 +66,10 @@ pub struct RawHost {
     /// Most MiB of committed records waiting to be decoded and archived.
     #[serde(default)]
     pub pipeline_backlog_mib: Option<Spanned<u32>>,
+    /// File descriptors the ingest listeners leave free for the API, the
+    /// stores and the plugins.
+    #[serde(default)]
+    pub fd_reserve: Option<Spanned<u32>>,
     /// Native plugins loaded into the host process instead of a runner process.
     #[serde(default)]
     pub trusted_plugins: Option<Spanned<Vec<Spanned<String>>>>,
@@ -77,6 +81,19 @@ pub struct RawHost {
 pub struct RawApi {
     /// Listen address of the HTTP API.
     pub listen: Spanned<String>,
+    /// Most open connections.
+    #[serde(default)]
+    pub max_connections: Option<Spanned<u32>>,
+    /// Most open connections from one peer address.
+    #[serde(default)]
+    pub max_connections_per_peer: Option<Spanned<u32>>,
+    /// A request head must arrive within this (also the keep-alive idle
+    /// time), milliseconds.
+    #[serde(default)]
+    pub header_timeout_ms: Option<Spanned<u32>>,
+    /// A request body must arrive within this, milliseconds.
+    #[serde(default)]
+    pub body_timeout_ms: Option<Spanned<u32>>,
 }
 
 /// `[accounting]`.
@@ -162,9 +179,22 @@ pub struct RawDriver {
     #[serde(default)]
     pub request_timeout_ms: Option<Spanned<u32>>,
     /// A connection that brings nothing (no message, no ping) for this long
-    /// is dead and is reconnected (websocket), milliseconds.
+    /// is dead and is reconnected (websocket) or closed (tcp), milliseconds.
     #[serde(default)]
     pub idle_timeout_ms: Option<Spanned<u32>>,
+    /// Most open connections (tcp, http).
+    #[serde(default)]
+    pub max_connections: Option<Spanned<u32>>,
+    /// Most open connections from one peer address (tcp, http).
+    #[serde(default)]
+    pub max_connections_per_peer: Option<Spanned<u32>>,
+    /// A request head must arrive within this, also the keep-alive idle
+    /// time (http), milliseconds.
+    #[serde(default)]
+    pub header_timeout_ms: Option<Spanned<u32>>,
+    /// A request body must arrive within this (http), milliseconds.
+    #[serde(default)]
+    pub body_timeout_ms: Option<Spanned<u32>>,
     /// Plugin settings, handed to the plugin as a JSON object.
     #[serde(default)]
     pub settings: Option<Spanned<toml::Table>>,

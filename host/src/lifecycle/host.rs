@@ -123,6 +123,8 @@ pub struct Host {
     view: LiveView,
     /// Codec entries installed before the pipeline ran (at start).
     preinstalled: BTreeMap<String, InstanceEntry>,
+    /// Connection limits and counters of every listener.
+    gates: Arc<meterhub_http::Gates>,
 }
 
 fn diag(config: &Config, at: crate::config::Pos, message: String) -> Diagnostic {
@@ -147,6 +149,7 @@ impl Host {
         pipeline: PipelineHandle,
         view: LiveView,
         preinstalled: BTreeMap<String, InstanceEntry>,
+        gates: Arc<meterhub_http::Gates>,
     ) -> Self {
         Host {
             config: prepared_start.config.clone(),
@@ -157,6 +160,7 @@ impl Host {
             pipeline,
             view,
             preinstalled,
+            gates,
         }
     }
 
@@ -386,16 +390,18 @@ impl Host {
         // A new transport; the old one (if any) stops once the new one runs.
         let (slot, receiver) = watch::channel(runtime.clone());
         let (listener, address) = match (&c.transport, r.listener) {
-            (TransportConfig::Tcp { .. }, Some((listener, bound))) => {
-                tokio::spawn(transport::tcp::serve(receiver, listener.clone()));
+            (TransportConfig::Tcp { limits, .. }, Some((listener, bound))) => {
+                let gate = self.gates.gate(&c.id, *limits, false);
+                tokio::spawn(transport::tcp::serve(receiver, listener.clone(), gate));
                 (Some(listener), bound.to_string())
             }
-            (TransportConfig::Http { max_body_bytes, request_timeout_ms, .. }, Some((listener, bound))) => {
-                let limits = transport::http::HttpLimits {
+            (TransportConfig::Http { max_body_bytes, request_timeout_ms, limits, .. }, Some((listener, bound))) => {
+                let http_limits = transport::http::HttpLimits {
                     max_body_bytes: *max_body_bytes,
                     request_timeout: std::time::Duration::from_millis(u64::from(*request_timeout_ms)),
                 };
-                tokio::spawn(transport::http::serve(receiver, listener.clone(), limits));
+                let gate = self.gates.gate(&c.id, *limits, false);
+                tokio::spawn(transport::http::serve(receiver, listener.clone(), http_limits, gate));
                 (Some(listener), bound.to_string())
             }
             (TransportConfig::Websocket { url, reconnect_min_ms, reconnect_max_ms, idle_timeout_ms }, _) => {

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use meterhub_plugin_api::{Event, HttpRequest, Transport};
@@ -27,10 +26,10 @@ pub struct HttpLimits {
 
 /// Serve requests on `listener`, each as a session on the slot's current
 /// runtime, until the slot's sender is dropped.
-pub async fn serve(slot: RuntimeSlot, listener: Arc<TcpListener>, limits: HttpLimits) {
+pub async fn serve(slot: RuntimeSlot, listener: Arc<TcpListener>, limits: HttpLimits, gate: Arc<meterhub_http::Gate>) {
     let mut closed = slot.clone();
     let until = async move { while closed.changed().await.is_ok() {} };
-    meterhub_http::serve(listener, "http-ingress", until, move |req, peer| {
+    meterhub_http::serve(listener, gate, until, move |req, peer| {
         let rt = slot.borrow().clone();
         handle(rt, req, peer, limits)
     })
@@ -38,6 +37,9 @@ pub async fn serve(slot: RuntimeSlot, listener: Arc<TcpListener>, limits: HttpLi
 }
 
 async fn handle(rt: Arc<DriverRuntime>, req: Request<Incoming>, peer: SocketAddr, limits: HttpLimits) -> HttpResponse {
+    if let Some(refusal) = meterhub_http::oversized(&req) {
+        return refusal;
+    }
     let method = req.method().as_str().to_owned();
     let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
     let headers: Vec<(String, String)> = req
@@ -46,20 +48,15 @@ async fn handle(rt: Arc<DriverRuntime>, req: Request<Incoming>, peer: SocketAddr
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     let limit = usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX);
-    let body = Limited::new(req.into_body(), limit).collect().await;
+    let body = meterhub_http::read_body(req, limit).await;
     let mut session = Session::open(rt, Transport::Http, peer.to_string());
     let body = match body {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(e) => {
-            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
-            let (status, reason) = if too_large {
-                (StatusCode::PAYLOAD_TOO_LARGE, format!("{method} {target}: body larger than max_body_bytes ({limit})"))
-            } else {
-                (StatusCode::BAD_REQUEST, format!("{method} {target}: body could not be read: {e}"))
-            };
+        Ok(body) => body.to_vec(),
+        Err(refused) => {
+            let reason = format!("{method} {target}: {} (max_body_bytes {limit})", refused.message);
             session.reject_by_host(reason.clone(), &[]);
             session.close().await;
-            return meterhub_http::error(status, &reason);
+            return meterhub_http::error(refused.status, &reason);
         }
     };
     session.deliver(Event::Request(HttpRequest { method, target, headers, body }));

@@ -3,27 +3,43 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use meterhub_http::gate::{Admission, Gate, Timeout};
 use meterhub_plugin_api::Transport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 use super::RuntimeSlot;
 use super::stream::{self, Conn};
 
 /// Read buffer size per connection.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 
 struct TcpConn {
     stream: TcpStream,
     buf: Box<[u8]>,
+    /// Its place on the listener; freed when the connection is dropped.
+    admission: Admission,
+    /// When the last bytes came in.
+    last_input: Instant,
 }
 
 impl Conn for TcpConn {
     async fn recv(&mut self) -> Option<std::io::Result<Vec<u8>>> {
-        match self.stream.read(&mut self.buf).await {
-            Ok(0) => None,
-            Ok(n) => Some(Ok(self.buf[..n].to_vec())),
-            Err(e) => Some(Err(e)),
+        let idle = self.admission.gate().limits().idle_timeout;
+        let read = tokio::time::timeout_at(self.last_input + idle, self.stream.read(&mut self.buf)).await;
+        match read {
+            Err(_) => {
+                self.admission.gate().timed_out(Timeout::Idle);
+                let message = format!("nothing received for {} s (idle_timeout_ms)", idle.as_secs_f64());
+                Some(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, message)))
+            }
+            Ok(Ok(0)) => None,
+            Ok(Ok(n)) => {
+                self.last_input = Instant::now();
+                Some(Ok(self.buf[..n].to_vec()))
+            }
+            Ok(Err(e)) => Some(Err(e)),
         }
     }
 
@@ -50,9 +66,11 @@ pub async fn bind(listen: SocketAddr) -> std::io::Result<(TcpListener, SocketAdd
     Ok((listener, local))
 }
 
-/// Accept connections, one session task each on the slot's current
-/// runtime, until the slot's sender is dropped.
-pub async fn serve(mut slot: RuntimeSlot, listener: Arc<TcpListener>) {
+/// Accept connections through `gate` (a refused one is closed at once),
+/// one session task each on the slot's current runtime, until the slot's
+/// sender is dropped. A session silent for the gate's idle timeout is
+/// closed.
+pub async fn serve(mut slot: RuntimeSlot, listener: Arc<TcpListener>, gate: Arc<Gate>) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -64,8 +82,10 @@ pub async fn serve(mut slot: RuntimeSlot, listener: Arc<TcpListener>) {
         let rt = slot.borrow().clone();
         match accepted {
             Ok((stream, peer)) => {
+                let Ok(admission) = gate.admit(peer.ip()) else { continue };
                 let _ = stream.set_nodelay(true);
-                let conn = TcpConn { stream, buf: vec![0; READ_CHUNK].into_boxed_slice() };
+                let buf = vec![0; READ_CHUNK].into_boxed_slice();
+                let conn = TcpConn { stream, buf, admission, last_input: Instant::now() };
                 tokio::spawn(async move {
                     stream::run(rt, conn, Transport::Tcp, peer.to_string()).await;
                 });

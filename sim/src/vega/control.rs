@@ -20,7 +20,8 @@ const MAX_GENERATE: usize = 1_000_000;
 
 /// Serve the control API until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    meterhub_http::serve(Arc::new(listener), "vega-sim control", std::future::pending(), move |req, _| {
+    let gate = meterhub_http::Gates::unlimited().gate("vega-sim control", meterhub_http::Limits::API, true);
+    meterhub_http::serve(Arc::new(listener), gate, std::future::pending(), move |req, _| {
         let shared = shared.clone();
         async move { handle(&shared, &req) }
     })
