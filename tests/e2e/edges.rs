@@ -186,3 +186,47 @@ fn bodies_declared_too_large_are_refused_before_they_are_read_and_every_refusal_
     });
     eprintln!("refusals: {counted}");
 }
+
+/// `POST /api/v1/login` as a browser behind a proxy that forwarded `client`.
+fn login_from(api: SocketAddr, client: &str, user: &str, password: &str) -> meterhub_testkit::Response {
+    let body = serde_json::json!({ "user": user, "password": password }).to_string();
+    let origin = meterhub_testkit::origin(api);
+    let headers = [("Origin", origin.as_str()), ("X-Forwarded-For", client)];
+    meterhub_testkit::request(api, "POST", "/api/v1/login", &headers, body.as_bytes())
+}
+
+#[test]
+fn behind_a_trusted_proxy_a_lockout_holds_one_user_at_one_client_and_the_last_admin_stays() {
+    let config = default_config(&plugins_dir("wasm")) + "\n[web]\ntrusted_proxies = [\"127.0.0.1\"]\n";
+    let host = Host::start_with(&config);
+    meterhub_testkit::add_user(&host, &["ann", "--role", "admin"], "ann's long password");
+    meterhub_testkit::add_user(&host, &["vera", "--role", "viewer"], "vera's long password");
+    let api = host.api;
+    for attempt in 1..=5 {
+        let r = login_from(api, "203.0.113.9", "vera", "not her password");
+        assert_eq!(r.status, 401, "attempt {attempt}");
+    }
+    assert_eq!(login_from(api, "203.0.113.9", "vera", "vera's long password").status, 429, "locked at that client");
+    // Everyone else behind the same proxy goes on: vera elsewhere, ann anywhere.
+    assert_eq!(login_from(api, "203.0.113.10", "vera", "vera's long password").status, 200);
+    let ann = login_from(api, "203.0.113.9", "ann", "ann's long password");
+    assert_eq!(ann.status, 200);
+    // The audit log names the client, not the proxy.
+    let set_cookie = ann.header("set-cookie").expect("a cookie");
+    let session = meterhub_testkit::Session {
+        cookie: set_cookie.split(';').next().expect("name=value").to_owned(),
+        csrf: ann.json()["csrf"].as_str().expect("csrf").to_owned(),
+    };
+    let audit = meterhub_testkit::browser(api, &session, "GET", "/api/v1/audit?limit=100", false, "").json();
+    let failed: Vec<&Value> =
+        audit.as_array().expect("entries").iter().filter(|e| e["action"] == "login_failed").collect();
+    assert_eq!(failed.len(), 5, "{audit}");
+    assert!(failed.iter().all(|e| e["address"] == "203.0.113.9"), "{audit}");
+
+    // The last admin can be neither removed nor demoted.
+    let removed = host.cli(&["user", "remove", "ann"]);
+    assert!(!removed.status.success());
+    assert!(String::from_utf8_lossy(&removed.stderr).contains("last enabled admin"), "{removed:?}");
+    let demoted = meterhub_testkit::browser(api, &session, "PATCH", "/api/v1/users/ann", true, r#"{"role": "viewer"}"#);
+    assert_eq!(demoted.status, 400, "{}", demoted.json());
+}

@@ -92,7 +92,8 @@ pub async fn handle(
             return refusal(Refusal::LogIn { message: "log in first (POST /api/v1/login)".into(), first_run: false });
         }
     };
-    let actor = Actor { name: principal.user.clone(), address: Some(peer.ip().to_string()) };
+    let client = state.auth.client_address(peer.ip(), req.headers());
+    let actor = Actor { name: principal.user.clone(), address: Some(client.to_string()) };
     let auth = &state.auth;
     let name = |raw: &str| meterhub_http::query::percent_decode(raw);
     let bad_name = || meterhub_http::error(StatusCode::BAD_REQUEST, "user name is not valid percent-encoding");
@@ -277,13 +278,14 @@ struct LoginBody {
 }
 
 async fn login(state: &ApiState, req: Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+    let client = state.auth.client_address(peer.ip(), req.headers());
     let credentials = match body::<LoginBody>(req, "{\"user\": .., \"password\": ..}").await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let cookie = state.auth.settings().cookie;
     let result = blocking(&state.auth, move |auth| {
-        auth.login(&credentials.user, &credentials.password, peer.ip()).and_then(|logged_in| {
+        auth.login(&credentials.user, &credentials.password, client).and_then(|logged_in| {
             let language = auth.language(&logged_in.principal)?;
             Ok((logged_in, language))
         })

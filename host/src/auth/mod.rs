@@ -15,11 +15,13 @@
 //! - [`cookie`]: the `__Host-` session cookie;
 //! - [`csrf`]: the CSRF token and Origin checks;
 //! - [`rate_limit`]: failed-login lockouts;
+//! - [`client_address`]: the client behind a trusted reverse proxy;
 //! - [`headers`]: security headers on every response;
 //! - [`local_token`]: the command line's local admin token;
 //! - [`token`]: random tokens and their digests;
 //! - [`error`]: [`AuthError`], failures of the store and refused changes.
 
+pub mod client_address;
 pub mod cookie;
 pub mod csrf;
 pub mod error;

@@ -1,15 +1,19 @@
-//! [`LoginLimiter`]: failed logins counted per client address and per user
-//! name; past a threshold, an exponentially growing lockout (up to 15
-//! minutes) answered with 429 and `Retry-After`. In memory and bounded.
+//! [`LoginLimiter`]: failed logins counted per user name from one client
+//! address, and per user name from anywhere; past a threshold, an
+//! exponentially growing lockout (up to 15 minutes) answered with 429 and
+//! `Retry-After`. Never per address alone: behind a reverse proxy (or one
+//! office NAT) every user shares one address, and one user's typos must not
+//! lock the others out. In memory and bounded.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// Failures of one user name before it is locked out.
-pub const USER_FAILURES: u32 = 5;
-/// Failures from one address before it is locked out (higher: an office
-/// behind one NAT address has several users).
-pub const ADDRESS_FAILURES: u32 = 20;
+/// Failures of one user name from one address before that pair is locked
+/// out.
+pub const USER_ADDRESS_FAILURES: u32 = 5;
+/// Failures of one user name from any addresses before the name is locked
+/// out everywhere (guessing spread over many addresses).
+pub const USER_FAILURES: u32 = 20;
 /// First lockout, milliseconds; doubled for each further failure.
 pub const FIRST_LOCKOUT_MS: i64 = 30_000;
 /// Longest lockout, milliseconds.
@@ -19,7 +23,7 @@ pub const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Address(IpAddr),
+    UserAddress(String, IpAddr),
     User(String),
 }
 
@@ -37,9 +41,10 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// `Err(seconds to wait)` when `address` or `user` is locked out at `now_ms`.
+    /// `Err(seconds to wait)` when `user` is locked out, from `address` or
+    /// everywhere, at `now_ms`.
     pub fn check(&self, address: IpAddr, user: &str, now_ms: i64) -> Result<(), u64> {
-        let wait = [Key::Address(address), Key::User(user.to_owned())]
+        let wait = [Key::UserAddress(user.to_owned(), address), Key::User(user.to_owned())]
             .iter()
             .filter_map(|k| self.entries.get(k))
             .map(|e| e.locked_until_ms - now_ms)
@@ -51,8 +56,11 @@ impl LoginLimiter {
     /// Counts a failed login of `user` from `address`.
     pub fn failed(&mut self, address: IpAddr, user: &str, now_ms: i64) {
         self.forget_stale(now_ms);
-        for (key, threshold) in [(Key::Address(address), ADDRESS_FAILURES), (Key::User(user.to_owned()), USER_FAILURES)]
-        {
+        let keys = [
+            (Key::UserAddress(user.to_owned(), address), USER_ADDRESS_FAILURES),
+            (Key::User(user.to_owned()), USER_FAILURES),
+        ];
+        for (key, threshold) in keys {
             let entry =
                 self.entries.entry(key).or_insert(Entry { failures: 0, last_failure_ms: now_ms, locked_until_ms: 0 });
             entry.failures = entry.failures.saturating_add(1);
@@ -65,9 +73,10 @@ impl LoginLimiter {
         }
     }
 
-    /// A successful login of `user`: its count starts again.
-    pub fn succeeded(&mut self, user: &str) {
+    /// A successful login of `user` from `address`: its counts start again.
+    pub fn succeeded(&mut self, address: IpAddr, user: &str) {
         self.entries.remove(&Key::User(user.to_owned()));
+        self.entries.remove(&Key::UserAddress(user.to_owned(), address));
     }
 
     /// How many addresses and names are remembered.
@@ -103,15 +112,17 @@ mod tests {
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     #[test]
-    fn five_failures_lock_the_name_out_with_growing_waits() {
+    fn five_failures_lock_the_name_out_from_that_address_with_growing_waits() {
         let mut limiter = LoginLimiter::default();
         let t = 1_000_000;
-        for i in 0..USER_FAILURES {
+        for i in 0..USER_ADDRESS_FAILURES {
             assert_eq!(limiter.check(IP, "ann", t), Ok(()), "attempt {i}");
             limiter.failed(IP, "ann", t);
         }
         assert_eq!(limiter.check(IP, "ann", t), Err(30));
-        assert_eq!(limiter.check(IP, "bob", t), Ok(()), "another name from the same address is not locked yet");
+        assert_eq!(limiter.check(IP, "bob", t), Ok(()), "another name from the same address is not locked");
+        let other: IpAddr = "10.0.0.9".parse().unwrap();
+        assert_eq!(limiter.check(other, "ann", t), Ok(()), "the name from another address is not locked yet");
         assert_eq!(limiter.check(IP, "ann", t + 29_500), Err(1));
         assert_eq!(limiter.check(IP, "ann", t + 30_000), Ok(()));
         limiter.failed(IP, "ann", t + 30_000);
@@ -120,20 +131,27 @@ mod tests {
             limiter.failed(IP, "ann", t + 30_000);
         }
         assert_eq!(limiter.check(IP, "ann", t + 30_000), Err(900), "capped at 15 minutes");
-        limiter.succeeded("ann");
-        // The address has failed 26 times by now: it stays locked.
-        assert!(limiter.check(IP, "ann", t + 30_000).is_err());
-        let other: IpAddr = "10.0.0.9".parse().unwrap();
-        assert_eq!(limiter.check(other, "ann", t + 30_000), Ok(()), "the name's count starts again");
+        limiter.succeeded(IP, "ann");
+        assert_eq!(limiter.check(IP, "ann", t + 30_000), Ok(()), "the counts start again");
     }
 
     #[test]
-    fn the_address_is_locked_after_twenty_failures_across_names() {
+    fn behind_one_address_many_users_failing_lock_nobody_else_out() {
         let mut limiter = LoginLimiter::default();
-        for i in 0..ADDRESS_FAILURES {
-            limiter.failed(IP, &format!("user-{i}"), 0);
+        for i in 0..50 * USER_ADDRESS_FAILURES {
+            limiter.failed(IP, &format!("user-{}", i % 50), 0);
         }
-        assert_eq!(limiter.check(IP, "fresh-name", 0), Err(30));
+        assert_eq!(limiter.check(IP, "fresh-name", 0), Ok(()));
+        assert!(limiter.check(IP, "user-7", 0).is_err());
+    }
+
+    #[test]
+    fn guessing_one_name_from_many_addresses_locks_the_name() {
+        let mut limiter = LoginLimiter::default();
+        for i in 0..USER_FAILURES {
+            limiter.failed(IpAddr::V4(std::net::Ipv4Addr::from(i)), "ann", 0);
+        }
+        assert_eq!(limiter.check("192.0.2.1".parse().unwrap(), "ann", 0), Err(30));
     }
 
     #[test]

@@ -126,12 +126,16 @@ pub struct UserView {
 }
 
 /// Session and cookie settings (from `[web]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthSettings {
     /// Session lifetimes.
     pub sessions: SessionPolicy,
     /// Session cookie.
     pub cookie: CookiePolicy,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Most audit entries kept.
+    pub audit_max_entries: usize,
 }
 
 impl AuthSettings {
@@ -140,6 +144,8 @@ impl AuthSettings {
         AuthSettings {
             sessions: SessionPolicy::new(web.session_idle_minutes, web.session_max_hours),
             cookie: CookiePolicy { secure: web.cookie_secure, max_age_s: i64::from(web.session_max_hours) * 3600 },
+            trusted_proxies: web.trusted_proxies.clone(),
+            audit_max_entries: web.audit_max_entries as usize,
         }
     }
 }
@@ -161,6 +167,11 @@ impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth").field("settings", &self.settings).finish_non_exhaustive()
     }
+}
+
+/// An admin who can log in.
+fn active_admin(user: &UserRecord) -> bool {
+    user.role == Role::Admin && !user.disabled
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -213,6 +224,7 @@ impl Auth {
         local_token: Option<String>,
         clock: Clock,
     ) -> Auth {
+        store.set_audit_limit(settings.audit_max_entries);
         Auth {
             store,
             hashing,
@@ -236,8 +248,14 @@ impl Auth {
     }
 
     /// Session and cookie settings.
-    pub fn settings(&self) -> AuthSettings {
-        self.settings
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The client's address: `peer`, or the one a trusted reverse proxy
+    /// forwarded ([`super::client_address`]).
+    pub fn client_address(&self, peer: IpAddr, headers: &hyper::HeaderMap) -> IpAddr {
+        super::client_address::of(peer, headers, &self.settings.trusted_proxies)
     }
 
     /// Whether no user exists yet.
@@ -385,7 +403,7 @@ impl Auth {
             return Err(LoginError::Refused);
         }
         let Some(user) = user else { return Err(LoginError::Refused) };
-        lock(&self.limiter).succeeded(name);
+        lock(&self.limiter).succeeded(address, name);
         let (session_token, csrf) = (token::random_token(), token::random_token());
         let id = token::digest(&session_token);
         let record = SessionRecord {
@@ -509,9 +527,24 @@ impl Auth {
     ) -> Result<UserRecord, AuthError> {
         let _guard = lock(&self.write_lock);
         let mut user = self.store.user(name)?.ok_or_else(|| AuthError::UnknownUser(name.to_owned()))?;
+        let was_admin = active_admin(&user);
         change(&mut user)?;
+        if was_admin && !active_admin(&user) {
+            self.refuse_losing_the_last_admin(name, "demoted or disabled")?;
+        }
         self.store.put_user(&user)?;
         Ok(user)
+    }
+
+    /// Refuses a change that leaves no enabled admin (called under the
+    /// write lock, with `name` an enabled admin about to stop being one).
+    fn refuse_losing_the_last_admin(&self, name: &str, how: &str) -> Result<(), AuthError> {
+        if self.store.users()?.iter().any(|u| u.name != name && active_admin(u)) {
+            return Ok(());
+        }
+        Err(AuthError::Invalid(format!(
+            "{name:?} is the last enabled admin and cannot be {how}: make another user admin first"
+        )))
     }
 
     fn revoke_sessions(&self, name: &str) -> Result<(), AuthError> {
@@ -621,8 +654,10 @@ impl Auth {
     pub fn remove_user(&self, actor: &Actor, name: &str) -> Result<(), AuthError> {
         {
             let _guard = lock(&self.write_lock);
-            if self.store.user(name)?.is_none() {
-                return Err(AuthError::UnknownUser(name.to_owned()));
+            match self.store.user(name)? {
+                None => return Err(AuthError::UnknownUser(name.to_owned())),
+                Some(user) if active_admin(&user) => self.refuse_losing_the_last_admin(name, "removed")?,
+                Some(_) => {}
             }
             self.store.remove_user(name)?;
         }

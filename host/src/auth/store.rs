@@ -10,6 +10,7 @@
 //! A user's removal and the removal of their sessions are one batch.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -88,10 +89,17 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// Default of the most audit entries kept ([`UserStore::set_audit_limit`]).
+pub const AUDIT_MAX_ENTRIES: usize = 100_000;
+
 /// The user database. `Send + Sync`.
 #[derive(Debug)]
 pub struct UserStore {
     db: SledDb,
+    /// Audit entries held now.
+    audit_len: AtomicUsize,
+    /// Most audit entries kept: past it, the oldest go.
+    audit_limit: AtomicUsize,
 }
 
 impl UserStore {
@@ -99,7 +107,15 @@ impl UserStore {
     pub fn open(path: &Path) -> Result<UserStore, AuthError> {
         let db = SledDb::open(path, 4 * 1024 * 1024, LOCK_WAIT)
             .map_err(|source| AuthError::Open { path: path.to_path_buf(), source })?;
-        Ok(UserStore { db })
+        let store = UserStore { db, audit_len: AtomicUsize::new(0), audit_limit: AtomicUsize::new(AUDIT_MAX_ENTRIES) };
+        let held = store.db()?.scan_prefix(AUDIT).keys().count();
+        store.audit_len.store(held, Ordering::Relaxed);
+        Ok(store)
+    }
+
+    /// Keeps at most `limit` audit entries (the oldest go first).
+    pub fn set_audit_limit(&self, limit: usize) {
+        self.audit_limit.store(limit.max(1), Ordering::Relaxed);
     }
 
     /// Damage found in its files before it was opened.
@@ -224,6 +240,21 @@ impl UserStore {
     pub fn audit(&self, mut entry: AuditEntry) -> Result<AuditEntry, AuthError> {
         entry.seq = self.db.run(|db| db.generate_id()).map_err(AuthError::storage("audit sequence"))? + 1;
         self.put(&key(AUDIT, &entry.seq.to_be_bytes()), &entry)?;
+        let held = self.audit_len.fetch_add(1, Ordering::Relaxed) + 1;
+        let over = held.saturating_sub(self.audit_limit.load(Ordering::Relaxed));
+        if over > 0 {
+            let db = self.db()?;
+            let oldest: Vec<sled::IVec> = db
+                .scan_prefix(AUDIT)
+                .keys()
+                .take(over)
+                .collect::<Result<_, _>>()
+                .map_err(AuthError::storage("read audit"))?;
+            for key in &oldest {
+                db.remove(key).map_err(AuthError::storage("trim audit"))?;
+            }
+            self.audit_len.fetch_sub(oldest.len(), Ordering::Relaxed);
+        }
         Ok(entry)
     }
 
@@ -305,6 +336,30 @@ mod tests {
         assert!(log[0].seq > log[1].seq);
         let older = store.audit_log(1, Some(log[0].seq)).unwrap();
         assert_eq!(older, vec![log[1].clone()]);
+
+        // Bounded: past the limit the oldest go, also across a reopen.
+        store.set_audit_limit(4);
+        let entry = |n: usize| AuditEntry {
+            seq: 0,
+            at_ms: n as i64,
+            actor: "ann".into(),
+            action: format!("a{n}"),
+            target: None,
+            address: None,
+            detail: None,
+        };
+        for n in 0..3 {
+            store.audit(entry(n)).unwrap();
+        }
+        let kept = |store: &UserStore| -> Vec<String> {
+            store.audit_log(100, None).unwrap().into_iter().map(|e| e.action).collect()
+        };
+        assert_eq!(kept(&store), ["a2", "a1", "a0", "user_add"]);
+        drop(store);
+        let store = UserStore::open(&path).unwrap();
+        store.set_audit_limit(2);
+        store.audit(entry(3)).unwrap();
+        assert_eq!(kept(&store), ["a3", "a2"]);
     }
 
     #[test]

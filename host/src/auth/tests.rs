@@ -30,6 +30,8 @@ fn fixture() -> Fixture {
     let settings = AuthSettings {
         sessions: SessionPolicy::default(),
         cookie: CookiePolicy { secure: true, max_age_s: 7 * 24 * 3600 },
+        trusted_proxies: Vec::new(),
+        audit_max_entries: 1000,
     };
     let auth = Auth::with_parts(
         store,
@@ -275,4 +277,28 @@ fn each_user_keeps_the_language_they_chose_across_sessions() {
     assert_eq!(f.auth.language(&local).unwrap(), Language::Ru);
     let e = f.auth.set_language(&local, Language::En).unwrap_err().to_string();
     assert!(e.contains("no user record"), "{e}");
+}
+
+#[test]
+fn the_last_enabled_admin_cannot_be_removed_demoted_or_disabled() {
+    let f = fixture();
+    f.auth.add_user(&admin(), "ann", Role::Admin, "ann's long password", &[]).unwrap();
+    f.auth.add_user(&admin(), "bob", Role::Operator, "bob's long password", &[]).unwrap();
+    let refused = |result: Result<(), AuthError>| match result {
+        Err(AuthError::Invalid(message)) => assert!(message.contains("last enabled admin"), "{message}"),
+        other => panic!("not refused: {other:?}"),
+    };
+    refused(f.auth.remove_user(&admin(), "ann"));
+    refused(f.auth.set_role(&admin(), "ann", Role::Operator).map(drop));
+    refused(f.auth.set_disabled(&admin(), "ann", true).map(drop));
+    assert_eq!(f.auth.user("ann").unwrap().role, Role::Admin, "unchanged");
+    // With a second admin, either may go.
+    f.auth.set_role(&admin(), "bob", Role::Admin).unwrap();
+    f.auth.set_disabled(&admin(), "ann", true).unwrap();
+    refused(f.auth.remove_user(&admin(), "bob"));
+    f.auth.set_disabled(&admin(), "ann", false).unwrap();
+    f.auth.remove_user(&admin(), "bob").unwrap();
+    // Other users are never held back.
+    f.auth.add_user(&admin(), "cid", Role::Viewer, "cid's long password", &[]).unwrap();
+    f.auth.remove_user(&admin(), "cid").unwrap();
 }

@@ -367,6 +367,26 @@ impl Validator<'_> {
                 _ => self.error(replay, "stream_replay_limit must be at most 10000000 readings"),
             }
         }
+        if let Some(max) = &raw.audit_max_entries {
+            match *max.get_ref() {
+                n @ 100..=100_000_000 => web.audit_max_entries = n,
+                _ => self.error(max, "audit_max_entries must be between 100 and 100000000"),
+            }
+        }
+        for proxy in raw.trusted_proxies.iter().flatten() {
+            let text = proxy.get_ref();
+            let parsed =
+                text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => web.trusted_proxies.push(net),
+                Err(_) => self.error(
+                    proxy,
+                    format!(
+                        "trusted_proxies: {text:?} is not an address or network (\"10.0.0.5\", \"10.0.0.0/8\", \"::1\")"
+                    ),
+                ),
+            }
+        }
         web
     }
 
@@ -734,7 +754,8 @@ max_line_bytes = 100
         );
         let text = format!(
             "{base}[web]\nsession_idle_minutes=30\nsession_max_hours=8\ncookie_secure=false\n\
-             stream_queue_limit=16\nstream_control_seconds=2\nstream_replay_limit=0\n"
+             stream_queue_limit=16\nstream_control_seconds=2\nstream_replay_limit=0\n\
+             trusted_proxies=[\"127.0.0.1\", \"10.0.0.0/8\"]\naudit_max_entries=500\n"
         );
         let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
         assert_eq!(
@@ -746,8 +767,12 @@ max_line_bytes = 100
                 stream_queue_limit: 16,
                 stream_control_seconds: 2,
                 stream_replay_limit: 0,
+                trusted_proxies: vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()],
+                audit_max_entries: 500,
             }
         );
+        let e = errors(&format!("{base}[web]\ntrusted_proxies=[\"proxy.lan\"]\n"));
+        assert!(e[0].contains("\"proxy.lan\" is not an address or network"), "{e:?}");
         let e = errors(&format!("{base}[web]\nstream_queue_limit=0\nstream_control_seconds=0\n"));
         assert_eq!(
             e,
@@ -777,7 +802,16 @@ max_line_bytes = 100
         // The sessions are made at start: a change waits for a restart.
         let other = parse(Path::new("/etc/m.toml"), base).expect("valid");
         let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
-        assert_eq!(changes, ["web.session_idle_minutes", "web.session_max_hours", "web.cookie_secure"]);
+        assert_eq!(
+            changes,
+            [
+                "web.session_idle_minutes",
+                "web.session_max_hours",
+                "web.cookie_secure",
+                "web.trusted_proxies",
+                "web.audit_max_entries"
+            ]
+        );
     }
 
     #[test]

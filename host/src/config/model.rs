@@ -134,6 +134,8 @@ impl Config {
                 ("web.session_idle_minutes", c.web.session_idle_minutes.to_string()),
                 ("web.session_max_hours", c.web.session_max_hours.to_string()),
                 ("web.cookie_secure", c.web.cookie_secure.to_string()),
+                ("web.trusted_proxies", format!("{:?}", c.web.trusted_proxies)),
+                ("web.audit_max_entries", c.web.audit_max_entries.to_string()),
             ]
         };
         for ((key, a), (_, b)) in web(self).into_iter().zip(web(other)) {
@@ -192,6 +194,11 @@ pub struct WebConfig {
     pub stream_control_seconds: u32,
     /// Most archived readings a reconnecting stream scans to replay.
     pub stream_replay_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the
+    /// login lockout and the audit log).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Most entries the audit log keeps.
+    pub audit_max_entries: u32,
 }
 
 impl Default for WebConfig {
@@ -205,6 +212,8 @@ impl Default for WebConfig {
             stream_queue_limit: 256,
             stream_control_seconds: 5,
             stream_replay_limit: 100_000,
+            trusted_proxies: Vec::new(),
+            audit_max_entries: 100_000,
         }
     }
 }

@@ -131,6 +131,13 @@ pub struct RawWeb {
     /// Most archived readings a reconnecting stream scans to replay.
     #[serde(default)]
     pub stream_replay_limit: Option<Spanned<u32>>,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For`
+    /// names the client.
+    #[serde(default)]
+    pub trusted_proxies: Option<Vec<Spanned<String>>>,
+    /// Most entries the audit log keeps (the oldest go first).
+    #[serde(default)]
+    pub audit_max_entries: Option<Spanned<u32>>,
 }
 
 /// `[log]`.
