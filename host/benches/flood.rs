@@ -6,7 +6,9 @@
 //! listener on TCP and HTTP. A good client POSTs one reading at a time to the
 //! HTTP ingress (and counts the TCP port's answers too) for `--calm` seconds,
 //! then through a `--storm` of attackers, then again: p50/p99/max latency of
-//! each phase. The storm: `--idle` connections held open on each of the three
+//! each phase. The attackers connect from their own loopback address
+//! (127.0.0.2), as they would from their own host, so the per-address limits
+//! hold them and not the good client. The storm: `--idle` connections held open on each of the three
 //! ports (reopened as the host closes them), `--slow` slowloris connections
 //! per port sending a byte every 200 ms, and `--garbage` threads sending
 //! requests the host must refuse (garbage request lines, 40 KiB heads,
@@ -44,6 +46,17 @@ struct Options {
     slow: usize,
     garbage: usize,
     keep: bool,
+}
+
+/// The attackers' own address.
+const ATTACKER: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
+/// A connection to `addr` from [`ATTACKER`].
+fn attack(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((ATTACKER, 0)).into())?;
+    socket.connect(&addr.into())?;
+    Ok(socket.into())
 }
 
 fn options() -> Options {
@@ -91,8 +104,8 @@ fn summary(name: &str, latencies: &mut [u32]) -> String {
     format!(
         "{name}: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         latencies.len(),
-        ms(percentile(latencies, 50.0)),
-        ms(percentile(latencies, 99.0)),
+        ms(percentile(latencies, 0.50)),
+        ms(percentile(latencies, 0.99)),
         ms(latencies.last().copied().unwrap_or(0))
     )
 }
@@ -109,7 +122,7 @@ fn idle_holder(ports: Vec<SocketAddr>, per_port: usize, stop: Arc<AtomicBool>, r
                 matches!(s.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
             });
             if !alive {
-                *slot = TcpStream::connect(*addr).ok().inspect(|s| {
+                *slot = attack(*addr).ok().inspect(|s| {
                     let _ = s.set_nonblocking(true);
                 });
                 reopened.fetch_add(1, Ordering::Relaxed);
@@ -122,7 +135,7 @@ fn idle_holder(ports: Vec<SocketAddr>, per_port: usize, stop: Arc<AtomicBool>, r
 /// One slowloris connection after another on `addr`, a byte every 200 ms.
 fn slowloris(addr: SocketAddr, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
-        let Ok(mut stream) = TcpStream::connect(addr) else { continue };
+        let Ok(mut stream) = attack(addr) else { continue };
         for byte in b"POST / HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
             if stop.load(Ordering::Relaxed) || stream.write_all(&[*byte]).is_err() {
                 break;
@@ -147,7 +160,7 @@ fn garbage(ports: Vec<SocketAddr>, stop: Arc<AtomicBool>, sent: Arc<AtomicU64>) 
         let addr = ports[i % ports.len()];
         let request = &requests[(i / ports.len()) % requests.len()];
         i += 1;
-        let Ok(mut stream) = TcpStream::connect(addr) else { continue };
+        let Ok(mut stream) = attack(addr) else { continue };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         let _ = stream.write_all(request);
         let mut answer = [0u8; 512];

@@ -88,7 +88,9 @@ impl Session {
 
     /// Record an input the host itself refused (e.g. an oversized body).
     pub fn reject_by_host(&mut self, reason: String, input: &[u8]) {
-        tracing::info!(driver = %self.rt.id, session = self.id, peer = %self.peer, %reason, "input rejected by the host");
+        // Debug only: a flood of refused inputs must not flood the log too;
+        // each is journaled and listed by /api/v1/rejections.
+        tracing::debug!(driver = %self.rt.id, session = self.id, peer = %self.peer, %reason, "input rejected by the host");
         self.append(Entry::Rejected(self.rejection(reason, input)), None);
     }
 

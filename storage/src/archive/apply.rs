@@ -233,7 +233,7 @@ impl<'a> Txn<'a> {
             versions.extend(readings[start..].iter().take_while(|r| r.reading.ts_ms == ts_ms).cloned());
         }
         if let Some(state) = self.heads.get(series) {
-            versions.extend(state.at(ts_ms).iter().cloned());
+            versions.extend(state.at(series, ts_ms));
         }
         if let Some(at) = self.pending_at.get(&(series.clone(), ts_ms)) {
             versions.extend(at.iter().map(|&i| self.pending[i].clone()));

@@ -35,7 +35,7 @@ pub struct ArchiveOptions {
     /// sled's page cache, bytes.
     pub cache_bytes: u64,
     /// Readings the series heads hold in memory before they are sealed
-    /// into chunks (about 200 bytes each).
+    /// into chunks (about 90 bytes each).
     pub head_readings: usize,
 }
 
@@ -361,7 +361,7 @@ impl SledArchive {
             }
         }
         if let Some(state) = heads.get(series) {
-            out.extend(state.between(from, to).iter().cloned());
+            out.extend(state.between(series, from, to));
         }
         drop(heads);
         out.sort_by_key(|r| (r.reading.ts_ms, r.seq));
@@ -588,7 +588,7 @@ impl Archive for SledArchive {
             }
             let series = (device.to_owned(), channel.clone());
             let heads = self.heads();
-            let in_head = heads.get(&series).and_then(|s| s.head.last()).map(|r| r.reading.ts_ms);
+            let in_head = heads.get(&series).and_then(chunks::Series::newest_ts);
             let db = self.db()?;
             let sealed = chunks::last_chunk(&db, &series)?;
             let newest = match (in_head, sealed) {
@@ -600,7 +600,8 @@ impl Archive for SledArchive {
             let original = match newest {
                 Ok(ts) => {
                     // The head's versions at its newest timestamp, with any sealed ones.
-                    let mut versions = heads.get(&series).map(|s| s.at(ts).to_vec()).unwrap_or_default();
+                    let mut versions: Vec<StoredReading> =
+                        heads.get(&series).map(|s| s.at(&series, ts).collect()).unwrap_or_default();
                     if let Some(mut chunk) = chunks::chunk_holding(&db, &series, ts)? {
                         versions.extend(chunk.readings(&series)?.iter().filter(|r| r.reading.ts_ms == ts).cloned());
                     }
