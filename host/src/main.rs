@@ -6,6 +6,5 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    meterhub::memory::return_freed_pages_promptly();
     meterhub::cli::main()
 }

@@ -157,14 +157,18 @@ impl StoreHealth {
         });
     }
 
-    /// The stores damaged at start and those failing now (free space read afresh).
+    /// The stores damaged at start and those failing now (free space read
+    /// afresh), a full disk first: a store that fails because another one
+    /// hit the full disk (the accounting reading a failed archive) is
+    /// listed after the cause.
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Self::lock(&self.damaged).clone();
-        problems.extend(
-            Self::lock(&self.failing)
-                .values()
-                .map(|state| Problem { free_bytes: free_bytes(&state.problem.path), ..state.problem.clone() }),
-        );
+        let mut failing: Vec<Problem> = Self::lock(&self.failing)
+            .values()
+            .map(|state| Problem { free_bytes: free_bytes(&state.problem.path), ..state.problem.clone() })
+            .collect();
+        failing.sort_by_key(|problem| !problem.disk_full);
+        problems.extend(failing);
         problems
     }
 
@@ -197,5 +201,11 @@ mod tests {
         health.succeeded("journal");
         assert!(health.problems().is_empty());
         assert_eq!(health.failures_total()["journal"], 3);
+
+        // The full disk is named first, before a store failing because of it.
+        health.failed("accounting", dir.path(), &std::io::Error::other("archive scan failed"), false);
+        health.failed("archive", dir.path(), &full, true);
+        let problems = health.problems();
+        assert_eq!((problems[0].store, problems[1].store), ("archive", "accounting"));
     }
 }

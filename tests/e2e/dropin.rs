@@ -126,10 +126,12 @@ fn swapping_a_wasm_driver_twenty_times_under_load_loses_nothing_and_memory_stays
     // cost of swapping is measured without load: 20 more swaps must not make
     // the host grow.
     let idle_start = host.rss_kib();
+    let mut idle = Vec::new();
     for n in SWAPS + 1..=2 * SWAPS {
         let generation = host.config_status()["generation"].as_u64().unwrap();
         install(&folder, n);
         host.wait_generation(generation + 1);
+        idle.push(host.rss_kib());
     }
     wait_for("the idle swaps' versions to be released", Duration::from_secs(20), || {
         (host.log().matches("plugin version released").count() as u64 == 2 * SWAPS).then_some(())
@@ -137,7 +139,7 @@ fn swapping_a_wasm_driver_twenty_times_under_load_loses_nothing_and_memory_stays
     let idle_end = host.rss_kib();
     swap_ms.sort_unstable();
     eprintln!(
-        "drop-in: {SWAPS} swaps under load, {} readings acknowledged, {} reconnects; swap (copy to applied) ms p50 {} max {}; RSS KiB under load after swap 1 {} / {SWAPS} {}; {SWAPS} idle swaps {idle_start} -> {idle_end}",
+        "drop-in: {SWAPS} swaps under load, {} readings acknowledged, {} reconnects; swap (copy to applied) ms p50 {} max {}; RSS KiB under load after swap 1 {} / {SWAPS} {}; {SWAPS} idle swaps {idle_start} -> {idle_end} ({idle:?})",
         outcome.acked.len(),
         outcome.reconnects,
         swap_ms[swap_ms.len() / 2],
