@@ -149,6 +149,8 @@ pub struct GateStats {
 /// One listener's admission and counters.
 #[derive(Debug)]
 pub struct Gate {
+    /// The listener's name (`api`, a driver id), for logs.
+    name: String,
     limits: Mutex<Limits>,
     /// May draw on the descriptor reserve (the API).
     priority: bool,
@@ -167,6 +169,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Gate {
+    /// The listener's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Its limits now.
     pub fn limits(&self) -> Limits {
         *lock(&self.limits)
@@ -298,6 +305,7 @@ impl Gates {
         let mut gates = lock(&self.gates);
         let gate = gates.entry(name.to_owned()).or_insert_with(|| {
             Arc::new(Gate {
+                name: name.to_owned(),
                 limits: Mutex::new(limits),
                 priority,
                 budget: self.budget.clone(),

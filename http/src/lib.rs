@@ -57,7 +57,7 @@ where
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                tracing::warn!(listener = gate.name(), error = %e, "accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
@@ -86,7 +86,7 @@ where
                 .await;
             if let Err(e) = served {
                 count_connection_error(&gate, &e);
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                tracing::debug!(listener = gate.name(), %peer, error = %e, "connection ended with an error");
             }
             drop(admission);
         });

@@ -118,72 +118,62 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 /// The connection counters of every listener (API, device ports, HTTP
 /// ingress).
 fn connection_metrics(out: &mut String, gates: &meterhub_http::Gates) {
-    let listeners = gates.stats();
     let (limit, reserve) = gates.budget().limits();
     family(out, "meterhub_open_files_limit", "gauge", "The open-file limit (raised to the hard limit at start).");
     let _ = writeln!(out, "meterhub_open_files_limit {limit}");
-    family(
-        out,
-        "meterhub_open_files_reserve",
-        "gauge",
-        "File descriptors the ingest listeners leave free (host.fd_reserve).",
-    );
+    let reserve_help = "File descriptors the ingest listeners leave free (host.fd_reserve).";
+    family(out, "meterhub_open_files_reserve", "gauge", reserve_help);
     let _ = writeln!(out, "meterhub_open_files_reserve {reserve}");
-    family(out, "meterhub_connections_open", "gauge", "Connections open per listener.");
-    for (name, s) in &listeners {
-        let _ = writeln!(out, "meterhub_connections_open{{listener=\"{}\"}} {}", label(name), s.open);
-    }
-    family(out, "meterhub_connections_accepted_total", "counter", "Connections admitted per listener.");
-    for (name, s) in &listeners {
-        let _ = writeln!(out, "meterhub_connections_accepted_total{{listener=\"{}\"}} {}", label(name), s.accepted);
-    }
-    family(
-        out,
-        "meterhub_connections_refused_total",
-        "counter",
-        "Connections closed at accept per listener, by reason (max_connections, max_per_peer, fd_reserve).",
-    );
-    for (name, s) in &listeners {
-        for (reason, n) in &s.refused {
-            let _ = writeln!(
-                out,
-                "meterhub_connections_refused_total{{listener=\"{}\",reason=\"{reason}\"}} {n}",
-                label(name)
-            );
+    let listeners = gates.stats();
+    let one = |n: u64| vec![(String::new(), n)];
+    let each = |map: &BTreeMap<&'static str, u64>| map.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect();
+    let families: [(&str, &str, &str, Option<&str>, ListenerValues); 6] = [
+        ("meterhub_connections_open", "gauge", "Connections open per listener.", None, &|s| one(s.open)),
+        ("meterhub_connections_accepted_total", "counter", "Connections admitted per listener.", None, &|s| {
+            one(s.accepted)
+        }),
+        (
+            "meterhub_connections_refused_total",
+            "counter",
+            "Connections closed at accept per listener, by reason (max_connections, max_per_peer, fd_reserve).",
+            Some("reason"),
+            &|s| each(&s.refused),
+        ),
+        (
+            "meterhub_connections_timed_out_total",
+            "counter",
+            "Connections closed per listener because time ran out (idle, header, body).",
+            Some("timeout"),
+            &|s| each(&s.timed_out),
+        ),
+        (
+            "meterhub_http_refusals_total",
+            "counter",
+            "HTTP answers of status 400 and above per listener, the parser's own (400, 414, 431) included.",
+            Some("status"),
+            &|s| s.refusals.iter().map(|(status, n)| (status.to_string(), *n)).collect(),
+        ),
+        (
+            "meterhub_http_dropped_total",
+            "counter",
+            "HTTP connections dropped mid-request without an answer.",
+            None,
+            &|s| one(s.dropped),
+        ),
+    ];
+    for (metric, kind, help, key, values) in families {
+        family(out, metric, kind, help);
+        for (listener, stats) in &listeners {
+            for (value, n) in values(stats) {
+                let extra = key.map_or_else(String::new, |key| format!(",{key}=\"{value}\""));
+                let _ = writeln!(out, "{metric}{{listener=\"{}\"{extra}}} {n}", label(listener));
+            }
         }
-    }
-    family(
-        out,
-        "meterhub_connections_timed_out_total",
-        "counter",
-        "Connections closed per listener because time ran out (idle, header, body).",
-    );
-    for (name, s) in &listeners {
-        for (what, n) in &s.timed_out {
-            let _ = writeln!(
-                out,
-                "meterhub_connections_timed_out_total{{listener=\"{}\",timeout=\"{what}\"}} {n}",
-                label(name)
-            );
-        }
-    }
-    family(
-        out,
-        "meterhub_http_refusals_total",
-        "counter",
-        "HTTP answers of status 400 and above per listener, the parser's own (400, 414, 431) included.",
-    );
-    for (name, s) in &listeners {
-        for (status, n) in &s.refusals {
-            let _ =
-                writeln!(out, "meterhub_http_refusals_total{{listener=\"{}\",status=\"{status}\"}} {n}", label(name));
-        }
-    }
-    family(out, "meterhub_http_dropped_total", "counter", "HTTP connections dropped mid-request without an answer.");
-    for (name, s) in &listeners {
-        let _ = writeln!(out, "meterhub_http_dropped_total{{listener=\"{}\"}} {}", label(name), s.dropped);
     }
 }
+
+/// Reads one metric's values of a listener, each with its extra label's value.
+type ListenerValues<'a> = &'a dyn Fn(&meterhub_http::gate::GateStats) -> Vec<(String, u64)>;
 
 /// `GET /metrics`.
 pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {

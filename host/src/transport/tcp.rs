@@ -7,7 +7,7 @@ use meterhub_http::gate::{Admission, Gate, Timeout};
 use meterhub_plugin_api::Transport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Instant;
+use tokio::time::{Duration, Instant};
 
 use super::RuntimeSlot;
 use super::stream::{self, Conn};
@@ -20,18 +20,19 @@ struct TcpConn {
     buf: Box<[u8]>,
     /// Its place on the listener; freed when the connection is dropped.
     admission: Admission,
+    /// The listener's idle timeout when the connection was admitted.
+    idle: Duration,
     /// When the last bytes came in.
     last_input: Instant,
 }
 
 impl Conn for TcpConn {
     async fn recv(&mut self) -> Option<std::io::Result<Vec<u8>>> {
-        let idle = self.admission.gate().limits().idle_timeout;
-        let read = tokio::time::timeout_at(self.last_input + idle, self.stream.read(&mut self.buf)).await;
+        let read = tokio::time::timeout_at(self.last_input + self.idle, self.stream.read(&mut self.buf)).await;
         match read {
             Err(_) => {
                 self.admission.gate().timed_out(Timeout::Idle);
-                let message = format!("nothing received for {} s (idle_timeout_ms)", idle.as_secs_f64());
+                let message = format!("nothing received for {} s (idle_timeout_ms)", self.idle.as_secs_f64());
                 Some(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, message)))
             }
             Ok(Ok(0)) => None,
@@ -85,7 +86,8 @@ pub async fn serve(mut slot: RuntimeSlot, listener: Arc<TcpListener>, gate: Arc<
                 let Ok(admission) = gate.admit(peer.ip()) else { continue };
                 let _ = stream.set_nodelay(true);
                 let buf = vec![0; READ_CHUNK].into_boxed_slice();
-                let conn = TcpConn { stream, buf, admission, last_input: Instant::now() };
+                let idle = gate.limits().idle_timeout;
+                let conn = TcpConn { stream, buf, admission, idle, last_input: Instant::now() };
                 tokio::spawn(async move {
                     stream::run(rt, conn, Transport::Tcp, peer.to_string()).await;
                 });
