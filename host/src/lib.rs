@@ -36,5 +36,6 @@ pub mod open_files;
 pub mod pipeline;
 pub mod plugin;
 pub mod publish;
+pub mod sink;
 pub mod transport;
 pub mod web;

@@ -41,19 +41,23 @@ pub use driver::{
 };
 pub use model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 pub use plugin::{Identified, Identity, Plugin, PluginInfo, Role, Roles};
-pub use sink::{ArchivedReading, SinkOutcome};
+pub use sink::{
+    ArchivedReading, DeltaKey, DeltaPeriod, DeltaRecord, Migration, RegistryEntry, RejectedRecord, SinkRecord,
+    SqlBatch, SqlValue, Statement,
+};
 
 /// The contract version this crate implements: the WIT package version and
 /// the version a `plugin.toml` declares in `api`.
-pub const API_VERSION: (u16, u16) = (1, 1);
+pub const API_VERSION: (u16, u16) = (1, 2);
 
 /// [`API_VERSION`] as text, `major.minor`.
-pub const API_VERSION_TEXT: &str = "1.1";
+pub const API_VERSION_TEXT: &str = "1.2";
 
 /// The oldest minor version of [`API_VERSION`]'s major this crate still
 /// serves. Minors add to the contract; 1.1 changed the shape of `decoded`
-/// (its `fields`), so plugins built for 1.0 must be rebuilt.
-pub const API_OLDEST_MINOR: u16 = 1;
+/// (its `fields`) and 1.2 the sink's (records in, statements out), so
+/// plugins built for an earlier minor must be rebuilt.
+pub const API_OLDEST_MINOR: u16 = 2;
 
 /// Whether a plugin built for contract `major.minor` can be served.
 pub fn api_supported(major: u16, minor: u16) -> bool {

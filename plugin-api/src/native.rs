@@ -45,7 +45,7 @@ use abi_stable::{
 use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse};
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, PluginInfo, Role};
-use crate::sink::{ArchivedReading, SinkOutcome};
+use crate::sink::SinkRecord;
 
 /// The root module every native plugin library exports.
 #[repr(C)]
@@ -74,8 +74,14 @@ impl RootModule for PluginModRef {
 pub trait FfiPlugin: Send {
     fn handle(&mut self, session: u64, now_ms: i64, event: FfiEvent) -> RVec<FfiAction>;
     fn decode(&mut self, frame: FfiRawFrame) -> RResult<FfiDecoded, RString>;
+    /// Sink role: the migrations, a JSON array of [`crate::sink::Migration`].
+    fn migrations(&mut self) -> RResult<RString, RString>;
+    /// Sink role: `batch_json` is a JSON array of [`crate::sink::SinkRecord`];
+    /// the answer a JSON [`crate::sink::SqlBatch`]. The batch crosses as JSON
+    /// (the runner's wire is JSON too): its nested enums would make prefix
+    /// types of every record kind for no gain.
     #[sabi(last_prefix_field)]
-    fn write(&mut self, batch: RVec<FfiArchivedReading>) -> FfiSinkOutcome;
+    fn write(&mut self, batch_json: RStr<'_>) -> RResult<RString, RString>;
 }
 
 /// An owned plugin instance.
@@ -204,23 +210,6 @@ pub enum FfiAction {
     Reject { reason: RString, input: RVec<u8> },
     SetTimer { id: u32, after_ms: u32 },
     Close(RString),
-}
-
-#[repr(C)]
-#[derive(StableAbi, Clone, Debug)]
-pub struct FfiArchivedReading {
-    pub seq: u64,
-    pub source: RString,
-    pub reading: FfiReading,
-    pub conflict: bool,
-}
-
-#[repr(C, u8)]
-#[derive(StableAbi, Clone, Debug)]
-pub enum FfiSinkOutcome {
-    Ok,
-    Retry { reason: RString, after_ms: u32 },
-    Reject(RString),
 }
 
 // ---- conversions: Rust model <-> FFI mirror -------------------------------
@@ -505,44 +494,6 @@ impl From<FfiAction> for Action {
     }
 }
 
-impl From<ArchivedReading> for FfiArchivedReading {
-    fn from(a: ArchivedReading) -> Self {
-        FfiArchivedReading { seq: a.seq, source: a.source.into(), reading: a.reading.into(), conflict: a.conflict }
-    }
-}
-
-impl TryFrom<FfiArchivedReading> for ArchivedReading {
-    type Error = String;
-    fn try_from(a: FfiArchivedReading) -> Result<Self, String> {
-        Ok(ArchivedReading {
-            seq: a.seq,
-            source: a.source.into(),
-            reading: a.reading.try_into()?,
-            conflict: a.conflict,
-        })
-    }
-}
-
-impl From<SinkOutcome> for FfiSinkOutcome {
-    fn from(o: SinkOutcome) -> Self {
-        match o {
-            SinkOutcome::Ok => FfiSinkOutcome::Ok,
-            SinkOutcome::Retry { reason, after_ms } => FfiSinkOutcome::Retry { reason: reason.into(), after_ms },
-            SinkOutcome::Reject(reason) => FfiSinkOutcome::Reject(reason.into()),
-        }
-    }
-}
-
-impl From<FfiSinkOutcome> for SinkOutcome {
-    fn from(o: FfiSinkOutcome) -> Self {
-        match o {
-            FfiSinkOutcome::Ok => SinkOutcome::Ok,
-            FfiSinkOutcome::Retry { reason, after_ms } => SinkOutcome::Retry { reason: reason.into(), after_ms },
-            FfiSinkOutcome::Reject(reason) => SinkOutcome::Reject(reason.into()),
-        }
-    }
-}
-
 // ---- the plugin side: adapt a `Plugin` to the root module ------------------
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -572,16 +523,31 @@ impl<P: Plugin> FfiPlugin for Adapter<P> {
         }
     }
 
-    fn write(&mut self, batch: RVec<FfiArchivedReading>) -> FfiSinkOutcome {
-        let batch: Result<Vec<ArchivedReading>, String> = batch.into_iter().map(TryInto::try_into).collect();
-        let batch = match batch {
+    fn migrations(&mut self) -> RResult<RString, RString> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.migrations())) {
+            Ok(Ok(migrations)) => to_json(&migrations),
+            Ok(Err(e)) => RResult::RErr(e.into()),
+            Err(p) => RResult::RErr(format!("sink panicked: {}", panic_message(p)).into()),
+        }
+    }
+
+    fn write(&mut self, batch_json: RStr<'_>) -> RResult<RString, RString> {
+        let batch: Vec<SinkRecord> = match serde_json::from_str(batch_json.as_str()) {
             Ok(batch) => batch,
-            Err(e) => return FfiSinkOutcome::Reject(e.into()),
+            Err(e) => return RResult::RErr(format!("the batch is not the contract's JSON: {e}").into()),
         };
         match catch_unwind(AssertUnwindSafe(|| self.0.write(&batch))) {
-            Ok(outcome) => outcome.into(),
-            Err(p) => FfiSinkOutcome::Reject(format!("sink panicked: {}", panic_message(p)).into()),
+            Ok(Ok(out)) => to_json(&out),
+            Ok(Err(e)) => RResult::RErr(e.into()),
+            Err(p) => RResult::RErr(format!("sink panicked: {}", panic_message(p)).into()),
         }
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> RResult<RString, RString> {
+    match serde_json::to_string(value) {
+        Ok(json) => RResult::ROk(json.into()),
+        Err(e) => RResult::RErr(format!("cannot encode the answer: {e}").into()),
     }
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{Action, Event};
 use crate::model::{DecodeError, Decoded, RawFrame};
-use crate::sink::{ArchivedReading, SinkOutcome};
+use crate::sink::{Migration, SinkRecord, SqlBatch};
 
 /// A role a plugin can play.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -220,9 +220,16 @@ pub trait Plugin: Identified + Sized + Send + 'static {
         Err(DecodeError::new(format!("plugin {} is not a codec", Self::IDENTITY.id)))
     }
 
-    /// Sink: write one batch of archived readings.
-    fn write(&mut self, batch: &[ArchivedReading]) -> SinkOutcome {
+    /// Sink: the schema this instance writes into, as migrations the host
+    /// runs once each, in version order.
+    fn migrations(&mut self) -> Result<Vec<Migration>, String> {
+        Err(format!("plugin {} is not a sink", Self::IDENTITY.id))
+    }
+
+    /// Sink: the statements writing `batch`, and the records it cannot
+    /// write; an error rejects the whole batch.
+    fn write(&mut self, batch: &[SinkRecord]) -> Result<SqlBatch, String> {
         let _ = batch;
-        SinkOutcome::Reject(format!("plugin {} is not a sink", Self::IDENTITY.id))
+        Err(format!("plugin {} is not a sink", Self::IDENTITY.id))
     }
 }

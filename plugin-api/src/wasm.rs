@@ -6,9 +6,9 @@
 use std::sync::Mutex;
 
 use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse};
-use crate::model::{DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
+use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, Role};
-use crate::sink::{ArchivedReading, SinkOutcome};
+use crate::sink::{ArchivedReading, DeltaKey, DeltaPeriod, DeltaRecord, RegistryEntry, SinkRecord, SqlValue};
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -73,24 +73,79 @@ pub fn decode<P: Plugin>(slot: &Slot<P>, frame: wt::RawFrame) -> Result<wt::Deco
     }
 }
 
-pub fn write<P: Plugin>(slot: &Slot<P>, batch: Vec<ws::ArchivedReading>) -> ws::Outcome {
-    let batch: Result<Vec<ArchivedReading>, String> = batch
+pub fn migrations<P: Plugin>(slot: &Slot<P>) -> Result<Vec<ws::Migration>, String> {
+    let migrations = with(slot, |p| p.migrations())??;
+    Ok(migrations
         .into_iter()
-        .map(|a| {
-            Ok(ArchivedReading {
-                seq: a.seq,
-                source: a.source,
-                reading: reading_from_wit(a.reading)?,
-                conflict: a.conflict,
-            })
-        })
-        .collect();
-    let outcome = batch.and_then(|batch| with(slot, |p| p.write(&batch)));
-    match outcome {
-        Ok(SinkOutcome::Ok) => ws::Outcome::Ok,
-        Ok(SinkOutcome::Retry { reason, after_ms }) => ws::Outcome::Retry(ws::Retry { reason, after_ms }),
-        Ok(SinkOutcome::Reject(reason)) | Err(reason) => ws::Outcome::Reject(reason),
+        .map(|m| ws::Migration { version: m.version, description: m.description, statements: m.statements })
+        .collect())
+}
+
+pub fn write<P: Plugin>(slot: &Slot<P>, batch: Vec<ws::SinkRecord>) -> Result<ws::SqlBatch, String> {
+    let batch = batch.into_iter().map(sink_record_from_wit).collect::<Result<Vec<_>, String>>()?;
+    let out = with(slot, |p| p.write(&batch))??;
+    Ok(ws::SqlBatch {
+        statements: out
+            .statements
+            .into_iter()
+            .map(|s| ws::Statement { sql: s.sql, params: s.params.into_iter().map(sql_value_to_wit).collect() })
+            .collect(),
+        rejected: out.rejected.into_iter().map(|r| ws::RejectedRecord { index: r.index, reason: r.reason }).collect(),
+    })
+}
+
+fn sql_value_to_wit(v: SqlValue) -> ws::SqlValue {
+    match v {
+        SqlValue::Null => ws::SqlValue::Null,
+        SqlValue::Bool(b) => ws::SqlValue::Boolean(b),
+        SqlValue::Int(i) => ws::SqlValue::Int(i),
+        SqlValue::Text(t) => ws::SqlValue::Text(t),
+        SqlValue::Json(j) => ws::SqlValue::Json(j),
     }
+}
+
+fn decimal_from_wit(what: &str, text: &str) -> Result<Decimal, String> {
+    text.parse().map_err(|e| format!("{what} {text:?}: {e}"))
+}
+
+fn delta_key_from_wit(k: ws::DeltaKey) -> DeltaKey {
+    DeltaKey {
+        meter: k.meter,
+        channel: k.channel,
+        period: match k.period {
+            ws::DeltaPeriod::Day => DeltaPeriod::Day,
+            ws::DeltaPeriod::Month => DeltaPeriod::Month,
+        },
+        start_ms: k.start_ms,
+    }
+}
+
+fn sink_record_from_wit(r: ws::SinkRecord) -> Result<SinkRecord, String> {
+    Ok(match r {
+        ws::SinkRecord::Reading(a) => SinkRecord::Reading(ArchivedReading {
+            seq: a.seq,
+            source: a.source,
+            reading: reading_from_wit(a.reading)?,
+            conflict: a.conflict,
+            archived_at_ms: a.archived_at_ms,
+        }),
+        ws::SinkRecord::Delta(d) => SinkRecord::Delta(DeltaRecord {
+            consumption: decimal_from_wit("consumption", &d.consumption)?,
+            start_value: decimal_from_wit("start value", &d.start_value)?,
+            end_value: decimal_from_wit("end value", &d.end_value)?,
+            key: delta_key_from_wit(d.key),
+            label: d.label,
+            end_ms: d.end_ms,
+            from_ms: d.from_ms,
+            to_ms: d.to_ms,
+            unit: d.unit,
+            flags: d.flags,
+            readings: d.readings,
+        }),
+        ws::SinkRecord::DeltaRemoved(k) => SinkRecord::DeltaRemoved(delta_key_from_wit(k)),
+        ws::SinkRecord::Meter(e) => SinkRecord::Meter(RegistryEntry { id: e.id, json: e.json }),
+        ws::SinkRecord::Module(e) => SinkRecord::Module(RegistryEntry { id: e.id, json: e.json }),
+    })
 }
 
 fn transport_from_wit(t: wt::Transport) -> Transport {
@@ -234,7 +289,12 @@ macro_rules! __export_wasm_plugin {
             }
 
             impl __w::sink::Guest for MeterhubGuest {
-                fn write(batch: ::std::vec::Vec<__w::sink::ArchivedReading>) -> __w::sink::Outcome {
+                fn migrations() -> ::std::result::Result<::std::vec::Vec<__w::sink::Migration>, ::std::string::String> {
+                    $crate::wasm::migrations::<$plugin>(&INSTANCE)
+                }
+                fn write(
+                    batch: ::std::vec::Vec<__w::sink::SinkRecord>,
+                ) -> ::std::result::Result<__w::sink::SqlBatch, ::std::string::String> {
                     $crate::wasm::write::<$plugin>(&INSTANCE, batch)
                 }
             }

@@ -16,6 +16,7 @@ pub mod host;
 pub mod http;
 pub mod line;
 pub mod paths;
+pub mod postgres;
 pub mod sse;
 pub mod wait;
 

@@ -19,6 +19,7 @@ mod native_isolation;
 mod plugins;
 mod quarantine;
 mod reload;
+mod sinks;
 mod stream;
 mod ui;
 mod vega;

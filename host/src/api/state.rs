@@ -32,6 +32,8 @@ pub struct ApiState {
     pub publisher: Arc<crate::publish::Hub>,
     /// Every listener's connection limits and counters.
     pub gates: Arc<meterhub_http::Gates>,
+    /// Every sink's status.
+    pub sinks: crate::sink::status::SinkBoard,
 }
 
 impl ApiState {

@@ -61,6 +61,7 @@ pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         StatusCode::OK,
         &json!({
             "instances": instances(state),
+            "sinks": state.sinks.snapshot(),
             "config": state.view().config,
             "sources": state.archive.counters()?,
             "not_stored": state.journal.not_stored(),
@@ -168,6 +169,44 @@ fn connection_metrics(out: &mut String, gates: &meterhub_http::Gates) {
                 let extra = key.map_or_else(String::new, |key| format!(",{key}=\"{value}\""));
                 let _ = writeln!(out, "{metric}{{listener=\"{}\"{extra}}} {n}", label(listener));
             }
+        }
+    }
+}
+
+/// Per sink: state, position, lag, and what it delivered, retried and rejected.
+fn sink_metrics(out: &mut String, sinks: &[crate::sink::status::SinkStatus]) {
+    type Value = fn(&crate::sink::status::SinkStatus) -> String;
+    let families: [(&str, &str, &str, Value); 8] = [
+        ("meterhub_sink_up", "gauge", "1 while the sink is running (delivering or caught up), else 0.", |s| {
+            u8::from(s.state == crate::sink::status::SinkState::Running).to_string()
+        }),
+        ("meterhub_sink_position", "gauge", "The archive log sequence the sink delivered through.", |s| {
+            s.position.unwrap_or(0).to_string()
+        }),
+        ("meterhub_sink_lag_records", "gauge", "Records of the archive log the sink has not delivered.", |s| {
+            s.lag_records.to_string()
+        }),
+        ("meterhub_sink_lag_seconds", "gauge", "Age of the oldest reading the sink has not delivered.", |s| {
+            format!("{:.3}", s.lag_seconds)
+        }),
+        ("meterhub_sink_delivered_total", "counter", "Records the sink wrote.", |s| s.delivered.to_string()),
+        ("meterhub_sink_retries_total", "counter", "Attempts of the sink that failed and are tried again.", |s| {
+            s.retried.to_string()
+        }),
+        ("meterhub_sink_rejected_total", "counter", "Records the sink put on its dead-letter list.", |s| {
+            s.rejected.to_string()
+        }),
+        (
+            "meterhub_sink_last_success_timestamp_seconds",
+            "gauge",
+            "When the sink last wrote a batch (0: never since the start).",
+            |s| format!("{:.3}", s.last_success_ms.unwrap_or(0) as f64 / 1000.0),
+        ),
+    ];
+    for (metric, kind, help, value) in families {
+        family(out, metric, kind, help);
+        for sink in sinks {
+            let _ = writeln!(out, "{metric}{{sink=\"{}\"}} {}", label(&sink.id), value(sink));
         }
     }
 }
@@ -323,6 +362,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         let _ = writeln!(out, "meterhub_inputs_not_stored_total{{source=\"{}\"}} {n}", label(&source));
     }
     connection_metrics(&mut out, &state.gates);
+    sink_metrics(&mut out, &state.sinks.snapshot());
     let hub = &state.publisher;
     family(&mut out, "meterhub_streams_open", "gauge", "Live streams (SSE and WebSocket) open.");
     let _ = writeln!(out, "meterhub_streams_open {}", hub.len());

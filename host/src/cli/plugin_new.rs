@@ -102,7 +102,7 @@ pub fn files(id: &str, role: NewRole) -> Vec<(PathBuf, String)> {
     let description = match role {
         NewRole::Codec => format!("{id} codec: decodes its devices' payloads into readings"),
         NewRole::Driver => format!("{id} driver: takes its devices' sessions and commits their frames"),
-        NewRole::Sink => format!("{id} sink: writes archived readings to an external store"),
+        NewRole::Sink => format!("{id} sink: writes archived readings to a PostgreSQL database the host connects to"),
     };
     let fill = |template: &str| {
         template
@@ -114,6 +114,7 @@ pub fn files(id: &str, role: NewRole) -> Vec<(PathBuf, String)> {
             .replace("{description}", &description)
             .replace("{version}", env!("CARGO_PKG_VERSION"))
             .replace("{api}", meterhub_plugin_api::API_VERSION_TEXT)
+            .replace("{capabilities}", if role == NewRole::Sink { "postgres = true\n" } else { "" })
     };
     let (source, test, fixtures) = role.templates();
     let mut out = vec![

@@ -47,6 +47,10 @@ pub const DEFAULT_MAX_PENDING: u32 = 1024;
 /// clients of the IOT Vega Server reconnect after 120 s without a ping).
 pub const DEFAULT_IDLE_TIMEOUT_MS: u32 = 120_000;
 
+mod sinks;
+
+pub use sinks::{DEFAULT_BATCH_RECORDS, DEFAULT_LINGER_MS, DEFAULT_SCHEMA};
+
 /// Read `file` and validate it. Relative paths in it are relative to its directory.
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(file)
@@ -241,6 +245,11 @@ impl Validator<'_> {
             }
         }
 
+        let mut sinks = Vec::new();
+        for (id, sink) in &raw.sinks {
+            sinks.extend(self.sink(id, sink));
+        }
+
         if !self.diagnostics.is_empty() {
             self.diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
             return Err(ConfigError { diagnostics: self.diagnostics });
@@ -265,6 +274,7 @@ impl Validator<'_> {
             accounting,
             web,
             drivers,
+            sinks,
             positions: self.positions(&raw),
         })
     }

@@ -14,6 +14,6 @@ pub mod raw;
 pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
 pub use model::{
-    AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, SupervisionPolicy, TransportConfig,
-    WebConfig,
+    AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, PasswordSource, PostgresTarget,
+    SinkConfig, SupervisionPolicy, TransportConfig, WebConfig,
 };

@@ -41,6 +41,8 @@ pub struct Config {
     pub web: WebConfig,
     /// Driver instances, by id order.
     pub drivers: Vec<DriverConfig>,
+    /// Sink instances, by id order.
+    pub sinks: Vec<SinkConfig>,
     /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
     /// ...), or its table when the key is absent; for reload refusals.
     pub positions: std::collections::BTreeMap<&'static str, Pos>,
@@ -340,4 +342,47 @@ pub struct SupervisionPolicy {
     pub max_failures: u32,
     /// The window over which failures are counted.
     pub window: std::time::Duration,
+}
+
+/// One sink instance (`[sinks.<id>]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// Instance id: its name in the status, the API and the database.
+    pub id: String,
+    /// Sink plugin id.
+    pub plugin: String,
+    /// Where `plugin` is written.
+    pub plugin_pos: Pos,
+    /// The database it writes to.
+    pub target: PostgresTarget,
+    /// Most records in one batch.
+    pub batch_records: usize,
+    /// How long a batch that is not full waits for more records.
+    pub linger: std::time::Duration,
+    /// Delays before a failed batch is tried again.
+    pub retry: crate::backoff::Backoff,
+    /// Plugin settings as a JSON object text.
+    pub settings_json: String,
+}
+
+/// A PostgreSQL database a sink writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresTarget {
+    /// The URL as written (it holds no password).
+    pub url: String,
+    /// Where the password comes from, if anywhere.
+    pub password: Option<PasswordSource>,
+    /// CA certificates for TLS instead of the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The schema the sink's tables live in.
+    pub schema: String,
+}
+
+/// Where a database password comes from; never the config itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// An environment variable of the host process.
+    Env(String),
+    /// The first line of a file.
+    File(std::path::PathBuf),
 }

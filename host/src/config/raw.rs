@@ -26,6 +26,9 @@ pub struct RawConfig {
     /// Driver instances by id.
     #[serde(default)]
     pub drivers: BTreeMap<Spanned<String>, Spanned<RawDriver>>,
+    /// Sink instances by id.
+    #[serde(default)]
+    pub sinks: BTreeMap<Spanned<String>, Spanned<RawSink>>,
 }
 
 /// `[host]`.
@@ -208,4 +211,43 @@ pub struct RawDriver {
     /// Settings of a separate codec plugin (`codec`), as a JSON object.
     #[serde(default)]
     pub codec_settings: Option<Spanned<toml::Table>>,
+}
+
+/// `[sinks.<id>]`: one sink instance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSink {
+    /// Sink plugin id.
+    pub plugin: Spanned<String>,
+    /// The database, `postgres://user@host:port/database[?sslmode=require]`,
+    /// without a password.
+    pub url: Spanned<String>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    /// File holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<Spanned<String>>,
+    /// PEM file of the CA certificates that sign the server's (instead of
+    /// the system's), for `sslmode=require`.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// Database schema the sink writes into (created when missing).
+    #[serde(default)]
+    pub schema: Option<Spanned<String>>,
+    /// Most records in one batch.
+    #[serde(default)]
+    pub batch_records: Option<Spanned<u32>>,
+    /// How long a batch that is not full waits for more records, milliseconds.
+    #[serde(default)]
+    pub linger_ms: Option<Spanned<u32>>,
+    /// First delay before a failed batch is tried again, milliseconds.
+    #[serde(default)]
+    pub retry_min_ms: Option<Spanned<u32>>,
+    /// Longest delay before a failed batch is tried again, milliseconds.
+    #[serde(default)]
+    pub retry_max_ms: Option<Spanned<u32>>,
+    /// Plugin settings, handed to the plugin as a JSON object.
+    #[serde(default)]
+    pub settings: Option<Spanned<toml::Table>>,
 }

@@ -125,6 +125,8 @@ pub struct Host {
     preinstalled: BTreeMap<String, InstanceEntry>,
     /// Connection limits and counters of every listener.
     gates: Arc<meterhub_http::Gates>,
+    /// The sink instances.
+    sinks: crate::sink::Sinks,
 }
 
 fn diag(config: &Config, at: crate::config::Pos, message: String) -> Diagnostic {
@@ -150,6 +152,7 @@ impl Host {
         view: LiveView,
         preinstalled: BTreeMap<String, InstanceEntry>,
         gates: Arc<meterhub_http::Gates>,
+        sinks: crate::sink::Sinks,
     ) -> Self {
         Host {
             config: prepared_start.config.clone(),
@@ -161,6 +164,7 @@ impl Host {
             view,
             preinstalled,
             gates,
+            sinks,
         }
     }
 
@@ -260,6 +264,7 @@ impl Host {
                 changes.push(format!("{id}: removed"));
             }
         }
+        changes.extend(self.sinks.apply(&prepared.config, &prepared.catalog));
         let apply_ms = prepared.started.elapsed().as_secs_f64() * 1000.0;
         self.config = prepared.config;
         self.catalog = prepared.catalog;
@@ -312,6 +317,7 @@ impl Host {
         for d in self.drivers.values_mut() {
             d.stop();
         }
+        self.sinks.stop_all();
     }
 
     fn switch(&mut self, r: Ready, old: Option<RunningDriver>, codec_entry: Option<InstanceEntry>) -> RunningDriver {

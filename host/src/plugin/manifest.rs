@@ -37,10 +37,14 @@ pub struct Capabilities {
     /// `now_ms` with every event and codecs the frame's receive time, so few
     /// plugins need this.
     pub clocks: bool,
+    /// A PostgreSQL connection the host owns (a sink): the host connects to
+    /// the database its `[sinks.<id>]` names and runs the statements the
+    /// sink makes; the plugin itself never gets a socket.
+    pub postgres: bool,
 }
 
 /// Capability names a manifest may declare.
-pub const KNOWN_CAPABILITIES: &[&str] = &["clocks"];
+pub const KNOWN_CAPABILITIES: &[&str] = &["clocks", "postgres"];
 
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,8 +162,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         for (name, value) in caps.get_ref() {
             match (name.as_str(), value.as_bool()) {
                 ("clocks", Some(granted)) => capabilities.clocks = granted,
-                ("clocks", None) => {
-                    error(caps.span(), format!("capability \"clocks\" must be true or false, got {value}"))
+                ("postgres", Some(granted)) => capabilities.postgres = granted,
+                ("clocks" | "postgres", None) => {
+                    error(caps.span(), format!("capability {name:?} must be true or false, got {value}"))
                 }
                 _ => error(
                     caps.span(),
@@ -206,7 +211,7 @@ fn parse_api(text: &str) -> Option<(u16, u16)> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.1\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
+    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.2\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
 
     fn path() -> PathBuf {
         PathBuf::from("/p/listener/plugin.toml")
@@ -217,15 +222,27 @@ mod tests {
         let m = parse(&path(), GOOD).expect("valid");
         assert_eq!(m.roles, vec![Role::Driver, Role::Codec]);
         assert_eq!(m.file, Path::new("/p/listener/listener.wasm"));
-        assert_eq!(m.api, (1, 1));
+        assert_eq!(m.api, (1, 2));
+    }
+
+    #[test]
+    fn a_sink_declares_the_postgres_connection_it_needs() {
+        let sink = GOOD
+            .replace("[\"driver\", \"codec\"]", "[\"sink\"]")
+            .replace("[capabilities]\n", "[capabilities]\npostgres = true\n");
+        let m = parse(&path(), &sink).expect("valid");
+        assert!(m.capabilities.postgres && !m.capabilities.clocks);
+        assert!(!parse(&path(), GOOD).expect("valid").capabilities.postgres);
+        let e = parse(&path(), &sink.replace("postgres = true", "postgres = \"yes\"")).unwrap_err();
+        assert!(format!("{e:?}").contains("capability \\\"postgres\\\" must be true or false"), "{e:?}");
     }
 
     #[test]
     fn refusals_name_the_place() {
         let cases = [
-            (GOOD.replace("api = \"1.1\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
-            (GOOD.replace("api = \"1.1\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
-            (GOOD.replace("api = \"1.1\"", "api = \"1.0\""), "3:7: api 1.0 is not supported"),
+            (GOOD.replace("api = \"1.2\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
+            (GOOD.replace("api = \"1.2\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
+            (GOOD.replace("api = \"1.2\"", "api = \"1.1\""), "3:7: api 1.1 is not supported"),
             (GOOD.replace("id = \"listener\"", "id = \"other\""), "1:6: id \"other\" must equal"),
             (GOOD.replace("\"codec\"", "\"decoder\""), "4:9: role \"decoder\" is not one of"),
             (GOOD.replace("kind = \"wasm\"", "kind = \"elf\""), "5:8: kind \"elf\""),

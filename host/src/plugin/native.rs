@@ -21,7 +21,9 @@ use std::sync::OnceLock;
 use abi_stable::library::lib_header_from_path;
 use abi_stable::std_types::RStr;
 use meterhub_plugin_api::native::{FfiPluginBox, PluginModRef};
-use meterhub_plugin_api::{API_VERSION, Action, DecodeError, Decoded, Event, PluginInfo, RawFrame};
+use meterhub_plugin_api::{
+    API_VERSION, Action, DecodeError, Decoded, Event, Migration, PluginInfo, RawFrame, SinkRecord, SqlBatch,
+};
 
 use super::instance::{PluginFault, PluginInstance};
 use super::process::{self, ProcessInstance, RunnerCommand};
@@ -163,5 +165,31 @@ impl PluginInstance for NativeInstance {
             abi_stable::std_types::RResult::ROk(d) => Ok(Decoded::try_from(d).map_err(DecodeError::new)),
             abi_stable::std_types::RResult::RErr(reason) => Ok(Err(DecodeError::new(reason.into_string()))),
         }
+    }
+
+    fn migrations(&mut self) -> Result<Result<Vec<Migration>, String>, PluginFault> {
+        from_json(self.inner.migrations(), "migrations")
+    }
+
+    fn write(&mut self, batch: &[SinkRecord]) -> Result<Result<SqlBatch, String>, PluginFault> {
+        let json = serde_json::to_string(batch).map_err(|e| fault(format!("cannot encode the batch: {e}")))?;
+        from_json(self.inner.write(RStr::from_str(&json)), "write")
+    }
+}
+
+fn fault(message: String) -> PluginFault {
+    PluginFault { plugin: "native sink".to_owned(), message }
+}
+
+/// A sink's JSON answer through the native ABI, decoded.
+fn from_json<T: serde::de::DeserializeOwned>(
+    answer: abi_stable::std_types::RResult<abi_stable::std_types::RString, abi_stable::std_types::RString>,
+    call: &str,
+) -> Result<Result<T, String>, PluginFault> {
+    match answer {
+        abi_stable::std_types::RResult::ROk(json) => serde_json::from_str(&json)
+            .map(Ok)
+            .map_err(|e| fault(format!("{call} answered what the contract does not allow: {e}"))),
+        abi_stable::std_types::RResult::RErr(reason) => Ok(Err(reason.into_string())),
     }
 }

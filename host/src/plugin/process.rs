@@ -30,7 +30,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, PluginInfo, RawFrame};
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, Migration, PluginInfo, RawFrame, SinkRecord, SqlBatch};
 
 use super::instance::{PluginFault, PluginInstance};
 use super::wire::{self, Hello, PROTOCOL, Request, Response};
@@ -393,6 +393,8 @@ fn kind(response: &Response) -> &'static str {
         Response::Init(_) => "init",
         Response::Actions(_) => "actions",
         Response::Decoded(_) => "decoded",
+        Response::Migrations(_) => "migrations",
+        Response::Written(_) => "written",
         Response::Fault(_) => "fault",
     }
 }
@@ -409,6 +411,20 @@ impl PluginInstance for ProcessInstance {
         match self.call(&Request::Decode { frame: Cow::Borrowed(frame) })? {
             Response::Decoded(result) => Ok(result),
             other => Err(self.unexpected("decode", &other)),
+        }
+    }
+
+    fn migrations(&mut self) -> Result<Result<Vec<Migration>, String>, PluginFault> {
+        match self.call(&Request::Migrations)? {
+            Response::Migrations(result) => Ok(result),
+            other => Err(self.unexpected("migrations", &other)),
+        }
+    }
+
+    fn write(&mut self, batch: &[SinkRecord]) -> Result<Result<SqlBatch, String>, PluginFault> {
+        match self.call(&Request::Write { batch: Cow::Borrowed(batch) })? {
+            Response::Written(result) => Ok(result),
+            other => Err(self.unexpected("write", &other)),
         }
     }
 

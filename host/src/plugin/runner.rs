@@ -95,7 +95,15 @@ pub fn serve(
                 Ok(decoded) => Response::Decoded(decoded),
                 Err(fault) => Response::Fault(fault.message),
             },
-            (Request::Handle { .. } | Request::Decode { .. }, None) => {
+            (Request::Migrations, Some(instance)) => match instance.migrations() {
+                Ok(migrations) => Response::Migrations(migrations),
+                Err(fault) => Response::Fault(fault.message),
+            },
+            (Request::Write { batch }, Some(instance)) => match instance.write(&batch) {
+                Ok(out) => Response::Written(out),
+                Err(fault) => Response::Fault(fault.message),
+            },
+            (Request::Handle { .. } | Request::Decode { .. } | Request::Migrations | Request::Write { .. }, None) => {
                 Response::Fault("the runner was called before init".to_owned())
             }
         };

@@ -318,6 +318,17 @@ impl PluginInstance for Supervised {
         self.call(Instant::now(), |i| i.decode(frame))
     }
 
+    fn migrations(&mut self) -> Result<Result<Vec<meterhub_plugin_api::Migration>, String>, PluginFault> {
+        self.call(Instant::now(), |i| i.migrations())
+    }
+
+    fn write(
+        &mut self,
+        batch: &[meterhub_plugin_api::SinkRecord],
+    ) -> Result<Result<meterhub_plugin_api::SqlBatch, String>, PluginFault> {
+        self.call(Instant::now(), |i| i.write(batch))
+    }
+
     fn pid(&self) -> Option<u32> {
         self.inner.pid()
     }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, RawFrame};
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, Migration, RawFrame, SinkRecord, SqlBatch};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -155,7 +155,7 @@ impl WasmPlugin {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
         let pre = bindings::PluginPre::new(pre)
-            .map_err(|e| format!("does not export the meterhub:plugin@1.1.0 world: {e:#}"))?;
+            .map_err(|e| format!("does not export the meterhub:plugin@1.2.0 world: {e:#}"))?;
         Ok(WasmPlugin { id: id.to_owned(), pre, limits })
     }
 
@@ -268,6 +268,17 @@ impl PluginInstance for WasmInstance {
             Err(e) => Err(DecodeError::new(e.reason)),
         })
     }
+
+    fn migrations(&mut self) -> Result<Result<Vec<Migration>, String>, PluginFault> {
+        let result = self.call(|store, p| p.meterhub_plugin_sink().call_migrations(store))?;
+        Ok(result.map(|list| list.into_iter().map(convert::migration_from_wit).collect()))
+    }
+
+    fn write(&mut self, batch: &[SinkRecord]) -> Result<Result<SqlBatch, String>, PluginFault> {
+        let wit_batch: Vec<_> = batch.iter().map(convert::sink_record_to_wit).collect();
+        let result = self.call(|store, p| p.meterhub_plugin_sink().call_write(store, &wit_batch))?;
+        Ok(result.map(convert::sql_batch_from_wit))
+    }
 }
 
 #[cfg(test)]
@@ -277,7 +288,7 @@ mod tests {
     #[test]
     fn imports_are_checked_against_capabilities() {
         let none = Capabilities::default();
-        let clocks = Capabilities { clocks: true };
+        let clocks = Capabilities { clocks: true, ..Capabilities::default() };
         let baseline = ["wasi:cli/environment@0.2.6", "wasi:io/streams@0.2.0", "wasi:random/insecure-seed@0.2.4"];
         assert_eq!(check_imports(baseline.into_iter(), none), Ok(()));
         let clock = ["wasi:io/error@0.2.6", "wasi:clocks/wall-clock@0.2.6"];

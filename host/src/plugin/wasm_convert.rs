@@ -2,11 +2,12 @@
 //! model. Values produced by a plugin are checked here (decimals parse).
 
 use meterhub_plugin_api::{
-    Action, Commit, CommitFailed, Committed, Decoded, Event, FrameOut, HttpRequest, HttpResponse, PluginInfo, RawFrame,
-    Reading, ReadingKind, Role, Telemetry, Transport,
+    Action, Commit, CommitFailed, Committed, Decoded, DeltaKey, DeltaPeriod, Event, FrameOut, HttpRequest,
+    HttpResponse, Migration, PluginInfo, RawFrame, Reading, ReadingKind, RegistryEntry, RejectedRecord, Role,
+    SinkRecord, SqlBatch, SqlValue, Statement, Telemetry, Transport,
 };
 
-use super::wasm::bindings::exports::meterhub::plugin::{driver as wd, lifecycle as wl};
+use super::wasm::bindings::exports::meterhub::plugin::{driver as wd, lifecycle as wl, sink as ws};
 use super::wasm::bindings::meterhub::plugin::types as wt;
 
 pub(super) fn info(i: wl::PluginInfo) -> PluginInfo {
@@ -113,5 +114,92 @@ pub(super) fn action_from_wit(a: wd::Action) -> Action {
         wd::Action::Reject(wd::Rejection { reason, input }) => Action::Reject { reason, input },
         wd::Action::SetTimer(wd::SetTimer { id, after_ms }) => Action::SetTimer { id, after_ms },
         wd::Action::Close(reason) => Action::Close(reason),
+    }
+}
+
+fn reading_to_wit(r: &Reading) -> wt::Reading {
+    wt::Reading {
+        device: r.device.clone(),
+        channel: r.channel.clone(),
+        ts_ms: r.ts_ms,
+        value: r.value.to_string(),
+        unit: r.unit.clone(),
+        kind: match r.kind {
+            ReadingKind::Cumulative => wt::ReadingKind::Cumulative,
+            ReadingKind::Instantaneous => wt::ReadingKind::Instantaneous,
+            ReadingKind::State => wt::ReadingKind::State,
+        },
+    }
+}
+
+fn delta_key_to_wit(k: &DeltaKey) -> ws::DeltaKey {
+    ws::DeltaKey {
+        meter: k.meter.clone(),
+        channel: k.channel.clone(),
+        period: match k.period {
+            DeltaPeriod::Day => ws::DeltaPeriod::Day,
+            DeltaPeriod::Month => ws::DeltaPeriod::Month,
+        },
+        start_ms: k.start_ms,
+    }
+}
+
+fn registry_to_wit(e: &RegistryEntry) -> ws::RegistryEntry {
+    ws::RegistryEntry { id: e.id.clone(), json: e.json.clone() }
+}
+
+pub(super) fn sink_record_to_wit(r: &SinkRecord) -> ws::SinkRecord {
+    match r {
+        SinkRecord::Reading(a) => ws::SinkRecord::Reading(ws::ArchivedReading {
+            seq: a.seq,
+            source: a.source.clone(),
+            reading: reading_to_wit(&a.reading),
+            conflict: a.conflict,
+            archived_at_ms: a.archived_at_ms,
+        }),
+        SinkRecord::Delta(d) => ws::SinkRecord::Delta(ws::DeltaRecord {
+            key: delta_key_to_wit(&d.key),
+            label: d.label.clone(),
+            end_ms: d.end_ms,
+            from_ms: d.from_ms,
+            to_ms: d.to_ms,
+            consumption: d.consumption.to_string(),
+            start_value: d.start_value.to_string(),
+            end_value: d.end_value.to_string(),
+            unit: d.unit.clone(),
+            flags: d.flags.clone(),
+            readings: d.readings.clone(),
+        }),
+        SinkRecord::DeltaRemoved(k) => ws::SinkRecord::DeltaRemoved(delta_key_to_wit(k)),
+        SinkRecord::Meter(e) => ws::SinkRecord::Meter(registry_to_wit(e)),
+        SinkRecord::Module(e) => ws::SinkRecord::Module(registry_to_wit(e)),
+    }
+}
+
+pub(super) fn migration_from_wit(m: ws::Migration) -> Migration {
+    Migration { version: m.version, description: m.description, statements: m.statements }
+}
+
+pub(super) fn sql_batch_from_wit(b: ws::SqlBatch) -> SqlBatch {
+    SqlBatch {
+        statements: b
+            .statements
+            .into_iter()
+            .map(|s| Statement {
+                sql: s.sql,
+                params: s
+                    .params
+                    .into_iter()
+                    .map(|v| match v {
+                        ws::SqlValue::Null => SqlValue::Null,
+                        ws::SqlValue::Boolean(b) => SqlValue::Bool(b),
+                        ws::SqlValue::Int(i) => SqlValue::Int(i),
+                        ws::SqlValue::Text(t) => SqlValue::Text(t),
+                        ws::SqlValue::Json(j) => SqlValue::Json(j),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        rejected: b.rejected.into_iter().map(|r| RejectedRecord { index: r.index, reason: r.reason }).collect(),
     }
 }

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
-use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, PluginInfo, RawFrame};
+use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, Migration, PluginInfo, RawFrame, SinkRecord, SqlBatch};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version; a runner that says another one is refused.
@@ -63,6 +63,13 @@ pub enum Request<'a> {
         /// The frame.
         frame: Cow<'a, RawFrame>,
     },
+    /// Sink role: the migrations.
+    Migrations,
+    /// Sink role: one batch.
+    Write {
+        /// The records.
+        batch: Cow<'a, [SinkRecord]>,
+    },
 }
 
 /// The runner's answer to one [`Request`].
@@ -76,6 +83,10 @@ pub enum Response {
     Actions(Vec<Action>),
     /// To `Decode`.
     Decoded(Result<Decoded, DecodeError>),
+    /// To `Migrations`.
+    Migrations(Result<Vec<Migration>, String>),
+    /// To `Write`.
+    Written(Result<SqlBatch, String>),
     /// The call could not be made (a call before `Init`, or the plugin
     /// failed in a way the ABI glue reports).
     Fault(String),

@@ -1,0 +1,143 @@
+//! Sinks: data leaving the host (`docs/sinks.md`). Each `[sinks.<id>]`
+//! instance follows the archive log by its own position, kept in the
+//! database it writes to, in the same transaction as the rows it covers.
+//!
+//! - [`postgres`]: the connection the host owns, the host's tables in the
+//!   sink's schema, migrations, one transaction per batch, failures sorted
+//!   by what to do about them;
+//! - [`worker`]: one sink at work (batches, linger, retry with backoff,
+//!   dead letters found by halving);
+//! - [`status`]: what operators see;
+//! - [`Sinks`] (here): the running sinks, changed with the configuration
+//!   and the plugins folder like the drivers.
+
+pub mod postgres;
+pub mod status;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use meterhub_plugin_api::Role;
+use meterhub_storage::archive::{Archive, StoredReading};
+use tokio::sync::{broadcast, watch};
+
+use crate::config::{Config, SinkConfig};
+use crate::plugin::Catalog;
+use status::{SinkBoard, SinkEntry, SinkError, SinkState, SinkStatus, StatusCell, update};
+
+/// Requests from the API one worker holds at most.
+const COMMAND_QUEUE: usize = 8;
+
+/// One running (or waiting) sink instance.
+struct Running {
+    config: SinkConfig,
+    /// The plugin version it runs; `None` while it waits for its plugin.
+    fingerprint: Option<String>,
+    stop: watch::Sender<bool>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The sink instances of the host.
+pub struct Sinks {
+    archive: Arc<dyn Archive>,
+    bus: broadcast::Sender<StoredReading>,
+    board: SinkBoard,
+    running: BTreeMap<String, Running>,
+}
+
+impl Sinks {
+    /// No sinks yet; `board` shows them once they run.
+    pub fn new(archive: Arc<dyn Archive>, bus: broadcast::Sender<StoredReading>, board: SinkBoard) -> Sinks {
+        Sinks { archive, bus, board, running: BTreeMap::new() }
+    }
+
+    /// Bring the running sinks in line with `config` and `catalog`: start
+    /// the new ones, restart those whose configuration or plugin version
+    /// changed, stop the removed ones, keep the others (their connections
+    /// stay). Returns a line per change, for the log and the status.
+    pub fn apply(&mut self, config: &Config, catalog: &Catalog) -> Vec<String> {
+        let mut changes = Vec::new();
+        let configured: BTreeMap<&str, &SinkConfig> = config.sinks.iter().map(|s| (s.id.as_str(), s)).collect();
+        let removed: Vec<String> =
+            self.running.keys().filter(|id| !configured.contains_key(id.as_str())).cloned().collect();
+        for id in removed {
+            self.running.remove(&id);
+            self.board.remove(&id);
+            changes.push(format!("sink {id}: removed"));
+        }
+        for (id, sink) in configured {
+            let plugin = resolve(catalog, sink);
+            let fingerprint = plugin.as_ref().ok().map(|p| p.fingerprint.clone());
+            if let Some(running) = self.running.get(id)
+                && running.config == *sink
+                && running.fingerprint == fingerprint
+            {
+                continue;
+            }
+            let was_running = self.running.remove(id).is_some();
+            let status: StatusCell = Arc::new(Mutex::new(SinkStatus::new(
+                id,
+                &sink.plugin,
+                postgres::describe(&sink.target),
+                &sink.target.schema,
+            )));
+            let (stop, stopped) = watch::channel(false);
+            let mut commands = None;
+            match plugin.and_then(|p| {
+                crate::plugin::factory::supervised(&p, &sink.settings_json, config)
+                    .map_err(|e| format!("plugin {:?}: {e}", sink.plugin))
+            }) {
+                Ok(instance) => {
+                    let (sender, receiver) = tokio::sync::mpsc::channel(COMMAND_QUEUE);
+                    commands = Some(sender);
+                    let worker = worker::Worker {
+                        commands: receiver,
+                        config: sink.clone(),
+                        plugin: Arc::new(Mutex::new(instance)),
+                        archive: self.archive.clone(),
+                        status: status.clone(),
+                        bus: self.bus.subscribe(),
+                        stop: stopped,
+                    };
+                    tokio::spawn(worker.run());
+                    changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
+                }
+                Err(reason) => {
+                    tracing::error!(sink = %id, %reason, "sink cannot run; it waits for its plugin");
+                    update(&status, |s| {
+                        s.state = SinkState::Waiting;
+                        s.last_error = Some(SinkError { at_ms: meterhub_storage::clock::now_ms(), message: reason });
+                    });
+                    changes.push(format!("sink {id}: waiting for its plugin"));
+                }
+            }
+            self.board.insert(id, SinkEntry { status, commands });
+            self.running.insert(id.to_owned(), Running { config: sink.clone(), fingerprint, stop });
+        }
+        changes
+    }
+
+    /// Stop every sink (at shutdown): an unfinished transaction is rolled
+    /// back by the database, and the position stays where it was.
+    pub fn stop_all(&mut self) {
+        self.running.clear();
+    }
+}
+
+/// The sink plugin `sink` names, or why it cannot be had.
+fn resolve(catalog: &Catalog, sink: &SinkConfig) -> Result<Arc<crate::plugin::LoadedPlugin>, String> {
+    let plugin = crate::lifecycle::plan::resolve(catalog, &sink.plugin, Role::Sink)?;
+    if !plugin.manifest.capabilities.postgres {
+        return Err(format!(
+            "plugin {:?} does not declare the postgres capability in its plugin.toml, which this host's sinks provide",
+            sink.plugin
+        ));
+    }
+    Ok(plugin)
+}

@@ -1,0 +1,162 @@
+//! What operators see of each sink: `meterhub status`, `/api/v1/status`,
+//! `/api/v1/sinks`, `/metrics` and the UI's plugins page read it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
+
+/// The state of a sink instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkState {
+    /// Connecting and setting up its schema.
+    Starting,
+    /// Delivering; caught up or catching up.
+    Running,
+    /// The last attempt failed; the batch is tried again after a delay.
+    Retrying,
+    /// Not running: its plugin is missing or refused (see `last_error`).
+    Waiting,
+    /// Removed or stopped with the host.
+    Stopped,
+}
+
+impl SinkState {
+    /// The name used in the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkState::Starting => "starting",
+            SinkState::Running => "running",
+            SinkState::Retrying => "retrying",
+            SinkState::Waiting => "waiting",
+            SinkState::Stopped => "stopped",
+        }
+    }
+}
+
+/// The last error of a sink.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SinkError {
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// One sink instance as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SinkStatus {
+    /// Instance id.
+    pub id: String,
+    /// Plugin id.
+    pub plugin: String,
+    /// Where it writes: `user@host:port/database`, schema.
+    pub target: String,
+    /// The schema.
+    pub schema: String,
+    /// Its state.
+    pub state: SinkState,
+    /// The archive log sequence it has delivered through (as the database
+    /// holds it); `None` before it first reached the database.
+    pub position: Option<u64>,
+    /// The archive log's head when last looked at.
+    pub head: u64,
+    /// Records of the log not delivered yet.
+    pub lag_records: u64,
+    /// Age of the oldest undelivered reading (since it was archived),
+    /// seconds; 0 when caught up.
+    pub lag_seconds: f64,
+    /// Records written.
+    pub delivered: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// Attempts that failed and were tried again.
+    pub retried: u64,
+    /// Records put on the dead-letter list (since the host started).
+    pub rejected: u64,
+    /// The highest migration of its plugin that ran.
+    pub schema_version: Option<u32>,
+    /// When a batch was last written, ms since the epoch.
+    pub last_success_ms: Option<i64>,
+    /// The last error, kept after a success so operators see what happened.
+    pub last_error: Option<SinkError>,
+}
+
+impl SinkStatus {
+    /// A sink about to start.
+    pub fn new(id: &str, plugin: &str, target: String, schema: &str) -> SinkStatus {
+        SinkStatus {
+            id: id.to_owned(),
+            plugin: plugin.to_owned(),
+            target,
+            schema: schema.to_owned(),
+            state: SinkState::Starting,
+            position: None,
+            head: 0,
+            lag_records: 0,
+            lag_seconds: 0.0,
+            delivered: 0,
+            batches: 0,
+            retried: 0,
+            rejected: 0,
+            schema_version: None,
+            last_success_ms: None,
+            last_error: None,
+        }
+    }
+}
+
+/// One sink's status, shared by its worker and the readers.
+pub type StatusCell = Arc<Mutex<SinkStatus>>;
+
+/// A request to a sink's worker from the API.
+#[derive(Debug)]
+pub enum Command {
+    /// Up to this many dead letters, oldest first.
+    DeadLetters(i64, tokio::sync::oneshot::Sender<Result<Vec<super::postgres::StoredDeadLetter>, String>>),
+    /// Write the dead letters again (after a fix): how many were written.
+    Resend(tokio::sync::oneshot::Sender<Result<super::postgres::Resent, String>>),
+}
+
+/// A sink as the API reaches it: its status, and its worker's requests
+/// (`None` while it waits for its plugin).
+#[derive(Clone)]
+pub struct SinkEntry {
+    /// Its status.
+    pub status: StatusCell,
+    /// Requests to its worker.
+    pub commands: Option<tokio::sync::mpsc::Sender<Command>>,
+}
+
+/// Every configured sink, by id.
+#[derive(Clone, Default)]
+pub struct SinkBoard(Arc<RwLock<BTreeMap<String, SinkEntry>>>);
+
+impl SinkBoard {
+    /// A copy of every sink's status, by id.
+    pub fn snapshot(&self) -> Vec<SinkStatus> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.values().map(|entry| entry.status.lock().unwrap_or_else(|e| e.into_inner()).clone()).collect()
+    }
+
+    /// Sink `id`, if configured.
+    pub fn get(&self, id: &str) -> Option<SinkEntry> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    /// Show `entry` as sink `id`.
+    pub fn insert(&self, id: &str, entry: SinkEntry) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), entry);
+    }
+
+    /// Stop showing sink `id`.
+    pub fn remove(&self, id: &str) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+}
+
+/// Change a sink's status.
+pub fn update(cell: &StatusCell, f: impl FnOnce(&mut SinkStatus)) {
+    f(&mut cell.lock().unwrap_or_else(|e| e.into_inner()));
+}

@@ -1,0 +1,404 @@
+//! One sink instance at work: follows the archive log from the position its
+//! database holds, in batches, and moves that position only in the
+//! transaction that wrote the batch. A failure keeps the batch and tries it
+//! again after an exponential delay with jitter; a record the database or
+//! the plugin refuses goes to the dead-letter list (found by halving the
+//! batch), and the others go on. Ingestion never waits for a sink: the
+//! worker only reads the archive.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meterhub_plugin_api::{ArchivedReading, SinkRecord, SqlBatch};
+use meterhub_storage::archive::{Archive, LogEntry, StoredReading};
+use meterhub_storage::clock::now_ms;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::postgres::{Connection, DeadLetter, Failure};
+use super::status::{Command, SinkError, SinkState, StatusCell, update};
+use crate::config::SinkConfig;
+use crate::plugin::instance::PluginInstance;
+use crate::plugin::supervisor::Supervised;
+
+/// How long an idle sink waits before looking at the log again (newly
+/// archived readings wake it at once).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Most dead letters one resend writes.
+const RESEND_LIMIT: i64 = 10_000;
+
+/// One item of a batch: a record of the log, or why it cannot be read.
+struct Item {
+    seq: u64,
+    record: Result<SinkRecord, String>,
+}
+
+impl Item {
+    fn of(entry: LogEntry) -> Item {
+        match entry {
+            Ok(stored) => Item { seq: stored.seq, record: Ok(reading_record(stored)) },
+            Err(unreadable) => Item {
+                seq: unreadable.seq,
+                record: Err(format!("the archive cannot read this record: {}", unreadable.error)),
+            },
+        }
+    }
+
+    fn dead(&self, reason: String) -> DeadLetter {
+        let record = match &self.record {
+            Ok(record) => serde_json::to_string(record).unwrap_or_default(),
+            Err(_) => serde_json::json!({ "unreadable": self.seq }).to_string(),
+        };
+        DeadLetter { log: "readings", seq: self.seq, record, reason }
+    }
+}
+
+/// A stored reading as a sink receives it.
+pub fn reading_record(stored: StoredReading) -> SinkRecord {
+    SinkRecord::Reading(ArchivedReading {
+        seq: stored.seq,
+        source: stored.source,
+        reading: stored.reading,
+        conflict: stored.conflict,
+        archived_at_ms: stored.archived_at_ms,
+    })
+}
+
+/// A sink instance's worker.
+pub struct Worker {
+    /// Its configuration.
+    pub config: SinkConfig,
+    /// Its plugin instance (calls block: they run on the blocking pool).
+    pub plugin: Arc<Mutex<Supervised>>,
+    /// What it follows.
+    pub archive: Arc<dyn Archive>,
+    /// What operators see.
+    pub status: StatusCell,
+    /// Newly archived readings: only a wake-up.
+    pub bus: broadcast::Receiver<StoredReading>,
+    /// `true` once it must stop.
+    pub stop: watch::Receiver<bool>,
+    /// Requests from the API.
+    pub commands: mpsc::Receiver<Command>,
+}
+
+/// What one round did.
+enum Round {
+    /// Delivered records; there may be more.
+    Delivered,
+    /// Nothing new.
+    Idle,
+}
+
+impl Worker {
+    /// Run until told to stop.
+    pub async fn run(mut self) {
+        let mut connection: Option<(Connection, u64)> = None;
+        let mut failures = 0u32;
+        tracing::info!(sink = %self.config.id, plugin = %self.config.plugin, target = %super::postgres::describe(&self.config.target.clone()), "sink started");
+        while !*self.stop.borrow() {
+            while let Ok(command) = self.commands.try_recv() {
+                self.serve(command, &mut connection).await;
+            }
+            match self.round(&mut connection).await {
+                Ok(Round::Delivered) => failures = 0,
+                Ok(Round::Idle) => {
+                    failures = 0;
+                    if let Some(command) = self.idle().await {
+                        self.serve(command, &mut connection).await;
+                    }
+                }
+                Err(failure) => {
+                    failures += 1;
+                    let delay = self.config.retry.delay(failures);
+                    let message = failure.to_string();
+                    tracing::warn!(sink = %self.config.id, error = %message, retry_in_ms = delay.as_millis() as u64, "sink batch not written; it is kept and tried again");
+                    update(&self.status, |s| {
+                        s.state = SinkState::Retrying;
+                        s.retried += 1;
+                        s.last_error = Some(SinkError { at_ms: now_ms(), message });
+                    });
+                    // Whatever failed, the next attempt starts from what the
+                    // database says: a fresh connection and its position.
+                    connection = None;
+                    self.wait_failing(delay).await;
+                }
+            }
+        }
+        update(&self.status, |s| s.state = SinkState::Stopped);
+        tracing::info!(sink = %self.config.id, "sink stopped");
+    }
+
+    /// Wait for newly archived readings, [`IDLE_POLL`], the stop, or a
+    /// request (returned).
+    async fn idle(&mut self) -> Option<Command> {
+        tokio::select! {
+            _ = self.bus.recv() => None,
+            _ = tokio::time::sleep(IDLE_POLL) => None,
+            _ = self.stop.changed() => None,
+            command = self.commands.recv() => command,
+        }
+    }
+
+    /// Answer a request of the API on the current connection.
+    async fn serve(&mut self, command: Command, connection: &mut Option<(Connection, u64)>) {
+        let not_connected = || {
+            let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let why = status.last_error.as_ref().map_or_else(String::new, |e| format!(": {}", e.message));
+            format!("sink {} is not connected to its database{why}", self.config.id)
+        };
+        match command {
+            Command::DeadLetters(limit, reply) => {
+                let answer = match connection.as_ref() {
+                    Some((conn, _)) => conn.dead_letters(limit, &self.config.target).await.map_err(|e| e.to_string()),
+                    None => Err(not_connected()),
+                };
+                let _ = reply.send(answer);
+            }
+            Command::Resend(reply) => {
+                let answer = match connection.as_mut() {
+                    Some((conn, _)) => self.resend(conn).await.map_err(|e| e.to_string()),
+                    None => Err(not_connected()),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    /// Write the dead letters again through the plugin: those it now
+    /// writes leave the list, those it still refuses stay with the new reason.
+    async fn resend(&mut self, conn: &mut Connection) -> Result<super::postgres::Resent, Failure> {
+        let letters = conn.dead_letters(RESEND_LIMIT, &self.config.target).await?;
+        let mut records = Vec::new();
+        let mut keys = Vec::new();
+        for letter in &letters {
+            if let Ok(record) = serde_json::from_value::<SinkRecord>(letter.record.clone()) {
+                records.push(record);
+                keys.push((letter.log.clone(), letter.seq));
+            }
+        }
+        let batch = if records.is_empty() { SqlBatch::default() } else { self.map(records.clone()).await? };
+        let mut still = Vec::new();
+        for rejected in &batch.rejected {
+            if let (Some(record), Some((_, seq))) =
+                (records.get(rejected.index as usize), keys.get(rejected.index as usize))
+            {
+                let record = serde_json::to_string(record).unwrap_or_default();
+                still.push(DeadLetter { log: "readings", seq: *seq, record, reason: rejected.reason.clone() });
+            }
+        }
+        let written: Vec<(String, u64)> =
+            keys.into_iter().filter(|(_, seq)| !still.iter().any(|d| d.seq == *seq)).collect();
+        let resent = conn.resend(&batch.statements, &written, &still, &self.config.target).await?;
+        tracing::info!(sink = %self.config.id, written = resent.written, refused = resent.refused, "dead letters sent again");
+        Ok(resent)
+    }
+
+    /// Wait `delay` unless told to stop.
+    async fn pause(&mut self, delay: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.stop.changed() => {}
+        }
+    }
+
+    /// Connect when needed, read a batch after the position, deliver it.
+    async fn round(&mut self, connection: &mut Option<(Connection, u64)>) -> Result<Round, Failure> {
+        if connection.is_none() {
+            *connection = Some(self.connect().await?);
+        }
+        let (conn, position) = connection.as_mut().expect("connected above");
+        let mut items = self.read(*position).await?;
+        if items.len() < self.config.batch_records && !self.config.linger.is_zero() && !items.is_empty() {
+            self.pause(self.config.linger).await;
+            items = self.read(*position).await?;
+        }
+        let oldest_ms = items.first().and_then(|i| match &i.record {
+            Ok(SinkRecord::Reading(r)) => Some(r.archived_at_ms),
+            _ => None,
+        });
+        self.show_lag(*position, oldest_ms);
+        if items.is_empty() {
+            return Ok(Round::Idle);
+        }
+        self.deliver(conn, position, &items).await?;
+        Ok(Round::Delivered)
+    }
+
+    /// Show how far behind the log's head `position` is; `oldest_ms` is
+    /// when the first undelivered reading was archived.
+    fn show_lag(&self, position: u64, oldest_ms: Option<i64>) {
+        let head = self.archive.log_head().unwrap_or(position);
+        update(&self.status, |s| {
+            s.head = head;
+            s.lag_records = head.saturating_sub(position);
+            s.lag_seconds = if s.lag_records == 0 {
+                0.0
+            } else {
+                oldest_ms.map_or(0.0, |at| (now_ms() - at).max(0) as f64 / 1000.0)
+            };
+        });
+    }
+
+    /// Wait `delay` unless told to stop, showing the growing lag every second.
+    async fn wait_failing(&mut self, delay: Duration) {
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            self.show_lag_while_failing().await;
+            let now = tokio::time::Instant::now();
+            if now >= until || *self.stop.borrow() {
+                return;
+            }
+            self.pause((until - now).min(Duration::from_secs(1))).await;
+        }
+    }
+
+    /// While failing: how far behind the last known position is.
+    async fn show_lag_while_failing(&self) {
+        let Some(position) = self.status.lock().unwrap_or_else(|e| e.into_inner()).position else { return };
+        let oldest_ms = match self.read_one(position).await {
+            Some(Item { record: Ok(SinkRecord::Reading(r)), .. }) => Some(r.archived_at_ms),
+            _ => None,
+        };
+        self.show_lag(position, oldest_ms);
+    }
+
+    /// The first record of the log after `position`, if it can be had.
+    async fn read_one(&self, position: u64) -> Option<Item> {
+        let archive = self.archive.clone();
+        let entries = tokio::task::spawn_blocking(move || archive.log_after(position, 1)).await.ok()?.ok()?;
+        entries.into_iter().next().map(Item::of)
+    }
+
+    /// A fresh connection with the schema set up and the position read.
+    async fn connect(&mut self) -> Result<(Connection, u64), Failure> {
+        update(&self.status, |s| s.state = SinkState::Starting);
+        let target = &self.config.target;
+        let mut conn = Connection::open(&self.config.id, target).await?;
+        let plugin = self.plugin.clone();
+        let migrations = tokio::task::spawn_blocking(move || lock(&plugin).migrations())
+            .await
+            .map_err(|e| Failure::Setup(format!("the plugin call failed: {e}")))?
+            .map_err(|fault| Failure::Setup(fault.to_string()))?
+            .map_err(|refusal| Failure::Setup(format!("plugin {} gave no schema: {refusal}", self.config.plugin)))?;
+        let version = conn.migrate(&self.config.plugin, &migrations, target).await?;
+        let position = conn.position(target).await?;
+        update(&self.status, |s| {
+            s.state = SinkState::Running;
+            s.position = Some(position);
+            s.schema_version = Some(version);
+        });
+        tracing::info!(sink = %self.config.id, position, schema_version = version, "sink connected");
+        Ok((conn, position))
+    }
+
+    /// Up to a batch of the log after `position`.
+    async fn read(&self, position: u64) -> Result<Vec<Item>, Failure> {
+        let archive = self.archive.clone();
+        let limit = self.config.batch_records;
+        let entries = tokio::task::spawn_blocking(move || archive.log_after(position, limit))
+            .await
+            .map_err(|e| Failure::Unavailable(format!("reading the archive failed: {e}")))?
+            .map_err(|e| Failure::Unavailable(format!("cannot read the archive log: {e}")))?;
+        Ok(entries.into_iter().map(Item::of).collect())
+    }
+
+    /// Deliver `items` (in log order) from `position`, moving it along. A
+    /// slice the database refuses for its data is halved until the record
+    /// is found, which goes to the dead-letter list.
+    async fn deliver(&mut self, conn: &mut Connection, position: &mut u64, items: &[Item]) -> Result<(), Failure> {
+        let mut pending = vec![(0, items.len())];
+        while let Some((from, to)) = pending.pop() {
+            let slice = &items[from..to];
+            match self.write(conn, *position, slice).await {
+                Ok(()) => {}
+                Err(Failure::Data(reason)) if slice.len() == 1 => {
+                    let dead = [slice[0].dead(reason.clone())];
+                    conn.write(&[], &dead, *position, slice[0].seq, &self.config.target).await?;
+                    tracing::error!(sink = %self.config.id, seq = slice[0].seq, %reason, "record put on the sink's dead-letter list");
+                    self.delivered(1, 1, slice[0].seq);
+                }
+                Err(Failure::Data(_)) => {
+                    let middle = from + slice.len() / 2;
+                    pending.push((middle, to));
+                    pending.push((from, middle));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
+            *position = items[to - 1].seq;
+        }
+        Ok(())
+    }
+
+    /// Write one slice: the plugin's statements, its refusals and the
+    /// unreadable records as dead letters, and the position, in one
+    /// transaction.
+    async fn write(&mut self, conn: &mut Connection, position: u64, slice: &[Item]) -> Result<(), Failure> {
+        let mut dead = Vec::new();
+        let mut records = Vec::with_capacity(slice.len());
+        let mut indices = Vec::with_capacity(slice.len());
+        for (i, item) in slice.iter().enumerate() {
+            match &item.record {
+                Ok(record) => {
+                    records.push(record.clone());
+                    indices.push(i);
+                }
+                Err(reason) => dead.push(item.dead(reason.clone())),
+            }
+        }
+        let batch = if records.is_empty() { SqlBatch::default() } else { self.map(records).await? };
+        for rejected in &batch.rejected {
+            match indices.get(rejected.index as usize) {
+                Some(&i) => dead.push(slice[i].dead(format!("the plugin refused it: {}", rejected.reason))),
+                None => {
+                    return Err(Failure::Setup(format!(
+                        "plugin {} refused record {} of a batch of {}",
+                        self.config.plugin,
+                        rejected.index,
+                        indices.len()
+                    )));
+                }
+            }
+        }
+        let to = slice.last().map_or(position, |i| i.seq);
+        conn.write(&batch.statements, &dead, position, to, &self.config.target).await?;
+        for d in &dead {
+            tracing::error!(sink = %self.config.id, seq = d.seq, reason = %d.reason, "record put on the sink's dead-letter list");
+        }
+        self.delivered(slice.len() as u64, dead.len() as u64, to);
+        Ok(())
+    }
+
+    /// The plugin's statements for `records`; a refusal of the whole batch
+    /// rejects every record of it.
+    async fn map(&self, records: Vec<SinkRecord>) -> Result<SqlBatch, Failure> {
+        let plugin = self.plugin.clone();
+        let count = records.len();
+        let answer = tokio::task::spawn_blocking(move || lock(&plugin).write(&records))
+            .await
+            .map_err(|e| Failure::Setup(format!("the plugin call failed: {e}")))?
+            .map_err(|fault| Failure::Setup(fault.to_string()))?;
+        Ok(answer.unwrap_or_else(|reason| SqlBatch {
+            statements: Vec::new(),
+            rejected: (0..count as u32)
+                .map(|index| meterhub_plugin_api::RejectedRecord { index, reason: reason.clone() })
+                .collect(),
+        }))
+    }
+
+    fn delivered(&self, records: u64, rejected: u64, position: u64) {
+        update(&self.status, |s| {
+            s.state = SinkState::Running;
+            s.position = Some(position);
+            s.delivered += records - rejected;
+            s.rejected += rejected;
+            s.batches += 1;
+            s.last_success_ms = Some(now_ms());
+            s.lag_records = s.head.saturating_sub(position);
+        });
+    }
+}
+
+fn lock(plugin: &Mutex<Supervised>) -> std::sync::MutexGuard<'_, Supervised> {
+    plugin.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,342 @@
+//! Sinks end to end: the real binary, the real `postgres` sink plugin and a
+//! real PostgreSQL (a schema of the test's own on the machine's shared
+//! server, or a throwaway cluster the test stops and starts).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use meterhub_testkit::postgres::{Client, Cluster, Schema};
+use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, host_tables, plugins_dir, reading, wait_for};
+
+const TS: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
+
+/// The config of a host with the listener on TCP and HTTP and, when `sink`
+/// is given, a `[sinks.pg]` table with its lines.
+fn config(sink: Option<&str>) -> String {
+    let mut text = host_tables(&plugins_dir("wasm"))
+        + r#"
+[drivers.tcp-in]
+plugin = "listener"
+transport = "tcp"
+listen = "127.0.0.1:0"
+
+[drivers.http-in]
+plugin = "listener"
+transport = "http"
+listen = "127.0.0.1:0"
+"#;
+    if let Some(sink) = sink {
+        text.push_str(sink);
+    }
+    text
+}
+
+/// A `[sinks.<id>]` table writing to `url`, schema `schema`.
+fn sink_table(id: &str, url: &str, schema: &str, extra: &str) -> String {
+    let linger = if extra.contains("linger_ms") { "" } else { "linger_ms = 20\n" };
+    format!("\n[sinks.{id}]\nplugin = \"postgres\"\nurl = \"{url}\"\nschema = \"{schema}\"\n{linger}{extra}\n")
+}
+
+/// The status of sink `id`, if the host shows it.
+fn sink_status(host: &Host, id: &str) -> Option<Value> {
+    let status = host.get_ok("/api/v1/status");
+    status["sinks"].as_array()?.iter().find(|s| s["id"] == id).cloned()
+}
+
+/// Wait until sink `id` has delivered through `seq` and shows no lag.
+fn wait_delivered(host: &Host, id: &str, seq: u64, deadline: Duration) -> Value {
+    wait_for(&format!("sink {id} to deliver through {seq}"), deadline, || {
+        let s = sink_status(host, id)?;
+        (s["position"].as_u64() >= Some(seq) && s["lag_records"] == 0 && s["state"] == "running").then_some(s)
+    })
+}
+
+/// Send `readings` lines over TCP, every one acknowledged.
+fn send_lines(host: &Host, lines: &[String]) {
+    let mut client = LineClient::connect(host.driver("tcp-in"));
+    client.send(lines.concat().as_bytes());
+    client.finish();
+    let answers: Vec<Value> = std::iter::from_fn(|| client.answer()).collect();
+    assert_eq!(answers.len(), lines.len());
+    assert!(answers.iter().all(|a| a["ok"] == true), "{answers:?}");
+}
+
+/// Every reading of the archive as the API shows it, by seq (device by
+/// device, in pages of the API's largest limit).
+fn api_readings(host: &Host) -> BTreeMap<u64, Value> {
+    const PAGE: usize = 100_000;
+    let mut out = BTreeMap::new();
+    for device in host.get_ok("/api/v1/devices").as_array().unwrap() {
+        let device = device["device"].as_str().unwrap();
+        let mut from = i64::MIN;
+        loop {
+            let rows = host.get_ok(&format!("/api/v1/readings?device={device}&from={from}&limit={PAGE}"));
+            let rows = rows.as_array().unwrap();
+            let before = out.len();
+            for r in rows {
+                out.insert(r["seq"].as_u64().unwrap(), r.clone());
+                from = from.max(r["ts_ms"].as_i64().unwrap());
+            }
+            // The last timestamp is asked again (a conflict shares it).
+            if rows.len() < PAGE || out.len() == before {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Every row of `readings` in `client`'s schema, by archive seq, as the API
+/// names the fields (the value as PostgreSQL's exact numeric text).
+fn pg_readings(client: &mut Client) -> BTreeMap<u64, Value> {
+    let rows = client
+        .query(
+            "SELECT archive_seq, device, channel, (extract(epoch FROM ts) * 1000)::bigint, value::text, unit, kind, source, conflict FROM readings",
+            &[],
+        )
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let seq: i64 = row.get(0);
+        let previous = out.insert(
+            seq as u64,
+            serde_json::json!({
+                "device": row.get::<_, String>(1), "channel": row.get::<_, String>(2), "ts": row.get::<_, i64>(3),
+                "value": row.get::<_, String>(4), "unit": row.get::<_, String>(5), "kind": row.get::<_, String>(6),
+                "source": row.get::<_, String>(7), "conflict": row.get::<_, bool>(8),
+            }),
+        );
+        assert!(previous.is_none(), "archive seq {seq} is in PostgreSQL twice");
+    }
+    out
+}
+
+/// The API's reading in the shape of [`pg_readings`].
+fn as_row(r: &Value) -> Value {
+    serde_json::json!({
+        "device": r["device"], "channel": r["channel"], "ts": r["ts_ms"], "value": r["value"], "unit": r["unit"],
+        "kind": r["kind"], "source": r["source"], "conflict": r["conflict"],
+    })
+}
+
+/// Compares decimals exactly as decimals ("1.50" and "1.5" are equal).
+fn same_decimal(a: &str, b: &str) -> bool {
+    let (a, b): (rust_decimal::Decimal, rust_decimal::Decimal) = (a.parse().unwrap(), b.parse().unwrap());
+    a == b
+}
+
+/// The archive and the table hold the same readings, each once.
+fn assert_same_readings(host: &Host, client: &mut Client) -> usize {
+    let api = api_readings(host);
+    let pg = pg_readings(client);
+    assert_eq!(api.keys().collect::<Vec<_>>(), pg.keys().collect::<Vec<_>>(), "archive seqs differ");
+    for (seq, r) in &api {
+        let (mut want, mut got) = (as_row(r), pg[seq].clone());
+        assert!(
+            same_decimal(want["value"].as_str().unwrap(), got["value"].as_str().unwrap()),
+            "seq {seq}: {want} vs {got}"
+        );
+        want.as_object_mut().unwrap().remove("value");
+        got.as_object_mut().unwrap().remove("value");
+        assert_eq!(want, got, "seq {seq}");
+    }
+    api.len()
+}
+
+#[test]
+fn readings_reach_postgres_exactly_once_and_exactly_as_archived() {
+    let schema = Schema::new("e2e_sink");
+    let host = Host::start_with(&config(Some(&sink_table("pg", &schema.url, &schema.name, ""))));
+    let mut lines = Vec::new();
+    for i in 0..300i64 {
+        let value = format!("{}.{:03}", 123_456_789 + i, i % 1000);
+        lines.push(reading(&format!("m{}", i % 7), "volume", TS + i * 60_000, &value));
+    }
+    // A conflict (same key, another value) and a duplicate.
+    lines.push(reading("m0", "volume", TS, "5"));
+    lines.push(reading("m1", "volume", TS + 60_000, "123456790.001"));
+    send_lines(&host, &lines);
+    // Exact values beyond what a float holds, through HTTP too.
+    let body = r#"[{"device":"exact","channel":"energy","ts":1764547200000,"value":"98765432109876.123456789","unit":"kWh","kind":"cumulative"}]"#;
+    let (status, _) = meterhub_testkit::http(host.driver("http-in"), "POST", "/", body.as_bytes());
+    assert_eq!(status, 200);
+    let status = wait_delivered(&host, "pg", 302, APPLY_DEADLINE);
+    assert_eq!(status["delivered"], 302, "{status}");
+    assert_eq!(status["schema_version"], 1, "{status}");
+
+    let mut client = schema.client();
+    assert_eq!(assert_same_readings(&host, &mut client), 302);
+    let conflicts: i64 = client.query_one("SELECT count(*) FROM readings WHERE conflict", &[]).unwrap().get(0);
+    assert_eq!(conflicts, 1);
+    let exact: String =
+        client.query_one("SELECT value::text FROM readings WHERE device = 'exact'", &[]).unwrap().get(0);
+    assert_eq!(exact, "98765432109876.123456789");
+    // Its position is in the database, with the rows.
+    let position: i64 =
+        client.query_one("SELECT archive_seq FROM meterhub_sink_position WHERE sink = 'pg'", &[]).unwrap().get(0);
+    assert_eq!(position, 302);
+    // Monthly partitions, made ahead of the readings.
+    let partitions: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+            &[&schema.name],
+        )
+        .unwrap()
+        .get(0);
+    assert!(partitions >= 2, "{partitions} partitions");
+
+    // The metrics say the same.
+    let (code, metrics) = meterhub_testkit::http(host.api, "GET", "/metrics", b"");
+    assert_eq!(code, 200);
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("meterhub_sink_position{sink=\"pg\"} 302"), "{metrics}");
+    assert!(metrics.contains("meterhub_sink_lag_records{sink=\"pg\"} 0"), "{metrics}");
+}
+
+/// A device sending readings over TCP, one line at a time, until told to
+/// stop; counts what was acknowledged (every answer must be ok).
+struct Feeder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Feeder {
+    /// Start feeding `host`'s `tcp-in` as device `device`, `per_burst`
+    /// readings per round trip.
+    fn start(host: &Host, device: &str, per_burst: i64) -> Feeder {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (addr, device) = (host.driver("tcp-in"), device.to_owned());
+        let thread = {
+            let (stop, acked) = (stop.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let mut client = LineClient::connect(addr);
+                let mut i = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    let lines: String = (0..per_burst)
+                        .map(|k| reading(&device, "volume", TS + (i + k) * 1000, &format!("{}.5", i + k)))
+                        .collect();
+                    client.send(lines.as_bytes());
+                    for _ in 0..per_burst {
+                        let answer = client.answer().expect("an answer");
+                        assert_eq!(answer["ok"], true, "{answer}");
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    i += per_burst;
+                }
+            })
+        };
+        Feeder { stop, acked, thread: Some(thread) }
+    }
+
+    fn acked(&self) -> u64 {
+        self.acked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stop and return how many readings were acknowledged.
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().expect("the feeder failed");
+        self.acked()
+    }
+}
+
+#[test]
+fn a_database_down_for_a_minute_costs_nothing_and_the_lag_returns_to_zero() {
+    let mut cluster = Cluster::start();
+    let sink = sink_table("pg", &cluster.url(), "meterhub", "retry_min_ms = 100\nretry_max_ms = 2000\n");
+    let host = Host::start_with(&config(Some(&sink)));
+    let feeder = Feeder::start(&host, "outage", 5);
+    wait_for("the sink to deliver", APPLY_DEADLINE, || {
+        sink_status(&host, "pg").filter(|s| s["position"].as_u64() > Some(100))
+    });
+
+    cluster.stop();
+    let down = std::time::Instant::now();
+    let acked_at_stop = feeder.acked();
+    let retrying = wait_for("the sink to report the outage", APPLY_DEADLINE, || {
+        sink_status(&host, "pg").filter(|s| s["state"] == "retrying" && s["last_error"]["message"].is_string())
+    });
+    assert!(retrying["last_error"]["message"].as_str().unwrap().contains("127.0.0.1"), "{retrying}");
+    // Ingestion goes on while the database is away, for a full minute.
+    wait_for("a minute of ingest without the database", Duration::from_secs(90), || {
+        (down.elapsed() >= Duration::from_secs(60)).then_some(())
+    });
+    assert!(feeder.acked() > acked_at_stop + 1000, "ingest stalled: {} -> {}", acked_at_stop, feeder.acked());
+    let lagging = sink_status(&host, "pg").unwrap();
+    assert!(lagging["lag_records"].as_u64() > Some(1000), "{lagging}");
+    assert!(lagging["lag_seconds"].as_f64() > Some(30.0), "{lagging}");
+
+    cluster.resume();
+    let acked = feeder.finish();
+    let last = *api_readings(&host).keys().last().unwrap();
+    assert_eq!(last, acked, "every acknowledged reading is archived");
+    let status = wait_delivered(&host, "pg", last, Duration::from_secs(60));
+    assert_eq!(status["lag_seconds"], 0.0, "{status}");
+    let mut client = cluster.client();
+    client.batch_execute("SET search_path TO meterhub").unwrap();
+    assert_eq!(assert_same_readings(&host, &mut client) as u64, acked);
+}
+
+#[test]
+fn a_host_killed_while_the_sink_writes_leaves_no_gap_and_no_duplicate() {
+    use rand::Rng;
+    let schema = Schema::new("e2e_sink_crash");
+    let sink = sink_table("pg", &schema.url, &schema.name, "batch_records = 50\nlinger_ms = 0\n");
+    let mut host = Host::start_with(&config(Some(&sink)));
+    let mut rng = rand::rng();
+    let mut acked = 0u64;
+    for trial in 0..10 {
+        let lines: Vec<String> = (0..400i64)
+            .map(|i| reading(&format!("crash{trial}"), "volume", TS + i * 1000, &format!("{i}.25")))
+            .collect();
+        send_lines(&host, &lines);
+        acked += lines.len() as u64;
+        // Kill it somewhere in the sink's work on those readings.
+        let delay = Duration::from_millis(rng.random_range(0..60));
+        let started = std::time::Instant::now();
+        wait_for("the random moment", Duration::from_secs(1), || (started.elapsed() >= delay).then_some(()));
+        host.kill();
+        host.restart();
+    }
+    let archived = api_readings(&host);
+    assert_eq!(archived.len() as u64, acked, "every acknowledged reading is archived once");
+    wait_delivered(&host, "pg", *archived.keys().last().unwrap(), Duration::from_secs(60));
+    assert_eq!(assert_same_readings(&host, &mut schema.client()) as u64, acked);
+}
+
+#[test]
+fn a_sink_added_and_removed_by_hot_reload_under_load_resumes_where_it_stopped() {
+    let schema = Schema::new("e2e_sink_reload");
+    let host = Host::start_with(&config(None));
+    let feeder = Feeder::start(&host, "reload", 10);
+    wait_for("ingest", APPLY_DEADLINE, || (feeder.acked() > 200).then_some(()));
+
+    let with_sink = config(Some(&sink_table("pg", &schema.url, &schema.name, "")));
+    std::fs::write(&host.config, &with_sink).unwrap();
+    host.wait_generation(2);
+    let first = wait_for("the added sink to deliver", APPLY_DEADLINE, || {
+        sink_status(&host, "pg").filter(|s| s["position"].as_u64() > Some(200))
+    });
+    assert_eq!(first["state"], "running", "{first}");
+
+    std::fs::write(&host.config, config(None)).unwrap();
+    host.wait_generation(3);
+    wait_for("the removed sink to go", APPLY_DEADLINE, || sink_status(&host, "pg").is_none().then_some(()));
+    let mut client = schema.client();
+    let stopped_at: i64 = client.query_one("SELECT archive_seq FROM meterhub_sink_position", &[]).unwrap().get(0);
+    let at_removal = feeder.acked();
+    wait_for("ingest without the sink", APPLY_DEADLINE, || (feeder.acked() > at_removal + 200).then_some(()));
+    let still: i64 = client.query_one("SELECT archive_seq FROM meterhub_sink_position", &[]).unwrap().get(0);
+    assert_eq!(still, stopped_at, "a removed sink writes nothing");
+
+    std::fs::write(&host.config, &with_sink).unwrap();
+    host.wait_generation(4);
+    let acked = feeder.finish();
+    wait_delivered(&host, "pg", acked, APPLY_DEADLINE);
+    assert_eq!(assert_same_readings(&host, &mut client) as u64, acked);
+}
