@@ -36,7 +36,9 @@ fn hostile_folder(root: &Path) -> std::path::PathBuf {
     std::fs::write(dir.join("garbage/libgarbage.so"), b"\x7fELF but not really").unwrap();
     std::fs::write(
         dir.join("garbage/plugin.toml"),
-        "kind = \"native\"\nfile = \"libgarbage.so\"\nid = \"garbage\"\nversion = \"1\"\napi = \"1.1\"\nroles = [\"codec\"]\n",
+        format!(
+            "kind = \"native\"\nfile = \"libgarbage.so\"\nid = \"garbage\"\nversion = \"1\"\napi = \"{API_VERSION_TEXT}\"\nroles = [\"codec\"]\n"
+        ),
     )
     .unwrap();
 

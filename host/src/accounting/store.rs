@@ -16,6 +16,11 @@
 //! writes the meter, its history entries and the pending mark together; the
 //! consumer writes sightings, deltas, its cursor and cleared marks together.
 
+mod changes;
+
+pub use changes::Changed;
+use changes::Revisions;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -74,6 +79,19 @@ fn delta_prefix(meter: &str, channel: Option<&str>) -> Vec<u8> {
         k.push(0);
     }
     k
+}
+
+/// The period start of a delta key (see [`delta_key`]).
+fn delta_start(key: &[u8]) -> i64 {
+    let tail: [u8; 8] = key[key.len().saturating_sub(8)..].try_into().unwrap_or([0; 8]);
+    (u64::from_be_bytes(tail) ^ (1 << 63)) as i64
+}
+
+/// Whether a meter's registry record changed in what sinks keep of it (its
+/// first and last seen times move with every reading and are not news).
+fn registry_changed(old: &MeterRecord, new: &MeterRecord) -> bool {
+    let quiet = |m: &MeterRecord| MeterRecord { first_seen_ms: 0, last_seen_ms: 0, ..m.clone() };
+    quiet(old) != quiet(new)
 }
 
 fn period_byte(period: Period) -> u8 {
@@ -174,7 +192,9 @@ impl AccountingStore {
     pub fn open(path: &Path) -> Result<AccountingStore, AccountingError> {
         let db = SledDb::open(path, 16 * 1024 * 1024, LOCK_WAIT)
             .map_err(|source| AccountingError::Open { path: path.to_path_buf(), source })?;
-        Ok(AccountingStore { db, write_lock: Mutex::new(()) })
+        let store = AccountingStore { db, write_lock: Mutex::new(()) };
+        store.index_existing()?;
+        Ok(store)
     }
 
     /// The database (a cheap handle).
@@ -373,6 +393,9 @@ impl AccountingStore {
         }
         let k = meter_key(meter);
         batch.insert(k.clone(), seal_json(&k, &record)?);
+        let mut revisions = Revisions::start(self)?;
+        revisions.record(self, &mut batch, &Changed::Meter(meter.to_owned()))?;
+        revisions.finish(&mut batch);
         if recompute {
             let generation = self.next_generation()?;
             batch.insert(GENERATION, seal_u64(GENERATION, generation));
@@ -400,7 +423,12 @@ impl AccountingStore {
         let mut record = self.get::<ModuleRecord>(&k)?.unwrap_or_else(|| ModuleRecord::new(id, now));
         record.expected_period_ms = period_ms;
         record.expected_period_set = Some((actor.to_owned(), now));
-        self.db()?.insert(k.clone(), seal_json(&k, &record)?).map_err(AccountingError::storage("write module"))?;
+        let mut batch = sled::Batch::default();
+        batch.insert(k.clone(), seal_json(&k, &record)?);
+        let mut revisions = Revisions::start(self)?;
+        revisions.record(self, &mut batch, &Changed::Module(id.to_owned()))?;
+        revisions.finish(&mut batch);
+        self.db()?.apply_batch(batch).map_err(AccountingError::storage("write module"))?;
         self.flush()?;
         Ok(record)
     }
@@ -416,12 +444,13 @@ impl AccountingStore {
     pub fn commit(&self, commit: &ConsumerCommit) -> Result<(), AccountingError> {
         let _guard = self.lock();
         let mut batch = sled::Batch::default();
+        let mut revisions = Revisions::start(self)?;
         let now = now_ms();
         let mut modules: BTreeMap<String, ModuleRecord> = BTreeMap::new();
         for s in &commit.sightings {
             let k = meter_key(&s.meter);
-            let mut record =
-                self.get::<MeterRecord>(&k)?.unwrap_or_else(|| MeterRecord::new(&s.meter, &s.source, s.first_ms, now));
+            let stored = self.get::<MeterRecord>(&k)?;
+            let mut record = stored.clone().unwrap_or_else(|| MeterRecord::new(&s.meter, &s.source, s.first_ms, now));
             record.source.clone_from(&s.source);
             record.first_seen_ms = record.first_seen_ms.min(s.first_ms);
             record.last_seen_ms = record.last_seen_ms.max(s.last_ms);
@@ -444,10 +473,16 @@ impl AccountingStore {
                 m.meters.insert(s.meter.clone());
                 modules.insert(module.clone(), m);
             }
+            if stored.as_ref().is_none_or(|old| registry_changed(old, &record)) {
+                revisions.record(self, &mut batch, &Changed::Meter(s.meter.clone()))?;
+            }
             batch.insert(k.clone(), seal_json(&k, &record)?);
         }
         for (id, m) in &modules {
             let k = module_key(id);
+            if self.get::<ModuleRecord>(&k)?.as_ref() != Some(m) {
+                revisions.record(self, &mut batch, &Changed::Module(id.clone()))?;
+            }
             batch.insert(k.clone(), seal_json(&k, m)?);
         }
         for r in &commit.ranges {
@@ -455,15 +490,31 @@ impl AccountingStore {
                 delta_key(&r.meter, &r.channel, r.period, r.from_ms),
                 delta_key(&r.meter, &r.channel, r.period, r.to_ms),
             );
+            let mut before: BTreeMap<Vec<u8>, sled::IVec> = BTreeMap::new();
             for item in self.db()?.range(lo..hi) {
-                let (k, _) = item.map_err(AccountingError::storage("scan deltas"))?;
-                batch.remove(k);
+                let (k, v) = item.map_err(AccountingError::storage("scan deltas"))?;
+                batch.remove(k.clone());
+                before.insert(k.to_vec(), v);
             }
             for d in &r.deltas {
                 let k = delta_key(&r.meter, &r.channel, r.period, d.start_ms);
-                batch.insert(k.clone(), seal_json(&k, d)?);
+                let sealed = seal_json(&k, d)?;
+                // Only a delta whose value changed is news for the sinks.
+                if before.remove(&k).is_none_or(|old| old.as_ref() != sealed.as_slice()) {
+                    revisions.record(
+                        self,
+                        &mut batch,
+                        &Changed::delta(&r.meter, &r.channel, r.period, d.start_ms, false),
+                    )?;
+                }
+                batch.insert(k, sealed);
+            }
+            for gone in before.keys() {
+                let start_ms = delta_start(gone);
+                revisions.record(self, &mut batch, &Changed::delta(&r.meter, &r.channel, r.period, start_ms, true))?;
             }
         }
+        revisions.finish(&mut batch);
         for (meter, generation) in &commit.recomputed {
             batch.remove(hold_key(meter));
             let k = pending_key(meter);

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod modules;
 pub mod rates;
 pub mod routes;
+pub mod sinks;
 pub mod state;
 pub mod status;
 pub mod stream;

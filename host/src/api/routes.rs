@@ -121,6 +121,9 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             _ => Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path}"))),
         },
         Endpoint::Redecode => return redecode(&state, req).await,
+        Endpoint::Sinks => Ok(super::sinks::list(&state)),
+        Endpoint::SinkDeadLetters => return super::sinks::dead_letters(&state, id, &params).await,
+        Endpoint::SinkResend => return super::sinks::resend(&state, id).await,
     };
     result.unwrap_or_else(|e| {
         tracing::error!(%path, error = %e, "archive read failed");

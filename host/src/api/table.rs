@@ -51,6 +51,12 @@ pub enum Endpoint {
     InstanceAction,
     /// `POST /api/v1/redecode`.
     Redecode,
+    /// `GET /api/v1/sinks`.
+    Sinks,
+    /// `GET /api/v1/sinks/{id}/dead-letters`.
+    SinkDeadLetters,
+    /// `POST /api/v1/sinks/{id}/dead-letters/resend`.
+    SinkResend,
     /// Login, session, users, audit (`api/auth.rs`).
     Auth(AuthEndpoint),
     /// Live streams (`api/stream.rs`).
@@ -194,6 +200,8 @@ const ROUTES: &[Route] = &[
     route("GET", &[V1, Is("v1"), Is("quarantine")], Endpoint::Quarantine, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("rejections")], Endpoint::Rejections, DISPATCHER),
     route("GET", &[Is("metrics")], Endpoint::Metrics, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("sinks")], Endpoint::Sinks, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("sinks"), Any, Is("dead-letters")], Endpoint::SinkDeadLetters, DISPATCHER),
     // Changing things, and the configuration.
     route("GET", &[V1, Is("v1"), Is("config")], Endpoint::Config, OPERATOR),
     route("PATCH", &[V1, Is("v1"), Is("meters"), Any], Endpoint::Accounting(AccountingEndpoint::MeterPatch), OPERATOR),
@@ -212,6 +220,7 @@ const ROUTES: &[Route] = &[
     route("PATCH", &[V1, Is("v1"), Is("modules"), Any], Endpoint::ModulePatch, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("instances"), Any, Any, Any], Endpoint::InstanceAction, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("redecode")], Endpoint::Redecode, OPERATOR),
+    route("POST", &[V1, Is("v1"), Is("sinks"), Any, Is("dead-letters"), Is("resend")], Endpoint::SinkResend, OPERATOR),
     // Users and the audit log.
     route("GET", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::Users), ADMIN),
     route("POST", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::UserAdd), ADMIN),

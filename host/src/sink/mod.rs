@@ -12,6 +12,7 @@
 //!   and the plugins folder like the drivers.
 
 pub mod postgres;
+pub mod records;
 pub mod status;
 pub mod worker;
 
@@ -46,6 +47,7 @@ impl Drop for Running {
 /// The sink instances of the host.
 pub struct Sinks {
     archive: Arc<dyn Archive>,
+    accounting: Arc<crate::accounting::AccountingStore>,
     bus: broadcast::Sender<StoredReading>,
     board: SinkBoard,
     running: BTreeMap<String, Running>,
@@ -53,8 +55,13 @@ pub struct Sinks {
 
 impl Sinks {
     /// No sinks yet; `board` shows them once they run.
-    pub fn new(archive: Arc<dyn Archive>, bus: broadcast::Sender<StoredReading>, board: SinkBoard) -> Sinks {
-        Sinks { archive, bus, board, running: BTreeMap::new() }
+    pub fn new(
+        archive: Arc<dyn Archive>,
+        accounting: Arc<crate::accounting::AccountingStore>,
+        bus: broadcast::Sender<StoredReading>,
+        board: SinkBoard,
+    ) -> Sinks {
+        Sinks { archive, accounting, bus, board, running: BTreeMap::new() }
     }
 
     /// Bring the running sinks in line with `config` and `catalog`: start
@@ -101,6 +108,7 @@ impl Sinks {
                         config: sink.clone(),
                         plugin: Arc::new(Mutex::new(instance)),
                         archive: self.archive.clone(),
+                        accounting: self.accounting.clone(),
                         status: status.clone(),
                         bus: self.bus.subscribe(),
                         stop: stopped,

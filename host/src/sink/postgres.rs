@@ -43,11 +43,48 @@ pub enum Failure {
     Moved(String),
 }
 
+/// The logs a sink follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// The archive's readings, by sequence number.
+    Readings,
+    /// The accounting's changes (deltas, meters, modules), by revision.
+    Accounting,
+}
+
+impl Log {
+    /// Its name in the dead-letter table and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Log::Readings => "readings",
+            Log::Accounting => "accounting",
+        }
+    }
+
+    /// The log named `name`.
+    pub fn parse(name: &str) -> Option<Log> {
+        match name {
+            "readings" => Some(Log::Readings),
+            "accounting" => Some(Log::Accounting),
+            _ => None,
+        }
+    }
+}
+
+/// Where a sink stands in each log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// The archive sequence number delivered through.
+    pub readings: u64,
+    /// The accounting revision delivered through.
+    pub accounting: u64,
+}
+
 /// A record left out of a batch, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    /// The log it comes from (`readings`).
-    pub log: &'static str,
+    /// The log it comes from.
+    pub log: Log,
     /// Its sequence number in that log.
     pub seq: u64,
     /// The record as the sink received it, JSON.
@@ -286,8 +323,10 @@ const HOST_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meterhub_sink_position (
     sink text PRIMARY KEY,
     archive_seq bigint NOT NULL,
+    accounting_rev bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE meterhub_sink_position ADD COLUMN IF NOT EXISTS accounting_rev bigint NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS meterhub_sink_migrations (
     plugin text NOT NULL,
     version integer NOT NULL,
@@ -388,9 +427,9 @@ impl Connection {
         Ok(highest)
     }
 
-    /// The sink's position in the archive log as the database holds it (0
-    /// for a new sink, which is then recorded).
-    pub async fn position(&self, target: &PostgresTarget) -> Result<u64, Failure> {
+    /// The sink's position as the database holds it (nothing delivered for
+    /// a new sink, which is then recorded).
+    pub async fn position(&self, target: &PostgresTarget) -> Result<Position, Failure> {
         let fail = |e: tokio_postgres::Error| classify(&e, target);
         self.client
             .execute(
@@ -401,11 +440,11 @@ impl Connection {
             .map_err(fail)?;
         let row = self
             .client
-            .query_one("SELECT archive_seq FROM meterhub_sink_position WHERE sink = $1", &[&self.sink])
+            .query_one("SELECT archive_seq, accounting_rev FROM meterhub_sink_position WHERE sink = $1", &[&self.sink])
             .await
             .map_err(fail)?;
-        let seq: i64 = row.get(0);
-        Ok(seq.max(0) as u64)
+        let (readings, accounting): (i64, i64) = (row.get(0), row.get(1));
+        Ok(Position { readings: readings.max(0) as u64, accounting: accounting.max(0) as u64 })
     }
 
     /// Write `statements` and `dead` and move the position from `from` to
@@ -414,8 +453,8 @@ impl Connection {
         &mut self,
         statements: &[Statement],
         dead: &[DeadLetter],
-        from: u64,
-        to: u64,
+        from: Position,
+        to: Position,
         target: &PostgresTarget,
     ) -> Result<(), Failure> {
         let fail = |e: tokio_postgres::Error| classify(&e, target);
@@ -429,21 +468,28 @@ impl Connection {
             tx.execute(
                 "INSERT INTO meterhub_sink_dead_letters (sink, log, seq, record, reason) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (sink, log, seq) DO UPDATE SET record = EXCLUDED.record, reason = EXCLUDED.reason, at = now()",
-                &[&self.sink, &d.log, &(d.seq as i64), &d.record, &d.reason],
+                &[&self.sink, &d.log.as_str(), &(d.seq as i64), &d.record, &d.reason],
             )
             .await
             .map_err(fail)?;
         }
         let moved = tx
             .execute(
-                "UPDATE meterhub_sink_position SET archive_seq = $2, updated_at = now() WHERE sink = $1 AND archive_seq = $3",
-                &[&self.sink, &(to as i64), &(from as i64)],
+                "UPDATE meterhub_sink_position SET archive_seq = $2, accounting_rev = $3, updated_at = now()
+                 WHERE sink = $1 AND archive_seq = $4 AND accounting_rev = $5",
+                &[
+                    &self.sink,
+                    &(to.readings as i64),
+                    &(to.accounting as i64),
+                    &(from.readings as i64),
+                    &(from.accounting as i64),
+                ],
             )
             .await
             .map_err(fail)?;
         if moved != 1 {
             return Err(Failure::Moved(format!(
-                "the position of sink {} in {} is no longer {from}: another writer moved it (two hosts with one sink id?)",
+                "the position of sink {} in {} is no longer {from:?}: another writer moved it (two hosts with one sink id?)",
                 self.sink,
                 describe(target)
             )));
@@ -457,7 +503,7 @@ impl Connection {
     pub async fn resend(
         &mut self,
         statements: &[Statement],
-        written: &[(String, u64)],
+        written: &[(Log, u64)],
         still: &[DeadLetter],
         target: &PostgresTarget,
     ) -> Result<Resent, Failure> {
@@ -471,7 +517,7 @@ impl Connection {
         for (log, seq) in written {
             tx.execute(
                 "DELETE FROM meterhub_sink_dead_letters WHERE sink = $1 AND log = $2 AND seq = $3",
-                &[&self.sink, log, &(*seq as i64)],
+                &[&self.sink, &log.as_str(), &(*seq as i64)],
             )
             .await
             .map_err(fail)?;
@@ -479,7 +525,7 @@ impl Connection {
         for d in still {
             tx.execute(
                 "UPDATE meterhub_sink_dead_letters SET reason = $4, at = now() WHERE sink = $1 AND log = $2 AND seq = $3",
-                &[&self.sink, &d.log, &(d.seq as i64), &d.reason],
+                &[&self.sink, &d.log.as_str(), &(d.seq as i64), &d.reason],
             )
             .await
             .map_err(fail)?;

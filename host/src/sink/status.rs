@@ -62,7 +62,12 @@ pub struct SinkStatus {
     pub position: Option<u64>,
     /// The archive log's head when last looked at.
     pub head: u64,
-    /// Records of the log not delivered yet.
+    /// The accounting revision it has delivered through (deltas, meters,
+    /// modules); `None` before it first reached the database.
+    pub accounting_position: Option<u64>,
+    /// The accounting's last revision when last looked at.
+    pub accounting_head: u64,
+    /// Records of both logs not delivered yet.
     pub lag_records: u64,
     /// Age of the oldest undelivered reading (since it was archived),
     /// seconds; 0 when caught up.
@@ -94,6 +99,8 @@ impl SinkStatus {
             state: SinkState::Starting,
             position: None,
             head: 0,
+            accounting_position: None,
+            accounting_head: 0,
             lag_records: 0,
             lag_seconds: 0.0,
             delivered: 0,

@@ -1,6 +1,8 @@
-//! One sink instance at work: follows the archive log from the position its
-//! database holds, in batches, and moves that position only in the
-//! transaction that wrote the batch. A failure keeps the batch and tries it
+//! One sink instance at work: follows two logs from the position its
+//! database holds (the archive's readings by sequence number, the
+//! accounting's changes of deltas, meters and modules by revision), in
+//! batches, and moves that position only in the transaction that wrote the
+//! batch. A failure keeps the batch and tries it
 //! again after an exponential delay with jitter; a record the database or
 //! the plugin refuses goes to the dead-letter list (found by halving the
 //! batch), and the others go on. Ingestion never waits for a sink: the
@@ -9,13 +11,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meterhub_plugin_api::{ArchivedReading, SinkRecord, SqlBatch};
+use meterhub_plugin_api::{SinkRecord, SqlBatch};
 use meterhub_storage::archive::{Archive, LogEntry, StoredReading};
 use meterhub_storage::clock::now_ms;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::postgres::{Connection, DeadLetter, Failure};
+use super::postgres::{Connection, DeadLetter, Failure, Log, Position};
 use super::status::{Command, SinkError, SinkState, StatusCell, update};
+use crate::accounting::AccountingStore;
 use crate::config::SinkConfig;
 use crate::plugin::instance::PluginInstance;
 use crate::plugin::supervisor::Supervised;
@@ -26,8 +29,9 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Most dead letters one resend writes.
 const RESEND_LIMIT: i64 = 10_000;
 
-/// One item of a batch: a record of the log, or why it cannot be read.
+/// One item of a batch: a record of one of the logs, or why it cannot be read.
 struct Item {
+    log: Log,
     seq: u64,
     record: Result<SinkRecord, String>,
 }
@@ -35,8 +39,9 @@ struct Item {
 impl Item {
     fn of(entry: LogEntry) -> Item {
         match entry {
-            Ok(stored) => Item { seq: stored.seq, record: Ok(reading_record(stored)) },
+            Ok(stored) => Item { log: Log::Readings, seq: stored.seq, record: Ok(super::records::reading(stored)) },
             Err(unreadable) => Item {
+                log: Log::Readings,
                 seq: unreadable.seq,
                 record: Err(format!("the archive cannot read this record: {}", unreadable.error)),
             },
@@ -48,19 +53,17 @@ impl Item {
             Ok(record) => serde_json::to_string(record).unwrap_or_default(),
             Err(_) => serde_json::json!({ "unreadable": self.seq }).to_string(),
         };
-        DeadLetter { log: "readings", seq: self.seq, record, reason }
+        DeadLetter { log: self.log, seq: self.seq, record, reason }
     }
 }
 
-/// A stored reading as a sink receives it.
-pub fn reading_record(stored: StoredReading) -> SinkRecord {
-    SinkRecord::Reading(ArchivedReading {
-        seq: stored.seq,
-        source: stored.source,
-        reading: stored.reading,
-        conflict: stored.conflict,
-        archived_at_ms: stored.archived_at_ms,
-    })
+/// Where the sink stands after writing `items` from `from`.
+fn position_after(from: Position, items: &[Item]) -> Position {
+    let last = |log: Log| items.iter().rev().find(|i| i.log == log).map(|i| i.seq);
+    Position {
+        readings: last(Log::Readings).unwrap_or(from.readings),
+        accounting: last(Log::Accounting).unwrap_or(from.accounting),
+    }
 }
 
 /// A sink instance's worker.
@@ -69,8 +72,10 @@ pub struct Worker {
     pub config: SinkConfig,
     /// Its plugin instance (calls block: they run on the blocking pool).
     pub plugin: Arc<Mutex<Supervised>>,
-    /// What it follows.
+    /// What it follows: the readings.
     pub archive: Arc<dyn Archive>,
+    /// What it follows: deltas and the registry.
+    pub accounting: Arc<AccountingStore>,
     /// What operators see.
     pub status: StatusCell,
     /// Newly archived readings: only a wake-up.
@@ -92,7 +97,7 @@ enum Round {
 impl Worker {
     /// Run until told to stop.
     pub async fn run(mut self) {
-        let mut connection: Option<(Connection, u64)> = None;
+        let mut connection: Option<(Connection, Position)> = None;
         let mut failures = 0u32;
         tracing::info!(sink = %self.config.id, plugin = %self.config.plugin, target = %super::postgres::describe(&self.config.target.clone()), "sink started");
         while !*self.stop.borrow() {
@@ -140,7 +145,7 @@ impl Worker {
     }
 
     /// Answer a request of the API on the current connection.
-    async fn serve(&mut self, command: Command, connection: &mut Option<(Connection, u64)>) {
+    async fn serve(&mut self, command: Command, connection: &mut Option<(Connection, Position)>) {
         let not_connected = || {
             let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
             let why = status.last_error.as_ref().map_or_else(String::new, |e| format!(": {}", e.message));
@@ -171,23 +176,25 @@ impl Worker {
         let mut records = Vec::new();
         let mut keys = Vec::new();
         for letter in &letters {
-            if let Ok(record) = serde_json::from_value::<SinkRecord>(letter.record.clone()) {
+            if let (Ok(record), Some(log)) =
+                (serde_json::from_value::<SinkRecord>(letter.record.clone()), Log::parse(&letter.log))
+            {
                 records.push(record);
-                keys.push((letter.log.clone(), letter.seq));
+                keys.push((log, letter.seq));
             }
         }
         let batch = if records.is_empty() { SqlBatch::default() } else { self.map(records.clone()).await? };
         let mut still = Vec::new();
         for rejected in &batch.rejected {
-            if let (Some(record), Some((_, seq))) =
+            if let (Some(record), Some(&(log, seq))) =
                 (records.get(rejected.index as usize), keys.get(rejected.index as usize))
             {
                 let record = serde_json::to_string(record).unwrap_or_default();
-                still.push(DeadLetter { log: "readings", seq: *seq, record, reason: rejected.reason.clone() });
+                still.push(DeadLetter { log, seq, record, reason: rejected.reason.clone() });
             }
         }
-        let written: Vec<(String, u64)> =
-            keys.into_iter().filter(|(_, seq)| !still.iter().any(|d| d.seq == *seq)).collect();
+        let written: Vec<(Log, u64)> =
+            keys.into_iter().filter(|&(log, seq)| !still.iter().any(|d| d.log == log && d.seq == seq)).collect();
         let resent = conn.resend(&batch.statements, &written, &still, &self.config.target).await?;
         tracing::info!(sink = %self.config.id, written = resent.written, refused = resent.refused, "dead letters sent again");
         Ok(resent)
@@ -202,7 +209,7 @@ impl Worker {
     }
 
     /// Connect when needed, read a batch after the position, deliver it.
-    async fn round(&mut self, connection: &mut Option<(Connection, u64)>) -> Result<Round, Failure> {
+    async fn round(&mut self, connection: &mut Option<(Connection, Position)>) -> Result<Round, Failure> {
         if connection.is_none() {
             *connection = Some(self.connect().await?);
         }
@@ -212,11 +219,7 @@ impl Worker {
             self.pause(self.config.linger).await;
             items = self.read(*position).await?;
         }
-        let oldest_ms = items.first().and_then(|i| match &i.record {
-            Ok(SinkRecord::Reading(r)) => Some(r.archived_at_ms),
-            _ => None,
-        });
-        self.show_lag(*position, oldest_ms);
+        self.show_lag(*position, oldest_archived(&items));
         if items.is_empty() {
             return Ok(Round::Idle);
         }
@@ -224,13 +227,15 @@ impl Worker {
         Ok(Round::Delivered)
     }
 
-    /// Show how far behind the log's head `position` is; `oldest_ms` is
+    /// Show how far behind the logs' heads `position` is; `oldest_ms` is
     /// when the first undelivered reading was archived.
-    fn show_lag(&self, position: u64, oldest_ms: Option<i64>) {
-        let head = self.archive.log_head().unwrap_or(position);
+    fn show_lag(&self, position: Position, oldest_ms: Option<i64>) {
+        let head = self.archive.log_head().unwrap_or(position.readings);
+        let revision = self.accounting.revision().unwrap_or(position.accounting);
         update(&self.status, |s| {
             s.head = head;
-            s.lag_records = head.saturating_sub(position);
+            s.accounting_head = revision;
+            s.lag_records = head.saturating_sub(position.readings) + revision.saturating_sub(position.accounting);
             s.lag_seconds = if s.lag_records == 0 {
                 0.0
             } else {
@@ -254,23 +259,19 @@ impl Worker {
 
     /// While failing: how far behind the last known position is.
     async fn show_lag_while_failing(&self) {
-        let Some(position) = self.status.lock().unwrap_or_else(|e| e.into_inner()).position else { return };
-        let oldest_ms = match self.read_one(position).await {
-            Some(Item { record: Ok(SinkRecord::Reading(r)), .. }) => Some(r.archived_at_ms),
-            _ => None,
+        let position = {
+            let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(readings) = status.position else { return };
+            Position { readings, accounting: status.accounting_position.unwrap_or(0) }
         };
-        self.show_lag(position, oldest_ms);
-    }
-
-    /// The first record of the log after `position`, if it can be had.
-    async fn read_one(&self, position: u64) -> Option<Item> {
         let archive = self.archive.clone();
-        let entries = tokio::task::spawn_blocking(move || archive.log_after(position, 1)).await.ok()?.ok()?;
-        entries.into_iter().next().map(Item::of)
+        let first = tokio::task::spawn_blocking(move || archive.log_after(position.readings, 1)).await;
+        let items: Vec<Item> = first.ok().and_then(Result::ok).into_iter().flatten().map(Item::of).collect();
+        self.show_lag(position, oldest_archived(&items));
     }
 
     /// A fresh connection with the schema set up and the position read.
-    async fn connect(&mut self) -> Result<(Connection, u64), Failure> {
+    async fn connect(&mut self) -> Result<(Connection, Position), Failure> {
         update(&self.status, |s| s.state = SinkState::Starting);
         let target = &self.config.target;
         let mut conn = Connection::open(&self.config.id, target).await?;
@@ -284,28 +285,50 @@ impl Worker {
         let position = conn.position(target).await?;
         update(&self.status, |s| {
             s.state = SinkState::Running;
-            s.position = Some(position);
+            s.position = Some(position.readings);
+            s.accounting_position = Some(position.accounting);
             s.schema_version = Some(version);
         });
-        tracing::info!(sink = %self.config.id, position, schema_version = version, "sink connected");
+        tracing::info!(sink = %self.config.id, readings = position.readings, accounting = position.accounting,
+            schema_version = version, "sink connected");
         Ok((conn, position))
     }
 
-    /// Up to a batch of the log after `position`.
-    async fn read(&self, position: u64) -> Result<Vec<Item>, Failure> {
-        let archive = self.archive.clone();
+    /// Up to a batch after `position`: readings first, then changes of the
+    /// accounting (each log in its order).
+    async fn read(&self, position: Position) -> Result<Vec<Item>, Failure> {
+        let (archive, accounting) = (self.archive.clone(), self.accounting.clone());
         let limit = self.config.batch_records;
-        let entries = tokio::task::spawn_blocking(move || archive.log_after(position, limit))
-            .await
-            .map_err(|e| Failure::Unavailable(format!("reading the archive failed: {e}")))?
-            .map_err(|e| Failure::Unavailable(format!("cannot read the archive log: {e}")))?;
-        Ok(entries.into_iter().map(Item::of).collect())
+        tokio::task::spawn_blocking(move || {
+            let entries = archive
+                .log_after(position.readings, limit)
+                .map_err(|e| Failure::Unavailable(format!("cannot read the archive log: {e}")))?;
+            let mut items: Vec<Item> = entries.into_iter().map(Item::of).collect();
+            let room = limit.saturating_sub(items.len());
+            if room > 0 {
+                let changes = accounting
+                    .changes_after(position.accounting, room)
+                    .map_err(|e| Failure::Unavailable(format!("cannot read the accounting's changes: {e}")))?;
+                for (rev, changed) in changes {
+                    let record = match super::records::change(&accounting, &changed) {
+                        Ok(Some(record)) => Ok(record),
+                        // Gone without a trace: nothing to deliver.
+                        Ok(None) => continue,
+                        Err(e) => Err(format!("the accounting cannot read this change: {e}")),
+                    };
+                    items.push(Item { log: Log::Accounting, seq: rev, record });
+                }
+            }
+            Ok(items)
+        })
+        .await
+        .map_err(|e| Failure::Unavailable(format!("reading the logs failed: {e}")))?
     }
 
     /// Deliver `items` (in log order) from `position`, moving it along. A
     /// slice the database refuses for its data is halved until the record
     /// is found, which goes to the dead-letter list.
-    async fn deliver(&mut self, conn: &mut Connection, position: &mut u64, items: &[Item]) -> Result<(), Failure> {
+    async fn deliver(&mut self, conn: &mut Connection, position: &mut Position, items: &[Item]) -> Result<(), Failure> {
         let mut pending = vec![(0, items.len())];
         while let Some((from, to)) = pending.pop() {
             let slice = &items[from..to];
@@ -313,9 +336,11 @@ impl Worker {
                 Ok(()) => {}
                 Err(Failure::Data(reason)) if slice.len() == 1 => {
                     let dead = [slice[0].dead(reason.clone())];
-                    conn.write(&[], &dead, *position, slice[0].seq, &self.config.target).await?;
-                    tracing::error!(sink = %self.config.id, seq = slice[0].seq, %reason, "record put on the sink's dead-letter list");
-                    self.delivered(1, 1, slice[0].seq);
+                    let to = position_after(*position, slice);
+                    conn.write(&[], &dead, *position, to, &self.config.target).await?;
+                    tracing::error!(sink = %self.config.id, log = slice[0].log.as_str(), seq = slice[0].seq, %reason,
+                        "record put on the sink's dead-letter list");
+                    self.delivered(1, 1, to);
                 }
                 Err(Failure::Data(_)) => {
                     let middle = from + slice.len() / 2;
@@ -325,7 +350,7 @@ impl Worker {
                 }
                 Err(other) => return Err(other),
             }
-            *position = items[to - 1].seq;
+            *position = position_after(*position, slice);
         }
         Ok(())
     }
@@ -333,7 +358,7 @@ impl Worker {
     /// Write one slice: the plugin's statements, its refusals and the
     /// unreadable records as dead letters, and the position, in one
     /// transaction.
-    async fn write(&mut self, conn: &mut Connection, position: u64, slice: &[Item]) -> Result<(), Failure> {
+    async fn write(&mut self, conn: &mut Connection, position: Position, slice: &[Item]) -> Result<(), Failure> {
         let mut dead = Vec::new();
         let mut records = Vec::with_capacity(slice.len());
         let mut indices = Vec::with_capacity(slice.len());
@@ -360,10 +385,11 @@ impl Worker {
                 }
             }
         }
-        let to = slice.last().map_or(position, |i| i.seq);
+        let to = position_after(position, slice);
         conn.write(&batch.statements, &dead, position, to, &self.config.target).await?;
         for d in &dead {
-            tracing::error!(sink = %self.config.id, seq = d.seq, reason = %d.reason, "record put on the sink's dead-letter list");
+            tracing::error!(sink = %self.config.id, log = d.log.as_str(), seq = d.seq, reason = %d.reason,
+                "record put on the sink's dead-letter list");
         }
         self.delivered(slice.len() as u64, dead.len() as u64, to);
         Ok(())
@@ -386,17 +412,27 @@ impl Worker {
         }))
     }
 
-    fn delivered(&self, records: u64, rejected: u64, position: u64) {
+    fn delivered(&self, records: u64, rejected: u64, position: Position) {
         update(&self.status, |s| {
             s.state = SinkState::Running;
-            s.position = Some(position);
+            s.position = Some(position.readings);
+            s.accounting_position = Some(position.accounting);
             s.delivered += records - rejected;
             s.rejected += rejected;
             s.batches += 1;
             s.last_success_ms = Some(now_ms());
-            s.lag_records = s.head.saturating_sub(position);
+            s.lag_records =
+                s.head.saturating_sub(position.readings) + s.accounting_head.saturating_sub(position.accounting);
         });
     }
+}
+
+/// When the first undelivered reading of `items` was archived.
+fn oldest_archived(items: &[Item]) -> Option<i64> {
+    items.iter().find_map(|i| match &i.record {
+        Ok(SinkRecord::Reading(r)) => Some(r.archived_at_ms),
+        _ => None,
+    })
 }
 
 fn lock(plugin: &Mutex<Supervised>) -> std::sync::MutexGuard<'_, Supervised> {
