@@ -39,6 +39,24 @@ fn sink_table(id: &str, url: &str, schema: &str, extra: &str) -> String {
     format!("\n[sinks.{id}]\nplugin = \"postgres\"\nurl = \"{url}\"\nschema = \"{schema}\"\n{linger}{extra}\n")
 }
 
+/// `text` without terminal colour sequences.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The status of sink `id`, if the host shows it.
 fn sink_status(host: &Host, id: &str) -> Option<Value> {
     let status = host.get_ok("/api/v1/status");
@@ -274,8 +292,9 @@ fn a_database_down_for_a_minute_costs_nothing_and_the_lag_returns_to_zero() {
 
     cluster.resume();
     let acked = feeder.finish();
-    let last = *api_readings(&host).keys().last().unwrap();
-    assert_eq!(last, acked, "every acknowledged reading is archived");
+    let last = wait_for("every acknowledged reading archived", APPLY_DEADLINE, || {
+        api_readings(&host).keys().last().copied().filter(|&last| last == acked)
+    });
     let status = wait_delivered(&host, "pg", last, Duration::from_secs(60));
     assert_eq!(status["lag_seconds"], 0.0, "{status}");
     let mut client = cluster.client();
@@ -334,6 +353,17 @@ fn a_sink_added_and_removed_by_hot_reload_under_load_resumes_where_it_stopped() 
     wait_for("ingest without the sink", APPLY_DEADLINE, || (feeder.acked() > at_removal + 200).then_some(()));
     let still: i64 = client.query_one("SELECT archive_seq FROM meterhub_sink_position", &[]).unwrap().get(0);
     assert_eq!(still, stopped_at, "a removed sink writes nothing");
+
+    // A sink config error is refused with its place; nothing changes.
+    let since = meterhub_testkit::now_ms();
+    let bad = config(Some(&sink_table("pg", &schema.url.replace("://", "://u:secret@"), &schema.name, "")));
+    std::fs::write(&host.config, &bad).unwrap();
+    let errors = host.wait_refusal(since);
+    assert!(
+        errors.iter().any(|e| e.contains("meterhub.toml:") && e.contains("url must not hold the password")),
+        "{errors:?}"
+    );
+    assert!(sink_status(&host, "pg").is_none());
 
     std::fs::write(&host.config, &with_sink).unwrap();
     host.wait_generation(4);
@@ -442,4 +472,95 @@ fn deltas_and_the_registry_follow_the_accounting_and_a_late_reading_replaces_its
             client.query_one("SELECT record->'metadata'->>'site' FROM meters WHERE id = 'gas-b'", &[]).unwrap().get(0);
         (site.as_deref() == Some("north")).then_some(())
     });
+}
+
+#[test]
+fn a_value_the_database_refuses_goes_to_the_dead_letters_alone_and_is_resent_after_a_fix() {
+    let schema = Schema::new("e2e_sink_dead");
+    let host = Host::start_with(&config(Some(&sink_table("pg", &schema.url, &schema.name, "linger_ms = 300\n"))));
+    send_lines(&host, &[reading("first", "volume", TS, "1")]);
+    wait_delivered(&host, "pg", 1, APPLY_DEADLINE);
+    // The operator's own rule in the database: no negative register values.
+    let mut client = schema.client();
+    client.batch_execute("ALTER TABLE readings ADD CONSTRAINT no_negative_values CHECK (value >= 0)").unwrap();
+
+    let lines: Vec<String> =
+        (0..50i64).map(|i| reading("m1", "volume", TS + i * 60_000, if i == 31 { "-5" } else { "7" })).collect();
+    send_lines(&host, &lines);
+    let status = wait_delivered(&host, "pg", 51, APPLY_DEADLINE);
+    assert_eq!(status["rejected"], 1, "{status}");
+    let count = |client: &mut Client| -> i64 { client.query_one("SELECT count(*) FROM readings", &[]).unwrap().get(0) };
+    assert_eq!(count(&mut client), 50, "the other 49 and the first are written");
+
+    let letters = host.get_ok("/api/v1/sinks/pg/dead-letters");
+    let letters = letters.as_array().unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["log"], "readings");
+    assert_eq!(letters[0]["seq"], 33, "{letters:?}");
+    assert_eq!(letters[0]["record"]["reading"]["reading"]["value"], "-5", "{letters:?}");
+    assert!(letters[0]["reason"].as_str().unwrap().contains("no_negative_values"), "{letters:?}");
+
+    // Fixed in the database: the letter is written and leaves the list.
+    client.batch_execute("ALTER TABLE readings DROP CONSTRAINT no_negative_values").unwrap();
+    let (code, body) = meterhub_testkit::http(host.api, "POST", "/api/v1/sinks/pg/dead-letters/resend", b"");
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let resent: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((resent["written"].as_u64(), resent["refused"].as_u64()), (Some(1), Some(0)), "{resent}");
+    assert_eq!(count(&mut client), 51);
+    assert_eq!(host.get_ok("/api/v1/sinks/pg/dead-letters"), serde_json::json!([]));
+    assert_same_readings(&host, &mut client);
+    // An unknown sink is named.
+    let (code, body) = meterhub_testkit::http(host.api, "GET", "/api/v1/sinks/nope/dead-letters", b"");
+    assert_eq!(code, 404, "{}", String::from_utf8_lossy(&body));
+}
+
+#[test]
+fn a_sink_that_cannot_write_says_why_and_what_to_do_and_ingest_goes_on() {
+    let taken = Schema::new("e2e_sink_taken");
+    // A table of someone else's where the sink would keep its readings.
+    let mut client = meterhub_testkit::postgres::client(&taken.url);
+    client
+        .batch_execute(&format!("CREATE SCHEMA \"{0}\"; CREATE TABLE \"{0}\".readings (id int)", taken.name))
+        .unwrap();
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (host_part, db) = taken.url.rsplit_once('/').unwrap();
+    let sinks = [
+        sink_table("nobody-home", &format!("postgres://meterhub@127.0.0.1:{free_port}/test"), "meterhub", ""),
+        sink_table("no-db", &format!("{host_part}/no_such_database_e2e"), "meterhub", ""),
+        sink_table("no-user", &format!("postgres://no_such_role_e2e@127.0.0.1:5432/{db}"), "meterhub", ""),
+        sink_table("taken", &taken.url, &taken.name, ""),
+    ]
+    .concat();
+    let host = Host::start_with(&config(Some(&sinks)));
+    let expected = [
+        ("nobody-home", format!("cannot reach meterhub@127.0.0.1:{free_port}/test")),
+        ("no-db", "no_such_database_e2e\" does not exist; create the database or fix the url".to_owned()),
+        ("no-user", "refused the login".to_owned()),
+        ("taken", "a table of someone else's is where the sink keeps its own; choose another `schema`".to_owned()),
+    ];
+    for (id, message) in &expected {
+        let status = wait_for(&format!("sink {id} to say why"), APPLY_DEADLINE, || {
+            sink_status(&host, id).filter(|s| s["last_error"]["message"].is_string())
+        });
+        let said = status["last_error"]["message"].as_str().unwrap();
+        assert!(said.contains(message.as_str()), "{id}: {said}");
+        assert!(["retrying", "starting"].contains(&status["state"].as_str().unwrap()), "{status}");
+        let log = plain(&host.log());
+        let named = log
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains(&format!("sink={id}")) && l.contains(message.as_str()));
+        assert!(named, "the log names sink {id} and why: {}", &log[log.len().saturating_sub(3000)..]);
+    }
+    // Ingest does not wait for any of them.
+    send_lines(&host, &(0..20i64).map(|i| reading("m1", "volume", TS + i * 1000, "1")).collect::<Vec<_>>());
+    wait_for("the readings archived", APPLY_DEADLINE, || (api_readings(&host).len() == 20).then_some(()));
+    // The taken table is untouched.
+    let columns: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'readings'",
+            &[&taken.name],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(columns, 1);
 }

@@ -419,3 +419,67 @@ fn a_new_default_zone_recomputes_the_meters_without_their_own() {
     let tokyo = MeterSpec::new("Asia/Tokyo", None, vec![]).expect("spec");
     w.assert_as_from_scratch("zoned", "volume", &tokyo, Decimal::ONE);
 }
+
+/// Every item of the change index after revision `after`, in order.
+fn changes(store: &AccountingStore, after: u64) -> Vec<(u64, super::store::Changed)> {
+    store.changes_after(after, usize::MAX).expect("changes")
+}
+
+#[test]
+fn the_change_index_holds_each_changed_item_once_at_its_latest_revision() {
+    use super::store::Changed;
+    let mut w = World::new();
+    for h in 0..30 {
+        w.send(vec![reading("m1", "volume", T0 + h * HOUR, &(100 + h).to_string())], Some("mod-1"));
+    }
+    w.run();
+    let first = changes(&w.store, 0);
+    let deltas = |list: &[(u64, Changed)]| list.iter().filter(|(_, c)| matches!(c, Changed::Delta { .. })).count();
+    // Two days and one month of m1, the meter and its module: each once.
+    assert_eq!(deltas(&first), 3, "{first:?}");
+    assert!(first.iter().any(|(_, c)| *c == Changed::Meter("m1".into())), "{first:?}");
+    assert!(first.iter().any(|(_, c)| *c == Changed::Module("mod-1".into())), "{first:?}");
+    assert_eq!(first.len(), 5, "{first:?}");
+    let head = w.store.revision().expect("revision");
+    assert_eq!(first.last().map(|(rev, _)| *rev), Some(head));
+
+    // A reading that only extends the day in progress: that day and the
+    // month change (their rows move to new revisions), the finished day
+    // and the registry do not (last seen times are not news).
+    w.send(vec![reading("m1", "volume", T0 + 30 * HOUR, "130")], Some("mod-1"));
+    w.run();
+    let later = changes(&w.store, head);
+    assert_eq!(later.len(), 2, "{later:?}");
+    assert!(
+        later.iter().all(
+            |(_, c)| matches!(c, Changed::Delta { start_ms, .. } if *start_ms == T0 + 24 * HOUR || *start_ms == T0)
+        )
+    );
+    // Compacted: the whole index still holds each item once.
+    let all = changes(&w.store, 0);
+    assert_eq!(all.len(), 5, "{all:?}");
+
+    // A metadata change of the meter is news.
+    let before = w.store.revision().expect("revision");
+    w.store.change_meter("m1", "test", |_| Ok((Vec::new(), false))).expect("change");
+    assert_eq!(changes(&w.store, before), [(before + 1, Changed::Meter("m1".into()))]);
+}
+
+#[test]
+fn a_store_written_before_the_change_index_is_indexed_whole_at_open() {
+    let mut w = World::new();
+    for h in 0..30 {
+        w.send(vec![reading("m1", "volume", T0 + h * HOUR, &(100 + h).to_string())], None);
+    }
+    w.run();
+    let indexed = changes(&w.store, 0).len();
+    let path = w.store.path().to_path_buf();
+    w.store.forget_change_index().expect("forget");
+    assert!(changes(&w.store, 0).is_empty());
+    w.store.close();
+    drop(w.consumer);
+    let store = Arc::try_unwrap(w.store).expect("the only handle");
+    drop(store);
+    let reopened = AccountingStore::open(&path).expect("reopen");
+    assert_eq!(changes(&reopened, 0).len(), indexed);
+}

@@ -366,7 +366,7 @@ impl Connection {
         };
         let schema = ident(&target.schema);
         let setup = format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}; SELECT pg_advisory_lock(hashtext('meterhub-sink-setup')); {HOST_TABLES} SELECT pg_advisory_unlock(hashtext('meterhub-sink-setup'));"
+            "SET client_min_messages TO warning; CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}; SELECT pg_advisory_lock(hashtext('meterhub-sink-setup')); {HOST_TABLES} SELECT pg_advisory_unlock(hashtext('meterhub-sink-setup'));"
         );
         client.batch_execute(&setup).await.map_err(fail)?;
         Ok(Connection { client, sink: sink.to_owned(), driver })

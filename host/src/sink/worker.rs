@@ -116,7 +116,7 @@ impl Worker {
                     failures += 1;
                     let delay = self.config.retry.delay(failures);
                     let message = failure.to_string();
-                    tracing::warn!(sink = %self.config.id, error = %message, retry_in_ms = delay.as_millis() as u64, "sink batch not written; it is kept and tried again");
+                    tracing::warn!(sink = %self.config.id, error = %message, retry_in_ms = delay.as_millis() as u64, "sink cannot write; what it has not written is kept and tried again");
                     update(&self.status, |s| {
                         s.state = SinkState::Retrying;
                         s.retried += 1;

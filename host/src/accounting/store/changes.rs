@@ -207,3 +207,19 @@ impl AccountingStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+impl AccountingStore {
+    /// Remove the change index, as a store written before it existed.
+    pub(crate) fn forget_change_index(&self) -> Result<(), AccountingError> {
+        let db = self.db()?;
+        let mut batch = sled::Batch::default();
+        batch.remove(REVISION);
+        for prefix in [[b'r', 0], [b'k', 0]] {
+            for item in db.scan_prefix(prefix) {
+                batch.remove(item.map_err(AccountingError::storage("scan changes"))?.0);
+            }
+        }
+        db.apply_batch(batch).map_err(AccountingError::storage("forget changes"))
+    }
+}
