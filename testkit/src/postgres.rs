@@ -103,6 +103,66 @@ fn run(mut command: Command, what: &str) {
 impl Cluster {
     /// Make and start a cluster whose superuser is `meterhub` (trust auth).
     pub fn start() -> Cluster {
+        Cluster::make(false)
+    }
+
+    /// The same, serving TLS with a server certificate for 127.0.0.1 signed
+    /// by a test CA of its own ([`Cluster::ca_file`]).
+    pub fn start_with_tls() -> Cluster {
+        Cluster::make(true)
+    }
+
+    /// The PEM file of the CA that signed its server certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A CA and a server certificate for 127.0.0.1 in `dir` (openssl).
+    fn certificates(dir: &Path) {
+        let openssl = |args: &[&str]| {
+            let mut c = Command::new("openssl");
+            c.current_dir(dir).args(args);
+            run(c, "openssl");
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=meterhub test CA", "-days", "2"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat(),
+        );
+        std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+            .expect("ext");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ]);
+        for file in ["server.key", "server.pem", "ca.pem"] {
+            let _ = Command::new("chown").args(["postgres:postgres", &dir.join(file).display().to_string()]).output();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).expect("key mode");
+    }
+
+    fn make(tls: bool) -> Cluster {
         let dir = std::env::temp_dir().join(format!("meterhub-pg-{}-{}", std::process::id(), crate::now_ms()));
         std::fs::create_dir_all(&dir).expect("cluster dir");
         // The server runs as `postgres` when the tests run as root.
@@ -112,6 +172,14 @@ impl Cluster {
             tool("initdb", &["-D", &data.display().to_string(), "-U", "meterhub", "-A", "trust", "--no-sync"]),
             "initdb",
         );
+        if tls {
+            Cluster::certificates(&dir);
+            let conf =
+                format!("ssl = on\nssl_cert_file = '{0}/server.pem'\nssl_key_file = '{0}/server.key'\n", dir.display());
+            let mut text = std::fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
+            text.push_str(&conf);
+            std::fs::write(data.join("postgresql.conf"), text).expect("postgresql.conf");
+        }
         let mut cluster = Cluster { dir, port: free_port(), running: false };
         cluster.resume();
         cluster
@@ -155,6 +223,21 @@ impl Cluster {
             "pg_ctl stop",
         );
         self.running = false;
+    }
+
+    /// A role `name` that logs in with `password` only (scram-sha-256;
+    /// every other role keeps trust) and may create schemas in `postgres`.
+    pub fn add_password_role(&self, name: &str, password: &str) {
+        let mut c = self.client();
+        c.batch_execute(&format!(
+            "CREATE ROLE \"{name}\" LOGIN PASSWORD '{}'; GRANT CREATE ON DATABASE postgres TO \"{name}\"",
+            password.replace('\'', "''")
+        ))
+        .expect("role");
+        let hba = self.data().join("pg_hba.conf");
+        let text = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+        std::fs::write(&hba, format!("host all \"{name}\" 127.0.0.1/32 scram-sha-256\n{text}")).expect("pg_hba.conf");
+        c.batch_execute("SELECT pg_reload_conf()").expect("reload");
     }
 
     /// A client of its `postgres` database.

@@ -564,3 +564,64 @@ fn a_sink_that_cannot_write_says_why_and_what_to_do_and_ingest_goes_on() {
         .get(0);
     assert_eq!(columns, 1);
 }
+
+#[test]
+fn a_url_asking_for_tls_gets_it_checked_against_the_ca_it_names() {
+    let cluster = Cluster::start_with_tls();
+    let url = format!("{}?sslmode=require", cluster.url());
+    let ca = cluster.ca_file().display().to_string();
+    let sinks = [
+        sink_table("pg", &url, "meterhub", &format!("ca_file = \"{ca}\"\n")),
+        // The system's roots do not know the test CA: refused, and said so.
+        sink_table("unknown-ca", &url, "other", ""),
+    ]
+    .concat();
+    let host = Host::start_with(&config(Some(&sinks)));
+    send_lines(&host, &(0..10i64).map(|i| reading("m1", "volume", TS + i * 1000, "1")).collect::<Vec<_>>());
+    wait_delivered(&host, "pg", 10, APPLY_DEADLINE);
+    let mut client = cluster.client();
+    let encrypted: bool = client
+        .query_one(
+            "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'meterhub sink pg'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "the sink's connection is not encrypted");
+    let refused = wait_for("the unknown CA refused", APPLY_DEADLINE, || {
+        sink_status(&host, "unknown-ca").filter(|s| s["last_error"]["message"].is_string())
+    });
+    let message = refused["last_error"]["message"].as_str().unwrap();
+    assert!(message.contains("certificate"), "{message}");
+}
+
+#[test]
+fn the_password_comes_from_a_file_or_the_environment_and_is_never_logged() {
+    let cluster = Cluster::start();
+    let password = "s3cret-Пароль-e2e";
+    cluster.add_password_role("sinker", password);
+    let url = cluster.url().replace("meterhub@", "sinker@");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg-password");
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let sinks = [
+        sink_table("from-file", &url, "a", &format!("password_file = \"{}\"\n", file.display())),
+        sink_table("from-env", &url, "b", "password_env = \"METERHUB_E2E_NO_SUCH_VARIABLE\"\n"),
+        sink_table("wrong", &url, "c", &format!("password_file = \"{}\"\n", dir.path().join("none").display())),
+    ]
+    .concat();
+    let host = Host::start_with(&config(Some(&sinks)));
+    send_lines(&host, &[reading("m1", "volume", TS, "1")]);
+    wait_delivered(&host, "from-file", 1, APPLY_DEADLINE);
+    for (id, why) in [
+        ("from-env", "the password's environment variable METERHUB_E2E_NO_SUCH_VARIABLE is not set"),
+        ("wrong", "cannot read the password file"),
+    ] {
+        let status = wait_for(&format!("sink {id} to say why"), APPLY_DEADLINE, || {
+            sink_status(&host, id).filter(|s| s["last_error"]["message"].is_string())
+        });
+        assert!(status["last_error"]["message"].as_str().unwrap().contains(why), "{status}");
+    }
+    assert!(!host.log().contains(password), "the password is in the log");
+    assert!(!host.get_ok("/api/v1/status").to_string().contains(password));
+}

@@ -344,6 +344,16 @@ CREATE TABLE IF NOT EXISTS meterhub_sink_dead_letters (
     PRIMARY KEY (sink, log, seq)
 );";
 
+/// Run a sink's statements, in order, with their parameters.
+async fn run(tx: &tokio_postgres::Transaction<'_>, statements: &[Statement]) -> Result<(), tokio_postgres::Error> {
+    for statement in statements {
+        let params: Vec<Param<'_>> = statement.params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        tx.execute(statement.sql.as_str(), &refs).await?;
+    }
+    Ok(())
+}
+
 impl Connection {
     /// Connect to `target` as sink `sink`, create its schema and the host's
     /// tables when missing, and set the schema as the search path.
@@ -459,11 +469,7 @@ impl Connection {
     ) -> Result<(), Failure> {
         let fail = |e: tokio_postgres::Error| classify(&e, target);
         let tx = self.client.transaction().await.map_err(fail)?;
-        for statement in statements {
-            let params: Vec<Param<'_>> = statement.params.iter().map(Param).collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            tx.execute(statement.sql.as_str(), &refs).await.map_err(fail)?;
-        }
+        run(&tx, statements).await.map_err(fail)?;
         for d in dead {
             tx.execute(
                 "INSERT INTO meterhub_sink_dead_letters (sink, log, seq, record, reason) VALUES ($1, $2, $3, $4, $5)
@@ -509,11 +515,7 @@ impl Connection {
     ) -> Result<Resent, Failure> {
         let fail = |e: tokio_postgres::Error| classify(&e, target);
         let tx = self.client.transaction().await.map_err(fail)?;
-        for statement in statements {
-            let params: Vec<Param<'_>> = statement.params.iter().map(Param).collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            tx.execute(statement.sql.as_str(), &refs).await.map_err(fail)?;
-        }
+        run(&tx, statements).await.map_err(fail)?;
         for (log, seq) in written {
             tx.execute(
                 "DELETE FROM meterhub_sink_dead_letters WHERE sink = $1 AND log = $2 AND seq = $3",
