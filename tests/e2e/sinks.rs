@@ -267,7 +267,12 @@ impl Feeder {
 #[test]
 fn a_database_down_for_a_minute_costs_nothing_and_the_lag_returns_to_zero() {
     let mut cluster = Cluster::start();
-    let sink = sink_table("pg", &cluster.url(), "meterhub", "retry_min_ms = 100\nretry_max_ms = 2000\n");
+    let sink = sink_table(
+        "pg",
+        &cluster.url(),
+        "meterhub",
+        "retry_min_ms = 100\nretry_max_ms = 2000\nalarm_lag_seconds = 20\n",
+    );
     let host = Host::start_with(&config(Some(&sink)));
     let feeder = Feeder::start(&host, "outage", 5);
     wait_for("the sink to deliver", APPLY_DEADLINE, || {
@@ -289,6 +294,7 @@ fn a_database_down_for_a_minute_costs_nothing_and_the_lag_returns_to_zero() {
     let lagging = sink_status(&host, "pg").unwrap();
     assert!(lagging["lag_records"].as_u64() > Some(1000), "{lagging}");
     assert!(lagging["lag_seconds"].as_f64() > Some(30.0), "{lagging}");
+    assert_eq!(lagging["alarm"]["limit_seconds"], 20, "behind more than its alarm: {lagging}");
 
     cluster.resume();
     let acked = feeder.finish();
@@ -297,6 +303,7 @@ fn a_database_down_for_a_minute_costs_nothing_and_the_lag_returns_to_zero() {
     });
     let status = wait_delivered(&host, "pg", last, Duration::from_secs(60));
     assert_eq!(status["lag_seconds"], 0.0, "{status}");
+    assert!(status["alarm"].is_null(), "the alarm ends with the lag: {status}");
     let mut client = cluster.client();
     client.batch_execute("SET search_path TO meterhub").unwrap();
     assert_eq!(assert_same_readings(&host, &mut client) as u64, acked);
@@ -395,14 +402,14 @@ fn api_deltas(host: &Host, meter: &str) -> BTreeMap<(String, String, i64), (rust
     out
 }
 
-/// The same from the sink's `deltas` table.
+/// The same from the sink's `deltas` table (empty before the sink made it).
 fn pg_deltas(client: &mut Client, meter: &str) -> BTreeMap<(String, String, i64), (rust_decimal::Decimal, bool, bool)> {
-    let rows = client
-        .query(
-            "SELECT channel, period, (extract(epoch FROM period_start) * 1000)::bigint, consumption::text, flags FROM deltas WHERE meter = $1",
-            &[&meter],
-        )
-        .unwrap();
+    let Ok(rows) = client.query(
+        "SELECT channel, period, (extract(epoch FROM period_start) * 1000)::bigint, consumption::text, flags FROM deltas WHERE meter = $1",
+        &[&meter],
+    ) else {
+        return BTreeMap::new();
+    };
     rows.iter()
         .map(|r| {
             let flags: Vec<String> = r.get(4);
@@ -472,6 +479,25 @@ fn deltas_and_the_registry_follow_the_accounting_and_a_late_reading_replaces_its
             client.query_one("SELECT record->'metadata'->>'site' FROM meters WHERE id = 'gas-b'", &[]).unwrap().get(0);
         (site.as_deref() == Some("north")).then_some(())
     });
+    // Another time zone moves every period of the meter: the old rows are
+    // deleted, the new ones written.
+    let moscow = api_deltas(&host, "gas-b");
+    let zone = br#"{"actor": "e2e", "time_zone": "Asia/Vladivostok"}"#;
+    let (code, body) = meterhub_testkit::http(host.api, "PATCH", "/api/v1/meters/gas-b", zone);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    wait_for("the deltas of another zone in PostgreSQL", APPLY_DEADLINE, || {
+        let api = api_deltas(&host, "gas-b");
+        (api != moscow && api == pg_deltas(&mut client, "gas-b")).then_some(())
+    });
+    let old_starts: Vec<i64> = moscow.keys().map(|k| k.2).collect();
+    let stale: i64 = client
+        .query_one(
+            "SELECT count(*) FROM deltas WHERE meter = 'gas-b' AND (extract(epoch FROM period_start) * 1000)::bigint = ANY($1)",
+            &[&old_starts],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stale, 0, "rows of the old zone's periods are gone");
 }
 
 #[test]

@@ -176,7 +176,13 @@ fn connection_metrics(out: &mut String, gates: &meterhub_http::Gates) {
 /// Per sink: state, position, lag, and what it delivered, retried and rejected.
 fn sink_metrics(out: &mut String, sinks: &[crate::sink::status::SinkStatus]) {
     type Value = fn(&crate::sink::status::SinkStatus) -> String;
-    let families: [(&str, &str, &str, Value); 8] = [
+    let families: [(&str, &str, &str, Value); 9] = [
+        (
+            "meterhub_sink_lag_alarm",
+            "gauge",
+            "1 while the sink's oldest undelivered reading is older than its alarm_lag_seconds.",
+            |s| u8::from(s.alarm.is_some()).to_string(),
+        ),
         ("meterhub_sink_up", "gauge", "1 while the sink is running (delivering or caught up), else 0.", |s| {
             u8::from(s.state == crate::sink::status::SinkState::Running).to_string()
         }),

@@ -361,6 +361,9 @@ pub struct SinkConfig {
     pub linger: std::time::Duration,
     /// Delays before a failed batch is tried again.
     pub retry: crate::backoff::Backoff,
+    /// In alarm while the oldest undelivered reading is older than this
+    /// (`None`: never).
+    pub alarm_lag: Option<std::time::Duration>,
     /// Plugin settings as a JSON object text.
     pub settings_json: String,
 }

@@ -247,6 +247,10 @@ pub struct RawSink {
     /// Longest delay before a failed batch is tried again, milliseconds.
     #[serde(default)]
     pub retry_max_ms: Option<Spanned<u32>>,
+    /// The sink is in alarm while its oldest undelivered reading is older
+    /// than this, seconds (0: never).
+    #[serde(default)]
+    pub alarm_lag_seconds: Option<Spanned<u32>>,
     /// Plugin settings, handed to the plugin as a JSON object.
     #[serde(default)]
     pub settings: Option<Spanned<toml::Table>>,

@@ -86,6 +86,18 @@ pub struct SinkStatus {
     pub last_success_ms: Option<i64>,
     /// The last error, kept after a success so operators see what happened.
     pub last_error: Option<SinkError>,
+    /// Set while the oldest undelivered reading is older than the sink's
+    /// `alarm_lag_seconds`: since when, and the limit.
+    pub alarm: Option<LagAlarm>,
+}
+
+/// A sink too far behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LagAlarm {
+    /// Since when, ms since the epoch.
+    pub since_ms: i64,
+    /// The sink's `alarm_lag_seconds`.
+    pub limit_seconds: u64,
 }
 
 impl SinkStatus {
@@ -110,6 +122,7 @@ impl SinkStatus {
             schema_version: None,
             last_success_ms: None,
             last_error: None,
+            alarm: None,
         }
     }
 }

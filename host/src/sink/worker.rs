@@ -232,15 +232,27 @@ impl Worker {
     fn show_lag(&self, position: Position, oldest_ms: Option<i64>) {
         let head = self.archive.log_head().unwrap_or(position.readings);
         let revision = self.accounting.revision().unwrap_or(position.accounting);
+        let limit = self.config.alarm_lag;
+        let (id, now) = (&self.config.id, now_ms());
         update(&self.status, |s| {
             s.head = head;
             s.accounting_head = revision;
             s.lag_records = head.saturating_sub(position.readings) + revision.saturating_sub(position.accounting);
-            s.lag_seconds = if s.lag_records == 0 {
-                0.0
-            } else {
-                oldest_ms.map_or(0.0, |at| (now_ms() - at).max(0) as f64 / 1000.0)
-            };
+            s.lag_seconds =
+                if s.lag_records == 0 { 0.0 } else { oldest_ms.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0) };
+            let over = limit.filter(|limit| s.lag_seconds > limit.as_secs_f64());
+            match (over, s.alarm) {
+                (Some(limit), None) => {
+                    tracing::warn!(sink = %id, lag_seconds = s.lag_seconds, limit_seconds = limit.as_secs(),
+                        "sink is behind more than its alarm_lag_seconds; what it has not written is kept in the archive");
+                    s.alarm = Some(super::status::LagAlarm { since_ms: now, limit_seconds: limit.as_secs() });
+                }
+                (None, Some(_)) => {
+                    tracing::info!(sink = %id, lag_seconds = s.lag_seconds, "sink is within its alarm_lag_seconds again");
+                    s.alarm = None;
+                }
+                _ => {}
+            }
         });
     }
 

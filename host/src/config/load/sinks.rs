@@ -12,6 +12,8 @@ use crate::config::raw::RawSink;
 pub const DEFAULT_BATCH_RECORDS: u32 = 2_000;
 /// How long a batch that is not full waits, unless `linger_ms` says otherwise.
 pub const DEFAULT_LINGER_MS: u32 = 100;
+/// The alarm's lag unless `alarm_lag_seconds` says otherwise: an hour.
+pub const DEFAULT_ALARM_LAG_SECONDS: u32 = 3600;
 /// The schema unless `schema` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "meterhub";
 
@@ -31,6 +33,7 @@ impl Validator<'_> {
         let linger_ms = self.u32_in(&s.linger_ms, "linger_ms", 0..=60_000, DEFAULT_LINGER_MS);
         let retry_min = self.u32_in(&s.retry_min_ms, "retry_min_ms", 10..=3_600_000, 500);
         let retry_max = self.u32_in(&s.retry_max_ms, "retry_max_ms", 10..=3_600_000, 60_000);
+        let alarm = self.u32_in(&s.alarm_lag_seconds, "alarm_lag_seconds", 0..=31_536_000, DEFAULT_ALARM_LAG_SECONDS);
         if retry_min > retry_max {
             let at = s.retry_min_ms.as_ref().or(s.retry_max_ms.as_ref()).expect("a default pair is ordered");
             self.error(at, format!("retry_min_ms ({retry_min}) must be at most retry_max_ms ({retry_max})"));
@@ -59,6 +62,7 @@ impl Validator<'_> {
                 min: std::time::Duration::from_millis(u64::from(retry_min)),
                 max: std::time::Duration::from_millis(u64::from(retry_max)),
             },
+            alarm_lag: (alarm > 0).then(|| std::time::Duration::from_secs(u64::from(alarm))),
             settings_json,
         })
     }
@@ -151,6 +155,7 @@ mod tests {
         assert_eq!(sink.target.password, Some(PasswordSource::Env("PGPASS".into())));
         assert_eq!(sink.batch_records, super::DEFAULT_BATCH_RECORDS as usize);
         assert_eq!(sink.settings_json, "{}");
+        assert_eq!(sink.alarm_lag, Some(std::time::Duration::from_secs(3600)));
         assert_eq!(sink.plugin_pos.line, 5);
     }
 
