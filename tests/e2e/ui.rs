@@ -21,6 +21,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
+use meterhub_testkit::postgres::Schema;
 use meterhub_testkit::{
     APPLY_DEADLINE, Host, LineClient, START_DEADLINE, add_user, browser, default_config, http, login_ok, now_ms,
     plugins_dir, reading, request, wait_for, workspace,
@@ -598,4 +599,222 @@ fn ui_files_are_served_by_the_host_with_their_content_types() {
     assert_eq!(r.status, 404);
     let r = request(host.api, "POST", "/ui/js/app.js", &[], b"");
     assert_eq!(r.status, 401, "only reading is open");
+}
+
+/// A value dropped on a thread of its own: a [`Schema`] drops its tables
+/// with the blocking PostgreSQL client, which cannot run on the test's
+/// runtime.
+struct OffRuntime<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> std::ops::Deref for OffRuntime<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("not dropped yet")
+    }
+}
+
+impl<T: Send + 'static> Drop for OffRuntime<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(value)).join();
+        }
+    }
+}
+
+/// The config of a UI host with `sinks` (`[sinks.<id>]` tables) added.
+fn sink_host_config(sinks: &str) -> String {
+    default_config(&plugins_dir("wasm")) + "\n[web]\ncookie_secure = false\nstream_control_seconds = 1\n" + sinks
+}
+
+/// The text of `selector` in the sinks section (`null` when missing).
+fn sink_text(selector: &str) -> String {
+    format!("document.querySelector('#sinks ' + {})?.innerText", js_string(selector))
+}
+
+/// The text of `selector` in the sinks section, "" when missing.
+async fn sink_text_of(page: &Browser, selector: &str) -> String {
+    page.js(&format!("return {}", sink_text(selector))).await.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_the_plugins_page_shows_each_sink_its_state_position_lag_and_last_error() {
+    let _one = ONE_BROWSER.lock().await;
+    // `pg` writes into a schema of its own on the shared PostgreSQL; `down`
+    // points at a port where nothing listens, so it retries.
+    let schema = OffRuntime(Some(Schema::new("e2e_ui_sink")));
+    let unreachable = schema.url.replace(":5432/", ":1/");
+    assert_ne!(unreachable, schema.url, "{}", schema.url);
+    let sinks = format!(
+        "\n[sinks.pg]\nplugin = \"postgres\"\nurl = \"{}\"\nschema = \"{}\"\nlinger_ms = 20\n\
+         \n[sinks.down]\nplugin = \"postgres\"\nurl = \"{unreachable}\"\nschema = \"{}\"\nretry_min_ms = 200\nretry_max_ms = 1000\n",
+        schema.url, schema.name, schema.name
+    );
+    let host = Host::start_with(&sink_host_config(&sinks));
+    add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
+    let mut device = LineClient::connect(host.driver("tcp-in"));
+    let ts = now_ms() - 600_000;
+    for (i, value) in ["10.5", "11.25", "12"].into_iter().enumerate() {
+        send(&mut device, "gas-s1", "volume", ts + i as i64 * 60_000, value);
+    }
+    let sink = |id: &str| {
+        let status = host.get_ok("/api/v1/sinks");
+        status.as_array().and_then(|all| all.iter().find(|s| s["id"] == id).cloned())
+    };
+    let pg = wait_for("sink pg to deliver the readings", APPLY_DEADLINE, || {
+        sink("pg").filter(|s| s["state"] == "running" && s["position"].as_u64() >= Some(3) && s["lag_records"] == 0)
+    });
+    let down = wait_for("sink down to retry", APPLY_DEADLINE, || {
+        sink("down").filter(|s| s["state"] == "retrying" && s["last_error"]["message"].is_string())
+    });
+    let position = pg["position"].as_u64().expect("a position");
+    assert_eq!(pg["target"], schema.url.trim_start_matches("postgres://"), "{pg}");
+
+    let page = Browser::open(format!("http://{}", host.api), "e").await;
+    page.goto("/").await;
+    page.log_in("dina", "dina's password").await;
+    page.goto("/#/plugins").await;
+    let pg_row = "tr.sink[data-sink=\"pg\"]";
+    let down_row = "tr.sink[data-sink=\"down\"]";
+    page.wait(
+        "sink pg running with a position",
+        PAGE_DEADLINE,
+        &format!(
+            "(() => {{ const r = document.querySelector('#sinks {pg_row}'); \
+             return r && r.dataset.state === 'running' && Number(r.dataset.position) > 0 && r.dataset.lagRecords === '0'; }})()"
+        ),
+    )
+    .await;
+    page.wait(
+        "sink down retrying, with its error",
+        PAGE_DEADLINE,
+        &format!(
+            "document.querySelector('#sinks {down_row}')?.dataset.state === 'retrying' && \
+             document.querySelector('#sinks tr.sink-error[data-sink=\"down\"]')"
+        ),
+    )
+    .await;
+
+    // Russian: the section, the columns, the states, the counts, the error.
+    let russian_formats =
+        page.js("return import('/ui/js/format.js').then(f => [f.formatCount(1234567), f.formatAge(125000)])").await;
+    assert_eq!(russian_formats, json!(["1\u{a0}234\u{a0}567", "2 мин 5 с"]), "Russian digit groups and durations");
+    assert_eq!(page.js("return document.getElementById('sinks-title').textContent").await, "Выгрузки");
+    let headers = sink_text_of(&page, "thead").await;
+    for header in ["Выгрузка и куда", "Состояние", "Позиция", "Отставание", "Записано", "Отклонено", "Последняя запись"]
+    {
+        assert!(headers.contains(header), "{header:?} in {headers:?}");
+    }
+    let row = sink_text_of(&page, pg_row).await;
+    for expected in [
+        "pg".to_owned(),
+        "postgres".to_owned(),
+        pg["target"].as_str().unwrap().to_owned(),
+        format!("схема {}", schema.name),
+        "работает".to_owned(),
+        format!("{position}\nиз {position}"),
+        "0 зап.".to_owned(),
+        "0 с".to_owned(),
+        "пакетов:".to_owned(),
+        "назад".to_owned(),
+    ] {
+        assert!(row.contains(&expected), "{expected:?} in the pg row:\n{row}");
+    }
+    let state_class = page.js(&format!("return document.querySelector('#sinks {pg_row} .sink-state').className")).await;
+    assert!(state_class.as_str().is_some_and(|c| c.contains("state-running")), "{state_class}");
+    let row = sink_text_of(&page, down_row).await;
+    assert!(row.contains("повторяет попытку") && row.contains("ещё не было"), "the down row:\n{row}");
+    assert!(!row.contains("зап."), "no lag shown before the sink knows its position:\n{row}");
+    let message = down["last_error"]["message"].as_str().unwrap();
+    let error = sink_text_of(&page, "tr.sink-error[data-sink=\"down\"]").await;
+    assert!(error.starts_with("Последняя ошибка (") && error.contains("cannot reach"), "{error}");
+    assert!(
+        error.contains(message.split(": ").next().unwrap()),
+        "the message as the host says it ({message}):\n{error}"
+    );
+    let color = page
+        .js(&format!(
+            "return [getComputedStyle(document.querySelector('#sinks {pg_row} .sink-state')).color, \
+                     getComputedStyle(document.querySelector('#sinks {down_row} .sink-state')).color]"
+        ))
+        .await;
+    assert_eq!(color, json!(["rgb(26, 127, 55)", "rgb(179, 89, 0)"]), "running is --ok, retrying is --warn");
+    page.js("document.getElementById('sinks').scrollIntoView({block: 'nearest'}); return true").await;
+    page.screenshot("1-sinks-ru-1366").await;
+
+    // English.
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the sinks in English",
+        PAGE_DEADLINE,
+        &format!("document.getElementById('sinks-title')?.textContent === 'Sinks' && {}", sink_text(pg_row)),
+    )
+    .await;
+    let english_formats = page.js("return import('/ui/js/format.js').then(f => f.formatCount(1234567))").await;
+    assert_eq!(english_formats, "1,234,567");
+    let headers = sink_text_of(&page, "thead").await;
+    for header in ["Sink and target", "State", "Position", "Lag", "Delivered", "Retried", "Rejected", "Last success"] {
+        assert!(headers.contains(header), "{header:?} in {headers:?}");
+    }
+    let row = sink_text_of(&page, pg_row).await;
+    for expected in
+        [format!("schema {}", schema.name), "running".into(), "0 records".into(), "0 s".into(), " ago".into()]
+    {
+        assert!(row.contains(&expected), "{expected:?} in the pg row:\n{row}");
+    }
+    let row = sink_text_of(&page, down_row).await;
+    assert!(row.contains("retrying") && row.contains("never"), "the down row:\n{row}");
+    let error = sink_text_of(&page, "tr.sink-error[data-sink=\"down\"]").await;
+    assert!(error.starts_with("Last error (") && error.contains("cannot reach"), "{error}");
+    page.js("document.getElementById('sinks').scrollIntoView({block: 'nearest'}); return true").await;
+    page.screenshot("2-sinks-en-1366").await;
+
+    // A wall screen, in both languages.
+    page.client.set_window_size(1920, 1080).await.expect("resize");
+    page.wait("the sinks on a wall screen", PAGE_DEADLINE, &sink_text(pg_row)).await;
+    page.js("window.scrollTo(0, 0); return true").await;
+    page.screenshot("3-sinks-en-1920").await;
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the sinks in Russian again",
+        PAGE_DEADLINE,
+        &format!("document.getElementById('sinks-title')?.textContent === 'Выгрузки' && {}", sink_text(pg_row)),
+    )
+    .await;
+    page.screenshot("4-sinks-ru-1920").await;
+
+    // `meterhub status` says the same.
+    let out = host.cli(&["status"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = status.lines().collect();
+    assert!(lines.iter().any(|l| l.starts_with("SINK ") && l.contains("LAG RECORDS")), "{status}");
+    let pg_line = lines.iter().find(|l| l.starts_with("pg (postgres)")).unwrap_or_else(|| panic!("{status}"));
+    let fields: Vec<&str> = pg_line.split_whitespace().collect();
+    assert_eq!(fields[2..5], ["running", &position.to_string(), "0"], "{pg_line}");
+    let at = lines.iter().position(|l| l.starts_with("down (postgres)")).unwrap_or_else(|| panic!("{status}"));
+    let fields: Vec<&str> = lines[at].split_whitespace().collect();
+    assert_eq!(fields[2..6], ["retrying", "-", "-", "-"], "no position, no lag yet: {status}");
+    assert!(lines[at + 1].starts_with("  last error at ") && lines[at + 1].contains("cannot reach"), "{status}");
+
+    // Without sinks: the hint, in both languages.
+    std::fs::write(&host.config, sink_host_config("")).expect("write the config");
+    host.wait_generation(2);
+    let hint =
+        page.wait("the no-sinks hint", PAGE_DEADLINE, "document.getElementById('sinks-empty')?.textContent").await;
+    assert_eq!(hint, "Выгрузки не настроены: добавьте [sinks.<id>] в конфигурацию (docs/sinks.md)");
+    page.screenshot("5-no-sinks-ru-1920").await;
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the no-sinks hint in English",
+        PAGE_DEADLINE,
+        "document.getElementById('sinks-empty')?.textContent === \
+         'No sinks configured: add [sinks.<id>] to the configuration (docs/sinks.md)'",
+    )
+    .await;
+    let out = host.cli(&["status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SINKS: none"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
+    assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
+    page.close().await;
 }

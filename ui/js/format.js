@@ -38,6 +38,12 @@ export function formatMs(ms) {
   return t('unit.s', { n: (ms / 1000).toFixed(1) });
 }
 
+/** A count or a sequence number with the language's digit grouping ("12 345" in Russian, "12,345" in English). */
+export function formatCount(value) {
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: 0 }).format(value);
+}
+
 /** A number or a placeholder. */
 export function formatNumber(value, unit = '') {
   if (value === null || value === undefined) return '—';

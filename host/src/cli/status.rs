@@ -1,7 +1,8 @@
 //! `meterhub status`: every plugin instance of the running host, like
 //! supervisorctl: state, kind, version, pid (a native runner), uptime, calls,
 //! failures, last error;
-//! then the per-source counters.
+//! then the per-source counters, then the sinks (state, position, lag,
+//! counts, and the last error under each).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -95,7 +96,58 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
             rate["readings_per_s"].as_f64().unwrap_or(0.0)
         );
     }
+    print_sinks(&status["sinks"]);
     ExitCode::SUCCESS
+}
+
+/// The sinks: state, position, lag, counts; the last error, when there
+/// is one, on an indented line under its sink.
+fn print_sinks(sinks: &Value) {
+    say!();
+    let sinks = sinks.as_array().map_or(&[][..], Vec::as_slice);
+    if sinks.is_empty() {
+        say!("SINKS: none ([sinks.<id>] in the configuration, docs/sinks.md)");
+        return;
+    }
+    say!(
+        "{:<34} {:<12} {:>12} {:>12} {:>10} {:>12} {:>9} {:>9}  LAST SUCCESS",
+        "SINK",
+        "STATE",
+        "POSITION",
+        "LAG RECORDS",
+        "LAG S",
+        "DELIVERED",
+        "RETRIED",
+        "REJECTED"
+    );
+    let number = |v: &Value| v.as_u64().map_or_else(|| "-".to_owned(), |n| n.to_string());
+    for s in sinks {
+        // The lag is unknown until the sink has read its position from its database.
+        let known = s["position"].is_u64();
+        say!(
+            "{:<34} {:<12} {:>12} {:>12} {:>10} {:>12} {:>9} {:>9}  {}",
+            format!("{} ({})", s["id"].as_str().unwrap_or("?"), s["plugin"].as_str().unwrap_or("?")),
+            s["state"].as_str().unwrap_or("?"),
+            number(&s["position"]),
+            if known { number(&s["lag_records"]) } else { "-".to_owned() },
+            if known { format!("{:.1}", s["lag_seconds"].as_f64().unwrap_or(0.0)) } else { "-".to_owned() },
+            number(&s["delivered"]),
+            number(&s["retried"]),
+            number(&s["rejected"]),
+            s["last_success_ms"].as_i64().map_or_else(|| "-".to_owned(), meterhub_plugin_api::time::format_rfc3339_ms),
+        );
+        if let Some(error) = s.get("last_error").filter(|e| !e.is_null()) {
+            let mut lines = error["message"].as_str().unwrap_or("?").lines();
+            say!(
+                "  last error at {}: {}",
+                meterhub_plugin_api::time::format_rfc3339_ms(error["at_ms"].as_i64().unwrap_or(0)),
+                lines.next().unwrap_or("")
+            );
+            for line in lines {
+                say!("    {line}");
+            }
+        }
+    }
 }
 
 /// The configuration in effect, the last change and a refused one.
