@@ -172,12 +172,13 @@ mod tests {
     fn every_placeholder_is_filled_for_every_role() {
         for role in [NewRole::Codec, NewRole::Driver, NewRole::Sink] {
             for (path, text) in files("acme-gas", role) {
-                for placeholder in ["{crate", "{type}", "{id}", "{role}", "{description}", "{version}", "{api}"] {
+                for placeholder in ["{crate", "{type}", "{id}", "{role}", "{description}", "{version}", "{api}", "{capabilities}"] {
                     assert!(!text.contains(placeholder), "{role:?} {}: {placeholder}", path.display());
                 }
             }
             let manifest = &files("acme-gas", role)[0].1;
             assert!(manifest.contains(&format!("roles = [\"{}\"]", role.as_str())), "{manifest}");
+            assert_eq!(manifest.contains("postgres = true"), role == NewRole::Sink, "{manifest}");
         }
     }
 }
