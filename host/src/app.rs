@@ -101,6 +101,9 @@ pub fn check(config: &Config, catalog: &Catalog) -> Vec<String> {
             check(&driver.codec, Role::Codec, driver.codec_pos, driver.codec_settings());
         }
     }
+    for sink in &config.sinks {
+        problems.extend(crate::sink::problem(config, catalog, sink).map(|d| d.to_string()));
+    }
     problems
 }
 

@@ -371,6 +371,16 @@ fn a_sink_added_and_removed_by_hot_reload_under_load_resumes_where_it_stopped() 
         "{errors:?}"
     );
     assert!(sink_status(&host, "pg").is_none());
+    let since = meterhub_testkit::now_ms();
+    let missing =
+        config(Some(&sink_table("pg", &schema.url, &schema.name, "").replace("\"postgres\"\nurl", "\"nope\"\nurl")));
+    std::fs::write(&host.config, &missing).unwrap();
+    let errors = host.wait_refusal(since);
+    assert!(
+        errors.iter().any(|e| e.contains("[sinks.pg]: plugin \"nope\" is not in the plugins folder")),
+        "{errors:?}"
+    );
+    assert!(sink_status(&host, "pg").is_none());
 
     std::fs::write(&host.config, &with_sink).unwrap();
     host.wait_generation(4);

@@ -212,6 +212,12 @@ impl Host {
         if !restart_only.is_empty() {
             return Err(restart_only);
         }
+        // A configuration naming a sink that cannot run is refused; a plugin
+        // taken out of the folder makes its sinks wait instead (as drivers).
+        let sinks = if trigger == Trigger::Config { self.sinks.refusals(&config, &catalog) } else { Vec::new() };
+        if !sinks.is_empty() {
+            return Err(sinks);
+        }
         let running: BTreeMap<String, RunningSpec> =
             self.drivers.iter().map(|(id, d)| (id.clone(), d.spec.clone())).collect();
         let listeners = self

@@ -131,11 +131,40 @@ impl Sinks {
         changes
     }
 
+    /// What a change to `config` and `catalog` would start or restart and
+    /// cannot: a sink plugin that is missing, does not play the sink role,
+    /// lacks the capability or refuses its settings, at the place `plugin`
+    /// is written. A reload with any of them is refused (the start lets such
+    /// a sink wait for its plugin, like a driver).
+    pub fn refusals(&self, config: &Config, catalog: &Catalog) -> Vec<crate::config::Diagnostic> {
+        config
+            .sinks
+            .iter()
+            .filter(|sink| {
+                let fingerprint = resolve(catalog, sink).ok().map(|p| p.fingerprint.clone());
+                self.running.get(&sink.id).is_none_or(|r| r.config != **sink || r.fingerprint != fingerprint)
+            })
+            .filter_map(|sink| problem(config, catalog, sink))
+            .collect()
+    }
+
     /// Stop every sink (at shutdown): an unfinished transaction is rolled
     /// back by the database, and the position stays where it was.
     pub fn stop_all(&mut self) {
         self.running.clear();
     }
+}
+
+/// Why `sink` cannot run with `catalog`, at the place its plugin is named.
+pub fn problem(config: &Config, catalog: &Catalog, sink: &SinkConfig) -> Option<crate::config::Diagnostic> {
+    let made = resolve(catalog, sink).and_then(|p| {
+        crate::plugin::factory::supervised(&p, &sink.settings_json, config)
+            .map(drop)
+            .map_err(|e| format!("plugin {:?}: {e}", sink.plugin))
+    });
+    made.err().map(|message| {
+        crate::config::Diagnostic::new(&config.file, sink.plugin_pos, format!("[sinks.{}]: {message}", sink.id))
+    })
 }
 
 /// The sink plugin `sink` names, or why it cannot be had.
