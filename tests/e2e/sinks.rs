@@ -15,7 +15,12 @@ const TS: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
 /// The config of a host with the listener on TCP and HTTP and, when `sink`
 /// is given, a `[sinks.pg]` table with its lines.
 fn config(sink: Option<&str>) -> String {
-    let mut text = host_tables(&plugins_dir("wasm"))
+    config_with("wasm", sink)
+}
+
+/// The same with the plugins of `kind` (`wasm` or `native`).
+fn config_with(kind: &str, sink: Option<&str>) -> String {
+    let mut text = host_tables(&plugins_dir(kind))
         + r#"
 [drivers.tcp-in]
 plugin = "listener"
@@ -165,8 +170,17 @@ fn assert_same_readings(host: &Host, client: &mut Client) -> usize {
 
 #[test]
 fn readings_reach_postgres_exactly_once_and_exactly_as_archived() {
-    let schema = Schema::new("e2e_sink");
-    let host = Host::start_with(&config(Some(&sink_table("pg", &schema.url, &schema.name, ""))));
+    readings_reach_postgres_with("wasm");
+}
+
+#[test]
+fn the_native_sink_in_its_runner_process_writes_the_same() {
+    readings_reach_postgres_with("native");
+}
+
+fn readings_reach_postgres_with(kind: &str) {
+    let schema = Schema::new(&format!("e2e_sink_{kind}"));
+    let host = Host::start_with(&config_with(kind, Some(&sink_table("pg", &schema.url, &schema.name, ""))));
     let mut lines = Vec::new();
     for i in 0..300i64 {
         let value = format!("{}.{:03}", 123_456_789 + i, i % 1000);
