@@ -76,13 +76,13 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, fdatasync_floor, filesystem, ms, percentile};
+use meterhub_testkit::bench::{
+    Args, bench_data, check_archive, cpu_seconds, fdatasync_floor, filesystem, ms, percentile, readings_new,
+    wait_archived,
+};
 use meterhub_testkit::http::ANSWER_TIMEOUT;
 use meterhub_testkit::{Host, host_tables, now_ms, request, wait_for, workspace};
 
-/// How long the archive may go without applying anything while it is still
-/// behind what was acknowledged.
-const APPLY_STALL: Duration = Duration::from_secs(30);
 /// How long the peer may take to start (the first run installs its venv).
 const PEER_START: Duration = Duration::from_secs(300);
 /// How long the peer may take to stop on SIGTERM.
@@ -286,11 +286,11 @@ fn run_meterhub(options: &Options, data: &Path) -> Report {
     let rss = sampler.finish();
     let server_cpu = (tree_cpu(pid) - cpu_before) / load.elapsed.as_secs_f64();
 
-    let archived_then = readings_new(&host.get_ok("/api/v1/stats"));
+    let archived_then = readings_new(&host.get_ok("/api/v1/stats"), "http-in");
     let backlog = load.readings.saturating_sub(archived_then);
-    let stats = wait_archived(&host, load.readings);
+    let stats = wait_archived(&host, "http-in", load.readings);
     let catch_up = load.finished.elapsed();
-    check_archive(&stats, load.requests, load.readings);
+    check_archive(&stats, "http-in", load.requests, load.readings);
     let rss_after_kib = rss_kib(pid);
 
     host.stop();
@@ -596,57 +596,6 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// `readings_new` of the bench's source in `/api/v1/stats`.
-fn readings_new(stats: &Value) -> u64 {
-    stats["sources"]["http-in"]["readings_new"].as_u64().unwrap_or(0)
-}
-
-/// Poll `/api/v1/stats` until the archive shows `acked` new readings with
-/// balanced counters; panics if it makes no progress for [`APPLY_STALL`].
-fn wait_archived(host: &Host, acked: u64) -> Value {
-    let mut last = None;
-    let mut progressed = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let stats = host.get_ok("/api/v1/stats");
-        let archived = readings_new(&stats);
-        if archived >= acked && stats["balanced"] == true {
-            return stats;
-        }
-        if Some(archived) != last {
-            (last, progressed) = (Some(archived), Instant::now());
-        }
-        assert!(
-            progressed.elapsed() < APPLY_STALL,
-            "the archive is stuck at {archived} of {acked} acknowledged readings for {APPLY_STALL:?}:\n{stats:#}"
-        );
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-/// The archive holds exactly the acknowledged readings: no loss, no extra.
-/// The listener commits one frame per request.
-fn check_archive(stats: &Value, requests: u64, acked: u64) {
-    let total = &stats["total"];
-    let source = &stats["sources"]["http-in"];
-    let expect = [
-        ("total.received", &total["received"], requests),
-        ("sources.http-in.archived", &source["archived"], requests),
-        ("sources.http-in.readings_new", &source["readings_new"], acked),
-        ("total.duplicate", &total["duplicate"], 0),
-        ("total.quarantined", &total["quarantined"], 0),
-        ("total.rejected", &total["rejected"], 0),
-    ];
-    for (name, got, want) in expect {
-        assert!(
-            got.as_u64() == Some(want),
-            "archive check failed: {name} = {got}, expected {want} ({acked} readings acknowledged); /api/v1/stats:\n{stats:#}"
-        );
-    }
-    assert!(stats["balanced"] == true, "archive check failed: counters do not balance:\n{stats:#}");
-}
-
 /// Bytes allocated to the files under `dir` (what `du` counts).
 fn allocated_bytes(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
@@ -868,8 +817,7 @@ fn options() -> Options {
         |word| ["meterhub", "peer", "both"].contains(&word).then_some("--target"),
         "http_ingest",
     );
-    let kind = args.get("--kind").unwrap_or("wasm");
-    assert!(["wasm", "native"].contains(&kind), "kind: expected wasm or native, got {kind:?}");
+    let kind = args.plugin_kind();
     Options {
         targets: match args.get("--target").unwrap_or("both") {
             "meterhub" => vec![Target::Meterhub],
@@ -883,7 +831,7 @@ fn options() -> Options {
         meters: args.positive("--meters", 1000),
         rate: args.get("--rate").map(|_| args.positive("--rate", 1.0)),
         step_ms: args.positive("--step-ms", 60_000),
-        kind: kind.to_owned(),
+        kind,
         client_threads: args.positive("--client-threads", 1),
         keep: args.keep,
     }

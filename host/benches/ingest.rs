@@ -44,15 +44,11 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, fdatasync_floor, filesystem, ms, percentile};
+use meterhub_testkit::bench::{
+    Args, bench_data, check_archive, cpu_seconds, fdatasync_floor, filesystem, ms, percentile, wait_archived,
+};
 use meterhub_testkit::http::ANSWER_TIMEOUT;
 use meterhub_testkit::{Host, host_tables, now_ms, workspace};
-
-/// How long the archive may go without applying anything while it is still
-/// behind what was acknowledged.
-const APPLY_STALL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -225,25 +221,9 @@ fn run(host: &Host, connections: usize, window: usize, stop: Stop) -> Outcome {
     assert!(acked > 0, "no reading was acknowledged");
 
     // The archive must hold exactly what was acknowledged: no loss, no extra.
-    let stats = wait_applied(host, acked);
+    let stats = wait_archived(host, "tcp-in", acked);
     let archive_lag = finished.elapsed();
-    let total = &stats["total"];
-    let tcp = &stats["sources"]["tcp-in"];
-    let expect = [
-        ("total.received", &total["received"], acked),
-        ("sources.tcp-in.archived", &tcp["archived"], acked),
-        ("sources.tcp-in.readings_new", &tcp["readings_new"], acked),
-        ("total.duplicate", &total["duplicate"], 0),
-        ("total.quarantined", &total["quarantined"], 0),
-        ("total.rejected", &total["rejected"], 0),
-    ];
-    for (name, got, want) in expect {
-        assert!(
-            got.as_u64() == Some(want),
-            "archive check failed: {name} = {got}, expected {want} ({acked} readings acknowledged); /api/v1/stats:\n{stats:#}"
-        );
-    }
-    assert!(stats["balanced"] == true, "archive check failed: counters do not balance:\n{stats:#}");
+    check_archive(&stats, "tcp-in", acked, acked);
     Outcome { acked, elapsed, latencies_us, host_cpu, client_cpu, archive_lag }
 }
 
@@ -351,30 +331,6 @@ fn config(plugins: &Path) -> String {
         plugins.display()
     );
     host_tables(plugins) + "\n[drivers.tcp-in]\nplugin = \"listener\"\ntransport = \"tcp\"\nlisten = \"127.0.0.1:0\"\n"
-}
-
-/// Poll `/api/v1/stats` until the archive has received `acked` frames and its
-/// counters balance; panics if it makes no progress for [`APPLY_STALL`].
-fn wait_applied(host: &Host, acked: u64) -> Value {
-    let mut last = None;
-    let mut progressed = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let stats = host.get_ok("/api/v1/stats");
-        let received = stats["total"]["received"].as_u64();
-        if received >= Some(acked) && stats["balanced"] == true {
-            return stats;
-        }
-        if received != last {
-            (last, progressed) = (received, Instant::now());
-        }
-        assert!(
-            progressed.elapsed() < APPLY_STALL,
-            "the archive is stuck at {received:?} of {acked} acknowledged readings for {APPLY_STALL:?}:\n{stats:#}"
-        );
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
 }
 
 fn options() -> Options {

@@ -110,6 +110,13 @@ pub struct Args {
 }
 
 impl Args {
+    /// `--kind`: the plugins' build, `wasm` (the default) or `native`.
+    pub fn plugin_kind(&self) -> String {
+        let kind = self.get("--kind").unwrap_or("wasm");
+        assert!(["wasm", "native"].contains(&kind), "kind: expected wasm or native, got {kind:?}");
+        kind.to_owned()
+    }
+
     /// Parse the process arguments; `known` pairs each `--name` with its
     /// environment variable; `bench` names the bench in errors.
     pub fn parse(known: &[(&'static str, &str)], bare: impl Fn(&str) -> Option<&'static str>, bench: &str) -> Args {
@@ -149,4 +156,61 @@ impl Args {
     pub fn positive<T: std::str::FromStr + PartialOrd + Default>(&self, name: &str, default: T) -> T {
         positive(name, self.get(name).map(str::to_owned), default)
     }
+}
+
+/// How long the archive may make no progress while a bench waits for it.
+pub const APPLY_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `readings_new` of `source` in `/api/v1/stats`.
+pub fn readings_new(stats: &serde_json::Value, source: &str) -> u64 {
+    stats["sources"][source]["readings_new"].as_u64().unwrap_or(0)
+}
+
+/// Poll `/api/v1/stats` until the archive shows `readings` new readings of
+/// `source` with balanced counters; panics if it makes no progress for
+/// [`APPLY_STALL`].
+pub fn wait_archived(host: &crate::Host, source: &str, readings: u64) -> serde_json::Value {
+    let mut last = None;
+    let mut progressed = Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let stats = host.get_ok("/api/v1/stats");
+        let archived = readings_new(&stats, source);
+        if archived >= readings && stats["balanced"] == true {
+            return stats;
+        }
+        if Some(archived) != last {
+            (last, progressed) = (Some(archived), Instant::now());
+        }
+        assert!(
+            progressed.elapsed() < APPLY_STALL,
+            "the archive is stuck at {archived} of {readings} acknowledged readings for {APPLY_STALL:?}:\n{stats:#}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The archive holds exactly what was acknowledged through `source`:
+/// `frames` frames received and archived, `readings` new readings, nothing
+/// duplicate, quarantined or rejected, counters balanced. Panics naming the
+/// first difference.
+pub fn check_archive(stats: &serde_json::Value, source: &str, frames: u64, readings: u64) {
+    let total = &stats["total"];
+    let counters = &stats["sources"][source];
+    let expect = [
+        ("total.received".to_owned(), &total["received"], frames),
+        (format!("sources.{source}.archived"), &counters["archived"], frames),
+        (format!("sources.{source}.readings_new"), &counters["readings_new"], readings),
+        ("total.duplicate".to_owned(), &total["duplicate"], 0),
+        ("total.quarantined".to_owned(), &total["quarantined"], 0),
+        ("total.rejected".to_owned(), &total["rejected"], 0),
+    ];
+    for (name, got, want) in expect {
+        assert!(
+            got.as_u64() == Some(want),
+            "archive check failed: {name} = {got}, expected {want} ({readings} readings acknowledged); /api/v1/stats:\n{stats:#}"
+        );
+    }
+    assert!(stats["balanced"] == true, "archive check failed: counters do not balance:\n{stats:#}");
 }

@@ -172,7 +172,9 @@ mod tests {
     fn every_placeholder_is_filled_for_every_role() {
         for role in [NewRole::Codec, NewRole::Driver, NewRole::Sink] {
             for (path, text) in files("acme-gas", role) {
-                for placeholder in ["{crate", "{type}", "{id}", "{role}", "{description}", "{version}", "{api}", "{capabilities}"] {
+                for placeholder in
+                    ["{crate", "{type}", "{id}", "{role}", "{description}", "{version}", "{api}", "{capabilities}"]
+                {
                     assert!(!text.contains(placeholder), "{role:?} {}: {placeholder}", path.display());
                 }
             }
