@@ -87,13 +87,6 @@ fn delta_start(key: &[u8]) -> i64 {
     (u64::from_be_bytes(tail) ^ (1 << 63)) as i64
 }
 
-/// Whether a meter's registry record changed in what sinks keep of it (its
-/// first and last seen times move with every reading and are not news).
-fn registry_changed(old: &MeterRecord, new: &MeterRecord) -> bool {
-    let quiet = |m: &MeterRecord| MeterRecord { first_seen_ms: 0, last_seen_ms: 0, ..m.clone() };
-    quiet(old) != quiet(new)
-}
-
 fn period_byte(period: Period) -> u8 {
     match period {
         Period::Day => b'd',
@@ -185,6 +178,8 @@ pub struct ConsumerCommit {
 pub struct AccountingStore {
     db: SledDb,
     write_lock: Mutex<()>,
+    /// Whether writes keep the change index (only while sinks need it).
+    tracking: std::sync::atomic::AtomicBool,
 }
 
 impl AccountingStore {
@@ -192,9 +187,7 @@ impl AccountingStore {
     pub fn open(path: &Path) -> Result<AccountingStore, AccountingError> {
         let db = SledDb::open(path, 16 * 1024 * 1024, LOCK_WAIT)
             .map_err(|source| AccountingError::Open { path: path.to_path_buf(), source })?;
-        let store = AccountingStore { db, write_lock: Mutex::new(()) };
-        store.index_existing()?;
-        Ok(store)
+        Ok(AccountingStore { db, write_lock: Mutex::new(()), tracking: std::sync::atomic::AtomicBool::new(false) })
     }
 
     /// The database (a cheap handle).
@@ -447,40 +440,51 @@ impl AccountingStore {
         let mut revisions = Revisions::start(self)?;
         let now = now_ms();
         let mut modules: BTreeMap<String, ModuleRecord> = BTreeMap::new();
+        // Each module as stored before this commit (`None`: new).
+        let mut modules_before: BTreeMap<String, Option<ModuleRecord>> = BTreeMap::new();
         for s in &commit.sightings {
             let k = meter_key(&s.meter);
             let stored = self.get::<MeterRecord>(&k)?;
-            let mut record = stored.clone().unwrap_or_else(|| MeterRecord::new(&s.meter, &s.source, s.first_ms, now));
+            // News for sinks: what a sighting changes besides the first and
+            // last seen times (those move with every reading).
+            let mut news = stored.is_none();
+            let mut record = stored.unwrap_or_else(|| MeterRecord::new(&s.meter, &s.source, s.first_ms, now));
+            news |= record.source != s.source;
             record.source.clone_from(&s.source);
             record.first_seen_ms = record.first_seen_ms.min(s.first_ms);
             record.last_seen_ms = record.last_seen_ms.max(s.last_ms);
             for (name, info) in &s.channels {
-                record.channels.entry(name.clone()).or_insert_with(|| info.clone());
+                if !record.channels.contains_key(name) {
+                    news = true;
+                    record.channels.insert(name.clone(), info.clone());
+                }
             }
-            if s.model.is_some() {
+            if s.model.is_some() && s.model != record.model {
+                news = true;
                 record.model.clone_from(&s.model);
             }
             if s.module.is_some() && s.module != record.module {
+                news = true;
                 if let Some(old) = record.module.take() {
-                    let mut m = self.module_for(&mut modules, &old, now)?;
+                    let mut m = self.module_for(&mut modules, &mut modules_before, &old, now)?;
                     m.meters.remove(&s.meter);
                     modules.insert(old, m);
                 }
                 record.module.clone_from(&s.module);
             }
             if let Some(module) = &record.module {
-                let mut m = self.module_for(&mut modules, module, now)?;
+                let mut m = self.module_for(&mut modules, &mut modules_before, module, now)?;
                 m.meters.insert(s.meter.clone());
                 modules.insert(module.clone(), m);
             }
-            if stored.as_ref().is_none_or(|old| registry_changed(old, &record)) {
+            if news {
                 revisions.record(self, &mut batch, &Changed::Meter(s.meter.clone()))?;
             }
             batch.insert(k.clone(), seal_json(&k, &record)?);
         }
         for (id, m) in &modules {
             let k = module_key(id);
-            if self.get::<ModuleRecord>(&k)?.as_ref() != Some(m) {
+            if modules_before.get(id).is_none_or(|before| before.as_ref() != Some(m)) {
                 revisions.record(self, &mut batch, &Changed::Module(id.clone()))?;
             }
             batch.insert(k.clone(), seal_json(&k, m)?);
@@ -554,12 +558,16 @@ impl AccountingStore {
     fn module_for(
         &self,
         pending: &mut BTreeMap<String, ModuleRecord>,
+        before: &mut BTreeMap<String, Option<ModuleRecord>>,
         id: &str,
         now: i64,
     ) -> Result<ModuleRecord, AccountingError> {
         if let Some(m) = pending.remove(id) {
             return Ok(m);
         }
-        Ok(self.get(&module_key(id))?.unwrap_or_else(|| ModuleRecord::new(id, now)))
+        let stored: Option<ModuleRecord> = self.get(&module_key(id))?;
+        let record = stored.clone().unwrap_or_else(|| ModuleRecord::new(id, now));
+        before.insert(id.to_owned(), stored);
+        Ok(record)
     }
 }

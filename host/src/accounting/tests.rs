@@ -429,6 +429,7 @@ fn changes(store: &AccountingStore, after: u64) -> Vec<(u64, super::store::Chang
 fn the_change_index_holds_each_changed_item_once_at_its_latest_revision() {
     use super::store::Changed;
     let mut w = World::new();
+    w.store.track_changes().expect("track");
     for h in 0..30 {
         w.send(vec![reading("m1", "volume", T0 + h * HOUR, &(100 + h).to_string())], Some("mod-1"));
     }
@@ -466,20 +467,30 @@ fn the_change_index_holds_each_changed_item_once_at_its_latest_revision() {
 }
 
 #[test]
-fn a_store_written_before_the_change_index_is_indexed_whole_at_open() {
+fn changes_made_while_the_index_is_not_kept_are_indexed_whole_when_it_is() {
     let mut w = World::new();
     for h in 0..30 {
         w.send(vec![reading("m1", "volume", T0 + h * HOUR, &(100 + h).to_string())], None);
     }
+    // No sink yet: nothing is indexed, the consumer pays nothing for it.
     w.run();
-    let indexed = changes(&w.store, 0).len();
-    let path = w.store.path().to_path_buf();
-    w.store.forget_change_index().expect("forget");
     assert!(changes(&w.store, 0).is_empty());
+    assert_eq!(w.store.revision().expect("revision"), 0);
+    // A sink arrives: the whole state is indexed once.
+    w.store.track_changes().expect("track");
+    let indexed = changes(&w.store, 0);
+    assert_eq!(indexed.len(), 4, "two days, a month, the meter: {indexed:?}");
+    let head = w.store.revision().expect("revision");
+    // Kept from now on; a restart keeps the complete index as it is.
+    w.send(vec![reading("m1", "volume", T0 + 30 * HOUR, "130")], None);
+    w.run();
+    assert_eq!(changes(&w.store, head).len(), 2);
+    let path = w.store.path().to_path_buf();
+    let head = w.store.revision().expect("revision");
     w.store.close();
     drop(w.consumer);
-    let store = Arc::try_unwrap(w.store).expect("the only handle");
-    drop(store);
+    drop(Arc::try_unwrap(w.store).expect("the only handle"));
     let reopened = AccountingStore::open(&path).expect("reopen");
-    assert_eq!(changes(&reopened, 0).len(), indexed);
+    reopened.track_changes().expect("track");
+    assert_eq!(reopened.revision().expect("revision"), head, "a complete index is not built again");
 }

@@ -70,6 +70,14 @@ impl Sinks {
     /// stay). Returns a line per change, for the log and the status.
     pub fn apply(&mut self, config: &Config, catalog: &Catalog) -> Vec<String> {
         let mut changes = Vec::new();
+        if !config.sinks.is_empty() {
+            // Sinks follow the accounting's change index: keep it from now
+            // on (built first when it is not complete; seconds on a large
+            // registry).
+            if let Err(e) = tokio::task::block_in_place(|| self.accounting.track_changes()) {
+                tracing::error!(error = %e, "the accounting's change index cannot be kept; sinks get no deltas until it can");
+            }
+        }
         let configured: BTreeMap<&str, &SinkConfig> = config.sinks.iter().map(|s| (s.id.as_str(), s)).collect();
         let removed: Vec<String> =
             self.running.keys().filter(|id| !configured.contains_key(id.as_str())).cloned().collect();
