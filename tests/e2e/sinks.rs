@@ -675,3 +675,34 @@ fn the_password_comes_from_a_file_or_the_environment_and_is_never_logged() {
     assert!(!host.log().contains(password), "the password is in the log");
     assert!(!host.get_ok("/api/v1/status").to_string().contains(password));
 }
+
+#[test]
+fn a_sink_plugin_instance_shows_in_the_status_and_an_operator_can_stop_and_start_it() {
+    let schema = Schema::new("e2e_sink_operator");
+    let host = Host::start_with(&config(Some(&sink_table(
+        "pg",
+        &schema.url,
+        &schema.name,
+        "retry_min_ms = 100\nretry_max_ms = 500\n",
+    ))));
+    send_lines(&host, &[reading("m1", "volume", TS, "1")]);
+    wait_delivered(&host, "pg", 1, APPLY_DEADLINE);
+    let instance = |host: &Host| {
+        host.get_ok("/api/v1/status")["instances"].as_array().unwrap().iter().find(|i| i["name"] == "pg/sink").cloned()
+    };
+    let first = instance(&host).expect("the sink's plugin instance in the status");
+    assert_eq!((first["plugin"].as_str(), first["role"].as_str()), (Some("postgres"), Some("sink")), "{first}");
+
+    // Stopped by an operator: its batches wait (and are kept), ingest goes on.
+    let (code, _) = meterhub_testkit::http(host.api, "POST", "/api/v1/instances/pg/sink/stop", b"");
+    assert_eq!(code, 202);
+    send_lines(&host, &[reading("m1", "volume", TS + 1000, "2")]);
+    let waiting = wait_for("the stopped sink to wait", APPLY_DEADLINE, || {
+        sink_status(&host, "pg").filter(|s| s["state"] == "retrying" && s["lag_records"].as_u64() >= Some(1))
+    });
+    assert!(waiting["last_error"]["message"].as_str().unwrap().contains("stopped"), "{waiting}");
+    let (code, _) = meterhub_testkit::http(host.api, "POST", "/api/v1/instances/pg/sink/start", b"");
+    assert_eq!(code, 202);
+    wait_delivered(&host, "pg", 2, APPLY_DEADLINE);
+    assert_eq!(assert_same_readings(&host, &mut schema.client()), 2);
+}

@@ -465,7 +465,12 @@ impl Host {
                 running: d.runtime.is_some(),
             })
             .collect();
-        view.instances = self.drivers.values().flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()]).collect();
+        view.instances = self
+            .drivers
+            .values()
+            .flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()])
+            .chain(self.sinks.entries())
+            .collect();
         view.config.file = self.config.file.display().to_string();
         view.accounting = self.config.accounting.clone();
         if let Some(applied) = applied {

@@ -36,6 +36,9 @@ struct Running {
     /// The plugin version it runs; `None` while it waits for its plugin.
     fingerprint: Option<String>,
     stop: watch::Sender<bool>,
+    /// Its plugin instance as `/api/v1/status` shows it (`<id>/sink`):
+    /// calls, failures, quarantine, and the operator's restart.
+    entry: crate::plugin::supervisor::InstanceEntry,
 }
 
 impl Drop for Running {
@@ -104,11 +107,13 @@ impl Sinks {
             )));
             let (stop, stopped) = watch::channel(false);
             let mut commands = None;
+            let entry;
             match plugin.and_then(|p| {
                 crate::plugin::factory::supervised(&p, &sink.settings_json, config)
                     .map_err(|e| format!("plugin {:?}: {e}", sink.plugin))
             }) {
                 Ok(instance) => {
+                    entry = crate::plugin::supervisor::InstanceEntry::of(id, "sink", &instance);
                     let (sender, receiver) = tokio::sync::mpsc::channel(COMMAND_QUEUE);
                     commands = Some(sender);
                     let worker = worker::Worker {
@@ -125,6 +130,8 @@ impl Sinks {
                     changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
                 }
                 Err(reason) => {
+                    entry =
+                        crate::plugin::supervisor::InstanceEntry::unavailable(id, "sink", &sink.plugin, reason.clone());
                     tracing::error!(sink = %id, %reason, "sink cannot run; it waits for its plugin");
                     update(&status, |s| {
                         s.state = SinkState::Waiting;
@@ -134,9 +141,14 @@ impl Sinks {
                 }
             }
             self.board.insert(id, SinkEntry { status, commands });
-            self.running.insert(id.to_owned(), Running { config: sink.clone(), fingerprint, stop });
+            self.running.insert(id.to_owned(), Running { config: sink.clone(), fingerprint, stop, entry });
         }
         changes
+    }
+
+    /// The sink plugin instances, for the status (`<id>/sink`).
+    pub fn entries(&self) -> impl Iterator<Item = crate::plugin::supervisor::InstanceEntry> + '_ {
+        self.running.values().map(|r| r.entry.clone())
     }
 
     /// What a change to `config` and `catalog` would start or restart and
