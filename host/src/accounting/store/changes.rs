@@ -217,20 +217,6 @@ impl AccountingStore {
         }
     }
 
-    /// How many items changed after revision `after`, counting at most
-    /// `cap` (the index is compacted: an item changed many times counts once).
-    pub fn changed_since(&self, after: u64, cap: usize) -> Result<u64, AccountingError> {
-        let mut n = 0u64;
-        for item in self.db()?.range(revision_key(after.saturating_add(1))..revision_key(u64::MAX)).keys() {
-            let k = item.map_err(AccountingError::storage("scan changes"))?;
-            if k.len() != 10 || k[0] != b'r' || n as usize >= cap {
-                break;
-            }
-            n += 1;
-        }
-        Ok(n)
-    }
-
     /// Up to `limit` changes after revision `after`, in revision order.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Changed)>, AccountingError> {
         let mut out = Vec::new();
