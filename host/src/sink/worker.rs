@@ -238,7 +238,7 @@ impl Worker {
             s.head = head;
             s.accounting_head = revision;
             // Revisions, not items: an upper bound (counting the compacted
-            // items is a scan, measured to slow a catching-up sink 30x).
+            // items would be a scan of the index every round).
             s.lag_records = head.saturating_sub(position.readings) + revision.saturating_sub(position.accounting);
             s.lag_seconds =
                 if s.lag_records == 0 { 0.0 } else { oldest_ms.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0) };
