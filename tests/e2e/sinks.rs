@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use meterhub_testkit::postgres::{Client, Cluster, Schema};
-use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, host_tables, plugins_dir, reading, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, default_config, plugins_dir, reading, wait_for};
 
 const TS: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
 
@@ -20,18 +20,7 @@ fn config(sink: Option<&str>) -> String {
 
 /// The same with the plugins of `kind` (`wasm` or `native`).
 fn config_with(kind: &str, sink: Option<&str>) -> String {
-    let mut text = host_tables(&plugins_dir(kind))
-        + r#"
-[drivers.tcp-in]
-plugin = "listener"
-transport = "tcp"
-listen = "127.0.0.1:0"
-
-[drivers.http-in]
-plugin = "listener"
-transport = "http"
-listen = "127.0.0.1:0"
-"#;
+    let mut text = default_config(&plugins_dir(kind));
     if let Some(sink) = sink {
         text.push_str(sink);
     }

@@ -433,15 +433,22 @@ impl Validator<'_> {
         }
     }
 
-    fn driver(&mut self, id: &Spanned<String>, spanned: &Spanned<RawDriver>) -> Option<DriverConfig> {
-        let before = self.diagnostics.len();
-        let d = spanned.get_ref();
+    /// An instance id (`[drivers.<id>]`, `[sinks.<id>]`): lower-case
+    /// letters, digits, '-' or '_'.
+    fn instance_id(&mut self, id: &Spanned<String>, what: &str) {
         let name = id.get_ref();
         if name.is_empty()
             || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         {
-            self.error(id, format!("driver id {name:?} must be lower-case letters, digits, '-' or '_'"));
+            self.error(id, format!("{what} id {name:?} must be lower-case letters, digits, '-' or '_'"));
         }
+    }
+
+    fn driver(&mut self, id: &Spanned<String>, spanned: &Spanned<RawDriver>) -> Option<DriverConfig> {
+        let before = self.diagnostics.len();
+        let d = spanned.get_ref();
+        let name = id.get_ref();
+        self.instance_id(id, "driver");
         let transport_name = d.transport.get_ref().as_str();
         let allowed: &[&str] = match transport_name {
             "tcp" => &["listen", "max_pending", "idle_timeout_ms", "max_connections", "max_connections_per_peer"],

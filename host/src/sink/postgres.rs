@@ -178,8 +178,7 @@ fn tls(target: &PostgresTarget) -> Result<tokio_postgres_rustls::MakeRustlsConne
         Some(path) => {
             let pem = std::fs::read(path)
                 .map_err(|e| Failure::Setup(format!("cannot read ca_file {}: {e}", path.display())))?;
-            let mut reader = std::io::BufReader::new(pem.as_slice());
-            for cert in rustls_pemfile_certs(&mut reader, path)? {
+            for cert in pem_certificates(&pem, path)? {
                 roots.add(cert).map_err(|e| {
                     Failure::Setup(format!("ca_file {}: a certificate is unusable: {e}", path.display()))
                 })?;
@@ -205,17 +204,13 @@ fn tls(target: &PostgresTarget) -> Result<tokio_postgres_rustls::MakeRustlsConne
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// The certificates of a PEM file.
-fn rustls_pemfile_certs(
-    reader: &mut dyn std::io::BufRead,
+/// The certificates of `pem`, the text of the file `path`.
+fn pem_certificates(
+    pem: &[u8],
     path: &std::path::Path,
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Failure> {
     use rustls::pki_types::pem::PemObject;
-    let mut text = Vec::new();
-    reader
-        .read_to_end(&mut text)
-        .map_err(|e| Failure::Setup(format!("cannot read ca_file {}: {e}", path.display())))?;
-    let certs: Result<Vec<_>, _> = rustls::pki_types::CertificateDer::pem_slice_iter(&text).collect();
+    let certs: Result<Vec<_>, _> = rustls::pki_types::CertificateDer::pem_slice_iter(pem).collect();
     match certs {
         Ok(certs) if !certs.is_empty() => Ok(certs),
         Ok(_) => Err(Failure::Setup(format!("ca_file {} holds no PEM certificate", path.display()))),

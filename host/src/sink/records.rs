@@ -38,9 +38,17 @@ fn flags(d: &Delta) -> Vec<String> {
     .collect()
 }
 
+/// The units of registers, read from the registry once per batch.
+pub type Units = std::collections::HashMap<(String, String), String>;
+
 /// A change of the accounting store as a sink receives it, with the item's
 /// value now; `None` when the item is gone without a trace (a meter removed).
-pub fn change(store: &AccountingStore, changed: &Changed) -> Result<Option<SinkRecord>, AccountingError> {
+/// `units` keeps the registers' units found so far in the batch.
+pub fn change(
+    store: &AccountingStore,
+    changed: &Changed,
+    units: &mut Units,
+) -> Result<Option<SinkRecord>, AccountingError> {
     Ok(match changed {
         Changed::Delta { meter, channel, month, start_ms }
         | Changed::DeltaRemoved { meter, channel, month, start_ms } => {
@@ -51,10 +59,18 @@ pub fn change(store: &AccountingStore, changed: &Changed) -> Result<Option<SinkR
             let now = store.deltas(meter, Some(channel), period, *start_ms, start_ms.saturating_add(1))?;
             match now.into_iter().next() {
                 Some((_, d)) => {
-                    let unit = store
-                        .meter(meter)?
-                        .and_then(|m| m.channels.get(channel).map(|c| c.unit.clone()))
-                        .unwrap_or_default();
+                    let register = (meter.clone(), channel.clone());
+                    let unit = match units.get(&register) {
+                        Some(unit) => unit.clone(),
+                        None => {
+                            let unit = store
+                                .meter(meter)?
+                                .and_then(|m| m.channels.get(channel).map(|c| c.unit.clone()))
+                                .unwrap_or_default();
+                            units.insert(register, unit.clone());
+                            unit
+                        }
+                    };
                     Some(SinkRecord::Delta(DeltaRecord {
                         key,
                         label: d.start.clone(),

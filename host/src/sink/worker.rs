@@ -323,8 +323,9 @@ impl Worker {
                 let changes = accounting
                     .changes_after(position.accounting, room)
                     .map_err(|e| Failure::Unavailable(format!("cannot read the accounting's changes: {e}")))?;
+                let mut units = super::records::Units::new();
                 for (rev, changed) in changes {
-                    let record = match super::records::change(&accounting, &changed) {
+                    let record = match super::records::change(&accounting, &changed, &mut units) {
                         Ok(Some(record)) => Ok(record),
                         // Gone without a trace: nothing to deliver.
                         Ok(None) => continue,

@@ -28,11 +28,7 @@ impl Validator<'_> {
         let before = self.diagnostics.len();
         let s = spanned.get_ref();
         let name = id.get_ref();
-        if name.is_empty()
-            || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            self.error(id, format!("sink id {name:?} must be lower-case letters, digits, '-' or '_'"));
-        }
+        self.instance_id(id, "sink");
         let target = self.postgres_target(s);
         let batch_records = self.u32_in(&s.batch_records, "batch_records", 1..=100_000, DEFAULT_BATCH_RECORDS);
         let linger_ms = self.u32_in(&s.linger_ms, "linger_ms", 0..=60_000, DEFAULT_LINGER_MS);
