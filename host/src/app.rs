@@ -184,6 +184,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(Hub::new(archive.clone(), accounting.clone(), auth.clone(), StreamSettings::of(&config.web))?);
     let publisher_task = tokio::spawn(publisher.clone().run(pipeline.bus.subscribe(), auth.changes()));
     let live = LiveView::default();
+    let center = Arc::new(crate::sync::center::Center::new(journal.clone(), archive.clone()));
     let sink_board = crate::sink::status::SinkBoard::default();
     let rates = api::rates::Rates::default();
     // Damage found before the stores opened stays in /health for this run.
@@ -209,6 +210,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         publisher,
         gates: gates.clone(),
         sinks: sink_board.clone(),
+        center: center.clone(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_gate = gates.gate("api", config.api.limits, true);
@@ -216,7 +218,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %api_addr, "api listening");
 
     let sinks = crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board);
-    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries, gates, sinks);
+    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries, gates, sinks, center);
     let run_file = run_file(&config);
     let write_run_file = move |host: &Host| {
         let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };

@@ -37,5 +37,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod publish;
 pub mod sink;
+pub mod sync;
+pub mod tls;
 pub mod transport;
 pub mod web;

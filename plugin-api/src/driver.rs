@@ -80,6 +80,10 @@ pub enum Event {
 pub const META_RESUME_KEY: &str = "resume.key";
 /// Frame metadata holding the new value of the resume mark, an integer.
 pub const META_RESUME_MARK: &str = "resume.mark";
+/// Frame metadata moving several marks at once: `resume.mark.<key>` holds
+/// the new value of mark `<key>` (a center's sync frames move a site's
+/// readings and accounting positions together).
+pub const META_RESUME_MARK_PREFIX: &str = "resume.mark.";
 /// The settings key under which a new driver instance gets its resume marks
 /// (`{"<key>": <mark>, ...}`), present only when there are marks. The host
 /// may hand out marks lower than the latest committed ones (never higher):

@@ -37,7 +37,7 @@ pub mod wasm;
 
 pub use driver::{
     Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, META_RESUME_KEY,
-    META_RESUME_MARK, SETTINGS_RESUME,
+    META_RESUME_MARK, META_RESUME_MARK_PREFIX, SETTINGS_RESUME,
 };
 pub use model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 pub use plugin::{Identified, Identity, Plugin, PluginInfo, Role, Roles};

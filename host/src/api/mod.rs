@@ -22,6 +22,7 @@ pub mod sinks;
 pub mod state;
 pub mod status;
 pub mod stream;
+pub mod sync;
 pub mod table;
 pub mod visibility;
 

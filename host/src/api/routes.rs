@@ -124,6 +124,12 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         Endpoint::Sinks => Ok(super::sinks::list(&state)),
         Endpoint::SinkDeadLetters => return super::sinks::dead_letters(&state, id, &params).await,
         Endpoint::SinkResend => return super::sinks::resend(&state, id).await,
+        Endpoint::Sync => Ok(super::sync::overview(&state)),
+        Endpoint::SyncPosition => Ok(super::sync::position(&state, &req, segments.get(4).copied().unwrap_or_default())),
+        Endpoint::SyncBatches => {
+            let site = segments.get(4).copied().unwrap_or_default().to_owned();
+            return super::sync::batch(&state, req, &site, peer).await;
+        }
     };
     result.unwrap_or_else(|e| {
         tracing::error!(%path, error = %e, "archive read failed");

@@ -34,6 +34,8 @@ pub struct ApiState {
     pub gates: Arc<meterhub_http::Gates>,
     /// Every sink's status.
     pub sinks: crate::sink::status::SinkBoard,
+    /// The sites this host takes data from, when it is a monitoring center.
+    pub center: Arc<crate::sync::center::Center>,
 }
 
 impl ApiState {

@@ -57,6 +57,12 @@ pub enum Endpoint {
     SinkDeadLetters,
     /// `POST /api/v1/sinks/{id}/dead-letters/resend`.
     SinkResend,
+    /// `GET /api/v1/sync`.
+    Sync,
+    /// `GET /api/v1/sync/sites/{site}/position` (a site's token).
+    SyncPosition,
+    /// `POST /api/v1/sync/sites/{site}/batches` (a site's token).
+    SyncBatches,
     /// Login, session, users, audit (`api/auth.rs`).
     Auth(AuthEndpoint),
     /// Live streams (`api/stream.rs`).
@@ -154,6 +160,7 @@ const VIEWER: Access = Access::Role(Viewer);
 const DISPATCHER: Access = Access::Role(Dispatcher);
 const OPERATOR: Access = Access::Role(Operator);
 const ADMIN: Access = Access::Role(Admin);
+const SITE: Access = Access::Site;
 
 const V1: Seg = Is("api");
 
@@ -221,6 +228,11 @@ const ROUTES: &[Route] = &[
     route("POST", &[V1, Is("v1"), Is("instances"), Any, Any, Any], Endpoint::InstanceAction, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("redecode")], Endpoint::Redecode, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("sinks"), Any, Is("dead-letters"), Is("resend")], Endpoint::SinkResend, OPERATOR),
+    // Sync to a monitoring center: the links at a glance; a center's
+    // receiver, which answers to a site's token only.
+    route("GET", &[V1, Is("v1"), Is("sync")], Endpoint::Sync, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("sync"), Is("sites"), Any, Is("position")], Endpoint::SyncPosition, SITE),
+    route("POST", &[V1, Is("v1"), Is("sync"), Is("sites"), Any, Is("batches")], Endpoint::SyncBatches, SITE),
     // Users and the audit log.
     route("GET", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::Users), ADMIN),
     route("POST", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::UserAdd), ADMIN),

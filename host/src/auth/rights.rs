@@ -13,4 +13,8 @@ pub enum Access {
     Open,
     /// A logged-in user whose role includes this one.
     Role(Role),
+    /// A site of this monitoring center, by its token: the sync receiver
+    /// (`crate::sync::center::Center::authenticate`) checks it before the
+    /// request is read; users' sessions are not asked for.
+    Site,
 }

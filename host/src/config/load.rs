@@ -249,6 +249,7 @@ impl Validator<'_> {
         for (id, sink) in &raw.sinks {
             sinks.extend(self.sink(id, sink));
         }
+        let center = raw.center.as_ref().map(|c| self.center(c));
 
         if !self.diagnostics.is_empty() {
             self.diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
@@ -275,6 +276,7 @@ impl Validator<'_> {
             web,
             drivers,
             sinks,
+            center,
             positions: self.positions(&raw),
         })
     }

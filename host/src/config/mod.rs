@@ -14,6 +14,7 @@ pub mod raw;
 pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
 pub use model::{
-    AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, PasswordSource, PostgresTarget,
-    SinkConfig, SupervisionPolicy, TransportConfig, WebConfig,
+    AccountingConfig, ApiConfig, CenterConfig, CenterLink, CenterSite, Config, DriverConfig, LogConfig, LogFormat,
+    PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER, SinkConfig, SinkKind, SupervisionPolicy,
+    TransportConfig, WebConfig,
 };

@@ -43,6 +43,8 @@ pub struct Config {
     pub drivers: Vec<DriverConfig>,
     /// Sink instances, by id order.
     pub sinks: Vec<SinkConfig>,
+    /// The center's side of the sync, when this host is a monitoring center.
+    pub center: Option<CenterConfig>,
     /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
     /// ...), or its table when the key is absent; for reload refusals.
     pub positions: std::collections::BTreeMap<&'static str, Pos>,
@@ -347,14 +349,10 @@ pub struct SupervisionPolicy {
 /// One sink instance (`[sinks.<id>]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkConfig {
-    /// Instance id: its name in the status, the API and the database.
+    /// Instance id: its name in the status, the API and the target.
     pub id: String,
-    /// Sink plugin id.
-    pub plugin: String,
-    /// Where `plugin` is written.
-    pub plugin_pos: Pos,
-    /// The database it writes to.
-    pub target: PostgresTarget,
+    /// What it writes to, and how.
+    pub kind: SinkKind,
     /// Most records in one batch.
     pub batch_records: usize,
     /// How long a batch that is not full waits for more records.
@@ -364,8 +362,76 @@ pub struct SinkConfig {
     /// In alarm while the oldest undelivered reading is older than this
     /// (`None`: never).
     pub alarm_lag: Option<std::time::Duration>,
+}
+
+impl SinkConfig {
+    /// What it is, for the status and the log: the plugin's id, or `sync-center`.
+    pub fn kind(&self) -> &str {
+        match &self.kind {
+            SinkKind::Plugin(p) => &p.plugin,
+            SinkKind::Center(_) => SYNC_CENTER,
+        }
+    }
+}
+
+/// The name of the host's own sink that replicates to a monitoring center.
+pub const SYNC_CENTER: &str = "sync-center";
+
+/// What a sink writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkKind {
+    /// A PostgreSQL database, through a sink plugin.
+    Plugin(PluginSink),
+    /// A monitoring center (`kind = "sync-center"`).
+    Center(CenterLink),
+}
+
+/// A sink plugin and its database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSink {
+    /// Sink plugin id.
+    pub plugin: String,
+    /// Where `plugin` is written.
+    pub plugin_pos: Pos,
+    /// The database it writes to.
+    pub target: PostgresTarget,
     /// Plugin settings as a JSON object text.
     pub settings_json: String,
+}
+
+/// A site's link to its monitoring center.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CenterLink {
+    /// The center's API, `http://host:port` or `https://host:port`.
+    pub url: String,
+    /// This site's name at the center.
+    pub site: String,
+    /// The file holding the site's token (its first line).
+    pub token_file: std::path::PathBuf,
+    /// CA certificates for HTTPS instead of the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Most bytes per second on the wire (`None`: no cap).
+    pub rate_limit_bytes: Option<u64>,
+}
+
+/// The center's side of the sync (`[center]`): the sites it takes data from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CenterConfig {
+    /// The sites, by name.
+    pub sites: Vec<CenterSite>,
+    /// The largest batch a site may send, compressed, bytes.
+    pub max_batch_bytes: usize,
+    /// A link is in alarm when its site has not sent for this long.
+    pub alarm_silence: Option<std::time::Duration>,
+}
+
+/// One site a center takes data from (`[center.sites.<site>]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CenterSite {
+    /// Its name: its meters are `<site>/<meter>` at the center.
+    pub name: String,
+    /// The file holding its token (its first line).
+    pub token_file: std::path::PathBuf,
 }
 
 /// A PostgreSQL database a sink writes to.

@@ -29,6 +29,32 @@ pub struct RawConfig {
     /// Sink instances by id.
     #[serde(default)]
     pub sinks: BTreeMap<Spanned<String>, Spanned<RawSink>>,
+    /// The center's side of the sync.
+    #[serde(default)]
+    pub center: Option<Spanned<RawCenter>>,
+}
+
+/// `[center]`: this host is a monitoring center.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCenter {
+    /// The largest batch a site may send, compressed, MiB.
+    #[serde(default)]
+    pub max_batch_mib: Option<Spanned<u32>>,
+    /// A site's link is in alarm after this long without a batch, seconds (0: never).
+    #[serde(default)]
+    pub alarm_silence_seconds: Option<Spanned<u32>>,
+    /// The sites, by name.
+    #[serde(default)]
+    pub sites: BTreeMap<Spanned<String>, Spanned<RawCenterSite>>,
+}
+
+/// `[center.sites.<site>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCenterSite {
+    /// The file holding the site's token.
+    pub token_file: Spanned<String>,
 }
 
 /// `[host]`.
@@ -217,11 +243,24 @@ pub struct RawDriver {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSink {
+    /// `sync-center` for a link to a monitoring center; absent for a plugin sink.
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
     /// Sink plugin id.
-    pub plugin: Spanned<String>,
+    #[serde(default)]
+    pub plugin: Option<Spanned<String>>,
     /// The database, `postgres://user@host:port/database[?sslmode=require]`,
-    /// without a password.
+    /// without a password; or the center, `http(s)://host:port`.
     pub url: Spanned<String>,
+    /// This site's name at the center (`sync-center`).
+    #[serde(default)]
+    pub site: Option<Spanned<String>>,
+    /// The file holding this site's token at the center (`sync-center`).
+    #[serde(default)]
+    pub token_file: Option<Spanned<String>>,
+    /// Most KiB per second on the wire (`sync-center`; 0: no cap).
+    #[serde(default)]
+    pub rate_limit_kib_s: Option<Spanned<u32>>,
     /// Environment variable holding the password.
     #[serde(default)]
     pub password_env: Option<Spanned<String>>,

@@ -41,6 +41,8 @@ impl Codecs {
     /// Decode `frame` with its source's codec. Every failure is a reason.
     pub fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, String> {
         match self.by_source.get_mut(&frame.source) {
+            // A center's sites' batches: the host's own format.
+            None if crate::sync::frame::is_sync(frame) => crate::sync::frame::decode(frame),
             None => Err(format!("no codec is configured for source {:?}", frame.source)),
             Some(CodecSlot::Unavailable(reason)) => Err(reason.clone()),
             Some(CodecSlot::Ready(codec)) => match codec.decode(frame) {

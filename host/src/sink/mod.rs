@@ -11,9 +11,11 @@
 //! - [`Sinks`] (here): the running sinks, changed with the configuration
 //!   and the plugins folder like the drivers.
 
+pub mod plugin_target;
 pub mod postgres;
 pub mod records;
 pub mod status;
+pub mod target;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -23,7 +25,7 @@ use meterhub_plugin_api::Role;
 use meterhub_storage::archive::{Archive, StoredReading};
 use tokio::sync::{broadcast, watch};
 
-use crate::config::{Config, SinkConfig};
+use crate::config::{Config, SYNC_CENTER, SinkConfig, SinkKind};
 use crate::plugin::Catalog;
 use status::{SinkBoard, SinkEntry, SinkError, SinkState, SinkStatus, StatusCell, update};
 
@@ -91,7 +93,7 @@ impl Sinks {
         }
         for (id, sink) in configured {
             let plugin = resolve(catalog, sink);
-            let fingerprint = plugin.as_ref().ok().map(|p| p.fingerprint.clone());
+            let fingerprint = plugin.as_ref().ok().and_then(Option::as_ref).map(|p| p.fingerprint.clone());
             if let Some(running) = self.running.get(id)
                 && running.config == *sink
                 && running.fingerprint == fingerprint
@@ -99,51 +101,84 @@ impl Sinks {
                 continue;
             }
             let was_running = self.running.remove(id).is_some();
-            let status: StatusCell = Arc::new(Mutex::new(SinkStatus::new(
-                id,
-                &sink.plugin,
-                postgres::describe(&sink.target),
-                &sink.target.schema,
-            )));
+            let (plugin_id, target, schema) = match &sink.kind {
+                SinkKind::Plugin(p) => (p.plugin.as_str(), postgres::describe(&p.target), p.target.schema.as_str()),
+                SinkKind::Center(link) => (SYNC_CENTER, format!("{} as site {}", link.url, link.site), ""),
+            };
+            let status: StatusCell = Arc::new(Mutex::new(SinkStatus::new(id, plugin_id, target, schema)));
             let (stop, stopped) = watch::channel(false);
+            let (sender, receiver) = tokio::sync::mpsc::channel(COMMAND_QUEUE);
             let mut commands = None;
             let entry;
-            match plugin.and_then(|p| {
-                crate::plugin::factory::supervised(&p, &sink.settings_json, config)
-                    .map_err(|e| format!("plugin {:?}: {e}", sink.plugin))
-            }) {
-                Ok(instance) => {
-                    entry = crate::plugin::supervisor::InstanceEntry::of(id, "sink", &instance);
-                    let (sender, receiver) = tokio::sync::mpsc::channel(COMMAND_QUEUE);
+            match (&sink.kind, plugin) {
+                (SinkKind::Center(link), _) => {
+                    entry = crate::plugin::supervisor::InstanceEntry::unavailable(
+                        id,
+                        "sink",
+                        SYNC_CENTER,
+                        "the host's own sink: no plugin instance".into(),
+                    );
+                    let target = crate::sync::link::LinkTarget::new(id, link.clone(), self.archive.clone(), status.clone());
+                    self.spawn(sink, target, &status, stopped, receiver);
                     commands = Some(sender);
-                    let worker = worker::Worker {
-                        commands: receiver,
-                        config: sink.clone(),
-                        plugin: Arc::new(Mutex::new(instance)),
-                        archive: self.archive.clone(),
-                        accounting: self.accounting.clone(),
-                        status: status.clone(),
-                        bus: self.bus.subscribe(),
-                        stop: stopped,
-                    };
-                    tokio::spawn(worker.run());
                     changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
                 }
-                Err(reason) => {
-                    entry =
-                        crate::plugin::supervisor::InstanceEntry::unavailable(id, "sink", &sink.plugin, reason.clone());
-                    tracing::error!(sink = %id, %reason, "sink cannot run; it waits for its plugin");
-                    update(&status, |s| {
-                        s.state = SinkState::Waiting;
-                        s.last_error = Some(SinkError { at_ms: meterhub_storage::clock::now_ms(), message: reason });
-                    });
-                    changes.push(format!("sink {id}: waiting for its plugin"));
-                }
+                (SinkKind::Plugin(p), plugin) => match plugin.and_then(|plugin| {
+                    let plugin = plugin.ok_or_else(|| format!("plugin {:?} is not a sink plugin", p.plugin))?;
+                    crate::plugin::factory::supervised(&plugin, &p.settings_json, config)
+                        .map_err(|e| format!("plugin {:?}: {e}", p.plugin))
+                }) {
+                    Ok(instance) => {
+                        entry = crate::plugin::supervisor::InstanceEntry::of(id, "sink", &instance);
+                        let target = plugin_target::PluginTarget {
+                            sink: id.to_owned(),
+                            plugin_id: p.plugin.clone(),
+                            plugin: Arc::new(Mutex::new(instance)),
+                            target: p.target.clone(),
+                            connection: None,
+                        };
+                        self.spawn(sink, target, &status, stopped, receiver);
+                        commands = Some(sender);
+                        changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
+                    }
+                    Err(reason) => {
+                        entry =
+                            crate::plugin::supervisor::InstanceEntry::unavailable(id, "sink", &p.plugin, reason.clone());
+                        tracing::error!(sink = %id, %reason, "sink cannot run; it waits for its plugin");
+                        update(&status, |s| {
+                            s.state = SinkState::Waiting;
+                            s.last_error = Some(SinkError { at_ms: meterhub_storage::clock::now_ms(), message: reason });
+                        });
+                        changes.push(format!("sink {id}: waiting for its plugin"));
+                    }
+                },
             }
             self.board.insert(id, SinkEntry { status, commands });
             self.running.insert(id.to_owned(), Running { config: sink.clone(), fingerprint, stop, entry });
         }
         changes
+    }
+
+    /// Start the worker of `sink` delivering to `target`.
+    fn spawn<T: target::Target>(
+        &self,
+        sink: &SinkConfig,
+        target: T,
+        status: &StatusCell,
+        stop: watch::Receiver<bool>,
+        commands: tokio::sync::mpsc::Receiver<status::Command>,
+    ) {
+        let worker = worker::Worker {
+            commands,
+            config: sink.clone(),
+            target,
+            archive: self.archive.clone(),
+            accounting: self.accounting.clone(),
+            status: status.clone(),
+            bus: self.bus.subscribe(),
+            stop,
+        };
+        tokio::spawn(worker.run());
     }
 
     /// The sink plugin instances, for the status (`<id>/sink`).
@@ -161,7 +196,7 @@ impl Sinks {
             .sinks
             .iter()
             .filter(|sink| {
-                let fingerprint = resolve(catalog, sink).ok().map(|p| p.fingerprint.clone());
+                let fingerprint = resolve(catalog, sink).ok().flatten().map(|p| p.fingerprint.clone());
                 self.running.get(&sink.id).is_none_or(|r| r.config != **sink || r.fingerprint != fingerprint)
             })
             .filter_map(|sink| problem(config, catalog, sink))
@@ -177,24 +212,28 @@ impl Sinks {
 
 /// Why `sink` cannot run with `catalog`, at the place its plugin is named.
 pub fn problem(config: &Config, catalog: &Catalog, sink: &SinkConfig) -> Option<crate::config::Diagnostic> {
-    let made = resolve(catalog, sink).and_then(|p| {
-        crate::plugin::factory::supervised(&p, &sink.settings_json, config)
+    let SinkKind::Plugin(p) = &sink.kind else { return None };
+    let made = resolve(catalog, sink).and_then(|plugin| match plugin {
+        Some(plugin) => crate::plugin::factory::supervised(&plugin, &p.settings_json, config)
             .map(drop)
-            .map_err(|e| format!("plugin {:?}: {e}", sink.plugin))
+            .map_err(|e| format!("plugin {:?}: {e}", p.plugin)),
+        None => Ok(()),
     });
     made.err().map(|message| {
-        crate::config::Diagnostic::new(&config.file, sink.plugin_pos, format!("[sinks.{}]: {message}", sink.id))
+        crate::config::Diagnostic::new(&config.file, p.plugin_pos, format!("[sinks.{}]: {message}", sink.id))
     })
 }
 
-/// The sink plugin `sink` names, or why it cannot be had.
-fn resolve(catalog: &Catalog, sink: &SinkConfig) -> Result<Arc<crate::plugin::LoadedPlugin>, String> {
-    let plugin = crate::lifecycle::plan::resolve(catalog, &sink.plugin, Role::Sink)?;
+/// The sink plugin `sink` names (`None` for the host's own sinks), or why
+/// it cannot be had.
+fn resolve(catalog: &Catalog, sink: &SinkConfig) -> Result<Option<Arc<crate::plugin::LoadedPlugin>>, String> {
+    let SinkKind::Plugin(p) = &sink.kind else { return Ok(None) };
+    let plugin = crate::lifecycle::plan::resolve(catalog, &p.plugin, Role::Sink)?;
     if !plugin.manifest.capabilities.postgres {
         return Err(format!(
             "plugin {:?} does not declare the postgres capability in its plugin.toml, which this host's sinks provide",
-            sink.plugin
+            p.plugin
         ));
     }
-    Ok(plugin)
+    Ok(Some(plugin))
 }

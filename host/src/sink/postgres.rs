@@ -10,88 +10,17 @@
 //! record and put it on the dead-letter list).
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use meterhub_plugin_api::{Migration, SqlValue, Statement};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls};
 
+use super::target::{DeadLetter, Failure, Log, Position};
 use crate::config::{PasswordSource, PostgresTarget};
 
 /// How long connecting may take before it counts as "unreachable".
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What went wrong, sorted by what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Failure {
-    /// The database cannot be reached or is busy: the same batch again later.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The database refuses the sink's setup or statements (a login, a
-    /// missing database, a table of someone else's, a right, the plugin's
-    /// SQL): the same batch again later, once an operator has acted.
-    #[error("{0}")]
-    Setup(String),
-    /// The database refuses the data of this batch (a value, a
-    /// constraint): one of its records can never be written.
-    #[error("{0}")]
-    Data(String),
-    /// Another writer moved the sink's position (two hosts with one sink
-    /// id and database): the position is read again.
-    #[error("{0}")]
-    Moved(String),
-}
-
-/// The logs a sink follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Log {
-    /// The archive's readings, by sequence number.
-    Readings,
-    /// The accounting's changes (deltas, meters, modules), by revision.
-    Accounting,
-}
-
-impl Log {
-    /// Its name in the dead-letter table and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Log::Readings => "readings",
-            Log::Accounting => "accounting",
-        }
-    }
-
-    /// The log named `name`.
-    pub fn parse(name: &str) -> Option<Log> {
-        match name {
-            "readings" => Some(Log::Readings),
-            "accounting" => Some(Log::Accounting),
-            _ => None,
-        }
-    }
-}
-
-/// Where a sink stands in each log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Position {
-    /// The archive sequence number delivered through.
-    pub readings: u64,
-    /// The accounting revision delivered through.
-    pub accounting: u64,
-}
-
-/// A record left out of a batch, with why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    /// The log it comes from.
-    pub log: Log,
-    /// Its sequence number in that log.
-    pub seq: u64,
-    /// The record as the sink received it, JSON.
-    pub record: String,
-    /// Why it was left out.
-    pub reason: String,
-}
 
 /// What a resend of the dead letters did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -173,49 +102,8 @@ fn wants_tls(url: &str) -> bool {
 }
 
 fn tls(target: &PostgresTarget) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Failure> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &target.ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| Failure::Setup(format!("cannot read ca_file {}: {e}", path.display())))?;
-            for cert in pem_certificates(&pem, path)? {
-                roots.add(cert).map_err(|e| {
-                    Failure::Setup(format!("ca_file {}: a certificate is unusable: {e}", path.display()))
-                })?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    // ring, not aws-lc-rs (which needs cmake and a long C build); rustls
-    // deprecated ring's provider for lacking post-quantum key exchange,
-    // which a database link on the operator's network does not need yet.
-    #[allow(deprecated, reason = "ring's provider without post-quantum key exchange, chosen above")]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Failure::Setup(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = crate::tls::client_config(target.ca_file.as_deref()).map_err(Failure::Setup)?;
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
-/// The certificates of `pem`, the text of the file `path`.
-fn pem_certificates(
-    pem: &[u8],
-    path: &std::path::Path,
-) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Failure> {
-    use rustls::pki_types::pem::PemObject;
-    let certs: Result<Vec<_>, _> = rustls::pki_types::CertificateDer::pem_slice_iter(pem).collect();
-    match certs {
-        Ok(certs) if !certs.is_empty() => Ok(certs),
-        Ok(_) => Err(Failure::Setup(format!("ca_file {} holds no PEM certificate", path.display()))),
-        Err(e) => Err(Failure::Setup(format!("ca_file {}: {e}", path.display()))),
-    }
 }
 
 /// Sort a database error by what to do about it, with a message that says

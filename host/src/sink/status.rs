@@ -86,6 +86,13 @@ pub struct SinkStatus {
     pub last_success_ms: Option<i64>,
     /// The last error, kept after a success so operators see what happened.
     pub last_error: Option<SinkError>,
+    /// What kind of failure the sink is retrying after (`unavailable`:
+    /// its target cannot be reached; `setup`: it refuses; `moved`,
+    /// `data`), `None` once a batch went through.
+    pub failure: Option<&'static str>,
+    /// Since when a batch has been on its way without an answer, ms
+    /// (a link to a monitoring center; a long wait is a stalled link).
+    pub in_flight_since_ms: Option<i64>,
     /// Set while the oldest undelivered reading is older than the sink's
     /// `alarm_lag_seconds`: since when, and the limit.
     pub alarm: Option<LagAlarm>,
@@ -122,6 +129,8 @@ impl SinkStatus {
             schema_version: None,
             last_success_ms: None,
             last_error: None,
+            failure: None,
+            in_flight_since_ms: None,
             alarm: None,
         }
     }

@@ -8,70 +8,29 @@
 //! batch), and the others go on. Ingestion never waits for a sink: the
 //! worker only reads the archive.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use meterhub_plugin_api::{SinkRecord, SqlBatch};
-use meterhub_storage::archive::{Archive, LogEntry, StoredReading};
+use meterhub_plugin_api::SinkRecord;
+use meterhub_storage::archive::{Archive, StoredReading};
 use meterhub_storage::clock::now_ms;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::postgres::{Connection, DeadLetter, Failure, Log, Position};
 use super::status::{Command, SinkError, SinkState, StatusCell, update};
+use super::target::{Failure, Item, Log, Position, Target};
 use crate::accounting::AccountingStore;
 use crate::config::SinkConfig;
-use crate::plugin::instance::PluginInstance;
-use crate::plugin::supervisor::Supervised;
 
 /// How long an idle sink waits before looking at the log again (newly
 /// archived readings wake it at once).
 const IDLE_POLL: Duration = Duration::from_millis(500);
-/// Most dead letters one resend writes.
-const RESEND_LIMIT: i64 = 10_000;
-
-/// One item of a batch: a record of one of the logs, or why it cannot be read.
-struct Item {
-    log: Log,
-    seq: u64,
-    record: Result<SinkRecord, String>,
-}
-
-impl Item {
-    fn of(entry: LogEntry) -> Item {
-        match entry {
-            Ok(stored) => Item { log: Log::Readings, seq: stored.seq, record: Ok(super::records::reading(stored)) },
-            Err(unreadable) => Item {
-                log: Log::Readings,
-                seq: unreadable.seq,
-                record: Err(format!("the archive cannot read this record: {}", unreadable.error)),
-            },
-        }
-    }
-
-    fn dead(&self, reason: String) -> DeadLetter {
-        let record = match &self.record {
-            Ok(record) => serde_json::to_string(record).unwrap_or_default(),
-            Err(_) => serde_json::json!({ "unreadable": self.seq }).to_string(),
-        };
-        DeadLetter { log: self.log, seq: self.seq, record, reason }
-    }
-}
-
-/// Where the sink stands after writing `items` from `from`.
-fn position_after(from: Position, items: &[Item]) -> Position {
-    let last = |log: Log| items.iter().rev().find(|i| i.log == log).map(|i| i.seq);
-    Position {
-        readings: last(Log::Readings).unwrap_or(from.readings),
-        accounting: last(Log::Accounting).unwrap_or(from.accounting),
-    }
-}
 
 /// A sink instance's worker.
-pub struct Worker {
+pub struct Worker<T: Target> {
     /// Its configuration.
     pub config: SinkConfig,
-    /// Its plugin instance (calls block: they run on the blocking pool).
-    pub plugin: Arc<Mutex<Supervised>>,
+    /// Where it delivers.
+    pub target: T,
     /// What it follows: the readings.
     pub archive: Arc<dyn Archive>,
     /// What it follows: deltas and the registry.
@@ -94,22 +53,22 @@ enum Round {
     Idle,
 }
 
-impl Worker {
+impl<T: Target> Worker<T> {
     /// Run until told to stop.
     pub async fn run(mut self) {
-        let mut connection: Option<(Connection, Position)> = None;
+        let mut position: Option<Position> = None;
         let mut failures = 0u32;
-        tracing::info!(sink = %self.config.id, plugin = %self.config.plugin, target = %super::postgres::describe(&self.config.target.clone()), "sink started");
+        tracing::info!(sink = %self.config.id, kind = %self.config.kind(), target = %self.target.describe(), "sink started");
         while !*self.stop.borrow() {
             while let Ok(command) = self.commands.try_recv() {
-                self.serve(command, &mut connection).await;
+                self.target.serve(command).await;
             }
-            match self.round(&mut connection).await {
+            match self.round(&mut position).await {
                 Ok(Round::Delivered) => failures = 0,
                 Ok(Round::Idle) => {
                     failures = 0;
                     if let Some(command) = self.idle().await {
-                        self.serve(command, &mut connection).await;
+                        self.target.serve(command).await;
                     }
                 }
                 Err(failure) => {
@@ -120,11 +79,13 @@ impl Worker {
                     update(&self.status, |s| {
                         s.state = SinkState::Retrying;
                         s.retried += 1;
+                        s.failure = Some(failure.kind());
                         s.last_error = Some(SinkError { at_ms: now_ms(), message });
                     });
                     // Whatever failed, the next attempt starts from what the
                     // database says: a fresh connection and its position.
-                    connection = None;
+                    position = None;
+                    self.target.disconnect();
                     self.wait_failing(delay).await;
                 }
             }
@@ -144,62 +105,6 @@ impl Worker {
         }
     }
 
-    /// Answer a request of the API on the current connection.
-    async fn serve(&mut self, command: Command, connection: &mut Option<(Connection, Position)>) {
-        let not_connected = || {
-            let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-            let why = status.last_error.as_ref().map_or_else(String::new, |e| format!(": {}", e.message));
-            format!("sink {} is not connected to its database{why}", self.config.id)
-        };
-        match command {
-            Command::DeadLetters(limit, reply) => {
-                let answer = match connection.as_ref() {
-                    Some((conn, _)) => conn.dead_letters(limit, &self.config.target).await.map_err(|e| e.to_string()),
-                    None => Err(not_connected()),
-                };
-                let _ = reply.send(answer);
-            }
-            Command::Resend(reply) => {
-                let answer = match connection.as_mut() {
-                    Some((conn, _)) => self.resend(conn).await.map_err(|e| e.to_string()),
-                    None => Err(not_connected()),
-                };
-                let _ = reply.send(answer);
-            }
-        }
-    }
-
-    /// Write the dead letters again through the plugin: those it now
-    /// writes leave the list, those it still refuses stay with the new reason.
-    async fn resend(&mut self, conn: &mut Connection) -> Result<super::postgres::Resent, Failure> {
-        let letters = conn.dead_letters(RESEND_LIMIT, &self.config.target).await?;
-        let mut records = Vec::new();
-        let mut keys = Vec::new();
-        for letter in &letters {
-            if let (Ok(record), Some(log)) =
-                (serde_json::from_value::<SinkRecord>(letter.record.clone()), Log::parse(&letter.log))
-            {
-                records.push(record);
-                keys.push((log, letter.seq));
-            }
-        }
-        let batch = if records.is_empty() { SqlBatch::default() } else { self.map(records.clone()).await? };
-        let mut still = Vec::new();
-        for rejected in &batch.rejected {
-            if let (Some(record), Some(&(log, seq))) =
-                (records.get(rejected.index as usize), keys.get(rejected.index as usize))
-            {
-                let record = serde_json::to_string(record).unwrap_or_default();
-                still.push(DeadLetter { log, seq, record, reason: rejected.reason.clone() });
-            }
-        }
-        let written: Vec<(Log, u64)> =
-            keys.into_iter().filter(|&(log, seq)| !still.iter().any(|d| d.log == log && d.seq == seq)).collect();
-        let resent = conn.resend(&batch.statements, &written, &still, &self.config.target).await?;
-        tracing::info!(sink = %self.config.id, written = resent.written, refused = resent.refused, "dead letters sent again");
-        Ok(resent)
-    }
-
     /// Wait `delay` unless told to stop.
     async fn pause(&mut self, delay: Duration) {
         tokio::select! {
@@ -209,11 +114,11 @@ impl Worker {
     }
 
     /// Connect when needed, read a batch after the position, deliver it.
-    async fn round(&mut self, connection: &mut Option<(Connection, Position)>) -> Result<Round, Failure> {
-        if connection.is_none() {
-            *connection = Some(self.connect().await?);
+    async fn round(&mut self, connected: &mut Option<Position>) -> Result<Round, Failure> {
+        if connected.is_none() {
+            *connected = Some(self.connect().await?);
         }
-        let (conn, position) = connection.as_mut().expect("connected above");
+        let position = connected.as_mut().expect("connected above");
         let mut items = self.read(*position).await?;
         if items.len() < self.config.batch_records && !self.config.linger.is_zero() && !items.is_empty() {
             self.pause(self.config.linger).await;
@@ -221,9 +126,12 @@ impl Worker {
         }
         self.show_lag(*position, oldest_archived(&items));
         if items.is_empty() {
+            self.target.idle(*position).await?;
             return Ok(Round::Idle);
         }
-        self.deliver(conn, position, &items).await?;
+        let status = self.status.clone();
+        let report = move |records, rejected, to| delivered(&status, records, rejected, to);
+        self.target.deliver(&items, position, &report).await?;
         Ok(Round::Delivered)
     }
 
@@ -284,28 +192,21 @@ impl Worker {
         self.show_lag(position, oldest_archived(&items));
     }
 
-    /// A fresh connection with the schema set up and the position read.
-    async fn connect(&mut self) -> Result<(Connection, Position), Failure> {
+    /// A fresh connection with the target set up and its position read.
+    async fn connect(&mut self) -> Result<Position, Failure> {
         update(&self.status, |s| s.state = SinkState::Starting);
-        let target = &self.config.target;
-        let mut conn = Connection::open(&self.config.id, target).await?;
-        let plugin = self.plugin.clone();
-        let migrations = tokio::task::spawn_blocking(move || lock(&plugin).migrations())
-            .await
-            .map_err(|e| Failure::Setup(format!("the plugin call failed: {e}")))?
-            .map_err(|fault| Failure::Setup(fault.to_string()))?
-            .map_err(|refusal| Failure::Setup(format!("plugin {} gave no schema: {refusal}", self.config.plugin)))?;
-        let version = conn.migrate(&self.config.plugin, &migrations, target).await?;
-        let position = conn.position(target).await?;
+        let connected = self.target.connect().await?;
+        let position = connected.position;
         update(&self.status, |s| {
             s.state = SinkState::Running;
+            s.failure = None;
             s.position = Some(position.readings);
             s.accounting_position = Some(position.accounting);
-            s.schema_version = Some(version);
+            s.schema_version = connected.schema_version;
         });
         tracing::info!(sink = %self.config.id, readings = position.readings, accounting = position.accounting,
-            schema_version = version, "sink connected");
-        Ok((conn, position))
+            schema_version = connected.schema_version, "sink connected");
+        Ok(position)
     }
 
     /// Up to a batch after `position`: readings first, then changes of the
@@ -331,7 +232,7 @@ impl Worker {
                         Ok(None) => continue,
                         Err(e) => Err(format!("the accounting cannot read this change: {e}")),
                     };
-                    items.push(Item { log: Log::Accounting, seq: rev, record });
+                    items.push(Item { log: Log::Accounting, seq: rev, frame: None, record });
                 }
             }
             Ok(items)
@@ -340,96 +241,14 @@ impl Worker {
         .map_err(|e| Failure::Unavailable(format!("reading the logs failed: {e}")))?
     }
 
-    /// Deliver `items` (in log order) from `position`, moving it along. A
-    /// slice the database refuses for its data is halved until the record
-    /// is found, which goes to the dead-letter list.
-    async fn deliver(&mut self, conn: &mut Connection, position: &mut Position, items: &[Item]) -> Result<(), Failure> {
-        let mut pending = vec![(0, items.len())];
-        while let Some((from, to)) = pending.pop() {
-            let slice = &items[from..to];
-            match self.write(conn, *position, slice).await {
-                Ok(()) => {}
-                Err(Failure::Data(reason)) if slice.len() == 1 => {
-                    let dead = [slice[0].dead(reason.clone())];
-                    let to = position_after(*position, slice);
-                    conn.write(&[], &dead, *position, to, &self.config.target).await?;
-                    tracing::error!(sink = %self.config.id, log = slice[0].log.as_str(), seq = slice[0].seq, %reason,
-                        "record put on the sink's dead-letter list");
-                    self.delivered(1, 1, to);
-                }
-                Err(Failure::Data(_)) => {
-                    let middle = from + slice.len() / 2;
-                    pending.push((middle, to));
-                    pending.push((from, middle));
-                    continue;
-                }
-                Err(other) => return Err(other),
-            }
-            *position = position_after(*position, slice);
-        }
-        Ok(())
-    }
+}
 
-    /// Write one slice: the plugin's statements, its refusals and the
-    /// unreadable records as dead letters, and the position, in one
-    /// transaction.
-    async fn write(&mut self, conn: &mut Connection, position: Position, slice: &[Item]) -> Result<(), Failure> {
-        let mut dead = Vec::new();
-        let mut records = Vec::with_capacity(slice.len());
-        let mut indices = Vec::with_capacity(slice.len());
-        for (i, item) in slice.iter().enumerate() {
-            match &item.record {
-                Ok(record) => {
-                    records.push(record.clone());
-                    indices.push(i);
-                }
-                Err(reason) => dead.push(item.dead(reason.clone())),
-            }
-        }
-        let batch = if records.is_empty() { SqlBatch::default() } else { self.map(records).await? };
-        for rejected in &batch.rejected {
-            match indices.get(rejected.index as usize) {
-                Some(&i) => dead.push(slice[i].dead(format!("the plugin refused it: {}", rejected.reason))),
-                None => {
-                    return Err(Failure::Setup(format!(
-                        "plugin {} refused record {} of a batch of {}",
-                        self.config.plugin,
-                        rejected.index,
-                        indices.len()
-                    )));
-                }
-            }
-        }
-        let to = position_after(position, slice);
-        conn.write(&batch.statements, &dead, position, to, &self.config.target).await?;
-        for d in &dead {
-            tracing::error!(sink = %self.config.id, log = d.log.as_str(), seq = d.seq, reason = %d.reason,
-                "record put on the sink's dead-letter list");
-        }
-        self.delivered(slice.len() as u64, dead.len() as u64, to);
-        Ok(())
-    }
-
-    /// The plugin's statements for `records`; a refusal of the whole batch
-    /// rejects every record of it.
-    async fn map(&self, records: Vec<SinkRecord>) -> Result<SqlBatch, Failure> {
-        let plugin = self.plugin.clone();
-        let count = records.len();
-        let answer = tokio::task::spawn_blocking(move || lock(&plugin).write(&records))
-            .await
-            .map_err(|e| Failure::Setup(format!("the plugin call failed: {e}")))?
-            .map_err(|fault| Failure::Setup(fault.to_string()))?;
-        Ok(answer.unwrap_or_else(|reason| SqlBatch {
-            statements: Vec::new(),
-            rejected: (0..count as u32)
-                .map(|index| meterhub_plugin_api::RejectedRecord { index, reason: reason.clone() })
-                .collect(),
-        }))
-    }
-
-    fn delivered(&self, records: u64, rejected: u64, position: Position) {
-        update(&self.status, |s| {
+/// Show a write of `records` (`rejected` of them dead letters) that moved
+/// the position to `position`.
+fn delivered(status: &StatusCell, records: u64, rejected: u64, position: Position) {
+    update(status, |s| {
             s.state = SinkState::Running;
+            s.failure = None;
             s.position = Some(position.readings);
             s.accounting_position = Some(position.accounting);
             s.delivered += records - rejected;
@@ -445,7 +264,6 @@ impl Worker {
                 s.lag_seconds = 0.0;
             }
         });
-    }
 }
 
 /// When the first undelivered reading of `items` was archived.
@@ -454,8 +272,4 @@ fn oldest_archived(items: &[Item]) -> Option<i64> {
         Ok(SinkRecord::Reading(r)) => Some(r.archived_at_ms),
         _ => None,
     })
-}
-
-fn lock(plugin: &Mutex<Supervised>) -> std::sync::MutexGuard<'_, Supervised> {
-    plugin.lock().unwrap_or_else(|e| e.into_inner())
 }

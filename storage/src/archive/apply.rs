@@ -11,7 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use meterhub_plugin_api::{Decoded, META_RESUME_KEY, META_RESUME_MARK, RawFrame, Reading, Telemetry};
+use meterhub_plugin_api::{
+    Decoded, META_RESUME_KEY, META_RESUME_MARK, META_RESUME_MARK_PREFIX, RawFrame, Reading, Telemetry,
+};
 use serde::{Deserialize, Serialize};
 
 use super::activity::ModuleActivity;
@@ -54,11 +56,19 @@ impl Tally {
 
 /// Turns a `Decoded` verdict whose readings cannot be keyed into a
 /// quarantine, so the pipeline never wedges on it and it can be re-decoded.
-/// The resume mark a frame carries (driver metadata
-/// [`META_RESUME_KEY`] and [`META_RESUME_MARK`], an integer), if any.
-pub(crate) fn resume_mark(frame: &RawFrame) -> Option<(&str, i64)> {
-    let key = frame.meta(META_RESUME_KEY).filter(|k| !k.is_empty())?;
-    Some((key, frame.meta(META_RESUME_MARK)?.parse().ok()?))
+/// The resume marks a frame carries: driver metadata [`META_RESUME_KEY`]
+/// and [`META_RESUME_MARK`] (an integer), and every
+/// `resume.mark.<key>` ([`META_RESUME_MARK_PREFIX`]).
+pub(crate) fn resume_marks(frame: &RawFrame) -> Vec<(&str, i64)> {
+    let single = frame
+        .meta(META_RESUME_KEY)
+        .filter(|k| !k.is_empty())
+        .and_then(|key| Some((key, frame.meta(META_RESUME_MARK)?.parse().ok()?)));
+    let prefixed = frame.meta.iter().filter_map(|(k, v)| {
+        let key = k.strip_prefix(META_RESUME_MARK_PREFIX).filter(|key| !key.is_empty())?;
+        Some((key, v.parse().ok()?))
+    });
+    single.into_iter().chain(prefixed).collect()
 }
 
 pub(crate) fn checked(verdict: Verdict) -> Verdict {
@@ -179,7 +189,7 @@ impl<'a> Txn<'a> {
     /// Applies one committed frame (its `seq` already set) with its verdict.
     pub(crate) fn apply_frame(&mut self, frame: RawFrame, verdict: Option<Verdict>) -> Result<(), ArchiveError> {
         self.counters(&frame.source)?.received += 1;
-        if let Some((key, mark)) = resume_mark(&frame) {
+        for (key, mark) in resume_marks(&frame) {
             self.advance_mark(&frame.source, key, mark)?;
         }
 

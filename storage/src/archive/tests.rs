@@ -720,6 +720,24 @@ fn resume_marks_only_move_up_per_source_and_key_and_survive_reopening() {
 }
 
 #[test]
+fn a_frame_moves_several_marks_at_once_and_never_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let item = |seq: u64, readings: &str, accounting: &str| {
+        let mut frame = raw(seq, "sync:north");
+        frame.meta = vec![
+            ("resume.mark.readings".into(), readings.into()),
+            ("resume.mark.accounting".into(), accounting.into()),
+            ("resume.mark.".into(), "5".into()),
+        ];
+        ApplyItem { record: JournalRecord { seq, entry: Entry::Frame(frame) }, verdict: None }
+    };
+    archive.apply(vec![item(1, "200", "7"), item(2, "100", "9")]).expect("apply");
+    let marks = archive.resume_marks("sync:north").expect("marks");
+    assert_eq!(marks.into_iter().collect::<Vec<_>>(), vec![("accounting".to_owned(), 9), ("readings".to_owned(), 200)]);
+}
+
+#[test]
 fn recover_reopens_the_database_and_the_records_applied_since_the_last_flush_go_in_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let options = ArchiveOptions { head_readings: 1000, ..ArchiveOptions::default() };

@@ -1,0 +1,458 @@
+//! The center's side of the sync: the sites it takes data from, each with
+//! its own token, and the receiver of their batches.
+//!
+//! A batch is answered only after it is in the center's journal (raw-first,
+//! `fdatasync`): the whole compressed batch is one frame of source
+//! `sync:<site>`, with the position it moves the site to as the frame's
+//! resume marks, which the archive moves in the same atomic apply as the
+//! readings (`frame.rs` decodes it). The site's position at the center is
+//! therefore durable with the data, and a batch sent again after a lost
+//! answer is recognised by its position and changes nothing.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use meterhub_plugin_api::{RawFrame, Transport};
+use meterhub_storage::archive::Archive;
+use meterhub_storage::clock::now_ms;
+use meterhub_storage::journal::{Entry, JournalHandle};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::wire::{self, Answer, Batch, WirePosition};
+use crate::config::CenterConfig;
+
+/// The source of a site's frames at the center.
+pub fn source(site: &str) -> String {
+    format!("{SOURCE_PREFIX}{site}")
+}
+
+/// What every site's source starts with (driver ids cannot hold ':').
+pub const SOURCE_PREFIX: &str = "sync:";
+/// The resume mark keys of a sync frame: the site's position.
+pub const MARK_READINGS: &str = "readings";
+/// See [`MARK_READINGS`].
+pub const MARK_ACCOUNTING: &str = "accounting";
+/// A link whose site has not been heard from for this long is down (the
+/// site sends a heartbeat every [`super::link::HEARTBEAT`]).
+const DOWN_AFTER_MS: i64 = 15_000;
+/// A link behind that has not moved for this long is stalled.
+const STALLED_AFTER_MS: i64 = 10_000;
+/// The window throughput is measured over.
+const RATE_WINDOW_MS: i64 = 60_000;
+
+/// How a link is, as a dispatcher reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Everything the site has is here.
+    InSync,
+    /// Behind, and moving.
+    CatchingUp,
+    /// Behind, and not moving (refused, or the link stalls).
+    Stalled,
+    /// Not heard from (or, at a site, the center cannot be reached).
+    Down,
+}
+
+/// One site as the center sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteStatus {
+    /// The site's name.
+    pub site: String,
+    /// Its state now.
+    pub state: LinkState,
+    /// Where the center stands in the site's logs (durable).
+    pub position: WirePosition,
+    /// The site's heads as it last said.
+    pub site_head: WirePosition,
+    /// Records the site has that the center has not.
+    pub lag_records: u64,
+    /// Age of the site's oldest record not here, by the site's clock, seconds.
+    pub lag_seconds: f64,
+    /// When the site was last heard from (a batch or a heartbeat), ms.
+    pub last_contact_ms: Option<i64>,
+    /// When a batch was last stored, ms.
+    pub last_batch_ms: Option<i64>,
+    /// Batches stored since the center started.
+    pub batches: u64,
+    /// Readings stored since the center started.
+    pub readings: u64,
+    /// Compressed bytes received in batches stored.
+    pub bytes: u64,
+    /// Readings per second over the last minute.
+    pub throughput_rps: f64,
+    /// Seconds to catch up at that rate; `None` when not moving.
+    pub eta_seconds: Option<f64>,
+    /// The site's clock minus the center's at the last contact, ms (a
+    /// clock that disagrees by minutes is named in `warning`).
+    pub clock_offset_ms: Option<i64>,
+    /// Records the site said it cannot read.
+    pub unreadable: u64,
+    /// The last refusal or failure, kept after a success.
+    pub last_error: Option<SiteError>,
+    /// A warning that does not stop the link (a clock far off).
+    pub warning: Option<String>,
+    /// Set while the link is down or behind more than the limit.
+    pub alarm: Option<String>,
+}
+
+/// A refusal or failure of one site's link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteError {
+    /// When, ms.
+    pub at_ms: i64,
+    /// What and why.
+    pub message: String,
+}
+
+/// One configured site.
+struct Site {
+    /// The SHA-256 of its token, or why it has none.
+    digest: Result<[u8; 32], String>,
+    /// Serialises its batches.
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// Its position, once read from the archive or moved by a batch.
+    position: Option<WirePosition>,
+    status: Tracked,
+}
+
+/// A site's counters and the readings of the last minute.
+struct Tracked {
+    status: SiteStatus,
+    progress_ms: i64,
+    recent: VecDeque<(i64, u64)>,
+}
+
+/// The sites and their links.
+pub struct Center {
+    journal: JournalHandle,
+    archive: Arc<dyn Archive>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    enabled: bool,
+    max_batch_bytes: usize,
+    alarm_silence_ms: Option<i64>,
+    sites: BTreeMap<String, Site>,
+}
+
+/// Why a request is refused, with its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    /// What, naming the site and the cause.
+    pub message: String,
+    /// Where the center stands, when it is a position mismatch.
+    pub position: Option<WirePosition>,
+}
+
+fn refused(status: u16, message: String) -> Refused {
+    Refused { status, message, position: None }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.trim().as_bytes()).into()
+}
+
+/// Equal in constant time.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Center {
+    /// A center with no sites (a host that is not a center refuses every
+    /// sync request until `[center]` is configured).
+    pub fn new(journal: JournalHandle, archive: Arc<dyn Archive>) -> Center {
+        Center { journal, archive, inner: Mutex::new(Inner::default()) }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take the sites of `config` (at start and at every reload): tokens
+    /// are read again; the positions and counters of kept sites stay.
+    pub fn apply(&self, config: Option<&CenterConfig>) {
+        let mut inner = self.inner();
+        let Some(config) = config else {
+            *inner = Inner::default();
+            return;
+        };
+        inner.enabled = true;
+        inner.max_batch_bytes = config.max_batch_bytes;
+        inner.alarm_silence_ms = config.alarm_silence.map(|d| d.as_millis() as i64);
+        let mut sites = BTreeMap::new();
+        for site in &config.sites {
+            let digest = std::fs::read_to_string(&site.token_file)
+                .map_err(|e| format!("cannot read the token file {}: {e}", site.token_file.display()))
+                .and_then(|text| {
+                    let token = text.lines().next().unwrap_or("").trim().to_owned();
+                    if token.len() < 16 {
+                        Err(format!("the token in {} is shorter than 16 characters", site.token_file.display()))
+                    } else {
+                        Ok(digest(&token))
+                    }
+                });
+            if let Err(reason) = &digest {
+                tracing::error!(site = %site.name, %reason, "sync: this site's batches are refused until its token can be read");
+            }
+            let (lock, position, status) = match inner.sites.remove(&site.name) {
+                Some(old) => (old.lock, old.position, old.status),
+                None => (Default::default(), None, Tracked::new(&site.name)),
+            };
+            sites.insert(site.name.clone(), Site { digest, lock, position, status });
+        }
+        inner.sites = sites;
+    }
+
+    /// The site whose token `bearer` is, checked against the site of the
+    /// path: a token is only ever good for its own site's namespace.
+    pub fn authenticate(&self, site: &str, bearer: Option<&str>) -> Result<(), Refused> {
+        let inner = self.inner();
+        if !inner.enabled {
+            return Err(refused(404, "this host is not a monitoring center: it has no [center] in its configuration".into()));
+        }
+        let Some(bearer) = bearer.filter(|b| !b.is_empty()) else {
+            return Err(refused(401, format!("site {site}: no token (Authorization: Bearer <the site's token>)")));
+        };
+        let presented = digest(bearer);
+        let owner = inner.sites.iter().find(|(_, s)| s.digest.as_ref().is_ok_and(|d| same(d, &presented)));
+        match owner {
+            Some((name, _)) if name == site => Ok(()),
+            Some((name, _)) => Err(refused(
+                403,
+                format!("the token of site {name} cannot write into site {site}'s namespace"),
+            )),
+            None => match inner.sites.get(site) {
+                None => Err(refused(401, format!("site {site} is not one of this center's sites, and the token is not any site's"))),
+                Some(s) => Err(refused(401, match &s.digest {
+                    Ok(_) => format!("site {site}: the token is not this site's token"),
+                    Err(reason) => format!("site {site}: the center cannot check tokens for this site: {reason}"),
+                })),
+            },
+        }
+    }
+
+    /// Where the center stands for `site` (authenticated).
+    pub fn position(&self, site: &str) -> Result<WirePosition, Refused> {
+        let position = self.known_position(site)?;
+        self.contact(site, None);
+        Ok(position)
+    }
+
+    fn known_position(&self, site: &str) -> Result<WirePosition, Refused> {
+        if let Some(position) = self.inner().sites.get(site).and_then(|s| s.position) {
+            return Ok(position);
+        }
+        let marks = self
+            .archive
+            .resume_marks(&source(site))
+            .map_err(|e| refused(503, format!("site {site}: the center cannot read its position: {e}")))?;
+        let mark = |key| marks.get(key).copied().unwrap_or(0).max(0) as u64;
+        let position = WirePosition { readings: mark(MARK_READINGS), accounting: mark(MARK_ACCOUNTING) };
+        let mut inner = self.inner();
+        let site = inner.sites.get_mut(site).ok_or_else(|| refused(404, format!("site {site} was removed")))?;
+        Ok(*site.position.get_or_insert(position))
+    }
+
+    /// The largest batch taken, compressed.
+    pub fn max_batch_bytes(&self) -> usize {
+        self.inner().max_batch_bytes
+    }
+
+    /// Take one batch of `site` (authenticated): stored in the journal
+    /// before the answer, or refused with why.
+    pub async fn receive(&self, site: &str, peer: &str, body: &[u8]) -> Result<Answer, Refused> {
+        let (lock, limit) = {
+            let inner = self.inner();
+            let s = inner.sites.get(site).ok_or_else(|| refused(404, format!("site {site} is not configured")))?;
+            (s.lock.clone(), inner.max_batch_bytes)
+        };
+        let _one_at_a_time = lock.lock().await;
+        let batch = wire::decode(body, limit.saturating_mul(wire::INFLATE_LIMIT))
+            .and_then(|b| b.check().map(|()| b))
+            .map_err(|e| self.failed(site, 400, format!("site {site}: {e}")))?;
+        if batch.site != site {
+            return Err(self.failed(site, 403, format!("a batch of site {} was sent to site {site}'s address", batch.site)));
+        }
+        let position = self.known_position(site)?;
+        self.contact(site, Some(&batch));
+        if position.covers(batch.to) && !batch.is_heartbeat() {
+            return Ok(Answer { position, already_held: true, error: None });
+        }
+        if batch.from != position {
+            let message = format!(
+                "site {site}: the batch starts at {:?}, the center holds the site through {:?}; send from there",
+                batch.from, position
+            );
+            return Err(Refused { status: 409, message, position: Some(position) });
+        }
+        if batch.is_heartbeat() {
+            return Ok(Answer { position, already_held: false, error: None });
+        }
+        let frame = RawFrame {
+            seq: 0,
+            source: source(site),
+            peer: peer.to_owned(),
+            received_at_ms: now_ms(),
+            transport: Transport::Http,
+            content_type: wire::CONTENT_TYPE.to_owned(),
+            meta: vec![
+                (format!("resume.mark.{MARK_READINGS}"), batch.to.readings.to_string()),
+                (format!("resume.mark.{MARK_ACCOUNTING}"), batch.to.accounting.to_string()),
+            ],
+            payload: body.to_vec(),
+        };
+        if let Err(e) = self.journal.append(Entry::Frame(frame)).await {
+            let disk = if e.to_string().contains("No space") { 507 } else { 503 };
+            return Err(self.failed(site, disk, format!("site {site}: the center cannot store the batch: {e}")));
+        }
+        let mut inner = self.inner();
+        if let Some(s) = inner.sites.get_mut(site) {
+            s.position = Some(batch.to);
+            s.status.stored(&batch, body.len() as u64);
+        }
+        Ok(Answer { position: batch.to, already_held: false, error: None })
+    }
+
+    /// Note a refusal on the site's status and log it.
+    fn failed(&self, site: &str, status: u16, message: String) -> Refused {
+        tracing::warn!(%site, status, error = %message, "sync: batch refused");
+        if let Some(s) = self.inner().sites.get_mut(site) {
+            s.status.status.last_error = Some(SiteError { at_ms: now_ms(), message: message.clone() });
+        }
+        refused(status, message)
+    }
+
+    /// The site was heard from, with its heads when a batch says them.
+    fn contact(&self, site: &str, batch: Option<&Batch>) {
+        if let Some(s) = self.inner().sites.get_mut(site) {
+            s.status.contact(batch);
+        }
+    }
+
+    /// Every site's link as it is now.
+    pub fn sites(&self) -> Vec<SiteStatus> {
+        let now = now_ms();
+        let inner = self.inner();
+        inner
+            .sites
+            .iter()
+            .map(|(_, s)| {
+                let mut status = s.status.view(now, s.position.unwrap_or_default(), inner.alarm_silence_ms);
+                if let Err(reason) = &s.digest {
+                    status.last_error = Some(SiteError { at_ms: now, message: reason.clone() });
+                }
+                status
+            })
+            .collect()
+    }
+}
+
+impl Tracked {
+    fn new(site: &str) -> Tracked {
+        Tracked {
+            status: SiteStatus {
+                site: site.to_owned(),
+                state: LinkState::Down,
+                position: WirePosition::default(),
+                site_head: WirePosition::default(),
+                lag_records: 0,
+                lag_seconds: 0.0,
+                last_contact_ms: None,
+                last_batch_ms: None,
+                batches: 0,
+                readings: 0,
+                bytes: 0,
+                throughput_rps: 0.0,
+                eta_seconds: None,
+                clock_offset_ms: None,
+                unreadable: 0,
+                last_error: None,
+                warning: None,
+                alarm: None,
+            },
+            progress_ms: 0,
+            recent: VecDeque::new(),
+        }
+    }
+
+    fn contact(&mut self, batch: Option<&Batch>) {
+        let now = now_ms();
+        self.status.last_contact_ms = Some(now);
+        if let Some(batch) = batch {
+            self.status.site_head = batch.head;
+            let offset = batch.sent_ms - now;
+            self.status.clock_offset_ms = Some(offset);
+            self.status.warning = (offset.abs() > 300_000).then(|| {
+                format!(
+                    "the site's clock is {:+.0} s off the center's; lag is measured by the site's clock",
+                    offset as f64 / 1000.0
+                )
+            });
+            // By the site's clock alone, so clocks that disagree do not
+            // distort it.
+            self.status.lag_seconds = match batch.oldest_unsent_ms {
+                Some(oldest) if !batch.to.covers(batch.head) => (batch.sent_ms - oldest).max(0) as f64 / 1000.0,
+                _ => 0.0,
+            };
+        }
+    }
+
+    fn stored(&mut self, batch: &Batch, bytes: u64) {
+        let now = now_ms();
+        self.status.last_batch_ms = Some(now);
+        self.status.batches += 1;
+        self.status.readings += batch.readings.len() as u64;
+        self.status.bytes += bytes;
+        self.status.unreadable += batch.unreadable.len() as u64;
+        self.progress_ms = now;
+        self.recent.push_back((now, batch.readings.len() as u64 + batch.registry.len() as u64));
+        while self.recent.front().is_some_and(|(at, _)| *at < now - RATE_WINDOW_MS) {
+            self.recent.pop_front();
+        }
+    }
+
+    fn view(&self, now: i64, position: WirePosition, alarm_silence_ms: Option<i64>) -> SiteStatus {
+        let mut status = self.status.clone();
+        status.position = position;
+        let since = now - RATE_WINDOW_MS;
+        let moved: u64 = self.recent.iter().filter(|(at, _)| *at >= since).map(|(_, n)| n).sum();
+        let first = self.recent.iter().find(|(at, _)| *at >= since).map(|(at, _)| *at);
+        status.throughput_rps = match first {
+            Some(first) => moved as f64 / (((now - first).max(1000)) as f64 / 1000.0),
+            None => 0.0,
+        };
+        let lag = status.site_head.readings.saturating_sub(position.readings)
+            + status.site_head.accounting.saturating_sub(position.accounting);
+        status.lag_records = lag;
+        if lag == 0 {
+            status.lag_seconds = 0.0;
+        }
+        status.eta_seconds = (lag > 0 && status.throughput_rps > 0.0).then(|| lag as f64 / status.throughput_rps);
+        let silent = status.last_contact_ms.is_none_or(|at| now - at > DOWN_AFTER_MS);
+        status.state = if silent {
+            LinkState::Down
+        } else if lag == 0 {
+            LinkState::InSync
+        } else if now - self.progress_ms <= STALLED_AFTER_MS {
+            LinkState::CatchingUp
+        } else {
+            LinkState::Stalled
+        };
+        status.alarm = match (status.state, alarm_silence_ms) {
+            (LinkState::Down, Some(limit)) if status.last_contact_ms.is_none_or(|at| now - at > limit) => Some(
+                match status.last_contact_ms {
+                    Some(at) => format!("site {} not heard from for {} s", status.site, (now - at) / 1000),
+                    None => format!("site {} has not been heard from since the center started", status.site),
+                },
+            ),
+            _ => None,
+        };
+        status
+    }
+}

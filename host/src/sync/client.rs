@@ -1,0 +1,163 @@
+//! The site's one outbound HTTP(S) connection to its center (so it passes
+//! firewalls and NAT), kept open between requests and opened again after
+//! any failure.
+
+use std::time::Duration;
+
+use hyper::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How long connecting (TCP and TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read from a center.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Where the center is.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    https: bool,
+    host: String,
+    port: u16,
+    authority: String,
+}
+
+/// A connection to a center's API.
+pub struct Client {
+    endpoint: Result<Endpoint, String>,
+    tls: Option<Result<tokio_rustls::TlsConnector, String>>,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+/// An answer: its status and body.
+pub struct Answered {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Client {
+    /// A client of the center at `url` (`http://host:port` or
+    /// `https://host:port`), trusting `ca_file` for HTTPS.
+    pub fn new(url: &str, ca_file: Option<&std::path::Path>) -> Client {
+        let endpoint = parse(url);
+        let tls = match &endpoint {
+            Ok(e) if e.https => Some(
+                crate::tls::client_config(ca_file)
+                    .map(|config| tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))),
+            ),
+            _ => None,
+        };
+        Client { endpoint, tls, sender: None }
+    }
+
+    /// Forget the connection.
+    pub fn close(&mut self) {
+        self.sender = None;
+    }
+
+    /// Send one request and read the answer within `timeout`; an error is
+    /// the connection's (the request may or may not have arrived).
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Answered, String> {
+        let answer = tokio::time::timeout(timeout, self.exchange(method, path, headers, body)).await;
+        match answer {
+            Ok(Ok(answered)) => Ok(answered),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(format!("no answer within {} s", timeout.as_secs()))
+            }
+        }
+    }
+
+    async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Answered, String> {
+        let endpoint = self.endpoint.clone()?;
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            self.sender = Some(self.connect(&endpoint).await?);
+        }
+        let sender = self.sender.as_mut().expect("connected above");
+        sender.ready().await.map_err(|e| format!("the connection to {} broke: {e}", endpoint.authority))?;
+        let mut request = Request::builder().method(method).uri(path).header(hyper::header::HOST, &endpoint.authority);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request.body(Full::new(body)).map_err(|e| format!("cannot make the request: {e}"))?;
+        let response =
+            sender.send_request(request).await.map_err(|e| format!("{} did not answer: {e}", endpoint.authority))?;
+        let status = response.status();
+        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("the answer of {} could not be read: {e}", endpoint.authority))?
+            .to_bytes();
+        Ok(Answered { status, body })
+    }
+
+    async fn connect(&self, endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, String> {
+        let at = &endpoint.authority;
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((endpoint.host.as_str(), endpoint.port)))
+            .await
+            .map_err(|_| format!("{at} did not accept a connection within {} s", CONNECT_TIMEOUT.as_secs()))?
+            .map_err(|e| format!("cannot connect to {at}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => handshake(TokioIo::new(tcp), at).await,
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(connector)) => {
+                let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone())
+                    .map_err(|e| format!("{} is not a server name for TLS: {e}", endpoint.host))?;
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| format!("TLS with {at} did not complete within {} s", CONNECT_TIMEOUT.as_secs()))?
+                    .map_err(|e| format!("TLS with {at} failed: {e}"))?;
+                handshake(TokioIo::new(stream), at).await
+            }
+        }
+    }
+}
+
+async fn handshake<T>(io: T, at: &str) -> Result<SendRequest<Full<Bytes>>, String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP with {at} failed: {e}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+fn parse(url: &str) -> Result<Endpoint, String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("url {url:?} is not a URL: {e}"))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(format!("url {url:?} must start with http:// or https://")),
+    };
+    let host = uri.host().ok_or_else(|| format!("url {url:?} names no host"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_else(|| host.clone());
+    Ok(Endpoint { https, host, port, authority })
+}

@@ -1,0 +1,290 @@
+//! The site's side of the sync: the `sync-center` sink's target. It asks
+//! the center where the site stands, then sends batches from there: the
+//! readings of the archive's log with the raw frames they came from, the
+//! meters and modules of the registry that changed, and names of records
+//! it cannot read. The center answers only once a batch is in its journal,
+//! and the position moves only then; a lost answer sends the batch again,
+//! which the center recognises and ignores.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
+use meterhub_plugin_api::SinkRecord;
+use meterhub_storage::archive::Archive;
+use meterhub_storage::clock::now_ms;
+
+use super::client::Client;
+use super::wire::{self, Answer, Batch, RegistryChange, Unreadable, WireFrame, WirePosition};
+use crate::config::CenterLink;
+use crate::sink::status::{Command, StatusCell, update};
+use crate::sink::target::{Connected, Failure, Item, Position, Report, Target, position_after};
+
+/// How often an idle site tells its center it is alive (and its heads).
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long a batch may take to be answered.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a position request or a heartbeat may take.
+const SHORT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A site's link to its center.
+pub struct LinkTarget {
+    /// The sink instance's id.
+    pub sink: String,
+    /// The link's configuration.
+    pub link: CenterLink,
+    /// The site's archive (raw frames are read from it).
+    pub archive: Arc<dyn Archive>,
+    /// The sink's status: a batch in flight shows there.
+    pub status: StatusCell,
+    client: Client,
+    token: Option<String>,
+    last_contact: Option<Instant>,
+    /// The rate cap: when the next bytes may go.
+    next_send: Option<Instant>,
+}
+
+impl LinkTarget {
+    /// The link of sink `sink`.
+    pub fn new(sink: &str, link: CenterLink, archive: Arc<dyn Archive>, status: StatusCell) -> LinkTarget {
+        let client = Client::new(&link.url, link.ca_file.as_deref());
+        LinkTarget {
+            sink: sink.to_owned(),
+            link,
+            archive,
+            status,
+            client,
+            token: None,
+            last_contact: None,
+            next_send: None,
+        }
+    }
+
+    fn path(&self, what: &str) -> String {
+        format!("/api/v1/sync/sites/{}/{what}", self.link.site)
+    }
+
+    fn token(&mut self) -> Result<String, Failure> {
+        if let Some(token) = &self.token {
+            return Ok(token.clone());
+        }
+        let file = &self.link.token_file;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure::Setup(format!("cannot read the site's token file {}: {e}", file.display())))?;
+        let token = text.lines().next().unwrap_or("").trim().to_owned();
+        if token.is_empty() {
+            return Err(Failure::Setup(format!("the site's token file {} is empty", file.display())));
+        }
+        self.token = Some(token.clone());
+        Ok(token)
+    }
+
+    /// One request to the center, its answer sorted by what to do about it.
+    async fn call(&mut self, method: Method, what: &str, body: Bytes, timeout: Duration) -> Result<Answer, Failure> {
+        let token = self.token()?;
+        let path = self.path(what);
+        let mut headers = vec![("authorization", format!("Bearer {token}"))];
+        if !body.is_empty() {
+            headers.push(("content-type", wire::CONTENT_TYPE.to_owned()));
+        }
+        let center = &self.link.url;
+        let site = &self.link.site;
+        let answered = self
+            .client
+            .send(method, &path, &headers, body, timeout)
+            .await
+            .map_err(|e| Failure::Unavailable(format!("site {site}, center {center}: {e}")))?;
+        self.last_contact = Some(Instant::now());
+        let said = serde_json::from_slice::<serde_json::Value>(&answered.body).ok();
+        let message = said
+            .as_ref()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&answered.body).chars().take(300).collect());
+        let why = format!("site {site}, center {center} answered {}: {message}", answered.status.as_u16());
+        match answered.status {
+            StatusCode::OK => serde_json::from_slice(&answered.body)
+                .map_err(|e| Failure::Setup(format!("site {site}, center {center}: its answer is not a sync answer: {e}"))),
+            StatusCode::CONFLICT => Err(Failure::Moved(why)),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE | StatusCode::TOO_MANY_REQUESTS => {
+                Err(Failure::Unavailable(why))
+            }
+            status if status.is_server_error() => Err(Failure::Unavailable(why)),
+            _ => Err(Failure::Setup(why)),
+        }
+    }
+
+    /// Wait for the rate cap to let `bytes` go.
+    async fn pace(&mut self, bytes: usize) {
+        let Some(rate) = self.link.rate_limit_bytes else { return };
+        let now = Instant::now();
+        if let Some(at) = self.next_send.filter(|at| *at > now) {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let start = self.next_send.map_or(now, |at| at.max(now));
+        self.next_send = Some(start + Duration::from_secs_f64(bytes as f64 / rate as f64));
+    }
+
+    /// The batch of `items` from `from`: what is read from the site's stores
+    /// (raw frames) is read on the blocking pool.
+    async fn batch(&self, items: &[Item], from: Position, head: WirePosition) -> Result<Batch, Failure> {
+        let to = position_after(from, items);
+        let mut readings = Vec::new();
+        let mut registry = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut frames = BTreeSet::new();
+        for item in items {
+            match &item.record {
+                Ok(SinkRecord::Reading(r)) => {
+                    readings.push(r.clone());
+                    frames.extend(item.frame);
+                }
+                Ok(SinkRecord::Meter(entry)) => {
+                    registry.push(RegistryChange { revision: item.seq, kind: "meter".into(), entry: entry.clone() })
+                }
+                Ok(SinkRecord::Module(entry)) => {
+                    registry.push(RegistryChange { revision: item.seq, kind: "module".into(), entry: entry.clone() })
+                }
+                // The center computes its own deltas from the readings.
+                Ok(SinkRecord::Delta(_) | SinkRecord::DeltaRemoved(_)) => {}
+                Err(reason) => {
+                    unreadable.push(Unreadable { log: item.log.as_str().into(), seq: item.seq, reason: reason.clone() })
+                }
+            }
+        }
+        let oldest_unsent_ms = readings.first().map(|r| r.archived_at_ms);
+        let archive = self.archive.clone();
+        let frames = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(frames.len());
+            for seq in frames {
+                if let Some(frame) = archive.frame(seq).map_err(|e| format!("frame {seq}: {e}"))? {
+                    out.push(WireFrame {
+                        seq,
+                        source: frame.source,
+                        received_at_ms: frame.received_at_ms,
+                        content_type: frame.content_type,
+                        payload: base64::engine::general_purpose::STANDARD.encode(&frame.payload),
+                    });
+                }
+            }
+            Ok::<_, String>(out)
+        })
+        .await
+        .map_err(|e| Failure::Unavailable(format!("reading the raw frames failed: {e}")))?
+        .map_err(|e| Failure::Unavailable(format!("cannot read the raw frames of a batch: {e}")))?;
+        Ok(Batch {
+            version: wire::VERSION,
+            site: self.link.site.clone(),
+            from: wire_position(from),
+            to: wire_position(to),
+            head,
+            sent_ms: now_ms(),
+            oldest_unsent_ms,
+            readings,
+            frames,
+            registry,
+            unreadable,
+        })
+    }
+
+    fn heads(&self) -> WirePosition {
+        let s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        WirePosition { readings: s.head, accounting: s.accounting_head }
+    }
+
+    /// Send `batch`; where the center stands after it.
+    async fn send(&mut self, batch: &Batch, timeout: Duration) -> Result<Answer, Failure> {
+        let bytes = wire::encode(batch);
+        self.pace(bytes.len()).await;
+        update(&self.status, |s| s.in_flight_since_ms = Some(now_ms()));
+        let answer = self.call(Method::POST, "batches", Bytes::from(bytes), timeout).await;
+        update(&self.status, |s| s.in_flight_since_ms = None);
+        answer
+    }
+}
+
+fn wire_position(p: Position) -> WirePosition {
+    WirePosition { readings: p.readings, accounting: p.accounting }
+}
+
+impl Target for LinkTarget {
+    fn describe(&self) -> String {
+        format!("{} as site {}", self.link.url, self.link.site)
+    }
+
+    async fn connect(&mut self) -> Result<Connected, Failure> {
+        self.client.close();
+        self.token = None;
+        let answer = self.call(Method::GET, "position", Bytes::new(), SHORT_TIMEOUT).await?;
+        let position = Position { readings: answer.position.readings, accounting: answer.position.accounting };
+        Ok(Connected { position, schema_version: None })
+    }
+
+    async fn deliver(&mut self, items: &[Item], position: &mut Position, report: Report<'_>) -> Result<(), Failure> {
+        let batch = self.batch(items, *position, self.heads()).await?;
+        let answer = self.send(&batch, BATCH_TIMEOUT).await?;
+        let to = Position { readings: answer.position.readings, accounting: answer.position.accounting };
+        if answer.position != batch.to {
+            // The center holds more than this batch (another writer with
+            // this site's token, or a restored center): go on from there.
+            tracing::warn!(sink = %self.sink, site = %self.link.site, center = ?answer.position, batch = ?batch.to,
+                "sync: the center stands elsewhere than this batch ends; going on from the center's position");
+        }
+        *position = to;
+        report(items.len() as u64, 0, to);
+        Ok(())
+    }
+
+    async fn idle(&mut self, position: Position) -> Result<(), Failure> {
+        if self.last_contact.is_some_and(|at| at.elapsed() < HEARTBEAT) {
+            return Ok(());
+        }
+        let here = wire_position(position);
+        let heartbeat = Batch {
+            version: wire::VERSION,
+            site: self.link.site.clone(),
+            from: here,
+            to: here,
+            head: self.heads(),
+            sent_ms: now_ms(),
+            oldest_unsent_ms: None,
+            readings: Vec::new(),
+            frames: Vec::new(),
+            registry: Vec::new(),
+            unreadable: Vec::new(),
+        };
+        self.send(&heartbeat, SHORT_TIMEOUT).await.map(drop)
+    }
+
+    async fn serve(&mut self, command: Command) {
+        let why = format!("sink {} sends to a monitoring center; it keeps no dead letters", self.sink);
+        match command {
+            Command::DeadLetters(_, reply) => drop(reply.send(Err(why))),
+            Command::Resend(reply) => drop(reply.send(Err(why))),
+        }
+    }
+
+    fn disconnect(&mut self) {
+        self.client.close();
+    }
+}
+
+/// A batch without an answer for this long makes the link stalled.
+const STALLED_AFTER_MS: i64 = 5_000;
+
+/// The state of a site's link, from its sink's status, as a dispatcher reads it.
+pub fn state_of(status: &crate::sink::status::SinkStatus, now_ms: i64) -> super::center::LinkState {
+    use super::center::LinkState;
+    use crate::sink::status::SinkState;
+    let waiting = status.in_flight_since_ms.is_some_and(|since| now_ms - since > STALLED_AFTER_MS);
+    match status.state {
+        SinkState::Retrying if status.failure == Some("unavailable") => LinkState::Down,
+        SinkState::Retrying => LinkState::Stalled,
+        SinkState::Starting | SinkState::Waiting | SinkState::Stopped => LinkState::Down,
+        SinkState::Running if waiting => LinkState::Stalled,
+        SinkState::Running if status.lag_records == 0 => LinkState::InSync,
+        SinkState::Running => LinkState::CatchingUp,
+    }
+}
