@@ -9,6 +9,7 @@
 //!   a browser with a session;
 //! - [`line`]: a device on the listener's TCP line protocol;
 //! - [`sse`]: a blocking Server-Sent Events client;
+//! - [`proxy`]: a TCP proxy that cuts, stalls and resets connections;
 //! - [`bench`]: bench options, percentiles and CPU time.
 
 pub mod bench;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod line;
 pub mod paths;
 pub mod postgres;
+pub mod proxy;
 pub mod sse;
 pub mod wait;
 
@@ -26,6 +28,7 @@ pub use http::{
     request_json_as,
 };
 pub use line::{LineClient, reading};
+pub use proxy::Proxy;
 pub use paths::{binary, copy_plugin, plugins_dir, test_plugins_dir, workspace};
 pub use sse::{Event, Sse};
 pub use wait::{poll, wait_for};

@@ -20,6 +20,7 @@ mod plugins;
 mod quarantine;
 mod reload;
 mod sinks;
+mod sync;
 mod stream;
 mod ui;
 mod vega;

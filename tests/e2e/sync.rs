@@ -1,0 +1,250 @@
+//! Sync to a monitoring center end to end: real `meterhub` processes, sites
+//! and a center, on loopback; the link through a proxy the test controls.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, Proxy, default_config, plugins_dir, reading, wait_for};
+
+const TS: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
+/// How long a link may take to catch up after a fault.
+const CATCH_UP: Duration = Duration::from_secs(60);
+
+/// A site's token (each site its own).
+fn token(site: &str) -> String {
+    format!("token-of-{site}-0123456789abcdef")
+}
+
+/// A free loopback port (a center keeps its API port across restarts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A center taking data from `sites`, its API on `port`; the token files
+/// are written into its directory once it exists (they are read at start).
+fn center_config(port: u16, sites: &[&str], dir: &std::path::Path) -> String {
+    let mut text = default_config(&plugins_dir("wasm"))
+        .replacen("[api]\nlisten = \"127.0.0.1:0\"", &format!("[api]\nlisten = \"127.0.0.1:{port}\""), 1);
+    text.push_str("\n[center]\nalarm_silence_seconds = 60\n");
+    for site in sites {
+        let file = dir.join(format!("{site}.token"));
+        std::fs::write(&file, token(site)).unwrap();
+        text.push_str(&format!("[center.sites.{site}]\ntoken_file = \"{}\"\n", file.display()));
+    }
+    text
+}
+
+/// A site sending to the center at `center` as `site`.
+fn site_config(site: &str, center: SocketAddr, dir: &std::path::Path) -> String {
+    let file = dir.join(format!("{site}.site-token"));
+    std::fs::write(&file, token(site)).unwrap();
+    default_config(&plugins_dir("wasm"))
+        + &format!(
+            "\n[sinks.center]\nkind = \"sync-center\"\nurl = \"http://{center}\"\nsite = \"{site}\"\ntoken_file = \"{}\"\nlinger_ms = 20\nbatch_records = 500\nretry_min_ms = 50\nretry_max_ms = 500\n",
+            file.display()
+        )
+}
+
+/// Token files live outside the hosts' directories (which are made at start).
+fn tokens_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Send `lines` over TCP, every one acknowledged.
+fn send_lines(host: &Host, lines: &[String]) {
+    let mut client = LineClient::connect(host.driver("tcp-in"));
+    client.send(lines.concat().as_bytes());
+    client.finish();
+    let answers: Vec<Value> = std::iter::from_fn(|| client.answer()).collect();
+    assert_eq!(answers.len(), lines.len());
+    assert!(answers.iter().all(|a| a["ok"] == true), "{answers:?}");
+}
+
+/// `count` readings of meters `m0..m4` from `first`.
+fn lines(first: i64, count: i64) -> Vec<String> {
+    (first..first + count)
+        .map(|i| reading(&format!("m{}", i % 5), "volume", TS + i * 60_000, &format!("{}.{}", 1000 + i, i % 10)))
+        .collect()
+}
+
+/// Every reading of `host` whose meter starts with `prefix`, as
+/// (meter without the prefix, channel, ts) -> value, with how often each
+/// key was seen.
+fn readings(host: &Host, prefix: &str) -> BTreeMap<(String, String, i64), (String, usize)> {
+    let mut out: BTreeMap<(String, String, i64), (String, usize)> = BTreeMap::new();
+    for device in host.get_ok("/api/v1/devices").as_array().unwrap() {
+        let device = device["device"].as_str().unwrap();
+        let Some(meter) = device.strip_prefix(prefix) else { continue };
+        let rows = host.get_ok(&format!("/api/v1/readings?device={}&limit=100000", device.replace('/', "%2F")));
+        for r in rows.as_array().unwrap() {
+            let key = (meter.to_owned(), r["channel"].as_str().unwrap().to_owned(), r["ts_ms"].as_i64().unwrap());
+            let value = r["value"].as_str().unwrap().to_owned();
+            out.entry(key).and_modify(|(_, n)| *n += 1).or_insert((value, 1));
+        }
+    }
+    out
+}
+
+/// The center's view of `site`.
+fn center_site(center: &Host, site: &str) -> Option<Value> {
+    let sync = center.get_ok("/api/v1/sync");
+    sync["sites"].as_array()?.iter().find(|s| s["site"] == site).cloned()
+}
+
+/// The site's view of its link.
+fn site_link(site: &Host) -> Option<Value> {
+    let sync = site.get_ok("/api/v1/sync");
+    sync["links"].as_array()?.first().cloned()
+}
+
+/// Wait until `site` has archived the `sent` lines it acknowledged, all of
+/// them are at the center, and both ends say the link is in sync.
+fn wait_in_sync(center: &Host, site: &Host, name: &str, sent: i64, deadline: Duration) {
+    let stats = site.settled_stats(sent as u64);
+    let head = stats["total"]["readings_new"].as_u64().unwrap() + stats["total"]["readings_conflict"].as_u64().unwrap();
+    wait_for(&format!("site {name} to be in sync at both ends through seq {head}"), deadline, || {
+        let link = site_link(site)?;
+        let at_center = center_site(center, name)?;
+        (at_center["position"]["readings"] == head
+            && link["state"] == "in_sync"
+            && at_center["state"] == "in_sync"
+            && at_center["lag_records"] == 0)
+            .then_some(())
+    });
+}
+
+/// Every reading the site holds is at the center once, under the site's
+/// name, with the same value.
+fn assert_replicated(center: &Host, site: &Host, name: &str) -> usize {
+    let here = readings(site, "");
+    let there = readings(center, &format!("{name}/"));
+    assert_eq!(
+        here.len(),
+        there.len(),
+        "site {name} holds {} readings, the center {}: {} {}",
+        here.len(),
+        there.len(),
+        center.get_ok("/api/v1/devices"),
+        center.get_ok("/api/v1/stats")
+    );
+    for (key, (value, _)) in &here {
+        let Some((v, n)) = there.get(key) else { panic!("{key:?} of site {name} is not at the center") };
+        assert_eq!(*n, 1, "{key:?} is at the center {n} times");
+        assert_eq!(
+            v.parse::<f64>().unwrap(),
+            value.parse::<f64>().unwrap(),
+            "{key:?}: the center holds another value"
+        );
+    }
+    here.len()
+}
+
+#[test]
+fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
+    let tokens = tokens_dir();
+    let port = free_port();
+    let center = Host::start_with(&center_config(port, &["north", "south"], tokens.path()));
+    let at: SocketAddr = ([127, 0, 0, 1], port).into();
+    let north = Host::start_with(&site_config("north", at, tokens.path()));
+    let south = Host::start_with(&site_config("south", at, tokens.path()));
+    // The same meter ids at both sites, other values.
+    send_lines(&north, &lines(0, 300));
+    send_lines(&south, &lines(1000, 200));
+    wait_in_sync(&center, &north, "north", 300, APPLY_DEADLINE);
+    wait_in_sync(&center, &south, "south", 200, APPLY_DEADLINE);
+    assert_eq!(assert_replicated(&center, &north, "north"), 300);
+    assert_eq!(assert_replicated(&center, &south, "south"), 200);
+    let devices = center.get_ok("/api/v1/devices");
+    let names: Vec<&str> = devices.as_array().unwrap().iter().map(|d| d["device"].as_str().unwrap()).collect();
+    assert!(names.contains(&"north/m0") && names.contains(&"south/m0"), "{names:?}");
+
+    let status = center_site(&center, "north").unwrap();
+    assert_eq!(status["readings"], 300, "{status}");
+    assert!(status["bytes"].as_u64().unwrap() > 0, "{status}");
+    let link = site_link(&north).unwrap();
+    assert_eq!(link["sink"]["plugin"], "sync-center", "{link}");
+
+    // A site's token is good for its own namespace only.
+    let batches = |site: &str| format!("/api/v1/sync/sites/{site}/batches");
+    let north_token = format!("Bearer {}", token("north"));
+    let answer =
+        meterhub_testkit::request(at, "POST", &batches("south"), &[("Authorization", north_token.as_str())], b"x");
+    assert_eq!(answer.status, 403, "{}", String::from_utf8_lossy(&answer.body));
+    assert!(String::from_utf8_lossy(&answer.body).contains("the token of site north cannot write into site south"));
+    let answer = meterhub_testkit::request(at, "POST", &batches("north"), &[("Authorization", "Bearer wrong")], b"x");
+    assert_eq!(answer.status, 401, "{}", String::from_utf8_lossy(&answer.body));
+    let answer = meterhub_testkit::request(at, "POST", &batches("north"), &[], b"x");
+    assert_eq!(answer.status, 401);
+    // A corrupt batch with the right token is refused, naming the site.
+    let answer =
+        meterhub_testkit::request(at, "POST", &batches("north"), &[("Authorization", north_token.as_str())], b"garbage");
+    assert_eq!(answer.status, 400);
+    assert!(String::from_utf8_lossy(&answer.body).contains("site north: the batch is not zstd data"));
+    // Nothing of that reached the archive: still exactly what the sites sent.
+    assert_eq!(assert_replicated(&center, &north, "north"), 300);
+}
+
+#[test]
+fn nothing_is_lost_or_doubled_through_cuts_stalls_and_kills_at_both_ends() {
+    let tokens = tokens_dir();
+    let port = free_port();
+    let mut center = Host::start_with(&center_config(port, &["north"], tokens.path()));
+    let proxy = Proxy::start(([127, 0, 0, 1], port).into());
+    let mut site = Host::start_with(&site_config("north", proxy.addr, tokens.path()));
+    let mut next = 0i64;
+    let send = |site: &Host, next: &mut i64, count: i64| {
+        send_lines(site, &lines(*next, count));
+        *next += count;
+    };
+    send(&site, &mut next, 200);
+    wait_in_sync(&center, &site, "north", next, APPLY_DEADLINE);
+
+    // A stalled link shows as stalled at the site within seconds.
+    proxy.stall();
+    send(&site, &mut next, 100);
+    wait_for("the site to show its link stalled", Duration::from_secs(15), || {
+        (site_link(&site)?["state"] == "stalled").then_some(())
+    });
+    proxy.heal();
+    wait_in_sync(&center, &site, "north", next, CATCH_UP);
+
+    // Cut for a minute while the site ingests; the site shows it down and
+    // keeps taking readings; the center shows the site down.
+    proxy.cut();
+    let cut_at = std::time::Instant::now();
+    while cut_at.elapsed() < Duration::from_secs(61) {
+        send(&site, &mut next, 50);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(site_link(&site).unwrap()["state"], "down");
+    assert_eq!(center_site(&center, "north").unwrap()["state"], "down");
+    proxy.heal();
+    wait_in_sync(&center, &site, "north", next, CATCH_UP);
+
+    // Resets mid-batch, and SIGKILLs of the site and of the center.
+    for trial in 0..10 {
+        send(&site, &mut next, 300);
+        proxy.reset_all();
+        site.kill();
+        site.restart();
+        send(&site, &mut next, 300);
+        center.kill();
+        center.restart();
+        if trial % 3 == 0 {
+            wait_in_sync(&center, &site, "north", next, CATCH_UP);
+        }
+    }
+    wait_in_sync(&center, &site, "north", next, CATCH_UP);
+    let total = assert_replicated(&center, &site, "north");
+    assert_eq!(total as i64, next, "every reading the site acknowledged");
+    // The center never archived a batch twice: resends were recognised by
+    // their position before its journal.
+    let stats = center.get_ok("/api/v1/stats");
+    let source = &stats["sources"]["sync:north"];
+    assert_eq!(source["readings_duplicate"], 0, "{source}");
+    assert_eq!(source["readings_new"].as_u64(), Some(next as u64), "{source}");
+    assert!(proxy.accepted() > 10, "the link was opened again after faults");
+}
