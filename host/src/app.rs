@@ -217,8 +217,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api_task = tokio::spawn(api::serve(state, api_listener, api_gate));
     tracing::info!(address = %api_addr, "api listening");
 
-    let sinks = crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board);
-    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries, gates, sinks, center);
+    let sinks =
+        crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board, center);
+    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries, gates, sinks);
     let run_file = run_file(&config);
     let write_run_file = move |host: &Host| {
         let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };

@@ -13,9 +13,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Str
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
             for cert in pem_certificates(&pem, path)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ca_file {}: a certificate is unusable: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| format!("ca_file {}: a certificate is unusable: {e}", path.display()))?;
             }
         }
         None => {

@@ -28,8 +28,8 @@ pub use http::{
     request_json_as,
 };
 pub use line::{LineClient, reading};
-pub use proxy::Proxy;
 pub use paths::{binary, copy_plugin, plugins_dir, test_plugins_dir, workspace};
+pub use proxy::Proxy;
 pub use sse::{Event, Sse};
 pub use wait::{poll, wait_for};
 

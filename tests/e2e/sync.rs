@@ -26,8 +26,11 @@ fn free_port() -> u16 {
 /// A center taking data from `sites`, its API on `port`; the token files
 /// are written into its directory once it exists (they are read at start).
 fn center_config(port: u16, sites: &[&str], dir: &std::path::Path) -> String {
-    let mut text = default_config(&plugins_dir("wasm"))
-        .replacen("[api]\nlisten = \"127.0.0.1:0\"", &format!("[api]\nlisten = \"127.0.0.1:{port}\""), 1);
+    let mut text = default_config(&plugins_dir("wasm")).replacen(
+        "[api]\nlisten = \"127.0.0.1:0\"",
+        &format!("[api]\nlisten = \"127.0.0.1:{port}\""),
+        1,
+    );
     text.push_str("\n[center]\nalarm_silence_seconds = 60\n");
     for site in sites {
         let file = dir.join(format!("{site}.token"));
@@ -133,11 +136,7 @@ fn assert_replicated(center: &Host, site: &Host, name: &str) -> usize {
     for (key, (value, _)) in &here {
         let Some((v, n)) = there.get(key) else { panic!("{key:?} of site {name} is not at the center") };
         assert_eq!(*n, 1, "{key:?} is at the center {n} times");
-        assert_eq!(
-            v.parse::<f64>().unwrap(),
-            value.parse::<f64>().unwrap(),
-            "{key:?}: the center holds another value"
-        );
+        assert_eq!(v.parse::<f64>().unwrap(), value.parse::<f64>().unwrap(), "{key:?}: the center holds another value");
     }
     here.len()
 }
@@ -179,8 +178,13 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     let answer = meterhub_testkit::request(at, "POST", &batches("north"), &[], b"x");
     assert_eq!(answer.status, 401);
     // A corrupt batch with the right token is refused, naming the site.
-    let answer =
-        meterhub_testkit::request(at, "POST", &batches("north"), &[("Authorization", north_token.as_str())], b"garbage");
+    let answer = meterhub_testkit::request(
+        at,
+        "POST",
+        &batches("north"),
+        &[("Authorization", north_token.as_str())],
+        b"garbage",
+    );
     assert_eq!(answer.status, 400);
     assert!(String::from_utf8_lossy(&answer.body).contains("site north: the batch is not zstd data"));
     // Nothing of that reached the archive: still exactly what the sites sent.

@@ -174,6 +174,43 @@ fn connection_metrics(out: &mut String, gates: &meterhub_http::Gates) {
 }
 
 /// Per sink: state, position, lag, and what it delivered, retried and rejected.
+/// A center's sites: state, lag, what they sent.
+fn site_metrics(out: &mut String, sites: &[crate::sync::center::SiteStatus]) {
+    if sites.is_empty() {
+        return;
+    }
+    type Value = fn(&crate::sync::center::SiteStatus) -> String;
+    let families: [(&str, &str, &str, Value); 6] = [
+        (
+            "meterhub_sync_site_in_sync",
+            "gauge",
+            "1 while the site has nothing the center lacks and is heard from.",
+            |s| u8::from(s.state == crate::sync::center::LinkState::InSync).to_string(),
+        ),
+        ("meterhub_sync_site_alarm", "gauge", "1 while the site's link is in alarm (silent too long).", |s| {
+            u8::from(s.alarm.is_some()).to_string()
+        }),
+        ("meterhub_sync_site_lag_records", "gauge", "Records the site has that the center has not.", |s| {
+            s.lag_records.to_string()
+        }),
+        ("meterhub_sync_site_lag_seconds", "gauge", "Age of the site's oldest record not at the center.", |s| {
+            format!("{:.3}", s.lag_seconds)
+        }),
+        ("meterhub_sync_site_readings_total", "counter", "Readings stored from the site since the start.", |s| {
+            s.readings.to_string()
+        }),
+        ("meterhub_sync_site_bytes_total", "counter", "Compressed batch bytes stored from the site.", |s| {
+            s.bytes.to_string()
+        }),
+    ];
+    for (metric, kind, help, value) in families {
+        family(out, metric, kind, help);
+        for site in sites {
+            let _ = writeln!(out, "{metric}{{site=\"{}\"}} {}", label(&site.site), value(site));
+        }
+    }
+}
+
 fn sink_metrics(out: &mut String, sinks: &[crate::sink::status::SinkStatus]) {
     type Value = fn(&crate::sink::status::SinkStatus) -> String;
     let families: [(&str, &str, &str, Value); 9] = [
@@ -369,6 +406,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
     }
     connection_metrics(&mut out, &state.gates);
     sink_metrics(&mut out, &state.sinks.snapshot());
+    site_metrics(&mut out, &state.center.sites());
     let hub = &state.publisher;
     family(&mut out, "meterhub_streams_open", "gauge", "Live streams (SSE and WebSocket) open.");
     let _ = writeln!(out, "meterhub_streams_open {}", hub.len());

@@ -35,7 +35,10 @@ fn bearer(req: &Request<Incoming>) -> Option<&str> {
 pub fn position(state: &ApiState, req: &Request<Incoming>, site: &str) -> HttpResponse {
     let answer = state.center.authenticate(site, bearer(req)).and_then(|()| state.center.position(site));
     match answer {
-        Ok(position) => meterhub_http::json(StatusCode::OK, &crate::sync::wire::Answer { position, already_held: false, error: None }),
+        Ok(position) => meterhub_http::json(
+            StatusCode::OK,
+            &crate::sync::wire::Answer { position, already_held: false, error: None },
+        ),
         Err(refused) => refusal(refused),
     }
 }

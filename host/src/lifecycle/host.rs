@@ -125,10 +125,8 @@ pub struct Host {
     preinstalled: BTreeMap<String, InstanceEntry>,
     /// Connection limits and counters of every listener.
     gates: Arc<meterhub_http::Gates>,
-    /// The sink instances.
+    /// The sink instances (and, at a center, its sites).
     sinks: crate::sink::Sinks,
-    /// The sites this host takes data from, when it is a monitoring center.
-    center: Arc<crate::sync::center::Center>,
 }
 
 fn diag(config: &Config, at: crate::config::Pos, message: String) -> Diagnostic {
@@ -155,7 +153,6 @@ impl Host {
         preinstalled: BTreeMap<String, InstanceEntry>,
         gates: Arc<meterhub_http::Gates>,
         sinks: crate::sink::Sinks,
-        center: Arc<crate::sync::center::Center>,
     ) -> Self {
         Host {
             config: prepared_start.config.clone(),
@@ -168,7 +165,6 @@ impl Host {
             preinstalled,
             gates,
             sinks,
-            center,
         }
     }
 
@@ -275,7 +271,6 @@ impl Host {
             }
         }
         changes.extend(self.sinks.apply(&prepared.config, &prepared.catalog));
-        self.center.apply(prepared.config.center.as_ref());
         let apply_ms = prepared.started.elapsed().as_secs_f64() * 1000.0;
         self.config = prepared.config;
         self.catalog = prepared.catalog;

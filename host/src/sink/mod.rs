@@ -56,6 +56,9 @@ pub struct Sinks {
     bus: broadcast::Sender<StoredReading>,
     board: SinkBoard,
     running: BTreeMap<String, Running>,
+    /// The other side of the sync: at a center, the sites it takes data
+    /// from (`[center]`), changed with the configuration here too.
+    center: Arc<crate::sync::center::Center>,
 }
 
 impl Sinks {
@@ -65,16 +68,18 @@ impl Sinks {
         accounting: Arc<crate::accounting::AccountingStore>,
         bus: broadcast::Sender<StoredReading>,
         board: SinkBoard,
+        center: Arc<crate::sync::center::Center>,
     ) -> Sinks {
-        Sinks { archive, accounting, bus, board, running: BTreeMap::new() }
+        Sinks { archive, accounting, bus, board, running: BTreeMap::new(), center }
     }
 
-    /// Bring the running sinks in line with `config` and `catalog`: start
+    /// Bring the running sinks (and a center's sites) in line with `config` and `catalog`: start
     /// the new ones, restart those whose configuration or plugin version
     /// changed, stop the removed ones, keep the others (their connections
     /// stay). Returns a line per change, for the log and the status.
     pub fn apply(&mut self, config: &Config, catalog: &Catalog) -> Vec<String> {
         let mut changes = Vec::new();
+        self.center.apply(config.center.as_ref());
         if !config.sinks.is_empty() {
             // Sinks follow the accounting's change index: keep it from now
             // on (built first when it is not complete; seconds on a large
@@ -118,7 +123,8 @@ impl Sinks {
                         SYNC_CENTER,
                         "the host's own sink: no plugin instance".into(),
                     );
-                    let target = crate::sync::link::LinkTarget::new(id, link.clone(), self.archive.clone(), status.clone());
+                    let target =
+                        crate::sync::link::LinkTarget::new(id, link.clone(), self.archive.clone(), status.clone());
                     self.spawn(sink, target, &status, stopped, receiver);
                     commands = Some(sender);
                     changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
@@ -142,12 +148,17 @@ impl Sinks {
                         changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
                     }
                     Err(reason) => {
-                        entry =
-                            crate::plugin::supervisor::InstanceEntry::unavailable(id, "sink", &p.plugin, reason.clone());
+                        entry = crate::plugin::supervisor::InstanceEntry::unavailable(
+                            id,
+                            "sink",
+                            &p.plugin,
+                            reason.clone(),
+                        );
                         tracing::error!(sink = %id, %reason, "sink cannot run; it waits for its plugin");
                         update(&status, |s| {
                             s.state = SinkState::Waiting;
-                            s.last_error = Some(SinkError { at_ms: meterhub_storage::clock::now_ms(), message: reason });
+                            s.last_error =
+                                Some(SinkError { at_ms: meterhub_storage::clock::now_ms(), message: reason });
                         });
                         changes.push(format!("sink {id}: waiting for its plugin"));
                     }

@@ -94,7 +94,6 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
-
 /// One item of a batch: a record of one of the logs, or why it cannot be read.
 pub struct Item {
     /// The log it comes from.

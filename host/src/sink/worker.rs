@@ -240,30 +240,29 @@ impl<T: Target> Worker<T> {
         .await
         .map_err(|e| Failure::Unavailable(format!("reading the logs failed: {e}")))?
     }
-
 }
 
 /// Show a write of `records` (`rejected` of them dead letters) that moved
 /// the position to `position`.
 fn delivered(status: &StatusCell, records: u64, rejected: u64, position: Position) {
     update(status, |s| {
-            s.state = SinkState::Running;
-            s.failure = None;
-            s.position = Some(position.readings);
-            s.accounting_position = Some(position.accounting);
-            s.delivered += records - rejected;
-            s.rejected += rejected;
-            s.batches += 1;
-            s.last_success_ms = Some(now_ms());
-            // Behind the heads seen when the batch was read: 0 once all that
-            // existed then is delivered (under steady ingest the heads move
-            // on at once; the next round shows that).
-            s.lag_records =
-                s.head.saturating_sub(position.readings) + s.accounting_head.saturating_sub(position.accounting);
-            if s.lag_records == 0 {
-                s.lag_seconds = 0.0;
-            }
-        });
+        s.state = SinkState::Running;
+        s.failure = None;
+        s.position = Some(position.readings);
+        s.accounting_position = Some(position.accounting);
+        s.delivered += records - rejected;
+        s.rejected += rejected;
+        s.batches += 1;
+        s.last_success_ms = Some(now_ms());
+        // Behind the heads seen when the batch was read: 0 once all that
+        // existed then is delivered (under steady ingest the heads move
+        // on at once; the next round shows that).
+        s.lag_records =
+            s.head.saturating_sub(position.readings) + s.accounting_head.saturating_sub(position.accounting);
+        if s.lag_records == 0 {
+            s.lag_seconds = 0.0;
+        }
+    });
 }
 
 /// When the first undelivered reading of `items` was archived.

@@ -214,7 +214,10 @@ impl Center {
     pub fn authenticate(&self, site: &str, bearer: Option<&str>) -> Result<(), Refused> {
         let inner = self.inner();
         if !inner.enabled {
-            return Err(refused(404, "this host is not a monitoring center: it has no [center] in its configuration".into()));
+            return Err(refused(
+                404,
+                "this host is not a monitoring center: it has no [center] in its configuration".into(),
+            ));
         }
         let Some(bearer) = bearer.filter(|b| !b.is_empty()) else {
             return Err(refused(401, format!("site {site}: no token (Authorization: Bearer <the site's token>)")));
@@ -223,16 +226,21 @@ impl Center {
         let owner = inner.sites.iter().find(|(_, s)| s.digest.as_ref().is_ok_and(|d| same(d, &presented)));
         match owner {
             Some((name, _)) if name == site => Ok(()),
-            Some((name, _)) => Err(refused(
-                403,
-                format!("the token of site {name} cannot write into site {site}'s namespace"),
-            )),
+            Some((name, _)) => {
+                Err(refused(403, format!("the token of site {name} cannot write into site {site}'s namespace")))
+            }
             None => match inner.sites.get(site) {
-                None => Err(refused(401, format!("site {site} is not one of this center's sites, and the token is not any site's"))),
-                Some(s) => Err(refused(401, match &s.digest {
-                    Ok(_) => format!("site {site}: the token is not this site's token"),
-                    Err(reason) => format!("site {site}: the center cannot check tokens for this site: {reason}"),
-                })),
+                None => Err(refused(
+                    401,
+                    format!("site {site} is not one of this center's sites, and the token is not any site's"),
+                )),
+                Some(s) => Err(refused(
+                    401,
+                    match &s.digest {
+                        Ok(_) => format!("site {site}: the token is not this site's token"),
+                        Err(reason) => format!("site {site}: the center cannot check tokens for this site: {reason}"),
+                    },
+                )),
             },
         }
     }
@@ -277,7 +285,11 @@ impl Center {
             .and_then(|b| b.check().map(|()| b))
             .map_err(|e| self.failed(site, 400, format!("site {site}: {e}")))?;
         if batch.site != site {
-            return Err(self.failed(site, 403, format!("a batch of site {} was sent to site {site}'s address", batch.site)));
+            return Err(self.failed(
+                site,
+                403,
+                format!("a batch of site {} was sent to site {site}'s address", batch.site),
+            ));
         }
         let position = self.known_position(site)?;
         self.contact(site, Some(&batch));
@@ -341,8 +353,8 @@ impl Center {
         let inner = self.inner();
         inner
             .sites
-            .iter()
-            .map(|(_, s)| {
+            .values()
+            .map(|s| {
                 let mut status = s.status.view(now, s.position.unwrap_or_default(), inner.alarm_silence_ms);
                 if let Err(reason) = &s.digest {
                     status.last_error = Some(SiteError { at_ms: now, message: reason.clone() });
@@ -445,12 +457,12 @@ impl Tracked {
             LinkState::Stalled
         };
         status.alarm = match (status.state, alarm_silence_ms) {
-            (LinkState::Down, Some(limit)) if status.last_contact_ms.is_none_or(|at| now - at > limit) => Some(
-                match status.last_contact_ms {
+            (LinkState::Down, Some(limit)) if status.last_contact_ms.is_none_or(|at| now - at > limit) => {
+                Some(match status.last_contact_ms {
                     Some(at) => format!("site {} not heard from for {} s", status.site, (now - at) / 1000),
                     None => format!("site {} has not been heard from since the center started", status.site),
-                },
-            ),
+                })
+            }
             _ => None,
         };
         status

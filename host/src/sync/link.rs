@@ -105,8 +105,9 @@ impl LinkTarget {
             .unwrap_or_else(|| String::from_utf8_lossy(&answered.body).chars().take(300).collect());
         let why = format!("site {site}, center {center} answered {}: {message}", answered.status.as_u16());
         match answered.status {
-            StatusCode::OK => serde_json::from_slice(&answered.body)
-                .map_err(|e| Failure::Setup(format!("site {site}, center {center}: its answer is not a sync answer: {e}"))),
+            StatusCode::OK => serde_json::from_slice(&answered.body).map_err(|e| {
+                Failure::Setup(format!("site {site}, center {center}: its answer is not a sync answer: {e}"))
+            }),
             StatusCode::CONFLICT => Err(Failure::Moved(why)),
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE | StatusCode::TOO_MANY_REQUESTS => {
                 Err(Failure::Unavailable(why))

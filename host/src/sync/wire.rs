@@ -129,7 +129,10 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<Batch, String> {
         .map_err(|e| format!("the batch is not zstd data of at most {limit} bytes (corrupt or truncated): {e}"))?;
     let batch: Batch = serde_json::from_slice(&json).map_err(|e| format!("the batch is not a sync batch: {e}"))?;
     if batch.version != VERSION {
-        return Err(format!("the batch is of sync format {}, this center speaks {VERSION}: update the older host", batch.version));
+        return Err(format!(
+            "the batch is of sync format {}, this center speaks {VERSION}: update the older host",
+            batch.version
+        ));
     }
     Ok(batch)
 }

@@ -69,20 +69,32 @@ impl Validator<'_> {
             Some(SYNC_CENTER) => self.center_link(s).map(SinkKind::Center),
             Some(other) => {
                 let at = s.kind.as_ref().expect("matched above");
-                self.error(at, format!("kind {other:?} is not a kind of sink: use \"{SYNC_CENTER}\", or leave it out and name a plugin"));
+                self.error(
+                    at,
+                    format!(
+                        "kind {other:?} is not a kind of sink: use \"{SYNC_CENTER}\", or leave it out and name a plugin"
+                    ),
+                );
                 None
             }
         }
     }
 
     fn plugin_sink(&mut self, s: &RawSink) -> Option<PluginSink> {
-        for (key, given) in [("site", s.site.is_some()), ("token_file", s.token_file.is_some()), ("rate_limit_kib_s", s.rate_limit_kib_s.is_some())] {
+        for (key, given) in [
+            ("site", s.site.is_some()),
+            ("token_file", s.token_file.is_some()),
+            ("rate_limit_kib_s", s.rate_limit_kib_s.is_some()),
+        ] {
             if given {
                 self.error(&s.url, format!("{key} is a key of kind = \"{SYNC_CENTER}\" sinks, not of a plugin's"));
             }
         }
         let Some(plugin) = &s.plugin else {
-            self.error(&s.url, format!("a sink names its plugin (plugin = \"postgres\") or is of kind = \"{SYNC_CENTER}\""));
+            self.error(
+                &s.url,
+                format!("a sink names its plugin (plugin = \"postgres\") or is of kind = \"{SYNC_CENTER}\""),
+            );
             return None;
         };
         let target = self.postgres_target(s);
@@ -96,7 +108,12 @@ impl Validator<'_> {
             },
             None => "{}".to_owned(),
         };
-        Some(PluginSink { plugin: plugin.get_ref().clone(), plugin_pos: self.pos(plugin), target: target?, settings_json })
+        Some(PluginSink {
+            plugin: plugin.get_ref().clone(),
+            plugin_pos: self.pos(plugin),
+            target: target?,
+            settings_json,
+        })
     }
 
     fn center_link(&mut self, s: &RawSink) -> Option<CenterLink> {
@@ -116,14 +133,20 @@ impl Validator<'_> {
                 site.get_ref().clone()
             }
             None => {
-                self.error(&s.url, format!("a {SYNC_CENTER} sink names its site (site = \"district-1\"), its name at the center"));
+                self.error(
+                    &s.url,
+                    format!("a {SYNC_CENTER} sink names its site (site = \"district-1\"), its name at the center"),
+                );
                 String::new()
             }
         };
         let token_file = match &s.token_file {
             Some(file) => self.path(file.get_ref()),
             None => {
-                self.error(&s.url, format!("a {SYNC_CENTER} sink names the file of its token at the center (token_file = ...)"));
+                self.error(
+                    &s.url,
+                    format!("a {SYNC_CENTER} sink names the file of its token at the center (token_file = ...)"),
+                );
                 std::path::PathBuf::new()
             }
         };
@@ -139,7 +162,10 @@ impl Validator<'_> {
 
     fn not_a_center_key<T>(&mut self, value: &Option<Spanned<T>>, key: &str) {
         if let Some(at) = value {
-            self.error(at, format!("{key} is not a key of a {SYNC_CENTER} sink (it sends to the center's API, with a token)"));
+            self.error(
+                at,
+                format!("{key} is not a key of a {SYNC_CENTER} sink (it sends to the center's API, with a token)"),
+            );
         }
     }
 
@@ -158,7 +184,12 @@ impl Validator<'_> {
     pub(super) fn center(&mut self, raw: &Spanned<RawCenter>) -> CenterConfig {
         let c = raw.get_ref();
         let max_batch = self.u32_in(&c.max_batch_mib, "max_batch_mib", 1..=1024, DEFAULT_MAX_BATCH_MIB);
-        let silence = self.u32_in(&c.alarm_silence_seconds, "alarm_silence_seconds", 0..=31_536_000, DEFAULT_ALARM_SILENCE_SECONDS);
+        let silence = self.u32_in(
+            &c.alarm_silence_seconds,
+            "alarm_silence_seconds",
+            0..=31_536_000,
+            DEFAULT_ALARM_SILENCE_SECONDS,
+        );
         let mut sites = Vec::new();
         for (name, site) in &c.sites {
             self.site_name(name);
@@ -284,9 +315,15 @@ mod tests {
         let link = "kind = 'sync-center'\nurl = 'http://c:8080'\nsite = 'n'\ntoken_file = 't'\n";
         let cases: [(String, &str); 6] = [
             (format!("{link}schema = 'x'\n"), "9:10: schema is not a key of a sync-center sink"),
-            ("kind = 'sync-center'\nurl = 'ftp://c'\nsite = 'n'\ntoken_file = 't'\n".into(), "must be the center's API"),
+            (
+                "kind = 'sync-center'\nurl = 'ftp://c'\nsite = 'n'\ntoken_file = 't'\n".into(),
+                "must be the center's API",
+            ),
             ("kind = 'sync-center'\nurl = 'http://c:8080'\ntoken_file = 't'\n".into(), "names its site"),
-            ("kind = 'sync-center'\nurl = 'http://c:8080'\nsite = 'N 1'\ntoken_file = 't'\n".into(), "site name \"N 1\""),
+            (
+                "kind = 'sync-center'\nurl = 'http://c:8080'\nsite = 'N 1'\ntoken_file = 't'\n".into(),
+                "site name \"N 1\"",
+            ),
             ("kind = 'mirror'\nurl = 'http://c'\n".into(), "kind \"mirror\" is not a kind of sink"),
             ("url = 'postgres://u@h/db'\n".into(), "a sink names its plugin"),
         ];
