@@ -184,7 +184,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(Hub::new(archive.clone(), accounting.clone(), auth.clone(), StreamSettings::of(&config.web))?);
     let publisher_task = tokio::spawn(publisher.clone().run(pipeline.bus.subscribe(), auth.changes()));
     let live = LiveView::default();
-    let center = Arc::new(crate::sync::center::Center::new(journal.clone(), archive.clone()));
+    let center = Arc::new(crate::sync::center::Center::new(journal.clone(), archive.clone(), accounting.store.clone()));
     let sink_board = crate::sink::status::SinkBoard::default();
     let rates = api::rates::Rates::default();
     // Damage found before the stores opened stays in /health for this run.

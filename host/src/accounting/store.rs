@@ -402,6 +402,54 @@ impl AccountingStore {
         Ok(record)
     }
 
+    /// Take a meter as another host's registry holds it (a monitoring
+    /// center taking its sites' registry changes, `record.id` already in
+    /// the center's namespace): a meter not registered yet is registered as
+    /// given (its readings add what they add when they arrive); a known
+    /// one takes the given metadata and register events, each change in
+    /// its history under `actor`, and its deltas are recomputed. Whether
+    /// anything changed.
+    pub fn replicate_meter(&self, record: MeterRecord, actor: &str) -> Result<bool, AccountingError> {
+        {
+            let _guard = self.lock();
+            if self.meter(&record.id)?.is_none() {
+                let mut batch = sled::Batch::default();
+                let k = meter_key(&record.id);
+                batch.insert(k.clone(), seal_json(&k, &record)?);
+                let mut revisions = Revisions::start(self)?;
+                revisions.record(self, &mut batch, &Changed::Meter(record.id.clone()))?;
+                revisions.finish(&mut batch);
+                self.db()?.apply_batch(batch).map_err(AccountingError::storage("write meter"))?;
+                return Ok(true);
+            }
+        }
+        let mut changed = false;
+        self.change_meter(&record.id, actor, |stored| {
+            let entry = |field: &str, old: serde_json::Value, new: serde_json::Value| HistoryEntry {
+                seq: 0,
+                at_ms: 0,
+                actor: String::new(),
+                field: field.to_owned(),
+                old,
+                new,
+            };
+            let mut entries = Vec::new();
+            if stored.metadata != record.metadata {
+                let json = |m: &super::model::MeterMetadata| serde_json::to_value(m).unwrap_or_default();
+                entries.push(entry("metadata", json(&stored.metadata), json(&record.metadata)));
+                stored.metadata = record.metadata.clone();
+            }
+            if stored.events != record.events {
+                let json = |e: &[meterhub_accounting::RegisterEvent]| serde_json::to_value(e).unwrap_or_default();
+                entries.push(entry("events", json(&stored.events), json(&record.events)));
+                stored.events = record.events.clone();
+            }
+            changed = !entries.is_empty();
+            Ok((entries, changed))
+        })?;
+        Ok(changed)
+    }
+
     /// Sets (or with `None` clears) the period `actor` expects between the
     /// uplinks of module `id`; the module is registered if it was not.
     pub fn set_module_period(

@@ -20,6 +20,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::wire::{self, Answer, Batch, WirePosition};
+use crate::accounting::AccountingStore;
+use crate::accounting::model::MeterRecord;
 use crate::config::CenterConfig;
 
 /// The source of a site's frames at the center.
@@ -128,6 +130,7 @@ struct Tracked {
 pub struct Center {
     journal: JournalHandle,
     archive: Arc<dyn Archive>,
+    accounting: Arc<AccountingStore>,
     inner: Mutex<Inner>,
 }
 
@@ -166,8 +169,8 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
 impl Center {
     /// A center with no sites (a host that is not a center refuses every
     /// sync request until `[center]` is configured).
-    pub fn new(journal: JournalHandle, archive: Arc<dyn Archive>) -> Center {
-        Center { journal, archive, inner: Mutex::new(Inner::default()) }
+    pub fn new(journal: JournalHandle, archive: Arc<dyn Archive>, accounting: Arc<AccountingStore>) -> Center {
+        Center { journal, archive, accounting, inner: Mutex::new(Inner::default()) }
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -306,6 +309,10 @@ impl Center {
         if batch.is_heartbeat() {
             return Ok(Answer { position, already_held: false, error: None });
         }
+        // The registry first: taking a meter's metadata again is harmless
+        // if the batch then fails and is sent again, while metadata taken
+        // after the journal could be lost to a crash in between.
+        self.take_registry(site, &batch).await?;
         let frame = RawFrame {
             seq: 0,
             source: source(site),
@@ -331,12 +338,58 @@ impl Center {
         Ok(Answer { position: batch.to, already_held: false, error: None })
     }
 
+    /// The site's changed meters, under the site's name, into the center's
+    /// registry (their metadata and register events; what the center's
+    /// accounting computes from).
+    async fn take_registry(&self, site: &str, batch: &Batch) -> Result<(), Refused> {
+        let mut meters = Vec::new();
+        for change in batch.registry.iter().filter(|c| c.kind == "meter") {
+            match serde_json::from_str::<MeterRecord>(&change.entry.json) {
+                Ok(mut record) => {
+                    record.id = super::frame::meter(site, &record.id);
+                    record.source = source(site);
+                    // The site's modules are not the center's.
+                    record.module = None;
+                    meters.push(record);
+                }
+                Err(e) => {
+                    let message =
+                        format!("site {site}: meter {} of the site's registry cannot be read: {e}", change.entry.id);
+                    tracing::warn!(%site, error = %message, "sync: registry change left out");
+                    self.note(site, message);
+                }
+            }
+        }
+        if meters.is_empty() {
+            return Ok(());
+        }
+        let (store, actor) = (self.accounting.clone(), source(site));
+        let taken = tokio::task::spawn_blocking(move || {
+            meters.into_iter().try_for_each(|record| store.replicate_meter(record, &actor).map(drop))
+        })
+        .await;
+        match taken {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                Err(self.failed(site, 503, format!("site {site}: the center cannot take the site's registry: {e}")))
+            }
+            Err(e) => {
+                Err(self.failed(site, 503, format!("site {site}: the center cannot take the site's registry: {e}")))
+            }
+        }
+    }
+
+    /// Keep `message` as the site's last error.
+    fn note(&self, site: &str, message: String) {
+        if let Some(s) = self.inner().sites.get_mut(site) {
+            s.status.status.last_error = Some(SiteError { at_ms: now_ms(), message });
+        }
+    }
+
     /// Note a refusal on the site's status and log it.
     fn failed(&self, site: &str, status: u16, message: String) -> Refused {
         tracing::warn!(%site, status, error = %message, "sync: batch refused");
-        if let Some(s) = self.inner().sites.get_mut(site) {
-            s.status.status.last_error = Some(SiteError { at_ms: now_ms(), message: message.clone() });
-        }
+        self.note(site, message.clone());
         refused(status, message)
     }
 
