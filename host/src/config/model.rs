@@ -421,8 +421,10 @@ pub struct CenterConfig {
     pub sites: Vec<CenterSite>,
     /// The largest batch a site may send, compressed, bytes.
     pub max_batch_bytes: usize,
-    /// A link is in alarm when its site has not sent for this long.
+    /// A link is in alarm when its site has not been heard from for this long.
     pub alarm_silence: Option<std::time::Duration>,
+    /// A link is in alarm while its site is behind by more than this.
+    pub alarm_lag: Option<std::time::Duration>,
 }
 
 /// One site a center takes data from (`[center.sites.<site>]`).

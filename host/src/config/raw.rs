@@ -41,9 +41,12 @@ pub struct RawCenter {
     /// The largest batch a site may send, compressed, MiB.
     #[serde(default)]
     pub max_batch_mib: Option<Spanned<u32>>,
-    /// A site's link is in alarm after this long without a batch, seconds (0: never).
+    /// A site's link is in alarm after this long without a word, seconds (0: never).
     #[serde(default)]
     pub alarm_silence_seconds: Option<Spanned<u32>>,
+    /// A site's link is in alarm while it is behind by more than this, seconds (0: never).
+    #[serde(default)]
+    pub alarm_lag_seconds: Option<Spanned<u32>>,
     /// The sites, by name.
     #[serde(default)]
     pub sites: BTreeMap<Spanned<String>, Spanned<RawCenterSite>>,

@@ -86,6 +86,13 @@ pub struct SinkStatus {
     pub last_success_ms: Option<i64>,
     /// The last error, kept after a success so operators see what happened.
     pub last_error: Option<SinkError>,
+    /// Records delivered per second over the last minute.
+    pub rate_rps: f64,
+    /// Seconds to deliver the lag at that rate (`None`: caught up or not moving).
+    pub eta_seconds: Option<f64>,
+    /// Deliveries of the last minute (when, records), for the rate.
+    #[serde(skip)]
+    pub recent: std::collections::VecDeque<(i64, u64)>,
     /// What kind of failure the sink is retrying after (`unavailable`:
     /// its target cannot be reached; `setup`: it refuses; `moved`,
     /// `data`), `None` once a batch went through.
@@ -129,10 +136,39 @@ impl SinkStatus {
             schema_version: None,
             last_success_ms: None,
             last_error: None,
+            rate_rps: 0.0,
+            eta_seconds: None,
+            recent: Default::default(),
             failure: None,
             in_flight_since_ms: None,
             alarm: None,
         }
+    }
+}
+
+/// The window a sink's rate is measured over.
+const RATE_WINDOW_MS: i64 = 60_000;
+
+impl SinkStatus {
+    /// `records` were delivered at `now`: the rate and the time to catch up.
+    pub fn count_rate(&mut self, records: u64, now: i64) {
+        self.recent.push_back((now, records));
+        while self.recent.front().is_some_and(|(at, _)| *at < now - RATE_WINDOW_MS) {
+            self.recent.pop_front();
+        }
+        self.update_rate(now);
+    }
+
+    /// The rate and the time to catch up as of `now`.
+    pub fn update_rate(&mut self, now: i64) {
+        let since = now - RATE_WINDOW_MS;
+        let moved: u64 = self.recent.iter().filter(|(at, _)| *at >= since).map(|(_, n)| n).sum();
+        self.rate_rps = match self.recent.iter().find(|(at, _)| *at >= since) {
+            Some((first, _)) => moved as f64 / ((now - first).max(1000) as f64 / 1000.0),
+            None => 0.0,
+        };
+        self.eta_seconds =
+            (self.lag_records > 0 && self.rate_rps > 0.0).then(|| self.lag_records as f64 / self.rate_rps);
     }
 }
 

@@ -150,6 +150,7 @@ impl<T: Target> Worker<T> {
             s.lag_records = head.saturating_sub(position.readings) + revision.saturating_sub(position.accounting);
             s.lag_seconds =
                 if s.lag_records == 0 { 0.0 } else { oldest_ms.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0) };
+            s.update_rate(now);
             let over = limit.filter(|limit| s.lag_seconds > limit.as_secs_f64());
             match (over, s.alarm) {
                 (Some(limit), None) => {

@@ -139,6 +139,7 @@ struct Inner {
     enabled: bool,
     max_batch_bytes: usize,
     alarm_silence_ms: Option<i64>,
+    alarm_lag_seconds: Option<f64>,
     sites: BTreeMap<String, Site>,
 }
 
@@ -188,6 +189,7 @@ impl Center {
         inner.enabled = true;
         inner.max_batch_bytes = config.max_batch_bytes;
         inner.alarm_silence_ms = config.alarm_silence.map(|d| d.as_millis() as i64);
+        inner.alarm_lag_seconds = config.alarm_lag.map(|d| d.as_secs_f64());
         let mut sites = BTreeMap::new();
         for site in &config.sites {
             let digest = std::fs::read_to_string(&site.token_file)
@@ -408,7 +410,8 @@ impl Center {
             .sites
             .values()
             .map(|s| {
-                let mut status = s.status.view(now, s.position.unwrap_or_default(), inner.alarm_silence_ms);
+                let mut status =
+                    s.status.view(now, s.position.unwrap_or_default(), inner.alarm_silence_ms, inner.alarm_lag_seconds);
                 if let Err(reason) = &s.digest {
                     status.last_error = Some(SiteError { at_ms: now, message: reason.clone() });
                 }
@@ -482,7 +485,13 @@ impl Tracked {
         }
     }
 
-    fn view(&self, now: i64, position: WirePosition, alarm_silence_ms: Option<i64>) -> SiteStatus {
+    fn view(
+        &self,
+        now: i64,
+        position: WirePosition,
+        alarm_silence_ms: Option<i64>,
+        alarm_lag_seconds: Option<f64>,
+    ) -> SiteStatus {
         let mut status = self.status.clone();
         status.position = position;
         let since = now - RATE_WINDOW_MS;
@@ -516,7 +525,12 @@ impl Tracked {
                     None => format!("site {} has not been heard from since the center started", status.site),
                 })
             }
-            _ => None,
+            _ => alarm_lag_seconds.filter(|limit| status.lag_seconds > *limit).map(|limit| {
+                format!(
+                    "site {} is {:.0} s behind, more than the {limit:.0} s allowed",
+                    status.site, status.lag_seconds
+                )
+            }),
         };
         status
     }

@@ -190,6 +190,7 @@ impl Validator<'_> {
             0..=31_536_000,
             DEFAULT_ALARM_SILENCE_SECONDS,
         );
+        let lag = self.u32_in(&c.alarm_lag_seconds, "alarm_lag_seconds", 0..=31_536_000, DEFAULT_ALARM_LAG_SECONDS);
         let mut sites = Vec::new();
         for (name, site) in &c.sites {
             self.site_name(name);
@@ -202,6 +203,7 @@ impl Validator<'_> {
             sites,
             max_batch_bytes: max_batch as usize * 1024 * 1024,
             alarm_silence: (silence > 0).then(|| std::time::Duration::from_secs(u64::from(silence))),
+            alarm_lag: (lag > 0).then(|| std::time::Duration::from_secs(u64::from(lag))),
         }
     }
 
