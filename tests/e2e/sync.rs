@@ -19,13 +19,13 @@ fn token(site: &str) -> String {
 }
 
 /// A free loopback port (a center keeps its API port across restarts).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A center taking data from `sites`, its API on `port`; the token files
 /// are written into its directory once it exists (they are read at start).
-fn center_config(port: u16, sites: &[&str], dir: &std::path::Path) -> String {
+pub(crate) fn center_config(port: u16, sites: &[&str], dir: &std::path::Path) -> String {
     let mut text = default_config(&plugins_dir("wasm")).replacen(
         "[api]\nlisten = \"127.0.0.1:0\"",
         &format!("[api]\nlisten = \"127.0.0.1:{port}\""),
@@ -41,7 +41,7 @@ fn center_config(port: u16, sites: &[&str], dir: &std::path::Path) -> String {
 }
 
 /// A site sending to the center at `center` as `site`.
-fn site_config(site: &str, center: SocketAddr, dir: &std::path::Path) -> String {
+pub(crate) fn site_config(site: &str, center: SocketAddr, dir: &std::path::Path) -> String {
     let file = dir.join(format!("{site}.site-token"));
     std::fs::write(&file, token(site)).unwrap();
     default_config(&plugins_dir("wasm"))
@@ -52,12 +52,12 @@ fn site_config(site: &str, center: SocketAddr, dir: &std::path::Path) -> String 
 }
 
 /// Token files live outside the hosts' directories (which are made at start).
-fn tokens_dir() -> tempfile::TempDir {
+pub(crate) fn tokens_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
 /// Send `lines` over TCP, every one acknowledged.
-fn send_lines(host: &Host, lines: &[String]) {
+pub(crate) fn send_lines(host: &Host, lines: &[String]) {
     let mut client = LineClient::connect(host.driver("tcp-in"));
     client.send(lines.concat().as_bytes());
     client.finish();
@@ -67,7 +67,7 @@ fn send_lines(host: &Host, lines: &[String]) {
 }
 
 /// `count` readings of meters `m0..m4` from `first`.
-fn lines(first: i64, count: i64) -> Vec<String> {
+pub(crate) fn lines(first: i64, count: i64) -> Vec<String> {
     (first..first + count)
         .map(|i| reading(&format!("m{}", i % 5), "volume", TS + i * 60_000, &format!("{}.{}", 1000 + i, i % 10)))
         .collect()
@@ -166,6 +166,19 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     let link = site_link(&north).unwrap();
     assert_eq!(link["sink"]["plugin"], "sync-center", "{link}");
 
+    // A meter's metadata edited at the site reaches the center's registry,
+    // under the site's name, with its history naming the site.
+    let body = r#"{"actor":"e2e","name":"Котельная №1","time_zone":"Asia/Yekaterinburg"}"#;
+    let (status, _) = meterhub_testkit::http(north.api, "PATCH", "/api/v1/meters/m0", body.as_bytes());
+    assert_eq!(status, 200);
+    let meter = wait_for("the site's meter metadata at the center", APPLY_DEADLINE, || {
+        let (status, meter) = center.get("/api/v1/meters/north%2Fm0");
+        (status == 200 && meter["metadata"]["name"] == "Котельная №1").then_some(meter)
+    });
+    assert_eq!(meter["metadata"]["time_zone"], "Asia/Yekaterinburg", "{meter}");
+    let (_, south_m0) = center.get("/api/v1/meters/south%2Fm0");
+    assert_ne!(south_m0["metadata"]["name"], "Котельная №1", "the other site's m0 is another meter");
+
     // A site's token is good for its own namespace only.
     let batches = |site: &str| format!("/api/v1/sync/sites/{site}/batches");
     let north_token = format!("Bearer {}", token("north"));
@@ -189,6 +202,39 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     assert!(String::from_utf8_lossy(&answer.body).contains("site north: the batch is not zstd data"));
     // Nothing of that reached the archive: still exactly what the sites sent.
     assert_eq!(assert_replicated(&center, &north, "north"), 300);
+
+    // The consistency check: clean over every meter and day...
+    let (status, report) = meterhub_testkit::http(
+        north.api,
+        "POST",
+        "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z",
+        b"",
+    );
+    let report: Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["different"].as_u64(), report["readings"].as_u64()), (Some(0), Some(300)), "{report}");
+    assert!(report["days"].as_u64().unwrap() >= 5, "{report}");
+    // ... and a reading the center got from elsewhere into north's
+    // namespace is found, on its meter and day.
+    send_lines(&center, &[reading("north/m1", "volume", TS + 30_000, "7")]);
+    wait_for("the center to archive it", APPLY_DEADLINE, || (readings(&center, "north/").len() == 301).then_some(()));
+    let (_, report) = meterhub_testkit::http(
+        north.api,
+        "POST",
+        "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z",
+        b"",
+    );
+    let report: Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(report["different"], 1, "{report}");
+    let difference = &report["differences"][0];
+    assert_eq!(
+        (difference["meter"].as_str(), difference["day"].as_str()),
+        (Some("m1"), Some("2025-12-01")),
+        "{report}"
+    );
+    assert_eq!(difference["center"]["count"].as_u64(), difference["site"]["count"].as_u64().map(|n| n + 1));
+    let at_center = center_site(&center, "north").unwrap();
+    assert_eq!(at_center["last_check"]["different"], 1, "the center shows the check too: {at_center}");
 }
 
 #[test]
@@ -243,6 +289,15 @@ fn nothing_is_lost_or_doubled_through_cuts_stalls_and_kills_at_both_ends() {
     }
     wait_in_sync(&center, &site, "north", next, CATCH_UP);
     let total = assert_replicated(&center, &site, "north");
+    let (status, report) = meterhub_testkit::http(
+        site.api,
+        "POST",
+        "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z",
+        b"",
+    );
+    let report: Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["different"].as_u64(), report["readings"].as_u64()), (Some(0), Some(next as u64)), "{report}");
     assert_eq!(total as i64, next, "every reading the site acknowledged");
     // The center never archived a batch twice: resends were recognised by
     // their position before its journal.

@@ -130,6 +130,11 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             let site = segments.get(4).copied().unwrap_or_default().to_owned();
             return super::sync::batch(&state, req, &site, peer).await;
         }
+        Endpoint::SyncSiteCheck => {
+            let site = segments.get(4).copied().unwrap_or_default().to_owned();
+            return super::sync::site_check(&state, req, &site).await;
+        }
+        Endpoint::SyncCheck => return super::sync::check(&state, &params).await,
     };
     result.unwrap_or_else(|e| {
         tracing::error!(%path, error = %e, "archive read failed");

@@ -24,7 +24,7 @@ pub fn list(state: &ApiState) -> HttpResponse {
 }
 
 /// Ask sink `id`'s worker, waiting for its answer.
-async fn ask<T: serde::Serialize>(
+pub async fn ask<T: serde::Serialize>(
     state: &ApiState,
     id: &str,
     command: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,

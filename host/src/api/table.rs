@@ -63,6 +63,10 @@ pub enum Endpoint {
     SyncPosition,
     /// `POST /api/v1/sync/sites/{site}/batches` (a site's token).
     SyncBatches,
+    /// `POST /api/v1/sync/sites/{site}/check` (a site's token).
+    SyncSiteCheck,
+    /// `POST /api/v1/sync/check`: check a link with its center.
+    SyncCheck,
     /// Login, session, users, audit (`api/auth.rs`).
     Auth(AuthEndpoint),
     /// Live streams (`api/stream.rs`).
@@ -233,6 +237,8 @@ const ROUTES: &[Route] = &[
     route("GET", &[V1, Is("v1"), Is("sync")], Endpoint::Sync, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("sync"), Is("sites"), Any, Is("position")], Endpoint::SyncPosition, SITE),
     route("POST", &[V1, Is("v1"), Is("sync"), Is("sites"), Any, Is("batches")], Endpoint::SyncBatches, SITE),
+    route("POST", &[V1, Is("v1"), Is("sync"), Is("sites"), Any, Is("check")], Endpoint::SyncSiteCheck, SITE),
+    route("POST", &[V1, Is("v1"), Is("sync"), Is("check")], Endpoint::SyncCheck, DISPATCHER),
     // Users and the audit log.
     route("GET", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::Users), ADMIN),
     route("POST", &[V1, Is("v1"), Is("users")], Endpoint::Auth(AuthEndpoint::UserAdd), ADMIN),

@@ -412,6 +412,8 @@ pub struct CenterLink {
     pub ca_file: Option<std::path::PathBuf>,
     /// Most bytes per second on the wire (`None`: no cap).
     pub rate_limit_bytes: Option<u64>,
+    /// How often the link checks the last days with the center (`None`: never).
+    pub check_every: Option<std::time::Duration>,
 }
 
 /// The center's side of the sync (`[center]`): the sites it takes data from.

@@ -264,6 +264,10 @@ pub struct RawSink {
     /// Most KiB per second on the wire (`sync-center`; 0: no cap).
     #[serde(default)]
     pub rate_limit_kib_s: Option<Spanned<u32>>,
+    /// How often the last 7 days are checked with the center, hours
+    /// (`sync-center`; 0: never).
+    #[serde(default)]
+    pub check_every_hours: Option<Spanned<u32>>,
     /// Environment variable holding the password.
     #[serde(default)]
     pub password_env: Option<Spanned<String>>,

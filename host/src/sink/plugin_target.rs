@@ -179,7 +179,7 @@ impl Target for PluginTarget {
         Ok(())
     }
 
-    async fn serve(&mut self, command: Command) {
+    async fn serve(&mut self, command: Command, _position: Option<Position>) {
         match command {
             Command::DeadLetters(limit, reply) => {
                 let answer = match self.connection.as_ref() {
@@ -195,6 +195,10 @@ impl Target for PluginTarget {
                     Err(self.not_connected())
                 };
                 let _ = reply.send(answer);
+            }
+            Command::Check(_, _, reply) => {
+                let _ =
+                    reply.send(Err(format!("sink {} writes to a database; only sync links are checked", self.sink)));
             }
         }
     }

@@ -93,6 +93,8 @@ pub struct SinkStatus {
     /// Deliveries of the last minute (when, records), for the rate.
     #[serde(skip)]
     pub recent: std::collections::VecDeque<(i64, u64)>,
+    /// The last consistency check with its center (a sync link).
+    pub last_check: Option<crate::sync::check::CheckReport>,
     /// What kind of failure the sink is retrying after (`unavailable`:
     /// its target cannot be reached; `setup`: it refuses; `moved`,
     /// `data`), `None` once a batch went through.
@@ -136,6 +138,7 @@ impl SinkStatus {
             schema_version: None,
             last_success_ms: None,
             last_error: None,
+            last_check: None,
             rate_rps: 0.0,
             eta_seconds: None,
             recent: Default::default(),
@@ -182,6 +185,8 @@ pub enum Command {
     DeadLetters(i64, tokio::sync::oneshot::Sender<Result<Vec<super::postgres::StoredDeadLetter>, String>>),
     /// Write the dead letters again (after a fix): how many were written.
     Resend(tokio::sync::oneshot::Sender<Result<super::postgres::Resent, String>>),
+    /// Check device times `[from_ms, to_ms)` against the center (a sync link).
+    Check(i64, i64, tokio::sync::oneshot::Sender<Result<crate::sync::check::CheckReport, String>>),
 }
 
 /// A sink as the API reaches it: its status, and its worker's requests

@@ -182,8 +182,9 @@ pub trait Target: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// Answer a request of the API.
-    fn serve(&mut self, command: Command) -> impl Future<Output = ()> + Send;
+    /// Answer a request of the API, standing at `position` (`None` while
+    /// not connected).
+    fn serve(&mut self, command: Command, position: Option<Position>) -> impl Future<Output = ()> + Send;
 
     /// Drop the connection: the next round connects afresh.
     fn disconnect(&mut self);

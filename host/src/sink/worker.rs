@@ -61,14 +61,14 @@ impl<T: Target> Worker<T> {
         tracing::info!(sink = %self.config.id, kind = %self.config.kind(), target = %self.target.describe(), "sink started");
         while !*self.stop.borrow() {
             while let Ok(command) = self.commands.try_recv() {
-                self.target.serve(command).await;
+                self.target.serve(command, position).await;
             }
             match self.round(&mut position).await {
                 Ok(Round::Delivered) => failures = 0,
                 Ok(Round::Idle) => {
                     failures = 0;
                     if let Some(command) = self.idle().await {
-                        self.target.serve(command).await;
+                        self.target.serve(command, position).await;
                     }
                 }
                 Err(failure) => {

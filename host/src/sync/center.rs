@@ -19,6 +19,7 @@ use meterhub_storage::journal::{Entry, JournalHandle};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::check::{self, CheckReport, CheckRequest};
 use super::wire::{self, Answer, Batch, WirePosition};
 use crate::accounting::AccountingStore;
 use crate::accounting::model::MeterRecord;
@@ -40,6 +41,8 @@ pub const MARK_ACCOUNTING: &str = "accounting";
 const DOWN_AFTER_MS: i64 = 15_000;
 /// A link behind that has not moved for this long is stalled.
 const STALLED_AFTER_MS: i64 = 10_000;
+/// How long a check waits for the archive to hold what the journal does.
+const APPLIED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 /// The window throughput is measured over.
 const RATE_WINDOW_MS: i64 = 60_000;
 
@@ -97,6 +100,8 @@ pub struct SiteStatus {
     pub warning: Option<String>,
     /// Set while the link is down or behind more than the limit.
     pub alarm: Option<String>,
+    /// The last consistency check the site asked for.
+    pub last_check: Option<super::check::CheckReport>,
 }
 
 /// A refusal or failure of one site's link.
@@ -340,6 +345,68 @@ impl Center {
         Ok(Answer { position: batch.to, already_held: false, error: None })
     }
 
+    /// Check what `site` (authenticated) holds, as its zstd-compressed
+    /// [`CheckRequest`] in `body` says, against what the center holds of it.
+    /// The site sends it between two batches from the position the center
+    /// holds; the center answers once it has applied everything through it.
+    pub async fn check(&self, site: &str, body: &[u8]) -> Result<CheckReport, Refused> {
+        let (lock, limit) = {
+            let inner = self.inner();
+            let s = inner.sites.get(site).ok_or_else(|| refused(404, format!("site {site} is not configured")))?;
+            (s.lock.clone(), inner.max_batch_bytes)
+        };
+        let _no_batch_meanwhile = lock.lock().await;
+        let request: CheckRequest = zstd::bulk::decompress(body, limit.saturating_mul(wire::INFLATE_LIMIT))
+            .map_err(|e| format!("the check is not zstd data (corrupt or truncated): {e}"))
+            .and_then(|json| {
+                serde_json::from_slice(&json).map_err(|e| format!("the check is not a check request: {e}"))
+            })
+            .map_err(|e| self.failed(site, 400, format!("site {site}: {e}")))?;
+        let position = self.known_position(site)?;
+        if request.through != position {
+            let message = format!(
+                "site {site}: the check covers the site through {:?}, the center holds it through {:?}",
+                request.through, position
+            );
+            return Err(Refused { status: 409, message, position: Some(position) });
+        }
+        // Committed is not yet applied: wait until the archive holds it.
+        let source = source(site);
+        let deadline = tokio::time::Instant::now() + APPLIED_DEADLINE;
+        loop {
+            let marks = self.archive.resume_marks(&source).unwrap_or_default();
+            if marks.get(MARK_READINGS).copied().unwrap_or(0).max(0) as u64 >= position.readings {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.failed(
+                    site,
+                    503,
+                    format!(
+                        "site {site}: the center has not archived all it received within {} s; check again later",
+                        APPLIED_DEADLINE.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (archive, prefix) = (self.archive.clone(), super::frame::meter(site, ""));
+        let (from_ms, to_ms) = (request.from_ms, request.to_ms.min(request.from_ms + check::MAX_DAYS * 86_400_000));
+        let here = tokio::task::spawn_blocking(move || check::digests(&*archive, &prefix, from_ms, to_ms, |_| true))
+            .await
+            .map_err(|e| refused(503, format!("site {site}: the check failed: {e}")))?
+            .map_err(|e| self.failed(site, 503, format!("site {site}: {e}")))?;
+        let report = check::compare(site, &request, &here, now_ms());
+        if !report.clean() {
+            tracing::warn!(%site, different = report.different, first = ?report.differences.first(),
+                "sync check: the center holds days of this site differently");
+        }
+        if let Some(s) = self.inner().sites.get_mut(site) {
+            s.status.status.last_check = Some(report.clone());
+        }
+        Ok(report)
+    }
+
     /// The site's changed meters, under the site's name, into the center's
     /// registry (their metadata and register events; what the center's
     /// accounting computes from).
@@ -443,6 +510,7 @@ impl Tracked {
                 last_error: None,
                 warning: None,
                 alarm: None,
+                last_check: None,
             },
             progress_ms: 0,
             recent: VecDeque::new(),

@@ -17,6 +17,7 @@ use meterhub_plugin_api::SinkRecord;
 use meterhub_storage::archive::Archive;
 use meterhub_storage::clock::now_ms;
 
+use super::check::{self, CheckReport, CheckRequest};
 use super::client::Client;
 use super::wire::{self, Answer, Batch, RegistryChange, Unreadable, WireFrame, WirePosition};
 use crate::config::CenterLink;
@@ -29,6 +30,10 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 const BATCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a position request or a heartbeat may take.
 const SHORT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the center may take to check (it reads the period's readings).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
+/// The days a scheduled check covers.
+pub const CHECK_DAYS: i64 = 7;
 
 /// A site's link to its center.
 pub struct LinkTarget {
@@ -45,12 +50,15 @@ pub struct LinkTarget {
     last_contact: Option<Instant>,
     /// The rate cap: when the next bytes may go.
     next_send: Option<Instant>,
+    /// When the next scheduled consistency check is due.
+    next_check: Option<Instant>,
 }
 
 impl LinkTarget {
     /// The link of sink `sink`.
     pub fn new(sink: &str, link: CenterLink, archive: Arc<dyn Archive>, status: StatusCell) -> LinkTarget {
         let client = Client::new(&link.url, link.ca_file.as_deref());
+        let next_check = link.check_every.map(|every| Instant::now() + every);
         LinkTarget {
             sink: sink.to_owned(),
             link,
@@ -60,6 +68,7 @@ impl LinkTarget {
             token: None,
             last_contact: None,
             next_send: None,
+            next_check,
         }
     }
 
@@ -83,7 +92,13 @@ impl LinkTarget {
     }
 
     /// One request to the center, its answer sorted by what to do about it.
-    async fn call(&mut self, method: Method, what: &str, body: Bytes, timeout: Duration) -> Result<Answer, Failure> {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &mut self,
+        method: Method,
+        what: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<T, Failure> {
         let token = self.token()?;
         let path = self.path(what);
         let mut headers = vec![("authorization", format!("Bearer {token}"))];
@@ -206,6 +221,33 @@ impl LinkTarget {
     }
 }
 
+impl LinkTarget {
+    /// Check device times `[from_ms, to_ms)` with the center, standing at `position`
+    /// (between two batches: both ends hold the same stretch of the log).
+    async fn check(&mut self, (from_ms, to_ms): (i64, i64), position: Position) -> Result<CheckReport, Failure> {
+        let archive = self.archive.clone();
+        let through = position.readings;
+        let days =
+            tokio::task::spawn_blocking(move || check::digests(&*archive, "", from_ms, to_ms, |r| r.seq <= through))
+                .await
+                .map_err(|e| Failure::Unavailable(format!("the check failed: {e}")))?
+                .map_err(Failure::Unavailable)?;
+        let request = CheckRequest { from_ms, to_ms, through: wire_position(position), days };
+        let json = serde_json::to_vec(&request).expect("a check request is plain data");
+        let body = zstd::bulk::compress(&json, 3).map_err(|e| Failure::Unavailable(format!("cannot compress: {e}")))?;
+        let report: CheckReport = self.call(Method::POST, "check", Bytes::from(body), CHECK_TIMEOUT).await?;
+        if report.clean() {
+            tracing::info!(sink = %self.sink, site = %self.link.site, days = report.days, readings = report.readings,
+                "sync check: the center holds the same as this site");
+        } else {
+            tracing::warn!(sink = %self.sink, site = %self.link.site, different = report.different, days = report.days,
+                first = ?report.differences.first(), "sync check: the center holds days differently from this site");
+        }
+        update(&self.status, |s| s.last_check = Some(report.clone()));
+        Ok(report)
+    }
+}
+
 fn wire_position(p: Position) -> WirePosition {
     WirePosition { readings: p.readings, accounting: p.accounting }
 }
@@ -218,7 +260,7 @@ impl Target for LinkTarget {
     async fn connect(&mut self) -> Result<Connected, Failure> {
         self.client.close();
         self.token = None;
-        let answer = self.call(Method::GET, "position", Bytes::new(), SHORT_TIMEOUT).await?;
+        let answer: Answer = self.call(Method::GET, "position", Bytes::new(), SHORT_TIMEOUT).await?;
         let position = Position { readings: answer.position.readings, accounting: answer.position.accounting };
         Ok(Connected { position, schema_version: None })
     }
@@ -239,6 +281,12 @@ impl Target for LinkTarget {
     }
 
     async fn idle(&mut self, position: Position) -> Result<(), Failure> {
+        if let (Some(due), Some(every)) = (self.next_check, self.link.check_every)
+            && Instant::now() >= due
+        {
+            self.next_check = Some(Instant::now() + every);
+            self.check(check::period(CHECK_DAYS, now_ms()), position).await?;
+        }
         if self.last_contact.is_some_and(|at| at.elapsed() < HEARTBEAT) {
             return Ok(());
         }
@@ -259,11 +307,18 @@ impl Target for LinkTarget {
         self.send(&heartbeat, SHORT_TIMEOUT).await.map(drop)
     }
 
-    async fn serve(&mut self, command: Command) {
+    async fn serve(&mut self, command: Command, position: Option<Position>) {
         let why = format!("sink {} sends to a monitoring center; it keeps no dead letters", self.sink);
         match command {
             Command::DeadLetters(_, reply) => drop(reply.send(Err(why))),
             Command::Resend(reply) => drop(reply.send(Err(why))),
+            Command::Check(from_ms, to_ms, reply) => {
+                let answer = match position {
+                    Some(position) => self.check((from_ms, to_ms), position).await.map_err(|e| e.to_string()),
+                    None => Err(format!("sink {} is not connected to its center; see its last_error", self.sink)),
+                };
+                drop(reply.send(answer));
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 //!   under `<site>/<meter>`.
 
 pub mod center;
+pub mod check;
 pub mod client;
 pub mod frame;
 pub mod link;

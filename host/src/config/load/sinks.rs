@@ -23,6 +23,9 @@ pub const DEFAULT_ALARM_LAG_SECONDS: u32 = 3600;
 pub const DEFAULT_RETRY_MAX_MS: u32 = 10_000;
 /// The schema unless `schema` says otherwise.
 pub const DEFAULT_SCHEMA: &str = "meterhub";
+/// How often a sync link checks with its center unless
+/// `check_every_hours` says otherwise: daily.
+pub const DEFAULT_CHECK_EVERY_HOURS: u32 = 24;
 /// The largest batch a center takes unless `max_batch_mib` says otherwise.
 pub const DEFAULT_MAX_BATCH_MIB: u32 = 16;
 /// A center's link alarm after this long without a batch unless
@@ -151,12 +154,14 @@ impl Validator<'_> {
             }
         };
         let rate = self.u32_in(&s.rate_limit_kib_s, "rate_limit_kib_s", 0..=10_000_000, 0);
+        let check = self.u32_in(&s.check_every_hours, "check_every_hours", 0..=8760, DEFAULT_CHECK_EVERY_HOURS);
         Some(CenterLink {
             url: url.trim_end_matches('/').to_owned(),
             site,
             token_file,
             ca_file: s.ca_file.as_ref().map(|f| self.path(f.get_ref())),
             rate_limit_bytes: (rate > 0).then(|| u64::from(rate) * 1024),
+            check_every: (check > 0).then(|| std::time::Duration::from_secs(u64::from(check) * 3600)),
         })
     }
 
