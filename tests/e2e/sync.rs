@@ -165,6 +165,12 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     assert!(status["bytes"].as_u64().unwrap() > 0, "{status}");
     let link = site_link(&north).unwrap();
     assert_eq!(link["sink"]["plugin"], "sync-center", "{link}");
+    // Both ends print their links in `meterhub status`.
+    let printed = String::from_utf8_lossy(&center.cli(&["status"]).stdout).into_owned();
+    let row = printed.lines().find(|l| l.starts_with("north ")).unwrap_or_else(|| panic!("{printed}"));
+    assert!(row.contains("in_sync"), "{printed}");
+    let printed = String::from_utf8_lossy(&north.cli(&["status"]).stdout).into_owned();
+    assert!(printed.contains("SYNC LINK") && printed.contains("as site north"), "{printed}");
 
     // A meter's metadata edited at the site reaches the center's registry,
     // under the site's name, with its history naming the site.

@@ -62,6 +62,7 @@ pub fn status(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         &json!({
             "instances": instances(state),
             "sinks": state.sinks.snapshot(),
+            "sync": super::sync::links(state),
             "config": state.view().config,
             "sources": state.archive.counters()?,
             "not_stored": state.journal.not_stored(),

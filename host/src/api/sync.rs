@@ -125,6 +125,11 @@ pub async fn check(state: &ApiState, params: &std::collections::HashMap<String, 
 
 /// `GET /api/v1/sync`.
 pub fn overview(state: &ApiState) -> HttpResponse {
+    meterhub_http::json(StatusCode::OK, &links(state))
+}
+
+/// Every sync link: this host's to its centers, and its sites' (as a center).
+pub fn links(state: &ApiState) -> serde_json::Value {
     let now = now_ms();
     let links: Vec<serde_json::Value> = state
         .sinks
@@ -136,5 +141,5 @@ pub fn overview(state: &ApiState) -> HttpResponse {
             json!({ "state": link_state, "sink": s })
         })
         .collect();
-    meterhub_http::json(StatusCode::OK, &json!({ "links": links, "sites": state.center.sites() }))
+    json!({ "links": links, "sites": state.center.sites() })
 }

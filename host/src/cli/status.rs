@@ -97,7 +97,88 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
         );
     }
     print_sinks(&status["sinks"]);
+    print_sync(&status["sync"]);
     ExitCode::SUCCESS
+}
+
+/// The sync links at a glance: this host's to its centers, and, at a
+/// center, its sites (docs/sync.md).
+fn print_sync(sync: &Value) {
+    let links = sync["links"].as_array().map_or(&[][..], Vec::as_slice);
+    let sites = sync["sites"].as_array().map_or(&[][..], Vec::as_slice);
+    let number = |v: &Value| v.as_u64().map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let time = |v: &Value| v.as_i64().map_or_else(|| "-".to_owned(), meterhub_plugin_api::time::format_rfc3339_ms);
+    let check = |c: &Value| {
+        if c.is_null() {
+            return "-".to_owned();
+        }
+        match c["different"].as_u64() {
+            Some(0) => format!("clean ({} days, {})", number(&c["days"]), time(&c["at_ms"])),
+            Some(n) => format!("{n} days DIFFER ({})", time(&c["at_ms"])),
+            None => "?".to_owned(),
+        }
+    };
+    if !links.is_empty() {
+        say!();
+        say!(
+            "{:<34} {:<12} {:>12} {:>10} {:>10} {:>9}  LAST CHECK",
+            "SYNC LINK",
+            "STATE",
+            "LAG RECORDS",
+            "LAG S",
+            "RATE/S",
+            "ETA S"
+        );
+        for l in links {
+            let s = &l["sink"];
+            say!(
+                "{:<34} {:<12} {:>12} {:>10.1} {:>10.1} {:>9}  {}",
+                s["target"].as_str().unwrap_or("?"),
+                l["state"].as_str().unwrap_or("?"),
+                number(&s["lag_records"]),
+                s["lag_seconds"].as_f64().unwrap_or(0.0),
+                s["rate_rps"].as_f64().unwrap_or(0.0),
+                s["eta_seconds"].as_f64().map_or_else(|| "-".to_owned(), |e| format!("{e:.0}")),
+                check(&s["last_check"]),
+            );
+        }
+    }
+    if !sites.is_empty() {
+        say!();
+        say!(
+            "{:<20} {:<12} {:>12} {:>10} {:>10} {:>9} {:>12}  {:<24}  LAST CHECK",
+            "SITE",
+            "STATE",
+            "LAG RECORDS",
+            "LAG S",
+            "RATE/S",
+            "ETA S",
+            "READINGS",
+            "LAST CONTACT"
+        );
+        for s in sites {
+            say!(
+                "{:<20} {:<12} {:>12} {:>10.1} {:>10.1} {:>9} {:>12}  {:<24}  {}",
+                s["site"].as_str().unwrap_or("?"),
+                s["state"].as_str().unwrap_or("?"),
+                number(&s["lag_records"]),
+                s["lag_seconds"].as_f64().unwrap_or(0.0),
+                s["throughput_rps"].as_f64().unwrap_or(0.0),
+                s["eta_seconds"].as_f64().map_or_else(|| "-".to_owned(), |e| format!("{e:.0}")),
+                number(&s["readings"]),
+                time(&s["last_contact_ms"]),
+                check(&s["last_check"]),
+            );
+            for key in ["alarm", "warning"] {
+                if let Some(text) = s[key].as_str() {
+                    say!("  {key}: {text}");
+                }
+            }
+            if let Some(error) = s.get("last_error").filter(|e| !e.is_null()) {
+                say!("  last error at {}: {}", time(&error["at_ms"]), error["message"].as_str().unwrap_or("?"));
+            }
+        }
+    }
 }
 
 /// The sinks: state, position, lag, counts; the last error, when there
