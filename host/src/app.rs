@@ -214,7 +214,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_gate = gates.gate("api", config.api.limits, true);
-    let api_task = tokio::spawn(api::serve(state, api_listener, api_gate));
+    let api_tls_task = match &config.api.tls {
+        Some(tls) => {
+            let server = crate::tls::server_config(&tls.cert_file, &tls.key_file)
+                .map_err(|e| anyhow::anyhow!("[api] tls_listen: {e}"))?;
+            let (listener, addr) = transport::tcp::bind(tls.listen)
+                .await
+                .with_context(|| format!("[api]: cannot listen on {} (tls_listen)", tls.listen))?;
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+            tracing::info!(address = %addr, "api listening over HTTPS");
+            Some(tokio::spawn(api::serve(state.clone(), listener, api_gate.clone(), Some(acceptor))))
+        }
+        None => None,
+    };
+    let api_task = tokio::spawn(api::serve(state, api_listener, api_gate, None));
     tracing::info!(address = %api_addr, "api listening");
 
     let sinks =
@@ -238,6 +251,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping: no new input; committing what was received");
     host.stop_all();
     api_task.abort();
+    if let Some(task) = api_tls_task {
+        task.abort();
+    }
     rates_task.abort();
     accounting_task.abort();
     accounting_wake_task.abort();

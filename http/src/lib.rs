@@ -42,9 +42,15 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// its request heads must arrive within the gate's header timeout, and
 /// every answer of 400 and above is counted on the gate, those of the HTTP
 /// parser itself included. The gate is in each request's extensions, for
-/// [`read_body`].
-pub async fn serve<F, Fut>(listener: Arc<TcpListener>, gate: Arc<Gate>, until: impl Future<Output = ()>, handler: F)
-where
+/// [`read_body`]. With `tls`, each connection is HTTPS: its handshake must
+/// complete within the header timeout.
+pub async fn serve<F, Fut>(
+    listener: Arc<TcpListener>,
+    gate: Arc<Gate>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    until: impl Future<Output = ()>,
+    handler: F,
+) where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
@@ -65,31 +71,55 @@ where
         let Ok(admission) = gate.admit(peer.ip()) else { continue };
         let handler = handler.clone();
         let gate = gate.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let counting = gate.clone();
-            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                let handler = handler.clone();
-                let gate = counting.clone();
-                async move {
-                    req.extensions_mut().insert(gate.clone());
-                    let response = handler(req, peer).await;
-                    gate.answered(response.status().as_u16());
-                    Ok::<_, Infallible>(response)
+            match tls {
+                None => connection(TokioIo::new(stream), peer, &gate, handler).await,
+                Some(acceptor) => {
+                    // The handshake is part of the request head's time.
+                    match tokio::time::timeout(gate.limits().header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(TokioIo::new(stream), peer, &gate, handler).await,
+                        Ok(Err(e)) => {
+                            gate.dropped();
+                            tracing::debug!(listener = gate.name(), %peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => gate.timed_out(Timeout::Header),
+                    }
                 }
-            });
-            // Upgrades: the API's WebSocket streams (`api::stream`).
-            let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(gate.limits().header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
-            if let Err(e) = served {
-                count_connection_error(&gate, &e);
-                tracing::debug!(listener = gate.name(), %peer, error = %e, "connection ended with an error");
             }
             drop(admission);
         });
+    }
+}
+
+/// Serve one connection's requests with `handler`.
+async fn connection<IO, F, Fut>(io: IO, peer: SocketAddr, gate: &Arc<Gate>, handler: F)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    let counting = gate.clone();
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let handler = handler.clone();
+        let gate = counting.clone();
+        async move {
+            req.extensions_mut().insert(gate.clone());
+            let response = handler(req, peer).await;
+            gate.answered(response.status().as_u16());
+            Ok::<_, Infallible>(response)
+        }
+    });
+    // Upgrades: the API's WebSocket streams (`api::stream`).
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(gate.limits().header_timeout)
+        .serve_connection(io, service)
+        .with_upgrades()
+        .await;
+    if let Err(e) = served {
+        count_connection_error(gate, &e);
+        tracing::debug!(listener = gate.name(), %peer, error = %e, "connection ended with an error");
     }
 }
 

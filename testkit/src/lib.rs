@@ -10,6 +10,7 @@
 //! - [`line`]: a device on the listener's TCP line protocol;
 //! - [`sse`]: a blocking Server-Sent Events client;
 //! - [`proxy`]: a TCP proxy that cuts, stalls and resets connections;
+//! - [`tls`]: a test CA and a server certificate for 127.0.0.1;
 //! - [`bench`]: bench options, percentiles and CPU time.
 
 pub mod bench;
@@ -20,6 +21,7 @@ pub mod paths;
 pub mod postgres;
 pub mod proxy;
 pub mod sse;
+pub mod tls;
 pub mod wait;
 
 pub use host::{APPLY_DEADLINE, Host, START_DEADLINE, default_config, host_tables};

@@ -90,7 +90,7 @@ fn tool(program: &str, args: &[&str]) -> Command {
     }
 }
 
-fn run(mut command: Command, what: &str) {
+pub(crate) fn run(mut command: Command, what: &str) {
     let out = command.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     assert!(
         out.status.success(),
@@ -117,49 +117,13 @@ impl Cluster {
         self.dir.join("ca.pem")
     }
 
-    /// A CA and a server certificate for 127.0.0.1 in `dir` (openssl).
+    /// A CA and a server certificate for 127.0.0.1 in `dir`, readable by
+    /// the `postgres` user the cluster runs as.
     fn certificates(dir: &Path) {
-        let openssl = |args: &[&str]| {
-            let mut c = Command::new("openssl");
-            c.current_dir(dir).args(args);
-            run(c, "openssl");
-        };
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-        openssl(
-            &[
-                &["req", "-x509"],
-                &ec[..],
-                &["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=meterhub test CA", "-days", "2"],
-            ]
-            .concat(),
-        );
-        openssl(
-            &[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat(),
-        );
-        std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-            .expect("ext");
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ]);
+        crate::tls::certificates(dir);
         for file in ["server.key", "server.pem", "ca.pem"] {
             let _ = Command::new("chown").args(["postgres:postgres", &dir.join(file).display().to_string()]).output();
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).expect("key mode");
     }
 
     fn make(tls: bool) -> Cluster {

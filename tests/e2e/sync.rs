@@ -42,11 +42,16 @@ pub(crate) fn center_config(port: u16, sites: &[&str], dir: &std::path::Path) ->
 
 /// A site sending to the center at `center` as `site`.
 pub(crate) fn site_config(site: &str, center: SocketAddr, dir: &std::path::Path) -> String {
+    site_config_with(site, &format!("http://{center}"), dir, "")
+}
+
+/// A site sending to the center at `url` as `site`, with `extra` keys.
+fn site_config_with(site: &str, url: &str, dir: &std::path::Path, extra: &str) -> String {
     let file = dir.join(format!("{site}.site-token"));
     std::fs::write(&file, token(site)).unwrap();
     default_config(&plugins_dir("wasm"))
         + &format!(
-            "\n[sinks.center]\nkind = \"sync-center\"\nurl = \"http://{center}\"\nsite = \"{site}\"\ntoken_file = \"{}\"\nlinger_ms = 20\nbatch_records = 500\nretry_min_ms = 50\nretry_max_ms = 500\n",
+            "\n[sinks.center]\nkind = \"sync-center\"\nurl = \"{url}\"\nsite = \"{site}\"\ntoken_file = \"{}\"\nlinger_ms = 20\nbatch_records = 500\nretry_min_ms = 50\nretry_max_ms = 500\n{extra}",
             file.display()
         )
 }
@@ -312,4 +317,41 @@ fn nothing_is_lost_or_doubled_through_cuts_stalls_and_kills_at_both_ends() {
     assert_eq!(source["readings_duplicate"], 0, "{source}");
     assert_eq!(source["readings_new"].as_u64(), Some(next as u64), "{source}");
     assert!(proxy.accepted() > 10, "the link was opened again after faults");
+}
+
+#[test]
+fn a_site_replicates_over_https_trusting_its_ca_file_and_names_a_certificate_it_cannot_trust() {
+    let tokens = tokens_dir();
+    meterhub_testkit::tls::certificates(tokens.path());
+    let (port, tls_port) = (free_port(), free_port());
+    let https = format!(
+        "listen = \"127.0.0.1:{port}\"\ntls_listen = \"127.0.0.1:{tls_port}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"",
+        tokens.path().join("server.pem").display(),
+        tokens.path().join("server.key").display()
+    );
+    let config = center_config(port, &["north", "south"], tokens.path()).replacen(
+        &format!("listen = \"127.0.0.1:{port}\""),
+        &https,
+        1,
+    );
+    let center = Host::start_with(&config);
+    let url = format!("https://127.0.0.1:{tls_port}");
+    let ca = format!("ca_file = \"{}\"\n", tokens.path().join("ca.pem").display());
+    let north = Host::start_with(&site_config_with("north", &url, tokens.path(), &ca));
+    send_lines(&north, &lines(0, 120));
+    wait_in_sync(&center, &north, "north", 120, APPLY_DEADLINE);
+    assert_eq!(assert_replicated(&center, &north, "north"), 120);
+
+    // Without the CA, the site does not trust the center: it says so, and
+    // keeps its readings.
+    let south = Host::start_with(&site_config_with("south", &url, tokens.path(), ""));
+    send_lines(&south, &lines(0, 10));
+    let link = wait_for("the untrusting site to name the certificate", APPLY_DEADLINE, || {
+        let link = site_link(&south)?;
+        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
+        error.contains("refused the center's certificate").then_some(link)
+    });
+    assert_eq!(link["state"], "stalled", "{link}");
+    assert!(link["sink"]["last_error"]["message"].as_str().unwrap().contains("site south"), "{link}");
+    assert_eq!(south.get_ok("/api/v1/stats")["total"]["readings_new"], 10);
 }

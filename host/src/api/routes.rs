@@ -23,11 +23,18 @@ const MAX_LIMIT: usize = 100_000;
 /// Default number of readings one query returns.
 const DEFAULT_LIMIT: usize = 1000;
 
-/// Serve the API on `listener` forever, through `gate`.
-pub async fn serve(state: Arc<ApiState>, listener: TcpListener, gate: Arc<meterhub_http::Gate>) {
+/// Serve the API on `listener` forever, through `gate`; over HTTPS with `tls`.
+pub async fn serve(
+    state: Arc<ApiState>,
+    listener: TcpListener,
+    gate: Arc<meterhub_http::Gate>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let listener = Arc::new(listener);
-    meterhub_http::serve(listener, gate, std::future::pending(), move |req, peer| handle(state.clone(), req, peer))
-        .await;
+    meterhub_http::serve(listener, gate, tls, std::future::pending(), move |req, peer| {
+        handle(state.clone(), req, peer)
+    })
+    .await;
 }
 
 /// Every request: the one access check, then the route; the security

@@ -190,6 +190,8 @@ impl Validator<'_> {
             None => meterhub_http::Limits::API,
         };
 
+        let api_tls = raw.api.as_ref().and_then(|api| self.api_tls(api.get_ref()));
+
         let mut log = LogConfig { format: LogFormat::Human, level: "info".to_owned() };
         if let Some(raw_log) = &raw.log {
             if let Some(f) = &raw_log.format {
@@ -231,6 +233,9 @@ impl Validator<'_> {
         if let Some(api) = api_listen.filter(|a| a.port() != 0) {
             listens.insert(api, "[api]".to_owned());
         }
+        if let Some(tls) = api_tls.as_ref().filter(|t| t.listen.port() != 0) {
+            listens.insert(tls.listen, "[api] tls_listen".to_owned());
+        }
         for (id, driver) in &raw.drivers {
             if let Some(d) = self.driver(id, driver) {
                 if let Some(addr) = d.transport.listen().filter(|a| a.port() != 0) {
@@ -270,7 +275,11 @@ impl Validator<'_> {
             },
             supervision,
             trusted_plugins,
-            api: ApiConfig { listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()), limits: api_limits },
+            api: ApiConfig {
+                listen: api_listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()),
+                limits: api_limits,
+                tls: api_tls,
+            },
             log,
             accounting,
             web,
@@ -279,6 +288,32 @@ impl Validator<'_> {
             center,
             positions: self.positions(&raw),
         })
+    }
+
+    /// `[api] tls_listen` with its certificate and key: all three or none.
+    fn api_tls(&mut self, api: &crate::config::raw::RawApi) -> Option<crate::config::model::ApiTls> {
+        match (&api.tls_listen, &api.tls_cert_file, &api.tls_key_file) {
+            (None, None, None) => None,
+            (Some(listen), Some(cert), Some(key)) => {
+                let listen = self.addr(listen, "tls_listen")?;
+                if api.listen.get_ref().parse::<SocketAddr>().is_ok_and(|a| a == listen && a.port() != 0) {
+                    self.error(&api.listen, "tls_listen must differ from listen (HTTP and HTTPS cannot share a port)");
+                }
+                Some(crate::config::model::ApiTls {
+                    listen,
+                    cert_file: self.path(cert.get_ref()),
+                    key_file: self.path(key.get_ref()),
+                })
+            }
+            (Some(listen), _, _) => {
+                self.error(listen, "tls_listen needs tls_cert_file and tls_key_file (PEM)");
+                None
+            }
+            (None, Some(at), _) | (None, _, Some(at)) => {
+                self.error(at, "tls_cert_file and tls_key_file go with tls_listen, the HTTPS address");
+                None
+            }
+        }
     }
 
     fn positions(&self, raw: &RawConfig) -> std::collections::BTreeMap<&'static str, Pos> {
@@ -894,5 +929,18 @@ max_line_bytes = 100
             e,
             vec!["/etc/m.toml:6:11: transport \"udp\" is not one of \"tcp\", \"http\", \"websocket\"".to_owned()]
         );
+    }
+
+    #[test]
+    fn the_api_takes_https_with_a_certificate_and_a_key_and_not_one_of_them() {
+        let head = "[host]\ndata_dir = 'd'\nplugins_dir = 'p'\n[api]\nlisten = '127.0.0.1:8080'\n";
+        let text = format!("{head}tls_listen = '0.0.0.0:8443'\ntls_cert_file = 'c.pem'\ntls_key_file = 'k.pem'\n");
+        let config = parse(Path::new("/etc/m.toml"), &text).expect("valid");
+        let tls = config.api.tls.expect("https");
+        assert_eq!((tls.listen.port(), tls.cert_file.as_path()), (8443, Path::new("/etc/c.pem")));
+        let only = errors(&format!("{head}tls_listen = '0.0.0.0:8443'\n"));
+        assert!(only.iter().any(|e| e.contains("6:14: tls_listen needs tls_cert_file and tls_key_file")), "{only:?}");
+        let stray = errors(&format!("{head}tls_key_file = 'k.pem'\n"));
+        assert!(stray.iter().any(|e| e.contains("go with tls_listen")), "{stray:?}");
     }
 }

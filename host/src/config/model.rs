@@ -125,6 +125,7 @@ impl Config {
         let trusted = |c: &Config| c.trusted_plugins.iter().cloned().collect::<Vec<_>>().join(", ");
         compare("host.trusted_plugins", trusted(self), trusted(other));
         compare("api.listen", self.api.listen.to_string(), other.api.listen.to_string());
+        compare("api.tls_listen", format!("{:?}", self.api.tls), format!("{:?}", other.api.tls));
         compare(
             "log.format",
             format!("{:?}", self.log.format).to_lowercase(),
@@ -156,6 +157,19 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Connection limits and timeouts.
     pub limits: meterhub_http::Limits,
+    /// The same API over HTTPS, when configured.
+    pub tls: Option<ApiTls>,
+}
+
+/// The API's HTTPS listener (`[api] tls_listen`, `tls_cert_file`, `tls_key_file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTls {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
 }
 
 /// Log output format.

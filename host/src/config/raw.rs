@@ -126,6 +126,16 @@ pub struct RawApi {
     /// A request body must arrive within this, milliseconds.
     #[serde(default)]
     pub body_timeout_ms: Option<Spanned<u32>>,
+    /// A second, HTTPS listen address of the same API (sites of a center
+    /// reach it from outside).
+    #[serde(default)]
+    pub tls_listen: Option<Spanned<String>>,
+    /// PEM certificate chain of `tls_listen`.
+    #[serde(default)]
+    pub tls_cert_file: Option<Spanned<String>>,
+    /// PEM private key of `tls_listen`.
+    #[serde(default)]
+    pub tls_key_file: Option<Spanned<String>>,
 }
 
 /// `[accounting]`.

@@ -32,6 +32,18 @@ pub struct Client {
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The center cannot be reached, or the connection broke: try again.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The center's certificate is not trusted, or TLS cannot be set up: an
+    /// operator must act (a `ca_file`, the center's certificate).
+    #[error("{0}")]
+    Tls(String),
+}
+
 /// An answer: its status and body.
 pub struct Answered {
     /// The HTTP status.
@@ -69,7 +81,7 @@ impl Client {
         headers: &[(&str, String)],
         body: Bytes,
         timeout: Duration,
-    ) -> Result<Answered, String> {
+    ) -> Result<Answered, ClientError> {
         let answer = tokio::time::timeout(timeout, self.exchange(method, path, headers, body)).await;
         match answer {
             Ok(Ok(answered)) => Ok(answered),
@@ -79,7 +91,7 @@ impl Client {
             }
             Err(_) => {
                 self.sender = None;
-                Err(format!("no answer within {} s", timeout.as_secs()))
+                Err(ClientError::Unreachable(format!("no answer within {} s", timeout.as_secs())))
             }
         }
     }
@@ -90,58 +102,74 @@ impl Client {
         path: &str,
         headers: &[(&str, String)],
         body: Bytes,
-    ) -> Result<Answered, String> {
-        let endpoint = self.endpoint.clone()?;
+    ) -> Result<Answered, ClientError> {
+        let endpoint = self.endpoint.clone().map_err(ClientError::Tls)?;
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.sender = Some(self.connect(&endpoint).await?);
         }
         let sender = self.sender.as_mut().expect("connected above");
-        sender.ready().await.map_err(|e| format!("the connection to {} broke: {e}", endpoint.authority))?;
+        let broke = |e: String| ClientError::Unreachable(e);
+        sender.ready().await.map_err(|e| broke(format!("the connection to {} broke: {e}", endpoint.authority)))?;
         let mut request = Request::builder().method(method).uri(path).header(hyper::header::HOST, &endpoint.authority);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let request = request.body(Full::new(body)).map_err(|e| format!("cannot make the request: {e}"))?;
-        let response =
-            sender.send_request(request).await.map_err(|e| format!("{} did not answer: {e}", endpoint.authority))?;
+        let request =
+            request.body(Full::new(body)).map_err(|e| ClientError::Tls(format!("cannot make the request: {e}")))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| broke(format!("{} did not answer: {e}", endpoint.authority)))?;
         let status = response.status();
         let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| format!("the answer of {} could not be read: {e}", endpoint.authority))?
+            .map_err(|e| broke(format!("the answer of {} could not be read: {e}", endpoint.authority)))?
             .to_bytes();
         Ok(Answered { status, body })
     }
 
-    async fn connect(&self, endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, String> {
+    async fn connect(&self, endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, ClientError> {
         let at = &endpoint.authority;
+        let unreachable = ClientError::Unreachable;
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((endpoint.host.as_str(), endpoint.port)))
             .await
-            .map_err(|_| format!("{at} did not accept a connection within {} s", CONNECT_TIMEOUT.as_secs()))?
-            .map_err(|e| format!("cannot connect to {at}: {e}"))?;
+            .map_err(|_| {
+                unreachable(format!("{at} did not accept a connection within {} s", CONNECT_TIMEOUT.as_secs()))
+            })?
+            .map_err(|e| unreachable(format!("cannot connect to {at}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         match &self.tls {
             None => handshake(TokioIo::new(tcp), at).await,
-            Some(Err(e)) => Err(e.clone()),
+            Some(Err(e)) => Err(ClientError::Tls(e.clone())),
             Some(Ok(connector)) => {
                 let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone())
-                    .map_err(|e| format!("{} is not a server name for TLS: {e}", endpoint.host))?;
+                    .map_err(|e| ClientError::Tls(format!("{} is not a server name for TLS: {e}", endpoint.host)))?;
                 let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
                     .await
-                    .map_err(|_| format!("TLS with {at} did not complete within {} s", CONNECT_TIMEOUT.as_secs()))?
-                    .map_err(|e| format!("TLS with {at} failed: {e}"))?;
+                    .map_err(|_| {
+                        unreachable(format!("TLS with {at} did not complete within {} s", CONNECT_TIMEOUT.as_secs()))
+                    })?
+                    .map_err(|e| match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                        // The center's certificate: retrying will not help.
+                        Some(rustls::Error::InvalidCertificate(_)) | Some(rustls::Error::NoCertificatesPresented) => {
+                            ClientError::Tls(format!("TLS with {at} refused the center's certificate: {e}"))
+                        }
+                        _ => unreachable(format!("TLS with {at} failed: {e}")),
+                    })?;
                 handshake(TokioIo::new(stream), at).await
             }
         }
     }
 }
 
-async fn handshake<T>(io: T, at: &str) -> Result<SendRequest<Full<Bytes>>, String>
+async fn handshake<T>(io: T, at: &str) -> Result<SendRequest<Full<Bytes>>, ClientError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP with {at} failed: {e}"))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| ClientError::Unreachable(format!("HTTP with {at} failed: {e}")))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });

@@ -18,7 +18,7 @@ use meterhub_storage::archive::Archive;
 use meterhub_storage::clock::now_ms;
 
 use super::check::{self, CheckReport, CheckRequest};
-use super::client::Client;
+use super::client::{Client, ClientError};
 use super::wire::{self, Answer, Batch, RegistryChange, Unreadable, WireFrame, WirePosition};
 use crate::config::CenterLink;
 use crate::sink::status::{Command, StatusCell, update};
@@ -107,11 +107,10 @@ impl LinkTarget {
         }
         let center = &self.link.url;
         let site = &self.link.site;
-        let answered = self
-            .client
-            .send(method, &path, &headers, body, timeout)
-            .await
-            .map_err(|e| Failure::Unavailable(format!("site {site}, center {center}: {e}")))?;
+        let answered = self.client.send(method, &path, &headers, body, timeout).await.map_err(|e| match e {
+            ClientError::Unreachable(e) => Failure::Unavailable(format!("site {site}, center {center}: {e}")),
+            ClientError::Tls(e) => Failure::Setup(format!("site {site}, center {center}: {e}")),
+        })?;
         self.last_contact = Some(Instant::now());
         let said = serde_json::from_slice::<serde_json::Value>(&answered.body).ok();
         let message = said

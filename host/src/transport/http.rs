@@ -29,7 +29,7 @@ pub struct HttpLimits {
 pub async fn serve(slot: RuntimeSlot, listener: Arc<TcpListener>, limits: HttpLimits, gate: Arc<meterhub_http::Gate>) {
     let mut closed = slot.clone();
     let until = async move { while closed.changed().await.is_ok() {} };
-    meterhub_http::serve(listener, gate, until, move |req, peer| {
+    meterhub_http::serve(listener, gate, None, until, move |req, peer| {
         let rt = slot.borrow().clone();
         handle(rt, req, peer, limits)
     })

@@ -21,7 +21,7 @@ const MAX_GENERATE: usize = 1_000_000;
 /// Serve the control API until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let gate = meterhub_http::Gates::unlimited().gate("vega-sim control", meterhub_http::Limits::API, true);
-    meterhub_http::serve(Arc::new(listener), gate, std::future::pending(), move |req, _| {
+    meterhub_http::serve(Arc::new(listener), gate, None, std::future::pending(), move |req, _| {
         let shared = shared.clone();
         async move { handle(&shared, &req) }
     })
