@@ -167,6 +167,7 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
 
     let status = center_site(&center, "north").unwrap();
     assert_eq!(status["readings"], 300, "{status}");
+    assert_eq!(status["site_counters"]["tcp-in"]["received"], 300, "the site's own counters: {status}");
     assert!(status["bytes"].as_u64().unwrap() > 0, "{status}");
     let link = site_link(&north).unwrap();
     assert_eq!(link["sink"]["plugin"], "sync-center", "{link}");

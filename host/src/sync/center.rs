@@ -102,6 +102,8 @@ pub struct SiteStatus {
     pub alarm: Option<String>,
     /// The last consistency check the site asked for.
     pub last_check: Option<super::check::CheckReport>,
+    /// The site's own per-source counters, as it last sent them.
+    pub site_counters: BTreeMap<String, meterhub_storage::archive::SourceCounters>,
 }
 
 /// A refusal or failure of one site's link.
@@ -511,6 +513,7 @@ impl Tracked {
                 warning: None,
                 alarm: None,
                 last_check: None,
+                site_counters: BTreeMap::new(),
             },
             progress_ms: 0,
             recent: VecDeque::new(),
@@ -522,6 +525,9 @@ impl Tracked {
         self.status.last_contact_ms = Some(now);
         if let Some(batch) = batch {
             self.status.site_head = batch.head;
+            if !batch.counters.is_empty() {
+                self.status.site_counters.clone_from(&batch.counters);
+            }
             let offset = batch.sent_ms - now;
             self.status.clock_offset_ms = Some(offset);
             self.status.warning = (offset.abs() > 300_000).then(|| {

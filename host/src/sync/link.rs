@@ -171,7 +171,7 @@ impl LinkTarget {
         }
         let oldest_unsent_ms = readings.first().map(|r| r.archived_at_ms);
         let archive = self.archive.clone();
-        let frames = tokio::task::spawn_blocking(move || {
+        let (frames, counters) = tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(frames.len());
             for seq in frames {
                 if let Some(frame) = archive.frame(seq).map_err(|e| format!("frame {seq}: {e}"))? {
@@ -184,7 +184,8 @@ impl LinkTarget {
                     });
                 }
             }
-            Ok::<_, String>(out)
+            let counters = archive.counters().map_err(|e| format!("the counters: {e}"))?;
+            Ok::<_, String>((out, counters))
         })
         .await
         .map_err(|e| Failure::Unavailable(format!("reading the raw frames failed: {e}")))?
@@ -201,7 +202,14 @@ impl LinkTarget {
             frames,
             registry,
             unreadable,
+            counters,
         })
+    }
+
+    /// The site's counters (none when they cannot be read now).
+    async fn counters(&self) -> std::collections::BTreeMap<String, meterhub_storage::archive::SourceCounters> {
+        let archive = self.archive.clone();
+        tokio::task::spawn_blocking(move || archive.counters().unwrap_or_default()).await.unwrap_or_default()
     }
 
     fn heads(&self) -> WirePosition {
@@ -302,6 +310,7 @@ impl Target for LinkTarget {
             frames: Vec::new(),
             registry: Vec::new(),
             unreadable: Vec::new(),
+            counters: self.counters().await,
         };
         self.send(&heartbeat, SHORT_TIMEOUT).await.map(drop)
     }

@@ -4,7 +4,10 @@
 //! and versioned; a center refuses a version it does not know with a
 //! clear error.
 
+use std::collections::BTreeMap;
+
 use meterhub_plugin_api::{ArchivedReading, RegistryEntry};
+use meterhub_storage::archive::SourceCounters;
 use serde::{Deserialize, Serialize};
 
 /// The version of the format this host speaks.
@@ -64,6 +67,10 @@ pub struct Batch {
     /// Records the site cannot read (a damaged archive): named, never
     /// silently absent.
     pub unreadable: Vec<Unreadable>,
+    /// The site's per-source counters (received, archived, duplicate,
+    /// quarantined, rejected, ...) when it sent the batch.
+    #[serde(default)]
+    pub counters: BTreeMap<String, SourceCounters>,
 }
 
 /// A raw frame as the site received it.
@@ -202,6 +209,7 @@ mod tests {
             frames: Vec::new(),
             registry: Vec::new(),
             unreadable: Vec::new(),
+            counters: BTreeMap::new(),
         }
     }
 
