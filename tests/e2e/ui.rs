@@ -4,8 +4,10 @@
 //! the listener driver on the live table within a second, a cut stream
 //! that reconnects and replays what it missed, a viewer who sees nothing of
 //! a meter outside their grants (and whose subscription naming it is
-//! refused), and the language kept per user. Every step leaves a screenshot
-//! in `target/artefacts/ui/`.
+//! refused), the language kept per user, and the sync page (a stalled link
+//! to the center shown stalled within seconds, a site at its center with a
+//! consistency check's difference). Every step leaves a screenshot in
+//! `target/artefacts/ui/`.
 //!
 //! The browser tests run one at a time (each has a host and a Chromium);
 //! every wait is on a condition in the page, with a deadline.
@@ -476,6 +478,8 @@ async fn ui_a_viewer_sees_nothing_of_a_meter_outside_their_grants() {
     }
     let hidden = page.js("return document.getElementById('nav-plugins').hidden").await;
     assert_eq!(hidden, true, "no plugin status for a viewer");
+    let hidden = page.js("return document.getElementById('nav-sync').hidden").await;
+    assert_eq!(hidden, true, "no sync page for a viewer");
     page.screenshot("1-viewer").await;
 
     // The stream refuses a subscription naming the meter: from the page…
@@ -814,6 +818,182 @@ async fn ui_the_plugins_page_shows_each_sink_its_state_position_lag_and_last_err
     let out = host.cli(&["status"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("SINKS: none"), "{}", String::from_utf8_lossy(&out.stdout));
 
+    let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
+    assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
+    page.close().await;
+}
+
+/// How long a link may take to catch up after a stall.
+const SYNC_CATCH_UP: Duration = Duration::from_secs(60);
+/// The bound on the page: a batch without an answer for 5 s is stalled at
+/// the host, and the page asks every 2 s.
+const STALL_SHOWN: Duration = Duration::from_secs(10);
+
+/// A link's row on the sync page: `section` is `links` or `sites`.
+fn sync_row(section: &str, site: &str) -> String {
+    format!("document.querySelector('#sync-{section} tr.sync-row[data-site=' + CSS.escape({}) + ']')", js_string(site))
+}
+
+/// The row's `data-state` is `state`.
+fn sync_state_is(section: &str, site: &str, state: &str) -> String {
+    format!("{}?.dataset.state === {}", sync_row(section, site), js_string(state))
+}
+
+/// The text of the row (with its note rows), "" when missing.
+async fn sync_text(page: &Browser, section: &str, site: &str) -> String {
+    let script = format!(
+        "const r = {}; if (!r) return ''; let text = r.innerText; \
+         for (let n = r.nextElementSibling; n && n.classList.contains('sync-note'); n = n.nextElementSibling) \
+         text += '\\n' + n.innerText; return text;",
+        sync_row(section, site)
+    );
+    page.js(&script).await.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_the_sync_page_shows_a_stalled_link_as_stalled_within_seconds() {
+    use crate::sync::{center_config, free_port, lines, send_lines, site_config, tokens_dir};
+    use meterhub_testkit::Proxy;
+    let _one = ONE_BROWSER.lock().await;
+    // A center and site `north`, linked through a proxy the test stalls.
+    let web = "\n[web]\ncookie_secure = false\n";
+    let tokens = tokens_dir();
+    let port = free_port();
+    let center = Host::start_with(&(center_config(port, &["north"], tokens.path()) + web));
+    let proxy = Proxy::start(([127, 0, 0, 1], port).into());
+    let site = Host::start_with(&(site_config("north", proxy.addr, tokens.path()) + web));
+    add_user(&site, &["ada", "--role", "admin"], "ada's password");
+    add_user(&center, &["cora", "--role", "dispatcher", "--grant", "*"], "cora's password");
+    send_lines(&site, &lines(0, 200));
+
+    // The site's page: its link to the center, in sync.
+    let mut page = Browser::open(format!("http://{}", site.api), "sync").await;
+    page.goto("/").await;
+    page.log_in("ada", "ada's password").await;
+    let nav = page.js("const a = document.getElementById('nav-sync'); return [a.hidden, a.textContent]").await;
+    assert_eq!(nav, json!([false, "Синхронизация"]), "the sync page is in the navigation for an admin");
+    page.client.find(Locator::Id("nav-sync")).await.expect("the link").click().await.expect("click");
+    page.wait("the link in sync", PAGE_DEADLINE, &sync_state_is("links", "center", "in_sync")).await;
+    let summary = page
+        .wait(
+            "the summary",
+            PAGE_DEADLINE,
+            "document.getElementById('sync-summary')?.dataset.inSync === '1' && \
+             document.getElementById('sync-summary').innerText",
+        )
+        .await;
+    assert_eq!(summary, "Связей с центром: 1 · в синхроне 1 · догоняют 0 · стоят 0 · нет связи 0");
+    let row = sync_text(&page, "links", "center").await;
+    for expected in ["center", &format!("http://{}", proxy.addr), "сайт north", "в синхроне", "0 зап.", "назад"]
+    {
+        assert!(row.contains(expected), "{expected:?} in the link's row:\n{row}");
+    }
+    let hidden = page.js("return document.getElementById('sync-sites-card').hidden").await;
+    assert_eq!(hidden, true, "a site takes no sites: no empty section");
+    page.screenshot("in-sync-ru-1366").await;
+
+    // Stalled: a batch goes out and no answer comes back.
+    proxy.stall();
+    let stalled_at = Instant::now();
+    send_lines(&site, &lines(200, 100));
+    page.wait("the link shown stalled", STALL_SHOWN, &sync_state_is("links", "center", "stalled")).await;
+    let shown_after = stalled_at.elapsed();
+    eprintln!("a stalled link on the sync page after {shown_after:?}");
+    assert!(shown_after <= STALL_SHOWN, "the stall took {shown_after:?} to show");
+    let row = sync_text(&page, "links", "center").await;
+    for expected in ["стоит", "пакет без ответа"] {
+        assert!(row.contains(expected), "{expected:?} in the stalled row:\n{row}");
+    }
+    let colors = page
+        .js(&format!(
+            "return [getComputedStyle({} .querySelector('.sync-state')).backgroundColor, \
+             document.getElementById('sync-summary').dataset.state]",
+            sync_row("links", "center")
+        ))
+        .await;
+    assert_eq!(colors, json!(["rgb(198, 40, 40)", "stalled"]), "stalled is red (--bad)");
+    page.screenshot("stalled-ru-1366").await;
+    page.client.set_window_size(1920, 1080).await.expect("resize");
+    page.wait("the stalled link on a wall screen", PAGE_DEADLINE, &sync_state_is("links", "center", "stalled")).await;
+    page.screenshot("stalled-ru-1920").await;
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the stalled link in English",
+        PAGE_DEADLINE,
+        &format!(
+            "document.getElementById('nav-sync').textContent === 'Sync' && {} && \
+             {}.querySelector('.sync-state').textContent === 'stalled'",
+            sync_state_is("links", "center", "stalled"),
+            sync_row("links", "center")
+        ),
+    )
+    .await;
+    page.screenshot("stalled-en-1920").await;
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait("Russian again", PAGE_DEADLINE, "document.getElementById('nav-sync').textContent === 'Синхронизация'")
+        .await;
+
+    // Healed: the link catches up and is in sync again.
+    proxy.heal();
+    page.wait("the link in sync again", SYNC_CATCH_UP, &sync_state_is("links", "center", "in_sync")).await;
+    page.client.set_window_size(1366, 768).await.expect("resize");
+    page.screenshot("healed-ru-1366").await;
+
+    // A consistency check: under the link, both ends hold the same.
+    let check = "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z";
+    let (status, report) = http(site.api, "POST", check, b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&report));
+    let clean = "document.querySelector('#sync-links tr.sync-check[data-different=\"0\"]')?.innerText";
+    let note = page.wait("the clean check under the link", PAGE_DEADLINE, clean).await;
+    assert!(note.as_str().is_some_and(|n| n.contains("показаний 300 — расхождений нет")), "{note}");
+    let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
+    assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
+
+    // A reading written into north's namespace at the center: the next
+    // check names its meter and day.
+    send_lines(&center, &[reading("north/m1", "volume", 1_764_547_200_000 + 30_000, "7")]);
+    wait_for("the center to archive it", APPLY_DEADLINE, || {
+        let readings = center.get_ok("/api/v1/readings?device=north%2Fm1&limit=1000");
+        (readings.as_array().map_or(0, Vec::len) == 61).then_some(())
+    });
+    let (status, report) = http(site.api, "POST", check, b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&report));
+
+    // The center's page (the same browser, saving a Chromium start): the
+    // site, in sync, with what it received and the check's difference.
+    page.base = format!("http://{}", center.api);
+    page.test = "sync-center";
+    page.goto("/").await;
+    page.log_in("cora", "cora's password").await;
+    page.goto("/#/sync").await;
+    page.wait("the site north in sync", PAGE_DEADLINE, &sync_state_is("sites", "north", "in_sync")).await;
+    let state = page.js(&format!("return {}.dataset.state", sync_row("sites", "north"))).await;
+    assert_eq!(state, "in_sync");
+    let summary = page.js("return document.getElementById('sync-summary').innerText").await;
+    assert_eq!(summary, "Сайтов: 1 · в синхроне 1 · догоняют 0 · стоят 0 · нет связи 0");
+    let different = "document.querySelector('#sync-sites tr.sync-check[data-different=\"1\"]')?.innerText";
+    let note = page.wait("the check's difference under the site", PAGE_DEADLINE, different).await;
+    assert!(
+        note.as_str().is_some_and(|n| n.contains("расходятся приборо-суток: 1 из")
+            && n.contains("m1 за 01.12.2025: на сайте 60, в центре 61")),
+        "{note}"
+    );
+    let row = sync_text(&page, "sites", "north").await;
+    for expected in ["north", "в синхроне", "0 зап.", "назад", "300", "пакетов:", "пок./с"]
+    {
+        assert!(row.contains(expected), "{expected:?} in the site's row:\n{row}");
+    }
+    let hidden = page.js("return document.getElementById('sync-links-card').hidden").await;
+    assert_eq!(hidden, true, "a center without links shows no links section");
+    page.js("document.getElementById('sync-sites-card').scrollIntoView({block: 'nearest'}); return true").await;
+    page.screenshot("sites-ru-1366").await;
+
+    // Cut: the center hears nothing from the site and shows it down.
+    proxy.cut();
+    page.wait("the site down at the center", Duration::from_secs(30), &sync_state_is("sites", "north", "down")).await;
+    let row = sync_text(&page, "sites", "north").await;
+    assert!(row.contains("нет связи"), "the down row:\n{row}");
+    page.screenshot("sites-down-ru-1366").await;
     let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
     assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
     page.close().await;

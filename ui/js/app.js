@@ -11,6 +11,7 @@ import { liveTableView } from './views/live-table.js';
 import { hideLogin, initLogin, showLogin } from './views/login.js';
 import { meterView } from './views/meter.js';
 import { pluginsView } from './views/plugins.js';
+import { syncView } from './views/sync.js';
 import { StreamIndicator } from './views/stream-indicator.js';
 import { NavigationTree } from './views/tree.js';
 
@@ -60,6 +61,7 @@ function enter(answer) {
   byId('workspace').hidden = false;
   byId('user-name').textContent = `${answer.user} (${t(`role.${answer.role}`, {}, answer.role)})`;
   byId('nav-plugins').hidden = !atLeast(answer.role, 'dispatcher');
+  byId('nav-sync').hidden = !atLeast(answer.role, 'dispatcher');
   values.start();
   tree.load();
   router.start(byId('view'), '#/live');
@@ -111,6 +113,14 @@ function pluginsRoute(container) {
   return pluginsView(container);
 }
 
+function syncRoute(container) {
+  if (!atLeast(session?.role ?? 'viewer', 'dispatcher')) {
+    container.append(t('plugins.forbidden'));
+    return undefined;
+  }
+  return syncView(container);
+}
+
 async function boot() {
   setLanguage(storedLanguage());
   showLanguageToggles();
@@ -138,6 +148,7 @@ async function boot() {
   router.route('/live', (container) => liveTableView(container, values));
   router.route('/meter/:id', meterView);
   router.route('/plugins', pluginsRoute);
+  router.route('/sync', syncRoute);
 
   try {
     enter(await request('GET', '/api/v1/session'));

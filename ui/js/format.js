@@ -14,6 +14,30 @@ export function formatTime(ms) {
   });
 }
 
+/**
+ * A time for a status column: the time of day when it is today's
+ * ("17:50:04"), the day and minute within the year ("03.12, 16:52"),
+ * else the date ("03.12.2024").
+ */
+export function formatTimeShort(ms, now = Date.now()) {
+  if (ms === null || ms === undefined) return '—';
+  const at = new Date(ms);
+  const today = new Date(now);
+  if (at.toDateString() === today.toDateString()) {
+    return at.toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  }
+  if (at.getFullYear() === today.getFullYear()) {
+    return at.toLocaleString(locale(), { day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit' });
+  }
+  return at.toLocaleDateString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit' });
+}
+
+/** The UTC day of a time in ms, in the language's date format ("01.12.2025"). */
+export function formatDay(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return '—';
+  return new Date(ms).toLocaleDateString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: 'UTC' });
+}
+
 /** A date only (deltas' periods are named by their local date already). */
 export function formatDate(text) {
   return text ?? '—';
@@ -29,6 +53,45 @@ export function formatAge(ms) {
   const h = Math.floor(m / 60);
   if (h < 24) return `${t('unit.h', { n: h })} ${t('unit.min', { n: m % 60 })}`;
   return `${t('unit.d', { n: Math.floor(h / 24) })} ${t('unit.h', { n: h % 24 })}`;
+}
+
+/**
+ * A duration in seconds (a lag, a time to catch up) as "3 min 12 s",
+ * "15 min", "2 h 5 min"; "< 1 s" for a fraction of a second, "—" when
+ * unknown.
+ */
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(Number(seconds))) return '—';
+  if (seconds > 0 && seconds < 1) return t('unit.under_s');
+  // A zero second (minute, hour) after a larger unit says nothing.
+  return formatAge(seconds * 1000).replace(/ (?:0 [^ \d]+)$/, '');
+}
+
+/** A signed offset in ms (a clock's) as "+7 min 12 s", "−350 ms". */
+export function formatOffset(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return '—';
+  const sign = ms < 0 ? '−' : '+';
+  const size = Math.abs(ms);
+  return `${sign}${size < 1000 ? t('unit.ms', { n: Math.round(size) }) : formatDuration(size / 1000)}`;
+}
+
+/** A decimal with up to `digits` fraction digits, grouped as the language writes it ("21 000,5" in Russian). */
+export function formatDecimal(value, digits = 1) {
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+}
+
+/** A size in bytes as "512 B", "3.1 MB" (binary multiples, the language's units and separators). */
+export function formatBytes(bytes) {
+  if (bytes === null || bytes === undefined || Number.isNaN(Number(bytes))) return '—';
+  const units = ['unit.b', 'unit.kb', 'unit.mb', 'unit.gb', 'unit.tb'];
+  let size = Number(bytes);
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return t(units[unit], { n: formatDecimal(size, unit === 0 ? 0 : 1) });
 }
 
 /** Milliseconds, rounded: "12 ms", "1.4 s". */

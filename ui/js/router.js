@@ -1,4 +1,4 @@
-// Hash routing: `#/live`, `#/meter/<id>`, `#/plugins`. A view is a function
+// Hash routing: `#/live`, `#/meter/<id>`, `#/plugins`, `#/sync`. A view is a function
 // (container, params) that renders and returns a cleanup function (or
 // nothing); the current view is cleaned up before the next one renders.
 

@@ -169,10 +169,11 @@ fn print_sync(sync: &Value) {
                 time(&s["last_contact_ms"]),
                 check(&s["last_check"]),
             );
-            for key in ["alarm", "warning"] {
-                if let Some(text) = s[key].as_str() {
-                    say!("  {key}: {text}");
-                }
+            if let Some(text) = s["alarm"]["message"].as_str() {
+                say!("  alarm: {text}");
+            }
+            if let Some(text) = s["warning"].as_str() {
+                say!("  warning: {text}");
             }
             if let Some(error) = s.get("last_error").filter(|e| !e.is_null()) {
                 say!("  last error at {}: {}", time(&error["at_ms"]), error["message"].as_str().unwrap_or("?"));

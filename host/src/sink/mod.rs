@@ -110,7 +110,11 @@ impl Sinks {
                 SinkKind::Plugin(p) => (p.plugin.as_str(), postgres::describe(&p.target), p.target.schema.as_str()),
                 SinkKind::Center(link) => (SYNC_CENTER, format!("{} as site {}", link.url, link.site), ""),
             };
-            let status: StatusCell = Arc::new(Mutex::new(SinkStatus::new(id, plugin_id, target, schema)));
+            let mut initial = SinkStatus::new(id, plugin_id, target, schema);
+            if let SinkKind::Center(link) = &sink.kind {
+                initial.center = Some(status::CenterOf { url: link.url.clone(), site: link.site.clone() });
+            }
+            let status: StatusCell = Arc::new(Mutex::new(initial));
             let (stop, stopped) = watch::channel(false);
             let (sender, receiver) = tokio::sync::mpsc::channel(COMMAND_QUEUE);
             let mut commands = None;

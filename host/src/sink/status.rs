@@ -99,12 +99,26 @@ pub struct SinkStatus {
     /// its target cannot be reached; `setup`: it refuses; `moved`,
     /// `data`), `None` once a batch went through.
     pub failure: Option<&'static str>,
+    /// A sync link's center and its name there (`None` for other sinks).
+    pub center: Option<CenterOf>,
+    /// When a sync link last heard from its center (an answer to a batch,
+    /// a heartbeat or a position request), ms.
+    pub last_contact_ms: Option<i64>,
     /// Since when a batch has been on its way without an answer, ms
     /// (a link to a monitoring center; a long wait is a stalled link).
     pub in_flight_since_ms: Option<i64>,
     /// Set while the oldest undelivered reading is older than the sink's
     /// `alarm_lag_seconds`: since when, and the limit.
     pub alarm: Option<LagAlarm>,
+}
+
+/// Where a sync link sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CenterOf {
+    /// The center's API.
+    pub url: String,
+    /// This site's name there.
+    pub site: String,
 }
 
 /// A sink too far behind.
@@ -143,6 +157,8 @@ impl SinkStatus {
             eta_seconds: None,
             recent: Default::default(),
             failure: None,
+            center: None,
+            last_contact_ms: None,
             in_flight_since_ms: None,
             alarm: None,
         }

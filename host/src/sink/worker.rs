@@ -263,6 +263,7 @@ fn delivered(status: &StatusCell, records: u64, rejected: u64, position: Positio
         if s.lag_records == 0 {
             s.lag_seconds = 0.0;
         }
+        s.count_rate(records, now_ms());
     });
 }
 

@@ -96,14 +96,29 @@ pub struct SiteStatus {
     pub unreadable: u64,
     /// The last refusal or failure, kept after a success.
     pub last_error: Option<SiteError>,
-    /// A warning that does not stop the link (a clock far off).
+    /// A warning that does not stop the link (a clock far off: see
+    /// `clock_offset_ms`).
     pub warning: Option<String>,
-    /// Set while the link is down or behind more than the limit.
-    pub alarm: Option<String>,
+    /// Set while the link is silent or behind more than the limit.
+    pub alarm: Option<SiteAlarm>,
     /// The last consistency check the site asked for.
     pub last_check: Option<super::check::CheckReport>,
     /// The site's own per-source counters, as it last sent them.
     pub site_counters: BTreeMap<String, meterhub_storage::archive::SourceCounters>,
+}
+
+/// Why a site's link is in alarm.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteAlarm {
+    /// `silent` (not heard from for `limit_seconds`) or `lag` (behind more
+    /// than `limit_seconds`).
+    pub kind: &'static str,
+    /// The configured limit, seconds.
+    pub limit_seconds: f64,
+    /// The site's silence or lag now, seconds.
+    pub seconds: f64,
+    /// The same in words (English, for logs and the command line).
+    pub message: String,
 }
 
 /// A refusal or failure of one site's link.
@@ -592,19 +607,30 @@ impl Tracked {
         } else {
             LinkState::Stalled
         };
-        status.alarm = match (status.state, alarm_silence_ms) {
-            (LinkState::Down, Some(limit)) if status.last_contact_ms.is_none_or(|at| now - at > limit) => {
-                Some(match status.last_contact_ms {
-                    Some(at) => format!("site {} not heard from for {} s", status.site, (now - at) / 1000),
+        let silent_s = status.last_contact_ms.map(|at| (now - at) as f64 / 1000.0);
+        let silence = alarm_silence_ms
+            .map(|ms| ms as f64 / 1000.0)
+            .filter(|limit| status.state == LinkState::Down && silent_s.is_none_or(|s| s > *limit));
+        status.alarm = match (silence, alarm_lag_seconds) {
+            (Some(limit), _) => Some(SiteAlarm {
+                kind: "silent",
+                limit_seconds: limit,
+                seconds: silent_s.unwrap_or(0.0),
+                message: match silent_s {
+                    Some(s) => format!("site {} not heard from for {s:.0} s", status.site),
                     None => format!("site {} has not been heard from since the center started", status.site),
-                })
-            }
-            _ => alarm_lag_seconds.filter(|limit| status.lag_seconds > *limit).map(|limit| {
-                format!(
+                },
+            }),
+            (None, Some(limit)) if status.lag_seconds > limit => Some(SiteAlarm {
+                kind: "lag",
+                limit_seconds: limit,
+                seconds: status.lag_seconds,
+                message: format!(
                     "site {} is {:.0} s behind, more than the {limit:.0} s allowed",
                     status.site, status.lag_seconds
-                )
+                ),
             }),
+            _ => None,
         };
         status
     }

@@ -112,6 +112,7 @@ impl LinkTarget {
             ClientError::Tls(e) => Failure::Setup(format!("site {site}, center {center}: {e}")),
         })?;
         self.last_contact = Some(Instant::now());
+        update(&self.status, |s| s.last_contact_ms = Some(now_ms()));
         let said = serde_json::from_slice::<serde_json::Value>(&answered.body).ok();
         let message = said
             .as_ref()
@@ -217,12 +218,24 @@ impl LinkTarget {
         WirePosition { readings: s.head, accounting: s.accounting_head }
     }
 
-    /// Send `batch`; where the center stands after it.
+    /// Send `batch`; where the center stands after it. While the answer is
+    /// awaited, the lag shown grows with the age of its oldest reading.
     async fn send(&mut self, batch: &Batch, timeout: Duration) -> Result<Answer, Failure> {
         let bytes = wire::encode(batch);
         self.pace(bytes.len()).await;
         update(&self.status, |s| s.in_flight_since_ms = Some(now_ms()));
-        let answer = self.call(Method::POST, "batches", Bytes::from(bytes), timeout).await;
+        let (status, archive) = (self.status.clone(), self.archive.clone());
+        let ticking = async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                show_waiting_lag(&status, &archive).await;
+            }
+        };
+        let answer = tokio::select! {
+            answer = self.call(Method::POST, "batches", Bytes::from(bytes), timeout) => answer,
+            () = ticking => unreachable!("the ticker never ends"),
+        };
         update(&self.status, |s| s.in_flight_since_ms = None);
         answer
     }
@@ -252,6 +265,29 @@ impl LinkTarget {
         }
         update(&self.status, |s| s.last_check = Some(report.clone()));
         Ok(report)
+    }
+}
+
+/// While a request waits for its answer the worker cannot look at the
+/// logs: how far behind the center the site is now, from the archive's
+/// head and the first reading the center has not acknowledged.
+async fn show_waiting_lag(status: &StatusCell, archive: &Arc<dyn Archive>) {
+    let Some(position) = status.lock().unwrap_or_else(|e| e.into_inner()).position else { return };
+    let archive = archive.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let head = archive.log_head().ok()?;
+        let first = archive.log_after(position, 1).ok()?.into_iter().next().and_then(Result::ok);
+        Some((head, first.map(|r| r.archived_at_ms)))
+    });
+    if let Ok(Some((head, oldest))) = read.await {
+        update(status, |s| {
+            s.head = s.head.max(head);
+            s.lag_records = s.head.saturating_sub(position)
+                + s.accounting_head.saturating_sub(s.accounting_position.unwrap_or(s.accounting_head));
+            if let Some(oldest) = oldest {
+                s.lag_seconds = (now_ms() - oldest).max(0) as f64 / 1000.0;
+            }
+        });
     }
 }
 
