@@ -49,3 +49,14 @@ pub fn reading(device: &str, channel: &str, ts_ms: i64, value: &str) -> String {
         "{{\"device\":\"{device}\",\"channel\":\"{channel}\",\"ts\":{ts_ms},\"value\":{value},\"unit\":\"m3\",\"kind\":\"cumulative\"}}\n"
     )
 }
+
+/// Send `lines` over one connection to `addr` and assert that every one
+/// was acknowledged (`{"ok": true}`), in order.
+pub fn send_acked(addr: SocketAddr, lines: &[String]) {
+    let mut client = LineClient::connect(addr);
+    client.send(lines.concat().as_bytes());
+    client.finish();
+    let answers: Vec<Value> = std::iter::from_fn(|| client.answer()).collect();
+    assert_eq!(answers.len(), lines.len(), "one answer per line");
+    assert!(answers.iter().all(|a| a["ok"] == true), "{answers:?}");
+}

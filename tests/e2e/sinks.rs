@@ -65,14 +65,9 @@ fn wait_delivered(host: &Host, id: &str, seq: u64, deadline: Duration) -> Value 
     })
 }
 
-/// Send `readings` lines over TCP, every one acknowledged.
+/// Send `lines` over TCP, every one acknowledged.
 fn send_lines(host: &Host, lines: &[String]) {
-    let mut client = LineClient::connect(host.driver("tcp-in"));
-    client.send(lines.concat().as_bytes());
-    client.finish();
-    let answers: Vec<Value> = std::iter::from_fn(|| client.answer()).collect();
-    assert_eq!(answers.len(), lines.len());
-    assert!(answers.iter().all(|a| a["ok"] == true), "{answers:?}");
+    meterhub_testkit::line::send_acked(host.driver("tcp-in"), lines);
 }
 
 /// Every reading of the archive as the API shows it, by seq (device by

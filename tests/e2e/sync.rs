@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use meterhub_testkit::{APPLY_DEADLINE, Host, LineClient, Proxy, default_config, plugins_dir, reading, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, Proxy, default_config, plugins_dir, reading, wait_for};
 
 const TS: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
 /// How long a link may take to catch up after a fault.
@@ -63,12 +63,7 @@ pub(crate) fn tokens_dir() -> tempfile::TempDir {
 
 /// Send `lines` over TCP, every one acknowledged.
 pub(crate) fn send_lines(host: &Host, lines: &[String]) {
-    let mut client = LineClient::connect(host.driver("tcp-in"));
-    client.send(lines.concat().as_bytes());
-    client.finish();
-    let answers: Vec<Value> = std::iter::from_fn(|| client.answer()).collect();
-    assert_eq!(answers.len(), lines.len());
-    assert!(answers.iter().all(|a| a["ok"] == true), "{answers:?}");
+    meterhub_testkit::line::send_acked(host.driver("tcp-in"), lines);
 }
 
 /// `count` readings of meters `m0..m4` from `first`.
@@ -94,6 +89,15 @@ fn readings(host: &Host, prefix: &str) -> BTreeMap<(String, String, i64), (Strin
         }
     }
     out
+}
+
+/// The site's consistency check with its center over the readings' month.
+fn check(site: &Host) -> Value {
+    let path = "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z";
+    let (status, report) = meterhub_testkit::http(site.api, "POST", path, b"");
+    let report: Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(status, 200, "{report}");
+    report
 }
 
 /// The center's view of `site`.
@@ -216,27 +220,14 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     assert_eq!(assert_replicated(&center, &north, "north"), 300);
 
     // The consistency check: clean over every meter and day...
-    let (status, report) = meterhub_testkit::http(
-        north.api,
-        "POST",
-        "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z",
-        b"",
-    );
-    let report: Value = serde_json::from_slice(&report).unwrap();
-    assert_eq!(status, 200, "{report}");
+    let report = check(&north);
     assert_eq!((report["different"].as_u64(), report["readings"].as_u64()), (Some(0), Some(300)), "{report}");
     assert!(report["days"].as_u64().unwrap() >= 5, "{report}");
     // ... and a reading the center got from elsewhere into north's
     // namespace is found, on its meter and day.
     send_lines(&center, &[reading("north/m1", "volume", TS + 30_000, "7")]);
     wait_for("the center to archive it", APPLY_DEADLINE, || (readings(&center, "north/").len() == 301).then_some(()));
-    let (_, report) = meterhub_testkit::http(
-        north.api,
-        "POST",
-        "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z",
-        b"",
-    );
-    let report: Value = serde_json::from_slice(&report).unwrap();
+    let report = check(&north);
     assert_eq!(report["different"], 1, "{report}");
     let difference = &report["differences"][0];
     assert_eq!(
@@ -301,14 +292,7 @@ fn nothing_is_lost_or_doubled_through_cuts_stalls_and_kills_at_both_ends() {
     }
     wait_in_sync(&center, &site, "north", next, CATCH_UP);
     let total = assert_replicated(&center, &site, "north");
-    let (status, report) = meterhub_testkit::http(
-        site.api,
-        "POST",
-        "/api/v1/sync/check?from=2025-11-30T00:00:00Z&to=2026-01-01T00:00:00Z",
-        b"",
-    );
-    let report: Value = serde_json::from_slice(&report).unwrap();
-    assert_eq!(status, 200, "{report}");
+    let report = check(&site);
     assert_eq!((report["different"].as_u64(), report["readings"].as_u64()), (Some(0), Some(next as u64)), "{report}");
     assert_eq!(total as i64, next, "every reading the site acknowledged");
     // The center never archived a batch twice: resends were recognised by
