@@ -11,9 +11,12 @@
 //! - [`sse`]: a blocking Server-Sent Events client;
 //! - [`proxy`]: a TCP proxy that cuts, stalls and resets connections;
 //! - [`tls`]: a test CA and a server certificate for 127.0.0.1;
-//! - [`bench`]: bench options, percentiles and CPU time.
+//! - [`bench`]: bench options, percentiles and CPU time;
+//! - [`feeder`]: the benches' device load on the listener's TCP line
+//!   protocol, paced (readings/s, acks timed) or pipelined.
 
 pub mod bench;
+pub mod feeder;
 pub mod host;
 pub mod http;
 pub mod line;

@@ -173,18 +173,18 @@ impl LinkTarget {
         let oldest_unsent_ms = readings.first().map(|r| r.archived_at_ms);
         let archive = self.archive.clone();
         let (frames, counters) = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(frames.len());
-            for seq in frames {
-                if let Some(frame) = archive.frame(seq).map_err(|e| format!("frame {seq}: {e}"))? {
-                    out.push(WireFrame {
-                        seq,
-                        source: frame.source,
-                        received_at_ms: frame.received_at_ms,
-                        content_type: frame.content_type,
-                        payload: base64::engine::general_purpose::STANDARD.encode(&frame.payload),
-                    });
-                }
-            }
+            let seqs: Vec<u64> = frames.into_iter().collect();
+            let found = archive.frames(&seqs).map_err(|e| format!("frames {:?}..: {e}", seqs.first()))?;
+            let out: Vec<WireFrame> = found
+                .into_iter()
+                .map(|(seq, frame)| WireFrame {
+                    seq,
+                    source: frame.source,
+                    received_at_ms: frame.received_at_ms,
+                    content_type: frame.content_type,
+                    payload: base64::engine::general_purpose::STANDARD.encode(&frame.payload),
+                })
+                .collect();
             let counters = archive.counters().map_err(|e| format!("the counters: {e}"))?;
             Ok::<_, String>((out, counters))
         })

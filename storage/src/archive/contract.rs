@@ -56,6 +56,11 @@ pub trait Archive: Send + Sync + 'static {
     /// The raw frame with journal sequence number `seq`.
     fn frame(&self, seq: u64) -> Result<Option<RawFrame>, ArchiveError>;
 
+    /// The raw frames with the journal sequence numbers `seqs` (ascending),
+    /// by seq; those not held are absent. Each stored block is read once,
+    /// so many frames cost about what their blocks do.
+    fn frames(&self, seqs: &[u64]) -> Result<BTreeMap<u64, RawFrame>, ArchiveError>;
+
     /// Raw frames the host received in `[from_ms, to_ms)`, by receive time.
     fn frames_received_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RawFrame>, ArchiveError>;
 

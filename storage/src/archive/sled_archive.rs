@@ -401,7 +401,13 @@ impl SledArchive {
                     None => None,
                 };
             }
-            if let Some(frame) = block.as_ref().and_then(|(_, frames)| frames.iter().find(|f| f.seq == seq)) {
+            // A block's frames are in seq order (one apply's, appended);
+            // a scan if one were not.
+            let found = block.as_ref().and_then(|(_, frames)| {
+                let at = frames.binary_search_by_key(&seq, |f| f.seq).ok();
+                at.or_else(|| frames.iter().position(|f| f.seq == seq)).map(|i| &frames[i])
+            });
+            if let Some(frame) = found {
                 out.insert(seq, frame.clone());
             }
         }
@@ -518,6 +524,10 @@ impl Archive for SledArchive {
 
     fn frame(&self, seq: u64) -> Result<Option<RawFrame>, ArchiveError> {
         Ok(self.frames_by_seq(&[seq])?.remove(&seq))
+    }
+
+    fn frames(&self, seqs: &[u64]) -> Result<BTreeMap<u64, RawFrame>, ArchiveError> {
+        self.frames_by_seq(seqs)
     }
 
     fn frames_received_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RawFrame>, ArchiveError> {

@@ -384,6 +384,10 @@ fn frames_are_stored_and_found_by_receive_time() {
     assert_eq!(between, vec![raw(2, "s")]);
     assert_eq!(archive.frames_received_between(T0, T0 + 10_000).expect("frames").len(), 3);
     assert!(archive.frames_received_between(T0 + 3_000, T0 + 3_000).expect("frames").is_empty());
+    // Many at once, across blocks; those not held are absent.
+    archive.apply(vec![decoded(5, "s", vec![]), decoded(6, "t", vec![])]).expect("apply");
+    let many = archive.frames(&[1, 3, 4, 6, 9]).expect("frames");
+    assert_eq!(many.into_values().collect::<Vec<_>>(), vec![raw(1, "s"), raw(3, "s"), raw(6, "t")]);
 }
 
 #[test]
