@@ -233,4 +233,30 @@ mod tests {
         b.to.readings = 9;
         assert!(b.check().unwrap_err().contains("ends"));
     }
+
+    proptest::proptest! {
+        /// Whatever arrives, the center's decoding names what is wrong and
+        /// never panics: bytes at random, and a good batch with bytes
+        /// flipped or cut.
+        #[test]
+        fn any_bytes_are_a_batch_or_a_named_refusal(
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 0..8),
+            cut in 0usize..4096,
+        ) {
+            if let Ok(batch) = decode(&noise, 1 << 16) {
+                let _ = batch.check();
+            }
+            let mut bytes = encode(&batch());
+            for (at, byte) in flips {
+                let len = bytes.len();
+                bytes[at % len] ^= byte;
+            }
+            bytes.truncate(cut.max(1));
+            match decode(&bytes, 1 << 16) {
+                Ok(batch) => drop(batch.check()),
+                Err(reason) => proptest::prop_assert!(!reason.is_empty()),
+            }
+        }
+    }
 }
