@@ -238,6 +238,19 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     assert_eq!(difference["center"]["count"].as_u64(), difference["site"]["count"].as_u64().map(|n| n + 1));
     let at_center = center_site(&center, "north").unwrap();
     assert_eq!(at_center["last_check"]["different"], 1, "the center shows the check too: {at_center}");
+
+    // A second installation sending as north (re-installed, or a copied
+    // configuration) is refused by name: its readings never mix into
+    // north's, and none of them is skipped as "already held".
+    let impostor = Host::start_with(&site_config("north", at, tokens.path()));
+    send_lines(&impostor, &lines(5000, 20));
+    let link = wait_for("the second installation to be refused", APPLY_DEADLINE, || {
+        let link = site_link(&impostor)?;
+        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
+        error.contains("another installation").then_some(link)
+    });
+    assert_eq!(link["state"], "stalled", "{link}");
+    assert_eq!(readings(&center, "north/").len(), 301, "nothing of the second installation is at the center");
 }
 
 #[test]

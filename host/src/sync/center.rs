@@ -36,6 +36,8 @@ pub const SOURCE_PREFIX: &str = "sync:";
 pub const MARK_READINGS: &str = "readings";
 /// See [`MARK_READINGS`].
 pub const MARK_ACCOUNTING: &str = "accounting";
+/// The resume mark holding the installation a site's data comes from.
+pub const MARK_ORIGIN: &str = "origin";
 /// A link whose site has not been heard from for this long is down (the
 /// site sends a heartbeat every [`super::link::HEARTBEAT`]).
 const DOWN_AFTER_MS: i64 = 15_000;
@@ -138,6 +140,8 @@ struct Site {
     lock: Arc<tokio::sync::Mutex<()>>,
     /// Its position, once read from the archive or moved by a batch.
     position: Option<WirePosition>,
+    /// The installation its data comes from, once known.
+    origin: Option<u64>,
     status: Tracked,
 }
 
@@ -227,11 +231,11 @@ impl Center {
             if let Err(reason) = &digest {
                 tracing::error!(site = %site.name, %reason, "sync: this site's batches are refused until its token can be read");
             }
-            let (lock, position, status) = match inner.sites.remove(&site.name) {
-                Some(old) => (old.lock, old.position, old.status),
-                None => (Default::default(), None, Tracked::new(&site.name)),
+            let (lock, position, origin, status) = match inner.sites.remove(&site.name) {
+                Some(old) => (old.lock, old.position, old.origin, old.status),
+                None => (Default::default(), None, None, Tracked::new(&site.name)),
             };
-            sites.insert(site.name.clone(), Site { digest, lock, position, status });
+            sites.insert(site.name.clone(), Site { digest, lock, position, origin, status });
         }
         inner.sites = sites;
     }
@@ -289,9 +293,29 @@ impl Center {
             .map_err(|e| refused(503, format!("site {site}: the center cannot read its position: {e}")))?;
         let mark = |key| marks.get(key).copied().unwrap_or(0).max(0) as u64;
         let position = WirePosition { readings: mark(MARK_READINGS), accounting: mark(MARK_ACCOUNTING) };
+        let origin = marks.get(MARK_ORIGIN).map(|&o| o as u64);
         let mut inner = self.inner();
         let site = inner.sites.get_mut(site).ok_or_else(|| refused(404, format!("site {site} was removed")))?;
+        if site.origin.is_none() {
+            site.origin = origin;
+        }
         Ok(*site.position.get_or_insert(position))
+    }
+
+    /// Whether `origin` may send as `site`: the installation the center
+    /// took the site's data from, or any while it has none.
+    fn check_origin(&self, site: &str, origin: Option<u64>) -> Result<(), Refused> {
+        let known = self.inner().sites.get(site).and_then(|s| s.origin);
+        match (known, origin) {
+            (Some(known), Some(origin)) if known != origin => Err(self.failed(
+                site,
+                409,
+                format!(
+                    "site {site}: the center takes this site's data from another installation ({known:x}; this is {origin:x}): a re-installed site or two hosts with one site's name and token; give this one a site name of its own (docs/sync.md)"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The largest batch taken, compressed.
@@ -319,6 +343,7 @@ impl Center {
             ));
         }
         let position = self.known_position(site)?;
+        self.check_origin(site, batch.origin)?;
         self.contact(site, Some(&batch));
         if position.covers(batch.to) && !batch.is_heartbeat() {
             return Ok(Answer { position, already_held: true, error: None });
@@ -344,10 +369,14 @@ impl Center {
             received_at_ms: now_ms(),
             transport: Transport::Http,
             content_type: wire::CONTENT_TYPE.to_owned(),
-            meta: vec![
-                (format!("resume.mark.{MARK_READINGS}"), batch.to.readings.to_string()),
-                (format!("resume.mark.{MARK_ACCOUNTING}"), batch.to.accounting.to_string()),
-            ],
+            meta: [
+                (MARK_READINGS, Some(batch.to.readings)),
+                (MARK_ACCOUNTING, Some(batch.to.accounting)),
+                (MARK_ORIGIN, batch.origin),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((format!("resume.mark.{key}"), value?.to_string())))
+            .collect(),
             payload: body.to_vec(),
         };
         if let Err(e) = self.journal.append(Entry::Frame(frame)).await {
@@ -357,6 +386,7 @@ impl Center {
         let mut inner = self.inner();
         if let Some(s) = inner.sites.get_mut(site) {
             s.position = Some(batch.to);
+            s.origin = s.origin.or(batch.origin);
             s.status.stored(&batch, body.len() as u64);
         }
         Ok(Answer { position: batch.to, already_held: false, error: None })

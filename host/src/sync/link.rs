@@ -34,6 +34,26 @@ const SHORT_TIMEOUT: Duration = Duration::from_secs(15);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 /// The days a scheduled check covers.
 pub const CHECK_DAYS: i64 = 7;
+/// The archive cursor that holds this installation's identity.
+const ORIGIN_CURSOR: &str = "sync-origin";
+
+/// The rate cap: the bytes sent so far book the wire until `next`.
+struct Pacer {
+    /// Bytes per second, `None`: no cap.
+    rate: Option<u64>,
+    /// When the wire is free again.
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    /// How long to wait at `now` before `bytes` may go; they are booked.
+    fn delay(&mut self, bytes: usize, now: Instant) -> Duration {
+        let Some(rate) = self.rate.filter(|r| *r > 0) else { return Duration::ZERO };
+        let start = self.next.map_or(now, |at| at.max(now));
+        self.next = Some(start + Duration::from_secs_f64(bytes as f64 / rate as f64));
+        start - now
+    }
+}
 
 /// A site's link to its center.
 pub struct LinkTarget {
@@ -48,8 +68,10 @@ pub struct LinkTarget {
     client: Client,
     token: Option<String>,
     last_contact: Option<Instant>,
-    /// The rate cap: when the next bytes may go.
-    next_send: Option<Instant>,
+    /// The rate cap.
+    pacer: Pacer,
+    /// This installation's identity at the center (kept in the archive).
+    origin: Option<u64>,
     /// When the next scheduled consistency check is due.
     next_check: Option<Instant>,
 }
@@ -59,6 +81,7 @@ impl LinkTarget {
     pub fn new(sink: &str, link: CenterLink, archive: Arc<dyn Archive>, status: StatusCell) -> LinkTarget {
         let client = Client::new(&link.url, link.ca_file.as_deref());
         let next_check = link.check_every.map(|every| Instant::now() + every);
+        let pacer = Pacer { rate: link.rate_limit_bytes, next: None };
         LinkTarget {
             sink: sink.to_owned(),
             link,
@@ -67,7 +90,8 @@ impl LinkTarget {
             client,
             token: None,
             last_contact: None,
-            next_send: None,
+            pacer,
+            origin: None,
             next_check,
         }
     }
@@ -134,13 +158,35 @@ impl LinkTarget {
 
     /// Wait for the rate cap to let `bytes` go.
     async fn pace(&mut self, bytes: usize) {
-        let Some(rate) = self.link.rate_limit_bytes else { return };
-        let now = Instant::now();
-        if let Some(at) = self.next_send.filter(|at| *at > now) {
-            tokio::time::sleep_until(at.into()).await;
+        let wait = self.pacer.delay(bytes, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
-        let start = self.next_send.map_or(now, |at| at.max(now));
-        self.next_send = Some(start + Duration::from_secs_f64(bytes as f64 / rate as f64));
+    }
+
+    /// This installation's identity: made once, kept in the archive (a
+    /// center refuses a second installation sending as the same site).
+    async fn origin(&mut self) -> Result<u64, Failure> {
+        if let Some(origin) = self.origin {
+            return Ok(origin);
+        }
+        let archive = self.archive.clone();
+        let origin = tokio::task::spawn_blocking(move || {
+            if let Some(origin) = archive.cursor(ORIGIN_CURSOR)? {
+                return Ok(origin);
+            }
+            let origin = rand::random_range(1..i64::MAX as u64);
+            archive.set_cursor(ORIGIN_CURSOR, origin)?;
+            archive.flush()?;
+            Ok(origin)
+        })
+        .await
+        .map_err(|e| Failure::Unavailable(format!("cannot read this site's identity: {e}")))?
+        .map_err(|e: meterhub_storage::archive::ArchiveError| {
+            Failure::Unavailable(format!("cannot keep this site's identity in the archive: {e}"))
+        })?;
+        self.origin = Some(origin);
+        Ok(origin)
     }
 
     /// The batch of `items` from `from`: what is read from the site's stores
@@ -194,6 +240,7 @@ impl LinkTarget {
         Ok(Batch {
             version: wire::VERSION,
             site: self.link.site.clone(),
+            origin: self.origin,
             from: wire_position(from),
             to: wire_position(to),
             head,
@@ -303,6 +350,7 @@ impl Target for LinkTarget {
     async fn connect(&mut self) -> Result<Connected, Failure> {
         self.client.close();
         self.token = None;
+        self.origin().await?;
         let answer: Answer = self.call(Method::GET, "position", Bytes::new(), SHORT_TIMEOUT).await?;
         let position = Position { readings: answer.position.readings, accounting: answer.position.accounting };
         Ok(Connected { position, schema_version: None })
@@ -337,6 +385,7 @@ impl Target for LinkTarget {
         let heartbeat = Batch {
             version: wire::VERSION,
             site: self.link.site.clone(),
+            origin: self.origin,
             from: here,
             to: here,
             head: self.heads(),
@@ -386,5 +435,24 @@ pub fn state_of(status: &crate::sink::status::SinkStatus, now_ms: i64) -> super:
         SinkState::Running if waiting => LinkState::Stalled,
         SinkState::Running if status.lag_records == 0 => LinkState::InSync,
         SinkState::Running => LinkState::CatchingUp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_cap_books_the_wire_for_what_was_sent() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut pacer = Pacer { rate: Some(1000), next: None };
+        assert_eq!(pacer.delay(500, t0), Duration::ZERO);
+        assert_eq!(pacer.delay(500, t0), Duration::from_millis(500));
+        assert_eq!(pacer.delay(1000, at(500)), Duration::from_millis(500));
+        // An idle wire owes nothing.
+        assert_eq!(pacer.delay(100, at(10_000)), Duration::ZERO);
+        let mut free = Pacer { rate: None, next: None };
+        assert_eq!(free.delay(1 << 30, t0), Duration::ZERO);
     }
 }

@@ -47,6 +47,10 @@ pub struct Batch {
     pub version: u32,
     /// The sending site.
     pub site: String,
+    /// The sending installation's identity (made once, kept in its
+    /// archive): a center takes a site's data from one installation only.
+    #[serde(default)]
+    pub origin: Option<u64>,
     /// Where the center must stand.
     pub from: WirePosition,
     /// Where the center stands after it.
@@ -194,6 +198,7 @@ mod tests {
         Batch {
             version: VERSION,
             site: "north".into(),
+            origin: Some(7),
             from: WirePosition { readings: 10, accounting: 3 },
             to: WirePosition { readings: 11, accounting: 3 },
             head: WirePosition { readings: 11, accounting: 3 },
