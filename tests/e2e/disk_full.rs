@@ -18,12 +18,12 @@ use meterhub_testkit::{APPLY_DEADLINE, Host, default_config, http, plugins_dir, 
 const TS: i64 = 1_763_719_200_000;
 
 /// A tmpfs mounted for the test, unmounted when dropped.
-struct Tmpfs {
-    path: PathBuf,
+pub(crate) struct Tmpfs {
+    pub(crate) path: PathBuf,
 }
 
 impl Tmpfs {
-    fn mount(size_mib: u32) -> Tmpfs {
+    pub(crate) fn mount(size_mib: u32) -> Tmpfs {
         let path = tempfile::tempdir().expect("temp dir").keep();
         let status = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
@@ -43,7 +43,7 @@ impl Drop for Tmpfs {
 }
 
 /// Fills the file system of `dir` with one file, to the last block.
-fn fill(dir: &Path) -> PathBuf {
+pub(crate) fn fill(dir: &Path) -> PathBuf {
     let path = dir.join("filler");
     let mut file = std::fs::File::create(&path).expect("create filler");
     for chunk in [1 << 20, 4096, 1] {

@@ -353,3 +353,71 @@ fn a_site_replicates_over_https_trusting_its_ca_file_and_names_a_certificate_it_
     assert!(link["sink"]["last_error"]["message"].as_str().unwrap().contains("site south"), "{link}");
     assert_eq!(south.get_ok("/api/v1/stats")["total"]["readings_new"], 10);
 }
+
+#[test]
+fn a_center_with_a_full_disk_says_so_and_takes_everything_once_space_returns() {
+    let tokens = tokens_dir();
+    let fs = crate::disk_full::Tmpfs::mount(48);
+    let port = free_port();
+    let data = fs.path.join("center");
+    let config = center_config(port, &["north"], tokens.path()).replacen(
+        "data_dir = \"data\"",
+        &format!("data_dir = \"{}\"", data.display()),
+        1,
+    );
+    let center = Host::start_with(&config);
+    let site = Host::start_with(&site_config("north", ([127, 0, 0, 1], port).into(), tokens.path()));
+    send_lines(&site, &lines(0, 100));
+    wait_in_sync(&center, &site, "north", 100, APPLY_DEADLINE);
+
+    let filler = crate::disk_full::fill(&fs.path);
+    send_lines(&site, &lines(100, 200));
+    let link = wait_for("the site to name the center's full disk", APPLY_DEADLINE, || {
+        let link = site_link(&site)?;
+        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
+        error.contains("the center cannot store the batch").then_some(link)
+    });
+    let error = link["sink"]["last_error"]["message"].as_str().unwrap();
+    assert!(error.contains("site north") && error.contains("507"), "{link}");
+    assert_eq!(link["state"], "stalled", "{link}");
+    // The site goes on taking readings.
+    send_lines(&site, &lines(300, 50));
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_in_sync(&center, &site, "north", 350, CATCH_UP);
+    assert_eq!(assert_replicated(&center, &site, "north"), 350);
+    let stats = center.get_ok("/api/v1/stats");
+    assert_eq!(stats["sources"]["sync:north"]["readings_duplicate"], 0, "{stats}");
+}
+
+#[test]
+fn a_site_restored_from_a_backup_stops_before_its_new_readings_are_taken_for_old_ones() {
+    let tokens = tokens_dir();
+    let port = free_port();
+    let center = Host::start_with(&center_config(port, &["north"], tokens.path()));
+    let mut site = Host::start_with(&site_config("north", ([127, 0, 0, 1], port).into(), tokens.path()));
+    send_lines(&site, &lines(0, 50));
+    wait_in_sync(&center, &site, "north", 50, APPLY_DEADLINE);
+    // A backup taken now...
+    site.stop();
+    let backup = tokens.path().join("backup");
+    let copied = std::process::Command::new("cp").arg("-a").arg(site.data_dir()).arg(&backup).status().unwrap();
+    assert!(copied.success());
+    site.restart();
+    send_lines(&site, &lines(50, 50));
+    wait_in_sync(&center, &site, "north", 100, APPLY_DEADLINE);
+    // ... restored after the center took more.
+    site.stop();
+    std::fs::remove_dir_all(site.data_dir()).unwrap();
+    let restored = std::process::Command::new("cp").arg("-a").arg(&backup).arg(site.data_dir()).status().unwrap();
+    assert!(restored.success());
+    site.restart();
+    send_lines(&site, &lines(100, 10));
+    let link = wait_for("the restored site to stop and say why", APPLY_DEADLINE, || {
+        let link = site_link(&site)?;
+        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
+        error.contains("restored from a backup").then_some(link)
+    });
+    assert_eq!(link["state"], "stalled", "{link}");
+    assert_eq!(readings(&center, "north/").len(), 100, "none of the restored site's new readings was taken as held");
+}

@@ -33,7 +33,12 @@ fn bearer(req: &Request<Incoming>) -> Option<&str> {
 
 /// `GET /api/v1/sync/sites/{site}/position`.
 pub fn position(state: &ApiState, req: &Request<Incoming>, site: &str) -> HttpResponse {
-    let answer = state.center.authenticate(site, bearer(req)).and_then(|()| state.center.position(site));
+    // `?origin=<n>`: the installation asking (docs/sync.md).
+    let origin = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("origin=")).and_then(|v| v.parse::<u64>().ok()));
+    let answer = state.center.authenticate(site, bearer(req)).and_then(|()| state.center.position(site, origin));
     match answer {
         Ok(position) => meterhub_http::json(
             StatusCode::OK,

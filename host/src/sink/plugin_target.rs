@@ -79,10 +79,11 @@ impl PluginTarget {
         let mut indices = Vec::with_capacity(slice.len());
         for (i, item) in slice.iter().enumerate() {
             match &item.record {
-                Ok(record) => {
+                Ok(Some(record)) => {
                     records.push(record.clone());
                     indices.push(i);
                 }
+                Ok(None) => {}
                 Err(reason) => dead.push(item.dead(reason.clone())),
             }
         }

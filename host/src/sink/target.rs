@@ -102,8 +102,11 @@ pub struct Item {
     pub seq: u64,
     /// The journal sequence number of the raw frame a reading came from.
     pub frame: Option<u64>,
-    /// The record, or why the host cannot read it.
-    pub record: Result<SinkRecord, String>,
+    /// The record; `None` for a change the target does not take (a delta
+    /// for a monitoring center) or that left nothing to deliver (a meter
+    /// removed): passed over, but the position moves past it. `Err`: why the
+    /// host cannot read it.
+    pub record: Result<Option<SinkRecord>, String>,
 }
 
 impl Item {
@@ -114,7 +117,7 @@ impl Item {
                 log: Log::Readings,
                 seq: stored.seq,
                 frame: Some(stored.frame_seq),
-                record: Ok(super::records::reading(stored)),
+                record: Ok(Some(super::records::reading(stored))),
             },
             Err(unreadable) => Item {
                 log: Log::Readings,
@@ -128,7 +131,8 @@ impl Item {
     /// This item as a dead letter, for `reason`.
     pub fn dead(&self, reason: String) -> DeadLetter {
         let record = match &self.record {
-            Ok(record) => serde_json::to_string(record).unwrap_or_default(),
+            Ok(Some(record)) => serde_json::to_string(record).unwrap_or_default(),
+            Ok(None) => serde_json::json!({ "passed_over": self.seq }).to_string(),
             Err(_) => serde_json::json!({ "unreadable": self.seq }).to_string(),
         };
         DeadLetter { log: self.log, seq: self.seq, record, reason }
@@ -174,6 +178,12 @@ pub trait Target: Send + Sync + 'static {
         position: &mut Position,
         report: Report<'_>,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Whether it takes the accounting's deltas (a monitoring center
+    /// computes its own): those it does not are passed over unread.
+    fn wants_deltas(&self) -> bool {
+        true
+    }
 
     /// Nothing new to deliver this round, standing at `position`: a target
     /// may tell its other side it is alive.

@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::status::{Command, SinkError, SinkState, StatusCell, update};
 use super::target::{Failure, Item, Log, Position, Target};
 use crate::accounting::AccountingStore;
+use crate::accounting::store::Changed;
 use crate::config::SinkConfig;
 
 /// How long an idle sink waits before looking at the log again (newly
@@ -215,6 +216,7 @@ impl<T: Target> Worker<T> {
     async fn read(&self, position: Position) -> Result<Vec<Item>, Failure> {
         let (archive, accounting) = (self.archive.clone(), self.accounting.clone());
         let limit = self.config.batch_records;
+        let deltas = self.target.wants_deltas();
         tokio::task::spawn_blocking(move || {
             let entries = archive
                 .log_after(position.readings, limit)
@@ -227,11 +229,12 @@ impl<T: Target> Worker<T> {
                     .map_err(|e| Failure::Unavailable(format!("cannot read the accounting's changes: {e}")))?;
                 let mut units = super::records::Units::new();
                 for (rev, changed) in changes {
-                    let record = match super::records::change(&accounting, &changed, &mut units) {
-                        Ok(Some(record)) => Ok(record),
-                        // Gone without a trace: nothing to deliver.
-                        Ok(None) => continue,
-                        Err(e) => Err(format!("the accounting cannot read this change: {e}")),
+                    let delta = matches!(changed, Changed::Delta { .. } | Changed::DeltaRemoved { .. });
+                    let record = if delta && !deltas {
+                        Ok(None)
+                    } else {
+                        super::records::change(&accounting, &changed, &mut units)
+                            .map_err(|e| format!("the accounting cannot read this change: {e}"))
                     };
                     items.push(Item { log: Log::Accounting, seq: rev, frame: None, record });
                 }
@@ -270,7 +273,7 @@ fn delivered(status: &StatusCell, records: u64, rejected: u64, position: Positio
 /// When the first undelivered reading of `items` was archived.
 fn oldest_archived(items: &[Item]) -> Option<i64> {
     items.iter().find_map(|i| match &i.record {
-        Ok(SinkRecord::Reading(r)) => Some(r.archived_at_ms),
+        Ok(Some(SinkRecord::Reading(r))) => Some(r.archived_at_ms),
         _ => None,
     })
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use meterhub_plugin_api::{RawFrame, Transport};
 use meterhub_storage::archive::Archive;
 use meterhub_storage::clock::now_ms;
-use meterhub_storage::journal::{Entry, JournalHandle};
+use meterhub_storage::journal::{Entry, JournalError, JournalHandle};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -276,9 +276,11 @@ impl Center {
         }
     }
 
-    /// Where the center stands for `site` (authenticated).
-    pub fn position(&self, site: &str) -> Result<WirePosition, Refused> {
+    /// Where the center stands for `site` (authenticated), asked by
+    /// installation `origin`.
+    pub fn position(&self, site: &str, origin: Option<u64>) -> Result<WirePosition, Refused> {
         let position = self.known_position(site)?;
+        self.check_origin(site, origin)?;
         self.contact(site, None);
         Ok(position)
     }
@@ -380,7 +382,10 @@ impl Center {
             payload: body.to_vec(),
         };
         if let Err(e) = self.journal.append(Entry::Frame(frame)).await {
-            let disk = if e.to_string().contains("No space") { 507 } else { 503 };
+            // The writer reports a full disk in the store health.
+            let full = matches!(&e, JournalError::Io { source, .. } if meterhub_storage::health::is_disk_full(source))
+                || self.journal.health().problems().iter().any(|p| p.store == "journal" && p.disk_full);
+            let disk = if full { 507 } else { 503 };
             return Err(self.failed(site, disk, format!("site {site}: the center cannot store the batch: {e}")));
         }
         let mut inner = self.inner();

@@ -148,9 +148,10 @@ impl LinkTarget {
                 Failure::Setup(format!("site {site}, center {center}: its answer is not a sync answer: {e}"))
             }),
             StatusCode::CONFLICT => Err(Failure::Moved(why)),
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE | StatusCode::TOO_MANY_REQUESTS => {
-                Err(Failure::Unavailable(why))
-            }
+            // The center is there but cannot store (its disk is full): an
+            // operator there must act; the batch is tried again meanwhile.
+            StatusCode::INSUFFICIENT_STORAGE => Err(Failure::Setup(why)),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Err(Failure::Unavailable(why)),
             status if status.is_server_error() => Err(Failure::Unavailable(why)),
             _ => Err(Failure::Setup(why)),
         }
@@ -199,18 +200,18 @@ impl LinkTarget {
         let mut frames = BTreeSet::new();
         for item in items {
             match &item.record {
-                Ok(SinkRecord::Reading(r)) => {
+                Ok(Some(SinkRecord::Reading(r))) => {
                     readings.push(r.clone());
                     frames.extend(item.frame);
                 }
-                Ok(SinkRecord::Meter(entry)) => {
+                Ok(Some(SinkRecord::Meter(entry))) => {
                     registry.push(RegistryChange { revision: item.seq, kind: "meter".into(), entry: entry.clone() })
                 }
-                Ok(SinkRecord::Module(entry)) => {
+                Ok(Some(SinkRecord::Module(entry))) => {
                     registry.push(RegistryChange { revision: item.seq, kind: "module".into(), entry: entry.clone() })
                 }
                 // The center computes its own deltas from the readings.
-                Ok(SinkRecord::Delta(_) | SinkRecord::DeltaRemoved(_)) => {}
+                Ok(Some(SinkRecord::Delta(_) | SinkRecord::DeltaRemoved(_)) | None) => {}
                 Err(reason) => {
                     unreadable.push(Unreadable { log: item.log.as_str().into(), seq: item.seq, reason: reason.clone() })
                 }
@@ -347,12 +348,31 @@ impl Target for LinkTarget {
         format!("{} as site {}", self.link.url, self.link.site)
     }
 
+    fn wants_deltas(&self) -> bool {
+        false
+    }
+
     async fn connect(&mut self) -> Result<Connected, Failure> {
         self.client.close();
         self.token = None;
-        self.origin().await?;
-        let answer: Answer = self.call(Method::GET, "position", Bytes::new(), SHORT_TIMEOUT).await?;
+        let origin = self.origin().await?;
+        let what = format!("position?origin={origin}");
+        let answer: Answer = self.call(Method::GET, &what, Bytes::new(), SHORT_TIMEOUT).await?;
         let position = Position { readings: answer.position.readings, accounting: answer.position.accounting };
+        // The center cannot be ahead of this archive: if it is, this archive
+        // was restored from a backup (or replaced keeping its identity), and
+        // its new readings would be taken for ones the center holds.
+        let archive = self.archive.clone();
+        let head = tokio::task::spawn_blocking(move || archive.log_head())
+            .await
+            .map_err(|e| Failure::Unavailable(format!("cannot read the archive's head: {e}")))?
+            .map_err(|e| Failure::Unavailable(format!("cannot read the archive's head: {e}")))?;
+        if position.readings > head {
+            return Err(Failure::Setup(format!(
+                "site {}: the center holds this site through reading {}, beyond this archive's last ({head}): this archive was restored from a backup or replaced, and its new readings would be taken for ones the center holds; give this host a site name of its own (docs/sync.md)",
+                self.link.site, position.readings
+            )));
+        }
         Ok(Connected { position, schema_version: None })
     }
 
