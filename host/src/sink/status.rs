@@ -97,7 +97,8 @@ pub struct SinkStatus {
     pub last_check: Option<crate::sync::check::CheckReport>,
     /// What kind of failure the sink is retrying after (`unavailable`:
     /// its target cannot be reached; `setup`: it refuses; `moved`,
-    /// `data`), `None` once a batch went through.
+    /// `data`), `None` once a batch went through or it caught up (a
+    /// connection alone does not clear it).
     pub failure: Option<&'static str>,
     /// A sync link's center and its name there (`None` for other sinks).
     pub center: Option<CenterOf>,

@@ -68,6 +68,8 @@ impl<T: Target> Worker<T> {
                 Ok(Round::Delivered) => failures = 0,
                 Ok(Round::Idle) => {
                     failures = 0;
+                    // Caught up: whatever failed before is over.
+                    update(&self.status, |s| s.failure = None);
                     if let Some(command) = self.idle().await {
                         self.target.serve(command, position).await;
                     }
@@ -201,7 +203,6 @@ impl<T: Target> Worker<T> {
         let position = connected.position;
         update(&self.status, |s| {
             s.state = SinkState::Running;
-            s.failure = None;
             s.position = Some(position.readings);
             s.accounting_position = Some(position.accounting);
             s.schema_version = connected.schema_version;

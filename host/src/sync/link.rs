@@ -448,13 +448,16 @@ pub fn state_of(status: &crate::sink::status::SinkStatus, now_ms: i64) -> super:
     use super::center::LinkState;
     use crate::sink::status::SinkState;
     let waiting = status.in_flight_since_ms.is_some_and(|since| now_ms - since > STALLED_AFTER_MS);
-    match status.state {
-        SinkState::Retrying if status.failure == Some("unavailable") => LinkState::Down,
-        SinkState::Retrying => LinkState::Stalled,
-        SinkState::Starting | SinkState::Waiting | SinkState::Stopped => LinkState::Down,
-        SinkState::Running if waiting => LinkState::Stalled,
-        SinkState::Running if status.lag_records == 0 => LinkState::InSync,
-        SinkState::Running => LinkState::CatchingUp,
+    match (status.state, status.failure) {
+        (SinkState::Waiting | SinkState::Stopped, _) => LinkState::Down,
+        // Until a batch goes through, a failure stands (reconnecting
+        // alone does not end it).
+        (_, Some("unavailable")) => LinkState::Down,
+        (_, Some(_)) => LinkState::Stalled,
+        (SinkState::Starting, None) => LinkState::Down,
+        (_, None) if waiting => LinkState::Stalled,
+        (_, None) if status.lag_records == 0 => LinkState::InSync,
+        (_, None) => LinkState::CatchingUp,
     }
 }
 
@@ -474,5 +477,26 @@ mod tests {
         assert_eq!(pacer.delay(100, at(10_000)), Duration::ZERO);
         let mut free = Pacer { rate: None, next: None };
         assert_eq!(free.delay(1 << 30, t0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_link_is_stalled_or_down_until_a_batch_goes_through_after_a_failure() {
+        use super::super::center::LinkState::*;
+        use crate::sink::status::{SinkState, SinkStatus};
+        let mut s = SinkStatus::new("center", "sync-center", String::new(), "");
+        assert_eq!(state_of(&s, 0), Down, "never reached");
+        s.state = SinkState::Running;
+        assert_eq!(state_of(&s, 0), InSync);
+        s.lag_records = 5;
+        assert_eq!(state_of(&s, 0), CatchingUp);
+        s.in_flight_since_ms = Some(0);
+        assert_eq!(state_of(&s, 6_000), Stalled, "a batch unanswered for 6 s");
+        s.in_flight_since_ms = None;
+        // Connected again after a refusal: still stalled until it delivers.
+        s.failure = Some("setup");
+        assert_eq!(state_of(&s, 0), Stalled);
+        s.failure = Some("unavailable");
+        s.state = SinkState::Starting;
+        assert_eq!(state_of(&s, 0), Down);
     }
 }
