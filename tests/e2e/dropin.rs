@@ -157,17 +157,20 @@ fn swapping_a_wasm_driver_twenty_times_under_load_loses_nothing_and_memory_stays
         rss[0],
         rss[rss.len() - 1]
     );
-    // A leak shows as a trend: the last swaps' RSS above the first ones'
-    // (medians of five, so one noisy sample does not decide).
+    // A leak shows as a trend: the last swaps' RSS above the earlier ones'
+    // (medians of five, so one noisy sample does not decide). The first
+    // five swaps are the warm-up (caches fill; measured: the jump lands
+    // anywhere in them), so the trend is taken from swap 6 on: a leak of
+    // 2.4 MiB a swap crosses the bound over the ten swaps between.
     let median = |samples: &[u64]| {
         let mut sorted = samples.to_vec();
         sorted.sort_unstable();
         sorted[sorted.len() / 2]
     };
-    let (first, last) = (median(&idle[..5]), median(&idle[idle.len() - 5..]));
+    let (first, last) = (median(&idle[5..10]), median(&idle[idle.len() - 5..]));
     assert!(
         last < first + 24 * 1024 && idle_end < idle_start + 48 * 1024,
-        "host memory grew over {SWAPS} swaps without load: {idle_start} -> {idle_end} KiB, medians of the first and last five {first} -> {last} KiB"
+        "host memory grew over {SWAPS} swaps without load: {idle_start} -> {idle_end} KiB, medians of swaps 6-10 and of the last five {first} -> {last} KiB"
     );
 }
 
