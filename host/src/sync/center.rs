@@ -328,13 +328,13 @@ impl Center {
     /// Take one batch of `site` (authenticated): stored in the journal
     /// before the answer, or refused with why.
     pub async fn receive(&self, site: &str, peer: &str, body: &[u8]) -> Result<Answer, Refused> {
-        let (lock, limit) = {
+        let lock = {
             let inner = self.inner();
             let s = inner.sites.get(site).ok_or_else(|| refused(404, format!("site {site} is not configured")))?;
-            (s.lock.clone(), inner.max_batch_bytes)
+            s.lock.clone()
         };
         let _one_at_a_time = lock.lock().await;
-        let batch = wire::decode(body, limit.saturating_mul(wire::INFLATE_LIMIT))
+        let batch = wire::decode(body, wire::MAX_INFLATED_BYTES)
             .and_then(|b| b.check().map(|()| b))
             .map_err(|e| self.failed(site, 400, format!("site {site}: {e}")))?;
         if batch.site != site {
@@ -402,14 +402,14 @@ impl Center {
     /// The site sends it between two batches from the position the center
     /// holds; the center answers once it has applied everything through it.
     pub async fn check(&self, site: &str, body: &[u8]) -> Result<CheckReport, Refused> {
-        let (lock, limit) = {
+        let lock = {
             let inner = self.inner();
             let s = inner.sites.get(site).ok_or_else(|| refused(404, format!("site {site} is not configured")))?;
-            (s.lock.clone(), inner.max_batch_bytes)
+            s.lock.clone()
         };
         let _no_batch_meanwhile = lock.lock().await;
-        let request: CheckRequest = zstd::bulk::decompress(body, limit.saturating_mul(wire::INFLATE_LIMIT))
-            .map_err(|e| format!("the check is not zstd data (corrupt or truncated): {e}"))
+        let request: CheckRequest = wire::inflate(body, wire::MAX_INFLATED_BYTES)
+            .map_err(|e| format!("the check: {e}"))
             .and_then(|json| {
                 serde_json::from_slice(&json).map_err(|e| format!("the check is not a check request: {e}"))
             })

@@ -23,9 +23,8 @@ pub fn is_sync(frame: &RawFrame) -> bool {
 /// The readings of a site's batch, in the center's namespace.
 pub fn decode(frame: &RawFrame) -> Result<Decoded, String> {
     let site = frame.source.strip_prefix(SOURCE_PREFIX).unwrap_or(&frame.source);
-    // The receiver checked the size when it took the frame; a stored frame
-    // is decoded within the same bound.
-    let batch = wire::decode(&frame.payload, frame.payload.len().saturating_mul(wire::INFLATE_LIMIT).max(1 << 20))?;
+    // Within the receiver's bound, whatever the batch's compression ratio.
+    let batch = wire::decode(&frame.payload, wire::MAX_INFLATED_BYTES)?;
     if batch.site != site {
         return Err(format!("the batch is of site {}, its frame of site {site}", batch.site));
     }

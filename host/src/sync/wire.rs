@@ -17,9 +17,11 @@ pub const CONTENT_TYPE: &str = "application/vnd.meterhub.sync-batch+zstd";
 /// zstd's level for batches: level 3 compresses a batch of readings ~10x at
 /// hundreds of MB/s, far above any link a site has.
 const LEVEL: i32 = 3;
-/// The most a batch may grow when decompressed, as a multiple of its
-/// compressed size limit (a zip bomb is refused, not inflated).
-pub const INFLATE_LIMIT: usize = 32;
+/// The most a batch (or a check request) may be once decompressed: a
+/// batch of the largest `batch_records` (100,000) with its raw frames is
+/// about 50 MB of JSON. A body that says it is larger is refused before
+/// anything is allocated (a zip bomb is refused, not inflated).
+pub const MAX_INFLATED_BYTES: u64 = 256 << 20;
 
 /// Where a site stands in its two logs, as the center holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -133,11 +135,26 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     zstd::bulk::compress(&json, LEVEL).expect("compressing into memory cannot fail")
 }
 
+/// The decompressed bytes of `bytes`, a zstd frame that says its size (as
+/// [`encode`] writes it), at most `limit` bytes; the error says what is
+/// wrong with it. How well a batch compresses does not matter: regular
+/// readings compress far more than 32 times.
+pub fn inflate(bytes: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(size)) => size,
+        Ok(None) => return Err("it is zstd data that does not say its size".to_owned()),
+        Err(_) => return Err("it is not zstd data (corrupt or truncated)".to_owned()),
+    };
+    if size > limit {
+        return Err(format!("it decompresses to {size} bytes, more than the {limit} taken"));
+    }
+    zstd::bulk::decompress(bytes, size as usize).map_err(|e| format!("it is not zstd data (corrupt or truncated): {e}"))
+}
+
 /// The batch in `bytes`, at most `limit` bytes once decompressed; the
 /// error says what is wrong with it.
-pub fn decode(bytes: &[u8], limit: usize) -> Result<Batch, String> {
-    let json = zstd::bulk::decompress(bytes, limit)
-        .map_err(|e| format!("the batch is not zstd data of at most {limit} bytes (corrupt or truncated): {e}"))?;
+pub fn decode(bytes: &[u8], limit: u64) -> Result<Batch, String> {
+    let json = inflate(bytes, limit).map_err(|e| format!("the batch: {e}"))?;
     let batch: Batch = serde_json::from_slice(&json).map_err(|e| format!("the batch is not a sync batch: {e}"))?;
     if batch.version != VERSION {
         return Err(format!(
@@ -225,7 +242,16 @@ mod tests {
         assert_eq!(decode(&bytes, 1 << 20).expect("decodes"), b);
         let cut = &bytes[..bytes.len() - 3];
         assert!(decode(cut, 1 << 20).unwrap_err().contains("corrupt or truncated"));
-        assert!(decode(&bytes, 10).unwrap_err().contains("at most 10 bytes"));
+        assert!(decode(&bytes, 10).unwrap_err().contains("more than the 10 taken"));
+        assert!(decode(b"garbage", 1 << 20).unwrap_err().contains("not zstd data"));
+        // However well a large batch compresses, it decodes.
+        let mut big = batch();
+        big.readings = (1..=20_000u64).map(|seq| ArchivedReading { seq, ..b.readings[0].clone() }).collect();
+        big.to.readings = 20_000;
+        big.from.readings = 0;
+        let bytes = encode(&big);
+        assert!(bytes.len() * 32 < serde_json::to_vec(&big).unwrap().len(), "compresses over 32 times");
+        assert_eq!(decode(&bytes, MAX_INFLATED_BYTES).expect("decodes").readings.len(), 20_000);
     }
 
     #[test]
