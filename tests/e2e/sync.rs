@@ -215,7 +215,7 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
         b"garbage",
     );
     assert_eq!(answer.status, 400);
-    assert!(String::from_utf8_lossy(&answer.body).contains("site north: the batch is not zstd data"));
+    assert!(String::from_utf8_lossy(&answer.body).contains("site north: the batch: it is not zstd data"));
     // Nothing of that reached the archive: still exactly what the sites sent.
     assert_eq!(assert_replicated(&center, &north, "north"), 300);
 
