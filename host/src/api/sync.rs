@@ -60,9 +60,16 @@ pub async fn batch(state: &ApiState, req: Request<Incoming>, site: &str, peer: S
             return meterhub_http::error(refused.status, &message);
         }
     };
-    match state.center.receive(site, &peer.to_string(), &body).await {
-        Ok(answer) => meterhub_http::json(StatusCode::OK, &answer),
-        Err(refused) => refusal(refused),
+    // Run to its end even if the site's connection drops meanwhile (hyper
+    // drops a request's future with its connection): a batch the journal
+    // took must also move the center's position, or the batch sent again
+    // after the lost answer would be taken a second time.
+    let (center, site, peer) = (state.center.clone(), site.to_owned(), peer.to_string());
+    let received = tokio::spawn(async move { center.receive(&site, &peer, &body).await }).await;
+    match received {
+        Ok(Ok(answer)) => meterhub_http::json(StatusCode::OK, &answer),
+        Ok(Err(refused)) => refusal(refused),
+        Err(e) => meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the receiver failed: {e}")),
     }
 }
 
