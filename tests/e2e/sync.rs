@@ -106,6 +106,15 @@ fn center_site(center: &Host, site: &str) -> Option<Value> {
     sync["sites"].as_array()?.iter().find(|s| s["site"] == site).cloned()
 }
 
+/// Wait (for `what`) until the site's link names `text` in its last error; the link.
+fn wait_link_error(site: &Host, what: &str, text: &str) -> Value {
+    wait_for(what, APPLY_DEADLINE, || {
+        let link = site_link(site)?;
+        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
+        error.contains(text).then_some(link)
+    })
+}
+
 /// The site's view of its link.
 fn site_link(site: &Host) -> Option<Value> {
     let sync = site.get_ok("/api/v1/sync");
@@ -244,11 +253,7 @@ fn two_sites_replicate_to_one_center_exactly_once_and_stay_apart() {
     // north's, and none of them is skipped as "already held".
     let impostor = Host::start_with(&site_config("north", at, tokens.path()));
     send_lines(&impostor, &lines(5000, 20));
-    let link = wait_for("the second installation to be refused", APPLY_DEADLINE, || {
-        let link = site_link(&impostor)?;
-        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
-        error.contains("another installation").then_some(link)
-    });
+    let link = wait_link_error(&impostor, "the second installation to be refused", "another installation");
     assert_eq!(link["state"], "stalled", "{link}");
     assert_eq!(readings(&center, "north/").len(), 301, "nothing of the second installation is at the center");
 }
@@ -346,11 +351,8 @@ fn a_site_replicates_over_https_trusting_its_ca_file_and_names_a_certificate_it_
     // keeps its readings.
     let south = Host::start_with(&site_config_with("south", &url, tokens.path(), ""));
     send_lines(&south, &lines(0, 10));
-    let link = wait_for("the untrusting site to name the certificate", APPLY_DEADLINE, || {
-        let link = site_link(&south)?;
-        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
-        error.contains("refused the center's certificate").then_some(link)
-    });
+    let link =
+        wait_link_error(&south, "the untrusting site to name the certificate", "refused the center's certificate");
     assert_eq!(link["state"], "stalled", "{link}");
     assert!(link["sink"]["last_error"]["message"].as_str().unwrap().contains("site south"), "{link}");
     assert_eq!(south.get_ok("/api/v1/stats")["total"]["readings_new"], 10);
@@ -374,11 +376,7 @@ fn a_center_with_a_full_disk_says_so_and_takes_everything_once_space_returns() {
 
     let filler = crate::disk_full::fill(&fs.path);
     send_lines(&site, &lines(100, 200));
-    let link = wait_for("the site to name the center's full disk", APPLY_DEADLINE, || {
-        let link = site_link(&site)?;
-        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
-        error.contains("the center cannot store the batch").then_some(link)
-    });
+    let link = wait_link_error(&site, "the site to name the center's full disk", "the center cannot store the batch");
     let error = link["sink"]["last_error"]["message"].as_str().unwrap();
     assert!(error.contains("site north") && error.contains("507"), "{link}");
     assert_eq!(link["state"], "stalled", "{link}");
@@ -415,11 +413,7 @@ fn a_site_restored_from_a_backup_stops_before_its_new_readings_are_taken_for_old
     assert!(restored.success());
     site.restart();
     send_lines(&site, &lines(100, 10));
-    let link = wait_for("the restored site to stop and say why", APPLY_DEADLINE, || {
-        let link = site_link(&site)?;
-        let error = link["sink"]["last_error"]["message"].as_str()?.to_owned();
-        error.contains("restored from a backup").then_some(link)
-    });
+    let link = wait_link_error(&site, "the restored site to stop and say why", "restored from a backup");
     assert_eq!(link["state"], "stalled", "{link}");
     assert_eq!(readings(&center, "north/").len(), 100, "none of the restored site's new readings was taken as held");
 }

@@ -90,9 +90,9 @@ pub struct SinkStatus {
     pub rate_rps: f64,
     /// Seconds to deliver the lag at that rate (`None`: caught up or not moving).
     pub eta_seconds: Option<f64>,
-    /// Deliveries of the last minute (when, records), for the rate.
+    /// Deliveries of the last minute, for the rate.
     #[serde(skip)]
-    pub recent: std::collections::VecDeque<(i64, u64)>,
+    pub recent: RateWindow,
     /// The last consistency check with its center (a sync link).
     pub last_check: Option<crate::sync::check::CheckReport>,
     /// What kind of failure the sink is retrying after (`unavailable`:
@@ -166,29 +166,50 @@ impl SinkStatus {
     }
 }
 
-/// The window a sink's rate is measured over.
+/// The window a rate is measured over.
 const RATE_WINDOW_MS: i64 = 60_000;
+
+/// Records moved over the last minute (a sink's deliveries, a center's
+/// batches from a site): the rate, and the time a lag takes at it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateWindow(std::collections::VecDeque<(i64, u64)>);
+
+impl RateWindow {
+    /// `records` moved at `now`.
+    pub fn count(&mut self, records: u64, now: i64) {
+        self.0.push_back((now, records));
+        while self.0.front().is_some_and(|(at, _)| *at < now - RATE_WINDOW_MS) {
+            self.0.pop_front();
+        }
+    }
+
+    /// Records per second over the minute before `now`.
+    pub fn per_second(&self, now: i64) -> f64 {
+        let since = now - RATE_WINDOW_MS;
+        let moved: u64 = self.0.iter().filter(|(at, _)| *at >= since).map(|(_, n)| n).sum();
+        match self.0.iter().find(|(at, _)| *at >= since) {
+            Some((first, _)) => moved as f64 / ((now - first).max(1000) as f64 / 1000.0),
+            None => 0.0,
+        }
+    }
+
+    /// Seconds to move `lag` records at `rate` (`None`: nothing to move, or not moving).
+    pub fn eta(lag: u64, rate: f64) -> Option<f64> {
+        (lag > 0 && rate > 0.0).then(|| lag as f64 / rate)
+    }
+}
 
 impl SinkStatus {
     /// `records` were delivered at `now`: the rate and the time to catch up.
     pub fn count_rate(&mut self, records: u64, now: i64) {
-        self.recent.push_back((now, records));
-        while self.recent.front().is_some_and(|(at, _)| *at < now - RATE_WINDOW_MS) {
-            self.recent.pop_front();
-        }
+        self.recent.count(records, now);
         self.update_rate(now);
     }
 
     /// The rate and the time to catch up as of `now`.
     pub fn update_rate(&mut self, now: i64) {
-        let since = now - RATE_WINDOW_MS;
-        let moved: u64 = self.recent.iter().filter(|(at, _)| *at >= since).map(|(_, n)| n).sum();
-        self.rate_rps = match self.recent.iter().find(|(at, _)| *at >= since) {
-            Some((first, _)) => moved as f64 / ((now - first).max(1000) as f64 / 1000.0),
-            None => 0.0,
-        };
-        self.eta_seconds =
-            (self.lag_records > 0 && self.rate_rps > 0.0).then(|| self.lag_records as f64 / self.rate_rps);
+        self.rate_rps = self.recent.per_second(now);
+        self.eta_seconds = RateWindow::eta(self.lag_records, self.rate_rps);
     }
 }
 

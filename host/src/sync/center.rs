@@ -9,7 +9,7 @@
 //! therefore durable with the data, and a batch sent again after a lost
 //! answer is recognised by its position and changes nothing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use meterhub_plugin_api::{RawFrame, Transport};
@@ -24,6 +24,7 @@ use super::wire::{self, Answer, Batch, WirePosition};
 use crate::accounting::AccountingStore;
 use crate::accounting::model::MeterRecord;
 use crate::config::CenterConfig;
+use crate::sink::status::RateWindow;
 
 /// The source of a site's frames at the center.
 pub fn source(site: &str) -> String {
@@ -45,8 +46,6 @@ const DOWN_AFTER_MS: i64 = 15_000;
 const STALLED_AFTER_MS: i64 = 10_000;
 /// How long a check waits for the archive to hold what the journal does.
 const APPLIED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
-/// The window throughput is measured over.
-const RATE_WINDOW_MS: i64 = 60_000;
 
 /// How a link is, as a dispatcher reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,7 +148,7 @@ struct Site {
 struct Tracked {
     status: SiteStatus,
     progress_ms: i64,
-    recent: VecDeque<(i64, u64)>,
+    recent: RateWindow,
 }
 
 /// The sites and their links.
@@ -566,7 +565,7 @@ impl Tracked {
                 site_counters: BTreeMap::new(),
             },
             progress_ms: 0,
-            recent: VecDeque::new(),
+            recent: RateWindow::default(),
         }
     }
 
@@ -603,10 +602,7 @@ impl Tracked {
         self.status.bytes += bytes;
         self.status.unreadable += batch.unreadable.len() as u64;
         self.progress_ms = now;
-        self.recent.push_back((now, batch.readings.len() as u64 + batch.registry.len() as u64));
-        while self.recent.front().is_some_and(|(at, _)| *at < now - RATE_WINDOW_MS) {
-            self.recent.pop_front();
-        }
+        self.recent.count(batch.readings.len() as u64 + batch.registry.len() as u64, now);
     }
 
     fn view(
@@ -618,20 +614,14 @@ impl Tracked {
     ) -> SiteStatus {
         let mut status = self.status.clone();
         status.position = position;
-        let since = now - RATE_WINDOW_MS;
-        let moved: u64 = self.recent.iter().filter(|(at, _)| *at >= since).map(|(_, n)| n).sum();
-        let first = self.recent.iter().find(|(at, _)| *at >= since).map(|(at, _)| *at);
-        status.throughput_rps = match first {
-            Some(first) => moved as f64 / (((now - first).max(1000)) as f64 / 1000.0),
-            None => 0.0,
-        };
+        status.throughput_rps = self.recent.per_second(now);
         let lag = status.site_head.readings.saturating_sub(position.readings)
             + status.site_head.accounting.saturating_sub(position.accounting);
         status.lag_records = lag;
         if lag == 0 {
             status.lag_seconds = 0.0;
         }
-        status.eta_seconds = (lag > 0 && status.throughput_rps > 0.0).then(|| lag as f64 / status.throughput_rps);
+        status.eta_seconds = RateWindow::eta(lag, status.throughput_rps);
         let silent = status.last_contact_ms.is_none_or(|at| now - at > DOWN_AFTER_MS);
         status.state = if silent {
             LinkState::Down
