@@ -15,12 +15,15 @@
 //! - [`manifest`]: the head of `plugin.toml`, read at compile time;
 //! - [`time`]: timestamp parsing helpers for plugins (no clock, no I/O);
 //! - [`hex`]: hex text of bytes, both ways;
+//! - [`lorawan`]: the metadata a LoRaWAN driver writes and the neutral
+//!   uplink frame a LoRaWAN device codec receives;
 //! - `testing` (feature `testing`, not on WASM): what plugin tests share —
 //!   a simulated host, a raw frame builder, fixture walking with a bless
 //!   mode, the manifest check.
 
 pub mod driver;
 pub mod hex;
+pub mod lorawan;
 pub mod manifest;
 pub mod model;
 pub mod plugin;

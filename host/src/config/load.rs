@@ -1,15 +1,16 @@
 //! Read, parse and validate a configuration file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
 use super::model::{
-    AccountingConfig, ApiConfig, Config, DriverConfig, LogConfig, LogFormat, TransportConfig, WebConfig,
+    AccountingConfig, ApiConfig, Config, DeviceMatch, DeviceRoute, DriverConfig, LogConfig, LogFormat, TransportConfig,
+    WebConfig,
 };
-use super::raw::{RawConfig, RawDriver};
+use super::raw::{RawConfig, RawDeviceRoute, RawDriver};
 use super::{ConfigError, Diagnostic, Pos};
 
 /// Default API listen address.
@@ -637,10 +638,14 @@ impl Validator<'_> {
                 }
             },
         };
+        let devices = self.device_routes(&d.devices, &codec);
+        let routed_codec_settings = self.routed_codec_settings(d, &codec, &devices);
         if self.diagnostics.len() > before {
             return None;
         }
         Some(DriverConfig {
+            devices,
+            routed_codec_settings,
             id: name.clone(),
             plugin: d.plugin.get_ref().clone(),
             plugin_pos,
@@ -653,6 +658,84 @@ impl Validator<'_> {
             max_pending: max_pending as usize,
             transport_pos: self.pos(d.listen.as_ref().or(d.url.as_ref()).unwrap_or(&d.transport)),
         })
+    }
+
+    /// `[[drivers.<id>.devices]]`: each route names one DevEUI or one
+    /// profile, once; its codec defaults to the driver's.
+    fn device_routes(&mut self, raw: &[Spanned<RawDeviceRoute>], codec: &str) -> Vec<DeviceRoute> {
+        let mut routes: Vec<DeviceRoute> = Vec::new();
+        for r in raw {
+            let route = r.get_ref();
+            let matches = match (&route.deveui, &route.profile) {
+                (Some(eui), None) => {
+                    let text = eui.get_ref();
+                    if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        self.error(eui, format!("deveui {text:?} is not 16 hex digits"));
+                        continue;
+                    }
+                    DeviceMatch::DevEui(text.to_ascii_uppercase())
+                }
+                (None, Some(profile)) if !profile.get_ref().trim().is_empty() => {
+                    DeviceMatch::Profile(profile.get_ref().clone())
+                }
+                (None, Some(profile)) => {
+                    self.error(profile, "profile is empty");
+                    continue;
+                }
+                _ => {
+                    self.error(r, "a device route names exactly one of `deveui` and `profile`");
+                    continue;
+                }
+            };
+            if let Some(model) = &route.model
+                && model.get_ref().trim().is_empty()
+            {
+                self.error(model, "model is empty");
+            }
+            if let Some(same) = routes.iter().find(|o| o.matches == matches) {
+                let what = match &matches {
+                    DeviceMatch::DevEui(eui) => format!("deveui {eui}"),
+                    DeviceMatch::Profile(p) => format!("profile {p:?}"),
+                };
+                self.error(r, format!("{what} is routed twice (first at line {})", same.pos.line));
+                continue;
+            }
+            routes.push(DeviceRoute {
+                matches,
+                codec: route.codec.as_ref().map_or_else(|| codec.to_owned(), |c| c.get_ref().clone()),
+                model: route.model.as_ref().map(|m| m.get_ref().clone()),
+                pos: self.pos(r),
+            });
+        }
+        routes
+    }
+
+    /// `[drivers.<id>.codecs.<plugin>]`: settings of a codec plugin a device
+    /// route names, other than the driver's `codec` (whose are
+    /// `codec_settings`).
+    fn routed_codec_settings(
+        &mut self,
+        d: &RawDriver,
+        codec: &str,
+        routes: &[DeviceRoute],
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Some(codecs) = &d.codecs else { return out };
+        for (id, settings) in codecs.get_ref() {
+            if id == codec {
+                self.error(settings, format!("{id:?} is this driver's `codec`: its settings are `codec_settings`"));
+            } else if !routes.iter().any(|r| r.codec == *id) {
+                self.error(settings, format!("no device route names codec {id:?}"));
+            } else {
+                match serde_json::to_string(settings.get_ref()) {
+                    Ok(json) => {
+                        out.insert(id.clone(), json);
+                    }
+                    Err(e) => self.error(settings, format!("settings cannot be passed to codec {id:?}: {e}")),
+                }
+            }
+        }
+        out
     }
 }
 
@@ -794,6 +877,49 @@ max_line_bytes = 100
         );
         let e = errors(&text.replace("idle_timeout_ms=5000", "idle_timeout_ms=5"));
         assert_eq!(e, vec!["/etc/m.toml:9:17: idle_timeout_ms must be at least 100".to_owned()]);
+    }
+
+    #[test]
+    fn lorawan_devices_route_to_codecs_and_models_checked_where_written() {
+        let text = "[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.lns]\nplugin='lw640'\ncodec='vega-codec'\n\
+                    transport='http'\nlisten='127.0.0.1:0'\n\
+                    [[drivers.lns.devices]]\ndeveui='3632333364374f18'\nmodel='SI-22'\n\
+                    [[drivers.lns.devices]]\nprofile='Elehant SVD'\ncodec='elehant'\n\
+                    [drivers.lns.codecs.elehant]\nweight='0.01'\n";
+        let c = parse(Path::new("/etc/m.toml"), text).expect("valid");
+        let lns = &c.drivers[0];
+        assert_eq!(lns.devices.len(), 2);
+        assert_eq!(lns.devices[0].matches, DeviceMatch::DevEui("3632333364374F18".into()));
+        assert_eq!((lns.devices[0].codec.as_str(), lns.devices[0].model.as_deref()), ("vega-codec", Some("SI-22")));
+        assert_eq!(lns.devices[1].matches, DeviceMatch::Profile("Elehant SVD".into()));
+        assert_eq!(lns.routed_codecs(), vec!["elehant"]);
+        assert_eq!(lns.routed_codec_settings("elehant"), r#"{"weight":"0.01"}"#);
+        let mut other = lns.clone();
+        other.devices[0].model = None;
+        assert!(!lns.same_routes(&other) && lns.same_codec(&other) && lns.same_driver(&other));
+
+        let e = |from: &str, to: &str| errors(&text.replace(from, to));
+        assert_eq!(
+            e("deveui='3632333364374f18'", "deveui='36'"),
+            ["/etc/m.toml:10:8: deveui \"36\" is not 16 hex digits"]
+        );
+        assert_eq!(
+            e("deveui='3632333364374f18'", "deveui='3632333364374f18'\nprofile='x'"),
+            ["/etc/m.toml:9:1: a device route names exactly one of `deveui` and `profile`"]
+        );
+        assert_eq!(
+            e("profile='Elehant SVD'", "deveui='3632333364374F18'"),
+            [
+                "/etc/m.toml:12:1: deveui 3632333364374F18 is routed twice (first at line 9)",
+                "/etc/m.toml:15:1: no device route names codec \"elehant\""
+            ]
+        );
+        assert_eq!(e("codecs.elehant]", "codecs.other]"), ["/etc/m.toml:15:1: no device route names codec \"other\""]);
+        assert_eq!(
+            e("codecs.elehant]", "codecs.vega-codec]"),
+            ["/etc/m.toml:15:1: \"vega-codec\" is this driver's `codec`: its settings are `codec_settings`"]
+        );
+        assert!(e("model='SI-22'", "colour='red'")[0].contains("unknown field `colour`"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod raw;
 pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
 pub use model::{
-    AccountingConfig, ApiConfig, CenterConfig, CenterLink, CenterSite, Config, DriverConfig, LogConfig, LogFormat,
-    PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER, SinkConfig, SinkKind, SupervisionPolicy, TransportConfig,
-    WebConfig,
+    AccountingConfig, ApiConfig, CenterConfig, CenterLink, CenterSite, Config, DeviceMatch, DeviceRoute, DriverConfig,
+    LogConfig, LogFormat, PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER, SinkConfig, SinkKind,
+    SupervisionPolicy, TransportConfig, WebConfig,
 };

@@ -1,5 +1,6 @@
 //! The validated configuration: every value here has been checked.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -271,6 +272,42 @@ pub struct DriverConfig {
     pub max_pending: usize,
     /// Where the transport's address (`listen` or `url`) is written.
     pub transport_pos: Pos,
+    /// LoRaWAN devices decoded by another codec or as a named model.
+    pub devices: Vec<DeviceRoute>,
+    /// Settings (JSON object texts) of the codec plugins the routes name,
+    /// other than `codec`, by plugin id; `{}` for one not listed.
+    pub routed_codec_settings: BTreeMap<String, String>,
+}
+
+/// Which LoRaWAN devices a route takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceMatch {
+    /// The device with this DevEUI (upper-case hex).
+    DevEui(String),
+    /// Every device of this network-server profile name.
+    Profile(String),
+}
+
+/// Where a LoRaWAN device's uplinks are decoded: a DevEUI route wins over a
+/// profile route, and a device no route takes goes to the driver's `codec`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRoute {
+    /// Which devices.
+    pub matches: DeviceMatch,
+    /// The codec plugin id.
+    pub codec: String,
+    /// The model handed to the codec, when named.
+    pub model: Option<String>,
+    /// Where the route is written.
+    pub pos: Pos,
+}
+
+impl DeviceRoute {
+    /// Whether `other` routes the same devices the same way (positions in
+    /// the file do not matter).
+    pub fn same(&self, other: &DeviceRoute) -> bool {
+        self.matches == other.matches && self.codec == other.codec && self.model == other.model
+    }
 }
 
 impl DriverConfig {
@@ -286,6 +323,29 @@ impl DriverConfig {
     /// plugin and the same settings handed to it.
     pub fn same_codec(&self, other: &DriverConfig) -> bool {
         self.codec == other.codec && self.codec_settings() == other.codec_settings()
+    }
+
+    /// Whether `other` routes LoRaWAN devices the same way, to codec
+    /// instances with the same settings.
+    pub fn same_routes(&self, other: &DriverConfig) -> bool {
+        self.devices.len() == other.devices.len()
+            && self.devices.iter().zip(&other.devices).all(|(a, b)| a.same(b))
+            && self.routed_codec_settings == other.routed_codec_settings
+    }
+
+    /// The codec plugins the device routes name besides `codec`, each once,
+    /// in name order.
+    pub fn routed_codecs(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> =
+            self.devices.iter().map(|r| r.codec.as_str()).filter(|c| *c != self.codec.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Settings handed to routed codec plugin `id`.
+    pub fn routed_codec_settings(&self, id: &str) -> &str {
+        self.routed_codec_settings.get(id).map_or("{}", String::as_str)
     }
 
     /// Settings handed to the codec instance: a driver's own codec shares

@@ -250,6 +250,33 @@ pub struct RawDriver {
     /// Settings of a separate codec plugin (`codec`), as a JSON object.
     #[serde(default)]
     pub codec_settings: Option<Spanned<toml::Table>>,
+    /// `[[drivers.<id>.devices]]`: LoRaWAN devices decoded by another codec
+    /// plugin or as a named model.
+    #[serde(default)]
+    pub devices: Vec<Spanned<RawDeviceRoute>>,
+    /// `[drivers.<id>.codecs.<plugin>]`: settings of the codec plugins the
+    /// device routes name, other than `codec`.
+    #[serde(default)]
+    pub codecs: Option<Spanned<std::collections::BTreeMap<String, Spanned<toml::Table>>>>,
+}
+
+/// One `[[drivers.<id>.devices]]` route: which devices (by DevEUI or by the
+/// network server's profile name) and how they are decoded.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeviceRoute {
+    /// The device's DevEUI, 16 hex digits.
+    #[serde(default)]
+    pub deveui: Option<Spanned<String>>,
+    /// The device profile name the network server gives.
+    #[serde(default)]
+    pub profile: Option<Spanned<String>>,
+    /// Codec plugin id; the driver's `codec` when absent.
+    #[serde(default)]
+    pub codec: Option<Spanned<String>>,
+    /// Device model handed to the codec (meta `model`).
+    #[serde(default)]
+    pub model: Option<Spanned<String>>,
 }
 
 /// `[sinks.<id>]`: one sink instance.

@@ -15,7 +15,7 @@ use super::plan::{self, Change, DriverPlan, Part, RunningSpec, TransportPlan};
 use super::view::{AppliedChange, LiveView, RefusedChange};
 use crate::config::{Config, Diagnostic, TransportConfig};
 use crate::lifecycle::view::{DriverStatus, PluginStatus};
-use crate::pipeline::{CodecSlot, Codecs, PipelineHandle, RedecodeSelection};
+use crate::pipeline::{CodecSlot, Codecs, PipelineHandle, RedecodeSelection, Routes};
 use crate::plugin::Catalog;
 use crate::plugin::supervisor::{InstanceEntry, Supervised};
 use crate::transport::{self, DriverRuntime};
@@ -57,6 +57,8 @@ struct RunningDriver {
     address: String,
     driver_entry: InstanceEntry,
     codec_entry: InstanceEntry,
+    /// The codec instances its device routes name besides its own.
+    routed_entries: Vec<InstanceEntry>,
 }
 
 impl RunningDriver {
@@ -77,12 +79,27 @@ enum CodecChange {
     Set(CodecSlot, InstanceEntry),
 }
 
+/// What the device routes of a driver instance become (`None`: it has none).
+enum RoutesChange {
+    Keep,
+    Set(Option<Routes>, Vec<InstanceEntry>),
+}
+
+/// The status entries of the codec instances installed for one driver
+/// instance, before its runtime starts.
+#[derive(Default)]
+pub struct CodecEntries {
+    codec: Option<InstanceEntry>,
+    routed: Option<Vec<InstanceEntry>>,
+}
+
 /// Everything one driver instance needs for a change, made in advance.
 /// A plugin instance that could not be made is `Part::Missing` in the plan.
 struct Ready {
     plan: DriverPlan,
     driver: Option<Supervised>,
     codec: CodecChange,
+    routes: RoutesChange,
     listener: Option<(Arc<TcpListener>, SocketAddr)>,
 }
 
@@ -100,12 +117,17 @@ pub struct Prepared {
 impl Prepared {
     /// Move the new codec instances into `codecs` (at start, before the
     /// pipeline runs); returns the status entries to keep.
-    pub fn install_codecs(&mut self, codecs: &mut Codecs) -> BTreeMap<String, InstanceEntry> {
-        let mut entries = BTreeMap::new();
+    pub fn install_codecs(&mut self, codecs: &mut Codecs) -> BTreeMap<String, CodecEntries> {
+        let mut entries: BTreeMap<String, CodecEntries> = BTreeMap::new();
         for r in &mut self.ready {
+            let id = &r.plan.config.id;
             if let CodecChange::Set(slot, entry) = std::mem::replace(&mut r.codec, CodecChange::Keep) {
-                codecs.set(&r.plan.config.id, slot);
-                entries.insert(r.plan.config.id.clone(), entry);
+                codecs.set(id, slot);
+                entries.entry(id.clone()).or_default().codec = Some(entry);
+            }
+            if let RoutesChange::Set(routes, routed) = std::mem::replace(&mut r.routes, RoutesChange::Keep) {
+                codecs.set_routes(id, routes);
+                entries.entry(id.clone()).or_default().routed = Some(routed);
             }
         }
         entries
@@ -122,7 +144,7 @@ pub struct Host {
     pipeline: PipelineHandle,
     view: LiveView,
     /// Codec entries installed before the pipeline ran (at start).
-    preinstalled: BTreeMap<String, InstanceEntry>,
+    preinstalled: BTreeMap<String, CodecEntries>,
     /// Connection limits and counters of every listener.
     gates: Arc<meterhub_http::Gates>,
     /// The sink instances (and, at a center, its sites).
@@ -150,7 +172,7 @@ impl Host {
         journal: JournalHandle,
         pipeline: PipelineHandle,
         view: LiveView,
-        preinstalled: BTreeMap<String, InstanceEntry>,
+        preinstalled: BTreeMap<String, CodecEntries>,
         gates: Arc<meterhub_http::Gates>,
         sinks: crate::sink::Sinks,
     ) -> Self {
@@ -240,24 +262,32 @@ impl Host {
         let mut redecode = Vec::new();
         let mut codec_entries = std::mem::take(&mut self.preinstalled);
         for r in &mut prepared.ready {
+            let id = r.plan.config.id.clone();
+            let mut replaced = false;
             if let CodecChange::Set(slot, entry) = std::mem::replace(&mut r.codec, CodecChange::Keep) {
-                let id = r.plan.config.id.clone();
-                let ready = matches!(slot, CodecSlot::Ready(_));
+                replaced |= matches!(slot, CodecSlot::Ready(_));
                 if let Err(e) = self.pipeline.set_codec(&id, slot).await {
                     tracing::error!(driver = %id, error = %e, "codec not replaced");
                 }
-                codec_entries.insert(id.clone(), entry);
-                if ready && prepared.trigger != Trigger::Start {
-                    redecode.push(id);
+                codec_entries.entry(id.clone()).or_default().codec = Some(entry);
+            }
+            if let RoutesChange::Set(routes, routed) = std::mem::replace(&mut r.routes, RoutesChange::Keep) {
+                replaced = true;
+                if let Err(e) = self.pipeline.set_routes(&id, routes).await {
+                    tracing::error!(driver = %id, error = %e, "device routes not replaced");
                 }
+                codec_entries.entry(id.clone()).or_default().routed = Some(routed);
+            }
+            if replaced && prepared.trigger != Trigger::Start {
+                redecode.push(id);
             }
         }
         for r in prepared.ready {
             let id = r.plan.config.id.clone();
-            let codec_entry = codec_entries.remove(&id);
+            let entries = codec_entries.remove(&id).unwrap_or_default();
             changes.extend(describe(&r, &prepared.catalog));
             let old = self.drivers.remove(&id);
-            let driver = self.switch(r, old, codec_entry);
+            let driver = self.switch(r, old, entries);
             self.drivers.insert(id, driver);
         }
         for id in &prepared.removed {
@@ -266,6 +296,9 @@ impl Host {
                 let reason = format!("driver instance {id:?} was removed from the configuration");
                 if let Err(e) = self.pipeline.set_codec(id, CodecSlot::Unavailable(reason)).await {
                     tracing::error!(driver = %id, error = %e, "codec not removed");
+                }
+                if let Err(e) = self.pipeline.set_routes(id, None).await {
+                    tracing::error!(driver = %id, error = %e, "device routes not removed");
                 }
                 changes.push(format!("{id}: removed"));
             }
@@ -326,7 +359,7 @@ impl Host {
         self.sinks.stop_all();
     }
 
-    fn switch(&mut self, r: Ready, old: Option<RunningDriver>, codec_entry: Option<InstanceEntry>) -> RunningDriver {
+    fn switch(&mut self, r: Ready, old: Option<RunningDriver>, entries: CodecEntries) -> RunningDriver {
         let c = &r.plan.config;
         let fingerprint = |part: &Part, old: Option<&Option<String>>| match part {
             Part::Keep => old.cloned().flatten(),
@@ -337,8 +370,17 @@ impl Host {
             config: c.clone(),
             driver: fingerprint(&r.plan.driver, old.as_ref().map(|o| &o.spec.driver)),
             codec: fingerprint(&r.plan.codec, old.as_ref().map(|o| &o.spec.codec)),
+            routed: match &r.plan.routed {
+                Part::New(wanted) => {
+                    wanted.iter().map(|(id, p)| (id.clone(), p.as_ref().ok().map(|p| p.fingerprint.clone()))).collect()
+                }
+                _ => old.as_ref().map(|o| o.spec.routed.clone()).unwrap_or_default(),
+            },
         };
-        let codec_entry = codec_entry
+        let routed_entries =
+            entries.routed.or_else(|| old.as_ref().map(|o| o.routed_entries.clone())).unwrap_or_default();
+        let codec_entry = entries
+            .codec
             .or_else(|| old.as_ref().map(|o| o.codec_entry.clone()))
             .unwrap_or_else(|| InstanceEntry::unavailable(&c.id, "codec", &c.codec, "no codec instance".to_owned()));
         let mut old = old;
@@ -375,6 +417,7 @@ impl Host {
                 address: String::new(),
                 driver_entry,
                 codec_entry,
+                routed_entries,
             };
         };
         if r.plan.transport == TransportPlan::Keep
@@ -397,6 +440,7 @@ impl Host {
                 address: std::mem::take(&mut o.address),
                 driver_entry,
                 codec_entry,
+                routed_entries,
             };
         }
         // A new transport; the old one (if any) stops once the new one runs.
@@ -436,7 +480,16 @@ impl Host {
             o.stop();
         }
         tracing::info!(driver = %c.id, plugin = %c.plugin, transport = c.transport.name(), %address, "driver started");
-        RunningDriver { spec, runtime: Some(runtime), slot: Some(slot), listener, address, driver_entry, codec_entry }
+        RunningDriver {
+            spec,
+            runtime: Some(runtime),
+            slot: Some(slot),
+            listener,
+            address,
+            driver_entry,
+            codec_entry,
+            routed_entries,
+        }
     }
 
     /// Publish the running state to the API.
@@ -468,7 +521,7 @@ impl Host {
         view.instances = self
             .drivers
             .values()
-            .flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()])
+            .flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()].into_iter().chain(d.routed_entries.clone()))
             .chain(self.sinks.entries())
             .collect();
         view.config.file = self.config.file.display().to_string();
@@ -479,6 +532,41 @@ impl Host {
             view.config.last_error = None;
         }
     }
+}
+
+/// The codec instances the device routes of `c` name besides its own; a
+/// plugin whose instance cannot be made becomes the reason in `wanted`, so
+/// the running spec records it missing.
+fn routed_codecs(
+    c: &crate::config::DriverConfig,
+    wanted: &mut [(String, Result<Arc<crate::plugin::LoadedPlugin>, String>)],
+    config: &Config,
+) -> (Option<Routes>, Vec<InstanceEntry>) {
+    if c.devices.is_empty() {
+        return (None, Vec::new());
+    }
+    let mut codecs = std::collections::HashMap::new();
+    let mut entries = Vec::new();
+    for (id, plugin) in wanted.iter_mut() {
+        let made = match plugin {
+            Ok(p) => crate::plugin::factory::supervised(p, c.routed_codec_settings(id), config)
+                .map_err(|e| format!("codec plugin {id:?}: {e}")),
+            Err(reason) => Err(reason.clone()),
+        };
+        match made {
+            Ok(instance) => {
+                entries.push(InstanceEntry::of(&c.id, "codec", &instance));
+                codecs.insert(id.clone(), CodecSlot::Ready(Box::new(instance)));
+            }
+            Err(reason) => {
+                let reason = format!("codec unavailable: {reason}");
+                entries.push(InstanceEntry::unavailable(&c.id, "codec", id, reason.clone()));
+                codecs.insert(id.clone(), CodecSlot::Unavailable(reason.clone()));
+                *plugin = Err(reason);
+            }
+        }
+    }
+    (Some(Routes { default_codec: c.codec.clone(), routes: c.devices.clone(), codecs }), entries)
 }
 
 fn unavailable_codec(c: &crate::config::DriverConfig, reason: &str) -> CodecChange {
@@ -515,6 +603,18 @@ fn describe(r: &Ready, catalog: &Catalog) -> Vec<String> {
             CodecSlot::Ready(_) => format!("{}: codec now {}{}", c.id, c.codec, version(&c.codec)),
             CodecSlot::Unavailable(reason) => format!("{}: codec unavailable: {reason}", c.id),
         });
+    }
+    if let Part::New(wanted) = &r.plan.routed
+        && r.plan.change == Change::Same
+    {
+        let now: Vec<String> = wanted
+            .iter()
+            .map(|(id, p)| match p {
+                Ok(_) => format!("{id}{}", version(id)),
+                Err(reason) => format!("{id} unavailable: {reason}"),
+            })
+            .collect();
+        lines.push(format!("{}: device route codecs now {}", c.id, now.join("; ")));
     }
     if r.listener.is_some() && r.plan.change == Change::Same {
         lines.push(format!("{}: listening again", c.id));
@@ -586,6 +686,19 @@ async fn prepare(
                 }
             },
         };
+        let routes = match &mut p.routed {
+            Part::New(wanted) => {
+                let (routes, entries) = routed_codecs(&c, wanted, &config);
+                if judged {
+                    for (id, reason) in wanted.iter().filter_map(|(id, p)| Some((id, p.as_ref().err()?))) {
+                        let route = c.devices.iter().find(|r| &r.codec == id).expect("routed codecs come from routes");
+                        errors.push(diag(&config, route.pos, reason.clone()));
+                    }
+                }
+                RoutesChange::Set(routes, entries)
+            }
+            _ => RoutesChange::Keep,
+        };
         if matches!(p.driver, Part::Missing(_)) {
             p.transport = TransportPlan::Off;
         }
@@ -610,7 +723,7 @@ async fn prepare(
             }
         }
         let driver = if matches!(p.driver, Part::Missing(_)) { None } else { driver };
-        ready.push(Ready { plan: p, driver, codec, listener });
+        ready.push(Ready { plan: p, driver, codec, routes, listener });
     }
     if !errors.is_empty() {
         errors.sort_by_key(|d| (d.pos.line, d.pos.col));

@@ -20,6 +20,9 @@ pub struct RunningSpec {
     pub driver: Option<String>,
     /// Fingerprint of its codec plugin version; `None` when it has none.
     pub codec: Option<String>,
+    /// Fingerprints of the codec plugins its device routes name besides
+    /// `codec`, by id; `None` for one that is missing.
+    pub routed: BTreeMap<String, Option<String>>,
 }
 
 /// A plugin version as the plan sees it.
@@ -74,6 +77,9 @@ pub struct DriverPlan<P = Arc<LoadedPlugin>> {
     pub driver: Part<P>,
     /// The codec plugin instance.
     pub codec: Part<P>,
+    /// The codec plugins its device routes name besides `codec`: kept, or
+    /// all made anew (each plugin, or why it cannot be had).
+    pub routed: Part<Vec<(String, Result<P, String>)>>,
     /// The transport.
     pub transport: TransportPlan,
 }
@@ -137,7 +143,12 @@ pub fn plan_with<P: Version>(
         let before = running.get(&c.id);
         let change = match before {
             None => Change::Added,
-            Some(r) if r.config.same_driver(c) && r.config.same_codec(c) && r.config.transport == c.transport => {
+            Some(r)
+                if r.config.same_driver(c)
+                    && r.config.same_codec(c)
+                    && r.config.same_routes(c)
+                    && r.config.transport == c.transport =>
+            {
                 Change::Same
             }
             Some(_) => Change::Changed,
@@ -158,12 +169,22 @@ pub fn plan_with<P: Version>(
                 _ => Part::New(p),
             },
         };
+        let wanted: Vec<(String, Result<P, String>)> =
+            c.routed_codecs().into_iter().map(|id| (id.to_owned(), resolve(id, Role::Codec))).collect();
+        let unchanged = before.is_some_and(|r| {
+            r.config.same_routes(c)
+                && r.routed.len() == wanted.len()
+                && wanted.iter().all(|(id, p)| {
+                    r.routed.get(id).is_some_and(|was| was.as_deref() == p.as_ref().ok().map(|p| p.fingerprint()))
+                })
+        });
+        let routed = if unchanged { Part::Keep } else { Part::New(wanted) };
         let transport = match (&driver, before) {
             (Part::Missing(_), _) => TransportPlan::Off,
             (_, Some(r)) if r.driver.is_some() && r.config.transport == c.transport => TransportPlan::Keep,
             _ => TransportPlan::Start,
         };
-        plan.drivers.push(DriverPlan { config: c.clone(), change, driver, codec, transport });
+        plan.drivers.push(DriverPlan { config: c.clone(), change, driver, codec, routed, transport });
     }
     plan.removed = running.keys().filter(|id| !config.drivers.iter().any(|d| &d.id == *id)).cloned().collect();
     plan
@@ -224,6 +245,7 @@ validate = true
                     config: d.config.clone(),
                     driver: fp(&d.driver, was.map(|w| &w.driver)),
                     codec: fp(&d.codec, was.map(|w| &w.codec)),
+                    routed: BTreeMap::new(),
                 };
                 (d.config.id.clone(), spec)
             })

@@ -3,14 +3,17 @@
 //! order, in batches. A codec failure quarantines the frame with its reason;
 //! it can neither lose a frame nor delay an acknowledgement.
 //!
-//! - [`codecs`]: one codec instance per source;
+//! - [`codecs`]: the codec instances of each source;
+//! - [`lorawan`]: a LoRaWAN frame's device route, neutral uplink frame and
+//!   link telemetry;
 //! - [`stage`]: decode + apply of a batch, re-decode of stored frames;
 //! - [`runner`]: the task that follows the journal and serves re-decode requests.
 
 pub mod codecs;
+pub mod lorawan;
 pub mod runner;
 pub mod stage;
 
-pub use codecs::{CodecSlot, Codecs};
+pub use codecs::{CodecSlot, Codecs, Routes};
 pub use runner::{PipelineCommand, PipelineHandle};
 pub use stage::{RedecodeReport, RedecodeSelection, Stage};

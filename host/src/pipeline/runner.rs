@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use meterhub_storage::archive::StoredReading;
 use meterhub_storage::journal::{JournalHandle, JournalRecord};
 
-use super::codecs::CodecSlot;
+use super::codecs::{CodecSlot, Routes};
 use super::{RedecodeReport, RedecodeSelection, Stage};
 
 /// Most records decoded and applied in one archive batch.
@@ -41,6 +41,8 @@ pub enum PipelineCommand {
     Redecode(RedecodeSelection, oneshot::Sender<Result<RedecodeReport, String>>),
     /// Replace the codec of a source; frames decoded after the reply use it.
     SetCodec(String, CodecSlot, oneshot::Sender<()>),
+    /// Replace the device routes of a source (and their codecs).
+    SetRoutes(String, Option<Routes>, oneshot::Sender<()>),
 }
 
 /// Talk to the running pipeline.
@@ -64,11 +66,17 @@ impl PipelineHandle {
 
     /// Replace the codec of `source`; returns once the pipeline uses it.
     pub async fn set_codec(&self, source: &str, slot: CodecSlot) -> Result<(), String> {
+        self.command(|tx| PipelineCommand::SetCodec(source.to_owned(), slot, tx)).await
+    }
+
+    /// Replace the device routes of `source`; returns once the pipeline uses them.
+    pub async fn set_routes(&self, source: &str, routes: Option<Routes>) -> Result<(), String> {
+        self.command(|tx| PipelineCommand::SetRoutes(source.to_owned(), routes, tx)).await
+    }
+
+    async fn command(&self, command: impl FnOnce(oneshot::Sender<()>) -> PipelineCommand) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(PipelineCommand::SetCodec(source.to_owned(), slot, tx))
-            .await
-            .map_err(|_| "the pipeline has stopped".to_owned())?;
+        self.commands.send(command(tx)).await.map_err(|_| "the pipeline has stopped".to_owned())?;
         rx.await.map_err(|_| "the pipeline has stopped".to_owned())
     }
 }
@@ -140,6 +148,10 @@ async fn run(
                 }
                 PipelineCommand::SetCodec(source, slot, reply) => {
                     stage.codecs_mut().set(&source, slot);
+                    let _ = reply.send(());
+                }
+                PipelineCommand::SetRoutes(source, routes, reply) => {
+                    stage.codecs_mut().set_routes(&source, routes);
                     let _ = reply.send(());
                 }
             },

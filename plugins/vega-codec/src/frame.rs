@@ -6,8 +6,10 @@
 //!   "data":"hex","rssi":..,"snr":..,...}`) or one item of a
 //!   `get_data_resp` `data_list` (the same without `devEui`, `appEui`,
 //!   `cmd`). Meta `deveui` / `appeui` win over the JSON's.
-//! - Any other content type: the payload is the raw LoRaWAN FRMPayload;
-//!   meta `fport` (decimal), `deveui`, optionally `appeui`, `ts` (ms).
+//! - Any other content type, and the host's neutral uplink frame
+//!   (`application/vnd.meterhub.lorawan-uplink`) above all: the payload is
+//!   the raw LoRaWAN FRMPayload; meta `fport` (decimal), `deveui`,
+//!   optionally `joineui` (or `appeui`), `ts` (ms), `fcnt`, `rssi`, `snr`.
 //!
 //! Either way the server time falls back to the frame's receipt time, and
 //! meta `model` (optional) names the device model. Errors name the field.
@@ -78,17 +80,28 @@ pub fn parse(frame: &RawFrame) -> Result<Uplink, DecodeError> {
         Some(v) => v.trim().parse::<u8>().map_err(|_| err(format!("meta \"fport\": {v:?} is not a port 0-255")))?,
     };
     let dev_eui = meta_eui(frame, "deveui")?.ok_or_else(|| err("meta \"deveui\": missing"))?;
+    let app_eui = match meta_eui(frame, "joineui")? {
+        Some(join_eui) => Some(join_eui),
+        None => meta_eui(frame, "appeui")?,
+    };
     Ok(Uplink {
         dev_eui,
-        app_eui: meta_eui(frame, "appeui")?,
+        app_eui,
         model,
         fport,
         data: frame.payload.clone(),
         ts_ms: meta_ts(frame)?.unwrap_or(frame.received_at_ms),
-        rssi: None,
-        snr: None,
-        fcnt: None,
+        rssi: meta_number::<f64>(frame, "rssi")?.map(|v| v.round() as i32),
+        snr: meta_number(frame, "snr")?,
+        fcnt: meta_number(frame, "fcnt")?,
     })
+}
+
+fn meta_number<T: std::str::FromStr>(frame: &RawFrame, key: &str) -> Result<Option<T>, DecodeError> {
+    frame
+        .meta(key)
+        .map(|v| v.trim().parse::<T>().map_err(|_| err(format!("meta {key:?}: {v:?} is not a number"))))
+        .transpose()
 }
 
 fn json_str<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, DecodeError> {
@@ -214,5 +227,24 @@ mod tests {
         assert_eq!((u.fport, u.ts_ms, u.dev_eui.as_str(), u.app_eui), (4, 5, "3632333364374F18", None));
         let f = frame("application/octet-stream", &[("fport", "4"), ("deveui", "3632333364374f18")], &[1]);
         assert_eq!(parse(&f).unwrap().ts_ms, 1_700_000_000_000);
+    }
+
+    #[test]
+    fn neutral_frame_with_link_quality() {
+        let meta = [
+            ("deveui", "3632333364374F18"),
+            ("fport", "2"),
+            ("joineui", "7665676173693132"),
+            ("appeui", "0000000000000001"),
+            ("fcnt", "17"),
+            ("rssi", "-97.4"),
+            ("snr", "7.5"),
+        ];
+        let u = parse(&frame("application/vnd.meterhub.lorawan-uplink", &meta, &[1])).unwrap();
+        assert_eq!(u.app_eui.as_deref(), Some("7665676173693132"), "the JoinEUI wins over its old name");
+        assert_eq!((u.rssi, u.snr, u.fcnt), (Some(-97), Some(7.5), Some(17)));
+        let bad = [("deveui", "3632333364374F18"), ("fport", "2"), ("fcnt", "x")];
+        let e = parse(&frame("application/vnd.meterhub.lorawan-uplink", &bad, &[1])).unwrap_err().reason;
+        assert_eq!(e, "meta \"fcnt\": \"x\" is not a number");
     }
 }

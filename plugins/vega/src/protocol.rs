@@ -121,6 +121,12 @@ pub struct Uplink {
     /// Packet type names joined with `+`.
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+    /// RSSI of the gateway that heard it, dBm.
+    #[serde(default)]
+    pub rssi: Option<f64>,
+    /// SNR of the gateway that heard it, dB.
+    #[serde(default)]
+    pub snr: Option<f64>,
 }
 
 impl Uplink {
@@ -228,6 +234,8 @@ mod tests {
             port: None,
             data: None,
             kind: Some(kind.into()),
+            rssi: None,
+            snr: None,
         };
         for kind in ["UNCONF_UP", "CONF_UP", "UNCONF_UP+MAC_LINKCHECK_REQ", "MAC_STATUS_ANS+CONF_UP", "REPEATUNCONF_UP"]
         {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use meterhub_plugin_api::{Action, Commit, FrameOut, META_RESUME_KEY, META_RESUME_MARK};
+use meterhub_plugin_api::{Action, Commit, FrameOut, META_RESUME_KEY, META_RESUME_MARK, lorawan};
 
 use crate::json_stream::{JsonStream, Piece};
 use crate::protocol::{self, AuthResp, DataResp, DevicesResp, Envelope, Uplink, eui, request};
@@ -411,22 +411,33 @@ impl Session {
     }
 }
 
-/// The frame of one uplink: the object as the server wrote it, with its
-/// identity in the metadata. The payload must be hex and the port present.
+/// The frame of one uplink: the object as the server wrote it, with what
+/// the envelope says in the metadata (`meterhub_plugin_api::lorawan`), so
+/// the host hands the device's codec the neutral uplink. The payload must
+/// be hex and the port present.
 fn frame(uplink: &Uplink, raw: &[u8], dev_eui: &str, app_eui: Option<&str>, via: &str) -> Result<FrameOut, String> {
     let port = uplink.port.ok_or("no port")?;
-    protocol::hex_bytes(uplink.data.as_deref().ok_or("no data")?)?;
+    let frm = protocol::hex_bytes(uplink.data.as_deref().ok_or("no data")?)?;
     let mut meta = vec![
-        ("deveui".to_owned(), dev_eui.to_owned()),
-        ("fport".to_owned(), port.to_string()),
-        ("ts".to_owned(), uplink.ts.to_string()),
+        (lorawan::EVENT.to_owned(), lorawan::EVENT_UP.to_owned()),
+        (lorawan::SERVER.to_owned(), "vega".to_owned()),
+        (lorawan::DEVEUI.to_owned(), dev_eui.to_owned()),
+        (lorawan::FPORT.to_owned(), port.to_string()),
+        (lorawan::FRM.to_owned(), meterhub_plugin_api::hex::encode(&frm)),
+        (lorawan::TS.to_owned(), uplink.ts.to_string()),
         ("via".to_owned(), via.to_owned()),
     ];
     if let Some(app) = app_eui {
-        meta.push(("appeui".into(), app.into()));
+        meta.push((lorawan::JOINEUI.into(), app.into()));
     }
     if let Some(fcnt) = uplink.fcnt {
-        meta.push(("fcnt".into(), fcnt.to_string()));
+        meta.push((lorawan::FCNT.into(), fcnt.to_string()));
+    }
+    if let Some(rssi) = uplink.rssi {
+        meta.push((lorawan::RSSI.into(), rssi.to_string()));
+    }
+    if let Some(snr) = uplink.snr {
+        meta.push((lorawan::SNR.into(), snr.to_string()));
     }
     Ok(FrameOut { content_type: CONTENT_TYPE.into(), meta, payload: raw.to_vec() })
 }

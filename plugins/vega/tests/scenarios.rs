@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use meterhub_driver_vega::Vega;
 use meterhub_plugin_api::testing::{Answers, DriverFrame, FrameView, SimHost, assert_manifest_matches};
-use meterhub_plugin_api::{Event, META_RESUME_KEY, META_RESUME_MARK, Plugin, Transport};
+use meterhub_plugin_api::{Event, META_RESUME_KEY, META_RESUME_MARK, Plugin, Transport, lorawan};
 use serde_json::{Value, json};
 
 /// 2026-11-21T10:00:00Z, the host's clock.
@@ -131,9 +131,9 @@ fn restarted(host: &Host, extra: Value) -> Host {
     host.restarted(&settings(extra)).unwrap_or_else(|e| panic!("restart: {e}"))
 }
 
-/// The server time of a committed uplink (meta `ts`).
+/// The server time of a committed uplink (meta `lorawan.ts`).
 fn ts(frame: &DriverFrame) -> i64 {
-    frame.meta("ts").expect("meta ts").parse().expect("meta ts is an integer")
+    frame.meta(lorawan::TS).expect("meta ts").parse().expect("meta ts is an integer")
 }
 
 // ---------------------------------------------------------------------------
@@ -421,7 +421,7 @@ fn back_fill_pages_through_the_history_and_marks_only_the_newest_committed_last(
         assert_eq!(last.mark(), Some((DEV_A.to_owned(), newest.0)), "{order}");
         for f in &commits {
             assert_eq!(
-                (f.meta("via"), f.meta("deveui"), f.meta("appeui")),
+                (f.meta("via"), f.meta(lorawan::DEVEUI), f.meta(lorawan::JOINEUI)),
                 (Some("history"), Some(DEV_A), Some(APP)),
                 "{order}"
             );
@@ -550,7 +550,19 @@ fn live_rx_is_marked_only_once_the_device_is_back_filled() {
     let ts = (NOW + 1_000).to_string();
     assert_eq!(
         f.meta_map(),
-        meta(&[("deveui", DEV_A), ("appeui", APP), ("fport", "2"), ("fcnt", "43"), ("ts", ts.as_str()), ("via", "rx")])
+        meta(&[
+            (lorawan::EVENT, "up"),
+            (lorawan::SERVER, "vega"),
+            (lorawan::DEVEUI, DEV_A),
+            (lorawan::JOINEUI, APP),
+            (lorawan::FPORT, "2"),
+            (lorawan::FCNT, "43"),
+            (lorawan::FRM, SI12_CURRENT),
+            (lorawan::TS, ts.as_str()),
+            (lorawan::RSSI, "-97"),
+            (lorawan::SNR, "6.5"),
+            ("via", "rx")
+        ])
     );
     assert!(out.sent.is_empty(), "{out:?}");
 
@@ -558,7 +570,7 @@ fn live_rx_is_marked_only_once_the_device_is_back_filled() {
     let live_c = rx(DEV_C, NOW + 1_500, 7, 2, SI12_CURRENT, "UNCONF_UP");
     let out = h.recv(&live_c);
     assert_eq!(out.commits.len(), 1);
-    assert_eq!((out.commits[0].meta("deveui"), out.commits[0].mark()), (Some(DEV_C), None));
+    assert_eq!((out.commits[0].meta(lorawan::DEVEUI), out.commits[0].mark()), (Some(DEV_C), None));
     assert!(out.sent.is_empty(), "A's back-fill is still in flight: {out:?}");
 
     // A's history: two rows; the newest carries the mark.
@@ -568,7 +580,7 @@ fn live_rx_is_marked_only_once_the_device_is_back_filled() {
     assert_eq!(out.commits[0].mark(), None);
     assert_eq!(out.commits[1].mark(), Some((DEV_A.to_owned(), NOW - 3_600_000)));
     assert_eq!(out.commits[1].meta("via"), Some("history"));
-    assert_eq!(out.commits[1].meta("fcnt"), Some("42"));
+    assert_eq!(out.commits[1].meta(lorawan::FCNT), Some("42"));
     assert_eq!(out.requests(), vec![get_data(DEV_B, NOW - INITIAL_MS, 0, 1000)]);
     let out = h.recv(&data_resp(DEV_B, 0, &[]));
     assert_eq!(out.requests(), vec![get_data(DEV_C, NOW - INITIAL_MS, 0, 1000)], "C after the queue");
@@ -629,11 +641,16 @@ fn hex_of_either_case_is_committed_as_received() {
     assert_eq!(
         f.meta_map(),
         meta(&[
-            ("deveui", DEV_A),
-            ("appeui", APP),
-            ("fport", "2"),
-            ("fcnt", "65535"),
-            ("ts", "1795255201000"),
+            (lorawan::EVENT, "up"),
+            (lorawan::SERVER, "vega"),
+            (lorawan::DEVEUI, DEV_A),
+            (lorawan::JOINEUI, APP),
+            (lorawan::FPORT, "2"),
+            (lorawan::FCNT, "65535"),
+            (lorawan::FRM, SI12_CURRENT),
+            (lorawan::TS, "1795255201000"),
+            (lorawan::RSSI, "-112"),
+            (lorawan::SNR, "-7.25"),
             ("via", "rx"),
             (META_RESUME_KEY, DEV_A),
             (META_RESUME_MARK, "1795255201000"),
