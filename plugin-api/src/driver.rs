@@ -29,6 +29,16 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
+/// One MQTT message a broker delivered (MQTT subscription: one session per
+/// message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The topic it was published on.
+    pub topic: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
 /// A frame reached stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Committed {
@@ -61,6 +71,11 @@ pub enum Event {
     Data(Vec<u8>),
     /// An HTTP request; the session ends with its response.
     Request(HttpRequest),
+    /// An MQTT message. The host acknowledges it to the broker once every
+    /// frame the driver committed for it is on stable storage (or at once
+    /// when the driver committed nothing: rejected or ignored); a failed
+    /// commit leaves it unacknowledged, for the broker to deliver again.
+    Message(Message),
     /// A frame is on stable storage.
     Committed(Committed),
     /// A frame could not be committed.

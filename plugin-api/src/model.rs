@@ -86,6 +86,8 @@ pub enum Transport {
     Http,
     /// A WebSocket connection the host opened.
     Websocket,
+    /// A message from an MQTT broker the host subscribed to.
+    Mqtt,
 }
 
 impl Transport {
@@ -95,6 +97,7 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::Http => "http",
             Transport::Websocket => "websocket",
+            Transport::Mqtt => "mqtt",
         }
     }
 }

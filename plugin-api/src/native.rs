@@ -42,7 +42,7 @@ use abi_stable::{
     std_types::{RBox, ROption, RResult, RStr, RString, RVec, Tuple2},
 };
 
-use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse};
+use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, Message};
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, PluginInfo, Role};
 use crate::sink::SinkRecord;
@@ -117,6 +117,7 @@ pub enum FfiTransport {
     Tcp,
     Http,
     Websocket,
+    Mqtt,
 }
 
 #[repr(C)]
@@ -195,6 +196,7 @@ pub enum FfiEvent {
     Opened { transport: FfiTransport, peer: RString },
     Data(RVec<u8>),
     Request(FfiHttpRequest),
+    Message { topic: RString, payload: RVec<u8> },
     Committed { token: u64, seq: u64 },
     CommitFailed { token: u64, reason: RString },
     Timer(u32),
@@ -284,6 +286,7 @@ impl From<Transport> for FfiTransport {
             Transport::Tcp => FfiTransport::Tcp,
             Transport::Http => FfiTransport::Http,
             Transport::Websocket => FfiTransport::Websocket,
+            Transport::Mqtt => FfiTransport::Mqtt,
         }
     }
 }
@@ -294,6 +297,7 @@ impl From<FfiTransport> for Transport {
             FfiTransport::Tcp => Transport::Tcp,
             FfiTransport::Http => Transport::Http,
             FfiTransport::Websocket => Transport::Websocket,
+            FfiTransport::Mqtt => Transport::Mqtt,
         }
     }
 }
@@ -417,6 +421,7 @@ impl From<Event> for FfiEvent {
                 headers: meta_to_ffi(r.headers),
                 body: r.body.into(),
             }),
+            Event::Message(m) => FfiEvent::Message { topic: m.topic.into(), payload: m.payload.into() },
             Event::Committed(c) => FfiEvent::Committed { token: c.token, seq: c.seq },
             Event::CommitFailed(c) => FfiEvent::CommitFailed { token: c.token, reason: c.reason.into() },
             Event::Timer(id) => FfiEvent::Timer(id),
@@ -436,6 +441,9 @@ impl From<FfiEvent> for Event {
                 headers: meta_from_ffi(r.headers),
                 body: r.body.into(),
             }),
+            FfiEvent::Message { topic, payload } => {
+                Event::Message(Message { topic: topic.into(), payload: payload.into() })
+            }
             FfiEvent::Committed { token, seq } => Event::Committed(Committed { token, seq }),
             FfiEvent::CommitFailed { token, reason } => {
                 Event::CommitFailed(CommitFailed { token, reason: reason.into() })

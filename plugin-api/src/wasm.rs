@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse};
+use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, Message};
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, Role};
 use crate::sink::{ArchivedReading, DeltaKey, DeltaPeriod, DeltaRecord, RegistryEntry, SinkRecord, SqlValue};
@@ -153,6 +153,7 @@ fn transport_from_wit(t: wt::Transport) -> Transport {
         wt::Transport::Tcp => Transport::Tcp,
         wt::Transport::Http => Transport::Http,
         wt::Transport::Websocket => Transport::Websocket,
+        wt::Transport::Mqtt => Transport::Mqtt,
     }
 }
 
@@ -229,6 +230,7 @@ fn event_from_wit(e: wd::Event) -> Event {
         wd::Event::Request(r) => {
             Event::Request(HttpRequest { method: r.method, target: r.target, headers: r.headers, body: r.body })
         }
+        wd::Event::Message(m) => Event::Message(Message { topic: m.topic, payload: m.payload }),
         wd::Event::Committed(c) => Event::Committed(Committed { token: c.token, seq: c.seq }),
         wd::Event::CommitFailed(c) => Event::CommitFailed(CommitFailed { token: c.token, reason: c.reason }),
         wd::Event::Timer(id) => Event::Timer(id),

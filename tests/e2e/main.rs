@@ -15,6 +15,7 @@ mod edges;
 mod ingest;
 mod isolation;
 mod load;
+mod lorawan;
 mod native_isolation;
 mod plugins;
 mod quarantine;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::model::{
-    AccountingConfig, ApiConfig, Config, DeviceMatch, DeviceRoute, DriverConfig, LogConfig, LogFormat, TransportConfig,
-    WebConfig,
+    AccountingConfig, ApiConfig, Config, DeviceMatch, DeviceRoute, DriverConfig, LogConfig, LogFormat, MqttTransport,
+    TransportConfig, WebConfig,
 };
 use super::raw::{RawConfig, RawDeviceRoute, RawDriver};
 use super::{ConfigError, Diagnostic, Pos};
@@ -501,12 +501,33 @@ impl Validator<'_> {
                 "body_timeout_ms",
             ],
             "websocket" => &["url", "reconnect_min_ms", "reconnect_max_ms", "idle_timeout_ms", "max_pending"],
+            "mqtt" => &[
+                "url",
+                "topics",
+                "client_id",
+                "username",
+                "password_file",
+                "ca_file",
+                "keep_alive_s",
+                "reconnect_min_ms",
+                "reconnect_max_ms",
+                "max_pending",
+            ],
             other => {
-                self.error(&d.transport, format!("transport {other:?} is not one of \"tcp\", \"http\", \"websocket\""));
+                self.error(
+                    &d.transport,
+                    format!("transport {other:?} is not one of \"tcp\", \"http\", \"websocket\", \"mqtt\""),
+                );
                 return None;
             }
         };
-        let optional: [(&str, Option<std::ops::Range<usize>>); 12] = [
+        let optional: [(&str, Option<std::ops::Range<usize>>); 18] = [
+            ("topics", d.topics.as_ref().map(Spanned::span)),
+            ("client_id", d.client_id.as_ref().map(Spanned::span)),
+            ("username", d.username.as_ref().map(Spanned::span)),
+            ("password_file", d.password_file.as_ref().map(Spanned::span)),
+            ("ca_file", d.ca_file.as_ref().map(Spanned::span)),
+            ("keep_alive_s", d.keep_alive_s.as_ref().map(Spanned::span)),
             ("listen", d.listen.as_ref().map(Spanned::span)),
             ("url", d.url.as_ref().map(Spanned::span)),
             ("max_body_bytes", d.max_body_bytes.as_ref().map(Spanned::span)),
@@ -563,6 +584,7 @@ impl Validator<'_> {
                     TransportConfig::Http { listen, max_body_bytes, request_timeout_ms, limits }
                 }
             }
+            "mqtt" => TransportConfig::Mqtt(self.mqtt(name, d)?),
             _ => {
                 let Some(url) = &d.url else {
                     self.error(&d.transport, "transport \"websocket\" needs `url`");
@@ -576,16 +598,7 @@ impl Validator<'_> {
                 } else if !url.get_ref().starts_with("ws://") {
                     self.error(url, format!("url {:?} must start with ws://", url.get_ref()));
                 }
-                let min = d.reconnect_min_ms.as_ref().map_or(500, |m| *m.get_ref());
-                let max = d.reconnect_max_ms.as_ref().map_or(30_000, |m| *m.get_ref());
-                if min == 0 || min > max {
-                    let message =
-                        format!("reconnect_min_ms ({min}) must be at least 1 and at most reconnect_max_ms ({max})");
-                    match &d.reconnect_min_ms {
-                        Some(at) => self.error(at, message),
-                        None => self.error(url, message),
-                    }
-                }
+                let (min, max) = self.reconnect(d, url);
                 let idle_timeout_ms = d.idle_timeout_ms.as_ref().map_or(DEFAULT_IDLE_TIMEOUT_MS, |t| *t.get_ref());
                 if let Some(t) = &d.idle_timeout_ms
                     && *t.get_ref() < 100
@@ -657,6 +670,112 @@ impl Validator<'_> {
             codec_settings_json,
             max_pending: max_pending as usize,
             transport_pos: self.pos(d.listen.as_ref().or(d.url.as_ref()).unwrap_or(&d.transport)),
+        })
+    }
+
+    /// The reconnect delays of a client transport (`url` is where an error
+    /// about a default lands).
+    fn reconnect(&mut self, d: &RawDriver, url: &Spanned<String>) -> (u32, u32) {
+        let min = d.reconnect_min_ms.as_ref().map_or(500, |m| *m.get_ref());
+        let max = d.reconnect_max_ms.as_ref().map_or(30_000, |m| *m.get_ref());
+        if min == 0 || min > max {
+            let message = format!("reconnect_min_ms ({min}) must be at least 1 and at most reconnect_max_ms ({max})");
+            match &d.reconnect_min_ms {
+                Some(at) => self.error(at, message),
+                None => self.error(url, message),
+            }
+        }
+        (min, max)
+    }
+
+    /// `transport = "mqtt"`: a broker URL, the topics, and a client id that
+    /// names the persistent session.
+    fn mqtt(&mut self, id: &str, d: &RawDriver) -> Option<MqttTransport> {
+        let Some(url) = &d.url else {
+            self.error(&d.transport, "transport \"mqtt\" needs `url` (mqtt://host:port or mqtts://host:port)");
+            return None;
+        };
+        let text = url.get_ref();
+        let (tls, rest, default_port) = match text.split_once("://") {
+            Some(("mqtt", rest)) => (false, rest, 1883),
+            Some(("mqtts", rest)) => (true, rest, 8883),
+            _ => {
+                self.error(url, format!("url {text:?} must start with mqtt:// or mqtts://"));
+                return None;
+            }
+        };
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') || authority.contains('@') {
+            let message =
+                format!("url {text:?} must be mqtt[s]://host[:port] (credentials go in username and password_file)");
+            self.error(url, message);
+            return None;
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => match port.parse::<u16>() {
+                Ok(port) if port > 0 => (host.trim_start_matches('[').trim_end_matches(']').to_owned(), port),
+                _ => {
+                    self.error(url, format!("url {text:?}: {port:?} is not a port"));
+                    return None;
+                }
+            },
+            _ => (authority.trim_start_matches('[').trim_end_matches(']').to_owned(), default_port),
+        };
+        let topics = match &d.topics {
+            Some(t) if !t.get_ref().is_empty() => {
+                for topic in t.get_ref() {
+                    if topic.is_empty() || topic.contains('\0') {
+                        self.error(t, format!("topic {topic:?} is not a topic filter"));
+                    }
+                }
+                t.get_ref().clone()
+            }
+            Some(t) => {
+                self.error(t, "topics is empty: name the topic filters to subscribe to");
+                return None;
+            }
+            None => {
+                let message = "transport \"mqtt\" needs `topics` (e.g. [\"application/+/device/+/event/+\"])";
+                self.error(&d.transport, message);
+                return None;
+            }
+        };
+        let client_id = d.client_id.as_ref().map_or_else(|| format!("meterhub-{id}"), |c| c.get_ref().clone());
+        if let Some(c) = &d.client_id
+            && (c.get_ref().is_empty() || c.get_ref().len() > 128)
+        {
+            self.error(c, "client_id must be 1 to 128 characters");
+        }
+        if let Some(file) = &d.password_file
+            && d.username.is_none()
+        {
+            self.error(file, "password_file needs `username`");
+        }
+        if let Some(ca) = &d.ca_file
+            && !tls
+        {
+            self.error(ca, "ca_file is for mqtts:// URLs");
+        }
+        let keep_alive_s = d.keep_alive_s.as_ref().map_or(30, |k| *k.get_ref());
+        if let Some(k) = &d.keep_alive_s
+            && *k.get_ref() < 5
+        {
+            self.error(k, "keep_alive_s must be at least 5");
+        }
+        let (reconnect_min_ms, reconnect_max_ms) = self.reconnect(d, url);
+        Some(MqttTransport {
+            url: text.clone(),
+            host,
+            port,
+            tls,
+            topics,
+            client_id,
+            username: d.username.as_ref().map(|u| u.get_ref().clone()),
+            password_file: d.password_file.as_ref().map(|f| self.path(f.get_ref())),
+            ca_file: d.ca_file.as_ref().map(|f| self.path(f.get_ref())),
+            keep_alive_s,
+            reconnect_min_ms,
+            reconnect_max_ms,
         })
     }
 
@@ -1053,7 +1172,46 @@ max_line_bytes = 100
         let e = errors("[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.x]\nplugin='listener'\ntransport='udp'\n");
         assert_eq!(
             e,
-            vec!["/etc/m.toml:6:11: transport \"udp\" is not one of \"tcp\", \"http\", \"websocket\"".to_owned()]
+            vec![
+                "/etc/m.toml:6:11: transport \"udp\" is not one of \"tcp\", \"http\", \"websocket\", \"mqtt\""
+                    .to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn an_mqtt_subscription_names_its_broker_topics_and_session() {
+        let text = "[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.cs]\nplugin='lw640'\ntransport='mqtt'\n\
+                    url='mqtts://broker.example:8884'\ntopics=['application/+/device/+/event/+']\n\
+                    username='meterhub'\npassword_file='mqtt.password'\nca_file='ca.pem'\n";
+        let c = parse(Path::new("/etc/m.toml"), text).expect("valid");
+        let TransportConfig::Mqtt(m) = &c.drivers[0].transport else { panic!("{:?}", c.drivers[0].transport) };
+        assert_eq!((m.host.as_str(), m.port, m.tls), ("broker.example", 8884, true));
+        assert_eq!(m.topics, ["application/+/device/+/event/+"]);
+        assert_eq!(m.client_id, "meterhub-cs", "the persistent session is named after the instance");
+        assert_eq!(m.password_file.as_deref(), Some(Path::new("/etc/mqtt.password")));
+        assert_eq!((m.keep_alive_s, m.reconnect_min_ms, m.reconnect_max_ms), (30, 500, 30_000));
+        let plain = text.replace("mqtts://broker.example:8884", "mqtt://[::1]").replace("ca_file='ca.pem'\n", "");
+        let c = parse(Path::new("/etc/m.toml"), &plain).expect("valid");
+        let TransportConfig::Mqtt(m) = &c.drivers[0].transport else { panic!() };
+        assert_eq!((m.host.as_str(), m.port, m.tls), ("::1", 1883, false));
+
+        let e = |from: &str, to: &str| errors(&text.replace(from, to));
+        assert_eq!(
+            e("mqtts://broker.example:8884", "tcp://b"),
+            ["/etc/m.toml:7:5: url \"tcp://b\" must start with mqtt:// or mqtts://"]
+        );
+        assert!(e("mqtts://broker.example:8884", "mqtt://u:p@b")[0].contains("credentials go in username"));
+        assert!(e("broker.example:8884", "broker.example:x")[0].contains("\"x\" is not a port"));
+        assert_eq!(
+            e("topics=['application/+/device/+/event/+']\n", ""),
+            ["/etc/m.toml:6:11: transport \"mqtt\" needs `topics` (e.g. [\"application/+/device/+/event/+\"])"]
+        );
+        assert_eq!(e("username='meterhub'\n", ""), ["/etc/m.toml:9:15: password_file needs `username`"]);
+        assert_eq!(e("mqtts://", "mqtt://"), ["/etc/m.toml:11:9: ca_file is for mqtts:// URLs"]);
+        assert!(
+            e("ca_file='ca.pem'\n", "listen='127.0.0.1:1'\n")[0]
+                .contains("`listen` does not apply to transport \"mqtt\"")
         );
     }
 

@@ -387,6 +387,37 @@ pub enum TransportConfig {
         /// A connection silent this long (no message, no ping) is dead.
         idle_timeout_ms: u32,
     },
+    /// MQTT client; one session per message, QoS 1, a persistent session.
+    Mqtt(MqttTransport),
+}
+
+/// An MQTT subscription the host keeps (`transport = "mqtt"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttTransport {
+    /// `mqtt://host:port` or `mqtts://host:port` (TLS), as written.
+    pub url: String,
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// Topic filters, subscribed at QoS 1.
+    pub topics: Vec<String>,
+    /// Client id: the name of the broker's persistent session.
+    pub client_id: String,
+    /// User name, if the broker wants one.
+    pub username: Option<String>,
+    /// The file of the password, read at each connection.
+    pub password_file: Option<PathBuf>,
+    /// CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Keep-alive interval, seconds.
+    pub keep_alive_s: u16,
+    /// Shortest reconnect delay.
+    pub reconnect_min_ms: u32,
+    /// Longest reconnect delay.
+    pub reconnect_max_ms: u32,
 }
 
 impl TransportConfig {
@@ -396,6 +427,7 @@ impl TransportConfig {
             TransportConfig::Tcp { .. } => "tcp",
             TransportConfig::Http { .. } => "http",
             TransportConfig::Websocket { .. } => "websocket",
+            TransportConfig::Mqtt(_) => "mqtt",
         }
     }
 
@@ -403,7 +435,7 @@ impl TransportConfig {
     pub fn listen(&self) -> Option<SocketAddr> {
         match self {
             TransportConfig::Tcp { listen, .. } | TransportConfig::Http { listen, .. } => Some(*listen),
-            TransportConfig::Websocket { .. } => None,
+            TransportConfig::Websocket { .. } | TransportConfig::Mqtt(_) => None,
         }
     }
 }

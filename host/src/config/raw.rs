@@ -203,14 +203,33 @@ pub struct RawDriver {
     /// Codec plugin id; the driver's own plugin when absent.
     #[serde(default)]
     pub codec: Option<Spanned<String>>,
-    /// `tcp`, `http` or `websocket`.
+    /// `tcp`, `http`, `websocket` or `mqtt`.
     pub transport: Spanned<String>,
     /// Listen address (tcp, http).
     #[serde(default)]
     pub listen: Option<Spanned<String>>,
-    /// Server URL (websocket), `ws://`.
+    /// Server URL: `ws://` (websocket), `mqtt://` or `mqtts://` (mqtt).
     #[serde(default)]
     pub url: Option<Spanned<String>>,
+    /// Topic filters to subscribe to, QoS 1 (mqtt).
+    #[serde(default)]
+    pub topics: Option<Spanned<Vec<String>>>,
+    /// The MQTT client id, which names the broker's persistent session
+    /// (mqtt); `meterhub-<instance id>` when absent.
+    #[serde(default)]
+    pub client_id: Option<Spanned<String>>,
+    /// MQTT user name (mqtt).
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// File holding the MQTT password (mqtt), relative to this file.
+    #[serde(default)]
+    pub password_file: Option<Spanned<String>>,
+    /// CA certificates (PEM) to trust for `mqtts://` instead of the system's.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// MQTT keep-alive interval, seconds (mqtt).
+    #[serde(default)]
+    pub keep_alive_s: Option<Spanned<u16>>,
     /// Largest request body (http), bytes.
     #[serde(default)]
     pub max_body_bytes: Option<Spanned<u64>>,

@@ -469,6 +469,10 @@ impl Host {
                 tokio::spawn(transport::websocket::run(receiver, url.clone(), backoff, idle));
                 (None, url.clone())
             }
+            (TransportConfig::Mqtt(mqtt), _) => {
+                tokio::spawn(transport::mqtt::run(receiver, mqtt.clone()));
+                (None, mqtt.url.clone())
+            }
             (_, None) => unreachable!("prepare binds every server transport it starts"),
         };
         if let Some(mut o) = old {

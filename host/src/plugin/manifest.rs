@@ -211,7 +211,7 @@ fn parse_api(text: &str) -> Option<(u16, u16)> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.2\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
+    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.3\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
 
     fn path() -> PathBuf {
         PathBuf::from("/p/listener/plugin.toml")
@@ -222,7 +222,7 @@ mod tests {
         let m = parse(&path(), GOOD).expect("valid");
         assert_eq!(m.roles, vec![Role::Driver, Role::Codec]);
         assert_eq!(m.file, Path::new("/p/listener/listener.wasm"));
-        assert_eq!(m.api, (1, 2));
+        assert_eq!(m.api, (1, 3));
     }
 
     #[test]
@@ -240,9 +240,9 @@ mod tests {
     #[test]
     fn refusals_name_the_place() {
         let cases = [
-            (GOOD.replace("api = \"1.2\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
-            (GOOD.replace("api = \"1.2\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
-            (GOOD.replace("api = \"1.2\"", "api = \"1.1\""), "3:7: api 1.1 is not supported"),
+            (GOOD.replace("api = \"1.3\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
+            (GOOD.replace("api = \"1.3\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
+            (GOOD.replace("api = \"1.3\"", "api = \"1.2\""), "3:7: api 1.2 is not supported"),
             (GOOD.replace("id = \"listener\"", "id = \"other\""), "1:6: id \"other\" must equal"),
             (GOOD.replace("\"codec\"", "\"decoder\""), "4:9: role \"decoder\" is not one of"),
             (GOOD.replace("kind = \"wasm\"", "kind = \"elf\""), "5:8: kind \"elf\""),

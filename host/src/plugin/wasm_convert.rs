@@ -3,7 +3,7 @@
 
 use meterhub_plugin_api::{
     Action, Commit, CommitFailed, Committed, Decoded, DeltaKey, DeltaPeriod, Event, FrameOut, HttpRequest,
-    HttpResponse, Migration, PluginInfo, RawFrame, Reading, ReadingKind, RegistryEntry, RejectedRecord, Role,
+    HttpResponse, Message, Migration, PluginInfo, RawFrame, Reading, ReadingKind, RegistryEntry, RejectedRecord, Role,
     SinkRecord, SqlBatch, SqlValue, Statement, Telemetry, Transport,
 };
 
@@ -31,6 +31,7 @@ fn transport_to_wit(t: Transport) -> wt::Transport {
         Transport::Tcp => wt::Transport::Tcp,
         Transport::Http => wt::Transport::Http,
         Transport::Websocket => wt::Transport::Websocket,
+        Transport::Mqtt => wt::Transport::Mqtt,
     }
 }
 
@@ -93,6 +94,7 @@ pub(super) fn event_to_wit(e: Event) -> wd::Event {
         Event::Request(HttpRequest { method, target, headers, body }) => {
             wd::Event::Request(wd::HttpRequest { method, target, headers, body })
         }
+        Event::Message(Message { topic, payload }) => wd::Event::Message(wd::Message { topic, payload }),
         Event::Committed(Committed { token, seq }) => wd::Event::Committed(wd::Committed { token, seq }),
         Event::CommitFailed(CommitFailed { token, reason }) => {
             wd::Event::CommitFailed(wd::CommitFailed { token, reason })

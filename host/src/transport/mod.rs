@@ -6,7 +6,8 @@
 //!   actions out, commits, timers, and the ordering rule for replies;
 //! - [`tcp`]: TCP server, one session per connection;
 //! - [`http`]: HTTP ingress, one session per request;
-//! - [`websocket`]: WebSocket client, one session per connection, reconnecting.
+//! - [`websocket`]: WebSocket client, one session per connection, reconnecting;
+//! - [`mqtt`]: MQTT client, one session per message, acknowledged once stored.
 //!
 //! Architecture invariant: bytes a driver sends (or an HTTP response it
 //! gives) leave the host only after every frame the same session committed
@@ -14,6 +15,7 @@
 
 pub mod driver;
 pub mod http;
+pub mod mqtt;
 pub mod session;
 pub mod stream;
 pub mod tcp;

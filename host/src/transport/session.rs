@@ -21,7 +21,9 @@ use meterhub_storage::journal::{Entry, Rejection};
 /// Longest prefix of a rejected input the journal keeps.
 pub const REJECTED_INPUT_KEEP_BYTES: usize = 4096;
 
-type Pending = Pin<Box<dyn Future<Output = (u64, Option<Event>)> + Send>>;
+/// A journal append in flight: its index, the event for the driver (a
+/// commit's outcome), and why it failed, if it did.
+type Pending = Pin<Box<dyn Future<Output = (u64, Option<Event>, Option<String>)> + Send>>;
 
 /// The state of one session, independent of its transport.
 pub struct Session {
@@ -40,6 +42,8 @@ pub struct Session {
     response: Option<(u64, HttpResponse)>,
     timers: BTreeMap<u32, Instant>,
     closed: Option<String>,
+    /// The first journal append (frame or rejection) that failed.
+    failure: Option<String>,
 }
 
 impl Session {
@@ -59,6 +63,7 @@ impl Session {
             response: None,
             timers: BTreeMap::new(),
             closed: None,
+            failure: None,
         };
         session.deliver(Event::Opened { transport, peer });
         session
@@ -112,11 +117,12 @@ impl Session {
         let journal = self.rt.journal.clone();
         self.pending.push(Box::pin(async move {
             let result = journal.append(entry).await;
+            let failed = result.as_ref().err().map(ToString::to_string);
             let event = token.map(|token| match result {
                 Ok(receipt) => Event::Committed(Committed { token, seq: receipt.seq() }),
                 Err(e) => Event::CommitFailed(CommitFailed { token, reason: e.to_string() }),
             });
-            (index, event)
+            (index, event, failed)
         }));
     }
 
@@ -175,6 +181,26 @@ impl Session {
         }
     }
 
+    /// How many journal appends (frames and rejections) the session issued.
+    pub fn appends(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Why the first failed journal append failed, if one did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    fn settled(&mut self, index: u64, event: Option<Event>, failed: Option<String>) {
+        self.outstanding.remove(&index);
+        if let Some(reason) = failed {
+            self.failure.get_or_insert(reason);
+        }
+        if let Some(event) = event {
+            self.deliver(event);
+        }
+    }
+
     /// Whether the driver asked to close.
     pub fn close_reason(&self) -> Option<&str> {
         self.closed.as_deref()
@@ -212,11 +238,8 @@ impl Session {
             }
         };
         tokio::select! {
-            Some((index, event)) = self.pending.next(), if !self.pending.is_empty() => {
-                self.outstanding.remove(&index);
-                if let Some(event) = event {
-                    self.deliver(event);
-                }
+            Some((index, event, failed)) = self.pending.next(), if !self.pending.is_empty() => {
+                self.settled(index, event, failed);
             }
             id = timer => {
                 self.timers.remove(&id);
@@ -228,7 +251,7 @@ impl Session {
 
     /// Finish: wait for every outstanding append, then tell the driver.
     pub async fn close(mut self) {
-        while let Some((index, _)) = self.pending.next().await {
+        while let Some((index, _, _)) = self.pending.next().await {
             self.outstanding.remove(&index);
         }
         if self.closed.is_none() {
@@ -240,11 +263,8 @@ impl Session {
     /// events; used when the peer has gone quiet but may still read replies.
     pub async fn settle(&mut self) -> bool {
         match self.pending.next().await {
-            Some((index, event)) => {
-                self.outstanding.remove(&index);
-                if let Some(event) = event {
-                    self.deliver(event);
-                }
+            Some((index, event, failed)) => {
+                self.settled(index, event, failed);
                 true
             }
             None => false,

@@ -586,7 +586,7 @@ mod tests {
                 Event::Committed(c) => vec![Action::Send(format!("ok {}", c.seq).into_bytes())],
                 Event::CommitFailed(f) => vec![Action::Close(format!("fail {}: {}", f.token, f.reason))],
                 Event::Timer(id) => vec![Action::SetTimer { id, after_ms: 10 }],
-                Event::Opened { .. } | Event::Closed => Vec::new(),
+                Event::Opened { .. } | Event::Message(_) | Event::Closed => Vec::new(),
             }
         }
 

@@ -8,7 +8,8 @@ use super::bytes::text;
 use crate::driver::{Action, Event};
 
 /// `event` as JSON: `{"opened": {"transport", "peer"}}`, `{"data": text}`,
-/// `{"request": {"method", "target", "headers", "body"}}`,
+/// `{"request": {"method", "target", "headers", "body"}}`, `{"message":
+/// {"topic", "payload"}}`,
 /// `{"committed": {"token", "seq"}}`, `{"commit_failed": {"token",
 /// "reason"}}`, `{"timer": id}`, `"closed"`.
 pub fn render_event(event: &Event) -> Value {
@@ -17,6 +18,7 @@ pub fn render_event(event: &Event) -> Value {
         Event::Data(bytes) => json!({ "data": text(bytes) }),
         Event::Request(r) => json!({ "request": {
             "method": r.method, "target": r.target, "headers": r.headers, "body": text(&r.body) } }),
+        Event::Message(m) => json!({ "message": { "topic": m.topic, "payload": text(&m.payload) } }),
         Event::Committed(c) => json!({ "committed": { "token": c.token, "seq": c.seq } }),
         Event::CommitFailed(f) => json!({ "commit_failed": { "token": f.token, "reason": f.reason } }),
         Event::Timer(id) => json!({ "timer": id }),

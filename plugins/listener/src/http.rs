@@ -83,6 +83,21 @@ impl HttpSession {
                 HttpSession::Idle => self.request(request, clock, validate),
                 _ => vec![Action::Close("a second request on an HTTP session".to_owned())],
             },
+            // An MQTT message: its payload is read as a POST body; the host
+            // acknowledges it to the broker once committed (or refused) and
+            // has no use for the response.
+            Event::Message(message) => match self {
+                HttpSession::Idle => {
+                    let request = HttpRequest {
+                        method: "POST".to_owned(),
+                        target: message.topic,
+                        headers: Vec::new(),
+                        body: message.payload,
+                    };
+                    self.request(request, clock, validate)
+                }
+                _ => vec![Action::Close("a second message on an MQTT session".to_owned())],
+            },
             Event::Committed(c) => self.settle(c.token, Ok(c.seq)),
             Event::CommitFailed(f) => self.settle(f.token, Err(f.reason)),
             Event::Data(_) => vec![Action::Close("stream data on an HTTP session".to_owned())],

@@ -60,7 +60,8 @@ impl Plugin for Listener {
                 let state = match transport {
                     Transport::Tcp => Session::Lines(LineSession::new(Framing::Stream)),
                     Transport::Websocket => Session::Lines(LineSession::new(Framing::Messages)),
-                    Transport::Http => Session::Http(HttpSession::default()),
+                    // An MQTT message is read as a POST body is.
+                    Transport::Http | Transport::Mqtt => Session::Http(HttpSession::default()),
                 };
                 entry.insert_entry(state);
                 return Vec::new();
@@ -71,7 +72,7 @@ impl Plugin for Listener {
             }
             (event, Entry::Occupied(entry)) => (entry, event),
             // A request says what it is; anything else needs `Opened` first.
-            (event @ Event::Request(_), Entry::Vacant(entry)) => {
+            (event @ (Event::Request(_) | Event::Message(_)), Entry::Vacant(entry)) => {
                 (entry.insert_entry(Session::Http(HttpSession::default())), event)
             }
             (Event::Data(_), Entry::Vacant(_)) => {

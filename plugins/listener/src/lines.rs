@@ -99,12 +99,15 @@ impl LineSession {
                 let error = format!("not stored: {}", f.reason);
                 self.settle(f.token, AnswerJson { ok: false, line: f.token, seq: None, error: Some(&error) })
             }
-            Event::Request(_) => {
+            Event::Request(_) | Event::Message(_) => {
                 let transport = match self.framing {
                     Framing::Stream => Transport::Tcp,
                     Framing::Messages => Transport::Websocket,
                 };
-                return vec![Action::Close(format!("an HTTP request on a {} session", transport.as_str()))];
+                return vec![Action::Close(format!(
+                    "an HTTP request or MQTT message on a {} session",
+                    transport.as_str()
+                ))];
             }
             Event::Opened { .. } | Event::Timer(_) | Event::Closed => {}
         }

@@ -191,6 +191,7 @@ fn transport_code(transport: Transport) -> u8 {
         Transport::Tcp => 1,
         Transport::Http => 2,
         Transport::Websocket => 3,
+        Transport::Mqtt => 4,
     }
 }
 
@@ -268,6 +269,7 @@ impl<'a> Reader<'a> {
             1 => Ok(Transport::Tcp),
             2 => Ok(Transport::Http),
             3 => Ok(Transport::Websocket),
+            4 => Ok(Transport::Mqtt),
             code => Err(DecodeFailure(format!("unknown transport code {code}"))),
         }
     }
