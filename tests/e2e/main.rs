@@ -16,6 +16,7 @@ mod ingest;
 mod isolation;
 mod load;
 mod lorawan;
+mod mqtt;
 mod native_isolation;
 mod plugins;
 mod quarantine;
