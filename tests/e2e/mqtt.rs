@@ -149,7 +149,7 @@ fn messages_at_qos1_are_archived_once_and_a_bad_one_is_refused_and_not_delivered
 
     let mut host = Host::start_with(&config(&names));
     publisher.readings(&names, 100..200);
-    let s = wait_readings(&host, "200 readings", 200);
+    wait_readings(&host, "200 readings", 200);
     let s = meterhub_testkit::wait_for("the refusal counted", APPLY_DEADLINE, || {
         let s = source(&host);
         (s["rejected"] == 1).then_some(s)
