@@ -20,6 +20,7 @@ pub mod clock;
 pub mod diagnostic;
 pub mod files;
 pub mod health;
+pub mod histogram;
 pub mod integrity;
 pub mod journal;
 pub mod seal;

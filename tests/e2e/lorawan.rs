@@ -17,10 +17,16 @@ const SI12_LATER: &str = "01001cf75f28621c00000000050000000000000000000000";
 const TOKEN: &str = "Bearer s3cret";
 
 fn config(routes: &str) -> String {
+    let transport =
+        format!("transport = \"http\"\nlisten = \"127.0.0.1:0\"\n[drivers.lns.settings]\nauth_token = \"{TOKEN}\"");
+    config_with(&transport, routes)
+}
+
+/// `transport` (its keys and settings) with the SI-12 routed to vega-codec.
+fn config_with(transport: &str, routes: &str) -> String {
     host_tables(&plugins_dir("wasm"))
         + &format!(
-            "\n[drivers.lns]\nplugin = \"lw640\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\n\
-             [drivers.lns.settings]\nauth_token = \"{TOKEN}\"\n\n\
+            "\n[drivers.lns]\nplugin = \"lw640\"\n{transport}\n\n\
              [[drivers.lns.devices]]\ndeveui = \"{SI12}\"\ncodec = \"vega-codec\"\nmodel = \"SI-12\"\n{routes}"
         )
 }
@@ -172,4 +178,53 @@ fn chirpstack_and_tts_uplinks_decode_once_by_route_and_a_device_without_one_wait
     host.restart();
     let restarted = wait_source(&host, "the counters after a restart", |s| s["archived"].as_u64() >= Some(4));
     assert_eq!(restarted["readings_new"], decoded["readings_new"], "{restarted}");
+}
+
+#[test]
+fn chirpstack_events_over_mqtt_are_archived_once_and_a_repeat_is_no_new_reading() {
+    let names = crate::mqtt::Names::new("chirpstack");
+    let filter = format!("{}/application/+/device/+/event/+", names.root);
+    names.open_session_on(&filter);
+    let publisher = crate::mqtt::Publisher::connect(&names);
+    let topic = |eui: &str, event: &str| {
+        format!("{}/application/water/device/{}/event/{event}", names.root, eui.to_ascii_lowercase())
+    };
+    let up = chirpstack_up(SI12, 7, SI12_PAYLOAD, &[("0016c001f153a14c", -97, 7.5)]);
+    // Before the host runs, and once more after it: the session keeps both.
+    publisher.publish(&topic(SI12, "up"), up.to_string());
+    publisher.wait_acked(1);
+    let transport = format!(
+        "transport = \"mqtt\"\nurl = \"mqtt://127.0.0.1:1883\"\ntopics = [\"{filter}\"]\nclient_id = \"{}\"",
+        names.client_id
+    );
+    let mut host = Host::start_with(&config_with(&transport, ""));
+    let first = wait_source(&host, "the uplink over MQTT", |s| s["archived"] == 1);
+    let readings = first["readings_new"].as_u64().unwrap();
+    assert!(readings >= 4, "{first}");
+    publisher.publish(&topic(SI12, "up"), up.to_string());
+    publisher
+        .publish(&topic(SI12, "up"), chirpstack_up(SI12, 8, SI12_LATER, &[("0016c001f153a14c", -90, 8.0)]).to_string());
+    let status = json!({"time": "2026-12-01T09:35:06.927172638+00:00", "deviceInfo": {"devEui": SI12}, "margin": 10, "batteryLevel": 61.0});
+    publisher.publish(&topic(SI12, "status"), status.to_string());
+    // A topic whose DevEUI is not the body's: refused, acknowledged, kept.
+    publisher.publish(&topic(STRANGER, "up"), up.to_string());
+    let s = wait_source(&host, "every message settled", |s| s["received"] == 5);
+    assert_eq!((s["duplicate"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s:#}");
+    assert!(s["readings_new"].as_u64() > Some(readings), "the later uplink's readings are new: {s:#}");
+    let battery = wait_for("the status event's battery", APPLY_DEADLINE, || {
+        let modules = host.get_ok("/api/v1/modules");
+        modules["modules"].as_array()?.iter().find(|m| m["module"] == SI12)?["battery_pct"].as_u64()
+    });
+    assert_eq!(battery, 61);
+    let refused = host.get_ok("/api/v1/rejections?source=lns");
+    assert!(refused[0]["reason"].as_str().unwrap_or_default().contains(STRANGER), "{refused:#}");
+
+    // Everything was acknowledged: a restart brings nothing again.
+    host.stop();
+    host.restart();
+    publisher.publish(&topic(SI12, "status"), status.to_string());
+    let after = wait_source(&host, "the message after the restart", |s| s["received"] == 6);
+    assert_eq!(after["duplicate"], s["duplicate"], "{after:#}");
+    host.stop();
+    names.close_session();
 }

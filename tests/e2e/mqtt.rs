@@ -16,13 +16,13 @@ const BROKER: (&str, u16) = ("127.0.0.1", 1883);
 const TS: i64 = 1_764_547_200_000;
 
 /// Names no other test (or earlier run) uses on the shared broker.
-struct Names {
-    root: String,
-    client_id: String,
+pub(crate) struct Names {
+    pub(crate) root: String,
+    pub(crate) client_id: String,
 }
 
 impl Names {
-    fn new(test: &str) -> Names {
+    pub(crate) fn new(test: &str) -> Names {
         let unique = format!("{}-{}-{}", test, std::process::id(), meterhub_testkit::now_ms());
         Names { root: format!("meterhub-test/{unique}"), client_id: format!("meterhub-{unique}") }
     }
@@ -33,15 +33,19 @@ impl Names {
 
     /// Make the host's persistent session at the broker before the host
     /// runs, so what is published from now on waits for it.
-    fn open_session(&self) {
+    pub(crate) fn open_session_on(&self, filter: &str) {
         let (client, connection) = connect(&self.client_id, false);
-        client.subscribe(format!("{}/+/readings", self.root), QoS::AtLeastOnce).unwrap();
+        client.subscribe(filter, QoS::AtLeastOnce).unwrap();
         wait_packets(connection, |p| matches!(p, Packet::SubAck(_)));
         let _ = client.disconnect();
     }
 
+    fn open_session(&self) {
+        self.open_session_on(&format!("{}/+/readings", self.root));
+    }
+
     /// Remove the session from the broker (it persists across broker runs).
-    fn close_session(&self) {
+    pub(crate) fn close_session(&self) {
         let (client, connection) = connect(&self.client_id, true);
         let _ = client.disconnect();
         drop(connection);
@@ -67,13 +71,13 @@ fn wait_packets(mut connection: Connection, mut done: impl FnMut(&Packet) -> boo
 
 /// A publisher whose connection runs on its own thread; `acked` counts the
 /// broker's PUBACKs.
-struct Publisher {
+pub(crate) struct Publisher {
     client: Client,
     acked: Arc<AtomicU64>,
 }
 
 impl Publisher {
-    fn connect(names: &Names) -> Publisher {
+    pub(crate) fn connect(names: &Names) -> Publisher {
         let (client, mut connection) = connect(&format!("{}-pub", names.client_id), true);
         let acked = Arc::new(AtomicU64::new(0));
         let counter = acked.clone();
@@ -91,7 +95,7 @@ impl Publisher {
         Publisher { client, acked }
     }
 
-    fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+    pub(crate) fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client.publish(topic, QoS::AtLeastOnce, false, payload.into()).unwrap();
     }
 
@@ -105,7 +109,7 @@ impl Publisher {
     }
 
     /// Wait until the broker has acknowledged `count` messages in all.
-    fn wait_acked(&self, count: u64) {
+    pub(crate) fn wait_acked(&self, count: u64) {
         meterhub_testkit::wait_for("the broker's acknowledgements", APPLY_DEADLINE, || {
             (self.acked.load(Ordering::SeqCst) >= count).then_some(())
         });

@@ -117,6 +117,17 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// A latency histogram family, in seconds.
+fn histogram(out: &mut String, name: &str, help: &str, h: &meterhub_storage::histogram::HistogramSnapshot) {
+    family(out, name, "histogram", help);
+    let bounds = meterhub_storage::histogram::BUCKETS_US.iter().map(|us| format!("{}", *us as f64 / 1e6));
+    for (le, count) in bounds.chain(std::iter::once("+Inf".to_owned())).zip(&h.cumulative_buckets) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_sum {}", h.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", h.count);
+}
+
 /// The connection counters of every listener (API, device ports, HTTP
 /// ingress).
 fn connection_metrics(out: &mut String, gates: &meterhub_http::Gates) {
@@ -324,18 +335,18 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
         }
     }
     let journal = state.journal.snapshot();
-    family(
+    histogram(
         &mut out,
         "meterhub_journal_commit_seconds",
-        "histogram",
         "Time of one group commit (write and fdatasync); every acknowledgement waits for one.",
+        &journal.commits,
     );
-    let bounds = meterhub_storage::journal::stats::COMMIT_BUCKETS_US.iter().map(|us| format!("{}", *us as f64 / 1e6));
-    for (le, count) in bounds.chain(std::iter::once("+Inf".to_owned())).zip(&journal.cumulative_buckets) {
-        let _ = writeln!(out, "meterhub_journal_commit_seconds_bucket{{le=\"{le}\"}} {count}");
-    }
-    let _ = writeln!(out, "meterhub_journal_commit_seconds_sum {}", journal.sum_us as f64 / 1e6);
-    let _ = writeln!(out, "meterhub_journal_commit_seconds_count {}", journal.groups);
+    histogram(
+        &mut out,
+        "meterhub_mqtt_ack_seconds",
+        "From an MQTT message's frames being durable to its acknowledgement (PUBACK) written to the broker.",
+        &crate::transport::mqtt::ACK_LATENCY.snapshot(),
+    );
     family(&mut out, "meterhub_journal_records_total", "counter", "Records committed to the journal.");
     let _ = writeln!(out, "meterhub_journal_records_total {}", journal.records);
     family(

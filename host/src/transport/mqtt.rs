@@ -20,6 +20,8 @@ use rumqttc::{AsyncClient, ConnectionError, MqttOptions, Packet, Publish, QoS, T
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use meterhub_storage::histogram::LatencyHistogram;
+
 use super::session::Session;
 use super::{DriverRuntime, RuntimeSlot};
 use crate::backoff::Backoff;
@@ -28,11 +30,20 @@ use crate::config::MqttTransport;
 /// Messages taken from the broker whose acknowledgement is still due.
 const IN_FLIGHT: usize = 1024;
 
+/// From a message's frames being durable to its PUBACK written to the
+/// broker, every instance together (`/metrics`: `meterhub_mqtt_ack_seconds`).
+pub static ACK_LATENCY: LatencyHistogram = LatencyHistogram::new();
+
+/// When each acknowledged message (by packet id) became durable, until its
+/// PUBACK is written.
+type Durable = Arc<std::sync::Mutex<std::collections::HashMap<u16, Instant>>>;
+
 /// What became of one message.
 #[derive(Debug)]
 enum Outcome {
-    /// Its frames (or its refusal) are on stable storage: acknowledge it.
-    Stored,
+    /// Its frames (or its refusal) are on stable storage since then:
+    /// acknowledge it.
+    Stored(Instant),
     /// Not stored, for this reason: leave it to the broker.
     NotStored(String),
 }
@@ -99,7 +110,8 @@ async fn connection(slot: &RuntimeSlot, config: &MqttTransport, options: MqttOpt
     let (client, mut events) = AsyncClient::new(options, 64);
     let (due, acks) = mpsc::channel::<(Publish, JoinHandle<Outcome>)>(IN_FLIGHT);
     let (lost_tx, mut lost) = oneshot::channel::<String>();
-    let acknowledger = tokio::spawn(acknowledge(client.clone(), acks, lost_tx));
+    let durable = Durable::default();
+    let acknowledger = tokio::spawn(acknowledge(client.clone(), acks, lost_tx, durable.clone()));
     let ended = loop {
         let event = tokio::select! {
             event = events.poll() => event,
@@ -129,6 +141,12 @@ async fn connection(slot: &RuntimeSlot, config: &MqttTransport, options: MqttOpt
                     break "the acknowledgements stopped".to_owned();
                 }
             }
+            Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::PubAck(pkid))) => {
+                let since = durable.lock().unwrap_or_else(|e| e.into_inner()).remove(&pkid);
+                if let Some(since) = since {
+                    ACK_LATENCY.record(since.elapsed());
+                }
+            }
             Ok(_) => {}
             Err(e) => break describe(&e),
         }
@@ -144,12 +162,14 @@ async fn acknowledge(
     client: AsyncClient,
     mut due: mpsc::Receiver<(Publish, JoinHandle<Outcome>)>,
     lost: oneshot::Sender<String>,
+    durable: Durable,
 ) {
     while let Some((publish, work)) = due.recv().await {
         let outcome = work.await.unwrap_or_else(|e| Outcome::NotStored(format!("the message's task failed: {e}")));
         match outcome {
-            Outcome::Stored if publish.qos == QoS::AtMostOnce => {}
-            Outcome::Stored => {
+            Outcome::Stored(_) if publish.qos == QoS::AtMostOnce => {}
+            Outcome::Stored(at) => {
+                durable.lock().unwrap_or_else(|e| e.into_inner()).insert(publish.pkid, at);
                 if client.ack(&publish).await.is_err() {
                     return;
                 }
@@ -178,7 +198,7 @@ async fn take(rt: Arc<DriverRuntime>, topic: String, payload: Vec<u8>, broker: S
     }
     while session.settle().await {}
     let outcome = match session.failure() {
-        None => Outcome::Stored,
+        None => Outcome::Stored(Instant::now()),
         Some(reason) => Outcome::NotStored(reason.to_owned()),
     };
     session.close().await;

@@ -7,17 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-/// Upper bounds of the commit latency histogram buckets, microseconds.
-pub const COMMIT_BUCKETS_US: [u64; 11] =
-    [250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 1_000_000];
+use crate::histogram::{HistogramSnapshot, LatencyHistogram};
 
 /// Counters shared by the writer thread, the pipeline and the API.
 #[derive(Debug, Default)]
 pub struct JournalStats {
-    /// Groups per bucket (not cumulative); the last one is `+Inf`.
-    buckets: [AtomicU64; COMMIT_BUCKETS_US.len() + 1],
-    sum_us: AtomicU64,
-    groups: AtomicU64,
+    /// Time of each group commit.
+    commits: LatencyHistogram,
     records: AtomicU64,
     forwarded: AtomicU64,
     taken: AtomicU64,
@@ -34,12 +30,8 @@ pub struct JournalStats {
 /// A consistent-enough copy of [`JournalStats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// Cumulative group counts per bucket of [`COMMIT_BUCKETS_US`], then `+Inf`.
-    pub cumulative_buckets: Vec<u64>,
-    /// Total commit time, microseconds.
-    pub sum_us: u64,
-    /// Groups committed.
-    pub groups: u64,
+    /// Time of each group commit; its count is the groups committed.
+    pub commits: HistogramSnapshot,
     /// Records committed.
     pub records: u64,
     /// Committed records not yet taken by the pipeline.
@@ -49,11 +41,7 @@ pub struct StatsSnapshot {
 impl JournalStats {
     /// One group of `records` was written and synced in `took`.
     pub fn record_group(&self, took: Duration, records: usize) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let bucket = COMMIT_BUCKETS_US.iter().position(|&bound| us <= bound).unwrap_or(COMMIT_BUCKETS_US.len());
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
-        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.commits.record(took);
         self.records.fetch_add(records as u64, Ordering::Relaxed);
     }
 
@@ -135,20 +123,9 @@ impl JournalStats {
 
     /// A copy for reporting.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let mut running = 0;
-        let cumulative_buckets = self
-            .buckets
-            .iter()
-            .map(|b| {
-                running += b.load(Ordering::Relaxed);
-                running
-            })
-            .collect();
         let forwarded = self.forwarded.load(Ordering::Relaxed);
         StatsSnapshot {
-            cumulative_buckets,
-            sum_us: self.sum_us.load(Ordering::Relaxed),
-            groups: self.groups.load(Ordering::Relaxed),
+            commits: self.commits.snapshot(),
             records: self.records.load(Ordering::Relaxed),
             backlog: forwarded.saturating_sub(self.taken.load(Ordering::Relaxed)),
         }
@@ -158,6 +135,7 @@ impl JournalStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::histogram::BUCKETS_US;
 
     #[test]
     fn groups_land_in_cumulative_buckets_and_backlog_is_forwarded_minus_taken() {
@@ -170,9 +148,8 @@ mod tests {
         }
         stats.record_taken(4);
         let s = stats.snapshot();
-        assert_eq!(&s.cumulative_buckets[..3], &[1, 1, 2], "100 us <= 250 us; 700 us <= 1 ms");
-        assert_eq!(s.cumulative_buckets[COMMIT_BUCKETS_US.len() - 1], 2, "5 s is beyond the last bound");
-        assert_eq!(s.cumulative_buckets[COMMIT_BUCKETS_US.len()], 3, "+Inf holds every group");
-        assert_eq!((s.groups, s.records, s.backlog, s.sum_us), (3, 6, 2, 5_000_800));
+        assert_eq!(&s.commits.cumulative_buckets[..3], &[1, 1, 2], "100 us <= 250 us; 700 us <= 1 ms");
+        assert_eq!(s.commits.cumulative_buckets[BUCKETS_US.len()], 3, "+Inf holds every group");
+        assert_eq!((s.commits.count, s.records, s.backlog, s.commits.sum_us), (3, 6, 2, 5_000_800));
     }
 }
