@@ -15,6 +15,7 @@
 //! - [`manifest`]: the head of `plugin.toml`, read at compile time;
 //! - [`time`]: timestamp parsing helpers for plugins (no clock, no I/O);
 //! - [`hex`]: hex text of bytes, both ways;
+//! - [`json`]: an object's members in order, repeats kept;
 //! - [`lorawan`]: the metadata a LoRaWAN driver writes and the neutral
 //!   uplink frame a LoRaWAN device codec receives;
 //! - `testing` (feature `testing`, not on WASM): what plugin tests share —
@@ -23,6 +24,7 @@
 
 pub mod driver;
 pub mod hex;
+pub mod json;
 pub mod lorawan;
 pub mod manifest;
 pub mod model;

@@ -7,8 +7,6 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// A JSON syntax error, positioned within the parsed input (1-based).
@@ -130,7 +128,7 @@ pub fn members<'a, const N: usize>(
         return Err(MemberError::NotObject(snippet(raw.get())));
     }
     // `raw` is valid JSON and an object, so this cannot fail in practice.
-    let Members(list) = serde_json::from_str(raw.get()).map_err(|e| MemberError::NotObject(e.to_string()))?;
+    let list = meterhub_plugin_api::json::members(raw).map_err(|e| MemberError::NotObject(e.to_string()))?;
     let mut slots = [None; N];
     for (name, value) in list {
         let Some(i) = names.iter().position(|n| *n == name) else {
@@ -141,29 +139,6 @@ pub fn members<'a, const N: usize>(
         }
     }
     Ok(slots)
-}
-
-/// An object's members in input order, values raw.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut list = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    list.push((name, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Members(list))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,6 @@
 //! the raw body can never see another value than the driver did. Unknown
 //! keys are fine: servers add fields from version to version.
 
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Position, Refusal, snippet};
@@ -185,7 +181,7 @@ impl<'a> Val<'a> {
         if self.kind() != Type::Object {
             return Err(self.expected("an object"));
         }
-        let Members(members) = serde_json::from_str(self.raw.get()).map_err(|e| self.fail(e.to_string()))?;
+        let members = meterhub_plugin_api::json::members(self.raw).map_err(|e| self.fail(e.to_string()))?;
         for (i, (name, _)) in members.iter().enumerate() {
             if let Some((_, again)) = members[i + 1..].iter().find(|(other, _)| other == name) {
                 let repeated = Val { doc: self.doc, path: join(&self.path, name), raw: again };
@@ -332,29 +328,6 @@ pub fn compact(text: &str) -> String {
         }
     }
     out
-}
-
-/// An object's members in input order, values raw.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut list = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    list.push((name, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Members(list))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 #[cfg(test)]
