@@ -4,7 +4,13 @@
 //!
 //! - [`listener`]: meters sending JSON readings to a listener driver over TCP;
 //! - [`vega`]: an IOT Vega Server emulator (the WebSocket JSON API a Vega
-//!   driver connects to), with simulated Vega devices and a control API.
+//!   driver connects to), with simulated Vega devices and a control API;
+//! - [`lns`]: a LoRaWAN network-server emulator (ChirpStack v4 and v3, The
+//!   Things Stack v3) pushing the events of simulated Vega SI-12 devices
+//!   to an lw640 driver over HTTP or MQTT, with repeats, joins, status
+//!   events and faults, and a JSON summary of what it sent and what came
+//!   back.
 
 pub mod listener;
+pub mod lns;
 pub mod vega;

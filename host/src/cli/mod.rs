@@ -191,6 +191,9 @@ pub enum SimCommand {
     Listener(sim::ListenerSim),
     /// An IOT Vega Server emulator (WebSocket API, simulated Vega devices, control API).
     Vega(sim::VegaSim),
+    /// A LoRaWAN network server (ChirpStack v4/v3, The Things Stack v3) pushing
+    /// simulated Vega SI-12 events over HTTP or MQTT.
+    Lns(sim::LnsSim),
 }
 
 /// Run the command line; the exit code says whether it worked.
@@ -248,6 +251,8 @@ pub fn main() -> ExitCode {
         Command::Sim(SimCommand::Listener(options)) => sim::run(&options),
         #[cfg(feature = "sim")]
         Command::Sim(SimCommand::Vega(options)) => sim::run_vega(&options),
+        #[cfg(feature = "sim")]
+        Command::Sim(SimCommand::Lns(options)) => sim::run_lns(&options),
         Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),
         Command::PluginRunner { library } => crate::plugin::runner::main(&library),
     }

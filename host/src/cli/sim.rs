@@ -1,10 +1,11 @@
 //! `meterhub sim ...`: the command-line flags of the simulators in
 //! [`crate::sim`] (`listener`: meters sending JSON lines to a listener
-//! driver; `vega`: an IOT Vega Server emulator).
+//! driver; `vega`: an IOT Vega Server emulator; `lns`: a LoRaWAN
+//! network server pushing events to an lw640 driver).
 
 use std::process::ExitCode;
 
-use meterhub_sim::{listener, vega};
+use meterhub_sim::{listener, lns, vega};
 
 /// Options of the listener simulator.
 #[derive(Debug, clap::Args)]
@@ -128,5 +129,149 @@ pub fn run_vega(sim: &VegaSim) -> ExitCode {
         seed: sim.seed,
         drift_every: sim.drift_every,
         start_paused: sim.paused,
+    })
+}
+
+/// The network server the LNS emulator is.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LnsServerArg {
+    /// ChirpStack v4 (HTTP integration, MQTT integration).
+    ChirpstackV4,
+    /// ChirpStack Application Server v3 ("JSON v3" marshaler).
+    ChirpstackV3,
+    /// The Things Stack v3 (webhooks, MQTT server).
+    TtsV3,
+}
+
+/// How ChirpStack v4 encodes its events.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LnsEncodingArg {
+    /// JSON.
+    Json,
+    /// Binary Protobuf (ChirpStack v4 only).
+    Protobuf,
+}
+
+/// Options of the LoRaWAN network-server emulator (see `meterhub_sim::lns`
+/// for what each behaviour sends and the summary it prints).
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["http", "mqtt"])))]
+pub struct LnsSim {
+    /// The network server whose events are sent.
+    #[arg(long, value_enum)]
+    pub server: LnsServerArg,
+    /// ChirpStack v4's encoding.
+    #[arg(long, value_enum, default_value = "json")]
+    pub encoding: LnsEncodingArg,
+    /// POST each event to this URL (ChirpStack adds `?event=`).
+    #[arg(long)]
+    pub http: Option<String>,
+    /// The authentication header's value, e.g. "Bearer s3cret".
+    #[arg(long, requires = "http")]
+    pub auth: Option<String>,
+    /// The authentication header's name.
+    #[arg(long, default_value = "Authorization")]
+    pub auth_header: String,
+    /// HTTP connections used at once (a device always uses the same one).
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
+    /// Publish each event at QoS 1 to this MQTT broker, mqtt://host[:port].
+    #[arg(long)]
+    pub mqtt: Option<String>,
+    /// Topic levels before ChirpStack's topics.
+    #[arg(long, requires = "mqtt")]
+    pub topic_prefix: Option<String>,
+    /// The broker's user name.
+    #[arg(long, requires = "mqtt")]
+    pub mqtt_username: Option<String>,
+    /// The broker's password.
+    #[arg(long, requires = "mqtt_username")]
+    pub mqtt_password: Option<String>,
+    /// Number of simulated devices (Vega SI-12).
+    #[arg(long, default_value_t = 20)]
+    pub devices: u32,
+    /// Every device sends one uplink per this many milliseconds (of simulated time).
+    #[arg(long, default_value_t = 5000)]
+    pub interval_ms: u64,
+    /// Stop after this many rounds (one uplink per device each).
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// Stop after this many uplinks in all.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Send without waiting; the simulated time still advances by --interval-ms per round, ending now.
+    #[arg(long)]
+    pub fast: bool,
+    /// A join event per device at the start.
+    #[arg(long)]
+    pub joins: bool,
+    /// Send every K-th uplink again (a retried push, or a second gateway's event); 0: never.
+    #[arg(long, default_value_t = 0)]
+    pub repeat_every: u64,
+    /// A status event (battery, margin) after every K-th uplink of each device; 0: never.
+    #[arg(long, default_value_t = 0)]
+    pub status_every: u64,
+    /// A fault after every K-th uplink (malformed body, unknown event, bad base64, in turn); 0: never.
+    #[arg(long, default_value_t = 0)]
+    pub faults_every: u64,
+    /// The device-profile name the server sends (The Things Stack: the model id, or brand/model).
+    #[arg(long, default_value = "SI-12")]
+    pub profile: String,
+    /// Seed of the DevEUIs, ids and every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How long to keep trying to reach the URL or broker, milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub connect_timeout_ms: u64,
+    /// A progress line on stderr this often, milliseconds (0: none).
+    #[arg(long, default_value_t = 10_000)]
+    pub progress_ms: u64,
+}
+
+/// Run the LNS emulator until its rounds or count are done (or SIGINT/SIGTERM).
+pub fn run_lns(sim: &LnsSim) -> ExitCode {
+    let target = match (&sim.http, &sim.mqtt) {
+        (Some(url), _) => lns::Target::Http {
+            url: url.clone(),
+            auth: sim.auth.clone(),
+            auth_header: sim.auth_header.clone(),
+            connections: sim.connections,
+        },
+        (None, Some(url)) => lns::Target::Mqtt {
+            url: url.clone(),
+            topic_prefix: sim.topic_prefix.clone(),
+            username: sim.mqtt_username.clone(),
+            password: sim.mqtt_password.clone(),
+        },
+        (None, None) => {
+            eprintln!("lns-sim: give --http URL or --mqtt URL");
+            return ExitCode::FAILURE;
+        }
+    };
+    lns::run(lns::Options {
+        server: match sim.server {
+            LnsServerArg::ChirpstackV4 => lns::Server::ChirpstackV4,
+            LnsServerArg::ChirpstackV3 => lns::Server::ChirpstackV3,
+            LnsServerArg::TtsV3 => lns::Server::TtsV3,
+        },
+        encoding: match sim.encoding {
+            LnsEncodingArg::Json => lns::Encoding::Json,
+            LnsEncodingArg::Protobuf => lns::Encoding::Protobuf,
+        },
+        target,
+        devices: sim.devices,
+        interval_ms: sim.interval_ms,
+        rounds: sim.rounds,
+        count: sim.count,
+        fast: sim.fast,
+        joins: sim.joins,
+        repeat_every: sim.repeat_every,
+        status_every: sim.status_every,
+        faults_every: sim.faults_every,
+        profile: sim.profile.clone(),
+        seed: sim.seed,
+        connect_timeout_ms: sim.connect_timeout_ms,
+        progress_ms: sim.progress_ms,
+        ..lns::Options::default()
     })
 }

@@ -12,6 +12,8 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use super::packets::{Kind, Packet};
+use super::payloads::Payload;
 use super::state::{Event, Shared, add, lock};
 use meterhub_http::{self, HttpResponse};
 
@@ -94,6 +96,7 @@ fn handle(shared: &Shared, req: &Request<Incoming>) -> HttpResponse {
             shared.paused.store(false, Ordering::Relaxed);
             Ok(ok(json!({})))
         }
+        (&Method::POST, "/inject") => inject(shared, &q),
         (&Method::POST, "/generate") => number(&q, "count", 1usize).map(|count| {
             let count = count.min(MAX_GENERATE);
             shared.generate(count);
@@ -116,7 +119,41 @@ fn endpoints() -> Value {
         "POST /pause": "stop generating uplinks",
         "POST /resume": "start generating uplinks again",
         "POST /generate?count=N": "generate N (at most 1,000,000) data uplinks now (also while paused)",
+        "POST /inject?devEui=X&port=N&data=HEX[&appEui=Y][&fcnt=N]": "send an rx of a device the emulator does not simulate (another vendor's meter behind the same server) to every user who sees all devices",
     })
+}
+
+/// An uplink of a device the emulator does not simulate: its `rx` goes to
+/// every session whose user sees all devices (not kept in the history).
+fn inject(shared: &Shared, q: &HashMap<String, String>) -> Result<HttpResponse, String> {
+    let eui = |name: &str, default: Option<&str>| -> Result<String, String> {
+        let text = q.get(name).map(String::as_str).or(default).ok_or(format!("{name}: missing"))?;
+        match text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            true => Ok(text.to_ascii_uppercase()),
+            false => Err(format!("{name}: {text:?} is not 16 hex digits")),
+        }
+    };
+    let dev_eui = eui("devEui", None)?;
+    let app_eui = eui("appEui", Some("0000000000000000"))?;
+    let data =
+        meterhub_plugin_api::hex::decode(q.get("data").map_or("", String::as_str)).map_err(|e| format!("data: {e}"))?;
+    let packet = Packet {
+        ts: meterhub_storage::clock::now_ms(),
+        fcnt: number(q, "fcnt", 0u32)?,
+        device_time: 0,
+        port: number(q, "port", 2u8)?,
+        kind: Kind::UnconfUp,
+        gateway: 0,
+        freq: 0,
+        dr: 0,
+        rssi: -90,
+        snr10: 55,
+        pregenerated: false,
+        data: Payload::EMPTY,
+    };
+    let text = packet.rx_text(&dev_eui, &app_eui, &data, false);
+    let sessions = shared.events.send(Event::Rx { device: u32::MAX, text: text.into() }).unwrap_or(0);
+    Ok(ok(json!({"devEui": dev_eui, "ts": packet.ts, "sessions": sessions})))
 }
 
 fn uplinks(shared: &Shared, q: &HashMap<String, String>) -> Result<HttpResponse, String> {
