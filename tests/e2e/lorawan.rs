@@ -216,6 +216,13 @@ fn chirpstack_events_over_mqtt_are_archived_once_and_a_repeat_is_no_new_reading(
         modules["modules"].as_array()?.iter().find(|m| m["module"] == SI12)?["battery_pct"].as_u64()
     });
     assert_eq!(battery, 61);
+    // Every message is acknowledged to the broker once stored, and timed.
+    wait_for("a PUBACK for each of the 5 messages", APPLY_DEADLINE, || {
+        let (_, metrics) = meterhub_testkit::http(host.api, "GET", "/metrics", b"");
+        let metrics = String::from_utf8_lossy(&metrics).into_owned();
+        let acked = metrics.lines().find_map(|l| l.strip_prefix("meterhub_mqtt_ack_seconds_count "))?;
+        (acked.trim().parse::<u64>().ok()? >= 5).then_some(())
+    });
     let refused = host.get_ok("/api/v1/rejections?source=lns");
     assert!(refused[0]["reason"].as_str().unwrap_or_default().contains(STRANGER), "{refused:#}");
 
@@ -227,4 +234,56 @@ fn chirpstack_events_over_mqtt_are_archived_once_and_a_repeat_is_no_new_reading(
     assert_eq!(after["duplicate"], s["duplicate"], "{after:#}");
     host.stop();
     names.close_session();
+}
+
+/// Run `meterhub sim lns` to its end; its JSON summary.
+fn simulate(args: &[&str]) -> Value {
+    let out = std::process::Command::new(meterhub_testkit::binary())
+        .args(["sim", "lns", "--fast", "--joins", "--repeat-every", "5", "--status-every", "2"])
+        .args(["--faults-every", "7"])
+        .args(args)
+        .output()
+        .expect("run the simulator");
+    assert!(out.status.success(), "sim lns: {}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("summary {line:?}: {e}"))
+}
+
+#[test]
+fn the_emulated_network_servers_events_are_taken_as_a_real_one_pushes_them() {
+    let profile = "[[drivers.lns.devices]]\nprofile = \"SI-12\"\ncodec = \"vega-codec\"\nmodel = \"SI-12\"\n";
+    let host = Host::start_with(&config(profile));
+    let url = format!("http://{}/", host.driver("lns"));
+    let mut expected = (0, 0, 0);
+    for encoding in ["json", "protobuf"] {
+        let summary = simulate(&[
+            "--server",
+            "chirpstack-v4",
+            "--encoding",
+            encoding,
+            "--http",
+            &url,
+            "--auth",
+            TOKEN,
+            "--devices",
+            "8",
+            "--rounds",
+            "3",
+            "--seed",
+            if encoding == "json" { "11" } else { "12" },
+        ]);
+        assert_eq!(summary["unexpected"], 0, "{summary:#}");
+        let sent = &summary["sent"];
+        let faults =
+            ["malformed", "unknown_event", "bad_base64"].iter().map(|k| sent[k].as_u64().unwrap()).sum::<u64>();
+        expected.0 += summary["events"].as_u64().unwrap();
+        expected.1 += faults;
+        expected.2 += sent["repeat"].as_u64().unwrap();
+    }
+    let (events, faults, repeats) = expected;
+    let s = wait_source(&host, "every simulated event settled", |s| s["received"].as_u64() == Some(events));
+    assert_eq!((s["rejected"].as_u64(), s["duplicate"].as_u64()), (Some(faults), Some(repeats)), "{s:#}");
+    assert_eq!(s["quarantined"], 0, "every device routed by its profile: {s:#}");
+    let modules = host.get_ok("/api/v1/modules");
+    assert_eq!(modules["modules"].as_array().map(Vec::len), Some(16), "{modules:#}");
 }
