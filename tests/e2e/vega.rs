@@ -321,3 +321,38 @@ fn garbage_from_the_server_is_rejected_with_reasons_and_counted_and_traffic_goes
     let stats = host.get_ok("/api/v1/stats");
     assert!(stats["sources"]["vega"]["rejected"].as_u64().unwrap() >= 5, "{stats}");
 }
+
+/// An Elvaco CMi4110 (the LoRaWAN module of a Landis+Gyr UltraHeat heat
+/// meter), Standard format: 894135 kWh, 26015.95 m3, 22.4 kW, 0.651 m3/h,
+/// 80.7 / 50.7 degC, no errors (a published uplink of meter 70969798).
+const CMI4110: &str = "94193A0301000001";
+const CMI4110_PAYLOAD: &str = "000c06354189000c14951560020b2d2402000b3b5106000a5a07080a5e07050c789897967002fd170000";
+
+#[test]
+fn another_vendors_heat_meter_behind_the_vega_server_decodes_with_the_codec_its_route_names() {
+    let sim = VegaSim::start(&["--devices", "2", "--interval-ms", "1000", "--paused"]);
+    let route = format!("\n[[drivers.vega.devices]]\ndeveui = \"{CMI4110}\"\ncodec = \"elvaco-codec\"\n");
+    let host = Host::start_with(&(config(&sim, "123") + &route));
+    wait_for("authenticated", APPLY_DEADLINE, || (sim.stat("sessions_authenticated") >= 1).then_some(()));
+    let sent = sim.call("POST", &format!("/inject?devEui={CMI4110}&port=2&fcnt=5&data={CMI4110_PAYLOAD}"));
+    assert_eq!(sent["sessions"], 1, "{sent}");
+    let latest = wait_for("the heat meter's readings", APPLY_DEADLINE, || {
+        let (status, body) = http(host.api, "GET", &format!("/api/v1/devices/{CMI4110}/latest"), b"");
+        let latest: Value = serde_json::from_slice(&body).ok()?;
+        (status == 200 && latest["readings"].as_array()?.len() >= 7).then_some(latest)
+    });
+    let value = |channel: &str| {
+        let r = latest["readings"].as_array().unwrap().iter().find(|r| r["channel"] == channel);
+        r.map(|r| (r["value"].as_str().unwrap().to_owned(), r["unit"].as_str().unwrap().to_owned()))
+    };
+    assert_eq!(value("energy"), Some(("894135".into(), "kWh".into())), "{latest:#}");
+    assert_eq!(value("volume"), Some(("26015.95".into(), "m3".into())), "{latest:#}");
+    assert_eq!(value("flow-temperature"), Some(("80.7".into(), "degC".into())), "{latest:#}");
+    // The Vega devices still decode with the instance's own codec.
+    sim.call("POST", "/generate?count=2");
+    wait_for("the Vega devices' readings", APPLY_DEADLINE, || {
+        let stats = host.get_ok("/api/v1/stats");
+        (stats["sources"]["vega"]["archived"].as_u64()? >= 3).then_some(())
+    });
+    assert_eq!(host.get_ok("/api/v1/stats")["sources"]["vega"]["quarantined"], 0);
+}
