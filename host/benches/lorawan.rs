@@ -320,7 +320,8 @@ fn archived(host: &Host, uplinks: u64, started: Instant) {
     let stats = loop {
         let stats = host.get_ok("/api/v1/stats");
         let lns = &stats["sources"]["lns"];
-        let settled = ["archived", "duplicate", "quarantined"].iter().map(|k| lns[k].as_u64().unwrap_or(0)).sum::<u64>();
+        let settled =
+            ["archived", "duplicate", "quarantined"].iter().map(|k| lns[k].as_u64().unwrap_or(0)).sum::<u64>();
         if settled >= uplinks && stats["balanced"] == true {
             break stats;
         }
