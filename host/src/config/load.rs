@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use meterhub_plugin_api::ReadingKind;
 use toml::Spanned;
 
 use super::model::{
     AccountingConfig, ApiConfig, Config, DeviceMatch, DeviceRoute, DriverConfig, LogConfig, LogFormat, MqttTransport,
-    TransportConfig, WebConfig,
+    TransportConfig, UpstreamChannel, WebConfig,
 };
-use super::raw::{RawConfig, RawDeviceRoute, RawDriver};
+use super::raw::{RawConfig, RawDeviceRoute, RawDriver, RawUpstreamChannel};
 use super::{ConfigError, Diagnostic, Pos};
 
 /// Default API listen address.
@@ -811,6 +812,19 @@ impl Validator<'_> {
             {
                 self.error(model, "model is empty");
             }
+            let upstream = match &route.channels {
+                Some(channels) => {
+                    if let Some(at) =
+                        route.codec.as_ref().map(Spanned::span).or(route.model.as_ref().map(Spanned::span))
+                    {
+                        let pos = Pos::of_offset(self.text, at.start);
+                        let message = "a route takes its readings from the server's decoded payload (`channels`) or from a codec (`codec`, `model`), not both";
+                        self.diagnostics.push(Diagnostic::new(self.file, pos, message));
+                    }
+                    self.upstream_channels(channels)
+                }
+                None => Vec::new(),
+            };
             if let Some(same) = routes.iter().find(|o| o.matches == matches) {
                 let what = match &matches {
                     DeviceMatch::DevEui(eui) => format!("deveui {eui}"),
@@ -823,10 +837,51 @@ impl Validator<'_> {
                 matches,
                 codec: route.codec.as_ref().map_or_else(|| codec.to_owned(), |c| c.get_ref().clone()),
                 model: route.model.as_ref().map(|m| m.get_ref().clone()),
+                upstream,
                 pos: self.pos(r),
             });
         }
         routes
+    }
+
+    /// `[drivers.<id>.devices.channels]`: each channel names a field of the
+    /// server's decoded payload, its unit and kind.
+    fn upstream_channels(
+        &mut self,
+        channels: &Spanned<std::collections::BTreeMap<String, Spanned<RawUpstreamChannel>>>,
+    ) -> Vec<UpstreamChannel> {
+        if channels.get_ref().is_empty() {
+            self.error(channels, "channels is empty: name at least one channel and its field");
+        }
+        let mut out = Vec::new();
+        for (channel, spec) in channels.get_ref() {
+            let c = spec.get_ref();
+            let field: Vec<String> = c.field.get_ref().split('.').map(str::to_owned).collect();
+            if channel.trim().is_empty() || channel.chars().any(char::is_whitespace) {
+                self.error(spec, format!("channel {channel:?} is not a channel name"));
+                continue;
+            }
+            if field.iter().any(String::is_empty) {
+                self.error(
+                    &c.field,
+                    format!("field {:?} is not a dotted path (e.g. \"meter.volume\")", c.field.get_ref()),
+                );
+                continue;
+            }
+            let kind = match &c.kind {
+                None => ReadingKind::Cumulative,
+                Some(k) => match ReadingKind::parse(k.get_ref()) {
+                    Some(kind) => kind,
+                    None => {
+                        self.error(k, format!("kind {:?} is not cumulative, instantaneous or state", k.get_ref()));
+                        continue;
+                    }
+                },
+            };
+            let unit = c.unit.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+            out.push(UpstreamChannel { channel: channel.clone(), field, unit, kind });
+        }
+        out
     }
 
     /// `[drivers.<id>.codecs.<plugin>]`: settings of a codec plugin a device
@@ -843,7 +898,7 @@ impl Validator<'_> {
         for (id, settings) in codecs.get_ref() {
             if id == codec {
                 self.error(settings, format!("{id:?} is this driver's `codec`: its settings are `codec_settings`"));
-            } else if !routes.iter().any(|r| r.codec == *id) {
+            } else if !routes.iter().any(|r| r.codec == *id && r.upstream.is_empty()) {
                 self.error(settings, format!("no device route names codec {id:?}"));
             } else {
                 match serde_json::to_string(settings.get_ref()) {
@@ -1039,6 +1094,27 @@ max_line_bytes = 100
             ["/etc/m.toml:15:1: \"vega-codec\" is this driver's `codec`: its settings are `codec_settings`"]
         );
         assert!(e("model='SI-22'", "colour='red'")[0].contains("unknown field `colour`"));
+
+        let upstream = "\n[[drivers.lns.devices]]\ndeveui='70B3D5E75E000001'\n\
+                        [drivers.lns.devices.channels]\nvolume={field='meter.volume', unit='m3'}\n\
+                        temperature={field='temp', unit='degC', kind='instantaneous'}\n";
+        let c = parse(Path::new("/etc/m.toml"), &(text.to_owned() + upstream)).expect("valid");
+        let route = &c.drivers[0].devices[2];
+        assert_eq!(route.upstream.len(), 2);
+        assert_eq!(
+            (route.upstream[1].channel.as_str(), &route.upstream[1].field),
+            ("volume", &vec!["meter".to_owned(), "volume".to_owned()])
+        );
+        assert_eq!(route.upstream[0].kind, ReadingKind::Instantaneous);
+        assert_eq!(c.drivers[0].routed_codecs(), vec!["elehant"], "an upstream route names no codec");
+        let both = upstream.replace("deveui='70B3D5E75E000001'\n", "deveui='70B3D5E75E000001'\ncodec='x'\n");
+        let e = errors(&(text.to_owned() + &both));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("from the server's decoded payload (`channels`) or from a codec"), "{e:?}");
+        let bad = upstream.replace("kind='instantaneous'", "kind='sometimes'").replace("meter.volume", "meter..volume");
+        let e = errors(&(text.to_owned() + &bad));
+        assert!(e.iter().any(|e| e.contains("kind \"sometimes\" is not cumulative, instantaneous or state")), "{e:?}");
+        assert!(e.iter().any(|e| e.contains("field \"meter..volume\" is not a dotted path")), "{e:?}");
     }
 
     #[test]

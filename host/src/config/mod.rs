@@ -16,5 +16,5 @@ pub use load::load;
 pub use model::{
     AccountingConfig, ApiConfig, CenterConfig, CenterLink, CenterSite, Config, DeviceMatch, DeviceRoute, DriverConfig,
     LogConfig, LogFormat, MqttTransport, PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER, SinkConfig, SinkKind,
-    SupervisionPolicy, TransportConfig, WebConfig,
+    SupervisionPolicy, TransportConfig, UpstreamChannel, WebConfig,
 };

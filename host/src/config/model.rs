@@ -298,15 +298,35 @@ pub struct DeviceRoute {
     pub codec: String,
     /// The model handed to the codec, when named.
     pub model: Option<String>,
+    /// Readings from the server's decoded payload instead of a codec (empty:
+    /// the codec decodes).
+    pub upstream: Vec<UpstreamChannel>,
     /// Where the route is written.
     pub pos: Pos,
+}
+
+/// A channel whose readings come from the payload the network server
+/// decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamChannel {
+    /// The reading's channel.
+    pub channel: String,
+    /// The field's path in the decoded object, split at the dots.
+    pub field: Vec<String>,
+    /// Unit of the value.
+    pub unit: String,
+    /// What the value means.
+    pub kind: meterhub_plugin_api::ReadingKind,
 }
 
 impl DeviceRoute {
     /// Whether `other` routes the same devices the same way (positions in
     /// the file do not matter).
     pub fn same(&self, other: &DeviceRoute) -> bool {
-        self.matches == other.matches && self.codec == other.codec && self.model == other.model
+        self.matches == other.matches
+            && self.codec == other.codec
+            && self.model == other.model
+            && self.upstream == other.upstream
     }
 }
 
@@ -336,8 +356,13 @@ impl DriverConfig {
     /// The codec plugins the device routes name besides `codec`, each once,
     /// in name order.
     pub fn routed_codecs(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> =
-            self.devices.iter().map(|r| r.codec.as_str()).filter(|c| *c != self.codec.as_str()).collect();
+        let mut ids: Vec<&str> = self
+            .devices
+            .iter()
+            .filter(|r| r.upstream.is_empty())
+            .map(|r| r.codec.as_str())
+            .filter(|c| *c != self.codec.as_str())
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids

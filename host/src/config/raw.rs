@@ -296,6 +296,25 @@ pub struct RawDeviceRoute {
     /// Device model handed to the codec (meta `model`).
     #[serde(default)]
     pub model: Option<Spanned<String>>,
+    /// Readings taken from the payload the network server decoded
+    /// (ChirpStack `object`, The Things Stack `decoded_payload`) instead of
+    /// a codec: channel -> where in it and what it is.
+    #[serde(default)]
+    pub channels: Option<Spanned<std::collections::BTreeMap<String, Spanned<RawUpstreamChannel>>>>,
+}
+
+/// One channel read from the server's decoded payload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamChannel {
+    /// The field, a dotted path into the decoded object (`meter.volume`).
+    pub field: Spanned<String>,
+    /// Unit of the value (`m3`, `kWh`, `degC`, ...); empty when dimensionless.
+    #[serde(default)]
+    pub unit: Option<Spanned<String>>,
+    /// `cumulative` (the default), `instantaneous` or `state`.
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
 }
 
 /// `[sinks.<id>]`: one sink instance.

@@ -99,6 +99,9 @@ impl Codecs {
         }
         let routes = self.routes.get_mut(&frame.source);
         let route = routes.as_ref().and_then(|r| lorawan::route(&r.routes, &envelope)).cloned();
+        if let Some(r) = route.as_ref().filter(|r| !r.upstream.is_empty()) {
+            return Ok(lorawan::merge(lorawan::from_upstream(frame, &envelope, &r.upstream)?, link));
+        }
         let model = route.as_ref().and_then(|r| r.model.as_deref());
         let neutral = lorawan::neutral(frame, model)?;
         let routed = match (&route, routes) {

@@ -8,9 +8,10 @@
 //! event also tells the module's link quality, battery or activity, which
 //! become telemetry here, without a codec.
 
-use meterhub_plugin_api::{Decoded, RawFrame, Telemetry, lorawan};
+use meterhub_plugin_api::{Decimal, Decoded, RawFrame, Reading, Telemetry, lorawan};
+use serde_json::Value;
 
-use crate::config::{DeviceMatch, DeviceRoute};
+use crate::config::{DeviceMatch, DeviceRoute, UpstreamChannel};
 
 /// Whether `frame` was committed by a LoRaWAN driver with its envelope read.
 pub fn is_lorawan(frame: &RawFrame) -> bool {
@@ -80,6 +81,55 @@ pub fn neutral(frame: &RawFrame, model: Option<&str>) -> Result<RawFrame, String
     })
 }
 
+/// Readings from the payload the network server decoded (ChirpStack
+/// `object`, The Things Stack `decoded_payload`), as the route's channels
+/// name them, stamped with the server's time; the object itself becomes
+/// the fields, flagged `decoded_upstream`.
+pub fn from_upstream(frame: &RawFrame, envelope: &Envelope, channels: &[UpstreamChannel]) -> Result<Decoded, String> {
+    let device = envelope.dev_eui;
+    let text = frame.meta(lorawan::UPSTREAM).ok_or_else(|| {
+        format!(
+            "device {device}: its route takes readings from the server's decoded payload, but the server sent none \
+             (give the device a payload decoder there, or route it to a codec)"
+        )
+    })?;
+    let object: Value = serde_json::from_str(text).map_err(|e| format!("meta {:?}: {e}", lorawan::UPSTREAM))?;
+    let ts_ms = number(frame, lorawan::TS)?.unwrap_or(frame.received_at_ms);
+    let mut readings = Vec::with_capacity(channels.len());
+    for c in channels {
+        let path = c.field.join(".");
+        let value = c.field.iter().try_fold(&object, |v, key| v.get(key)).ok_or_else(|| {
+            format!("device {device}: the server's decoded payload has no field {path:?} (channel {})", c.channel)
+        })?;
+        let decimal = match value {
+            Value::Number(n) => decimal(&n.to_string()),
+            Value::String(s) => decimal(s.trim()),
+            Value::Bool(b) => Some(Decimal::from(u8::from(*b))),
+            _ => None,
+        };
+        let value = decimal.ok_or_else(|| {
+            format!("device {device}: field {path:?} of the server's decoded payload is {value}, not a number")
+        })?;
+        readings.push(Reading {
+            device: device.to_owned(),
+            channel: c.channel.clone(),
+            ts_ms,
+            value,
+            unit: c.unit.clone(),
+            kind: c.kind,
+        });
+    }
+    let mut fields = serde_json::Map::new();
+    fields.insert("decoded_upstream".to_owned(), Value::Bool(true));
+    fields.insert("upstream".to_owned(), object);
+    Ok(Decoded { readings, telemetry: Vec::new(), fields: Some(Value::Object(fields).to_string()) })
+}
+
+/// A decimal number's exact value, in plain or scientific notation.
+fn decimal(text: &str) -> Option<Decimal> {
+    text.parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(text).ok()).map(|d| d.normalize())
+}
+
 fn number<T: std::str::FromStr>(frame: &RawFrame, key: &str) -> Result<Option<T>, String> {
     frame
         .meta(key)
@@ -122,6 +172,8 @@ pub fn merge(mut decoded: Decoded, link: Telemetry) -> Decoded {
 mod tests {
     use meterhub_plugin_api::Transport;
 
+    use meterhub_plugin_api::ReadingKind;
+
     use super::*;
     use crate::config::Pos;
 
@@ -157,7 +209,56 @@ mod tests {
     }
 
     fn rule(matches: DeviceMatch, codec: &str) -> DeviceRoute {
-        DeviceRoute { matches, codec: codec.into(), model: None, pos: Pos { line: 1, col: 1 } }
+        DeviceRoute { matches, codec: codec.into(), model: None, upstream: Vec::new(), pos: Pos { line: 1, col: 1 } }
+    }
+
+    fn channel(name: &str, field: &str, kind: ReadingKind) -> UpstreamChannel {
+        UpstreamChannel {
+            channel: name.into(),
+            field: field.split('.').map(Into::into).collect(),
+            unit: "m3".into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn readings_from_the_servers_decoded_payload_are_exact_and_flagged() {
+        let object = r#"{"meter":{"volume":12.50,"serial":"A1"},"temp":"21.5","alarm":true,"big":1.5e3}"#;
+        let frame = uplink(&[]);
+        let mut meta = frame.meta.clone();
+        meta.retain(|(k, _)| k != lorawan::UPSTREAM);
+        meta.push((lorawan::UPSTREAM.into(), object.into()));
+        let frame = RawFrame { meta, ..frame };
+        let env = envelope(&frame).unwrap();
+        let channels = [
+            channel("volume", "meter.volume", ReadingKind::Cumulative),
+            channel("temperature", "temp", ReadingKind::Instantaneous),
+            channel("alarm", "alarm", ReadingKind::State),
+            channel("big", "big", ReadingKind::Instantaneous),
+        ];
+        let decoded = from_upstream(&frame, &env, &channels).unwrap();
+        let values: Vec<(String, String, i64)> =
+            decoded.readings.iter().map(|r| (r.channel.clone(), r.value.to_string(), r.ts_ms)).collect();
+        let ts = 1_700_000_000_123;
+        let want = [("volume", "12.5"), ("temperature", "21.5"), ("alarm", "1"), ("big", "1500")];
+        assert_eq!(values, want.map(|(c, v)| (c.to_owned(), v.to_owned(), ts)));
+        assert_eq!(decoded.readings[0].device, EUI);
+        let fields: Value = serde_json::from_str(decoded.fields.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (fields["decoded_upstream"].as_bool(), fields["upstream"]["meter"]["serial"].as_str()),
+            (Some(true), Some("A1"))
+        );
+
+        let e = from_upstream(&frame, &env, &[channel("x", "meter.flow", ReadingKind::State)]).unwrap_err();
+        assert_eq!(e, format!("device {EUI}: the server's decoded payload has no field \"meter.flow\" (channel x)"));
+        let e = from_upstream(&frame, &env, &[channel("x", "meter", ReadingKind::State)]).unwrap_err();
+        assert!(e.contains("field \"meter\" of the server's decoded payload is {"), "{e}");
+        let bare = RawFrame {
+            meta: vec![(lorawan::EVENT.into(), "up".into()), (lorawan::DEVEUI.into(), EUI.into())],
+            ..frame
+        };
+        let e = from_upstream(&bare, &envelope(&bare).unwrap(), &channels).unwrap_err();
+        assert!(e.contains("but the server sent none"), "{e}");
     }
 
     #[test]
