@@ -113,6 +113,18 @@ fn wait_source(host: &Host, what: &str, f: impl Fn(&Value) -> bool) -> Value {
 fn chirpstack_and_tts_uplinks_decode_once_by_route_and_a_device_without_one_waits_in_quarantine() {
     let mut host = Host::start_with(&config(DECODED_ROUTE));
 
+    // The instance shows its driver and the codec its routes name; lw640
+    // plays no codec role and the instance names none: no codec row.
+    let status = host.get_ok("/api/v1/status");
+    let rows: Vec<(String, String)> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["name"].as_str().is_some_and(|n| n.starts_with("lns/")))
+        .map(|i| (i["role"].as_str().unwrap().to_owned(), i["plugin"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(rows, [("driver".to_owned(), "lw640".to_owned()), ("codec".to_owned(), "vega-codec".to_owned())]);
+
     // ChirpStack v4: heard by two gateways, pushed twice (a retry): one reading set.
     let up = chirpstack_up(SI12, 7, SI12_PAYLOAD, &[("0016c001f153a14c", -97, 7.5), ("0016c001f153a14d", -80, 9.0)]);
     let (status, answer) = post(&host, "?event=up", &up, Some(TOKEN));

@@ -522,10 +522,19 @@ impl Host {
                 running: d.runtime.is_some(),
             })
             .collect();
+        // A driver that names no codec and plays no codec role (a LoRaWAN
+        // driver whose devices decode by route) has no codec to show.
+        let without_codec = |c: &crate::config::DriverConfig| {
+            c.codec == c.plugin
+                && self.catalog.loaded.get(&c.plugin).is_some_and(|p| !p.has_role(meterhub_plugin_api::Role::Codec))
+        };
         view.instances = self
             .drivers
             .values()
-            .flat_map(|d| [d.driver_entry.clone(), d.codec_entry.clone()].into_iter().chain(d.routed_entries.clone()))
+            .flat_map(|d| {
+                let codec = (!without_codec(&d.spec.config)).then(|| d.codec_entry.clone());
+                std::iter::once(d.driver_entry.clone()).chain(codec).chain(d.routed_entries.clone())
+            })
             .chain(self.sinks.entries())
             .collect();
         view.config.file = self.config.file.display().to_string();
