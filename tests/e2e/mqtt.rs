@@ -207,3 +207,112 @@ fn a_sigkill_during_mqtt_ingest_loses_nothing_the_broker_handed_over_and_duplica
     host.stop();
     names.close_session();
 }
+
+/// A Mosquitto of the test's own: a TLS listener with passwords (the
+/// host's) and a plain one (the test's publisher), on free ports; killed
+/// on drop.
+struct TlsBroker {
+    child: std::process::Child,
+    tls_port: u16,
+    plain_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TlsBroker {
+    fn start() -> TlsBroker {
+        let dir = tempfile::tempdir().unwrap();
+        meterhub_testkit::tls::certificates(dir.path());
+        let passwd = dir.path().join("passwd");
+        let status = std::process::Command::new(binary_of("mosquitto_passwd"))
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args(["meterhub", "s3cret"])
+            .status()
+            .expect("mosquitto_passwd");
+        assert!(status.success(), "mosquitto_passwd");
+        let (tls_port, plain_port) = (crate::sync::free_port(), crate::sync::free_port());
+        let d = dir.path().display();
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".to_owned());
+        let conf = format!(
+            // `user`: as root, mosquitto would drop to its own user and not
+            // read the test's private files (it is ignored for other users).
+            "user {user}\nper_listener_settings true\npersistence false\n\
+             listener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n\
+             allow_anonymous false\npassword_file {d}/passwd\n\
+             listener {plain_port} 127.0.0.1\nallow_anonymous true\n"
+        );
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
+        let child = std::process::Command::new(binary_of("mosquitto"))
+            .arg("-c")
+            .arg(dir.path().join("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        for port in [tls_port, plain_port] {
+            meterhub_testkit::wait_for("the test broker listening", APPLY_DEADLINE, || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+            });
+        }
+        TlsBroker { child, tls_port, plain_port, dir }
+    }
+}
+
+impl Drop for TlsBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `name` on the PATH, or in /usr/sbin (where Debian puts mosquitto).
+fn binary_of(name: &str) -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|f| f.exists()))
+        .unwrap_or_default();
+    on_path.unwrap_or_else(|| std::path::Path::new("/usr/sbin").join(name))
+}
+
+#[test]
+fn a_broker_over_tls_with_a_password_is_subscribed_and_a_wrong_password_is_named() {
+    let broker = TlsBroker::start();
+    let names = Names::new("tls");
+    let topic = format!("{}/m1/readings", names.root);
+    std::fs::write(broker.dir.path().join("mqtt.password"), "s3cret\n").unwrap();
+    let d = broker.dir.path().display();
+    let config = |password_file: &str| {
+        default_config(&plugins_dir("wasm"))
+            + &format!(
+                "\n[drivers.mqtt-in]\nplugin = \"listener\"\ntransport = \"mqtt\"\nurl = \"mqtts://127.0.0.1:{}\"\n\
+                 topics = [\"{}/+/readings\"]\nclient_id = \"{}\"\nusername = \"meterhub\"\n\
+                 password_file = \"{d}/{password_file}\"\nca_file = \"{d}/ca.pem\"\n\
+                 reconnect_min_ms = 100\nreconnect_max_ms = 500\n",
+                broker.tls_port, names.root, names.client_id
+            )
+    };
+    let host = Host::start_with(&config("mqtt.password"));
+    meterhub_testkit::wait_for("the host's session over TLS", APPLY_DEADLINE, || {
+        host.log().contains("MQTT connected").then_some(())
+    });
+    // Publish on the plain listener until the host's subscription takes them.
+    let mut options = MqttOptions::new(format!("{}-pub", names.client_id), "127.0.0.1", broker.plain_port);
+    options.set_keep_alive(Duration::from_secs(10));
+    let (client, mut connection) = Client::new(options, 64);
+    std::thread::spawn(move || for _ in connection.iter() {});
+    let mut sent = 0i64;
+    meterhub_testkit::wait_for("a reading through the TLS session", APPLY_DEADLINE, || {
+        sent += 1;
+        let line = reading("m1", "volume", TS + sent * 60_000, "1.5");
+        client.publish(&topic, QoS::AtLeastOnce, false, line.trim_end().as_bytes().to_vec()).ok()?;
+        (source(&host)["readings_new"].as_u64()? >= 1).then_some(())
+    });
+    drop(host);
+
+    // A wrong password: the host says the broker refused it, and keeps trying.
+    std::fs::write(broker.dir.path().join("wrong.password"), "guess\n").unwrap();
+    let host = Host::start_with(&config("wrong.password"));
+    meterhub_testkit::wait_for("the refusal in the log", APPLY_DEADLINE, || {
+        let log = host.log();
+        (log.matches("the broker refused the connection").count() >= 2).then_some(())
+    });
+}
