@@ -168,12 +168,21 @@ fn messages_at_qos1_are_archived_once_and_a_bad_one_is_refused_and_not_delivered
     assert!(rejections[0]["reason"].as_str().unwrap().contains("invalid JSON"), "{rejections:#}");
     assert_eq!(host.get_ok("/api/v1/readings?device=m3").as_array().map(Vec::len), Some(40));
 
+    // New settings make a new driver instance: the subscription goes on,
+    // the next message goes to the new instance.
+    let generation = host.config_status()["generation"].as_u64().unwrap();
+    let changed = config(&names) + "[drivers.mqtt-in.settings]\nmax_future_ms = 600000\n";
+    std::fs::write(&host.config, changed).unwrap();
+    host.wait_generation(generation + 1);
+    publisher.readings(&names, 200..201);
+    wait_readings(&host, "the reading after the reload", 201);
+
     // Every message was acknowledged: after a restart the broker has nothing
     // to deliver again, and a new message comes through alone.
     host.stop();
     host.restart();
-    publisher.readings(&names, 200..201);
-    let after = wait_readings(&host, "the reading after the restart", 201);
+    publisher.readings(&names, 201..202);
+    let after = wait_readings(&host, "the reading after the restart", 202);
     assert_eq!((after["duplicate"].as_u64(), after["rejected"].as_u64()), (Some(0), Some(1)), "{after:#}");
     assert_eq!(host.drivers["mqtt-in"], "mqtt://127.0.0.1:1883");
     host.stop();

@@ -55,7 +55,11 @@ pub async fn run(slot: RuntimeSlot, config: MqttTransport) {
         min: Duration::from_millis(u64::from(config.reconnect_min_ms)),
         max: Duration::from_millis(u64::from(config.reconnect_max_ms)),
     };
-    let mut stop = slot.clone();
+    // A new runtime in the slot (new settings, a new plugin version) takes
+    // the next message; only the sender's end going away stops the transport.
+    let mut watch = slot.clone();
+    let stopped = async move { while watch.changed().await.is_ok() {} };
+    tokio::pin!(stopped);
     let mut failures = 0u32;
     loop {
         let started = Instant::now();
@@ -63,7 +67,7 @@ pub async fn run(slot: RuntimeSlot, config: MqttTransport) {
             Ok(options) => {
                 tokio::select! {
                     ended = connection(&slot, &config, options) => ended,
-                    _ = stop.changed() => return,
+                    () = &mut stopped => return,
                 }
             }
             Err(reason) => reason,
@@ -74,7 +78,7 @@ pub async fn run(slot: RuntimeSlot, config: MqttTransport) {
         failures = if started.elapsed() > backoff.max { 1 } else { failures + 1 };
         tokio::select! {
             () = tokio::time::sleep(backoff.delay(failures)) => {}
-            changed = stop.changed() => if changed.is_err() { return },
+            () = &mut stopped => return,
         }
     }
 }
