@@ -168,8 +168,9 @@ fn chirpstack_and_tts_uplinks_decode_once_by_route_and_a_device_without_one_wait
     decoded["object"] = json!({"meter": {"volume": 123.456}, "temperature": 7.5});
     assert_eq!(post(&host, "?event=up", &decoded, Some(TOKEN)).0, 200);
     let latest = wait_for("the server-decoded readings", APPLY_DEADLINE, || {
-        let latest = host.get_ok(&format!("/api/v1/devices/{DECODED}/latest"));
-        (latest["readings"].as_array()?.len() == 2).then_some(latest)
+        let (status, body) = meterhub_testkit::http(host.api, "GET", &format!("/api/v1/devices/{DECODED}/latest"), b"");
+        let latest: Value = serde_json::from_slice(&body).ok()?;
+        (status == 200 && latest["readings"].as_array()?.len() == 2).then_some(latest)
     });
     let volume = latest["readings"].as_array().unwrap().iter().find(|r| r["channel"] == "volume").cloned();
     let volume = volume.unwrap_or_else(|| panic!("{latest:#}"));
@@ -247,12 +248,7 @@ fn chirpstack_events_over_mqtt_are_archived_once_and_a_repeat_is_no_new_reading(
         (battery == 61).then_some(())
     });
     // Every message is acknowledged to the broker once stored, and timed.
-    wait_for("a PUBACK for each of the 5 messages", APPLY_DEADLINE, || {
-        let (_, metrics) = meterhub_testkit::http(host.api, "GET", "/metrics", b"");
-        let metrics = String::from_utf8_lossy(&metrics).into_owned();
-        let acked = metrics.lines().find_map(|l| l.strip_prefix("meterhub_mqtt_ack_seconds_count "))?;
-        (acked.trim().parse::<u64>().ok()? >= 5).then_some(())
-    });
+    crate::mqtt::wait_host_acked(&host, 5);
     let refused = host.get_ok("/api/v1/rejections?source=lns");
     assert!(refused[0]["reason"].as_str().unwrap_or_default().contains(STRANGER), "{refused:#}");
 

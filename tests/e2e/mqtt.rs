@@ -129,6 +129,18 @@ fn source(host: &Host) -> Value {
     host.get_ok("/api/v1/stats")["sources"]["mqtt-in"].clone()
 }
 
+/// Wait until the host has written `count` PUBACKs in all
+/// (`meterhub_mqtt_ack_seconds_count`): a message stored but not yet
+/// acknowledged when the host stops is delivered again after the restart.
+pub(crate) fn wait_host_acked(host: &Host, count: u64) {
+    meterhub_testkit::wait_for("the host's acknowledgements", APPLY_DEADLINE, || {
+        let (_, metrics) = meterhub_testkit::http(host.api, "GET", "/metrics", b"");
+        let metrics = String::from_utf8_lossy(&metrics).into_owned();
+        let acked = metrics.lines().find_map(|l| l.strip_prefix("meterhub_mqtt_ack_seconds_count "))?;
+        (acked.trim().parse::<u64>().ok()? >= count).then_some(())
+    });
+}
+
 fn wait_readings(host: &Host, what: &str, readings: u64) -> Value {
     let deadline = std::time::Instant::now() + APPLY_DEADLINE * 3;
     loop {
@@ -176,6 +188,9 @@ fn messages_at_qos1_are_archived_once_and_a_bad_one_is_refused_and_not_delivered
     host.wait_generation(generation + 1);
     publisher.readings(&names, 200..201);
     wait_readings(&host, "the reading after the reload", 201);
+    // 201 readings and the refused message, 101 of them before the start
+    // (the count starts with the host).
+    wait_host_acked(&host, 202);
 
     // Every message was acknowledged: after a restart the broker has nothing
     // to deliver again, and a new message comes through alone.
