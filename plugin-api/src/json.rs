@@ -1,10 +1,53 @@
-//! JSON helpers plugins share.
+//! JSON helpers plugins share: a raw value's type, an object's members.
 
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+/// The JSON type of a raw value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+impl Type {
+    /// The type of `raw`, from its first byte (serde_json has validated it).
+    pub fn of(raw: &RawValue) -> Type {
+        match raw.get().trim_start().as_bytes().first() {
+            Some(b'n') => Type::Null,
+            Some(b't' | b'f') => Type::Bool,
+            Some(b'"') => Type::String,
+            Some(b'[') => Type::Array,
+            Some(b'{') => Type::Object,
+            _ => Type::Number,
+        }
+    }
+
+    /// The type as an error message names it (`a number`, `an object`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Null => "null",
+            Type::Bool => "a boolean",
+            Type::Number => "a number",
+            Type::String => "a string",
+            Type::Array => "an array",
+            Type::Object => "an object",
+        }
+    }
+}
 
 /// The members of the JSON object `object` in input order, values raw and
 /// repeated names kept (serde_json's maps keep only the last), so a plugin
@@ -49,5 +92,21 @@ mod tests {
         assert_eq!(list, want.map(|(k, v)| (k.to_owned(), v.to_owned())));
         let array: &RawValue = serde_json::from_str("[1]").unwrap();
         assert!(members(array).is_err());
+    }
+
+    #[test]
+    fn types_from_the_first_byte() {
+        for (text, ty) in [
+            ("null", Type::Null),
+            (" true", Type::Bool),
+            ("-1.5", Type::Number),
+            ("\"x\"", Type::String),
+            ("[]", Type::Array),
+            ("{}", Type::Object),
+        ] {
+            let raw: &RawValue = serde_json::from_str(text).unwrap();
+            assert_eq!(Type::of(raw), ty, "{text}");
+        }
+        assert_eq!(Type::Object.name(), "an object");
     }
 }

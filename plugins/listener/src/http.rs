@@ -119,7 +119,7 @@ impl HttpSession {
                 return refuse(400, &error, detail, request.body);
             }
         };
-        let (elements, content_type): (Vec<&RawValue>, &str) = match json::type_of(raw) {
+        let (elements, content_type): (Vec<&RawValue>, &str) = match Type::of(raw) {
             Type::Object => (vec![raw], CONTENT_TYPE),
             Type::Array => match serde_json::from_str(raw.get()) {
                 Ok(elements) => (elements, BATCH_CONTENT_TYPE),

@@ -47,39 +47,12 @@ pub fn parse(bytes: &[u8]) -> Result<&RawValue, SyntaxError> {
     serde_json::from_str(text).map_err(|e| SyntaxError::from_serde(&e))
 }
 
-/// The type of a raw JSON value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    /// `null`.
-    Null,
-    /// `true` or `false`.
-    Bool,
-    /// A number.
-    Number,
-    /// A string.
-    String,
-    /// An array.
-    Array,
-    /// An object.
-    Object,
-}
-
-/// The type of `raw`, from its first byte (serde_json has validated it).
-pub fn type_of(raw: &RawValue) -> Type {
-    match raw.get().trim_start().as_bytes().first() {
-        Some(b'n') => Type::Null,
-        Some(b't' | b'f') => Type::Bool,
-        Some(b'"') => Type::String,
-        Some(b'[') => Type::Array,
-        Some(b'{') => Type::Object,
-        _ => Type::Number,
-    }
-}
+pub use meterhub_plugin_api::json::Type;
 
 /// The value of a raw JSON string, escapes resolved; `None` if `raw` is
 /// not a string.
 pub fn string(raw: &RawValue) -> Option<String> {
-    match type_of(raw) {
+    match Type::of(raw) {
         Type::String => serde_json::from_str(raw.get()).ok(),
         _ => None,
     }
@@ -124,7 +97,7 @@ pub fn members<'a, const N: usize>(
     raw: &'a RawValue,
     names: &[&str; N],
 ) -> Result<[Option<&'a RawValue>; N], MemberError> {
-    if type_of(raw) != Type::Object {
+    if Type::of(raw) != Type::Object {
         return Err(MemberError::NotObject(snippet(raw.get())));
     }
     // `raw` is valid JSON and an object, so this cannot fail in practice.

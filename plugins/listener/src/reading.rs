@@ -145,7 +145,7 @@ const MAX_TS_TEXT: usize = 64;
 
 /// Integer milliseconds or RFC 3339 text, within the accepted range.
 fn timestamp(raw: &RawValue, clock: Clock) -> Result<i64, String> {
-    let (ms, shown) = match json::type_of(raw) {
+    let (ms, shown) = match Type::of(raw) {
         Type::Number if raw.get().bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
             let ms: i64 = raw.get().parse().map_err(|_| format!("{} is out of range", snippet(raw.get())))?;
             (ms, format!("{ms} ({})", format_ms(ms)))
@@ -177,7 +177,7 @@ fn timestamp(raw: &RawValue, clock: Clock) -> Result<i64, String> {
 
 /// A JSON number or a decimal string, exact.
 fn decimal(raw: &RawValue) -> Result<meterhub_plugin_api::Decimal, String> {
-    let (text, shown) = match json::type_of(raw) {
+    let (text, shown) = match Type::of(raw) {
         Type::Number => (raw.get().to_owned(), snippet(raw.get())),
         Type::String => {
             let s = json::string(raw).unwrap_or_default();

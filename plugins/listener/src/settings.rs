@@ -74,7 +74,7 @@ impl ListenerSettings {
 /// An integer JSON number within `min..=max`.
 fn integer(name: &str, raw: &RawValue, min: i64, max: i64) -> Result<i64, String> {
     let text = raw.get();
-    let parsed = match json::type_of(raw) {
+    let parsed = match Type::of(raw) {
         Type::Number if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') => text.parse::<i64>().ok(),
         _ => None,
     };

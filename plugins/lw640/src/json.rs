@@ -12,6 +12,8 @@
 
 use serde_json::value::RawValue;
 
+pub use meterhub_plugin_api::json::Type;
+
 use crate::error::{Position, Refusal, snippet};
 
 /// The whole body, for positions.
@@ -58,48 +60,6 @@ impl<'a> Doc<'a> {
         let start = if start <= self.text.len() { start } else { 0 };
         let skipped = raw.get().len() - raw.get().trim_start().len();
         position_of(self.text.as_bytes(), start + skipped)
-    }
-}
-
-/// The JSON type of a raw value, from its first byte (serde_json has
-/// validated it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    /// `null`.
-    Null,
-    /// `true` or `false`.
-    Bool,
-    /// A number.
-    Number,
-    /// A string.
-    String,
-    /// An array.
-    Array,
-    /// An object.
-    Object,
-}
-
-impl Type {
-    fn of(raw: &RawValue) -> Type {
-        match raw.get().trim_start().as_bytes().first() {
-            Some(b'n') => Type::Null,
-            Some(b't' | b'f') => Type::Bool,
-            Some(b'"') => Type::String,
-            Some(b'[') => Type::Array,
-            Some(b'{') => Type::Object,
-            _ => Type::Number,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Type::Null => "null",
-            Type::Bool => "a boolean",
-            Type::Number => "a number",
-            Type::String => "a string",
-            Type::Array => "an array",
-            Type::Object => "an object",
-        }
     }
 }
 
