@@ -36,6 +36,18 @@ impl Type {
         }
     }
 
+    /// The type of a parsed `value`.
+    pub fn of_value(value: &serde_json::Value) -> Type {
+        match value {
+            serde_json::Value::Null => Type::Null,
+            serde_json::Value::Bool(_) => Type::Bool,
+            serde_json::Value::Number(_) => Type::Number,
+            serde_json::Value::String(_) => Type::String,
+            serde_json::Value::Array(_) => Type::Array,
+            serde_json::Value::Object(_) => Type::Object,
+        }
+    }
+
     /// The type as an error message names it (`a number`, `an object`).
     pub fn name(self) -> &'static str {
         match self {
@@ -108,5 +120,6 @@ mod tests {
             assert_eq!(Type::of(raw), ty, "{text}");
         }
         assert_eq!(Type::Object.name(), "an object");
+        assert_eq!(Type::of_value(&serde_json::json!([1])), Type::Array);
     }
 }

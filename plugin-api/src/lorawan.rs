@@ -23,6 +23,11 @@
 //! [`MARGIN`], link quality); the host turns it into module telemetry
 //! without a codec.
 
+/// Whether `text` is an EUI (DevEUI, JoinEUI): 16 hex digits, either case.
+pub fn is_eui(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Content type of the neutral uplink frame a device codec receives.
 pub const NEUTRAL_CONTENT_TYPE: &str = "application/vnd.meterhub.lorawan-uplink";
 

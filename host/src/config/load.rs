@@ -789,7 +789,7 @@ impl Validator<'_> {
             let matches = match (&route.deveui, &route.profile) {
                 (Some(eui), None) => {
                     let text = eui.get_ref();
-                    if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    if !meterhub_plugin_api::lorawan::is_eui(text) {
                         self.error(eui, format!("deveui {text:?} is not 16 hex digits"));
                         continue;
                     }

@@ -10,7 +10,7 @@
 
 use meterhub_plugin_api::{DecodeError, RawFrame};
 
-use crate::settings::is_eui;
+use meterhub_plugin_api::lorawan::is_eui;
 
 /// One uplink.
 #[derive(Debug, Clone, PartialEq)]

@@ -35,20 +35,10 @@ pub struct DeviceSettings {
     pub utc_offset_minutes: Option<i32>,
 }
 
-/// Whether `text` is a DevEUI: 16 hex digits.
-pub fn is_eui(text: &str) -> bool {
-    text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
+use meterhub_plugin_api::lorawan::is_eui;
 
 fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    meterhub_plugin_api::json::Type::of_value(v).name()
 }
 
 /// `v` as an object allowing only `allowed` keys.

@@ -36,14 +36,7 @@ fn first_key(object: &Map<String, Value>) -> Option<&str> {
 
 /// How a JSON value's type is named in messages.
 fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    meterhub_plugin_api::json::Type::of_value(value).name()
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use meterhub_plugin_api::{DecodeError, RawFrame};
 use serde_json::{Map, Value};
 
 use crate::bytes::parse_hex;
-use crate::settings::is_eui;
+use meterhub_plugin_api::lorawan::is_eui;
 
 /// Content type of an IoT Vega Server uplink JSON object.
 pub const VEGA_UPLINK_JSON: &str = "application/vnd.vega.uplink+json";

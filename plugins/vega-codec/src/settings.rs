@@ -63,20 +63,10 @@ pub fn default_channel(unit: &str) -> &'static str {
     }
 }
 
-/// Whether `text` is a DevEUI: 16 hex digits.
-pub fn is_eui(text: &str) -> bool {
-    text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
+use meterhub_plugin_api::lorawan::is_eui;
 
 fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    meterhub_plugin_api::json::Type::of_value(v).name()
 }
 
 fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {

@@ -145,7 +145,7 @@ impl Uplink {
 
 /// A DevEUI or AppEUI in canonical form (16 upper-case hex digits).
 pub fn eui(text: &str) -> Result<String, String> {
-    if text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if meterhub_plugin_api::lorawan::is_eui(text) {
         Ok(text.to_ascii_uppercase())
     } else {
         Err(format!("{text:?} is not 16 hex digits"))

@@ -128,7 +128,7 @@ fn endpoints() -> Value {
 fn inject(shared: &Shared, q: &HashMap<String, String>) -> Result<HttpResponse, String> {
     let eui = |name: &str, default: Option<&str>| -> Result<String, String> {
         let text = q.get(name).map(String::as_str).or(default).ok_or(format!("{name}: missing"))?;
-        match text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        match meterhub_plugin_api::lorawan::is_eui(text) {
             true => Ok(text.to_ascii_uppercase()),
             false => Err(format!("{name}: {text:?} is not 16 hex digits")),
         }
