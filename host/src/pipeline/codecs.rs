@@ -97,21 +97,28 @@ impl Codecs {
         if envelope.event != keys::EVENT_UP {
             return Ok(Decoded { telemetry: vec![link], ..Decoded::default() });
         }
-        let routes = self.routes.get_mut(&frame.source);
-        let route = routes.as_ref().and_then(|r| lorawan::route(&r.routes, &envelope)).cloned();
-        if let Some(r) = route.as_ref().filter(|r| !r.upstream.is_empty()) {
+        let (route, routed) = match self.routes.get_mut(&frame.source) {
+            Some(Routes { default_codec, routes, codecs }) => {
+                let route = lorawan::route(routes, &envelope);
+                let routed = match route {
+                    Some(r) if r.upstream.is_empty() && r.codec != *default_codec => Some(
+                        codecs
+                            .get_mut(&r.codec)
+                            .ok_or_else(|| format!("codec {:?} of the device's route is not loaded", r.codec))?,
+                    ),
+                    _ => None,
+                };
+                (route, routed)
+            }
+            None => (None, None),
+        };
+        if let Some(r) = route.filter(|r| !r.upstream.is_empty()) {
             return Ok(lorawan::merge(lorawan::from_upstream(frame, &envelope, &r.upstream)?, link));
         }
-        let model = route.as_ref().and_then(|r| r.model.as_deref());
-        let neutral = lorawan::neutral(frame, model)?;
-        let routed = match (&route, routes) {
-            (Some(r), Some(routes)) if r.codec != routes.default_codec => routes.codecs.get_mut(&r.codec),
-            _ => None,
-        };
+        let neutral = lorawan::neutral(frame, route.and_then(|r| r.model.as_deref()))?;
         let decoded = match (routed, self.by_source.get_mut(&frame.source)) {
             (Some(slot), _) => slot.decode(&neutral),
-            (None, Some(slot)) if route.is_some() => slot.decode(&neutral),
-            (None, Some(CodecSlot::Unavailable(reason))) => Err(format!(
+            (None, Some(CodecSlot::Unavailable(reason))) if route.is_none() => Err(format!(
                 "device {} (profile {}) has no codec: no device route takes it, and the driver's own codec is \
                  unavailable ({reason}); add a [[drivers.{}.devices]] route",
                 envelope.dev_eui,
