@@ -153,9 +153,11 @@ pub enum LnsEncodingArg {
 }
 
 /// Options of the LoRaWAN network-server emulator (see `meterhub_sim::lns`
-/// for what each behaviour sends and the summary it prints).
+/// for what each behaviour sends and the summary it prints). One of
+/// `--http` and `--mqtt` is needed, except with `--storage` (The Things
+/// Stack with its webhook off: the uplinks only land in its storage).
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("transport").required(true).args(["http", "mqtt"])))]
+#[command(group(clap::ArgGroup::new("transport").args(["http", "mqtt"])))]
 pub struct LnsSim {
     /// The network server whose events are sent.
     #[arg(long, value_enum)]
@@ -226,6 +228,16 @@ pub struct LnsSim {
     /// A progress line on stderr this often, milliseconds (0: none).
     #[arg(long, default_value_t = 10_000)]
     pub progress_ms: u64,
+    /// Serve The Things Stack's Storage Integration API on this address, e.g. 127.0.0.1:7011 (port 0: any);
+    /// tts-v3 only. With it a failed push is counted and the run goes on.
+    #[arg(long, value_name = "ADDR", requires = "storage_key")]
+    pub storage: Option<String>,
+    /// The API key the storage API requires (Authorization: Bearer KEY).
+    #[arg(long, value_name = "KEY", requires = "storage")]
+    pub storage_key: Option<String>,
+    /// After the run ends by itself, keep serving the storage API until SIGINT/SIGTERM.
+    #[arg(long, requires = "storage")]
+    pub hold: bool,
 }
 
 /// Run the LNS emulator until its rounds or count are done (or SIGINT/SIGTERM).
@@ -243,10 +255,19 @@ pub fn run_lns(sim: &LnsSim) -> ExitCode {
             username: sim.mqtt_username.clone(),
             password: sim.mqtt_password.clone(),
         },
+        (None, None) if sim.storage.is_some() => lns::Target::Off,
         (None, None) => {
-            eprintln!("lns-sim: give --http URL or --mqtt URL");
+            eprintln!("lns-sim: give --http URL or --mqtt URL (or --storage ADDR with --server tts-v3)");
             return ExitCode::FAILURE;
         }
+    };
+    let storage = match (&sim.storage, &sim.storage_key) {
+        (Some(listen), Some(key)) => Some(lns::StorageOptions { listen: listen.clone(), key: key.clone() }),
+        (Some(_), None) => {
+            eprintln!("lns-sim: option --storage-key: required with --storage (the API key the storage API takes)");
+            return ExitCode::FAILURE;
+        }
+        (None, _) => None,
     };
     lns::run(lns::Options {
         server: match sim.server {
@@ -272,6 +293,8 @@ pub fn run_lns(sim: &LnsSim) -> ExitCode {
         seed: sim.seed,
         connect_timeout_ms: sim.connect_timeout_ms,
         progress_ms: sim.progress_ms,
+        storage,
+        hold: sim.hold,
         ..lns::Options::default()
     })
 }

@@ -1,5 +1,5 @@
 //! Why the simulator could not run or stopped: each message names what
-//! and where (the option, the URL, the broker).
+//! and where (the option, the URL, the broker, the storage address).
 
 /// A failure of the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,23 @@ pub enum LnsError {
         published: u64,
         /// The error.
         error: String,
+    },
+    /// The storage API could not listen on its address.
+    #[error("storage API (--storage {address}): cannot listen: {error}")]
+    StorageListen {
+        /// The address given.
+        address: String,
+        /// What the system said.
+        error: String,
+    },
+    /// An uplink the storage could not file (a body it cannot read: a
+    /// fault of the simulator itself).
+    #[error("storage: cannot file uplink {body:?}: {problem}")]
+    StorageBody {
+        /// The start of the body.
+        body: String,
+        /// What is wrong.
+        problem: String,
     },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]

@@ -9,6 +9,14 @@
 //! keep-alive, one request at a time), so a device's events arrive in
 //! order. A connection that cannot be made within the connect timeout
 //! stops the run with an error naming the URL.
+//!
+//! Except when undeliverable pushes are dropped (a simulator with The
+//! Things Stack's storage, [`Delivery::Drop`]): then no connection is
+//! made up front, and a push that cannot connect (one attempt within the
+//! connect timeout) or gets no answer within it is counted as failed and
+//! the run goes on, as The Things Stack drops a webhook it cannot
+//! deliver; the next push connects again, so pushes work once the
+//! receiver is up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +40,17 @@ use super::topics;
 
 /// Events queued per connection before the generator waits.
 const QUEUE: usize = 256;
+
+/// What a push that cannot be delivered does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stops the run when no connection can be made within the connect
+    /// timeout (the receiver is what is tested).
+    Required,
+    /// Is counted as failed, and the run goes on (The Things Stack with
+    /// its storage: the uplink is kept there anyway).
+    Drop,
+}
 
 /// Where and how to post.
 #[derive(Debug, Clone)]
@@ -104,23 +123,25 @@ impl Endpoint {
 
 type Connection = SendRequest<Full<Bytes>>;
 
+/// One attempt at a connection.
+async fn attempt(endpoint: &Endpoint) -> std::io::Result<Connection> {
+    let stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _closed = connection.await;
+    });
+    Ok(sender)
+}
+
 /// Open a connection, trying again until `timeout` has passed.
 async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Connection, LnsError> {
     let started = Instant::now();
     let deadline = started + timeout;
     let mut pause = Duration::from_millis(50);
     loop {
-        let attempt = async {
-            let stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
-            stream.set_nodelay(true)?;
-            let (sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
-            tokio::spawn(async move {
-                let _closed = connection.await;
-            });
-            Ok::<_, std::io::Error>(sender)
-        };
-        let error = match tokio::time::timeout_at(deadline, attempt).await {
+        let error = match tokio::time::timeout_at(deadline, attempt(endpoint)).await {
             Ok(Ok(sender)) => return Ok(sender),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
@@ -138,16 +159,26 @@ async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Connection, L
     }
 }
 
-/// One connection's worker: posts its queue's events in order.
+/// Post `request` and read the answer: its status and body (empty when
+/// it cannot be read); `None` when the connection broke first.
+async fn exchange(connection: &mut Connection, request: Request<Full<Bytes>>) -> Option<(u16, Bytes)> {
+    let response = connection.send_request(request).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default()))
+}
+
+/// One connection's worker: posts its queue's events in order, over
+/// `first` to begin with if given.
 async fn worker(
     endpoint: Arc<Endpoint>,
     server: Server,
-    first: Connection,
+    first: Option<Connection>,
     mut queue: mpsc::Receiver<Outgoing>,
     stats: Arc<Stats>,
     timeout: Duration,
+    delivery: Delivery,
 ) -> Result<(), LnsError> {
-    let mut open = Some(first);
+    let mut open = first;
     while let Some(event) = queue.recv().await {
         let reusable = match open.as_mut() {
             Some(c) => c.ready().await.is_ok(),
@@ -155,6 +186,13 @@ async fn worker(
         };
         let mut connection = match open.take() {
             Some(c) if reusable => c,
+            _ if delivery == Delivery::Drop => match tokio::time::timeout(timeout, attempt(&endpoint)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(_)) | Err(_) => {
+                    stats.failed();
+                    continue;
+                }
+            },
             _ => connect(&endpoint, timeout).await?,
         };
         let mut request = Request::post(endpoint.target(server, event.event))
@@ -167,14 +205,16 @@ async fn worker(
             stats.failed();
             continue;
         };
-        match connection.send_request(request).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let answer = match delivery {
+            Delivery::Required => exchange(&mut connection, request).await,
+            Delivery::Drop => tokio::time::timeout(timeout, exchange(&mut connection, request)).await.ok().flatten(),
+        };
+        match answer {
+            Some((status, body)) => {
                 stats.answered(event.kind, status, &body);
                 open = Some(connection);
             }
-            Err(_) => stats.failed(),
+            None => stats.failed(),
         }
     }
     Ok(())
@@ -190,18 +230,23 @@ pub struct HttpSender {
 
 impl HttpSender {
     /// Open `connections` connections to `endpoint` (each within
-    /// `timeout`) and start their workers.
+    /// `timeout`; none up front with [`Delivery::Drop`]) and start their
+    /// workers.
     pub async fn start(
         endpoint: Endpoint,
         server: Server,
         connections: usize,
         stats: Arc<Stats>,
         timeout: Duration,
+        delivery: Delivery,
     ) -> Result<HttpSender, LnsError> {
         let endpoint = Arc::new(endpoint);
         let mut sender = HttpSender { url: endpoint.url.clone(), queues: Vec::new(), workers: Vec::new() };
         for _ in 0..connections.max(1) {
-            let first = connect(&endpoint, timeout).await?;
+            let first = match delivery {
+                Delivery::Required => Some(connect(&endpoint, timeout).await?),
+                Delivery::Drop => None,
+            };
             let (queue, receiver) = mpsc::channel(QUEUE);
             sender.queues.push(queue);
             sender.workers.push(tokio::spawn(worker(
@@ -211,6 +256,7 @@ impl HttpSender {
                 receiver,
                 stats.clone(),
                 timeout,
+                delivery,
             )));
         }
         Ok(sender)

@@ -85,6 +85,21 @@ pub enum Target {
         /// The broker password.
         password: Option<String>,
     },
+    /// Pushed nowhere (the integration's webhook is off): the uplinks
+    /// only land in The Things Stack's storage ([`Options::storage`],
+    /// which this needs).
+    Off,
+}
+
+/// The Things Stack's Storage Integration, emulated: every uplink kept
+/// and served over HTTP on `listen` (see [`super::storage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// Where its API listens, `host:port` (port 0: any free port; the
+    /// bound address is what [`super::Lns::bind_storage`] gives).
+    pub listen: String,
+    /// The API key every request must carry as `Authorization: Bearer {key}`.
+    pub key: String,
 }
 
 /// Options of the simulator.
@@ -134,6 +149,13 @@ pub struct Options {
     pub connect_timeout_ms: u64,
     /// A progress line on stderr this often, ms (0: none).
     pub progress_ms: u64,
+    /// The Things Stack's Storage Integration (`--storage`, `--storage-key`);
+    /// with it a push that fails is counted and the run goes on.
+    pub storage: Option<StorageOptions>,
+    /// After a run that ended by itself, keep serving the storage API
+    /// until SIGINT/SIGTERM (`--hold`; used by [`super::run`], a library
+    /// caller holds its [`super::StorageApi`] itself). Needs `storage`.
+    pub hold: bool,
 }
 
 impl Default for Options {
@@ -162,6 +184,8 @@ impl Default for Options {
             tenant: "ttn".to_owned(),
             connect_timeout_ms: 5000,
             progress_ms: 0,
+            storage: None,
+            hold: false,
         }
     }
 }
@@ -174,6 +198,11 @@ fn is_tts_id(id: &str) -> bool {
         && !id.starts_with('-')
         && !id.ends_with('-')
         && !id.contains("--")
+}
+
+/// Whether `address` is `host:port` with a port number (`[::1]:0` too).
+fn has_port(address: &str) -> bool {
+    address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 impl Options {
@@ -209,7 +238,32 @@ impl Options {
                 return fail("tenant", format!("{:?} is not a The Things Stack id (2-36 of a-z, 0-9, -)", self.tenant));
             }
         }
+        if let Some(storage) = &self.storage {
+            if self.server != Server::TtsV3 {
+                return fail(
+                    "--storage",
+                    format!(
+                        "only The Things Stack keeps uplinks (its Storage Integration); {} keeps no uplink history",
+                        self.server.name()
+                    ),
+                );
+            }
+            if !has_port(&storage.listen) {
+                return fail("--storage", format!("{:?} is not an address host:port", storage.listen));
+            }
+            if storage.key.is_empty() {
+                return fail("--storage-key", "is empty (the API key the storage API requires)".into());
+            }
+            if storage.key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return fail("--storage-key", "has a space or a control character (an API key has none)".into());
+            }
+        } else if self.hold {
+            return fail("--hold", "keeps serving the storage API: needs --storage".into());
+        }
         match &self.target {
+            Target::Off if self.storage.is_none() => {
+                return fail("--http", "nowhere to send: give --http URL or --mqtt URL (or --storage ADDR)".into());
+            }
             Target::Http { connections, .. } if *connections == 0 => {
                 return fail("--connections", "must be at least 1".into());
             }

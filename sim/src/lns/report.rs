@@ -1,7 +1,9 @@
 //! What the simulator did: events sent by kind, HTTP answers by status,
 //! MQTT publishes the broker acknowledged, and what was not as expected
-//! (an event refused or lost, a fault accepted). [`Stats`] counts while it
-//! runs (shared by the transports' tasks); [`Summary`] is the final
+//! (an event refused or lost, a fault accepted); with The Things Stack's
+//! storage, the uplinks stored, its API's answers by status and the
+//! messages they served. [`Stats`] counts while it runs (shared by the
+//! transports' tasks and the storage API); [`Summary`] is the final
 //! account, printed as one JSON line.
 
 use std::collections::BTreeMap;
@@ -65,9 +67,9 @@ pub struct Summary {
     pub server: String,
     /// `json` or `protobuf`.
     pub encoding: String,
-    /// `http` or `mqtt`.
+    /// `http`, `mqtt`, or `none` (pushed nowhere: storage only).
     pub transport: String,
-    /// The URL or the broker.
+    /// The URL or the broker (empty when pushed nowhere).
     pub target: String,
     /// Devices simulated.
     pub devices: u32,
@@ -95,6 +97,19 @@ pub struct Summary {
     /// MQTT: publishes the broker acknowledged (PUBACK).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mqtt_acknowledged: Option<u64>,
+    /// Storage (`--storage`): the base URL of its API, the bound address
+    /// in it (`http://127.0.0.1:41234/api/v3`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage_url: Option<String>,
+    /// Storage: uplinks stored.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage_stored: Option<u64>,
+    /// Storage: its API's answers, by status code.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage_status: Option<BTreeMap<String, u64>>,
+    /// Storage: messages its API's answers carried.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage_served: Option<u64>,
     /// Not as expected: an event other than a fault refused (not 2xx),
     /// lost (no answer) or not acknowledged by the broker, or a fault
     /// accepted (2xx). 0 when everything went as it should.
@@ -141,6 +156,8 @@ pub struct Head {
     pub first_uplink_ms: Option<i64>,
     /// See [`Summary::last_uplink_ms`].
     pub last_uplink_ms: Option<i64>,
+    /// See [`Summary::storage_url`]; `None` without storage.
+    pub storage_url: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +165,12 @@ struct HttpCounts {
     statuses: BTreeMap<u16, u64>,
     failed: u64,
     refusals: BTreeMap<u16, String>,
+}
+
+#[derive(Debug, Default)]
+struct StorageCounts {
+    statuses: BTreeMap<u16, u64>,
+    served: u64,
 }
 
 /// The counters while running.
@@ -159,6 +182,8 @@ pub struct Stats {
     mqtt_published: AtomicU64,
     mqtt_acknowledged: AtomicU64,
     unexpected: AtomicU64,
+    stored: AtomicU64,
+    storage: Mutex<StorageCounts>,
 }
 
 impl Default for Stats {
@@ -170,6 +195,8 @@ impl Default for Stats {
             mqtt_published: AtomicU64::new(0),
             mqtt_acknowledged: AtomicU64::new(0),
             unexpected: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            storage: Mutex::default(),
         }
     }
 }
@@ -181,6 +208,10 @@ fn slot(kind: Kind) -> usize {
 impl Stats {
     fn http(&self) -> std::sync::MutexGuard<'_, HttpCounts> {
         self.http.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn storage(&self) -> std::sync::MutexGuard<'_, StorageCounts> {
+        self.storage.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An event of `kind` was handed to the transport.
@@ -209,6 +240,12 @@ impl Stats {
         self.http().failed += 1;
     }
 
+    /// HTTP answers so far, by status, and requests without an answer.
+    pub fn http_counts(&self) -> (BTreeMap<u16, u64>, u64) {
+        let http = self.http();
+        (http.statuses.clone(), http.failed)
+    }
+
     /// A message was published.
     pub fn published(&self) {
         self.mqtt_published.fetch_add(1, Ordering::Relaxed);
@@ -229,6 +266,25 @@ impl Stats {
         self.unexpected.fetch_add(count, Ordering::Relaxed);
     }
 
+    /// An uplink was stored.
+    pub fn stored(&self) {
+        self.stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The storage API answered `status`, with `messages` messages.
+    pub fn storage_answered(&self, status: u16, messages: u64) {
+        let mut storage = self.storage();
+        *storage.statuses.entry(status).or_default() += 1;
+        storage.served += messages;
+    }
+
+    /// Uplinks stored so far, storage API requests answered so far and
+    /// the messages they served.
+    pub fn storage_counts(&self) -> (u64, u64, u64) {
+        let storage = self.storage();
+        (self.stored.load(Ordering::Relaxed), storage.statuses.values().sum(), storage.served)
+    }
+
     /// Events sent so far, by kind.
     pub fn sent_counts(&self) -> Sent {
         let get = |kind| self.sent[slot(kind)].load(Ordering::Relaxed);
@@ -243,19 +299,29 @@ impl Stats {
         }
     }
 
-    /// A progress line: events by kind and what became of them.
-    pub fn progress(&self, transport_is_http: bool) -> String {
+    /// A progress line: events by kind and what became of them over
+    /// `transport` (`http`, `mqtt`, `none`), and the storage's counts
+    /// when `storage` is on.
+    pub fn progress(&self, transport: &str, storage: bool) -> String {
         let sent = self.sent_counts();
         let kinds: Vec<String> =
             Kind::ALL.iter().filter(|k| sent.get(**k) > 0).map(|k| format!("{} {}", k.name(), sent.get(*k))).collect();
-        let outcome = if transport_is_http {
-            let http = self.http();
-            let statuses: Vec<String> = http.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
-            format!("HTTP {}; {} without answer", statuses.join(", "), http.failed)
-        } else {
-            let (published, acknowledged) = self.mqtt();
-            format!("MQTT {published} published, {acknowledged} acknowledged")
+        let mut outcome = match transport {
+            "http" => {
+                let http = self.http();
+                let statuses: Vec<String> = http.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+                format!("HTTP {}; {} without answer", statuses.join(", "), http.failed)
+            }
+            "mqtt" => {
+                let (published, acknowledged) = self.mqtt();
+                format!("MQTT {published} published, {acknowledged} acknowledged")
+            }
+            _ => "pushed nowhere".to_owned(),
         };
+        if storage {
+            let (stored, requests, served) = self.storage_counts();
+            outcome.push_str(&format!("; storage {stored} stored, {requests} requests served {served} messages"));
+        }
         format!(
             "lns-sim: {} events ({}); {outcome}; {} unexpected",
             sent.total(),
@@ -270,8 +336,11 @@ impl Stats {
         let elapsed = self.started.elapsed();
         let events = sent.total();
         let is_http = head.transport == "http";
+        let is_mqtt = head.transport == "mqtt";
+        let has_storage = head.storage_url.is_some();
         let (published, acknowledged) = self.mqtt();
         let http = self.http();
+        let storage = self.storage();
         Summary {
             lns_sim: head.lns_sim.to_owned(),
             server: head.server.to_owned(),
@@ -286,8 +355,12 @@ impl Stats {
             http_status: is_http.then(|| http.statuses.iter().map(|(s, n)| (s.to_string(), *n)).collect()),
             http_failed: is_http.then_some(http.failed),
             refusals: is_http.then(|| http.refusals.iter().map(|(s, b)| (s.to_string(), b.clone())).collect()),
-            mqtt_published: (!is_http).then_some(published),
-            mqtt_acknowledged: (!is_http).then_some(acknowledged),
+            mqtt_published: is_mqtt.then_some(published),
+            mqtt_acknowledged: is_mqtt.then_some(acknowledged),
+            storage_url: head.storage_url,
+            storage_stored: has_storage.then(|| self.stored.load(Ordering::Relaxed)),
+            storage_status: has_storage.then(|| storage.statuses.iter().map(|(s, n)| (s.to_string(), *n)).collect()),
+            storage_served: has_storage.then_some(storage.served),
             unexpected: self.unexpected.load(Ordering::Relaxed),
             profile: head.profile,
             first_uplink_ms: head.first_uplink_ms,

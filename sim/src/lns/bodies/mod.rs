@@ -182,7 +182,7 @@ impl Network {
             gateways,
             topic_prefix: match &options.target {
                 Target::Mqtt { topic_prefix, .. } => topic_prefix.clone(),
-                Target::Http { .. } => None,
+                Target::Http { .. } | Target::Off => None,
             },
         }
     }

@@ -1,11 +1,13 @@
 //! Unit tests of the LNS simulator: the bodies read the way meterhub's
 //! lw640 driver reads them ([`bodies`]), times and ids ([`clock`]), the
-//! behaviours and their counts ([`traffic`]), and both transports against
+//! behaviours and their counts ([`traffic`]), both transports against
 //! a small HTTP receiver and a small MQTT broker in the test
-//! ([`transport`]).
+//! ([`transport`]), and The Things Stack's storage API over loopback
+//! ([`storage`]).
 
 mod bodies;
 mod clock;
+mod storage;
 mod traffic;
 mod transport;
 
