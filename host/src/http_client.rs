@@ -1,6 +1,7 @@
-//! The site's one outbound HTTP(S) connection to its center (so it passes
-//! firewalls and NAT), kept open between requests and opened again after
-//! any failure.
+//! One outbound HTTP(S) connection the host keeps to a server, open
+//! between requests and opened again after any failure: a site's link to
+//! its center (one connection, so it passes firewalls and NAT) and a
+//! driver's fetch session to its upstream API.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use tokio::net::TcpStream;
 
 /// How long connecting (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest answer read from a center.
+/// The largest answer read, unless [`Client::with_max_answer`] says.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// Where the center is.
@@ -25,9 +26,10 @@ struct Endpoint {
     authority: String,
 }
 
-/// A connection to a center's API.
+/// A connection to a server's API.
 pub struct Client {
     endpoint: Result<Endpoint, String>,
+    max_answer_bytes: usize,
     tls: Option<Result<tokio_rustls::TlsConnector, String>>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
@@ -35,11 +37,11 @@ pub struct Client {
 /// Why a request got no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
-    /// The center cannot be reached, or the connection broke: try again.
+    /// The server cannot be reached, or the connection broke: try again.
     #[error("{0}")]
     Unreachable(String),
-    /// The center's certificate is not trusted, or TLS cannot be set up: an
-    /// operator must act (a `ca_file`, the center's certificate).
+    /// The server's certificate is not trusted, or TLS cannot be set up: an
+    /// operator must act (a `ca_file`, the server's certificate).
     #[error("{0}")]
     Tls(String),
 }
@@ -48,13 +50,16 @@ pub enum ClientError {
 pub struct Answered {
     /// The HTTP status.
     pub status: StatusCode,
+    /// Its `Content-Type`, empty when it gave none.
+    pub content_type: String,
     /// The body.
     pub body: Bytes,
 }
 
 impl Client {
-    /// A client of the center at `url` (`http://host:port` or
-    /// `https://host:port`), trusting `ca_file` for HTTPS.
+    /// A client of the server at `url` (`http://host:port` or
+    /// `https://host:port`; a path is ignored: requests name theirs),
+    /// trusting `ca_file` for HTTPS.
     pub fn new(url: &str, ca_file: Option<&std::path::Path>) -> Client {
         let endpoint = parse(url);
         let tls = match &endpoint {
@@ -64,7 +69,13 @@ impl Client {
             ),
             _ => None,
         };
-        Client { endpoint, tls, sender: None }
+        Client { endpoint, max_answer_bytes: MAX_ANSWER_BYTES, tls, sender: None }
+    }
+
+    /// Take answers of up to `bytes` (1 MiB by default).
+    pub fn with_max_answer(mut self, bytes: usize) -> Client {
+        self.max_answer_bytes = bytes;
+        self
     }
 
     /// Forget the connection.
@@ -121,12 +132,18 @@ impl Client {
             .await
             .map_err(|e| broke(format!("{} did not answer: {e}", endpoint.authority)))?;
         let status = response.status();
-        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+        let content_type = response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = http_body_util::Limited::new(response.into_body(), self.max_answer_bytes)
             .collect()
             .await
             .map_err(|e| broke(format!("the answer of {} could not be read: {e}", endpoint.authority)))?
             .to_bytes();
-        Ok(Answered { status, body })
+        Ok(Answered { status, content_type, body })
     }
 
     async fn connect(&self, endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, ClientError> {
@@ -151,9 +168,9 @@ impl Client {
                         unreachable(format!("TLS with {at} did not complete within {} s", CONNECT_TIMEOUT.as_secs()))
                     })?
                     .map_err(|e| match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                        // The center's certificate: retrying will not help.
+                        // The server's certificate: retrying will not help.
                         Some(rustls::Error::InvalidCertificate(_)) | Some(rustls::Error::NoCertificatesPresented) => {
-                            ClientError::Tls(format!("TLS with {at} refused the center's certificate: {e}"))
+                            ClientError::Tls(format!("TLS with {at} refused the server's certificate: {e}"))
                         }
                         _ => unreachable(format!("TLS with {at} failed: {e}")),
                     })?;

@@ -30,6 +30,7 @@ pub mod auth;
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod http_client;
 pub mod lifecycle;
 pub mod memory;
 pub mod open_files;

@@ -39,6 +39,16 @@ pub struct Message {
     pub payload: Vec<u8>,
 }
 
+/// The answer to a [`Fetch`]: the upstream's response, or why there is
+/// none (unreachable, no answer in time, too large, TLS refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetched {
+    /// The id of the [`Fetch`].
+    pub id: u32,
+    /// The response, whatever its status, or why there is none.
+    pub response: Result<HttpResponse, String>,
+}
+
 /// A frame reached stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Committed {
@@ -80,6 +90,8 @@ pub enum Event {
     Committed(Committed),
     /// A frame could not be committed.
     CommitFailed(CommitFailed),
+    /// The answer to a [`Fetch`] of this session.
+    Fetched(Fetched),
     /// Timer `id` fired.
     Timer(u32),
     /// The peer went away; actions returned for it are ignored.
@@ -126,6 +138,25 @@ pub struct Commit {
     pub frame: FrameOut,
 }
 
+/// A request the host makes for the driver to the upstream API configured
+/// for the instance (`[drivers.<id>.fetch]`); the host answers with
+/// [`Event::Fetched`] carrying the same id. Only the instance's fetch
+/// session (transport [`Transport::Fetch`]) may fetch; elsewhere the
+/// answer is an error. The host adds the configured authentication (the
+/// driver never sees the secret), confines the request to the configured
+/// URL (the request's `target` is appended to its path) and bounds the
+/// time and the answer's size.
+///
+/// [`Transport::Fetch`]: crate::Transport::Fetch
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetch {
+    /// Chosen by the driver, unique among its fetches in flight.
+    pub id: u32,
+    /// The request: method, target (path and query, starting with `/`),
+    /// headers, body.
+    pub request: HttpRequest,
+}
+
 /// What the host must do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
@@ -142,6 +173,8 @@ pub enum Action {
         /// The refused input (the host keeps a bounded prefix).
         input: Vec<u8>,
     },
+    /// Make an HTTP request to the configured upstream API.
+    Fetch(Fetch),
     /// Start (or restart) timer `id`, firing once after `after_ms`.
     SetTimer {
         /// Timer identity within the session.

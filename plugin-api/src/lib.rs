@@ -41,8 +41,8 @@ pub mod testing;
 pub mod wasm;
 
 pub use driver::{
-    Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, META_RESUME_KEY,
-    META_RESUME_MARK, META_RESUME_MARK_PREFIX, Message, SETTINGS_RESUME,
+    Action, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse,
+    META_RESUME_KEY, META_RESUME_MARK, META_RESUME_MARK_PREFIX, Message, SETTINGS_RESUME,
 };
 pub use model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 pub use plugin::{Identified, Identity, Plugin, PluginInfo, Role, Roles};

@@ -88,6 +88,10 @@ pub enum Transport {
     Websocket,
     /// A message from an MQTT broker the host subscribed to.
     Mqtt,
+    /// The instance's fetch session: HTTP requests the host makes for the
+    /// driver to the upstream API configured in `[drivers.<id>.fetch]`
+    /// (e.g. a network server's history, for back-fill).
+    Fetch,
 }
 
 impl Transport {
@@ -98,6 +102,7 @@ impl Transport {
             Transport::Http => "http",
             Transport::Websocket => "websocket",
             Transport::Mqtt => "mqtt",
+            Transport::Fetch => "fetch",
         }
     }
 }

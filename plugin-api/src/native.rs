@@ -42,7 +42,9 @@ use abi_stable::{
     std_types::{RBox, ROption, RResult, RStr, RString, RVec, Tuple2},
 };
 
-use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, Message};
+use crate::driver::{
+    Action, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse, Message,
+};
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, PluginInfo, Role};
 use crate::sink::SinkRecord;
@@ -118,6 +120,7 @@ pub enum FfiTransport {
     Http,
     Websocket,
     Mqtt,
+    Fetch,
 }
 
 #[repr(C)]
@@ -199,6 +202,7 @@ pub enum FfiEvent {
     Message { topic: RString, payload: RVec<u8> },
     Committed { token: u64, seq: u64 },
     CommitFailed { token: u64, reason: RString },
+    Fetched { id: u32, response: RResult<FfiHttpResponse, RString> },
     Timer(u32),
     Closed,
 }
@@ -210,6 +214,7 @@ pub enum FfiAction {
     Respond(FfiHttpResponse),
     Commit { token: u64, frame: FfiFrameOut },
     Reject { reason: RString, input: RVec<u8> },
+    Fetch { id: u32, request: FfiHttpRequest },
     SetTimer { id: u32, after_ms: u32 },
     Close(RString),
 }
@@ -287,6 +292,7 @@ impl From<Transport> for FfiTransport {
             Transport::Http => FfiTransport::Http,
             Transport::Websocket => FfiTransport::Websocket,
             Transport::Mqtt => FfiTransport::Mqtt,
+            Transport::Fetch => FfiTransport::Fetch,
         }
     }
 }
@@ -298,6 +304,7 @@ impl From<FfiTransport> for Transport {
             FfiTransport::Http => Transport::Http,
             FfiTransport::Websocket => Transport::Websocket,
             FfiTransport::Mqtt => Transport::Mqtt,
+            FfiTransport::Fetch => Transport::Fetch,
         }
     }
 }
@@ -410,20 +417,56 @@ impl TryFrom<FfiDecoded> for Decoded {
     }
 }
 
+impl From<HttpRequest> for FfiHttpRequest {
+    fn from(r: HttpRequest) -> Self {
+        FfiHttpRequest {
+            method: r.method.into(),
+            target: r.target.into(),
+            headers: meta_to_ffi(r.headers),
+            body: r.body.into(),
+        }
+    }
+}
+
+impl From<FfiHttpRequest> for HttpRequest {
+    fn from(r: FfiHttpRequest) -> Self {
+        HttpRequest {
+            method: r.method.into(),
+            target: r.target.into(),
+            headers: meta_from_ffi(r.headers),
+            body: r.body.into(),
+        }
+    }
+}
+
+impl From<HttpResponse> for FfiHttpResponse {
+    fn from(r: HttpResponse) -> Self {
+        FfiHttpResponse { status: r.status, content_type: r.content_type.into(), body: r.body.into() }
+    }
+}
+
+impl From<FfiHttpResponse> for HttpResponse {
+    fn from(r: FfiHttpResponse) -> Self {
+        HttpResponse { status: r.status, content_type: r.content_type.into(), body: r.body.into() }
+    }
+}
+
 impl From<Event> for FfiEvent {
     fn from(e: Event) -> Self {
         match e {
             Event::Opened { transport, peer } => FfiEvent::Opened { transport: transport.into(), peer: peer.into() },
             Event::Data(bytes) => FfiEvent::Data(bytes.into()),
-            Event::Request(r) => FfiEvent::Request(FfiHttpRequest {
-                method: r.method.into(),
-                target: r.target.into(),
-                headers: meta_to_ffi(r.headers),
-                body: r.body.into(),
-            }),
+            Event::Request(r) => FfiEvent::Request(r.into()),
             Event::Message(m) => FfiEvent::Message { topic: m.topic.into(), payload: m.payload.into() },
             Event::Committed(c) => FfiEvent::Committed { token: c.token, seq: c.seq },
             Event::CommitFailed(c) => FfiEvent::CommitFailed { token: c.token, reason: c.reason.into() },
+            Event::Fetched(f) => FfiEvent::Fetched {
+                id: f.id,
+                response: match f.response {
+                    Ok(r) => RResult::ROk(r.into()),
+                    Err(e) => RResult::RErr(e.into()),
+                },
+            },
             Event::Timer(id) => FfiEvent::Timer(id),
             Event::Closed => FfiEvent::Closed,
         }
@@ -435,18 +478,16 @@ impl From<FfiEvent> for Event {
         match e {
             FfiEvent::Opened { transport, peer } => Event::Opened { transport: transport.into(), peer: peer.into() },
             FfiEvent::Data(bytes) => Event::Data(bytes.into()),
-            FfiEvent::Request(r) => Event::Request(HttpRequest {
-                method: r.method.into(),
-                target: r.target.into(),
-                headers: meta_from_ffi(r.headers),
-                body: r.body.into(),
-            }),
+            FfiEvent::Request(r) => Event::Request(r.into()),
             FfiEvent::Message { topic, payload } => {
                 Event::Message(Message { topic: topic.into(), payload: payload.into() })
             }
             FfiEvent::Committed { token, seq } => Event::Committed(Committed { token, seq }),
             FfiEvent::CommitFailed { token, reason } => {
                 Event::CommitFailed(CommitFailed { token, reason: reason.into() })
+            }
+            FfiEvent::Fetched { id, response } => {
+                Event::Fetched(Fetched { id, response: response.into_result().map(Into::into).map_err(Into::into) })
             }
             FfiEvent::Timer(id) => Event::Timer(id),
             FfiEvent::Closed => Event::Closed,
@@ -458,11 +499,7 @@ impl From<Action> for FfiAction {
     fn from(a: Action) -> Self {
         match a {
             Action::Send(bytes) => FfiAction::Send(bytes.into()),
-            Action::Respond(r) => FfiAction::Respond(FfiHttpResponse {
-                status: r.status,
-                content_type: r.content_type.into(),
-                body: r.body.into(),
-            }),
+            Action::Respond(r) => FfiAction::Respond(r.into()),
             Action::Commit(c) => FfiAction::Commit {
                 token: c.token,
                 frame: FfiFrameOut {
@@ -472,6 +509,7 @@ impl From<Action> for FfiAction {
                 },
             },
             Action::Reject { reason, input } => FfiAction::Reject { reason: reason.into(), input: input.into() },
+            Action::Fetch(f) => FfiAction::Fetch { id: f.id, request: f.request.into() },
             Action::SetTimer { id, after_ms } => FfiAction::SetTimer { id, after_ms },
             Action::Close(reason) => FfiAction::Close(reason.into()),
         }
@@ -482,11 +520,7 @@ impl From<FfiAction> for Action {
     fn from(a: FfiAction) -> Self {
         match a {
             FfiAction::Send(bytes) => Action::Send(bytes.into()),
-            FfiAction::Respond(r) => Action::Respond(HttpResponse {
-                status: r.status,
-                content_type: r.content_type.into(),
-                body: r.body.into(),
-            }),
+            FfiAction::Respond(r) => Action::Respond(r.into()),
             FfiAction::Commit { token, frame } => Action::Commit(Commit {
                 token,
                 frame: FrameOut {
@@ -496,6 +530,7 @@ impl From<FfiAction> for Action {
                 },
             }),
             FfiAction::Reject { reason, input } => Action::Reject { reason: reason.into(), input: input.into() },
+            FfiAction::Fetch { id, request } => Action::Fetch(Fetch { id, request: request.into() }),
             FfiAction::SetTimer { id, after_ms } => Action::SetTimer { id, after_ms },
             FfiAction::Close(reason) => Action::Close(reason.into()),
         }

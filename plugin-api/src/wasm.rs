@@ -5,7 +5,9 @@
 
 use std::sync::Mutex;
 
-use crate::driver::{Action, Commit, CommitFailed, Committed, Event, FrameOut, HttpRequest, HttpResponse, Message};
+use crate::driver::{
+    Action, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse, Message,
+};
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, Role};
 use crate::sink::{ArchivedReading, DeltaKey, DeltaPeriod, DeltaRecord, RegistryEntry, SinkRecord, SqlValue};
@@ -154,6 +156,7 @@ fn transport_from_wit(t: wt::Transport) -> Transport {
         wt::Transport::Http => Transport::Http,
         wt::Transport::Websocket => Transport::Websocket,
         wt::Transport::Mqtt => Transport::Mqtt,
+        wt::Transport::Fetch => Transport::Fetch,
     }
 }
 
@@ -233,6 +236,10 @@ fn event_from_wit(e: wd::Event) -> Event {
         wd::Event::Message(m) => Event::Message(Message { topic: m.topic, payload: m.payload }),
         wd::Event::Committed(c) => Event::Committed(Committed { token: c.token, seq: c.seq }),
         wd::Event::CommitFailed(c) => Event::CommitFailed(CommitFailed { token: c.token, reason: c.reason }),
+        wd::Event::Fetched(f) => Event::Fetched(Fetched {
+            id: f.id,
+            response: f.response.map(|r| HttpResponse { status: r.status, content_type: r.content_type, body: r.body }),
+        }),
         wd::Event::Timer(id) => Event::Timer(id),
         wd::Event::Closed => Event::Closed,
     }
@@ -248,6 +255,9 @@ fn action_to_wit(a: Action) -> wd::Action {
             wd::Action::Commit(wd::Commit { token, frame: wd::FrameOut { content_type, meta, payload } })
         }
         Action::Reject { reason, input } => wd::Action::Reject(wd::Rejection { reason, input }),
+        Action::Fetch(Fetch { id, request: HttpRequest { method, target, headers, body } }) => {
+            wd::Action::Fetch(wd::Fetch { id, request: wd::HttpRequest { method, target, headers, body } })
+        }
         Action::SetTimer { id, after_ms } => wd::Action::SetTimer(wd::SetTimer { id, after_ms }),
         Action::Close(reason) => wd::Action::Close(reason),
     }

@@ -352,7 +352,7 @@ fn a_site_replicates_over_https_trusting_its_ca_file_and_names_a_certificate_it_
     let south = Host::start_with(&site_config_with("south", &url, tokens.path(), ""));
     send_lines(&south, &lines(0, 10));
     let link =
-        wait_link_error(&south, "the untrusting site to name the certificate", "refused the center's certificate");
+        wait_link_error(&south, "the untrusting site to name the certificate", "refused the server's certificate");
     assert_eq!(link["state"], "stalled", "{link}");
     assert!(link["sink"]["last_error"]["message"].as_str().unwrap().contains("site south"), "{link}");
     // The readings are acknowledged when journaled; the archive applies them

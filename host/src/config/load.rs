@@ -8,10 +8,10 @@ use meterhub_plugin_api::ReadingKind;
 use toml::Spanned;
 
 use super::model::{
-    AccountingConfig, ApiConfig, Config, DeviceMatch, DeviceRoute, DriverConfig, LogConfig, LogFormat, MqttTransport,
-    TransportConfig, UpstreamChannel, WebConfig,
+    AccountingConfig, ApiConfig, Config, DeviceMatch, DeviceRoute, DriverConfig, FetchConfig, LogConfig, LogFormat,
+    MqttTransport, TransportConfig, UpstreamChannel, WebConfig,
 };
-use super::raw::{RawConfig, RawDeviceRoute, RawDriver, RawUpstreamChannel};
+use super::raw::{RawConfig, RawDeviceRoute, RawDriver, RawFetch, RawUpstreamChannel};
 use super::{ConfigError, Diagnostic, Pos};
 
 /// Default API listen address.
@@ -654,6 +654,7 @@ impl Validator<'_> {
         };
         let devices = self.device_routes(&d.devices, &codec);
         let routed_codec_settings = self.routed_codec_settings(d, &codec, &devices);
+        let fetch = d.fetch.as_ref().and_then(|f| self.fetch(f));
         if self.diagnostics.len() > before {
             return None;
         }
@@ -671,6 +672,67 @@ impl Validator<'_> {
             codec_settings_json,
             max_pending: max_pending as usize,
             transport_pos: self.pos(d.listen.as_ref().or(d.url.as_ref()).unwrap_or(&d.transport)),
+            fetch,
+        })
+    }
+
+    /// `[drivers.<id>.fetch]`: an `http(s)://` base URL without
+    /// credentials, query or fragment, the secret's file and header, and
+    /// the bounds of one request.
+    fn fetch(&mut self, raw: &Spanned<RawFetch>) -> Option<FetchConfig> {
+        let f = raw.get_ref();
+        let text = f.url.get_ref();
+        let uri = text.parse::<hyper::Uri>().ok().filter(|u| {
+            matches!(u.scheme_str(), Some("http" | "https"))
+                && u.authority().is_some_and(|a| !a.as_str().contains('@') && !a.host().is_empty())
+                && u.query().is_none()
+        });
+        if uri.is_none() || text.contains('#') {
+            let message = format!(
+                "url {text:?} must be the API's base, http(s)://host[:port][/path] (no user, query or fragment; the secret goes in token_file)"
+            );
+            self.error(&f.url, message);
+            return None;
+        }
+        let https = text.starts_with("https://");
+        if let Some(ca) = &f.ca_file
+            && !https
+        {
+            self.error(ca, "ca_file is for https:// URLs");
+        }
+        let auth_header = f.auth_header.as_ref().map_or_else(|| "Authorization".to_owned(), |h| h.get_ref().clone());
+        if let Some(h) = &f.auth_header
+            && hyper::header::HeaderName::from_bytes(h.get_ref().as_bytes()).is_err()
+        {
+            self.error(h, format!("auth_header {:?} is not a header name", h.get_ref()));
+        }
+        let auth_scheme = f.auth_scheme.as_ref().map_or_else(|| "Bearer".to_owned(), |s| s.get_ref().clone());
+        if let Some(s) = &f.auth_scheme
+            && s.get_ref().chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.error(s, "auth_scheme must be one word (e.g. \"Bearer\") or empty");
+        }
+        let timeout_s = f.timeout_s.as_ref().map_or(30, |t| *t.get_ref());
+        if let Some(t) = &f.timeout_s
+            && !(1..=600).contains(t.get_ref())
+        {
+            self.error(t, "timeout_s must be between 1 and 600");
+        }
+        let max_answer_mib = f.max_answer_mib.as_ref().map_or(16, |m| *m.get_ref());
+        if let Some(m) = &f.max_answer_mib
+            && !(1..=256).contains(m.get_ref())
+        {
+            self.error(m, "max_answer_mib must be between 1 and 256");
+        }
+        Some(FetchConfig {
+            url: text.trim_end_matches('/').to_owned(),
+            url_pos: self.pos(&f.url),
+            token_file: f.token_file.as_ref().map(|t| self.path(t.get_ref())),
+            auth_header,
+            auth_scheme,
+            ca_file: f.ca_file.as_ref().map(|c| self.path(c.get_ref())),
+            timeout_s,
+            max_answer_bytes: (max_answer_mib as usize) << 20,
         })
     }
 
@@ -1253,6 +1315,47 @@ max_line_bytes = 100
                     .to_owned()
             ]
         );
+    }
+
+    #[test]
+    fn a_fetch_section_names_the_api_its_secret_and_bounds() {
+        let text = "[host]\ndata_dir='d'\nplugins_dir='p'\n[drivers.tts]\nplugin='lw640'\ntransport='http'\n\
+                    listen='127.0.0.1:0'\n[drivers.tts.fetch]\nurl='https://eu1.cloud.thethings.network/api/v3/'\n\
+                    token_file='tts.key'\nca_file='ca.pem'\n";
+        let c = parse(Path::new("/etc/m.toml"), text).expect("valid");
+        let f = c.drivers[0].fetch.clone().expect("a fetch section");
+        assert_eq!(f.url, "https://eu1.cloud.thethings.network/api/v3");
+        assert_eq!(f.url_pos, Pos { line: 9, col: 5 });
+        assert_eq!(f.token_file.as_deref(), Some(Path::new("/etc/tts.key")));
+        assert_eq!((f.auth_header.as_str(), f.auth_scheme.as_str()), ("Authorization", "Bearer"));
+        assert_eq!((f.timeout_s, f.max_answer_bytes), (30, 16 << 20));
+        // Moving it in the file changes nothing that runs.
+        let moved = parse(Path::new("/etc/m.toml"), &text.replace("[drivers.tts]\n", "\n\n[drivers.tts]\n")).unwrap();
+        assert_ne!(moved.drivers[0].fetch, c.drivers[0].fetch);
+        assert!(moved.drivers[0].same_transport(&c.drivers[0]));
+        let other = parse(Path::new("/etc/m.toml"), &text.replace("tts.key", "other.key")).unwrap();
+        assert!(!other.drivers[0].same_transport(&c.drivers[0]));
+
+        let e = |from: &str, to: &str| errors(&text.replace(from, to));
+        let base = "must be the API's base, http(s)://host[:port][/path] (no user, query or fragment; the secret goes in token_file)";
+        assert_eq!(
+            e("https://eu1.cloud.thethings.network/api/v3/", "https://k:s@tts/api"),
+            [format!("/etc/m.toml:9:5: url \"https://k:s@tts/api\" {base}")]
+        );
+        assert_eq!(
+            e("https://eu1", "ftp://eu1")[0],
+            format!("/etc/m.toml:9:5: url \"ftp://eu1.cloud.thethings.network/api/v3/\" {base}")
+        );
+        assert!(e("/api/v3/", "/api/v3?key=1")[0].contains("no user, query or fragment"));
+        assert_eq!(e("https://eu1", "http://eu1"), ["/etc/m.toml:11:9: ca_file is for https:// URLs"]);
+        assert_eq!(
+            e("ca_file='ca.pem'\n", "timeout_s=0\nmax_answer_mib=1000\n"),
+            [
+                "/etc/m.toml:11:11: timeout_s must be between 1 and 600",
+                "/etc/m.toml:12:16: max_answer_mib must be between 1 and 256"
+            ]
+        );
+        assert!(e("token_file", "token")[0].contains("unknown field `token`"));
     }
 
     #[test]

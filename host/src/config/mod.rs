@@ -15,6 +15,6 @@ pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
 pub use model::{
     AccountingConfig, ApiConfig, CenterConfig, CenterLink, CenterSite, Config, DeviceMatch, DeviceRoute, DriverConfig,
-    LogConfig, LogFormat, MqttTransport, PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER, SinkConfig, SinkKind,
-    SupervisionPolicy, TransportConfig, UpstreamChannel, WebConfig,
+    FetchConfig, LogConfig, LogFormat, MqttTransport, PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER,
+    SinkConfig, SinkKind, SupervisionPolicy, TransportConfig, UpstreamChannel, WebConfig,
 };

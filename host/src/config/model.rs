@@ -277,6 +277,31 @@ pub struct DriverConfig {
     /// Settings (JSON object texts) of the codec plugins the routes name,
     /// other than `codec`, by plugin id; `{}` for one not listed.
     pub routed_codec_settings: BTreeMap<String, String>,
+    /// The upstream API of the driver's fetch session, if it has one.
+    pub fetch: Option<FetchConfig>,
+}
+
+/// `[drivers.<id>.fetch]`: the upstream HTTP(S) API the host makes
+/// requests to for the driver (its fetch session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchConfig {
+    /// The base URL as written, without a trailing `/`; a request's target
+    /// is appended to it.
+    pub url: String,
+    /// Where `url` is written.
+    pub url_pos: Pos,
+    /// The file of the secret, read at each request.
+    pub token_file: Option<PathBuf>,
+    /// The header carrying it.
+    pub auth_header: String,
+    /// Put before the secret, with a space (empty: nothing).
+    pub auth_scheme: String,
+    /// CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Longest wait for one answer, seconds.
+    pub timeout_s: u32,
+    /// Largest answer taken, bytes.
+    pub max_answer_bytes: usize,
 }
 
 /// Which LoRaWAN devices a route takes.
@@ -337,6 +362,13 @@ impl DriverConfig {
         self.plugin == other.plugin
             && self.settings_json == other.settings_json
             && self.max_pending == other.max_pending
+    }
+
+    /// Whether `other` runs the same transports: the same one, and the same
+    /// fetch session (positions in the file do not matter).
+    pub fn same_transport(&self, other: &DriverConfig) -> bool {
+        let fetch = |c: &DriverConfig| c.fetch.clone().map(|f| FetchConfig { url_pos: Pos::default(), ..f });
+        self.transport == other.transport && fetch(self) == fetch(other)
     }
 
     /// Whether `other` decodes with the same codec instance: same codec

@@ -277,6 +277,37 @@ pub struct RawDriver {
     /// device routes name, other than `codec`.
     #[serde(default)]
     pub codecs: Option<Spanned<std::collections::BTreeMap<String, Spanned<toml::Table>>>>,
+    /// `[drivers.<id>.fetch]`: the upstream API the host makes requests to
+    /// for the driver (its fetch session).
+    #[serde(default)]
+    pub fetch: Option<Spanned<RawFetch>>,
+}
+
+/// `[drivers.<id>.fetch]`: an upstream HTTP(S) API the host makes requests
+/// to for the driver, adding the secret the driver never sees.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    /// The API's base URL, `http(s)://host[:port][/path]`.
+    pub url: Spanned<String>,
+    /// File holding the secret (e.g. an API key), relative to this file.
+    #[serde(default)]
+    pub token_file: Option<Spanned<String>>,
+    /// The header carrying the secret (default `Authorization`).
+    #[serde(default)]
+    pub auth_header: Option<Spanned<String>>,
+    /// Put before the secret in the header (default `Bearer`; `""`: none).
+    #[serde(default)]
+    pub auth_scheme: Option<Spanned<String>>,
+    /// CA certificates (PEM) to trust for `https://` instead of the system's.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// Longest wait for one answer, seconds.
+    #[serde(default)]
+    pub timeout_s: Option<Spanned<u32>>,
+    /// Largest answer taken, MiB.
+    #[serde(default)]
+    pub max_answer_mib: Option<Spanned<u32>>,
 }
 
 /// One `[[drivers.<id>.devices]]` route: which devices (by DevEUI or by the

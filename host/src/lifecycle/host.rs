@@ -475,6 +475,11 @@ impl Host {
             }
             (_, None) => unreachable!("prepare binds every server transport it starts"),
         };
+        if let Some(fetch) = &c.fetch
+            && self.catalog.loaded.get(&c.plugin).is_some_and(|p| p.manifest.capabilities.fetch)
+        {
+            tokio::spawn(transport::fetch::run(slot.subscribe(), fetch.clone()));
+        }
         if let Some(mut o) = old {
             // Its sessions go on if the runtime is kept; the old listener
             // closes unless the new transport took it over.
@@ -714,6 +719,20 @@ async fn prepare(
         };
         if matches!(p.driver, Part::Missing(_)) {
             p.transport = TransportPlan::Off;
+        }
+        if let Some(fetch) = &c.fetch
+            && let Some(plugin) = catalog.loaded.get(&c.plugin)
+            && !plugin.manifest.capabilities.fetch
+        {
+            let reason = format!(
+                "plugin {:?} does not declare capability `fetch` in its plugin.toml: it cannot use [drivers.{}.fetch]",
+                c.plugin, c.id
+            );
+            if judged {
+                errors.push(diag(&config, fetch.url_pos, reason));
+            } else {
+                tracing::error!(driver = %c.id, %reason, "no fetch session");
+            }
         }
         let mut listener = None;
         if p.transport == TransportPlan::Start

@@ -147,7 +147,7 @@ pub fn plan_with<P: Version>(
                 if r.config.same_driver(c)
                     && r.config.same_codec(c)
                     && r.config.same_routes(c)
-                    && r.config.transport == c.transport =>
+                    && r.config.same_transport(c) =>
             {
                 Change::Same
             }
@@ -181,7 +181,7 @@ pub fn plan_with<P: Version>(
         let routed = if unchanged { Part::Keep } else { Part::New(wanted) };
         let transport = match (&driver, before) {
             (Part::Missing(_), _) => TransportPlan::Off,
-            (_, Some(r)) if r.driver.is_some() && r.config.transport == c.transport => TransportPlan::Keep,
+            (_, Some(r)) if r.driver.is_some() && r.config.same_transport(c) => TransportPlan::Keep,
             _ => TransportPlan::Start,
         };
         plan.drivers.push(DriverPlan { config: c.clone(), change, driver, codec, routed, transport });

@@ -41,10 +41,14 @@ pub struct Capabilities {
     /// the database its `[sinks.<id>]` names and runs the statements the
     /// sink makes; the plugin itself never gets a socket.
     pub postgres: bool,
+    /// HTTP requests the host makes for a driver to the upstream API its
+    /// `[drivers.<id>.fetch]` names (a fetch session); the plugin itself
+    /// never gets a socket or the API's secret.
+    pub fetch: bool,
 }
 
 /// Capability names a manifest may declare.
-pub const KNOWN_CAPABILITIES: &[&str] = &["clocks", "postgres"];
+pub const KNOWN_CAPABILITIES: &[&str] = &["clocks", "postgres", "fetch"];
 
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +167,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
             match (name.as_str(), value.as_bool()) {
                 ("clocks", Some(granted)) => capabilities.clocks = granted,
                 ("postgres", Some(granted)) => capabilities.postgres = granted,
-                ("clocks" | "postgres", None) => {
+                ("fetch", Some(granted)) => capabilities.fetch = granted,
+                ("clocks" | "postgres" | "fetch", None) => {
                     error(caps.span(), format!("capability {name:?} must be true or false, got {value}"))
                 }
                 _ => error(

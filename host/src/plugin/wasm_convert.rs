@@ -2,9 +2,9 @@
 //! model. Values produced by a plugin are checked here (decimals parse).
 
 use meterhub_plugin_api::{
-    Action, Commit, CommitFailed, Committed, Decoded, DeltaKey, DeltaPeriod, Event, FrameOut, HttpRequest,
-    HttpResponse, Message, Migration, PluginInfo, RawFrame, Reading, ReadingKind, RegistryEntry, RejectedRecord, Role,
-    SinkRecord, SqlBatch, SqlValue, Statement, Telemetry, Transport,
+    Action, Commit, CommitFailed, Committed, Decoded, DeltaKey, DeltaPeriod, Event, Fetch, Fetched, FrameOut,
+    HttpRequest, HttpResponse, Message, Migration, PluginInfo, RawFrame, Reading, ReadingKind, RegistryEntry,
+    RejectedRecord, Role, SinkRecord, SqlBatch, SqlValue, Statement, Telemetry, Transport,
 };
 
 use super::wasm::bindings::exports::meterhub::plugin::{driver as wd, lifecycle as wl, sink as ws};
@@ -32,6 +32,7 @@ fn transport_to_wit(t: Transport) -> wt::Transport {
         Transport::Http => wt::Transport::Http,
         Transport::Websocket => wt::Transport::Websocket,
         Transport::Mqtt => wt::Transport::Mqtt,
+        Transport::Fetch => wt::Transport::Fetch,
     }
 }
 
@@ -99,6 +100,14 @@ pub(super) fn event_to_wit(e: Event) -> wd::Event {
         Event::CommitFailed(CommitFailed { token, reason }) => {
             wd::Event::CommitFailed(wd::CommitFailed { token, reason })
         }
+        Event::Fetched(Fetched { id, response }) => wd::Event::Fetched(wd::Fetched {
+            id,
+            response: response.map(|HttpResponse { status, content_type, body }| wd::HttpResponse {
+                status,
+                content_type,
+                body,
+            }),
+        }),
         Event::Timer(id) => wd::Event::Timer(id),
         Event::Closed => wd::Event::Closed,
     }
@@ -114,6 +123,9 @@ pub(super) fn action_from_wit(a: wd::Action) -> Action {
             Action::Commit(Commit { token, frame: FrameOut { content_type, meta, payload } })
         }
         wd::Action::Reject(wd::Rejection { reason, input }) => Action::Reject { reason, input },
+        wd::Action::Fetch(wd::Fetch { id, request: wd::HttpRequest { method, target, headers, body } }) => {
+            Action::Fetch(Fetch { id, request: HttpRequest { method, target, headers, body } })
+        }
         wd::Action::SetTimer(wd::SetTimer { id, after_ms }) => Action::SetTimer { id, after_ms },
         wd::Action::Close(reason) => Action::Close(reason),
     }

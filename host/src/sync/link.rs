@@ -18,9 +18,9 @@ use meterhub_storage::archive::Archive;
 use meterhub_storage::clock::now_ms;
 
 use super::check::{self, CheckReport, CheckRequest};
-use super::client::{Client, ClientError};
 use super::wire::{self, Answer, Batch, RegistryChange, Unreadable, WireFrame, WirePosition};
 use crate::config::CenterLink;
+use crate::http_client::{Client, ClientError};
 use crate::sink::status::{Command, StatusCell, update};
 use crate::sink::target::{Connected, Failure, Item, Position, Report, Target, position_after};
 

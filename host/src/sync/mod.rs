@@ -13,7 +13,6 @@
 
 pub mod center;
 pub mod check;
-pub mod client;
 pub mod frame;
 pub mod link;
 pub mod wire;

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use meterhub_plugin_api::{Action, CommitFailed, Committed, Event, HttpResponse, RawFrame, Transport};
+use meterhub_plugin_api::{Action, CommitFailed, Committed, Event, Fetched, HttpResponse, RawFrame, Transport};
 use tokio::time::Instant;
 
 use super::DriverRuntime;
+use super::fetch::Fetcher;
 use meterhub_storage::journal::{Entry, Rejection};
 
 /// Longest prefix of a rejected input the journal keeps.
@@ -24,6 +25,9 @@ pub const REJECTED_INPUT_KEEP_BYTES: usize = 4096;
 /// A journal append in flight: its index, the event for the driver (a
 /// commit's outcome), and why it failed, if it did.
 type Pending = Pin<Box<dyn Future<Output = (u64, Option<Event>, Option<String>)> + Send>>;
+
+/// A fetch in flight: its answer for the driver.
+type Fetching = Pin<Box<dyn Future<Output = Event> + Send>>;
 
 /// The state of one session, independent of its transport.
 pub struct Session {
@@ -44,11 +48,24 @@ pub struct Session {
     closed: Option<String>,
     /// The first journal append (frame or rejection) that failed.
     failure: Option<String>,
+    /// The upstream API, on the instance's fetch session only.
+    fetcher: Option<Arc<Fetcher>>,
+    fetches: FuturesUnordered<Fetching>,
 }
 
 impl Session {
     /// Open a session and hand the driver its `opened` event.
     pub fn open(rt: Arc<DriverRuntime>, transport: Transport, peer: String) -> Session {
+        Session::start(rt, transport, peer, None)
+    }
+
+    /// Open the instance's fetch session, whose fetches `fetcher` makes.
+    pub fn open_fetching(rt: Arc<DriverRuntime>, fetcher: Arc<Fetcher>) -> Session {
+        let peer = fetcher.url().to_owned();
+        Session::start(rt, Transport::Fetch, peer, Some(fetcher))
+    }
+
+    fn start(rt: Arc<DriverRuntime>, transport: Transport, peer: String, fetcher: Option<Arc<Fetcher>>) -> Session {
         let id = rt.new_session();
         let mut session = Session {
             rt,
@@ -64,6 +81,8 @@ impl Session {
             timers: BTreeMap::new(),
             closed: None,
             failure: None,
+            fetcher,
+            fetches: FuturesUnordered::new(),
         };
         session.deliver(Event::Opened { transport, peer });
         session
@@ -151,6 +170,26 @@ impl Session {
                 tracing::debug!(driver = %self.rt.id, session = self.id, peer = %self.peer, %reason, "input rejected");
                 self.append(Entry::Rejected(self.rejection(reason, &input)), None);
             }
+            Action::Fetch(fetch) => {
+                let id = fetch.id;
+                let answer: Fetching = match &self.fetcher {
+                    Some(fetcher) => {
+                        let fetcher = fetcher.clone();
+                        Box::pin(
+                            async move { Event::Fetched(Fetched { id, response: fetcher.fetch(fetch.request).await }) },
+                        )
+                    }
+                    None => {
+                        let reason = format!(
+                            "a {} session cannot fetch: only the fetch session of an instance with [drivers.{}.fetch] can",
+                            self.transport.as_str(),
+                            self.rt.id
+                        );
+                        Box::pin(std::future::ready(Event::Fetched(Fetched { id, response: Err(reason) })))
+                    }
+                };
+                self.fetches.push(answer);
+            }
             Action::SetTimer { id, after_ms } => {
                 self.timers.insert(id, Instant::now() + Duration::from_millis(u64::from(after_ms)));
             }
@@ -211,9 +250,9 @@ impl Session {
         self.pending.len()
     }
 
-    /// Whether a commit or a timer is outstanding.
+    /// Whether a commit, a fetch or a timer is outstanding.
     pub fn has_work(&self) -> bool {
-        !self.pending.is_empty() || !self.timers.is_empty()
+        !self.pending.is_empty() || !self.timers.is_empty() || !self.fetches.is_empty()
     }
 
     /// Whether the transport may read more input.
@@ -221,11 +260,11 @@ impl Session {
         self.closed.is_none() && self.pending.len() < self.rt.max_pending
     }
 
-    /// Wait for the next completed commit or timer and hand it to the
-    /// driver. Returns `false` when there is nothing to wait for.
+    /// Wait for the next completed commit, fetch or timer and hand it to
+    /// the driver. Returns `false` when there is nothing to wait for.
     pub async fn progress(&mut self) -> bool {
         let next_timer = self.timers.iter().min_by_key(|(_, at)| **at).map(|(id, at)| (*id, *at));
-        if self.pending.is_empty() && next_timer.is_none() {
+        if self.pending.is_empty() && next_timer.is_none() && self.fetches.is_empty() {
             return false;
         }
         let timer = async {
@@ -240,6 +279,11 @@ impl Session {
         tokio::select! {
             Some((index, event, failed)) = self.pending.next(), if !self.pending.is_empty() => {
                 self.settled(index, event, failed);
+            }
+            Some(answer) = self.fetches.next(), if !self.fetches.is_empty() => {
+                // What the answer brings arrived now.
+                self.received_at_ms = meterhub_storage::clock::now_ms();
+                self.deliver(answer);
             }
             id = timer => {
                 self.timers.remove(&id);

@@ -21,10 +21,11 @@
 //!   (`disk full (simulated)`), no seq and no journal entry. A commit
 //!   answered after its session closed is still answered, to that session
 //!   id: a driver must ignore sessions it does not know.
-//! - `Send`, `Respond`, `Reject`, `SetTimer`, `Close`: recorded in the
-//!   [`Answers`] of the call and in the transcript. Nothing happens by
-//!   itself afterwards: the test fires a timer with [`SimHost::timer`],
-//!   and a `Close` ends nothing until the test says so.
+//! - `Send`, `Respond`, `Reject`, `Fetch`, `SetTimer`, `Close`: recorded
+//!   in the [`Answers`] of the call and in the transcript. Nothing happens
+//!   by itself afterwards: the test fires a timer with [`SimHost::timer`],
+//!   answers a fetch with an [`Event::Fetched`] it hands over, and a
+//!   `Close` ends nothing until the test says so.
 //!
 //! Contract checks, each a panic naming the session: a frame's metadata
 //! names a key twice; `resume.key` comes without `resume.mark` (or the
@@ -38,7 +39,7 @@ use serde_json::Value;
 
 use super::bytes::text;
 use crate::driver::{
-    Action, CommitFailed, Committed, Event, HttpRequest, HttpResponse, META_RESUME_KEY, META_RESUME_MARK,
+    Action, CommitFailed, Committed, Event, Fetch, HttpRequest, HttpResponse, META_RESUME_KEY, META_RESUME_MARK,
     SETTINGS_RESUME,
 };
 use crate::model::{DecodeError, Decoded, RawFrame, Transport};
@@ -158,6 +159,8 @@ pub struct Answers {
     pub rejects: Vec<(String, Vec<u8>)>,
     /// `SetTimer`: `(id, after_ms)`.
     pub timers: Vec<(u32, u32)>,
+    /// `Fetch`: requests to the upstream API.
+    pub fetches: Vec<Fetch>,
     /// `Close`: reasons.
     pub closes: Vec<String>,
 }
@@ -170,6 +173,7 @@ impl Answers {
         self.commits.extend(other.commits);
         self.rejects.extend(other.rejects);
         self.timers.extend(other.timers);
+        self.fetches.extend(other.fetches);
         self.closes.extend(other.closes);
     }
 
@@ -497,6 +501,7 @@ impl<P: Plugin> SimHost<P> {
                 }
                 Action::Reject { reason, input } => answers.rejects.push((reason.clone(), input.clone())),
                 Action::SetTimer { id, after_ms } => answers.timers.push((*id, *after_ms)),
+                Action::Fetch(fetch) => answers.fetches.push(fetch.clone()),
                 Action::Close(reason) => answers.closes.push(reason.clone()),
             }
         }
@@ -586,7 +591,7 @@ mod tests {
                 Event::Committed(c) => vec![Action::Send(format!("ok {}", c.seq).into_bytes())],
                 Event::CommitFailed(f) => vec![Action::Close(format!("fail {}: {}", f.token, f.reason))],
                 Event::Timer(id) => vec![Action::SetTimer { id, after_ms: 10 }],
-                Event::Opened { .. } | Event::Message(_) | Event::Closed => Vec::new(),
+                Event::Opened { .. } | Event::Message(_) | Event::Fetched(_) | Event::Closed => Vec::new(),
             }
         }
 

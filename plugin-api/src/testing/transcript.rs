@@ -11,7 +11,8 @@ use crate::driver::{Action, Event};
 /// `{"request": {"method", "target", "headers", "body"}}`, `{"message":
 /// {"topic", "payload"}}`,
 /// `{"committed": {"token", "seq"}}`, `{"commit_failed": {"token",
-/// "reason"}}`, `{"timer": id}`, `"closed"`.
+/// "reason"}}`, `{"fetched": {"id", "status", "content_type", "body"}}`
+/// (or `{"fetched": {"id", "error"}}`), `{"timer": id}`, `"closed"`.
 pub fn render_event(event: &Event) -> Value {
     match event {
         Event::Opened { transport, peer } => json!({ "opened": { "transport": transport.as_str(), "peer": peer } }),
@@ -21,6 +22,11 @@ pub fn render_event(event: &Event) -> Value {
         Event::Message(m) => json!({ "message": { "topic": m.topic, "payload": text(&m.payload) } }),
         Event::Committed(c) => json!({ "committed": { "token": c.token, "seq": c.seq } }),
         Event::CommitFailed(f) => json!({ "commit_failed": { "token": f.token, "reason": f.reason } }),
+        Event::Fetched(f) => match &f.response {
+            Ok(r) => json!({ "fetched": {
+                "id": f.id, "status": r.status, "content_type": r.content_type, "body": text(&r.body) } }),
+            Err(e) => json!({ "fetched": { "id": f.id, "error": e } }),
+        },
         Event::Timer(id) => json!({ "timer": id }),
         Event::Closed => json!("closed"),
     }
@@ -29,7 +35,8 @@ pub fn render_event(event: &Event) -> Value {
 /// `action` as JSON: `{"send": text}`, `{"respond": {"status",
 /// "content_type", "body"}}` (a JSON body as JSON, any other as text),
 /// `{"commit": {"token", "content_type", "meta", "payload"}}`,
-/// `{"reject": {"reason", "input"}}`, `{"set_timer": {"id", "after_ms"}}`,
+/// `{"reject": {"reason", "input"}}`, `{"fetch": {"id", "method",
+/// "target", "headers", "body"}}`, `{"set_timer": {"id", "after_ms"}}`,
 /// `{"close": reason}`.
 pub fn render_action(action: &Action) -> Value {
     match action {
@@ -42,6 +49,9 @@ pub fn render_action(action: &Action) -> Value {
         Action::Commit(c) => json!({ "commit": {
             "token": c.token, "content_type": c.frame.content_type, "meta": c.frame.meta, "payload": text(&c.frame.payload) } }),
         Action::Reject { reason, input } => json!({ "reject": { "reason": reason, "input": text(input) } }),
+        Action::Fetch(f) => json!({ "fetch": {
+            "id": f.id, "method": f.request.method, "target": f.request.target,
+            "headers": f.request.headers, "body": text(&f.request.body) } }),
         Action::SetTimer { id, after_ms } => json!({ "set_timer": { "id": id, "after_ms": after_ms } }),
         Action::Close(reason) => json!({ "close": reason }),
     }
@@ -50,7 +60,7 @@ pub fn render_action(action: &Action) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::{Commit, CommitFailed, Committed, FrameOut, HttpRequest, HttpResponse};
+    use crate::driver::{Commit, CommitFailed, Committed, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse};
     use crate::model::Transport;
 
     #[test]
@@ -66,6 +76,11 @@ mod tests {
             }),
             Event::Committed(Committed { token: 1, seq: 2 }),
             Event::CommitFailed(CommitFailed { token: 3, reason: "r".into() }),
+            Event::Fetched(Fetched {
+                id: 8,
+                response: Ok(HttpResponse { status: 200, content_type: "t".into(), body: b"f".to_vec() }),
+            }),
+            Event::Fetched(Fetched { id: 9, response: Err("down".into()) }),
             Event::Timer(4),
             Event::Closed,
         ];
@@ -78,6 +93,8 @@ mod tests {
                 {"request": {"method": "POST", "target": "/", "headers": [["h", "v"]], "body": "b"}},
                 {"committed": {"token": 1, "seq": 2}},
                 {"commit_failed": {"token": 3, "reason": "r"}},
+                {"fetched": {"id": 8, "status": 200, "content_type": "t", "body": "f"}},
+                {"fetched": {"id": 9, "error": "down"}},
                 {"timer": 4},
                 "closed"
             ])
@@ -89,6 +106,10 @@ mod tests {
             Action::Respond(HttpResponse { status: 400, content_type: "t".into(), body: b"no".to_vec() }),
             Action::Commit(Commit { token: 5, frame }),
             Action::Reject { reason: "why".into(), input: b"in".to_vec() },
+            Action::Fetch(Fetch {
+                id: 8,
+                request: HttpRequest { method: "GET".into(), target: "/q".into(), headers: vec![], body: vec![] },
+            }),
             Action::SetTimer { id: 6, after_ms: 7 },
             Action::Close("bye".into()),
         ];
@@ -101,6 +122,7 @@ mod tests {
                 {"respond": {"status": 400, "content_type": "t", "body": "no"}},
                 {"commit": {"token": 5, "content_type": "c", "meta": [["k", "v"]], "payload": "x"}},
                 {"reject": {"reason": "why", "input": "in"}},
+                {"fetch": {"id": 8, "method": "GET", "target": "/q", "headers": [], "body": ""}},
                 {"set_timer": {"id": 6, "after_ms": 7}},
                 {"close": "bye"}
             ])

@@ -62,6 +62,9 @@ impl Plugin for Listener {
                     Transport::Websocket => Session::Lines(LineSession::new(Framing::Messages)),
                     // An MQTT message is read as a POST body is.
                     Transport::Http | Transport::Mqtt => Session::Http(HttpSession::default()),
+                    Transport::Fetch => {
+                        return vec![Action::Close("the listener has no use for a fetch session".to_owned())];
+                    }
                 };
                 entry.insert_entry(state);
                 return Vec::new();

@@ -12,6 +12,8 @@
 //! - [`settings`]: `server`, authentication (HTTP), the repeat window;
 //! - [`sessions`]: one event per session, committed or refused, kept until
 //!   the host answers the commit;
+//! - [`backfill`]: the fetch session, reading The Things Stack's Storage
+//!   Integration from durable per-application marks;
 //! - [`request`]: one HTTP request to an envelope, then [`auth`]: the
 //!   header and token check;
 //! - [`message`]: one MQTT message to an envelope, with [`topic`]: the
@@ -41,6 +43,7 @@
 use meterhub_plugin_api::{Action, Event, Plugin};
 
 pub mod auth;
+pub mod backfill;
 pub mod envelope;
 pub mod error;
 pub mod fields;
@@ -60,17 +63,19 @@ pub use envelope::{CHIRPSTACK_V3_JSON, CHIRPSTACK_V4_JSON, CHIRPSTACK_V4_PROTOBU
 pub use message::META_MQTT_TOPIC;
 pub use servers::proto;
 
+use backfill::Backfill;
 use repeats::Repeats;
 use sessions::Sessions;
 use settings::Lw640Settings;
 
-/// One lw640 instance: its settings, its open sessions, and the uplinks it
-/// saw lately (for repeats, across its sessions).
+/// One lw640 instance: its settings, its open sessions, the uplinks it
+/// saw lately (for repeats, across its sessions), and its back-fill.
 #[derive(Debug)]
 pub struct Lw640 {
     settings: Lw640Settings,
     sessions: Sessions,
     repeats: Repeats,
+    backfill: Backfill,
 }
 
 impl Lw640 {
@@ -83,16 +88,25 @@ impl Lw640 {
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()
     }
+
+    /// The back-fill mark of The Things Stack application `app`.
+    pub fn backfill_mark(&self, app: &str) -> Option<i64> {
+        self.backfill.mark(app)
+    }
 }
 
 impl Plugin for Lw640 {
     fn init(settings_json: &str) -> Result<Self, String> {
         let settings = Lw640Settings::parse(settings_json)?;
         let repeats = Repeats::new(settings.repeat_window_ms, settings.repeat_capacity);
-        Ok(Lw640 { settings, sessions: Sessions::default(), repeats })
+        let backfill = Backfill::new(&settings);
+        Ok(Lw640 { settings, sessions: Sessions::default(), repeats, backfill })
     }
 
     fn handle(&mut self, session: u64, now_ms: i64, event: Event) -> Vec<Action> {
+        if self.backfill.owns(session, &event) {
+            return self.backfill.handle(&self.settings, &mut self.repeats, session, now_ms, event);
+        }
         self.sessions.handle(&self.settings, &mut self.repeats, session, now_ms, event)
     }
 }

@@ -4,8 +4,15 @@
 //!
 //! ```json
 //! {"server": "auto", "auth_header": "Authorization", "auth_token": "Bearer s3cret",
-//!  "repeat_window_s": 3600, "repeat_capacity": 65536}
+//!  "repeat_window_s": 3600, "repeat_capacity": 65536,
+//!  "backfill_applications": ["meters@ttn"], "backfill_interval_s": 300,
+//!  "backfill_initial_s": 86400, "backfill_settle_s": 60, "backfill_page": 500}
 //! ```
+//!
+//! The host adds `resume` (the back-fill's durable marks) when there are
+//! any.
+
+use std::collections::BTreeMap;
 
 use crate::envelope::Server;
 use crate::error::Refusal;
@@ -77,6 +84,33 @@ pub struct Lw640Settings {
     /// how many uplinks are remembered for it, the oldest forgotten first.
     /// 0 turns repeat detection off.
     pub repeat_capacity: usize,
+    /// Back-fill from The Things Stack's Storage Integration, when
+    /// `backfill_applications` names any application.
+    pub backfill: Option<BackfillSettings>,
+    /// The host's resume marks (`resume`): per key, the time (ms) up to
+    /// which everything is committed.
+    pub resume: BTreeMap<String, i64>,
+}
+
+/// Back-fill settings (see [`crate::backfill`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillSettings {
+    /// `backfill_applications`: The Things Stack application ids
+    /// (`app` or, on The Things Stack Cloud, `app@tenant`).
+    pub applications: Vec<String>,
+    /// `backfill_interval_s` (default 300, from 10 to 86400): how often
+    /// the stored uplinks are read, in milliseconds.
+    pub interval_ms: i64,
+    /// `backfill_initial_s` (default 86400, at most 30 days): how far back
+    /// the first back-fill of an application reaches, in milliseconds.
+    pub initial_ms: i64,
+    /// `backfill_settle_s` (default 60, at most 3600): uplinks newer than
+    /// this are left to the next round (the storage writes them a moment
+    /// after they arrive), in milliseconds.
+    pub settle_ms: i64,
+    /// `backfill_page` (default 500, from 1 to 10000): stored uplinks
+    /// asked for per request.
+    pub page: u32,
 }
 
 /// Largest `repeat_window_s`: 30 days.
@@ -85,8 +119,20 @@ pub const MAX_REPEAT_WINDOW_S: i64 = 30 * 86_400;
 pub const MAX_REPEAT_CAPACITY: i64 = 1 << 20;
 
 /// Names of the settings.
-const NAMES: [&str; 6] =
-    ["server", "auth_header", "auth_token", "allow_unauthenticated", "repeat_window_s", "repeat_capacity"];
+const NAMES: [&str; 12] = [
+    "server",
+    "auth_header",
+    "auth_token",
+    "allow_unauthenticated",
+    "repeat_window_s",
+    "repeat_capacity",
+    "backfill_applications",
+    "backfill_interval_s",
+    "backfill_initial_s",
+    "backfill_settle_s",
+    "backfill_page",
+    meterhub_plugin_api::SETTINGS_RESUME,
+];
 
 impl Lw640Settings {
     /// Parse and validate `settings_json`; the error names the setting.
@@ -125,8 +171,73 @@ impl Lw640Settings {
             auth: auth(&top)?,
             repeat_window_ms: repeat_window_s * 1000,
             repeat_capacity: usize::try_from(repeat_capacity).unwrap_or(0),
+            backfill: backfill(&top)?,
+            resume: resume(&top)?,
         })
     }
+}
+
+/// The back-fill settings, `None` without `backfill_applications`.
+fn backfill(top: &Obj<'_>) -> Result<Option<BackfillSettings>, Refusal> {
+    let Some(list) = top.get("backfill_applications") else {
+        if let Some(key) = NAMES.iter().find(|k| k.starts_with("backfill_") && top.has(k)) {
+            return Err(top.require(key)?.fail("needs backfill_applications (The Things Stack application ids)"));
+        }
+        return Ok(None);
+    };
+    let mut applications = Vec::new();
+    for v in list.array()? {
+        let id = v.string()?;
+        if !is_application_id(&id) {
+            return Err(v.fail(
+                "expected a The Things Stack application id: lower-case letters, digits and dashes, and @tenant on The Things Stack Cloud",
+            ));
+        }
+        if applications.contains(&id) {
+            return Err(v.fail("named twice"));
+        }
+        applications.push(id);
+    }
+    if applications.is_empty() {
+        return Err(list.fail("empty: name the applications to back-fill, or leave the setting out"));
+    }
+    let seconds = |name: &str, min: i64, max: i64, default: i64| -> Result<i64, Refusal> {
+        Ok(top.read(name, |v| v.integer(min, max))?.unwrap_or(default) * 1000)
+    };
+    Ok(Some(BackfillSettings {
+        applications,
+        interval_ms: seconds("backfill_interval_s", 10, 86_400, 300)?,
+        initial_ms: seconds("backfill_initial_s", 0, 30 * 86_400, 86_400)?,
+        settle_ms: seconds("backfill_settle_s", 0, 3600, 60)?,
+        page: u32::try_from(top.read("backfill_page", |v| v.integer(1, 10_000))?.unwrap_or(500)).unwrap_or(500),
+    }))
+}
+
+/// Whether `id` is an application id of The Things Stack: 2 to 36
+/// lower-case letters, digits and single dashes, neither first nor last,
+/// then optionally `@` and a tenant id of the same form.
+fn is_application_id(id: &str) -> bool {
+    let part = |p: &str| {
+        (2..=36).contains(&p.len())
+            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !p.starts_with('-')
+            && !p.ends_with('-')
+            && !p.contains("--")
+    };
+    match id.split_once('@') {
+        Some((app, tenant)) => part(app) && part(tenant),
+        None => part(id),
+    }
+}
+
+/// The host's resume marks: an object of integers.
+fn resume(top: &Obj<'_>) -> Result<BTreeMap<String, i64>, Refusal> {
+    let Some(marks) = top.read(meterhub_plugin_api::SETTINGS_RESUME, Val::object)? else { return Ok(BTreeMap::new()) };
+    let mut out = BTreeMap::new();
+    for key in marks.keys() {
+        out.insert(key.to_owned(), marks.require(key)?.integer(i64::MIN, i64::MAX)?);
+    }
+    Ok(out)
 }
 
 /// The authentication settings, checked together.
@@ -183,7 +294,9 @@ mod tests {
                 server: ServerChoice::Fixed(Server::TtsV3),
                 auth: Auth::None,
                 repeat_window_ms: 0,
-                repeat_capacity: 10
+                repeat_capacity: 10,
+                backfill: None,
+                resume: BTreeMap::new(),
             }
         );
         assert_eq!(format!("{:?}", Secret(b"s3cret".to_vec())), "Secret(..)");
@@ -194,7 +307,7 @@ mod tests {
         let cases = [
             (
                 r#"{"auth_token": "t", "sever": "auto"}"#,
-                r#"setting "sever" at line 1 column 30: unknown setting; lw640 has server, auth_header, auth_token, allow_unauthenticated, repeat_window_s, repeat_capacity"#,
+                r#"setting "sever" at line 1 column 30: unknown setting; lw640 has server, auth_header, auth_token, allow_unauthenticated, repeat_window_s, repeat_capacity, backfill_applications, backfill_interval_s, backfill_initial_s, backfill_settle_s, backfill_page, resume"#,
             ),
             (
                 r#"{"auth_token": "t", "server": "ttn"}"#,
@@ -231,6 +344,31 @@ mod tests {
             let e = Lw640Settings::parse(json).unwrap_err();
             assert_eq!(e, want, "{json}");
             assert!(!e.contains("s3cret"), "{e}");
+        }
+        let backfill = [
+            (
+                r#"{"backfill_page": 10}"#,
+                r#"setting "backfill_page" at line 1 column 19: needs backfill_applications (The Things Stack application ids)"#,
+            ),
+            (
+                r#"{"backfill_applications": []}"#,
+                r#"setting "backfill_applications" at line 1 column 27: empty: name the applications to back-fill, or leave the setting out"#,
+            ),
+            (
+                r#"{"backfill_applications": ["ok-app", "Bad_App"]}"#,
+                r#"setting "backfill_applications[1]" at line 1 column 38: expected a The Things Stack application id: lower-case letters, digits and dashes, and @tenant on The Things Stack Cloud"#,
+            ),
+            (
+                r#"{"backfill_applications": ["a1", "a1"]}"#,
+                r#"setting "backfill_applications[1]" at line 1 column 34: named twice"#,
+            ),
+            (
+                r#"{"backfill_applications": ["a1"], "backfill_interval_s": 5}"#,
+                r#"setting "backfill_interval_s" at line 1 column 58: expected an integer from 10 to 86400, got 5"#,
+            ),
+        ];
+        for (json, want) in backfill {
+            assert_eq!(Lw640Settings::parse(json).unwrap_err(), want, "{json}");
         }
         let unset = Lw640Settings::parse(r#"{"auth_header": "X-Key"}"#).unwrap().auth;
         assert_eq!(unset, Auth::Unset { header: "X-Key".into() }, "an MQTT-only instance needs no token");

@@ -192,6 +192,7 @@ fn transport_code(transport: Transport) -> u8 {
         Transport::Http => 2,
         Transport::Websocket => 3,
         Transport::Mqtt => 4,
+        Transport::Fetch => 5,
     }
 }
 
@@ -270,6 +271,7 @@ impl<'a> Reader<'a> {
             2 => Ok(Transport::Http),
             3 => Ok(Transport::Websocket),
             4 => Ok(Transport::Mqtt),
+            5 => Ok(Transport::Fetch),
             code => Err(DecodeFailure(format!("unknown transport code {code}"))),
         }
     }
