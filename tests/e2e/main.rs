@@ -5,6 +5,7 @@
 
 mod accounting;
 mod auth;
+mod backfill;
 mod cli;
 mod conformance;
 mod corruption;

@@ -59,6 +59,8 @@ struct RunningDriver {
     codec_entry: InstanceEntry,
     /// The codec instances its device routes name besides its own.
     routed_entries: Vec<InstanceEntry>,
+    /// Its fetch session's counters, when it has one.
+    fetch: Option<Arc<transport::fetch::FetchStats>>,
 }
 
 impl RunningDriver {
@@ -66,6 +68,7 @@ impl RunningDriver {
     fn stop(&mut self) {
         self.slot = None;
         self.listener = None;
+        self.fetch = None;
         if let Some(rt) = self.runtime.take() {
             rt.drain();
         }
@@ -418,6 +421,7 @@ impl Host {
                 driver_entry,
                 codec_entry,
                 routed_entries,
+                fetch: None,
             };
         };
         if r.plan.transport == TransportPlan::Keep
@@ -441,6 +445,7 @@ impl Host {
                 driver_entry,
                 codec_entry,
                 routed_entries,
+                fetch: o.fetch.take(),
             };
         }
         // A new transport; the old one (if any) stops once the new one runs.
@@ -475,11 +480,15 @@ impl Host {
             }
             (_, None) => unreachable!("prepare binds every server transport it starts"),
         };
-        if let Some(fetch) = &c.fetch
-            && self.catalog.loaded.get(&c.plugin).is_some_and(|p| p.manifest.capabilities.fetch)
-        {
-            tokio::spawn(transport::fetch::run(slot.subscribe(), fetch.clone()));
-        }
+        let fetch = c
+            .fetch
+            .as_ref()
+            .filter(|_| self.catalog.loaded.get(&c.plugin).is_some_and(|p| p.manifest.capabilities.fetch));
+        let fetch = fetch.map(|fetch| {
+            let stats = Arc::new(transport::fetch::FetchStats::new(&fetch.url));
+            tokio::spawn(transport::fetch::run(slot.subscribe(), fetch.clone(), stats.clone()));
+            stats
+        });
         if let Some(mut o) = old {
             // Its sessions go on if the runtime is kept; the old listener
             // closes unless the new transport took it over.
@@ -498,6 +507,7 @@ impl Host {
             driver_entry,
             codec_entry,
             routed_entries,
+            fetch,
         }
     }
 
@@ -525,6 +535,7 @@ impl Host {
                 transport: d.spec.config.transport.name(),
                 address: d.address.clone(),
                 running: d.runtime.is_some(),
+                fetch: d.fetch.clone(),
             })
             .collect();
         // A driver that names no codec and plays no codec role (a LoRaWAN

@@ -106,6 +106,20 @@ pub struct DriverStatus {
     pub address: String,
     /// Whether it runs (its driver plugin is there and took its settings).
     pub running: bool,
+    /// Its fetch session's counters and newest outcome, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "live_fetch")]
+    pub fetch: Option<Arc<crate::transport::fetch::FetchStats>>,
+}
+
+/// The fetch counters as they are when the view is read.
+fn live_fetch<S: serde::Serializer>(
+    fetch: &Option<Arc<crate::transport::fetch::FetchStats>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match fetch {
+        Some(stats) => stats.as_ref().serialize(serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl PluginStatus {

@@ -19,11 +19,13 @@
 //! and every answer is bounded in time and size.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::Method;
 use hyper::body::Bytes;
 use meterhub_plugin_api::{HttpRequest, HttpResponse};
+use serde::Serialize;
 
 use super::RuntimeSlot;
 use super::session::Session;
@@ -34,22 +36,79 @@ use crate::http_client::Client;
 /// Reopening a closed fetch session.
 const REOPEN: Backoff = Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) };
 
+/// What a fetch session did, live (`/api/v1/drivers`: `[].fetch`).
+#[derive(Debug, Default)]
+pub struct FetchStats {
+    url: String,
+    requests: AtomicU64,
+    answered: AtomicU64,
+    failed: AtomicU64,
+    last: std::sync::Mutex<Option<LastFetch>>,
+}
+
+/// The newest fetch's outcome.
+#[derive(Debug, Clone, Serialize)]
+struct LastFetch {
+    /// When it ended, milliseconds since the Unix epoch.
+    at_ms: i64,
+    /// What the driver asked for (path and query after the URL).
+    target: String,
+    /// The status it was answered with.
+    status: Option<u16>,
+    /// Why there was no answer.
+    error: Option<String>,
+}
+
+impl FetchStats {
+    /// The counters of a fetch session to `url`.
+    pub fn new(url: &str) -> FetchStats {
+        FetchStats { url: url.to_owned(), ..FetchStats::default() }
+    }
+
+    fn record(&self, target: String, outcome: &Result<HttpResponse, String>) {
+        let counter = if outcome.is_ok() { &self.answered } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let last = LastFetch {
+            at_ms: meterhub_storage::clock::now_ms(),
+            target,
+            status: outcome.as_ref().ok().map(|r| r.status),
+            error: outcome.as_ref().err().cloned(),
+        };
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+    }
+}
+
+impl Serialize for FetchStats {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut s = serializer.serialize_struct("FetchStats", 5)?;
+        s.serialize_field("url", &self.url)?;
+        s.serialize_field("requests", &self.requests.load(Ordering::Relaxed))?;
+        s.serialize_field("answered", &self.answered.load(Ordering::Relaxed))?;
+        s.serialize_field("failed", &self.failed.load(Ordering::Relaxed))?;
+        s.serialize_field("last", &last)?;
+        s.end()
+    }
+}
+
 /// The upstream API of one driver instance, and the one connection to it.
 pub struct Fetcher {
     driver: String,
     config: FetchConfig,
+    stats: Arc<FetchStats>,
     /// The URL's path, without a trailing `/`; targets are appended.
     base_path: String,
     client: tokio::sync::Mutex<Client>,
 }
 
 impl Fetcher {
-    /// The fetcher of driver `driver` for `config`.
-    pub fn new(driver: &str, config: FetchConfig) -> Fetcher {
+    /// The fetcher of driver `driver` for `config`, counting in `stats`.
+    pub fn new(driver: &str, config: FetchConfig, stats: Arc<FetchStats>) -> Fetcher {
         let base_path =
             config.url.parse::<hyper::Uri>().map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default();
         let client = Client::new(&config.url, config.ca_file.as_deref()).with_max_answer(config.max_answer_bytes);
-        Fetcher { driver: driver.to_owned(), config, base_path, client: tokio::sync::Mutex::new(client) }
+        Fetcher { driver: driver.to_owned(), config, stats, base_path, client: tokio::sync::Mutex::new(client) }
     }
 
     /// The configured base URL.
@@ -61,10 +120,13 @@ impl Fetcher {
     /// with the configured secret; the answer, whatever its status, or why
     /// there is none.
     pub async fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let target = request.target.clone();
         let answer = self.exchange(request).await;
         if let Err(reason) = &answer {
             tracing::warn!(driver = %self.driver, url = %self.config.url, %reason, "fetch failed");
         }
+        self.stats.record(target, &answer);
         answer
     }
 
@@ -125,9 +187,9 @@ enum Ended {
 
 /// Keep a fetch session open on the slot's current runtime until the
 /// slot's sender is dropped.
-pub async fn run(mut slot: RuntimeSlot, config: FetchConfig) {
+pub async fn run(mut slot: RuntimeSlot, config: FetchConfig, stats: Arc<FetchStats>) {
     let driver = slot.borrow().id.clone();
-    let fetcher = Arc::new(Fetcher::new(&driver, config));
+    let fetcher = Arc::new(Fetcher::new(&driver, config, stats));
     let mut failures = 0u32;
     loop {
         let rt = slot.borrow_and_update().clone();
