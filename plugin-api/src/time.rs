@@ -69,6 +69,15 @@ pub fn parse_ms_or_rfc3339(text: &str) -> Result<i64, String> {
 /// `2026-11-21T13:00:00.250+03:00`) into Unix milliseconds.
 /// Fractions beyond milliseconds are truncated. The error says what is wrong.
 pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
+    let (secs, nanos) = parse_rfc3339_parts(text)?;
+    Ok(secs * 1000 + i64::from(nanos / 1_000_000))
+}
+
+/// Parse an RFC 3339 timestamp into Unix seconds and the nanoseconds
+/// within the second (`2022-07-18T09:34:15.775023242+00:00`; a fraction
+/// of any length, digits past the ninth truncated; `t`, `z` or a space as
+/// written by some servers). The error says what is wrong.
+pub fn parse_rfc3339_parts(text: &str) -> Result<(i64, u32), String> {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Result<u32, String> {
         let part = b.get(range.clone()).ok_or_else(|| format!("{text:?} is too short for RFC 3339"))?;
@@ -104,21 +113,21 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
         return Err(format!("{text:?}: no such time of day"));
     }
     let mut at = 19;
-    let mut millis = 0i64;
+    let mut nanos = 0u32;
     if b.get(at) == Some(&b'.') {
         at += 1;
         let start = at;
         while b.get(at).is_some_and(u8::is_ascii_digit) {
-            if at - start < 3 {
-                millis = millis * 10 + i64::from(b[at] - b'0');
+            if at - start < 9 {
+                nanos = nanos * 10 + u32::from(b[at] - b'0');
             }
             at += 1;
         }
         if at == start {
             return Err(format!("{text:?}: expected digits after '.'"));
         }
-        for _ in (at - start)..3 {
-            millis *= 10;
+        for _ in (at - start)..9 {
+            nanos *= 10;
         }
     }
     let offset_min: i64 = match b.get(at) {
@@ -138,7 +147,7 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
     let days = days_from_civil(year, month, day);
     let secs =
         days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second.min(59)) - offset_min * 60;
-    Ok(secs * 1000 + millis)
+    Ok((secs, nanos))
 }
 
 #[cfg(test)]
@@ -152,6 +161,14 @@ mod tests {
         assert_eq!(parse_ms_or_rfc3339("2025-11-21T10:00:00Z"), Ok(1_763_719_200_000));
         let e = parse_ms_or_rfc3339("yesterday").unwrap_err();
         assert!(e.starts_with("expected milliseconds since the epoch or RFC 3339 text: "), "{e}");
+    }
+
+    #[test]
+    fn nanoseconds_are_kept_to_the_ninth_digit() {
+        assert_eq!(parse_rfc3339_parts("2020-08-24T10:08:44.868680817Z"), Ok((1_598_263_724, 868_680_817)));
+        assert_eq!(parse_rfc3339_parts("2020-08-24T13:08:44.8686808171234+03:00"), Ok((1_598_263_724, 868_680_817)));
+        assert_eq!(parse_rfc3339_parts("2020-08-24t10:08:44.5z"), Ok((1_598_263_724, 500_000_000)));
+        assert_eq!(parse_rfc3339_ms("2020-08-24T10:08:44.868680817Z"), Ok(1_598_263_724_868));
     }
 
     #[test]

@@ -93,83 +93,11 @@ impl Stamp {
     }
 
     /// The instant of RFC 3339 `text`, every form the servers write and Go
-    /// reads: `2020-08-20T00:00:00Z`, `2022-07-18T09:34:15.775023242+00:00`,
-    /// a fraction of any length (digits past the ninth dropped), `t`/`z`
-    /// in lower case. The error says what is wrong.
+    /// reads, to the nanosecond
+    /// ([`meterhub_plugin_api::time::parse_rfc3339_parts`]).
     pub fn parse_rfc3339(text: &str) -> Result<Stamp, String> {
-        let b = text.as_bytes();
-        let number = |at: usize, len: usize| -> Result<u32, String> {
-            let part = b.get(at..at + len).ok_or_else(|| format!("{text:?} is too short for RFC 3339"))?;
-            if !part.iter().all(u8::is_ascii_digit) {
-                return Err(format!("{text:?}: expected {len} digits at offset {at}"));
-            }
-            Ok(part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
-        };
-        let expect = |at: usize, allowed: &[u8]| -> Result<(), String> {
-            match b.get(at) {
-                Some(c) if allowed.contains(c) => Ok(()),
-                _ => Err(format!("{text:?}: expected {:?} at offset {at}", String::from_utf8_lossy(&allowed[..1]))),
-            }
-        };
-        let year = number(0, 4)?;
-        expect(4, b"-")?;
-        let month = number(5, 2)?;
-        expect(7, b"-")?;
-        let day = number(8, 2)?;
-        expect(10, b"Tt")?;
-        let hour = number(11, 2)?;
-        expect(13, b":")?;
-        let minute = number(14, 2)?;
-        expect(16, b":")?;
-        let second = number(17, 2)?;
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let month_days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => 0,
-        };
-        if day == 0 || day > month_days {
-            return Err(format!("{text:?}: no such date"));
-        }
-        if hour > 23 || minute > 59 || second > 59 {
-            return Err(format!("{text:?}: no such time of day"));
-        }
-        let mut at = 19;
-        let mut nanos = 0u32;
-        if b.get(at) == Some(&b'.') {
-            let start = at + 1;
-            at = start;
-            while b.get(at).is_some_and(u8::is_ascii_digit) {
-                if at - start < 9 {
-                    nanos = nanos * 10 + u32::from(b[at] - b'0');
-                }
-                at += 1;
-            }
-            if at == start {
-                return Err(format!("{text:?}: expected digits after the '.' at offset {}", start - 1));
-            }
-            for _ in (at - start)..9 {
-                nanos *= 10;
-            }
-        }
-        let offset_s = match b.get(at) {
-            Some(b'Z' | b'z') if at + 1 == b.len() => 0,
-            Some(sign @ (b'+' | b'-')) if at + 6 == b.len() => {
-                let (h, m) = (number(at + 1, 2)?, number(at + 4, 2)?);
-                expect(at + 3, b":")?;
-                if h > 23 || m > 59 {
-                    return Err(format!("{text:?}: no such time zone offset"));
-                }
-                let offset = i64::from(h * 3600 + m * 60);
-                if *sign == b'-' { -offset } else { offset }
-            }
-            _ => return Err(format!("{text:?}: expected 'Z' or an offset like +03:00 at offset {at}")),
-        };
-        let days = meterhub_plugin_api::time::days_from_civil(i64::from(year), month, day);
-        let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_s;
-        Ok(Stamp { secs, nanos })
+        let (secs, nanos) = meterhub_plugin_api::time::parse_rfc3339_parts(text)?;
+        Ok(Stamp::from_parts(secs, nanos))
     }
 }
 
