@@ -5,12 +5,14 @@
 //! Its modules in data-flow order, from configuration to the browser (the
 //! declarations below are alphabetical):
 //!
-//! - [`config`]: the strict TOML configuration and its validation;
+//! - [`config`]: the strict TOML configuration and its validation (the
+//!   `meterhub-config` crate);
 //! - [`backoff`]: exponential backoff with jitter, for everything that retries;
 //! - [`plugin`]: plugin manifests, discovery, the WASM and native runtimes,
 //!   supervision and the supervised factories;
 //! - [`transport`]: host-owned sockets (TCP server, HTTP ingress, WebSocket
-//!   client) that run driver sessions and commit to the journal;
+//!   and MQTT clients, fetch sessions) that run driver sessions and commit to
+//!   the journal;
 //! - [`pipeline`]: journal -> codec -> archive, and the bus of new readings;
 //! - [`accounting`]: the meter registry and consumption deltas (a consumer of
 //!   the archive log);
@@ -27,9 +29,7 @@ pub mod accounting;
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod backoff;
 pub mod cli;
-pub mod config;
 pub mod http_client;
 pub mod lifecycle;
 pub mod memory;
@@ -42,3 +42,8 @@ pub mod sync;
 pub mod tls;
 pub mod transport;
 pub mod web;
+
+/// The configuration (its own crate, so the loader is fuzzed without the host).
+pub use meterhub_config as config;
+/// Retry delays, shared by everything that retries.
+pub use meterhub_config::backoff;

@@ -29,7 +29,7 @@ use meterhub_storage::archive::StoredReading;
 
 /// Default of the most readings kept over all tails (40 bytes each, plus
 /// what their vectors keep spare).
-pub const DEFAULT_TAIL_READINGS: usize = 1_000_000;
+pub const DEFAULT_TAIL_READINGS: usize = crate::config::load::DEFAULT_ACCOUNTING_TAIL_READINGS as usize;
 
 /// One register's readings from `from_ms` on, by time then sequence.
 #[derive(Debug)]

@@ -5,10 +5,10 @@ use std::str::FromStr;
 use toml::Spanned;
 
 use super::Validator;
-use crate::config::model::{
+use crate::model::{
     CenterConfig, CenterLink, CenterSite, PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER, SinkConfig, SinkKind,
 };
-use crate::config::raw::{RawCenter, RawSink};
+use crate::raw::{RawCenter, RawSink};
 
 /// Records in one batch unless `batch_records` says otherwise.
 pub const DEFAULT_BATCH_RECORDS: u32 = 2_000;
@@ -275,8 +275,8 @@ impl Validator<'_> {
 mod tests {
     use std::path::Path;
 
-    use crate::config::load::parse;
-    use crate::config::model::{PasswordSource, SinkKind};
+    use crate::load::parse;
+    use crate::model::{PasswordSource, SinkKind};
 
     const HEAD: &str = "[host]\ndata_dir = 'd'\nplugins_dir = 'p'\n";
 

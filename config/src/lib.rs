@@ -4,8 +4,14 @@
 //! - [`raw`]: the file as written (serde, `deny_unknown_fields`, spans);
 //! - [`model`]: the validated configuration the host runs on;
 //! - [`load`]: read, parse, validate;
-//! - [`error`]: positioned diagnostics.
+//! - [`error`]: positioned diagnostics;
+//! - [`backoff`]: the retry delays the configuration sets (and everything
+//!   that retries uses).
+//!
+//! The host re-exports this crate as `meterhub::config` (and `backoff` as
+//! `meterhub::backoff`).
 
+pub mod backoff;
 pub mod error;
 pub mod load;
 pub mod model;

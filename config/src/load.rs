@@ -40,7 +40,7 @@ struct LimitKeys<'a> {
 }
 
 /// Default of `host.accounting_tail_readings`.
-pub const DEFAULT_ACCOUNTING_TAIL_READINGS: u32 = crate::accounting::DEFAULT_TAIL_READINGS as u32;
+pub const DEFAULT_ACCOUNTING_TAIL_READINGS: u32 = 1_000_000;
 /// Default largest HTTP ingress body, bytes.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 /// Default most uncommitted frames per session.
@@ -293,7 +293,7 @@ impl Validator<'_> {
     }
 
     /// `[api] tls_listen` with its certificate and key: all three or none.
-    fn api_tls(&mut self, api: &crate::config::raw::RawApi) -> Option<crate::config::model::ApiTls> {
+    fn api_tls(&mut self, api: &crate::raw::RawApi) -> Option<crate::model::ApiTls> {
         match (&api.tls_listen, &api.tls_cert_file, &api.tls_key_file) {
             (None, None, None) => None,
             (Some(listen), Some(cert), Some(key)) => {
@@ -301,7 +301,7 @@ impl Validator<'_> {
                 if api.listen.get_ref().parse::<SocketAddr>().is_ok_and(|a| a == listen && a.port() != 0) {
                     self.error(&api.listen, "tls_listen must differ from listen (HTTP and HTTPS cannot share a port)");
                 }
-                Some(crate::config::model::ApiTls {
+                Some(crate::model::ApiTls {
                     listen,
                     cert_file: self.path(cert.get_ref()),
                     key_file: self.path(key.get_ref()),
