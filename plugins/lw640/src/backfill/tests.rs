@@ -1,7 +1,7 @@
 //! The back-fill as the host drives it: a fetch session, the Storage
 //! Integration's answers (lines built from The Things Stack's documented
-//! uplink, `shared/protocols/vectors/tts_v3_webhook_examples.json`), the
-//! commits and the marks.
+//! uplink, the `tts-docs-uplink-message` fixture from the shared protocol
+//! vectors), the commits and the marks.
 
 use meterhub_plugin_api::testing::SimHost;
 use meterhub_plugin_api::time::{format_rfc3339_ms, parse_rfc3339_ms};
@@ -17,10 +17,8 @@ const API: &str = "https://eu1.cloud.thethings.network/api/v3";
 
 /// The documented uplink, as device `eui` with counter `fcnt` received at `ts_ms`.
 fn uplink(eui: &str, fcnt: u32, ts_ms: i64) -> Value {
-    let vectors: Value =
-        serde_json::from_str(include_str!("../../../../../shared/protocols/vectors/tts_v3_webhook_examples.json"))
-            .unwrap();
-    let mut up = vectors["docs_examples"]["uplink_message"].clone();
+    let mut up: Value =
+        serde_json::from_str(include_str!("../../fixtures/http/tts-docs-uplink-message.in")).unwrap();
     up["end_device_ids"]["dev_eui"] = json!(eui);
     up["received_at"] = json!(format_rfc3339_ms(ts_ms));
     up["uplink_message"]["f_cnt"] = json!(fcnt);
