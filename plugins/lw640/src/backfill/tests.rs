@@ -17,8 +17,7 @@ const API: &str = "https://eu1.cloud.thethings.network/api/v3";
 
 /// The documented uplink, as device `eui` with counter `fcnt` received at `ts_ms`.
 fn uplink(eui: &str, fcnt: u32, ts_ms: i64) -> Value {
-    let mut up: Value =
-        serde_json::from_str(include_str!("../../fixtures/http/tts-docs-uplink-message.in")).unwrap();
+    let mut up: Value = serde_json::from_str(include_str!("../../fixtures/http/tts-docs-uplink-message.in")).unwrap();
     up["end_device_ids"]["dev_eui"] = json!(eui);
     up["received_at"] = json!(format_rfc3339_ms(ts_ms));
     up["uplink_message"]["f_cnt"] = json!(fcnt);
