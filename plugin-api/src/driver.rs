@@ -94,7 +94,9 @@ pub enum Event {
     Fetched(Fetched),
     /// Timer `id` fired.
     Timer(u32),
-    /// The peer went away; actions returned for it are ignored.
+    /// The peer went away; of the actions returned for it only `Reject`
+    /// is performed (e.g. a frame the peer tore off by leaving), the others
+    /// are ignored.
     Closed,
 }
 

@@ -21,6 +21,7 @@ mod mqtt;
 mod native_isolation;
 mod plugins;
 mod quarantine;
+mod rbgu;
 mod reload;
 mod sinks;
 mod stream;

@@ -293,13 +293,22 @@ impl Session {
         true
     }
 
-    /// Finish: wait for every outstanding append, then tell the driver.
+    /// Finish: wait for every outstanding append, then tell the driver;
+    /// what it refuses at the end (a frame the peer tore off by leaving) is
+    /// journaled too, its other actions are moot.
     pub async fn close(mut self) {
         while let Some((index, _, _)) = self.pending.next().await {
             self.outstanding.remove(&index);
         }
         if self.closed.is_none() {
-            self.rt.call(self.id, Event::Closed);
+            for action in self.rt.call(self.id, Event::Closed) {
+                if let Action::Reject { reason, input } = action {
+                    self.append(Entry::Rejected(self.rejection(reason, &input)), None);
+                }
+            }
+            while let Some((index, _, _)) = self.pending.next().await {
+                self.outstanding.remove(&index);
+            }
         }
     }
 

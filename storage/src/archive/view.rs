@@ -69,6 +69,8 @@ pub struct QuarantineView {
     pub reason: String,
     /// Content type set by the driver.
     pub content_type: String,
+    /// What the driver read of it (its metadata), in the driver's order.
+    pub meta: Vec<(String, String)>,
     /// Payload as text when it is UTF-8.
     pub payload_text: Option<String>,
     /// Payload as hex.
@@ -116,6 +118,7 @@ impl From<QuarantineEntry> for QuarantineView {
             received_at: format_rfc3339_ms(f.received_at_ms),
             reason: q.reason,
             content_type: f.content_type,
+            meta: f.meta,
             payload_text: String::from_utf8(f.payload.clone()).ok(),
             payload_hex: meterhub_plugin_api::hex::encode(&f.payload),
         }

@@ -1,0 +1,101 @@
+//! The `rbgu` plugin: a driver for meters and modems that open a TCP
+//! connection to the utility's server and push (RBG-U gas meters and
+//! others). Each connection is cut into frames by the instance's framing
+//! profile; each frame is committed raw-first, with what the driver read
+//! of it in metadata; DLMS pushes are identified by system title and
+//! de-duplicated by invocation counter across connections. Nothing is
+//! sent back: DLMS pushes are not acknowledged.
+//!
+//! Code map, in data-flow order:
+//! - [`settings`]: `framing` and its bytes, `max_frame_bytes`, `content`,
+//!   the replay window;
+//! - [`sessions`]: each event to its session, commit answers to the
+//!   replay windows;
+//! - [`session`]: one connection: framer, system title, commits and
+//!   refusals;
+//! - [`framing`]: the framers, one per profile ([`framing::wrapper`],
+//!   [`framing::hdlc`], [`framing::stuffed`]), and their refusals;
+//! - [`dlms`]: the APDU's tag and `general-glo-ciphering` header;
+//! - [`device`]: the place for device identity, secrets and queued
+//!   commands (later);
+//! - [`replays`]: the replay windows per system title;
+//! - [`frame`]: the frame to commit, its content type and metadata.
+//!
+//! Architecture invariant: a committed frame's payload is the frame's bytes
+//! exactly as they came on the connection (for the wrapper, header and
+//! APDU; for HDLC, flag to flag; stuffed frames still stuffed).
+//!
+//! Architecture invariant: every byte of a connection is in a committed
+//! frame, in a `Reject` (up to its first 4096 bytes), or is framing the
+//! profile drops by design (HDLC flag fill, a stuffed profile's empty
+//! frames); nothing else is dropped.
+//!
+//! Architecture invariant: what the driver holds is bounded: per session
+//! one frame in progress (`max_frame_bytes` and the profile's envelope) and
+//! 4096 bytes of refused input; per instance the replay windows
+//! (`replay_titles`) and the commits they follow (65 536).
+//!
+//! Architecture invariant: a counter counts as seen only once a frame
+//! carrying it is committed; a replay is never committed as new.
+
+use meterhub_plugin_api::{Action, Event, Plugin};
+
+pub mod device;
+pub mod dlms;
+pub mod frame;
+pub mod framing;
+pub mod replays;
+pub mod session;
+pub mod sessions;
+pub mod settings;
+
+use device::Devices;
+use replays::Replays;
+use sessions::Sessions;
+use settings::RbguSettings;
+
+/// One rbgu instance: its settings, its open sessions, the replay windows
+/// its sessions share.
+#[derive(Debug)]
+pub struct Rbgu {
+    settings: RbguSettings,
+    sessions: Sessions,
+    replays: Replays,
+    devices: Devices,
+}
+
+impl Rbgu {
+    /// Its settings.
+    pub fn settings(&self) -> &RbguSettings {
+        &self.settings
+    }
+
+    /// How many sessions are open.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// How many bytes its open sessions hold.
+    pub fn held_bytes(&self) -> usize {
+        self.sessions.held()
+    }
+
+    /// Its replay windows.
+    pub fn replays(&self) -> &Replays {
+        &self.replays
+    }
+}
+
+impl Plugin for Rbgu {
+    fn init(settings_json: &str) -> Result<Self, String> {
+        let settings = RbguSettings::parse(settings_json)?;
+        let replays = Replays::new(settings.replays);
+        Ok(Rbgu { settings, sessions: Sessions::default(), replays, devices: Devices })
+    }
+
+    fn handle(&mut self, session: u64, _now_ms: i64, event: Event) -> Vec<Action> {
+        self.sessions.handle(&self.settings, &mut self.replays, &self.devices, session, event)
+    }
+}
+
+meterhub_plugin_api::export_plugin!(Rbgu);
