@@ -1,0 +1,40 @@
+//! The input envelope: the payload is one whole xDLMS APDU (the driver
+//! removed the IEC 62056-47 wrapper or the HDLC framing); meta
+//! `dlms.system_title` (16 hex digits) names the sender when the driver
+//! learned it. Any content type. Errors name the meta key.
+
+use meterhub_plugin_api::{DecodeError, RawFrame, hex};
+
+/// The meta key of the sender's system title.
+pub const META_SYSTEM_TITLE: &str = "dlms.system_title";
+
+/// The system title the driver gave `frame`, if it gave one.
+pub fn system_title(frame: &RawFrame) -> Result<Option<[u8; 8]>, DecodeError> {
+    let Some(text) = frame.meta(META_SYSTEM_TITLE) else { return Ok(None) };
+    let bytes = hex::decode(text.trim()).ok().and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok());
+    bytes.map(Some).ok_or_else(|| {
+        DecodeError::new(format!("meta {META_SYSTEM_TITLE:?}: {text:?} is not a system title (16 hex digits)"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use meterhub_plugin_api::testing::FrameBuilder;
+
+    use super::*;
+
+    #[test]
+    fn the_meta_system_title() {
+        let frame = |v: &str| FrameBuilder::new(vec![0x0f]).meta(META_SYSTEM_TITLE, v).build();
+        assert_eq!(
+            system_title(&frame("2F19229199164103")).unwrap(),
+            Some([0x2f, 0x19, 0x22, 0x91, 0x99, 0x16, 0x41, 0x03])
+        );
+        assert_eq!(system_title(&frame("2f19229199164103")).unwrap().map(|t| t[0]), Some(0x2f));
+        assert_eq!(system_title(&FrameBuilder::new(vec![0x0f]).build()).unwrap(), None);
+        assert_eq!(
+            system_title(&frame("2F1922")).unwrap_err().reason,
+            "meta \"dlms.system_title\": \"2F1922\" is not a system title (16 hex digits)"
+        );
+    }
+}
