@@ -15,6 +15,7 @@
 //!   and their `.out.json`, rewritten with `METERHUB_BLESS=1`;
 //! - [`transcript`]: events and actions as JSON, as transcripts show them;
 //! - [`bytes`]: hex both ways, bytes as text;
+//! - [`random`]: [`Random`], a repeatable pseudo-random stream;
 //! - [`manifest`]: `info()` against `plugin.toml`.
 
 pub mod bytes;
@@ -22,6 +23,7 @@ pub mod fixtures;
 pub mod frame;
 pub mod host;
 pub mod manifest;
+pub mod random;
 pub mod transcript;
 
 pub use bytes::{hex, text, unhex};
@@ -29,4 +31,5 @@ pub use fixtures::{BLESS_VAR, Case, Fixtures, case_names};
 pub use frame::FrameBuilder;
 pub use host::{Answers, COMMIT_FAILED_REASON, DriverFrame, FrameView, SentCheck, SimHost, Step, resume_mark};
 pub use manifest::{assert_manifest_matches, check_manifest};
+pub use random::Random;
 pub use transcript::{render_action, render_event};

@@ -5,6 +5,7 @@
 
 use meterhub_plugin_api::Plugin;
 use meterhub_plugin_api::hex::decode_spaced;
+use meterhub_plugin_api::testing::Random;
 
 use crate::ciphered::{BOTH_KEYS, energy_push, seal};
 use crate::{TITLE, codec, frame};
@@ -93,29 +94,16 @@ fn every_single_byte_change_of_the_fixtures_decodes_or_fails() {
     }
 }
 
-/// xorshift64*: a fixed stream of pseudo-random numbers, so a failure
-/// repeats.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[test]
 fn random_payloads_never_panic() {
     let mut random = Random(0x00D1_5C0D_EC00_0001);
     // Tags the codec reads on, so that random bodies reach the A-XDR reader.
     let tags = [0x0f, 0xc2, 0xdb, 0xca, 0x01, 0x02];
     for i in 0..5_000 {
-        let len = (random.next() % 80) as usize;
-        let mut payload: Vec<u8> = (0..len).map(|_| random.next() as u8).collect();
+        let len = (random.next_u64() % 80) as usize;
+        let mut payload: Vec<u8> = (0..len).map(|_| random.next_u64() as u8).collect();
         if i % 2 == 0 && !payload.is_empty() {
-            payload[0] = tags[(random.next() % tags.len() as u64) as usize];
+            payload[0] = tags[(random.next_u64() % tags.len() as u64) as usize];
         }
         if i % 4 == 0 && payload.len() > 6 {
             payload[5] = 0;

@@ -4,7 +4,7 @@
 //! the fPort and, past the envelope, a byte offset.
 
 use meterhub_plugin_api::Plugin;
-use meterhub_plugin_api::testing::unhex;
+use meterhub_plugin_api::testing::{Random, unhex};
 
 use crate::{SERVER_MS, codec, uplink};
 
@@ -67,19 +67,6 @@ fn every_single_byte_change_of_the_vectors() {
     }
 }
 
-/// xorshift64*: a fixed stream of pseudo-random numbers, so a failure
-/// repeats.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[test]
 fn random_payloads_on_random_ports() {
     let mut random = Random(0x00E1_7AC0_C0DE_4110);
@@ -87,12 +74,12 @@ fn random_payloads_on_random_ports() {
     // and JSON readers, not only the format check.
     let formats = [0x00, 0x01, 0x02, 0x03, 0x04, 0x0e, 0x3f, 0x41, 0x46, 0x47, 0x4a, 0xfa];
     for i in 0..20_000 {
-        let len = (random.next() % 52) as usize;
-        let mut payload: Vec<u8> = (0..len).map(|_| random.next() as u8).collect();
+        let len = (random.next_u64() % 52) as usize;
+        let mut payload: Vec<u8> = (0..len).map(|_| random.next_u64() as u8).collect();
         if i % 2 == 0 && !payload.is_empty() {
-            payload[0] = formats[(random.next() % formats.len() as u64) as usize];
+            payload[0] = formats[(random.next_u64() % formats.len() as u64) as usize];
         }
-        let fport = if i % 10 == 0 { random.next() as u8 } else { 2 };
+        let fport = if i % 10 == 0 { random.next_u64() as u8 } else { 2 };
         check(fport, &payload);
     }
 }
