@@ -83,3 +83,57 @@ fn meta(frame: &Value, key: &str) -> Option<String> {
     let pairs = frame["meta"].as_array()?;
     pairs.iter().find(|kv| kv[0] == key).and_then(|kv| kv[1].as_str().map(str::to_owned))
 }
+
+/// A real Kaifa MA309 push (`plugins/dlms-codec/fixtures/vectors/tirol-kaifa-ma309.hex`:
+/// general-glo-ciphering, security suite 1, system title 4B464D1010000023),
+/// whose key its publisher printed.
+const KAIFA: &str = include_str!("../../plugins/dlms-codec/fixtures/vectors/tirol-kaifa-ma309.hex");
+const KAIFA_KEY: &str = "101112131415161718191A1B1C1D1E1F";
+
+/// `apdu` in an IEC 62056-47 wrapper (version 1, wPorts 1 and 1).
+fn wrapped(apdu: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0, 1, 0, 1, 0, 1];
+    frame.extend_from_slice(&u16::try_from(apdu.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(apdu);
+    frame
+}
+
+#[test]
+fn a_ciphered_push_over_tcp_decodes_to_exact_readings_with_the_operators_key() {
+    let hex: String =
+        KAIFA.lines().filter(|l| !l.trim_start().starts_with('#')).flat_map(|l| l.split_whitespace()).collect();
+    let apdu = meterhub_plugin_api::hex::decode(&hex).unwrap();
+    let config = host_tables(&plugins_dir("wasm"))
+        + &format!(
+            "\n[drivers.meters]\nplugin = \"rbgu\"\ncodec = \"dlms-codec\"\ntransport = \"tcp\"\nlisten = \"127.0.0.1:0\"\n\
+             [drivers.meters.settings]\nframing = \"wrapper\"\n\
+             [drivers.meters.codec_settings.keys.4B464D1010000023]\nek = \"{KAIFA_KEY}\"\n"
+        );
+    let mut host = Host::start_with(&config);
+    dial(&host, &wrapped(&apdu));
+    let s = wait_for("the push archived", APPLY_DEADLINE, || {
+        let s = source(&host);
+        (s["archived"] == 1).then_some(s)
+    });
+    assert_eq!((s["quarantined"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(0)), "{s:#}");
+    let latest = host.get_ok("/api/v1/devices/4B464D1010000023/latest");
+    let value = |channel: &str| {
+        latest["readings"]
+            .as_array()
+            .and_then(|r| r.iter().find(|x| x["channel"] == channel))
+            .map(|x| x["value"].clone())
+    };
+    assert_eq!(value("voltage-l1"), Some(Value::from("230.8")), "{latest:#}");
+    assert_eq!(value("energy-import"), Some(Value::from("9.108")), "{latest:#}");
+    assert_eq!(value("reactive-energy-import"), Some(Value::from("0.096")), "{latest:#}");
+
+    // The same push again (a meter retrying): a replay, no new reading.
+    dial(&host, &wrapped(&apdu));
+    let s = wait_for("the replay settled", APPLY_DEADLINE, || {
+        let s = source(&host);
+        (s["received"] == 2 && s["archived"].as_u64().unwrap_or(0) + s["duplicate"].as_u64().unwrap_or(0) == 2)
+            .then_some(s)
+    });
+    assert_eq!(s["duplicate"], 1, "{s:#}");
+    host.stop();
+}

@@ -1,5 +1,6 @@
-//! The input envelope: the payload is one whole xDLMS APDU (the driver
-//! removed the IEC 62056-47 wrapper or the HDLC framing); meta
+//! The input envelope: the APDU is meta `frame.content` (hex) when the
+//! driver gives it (`rbgu` does: the wrapper or HDLC frame stays the
+//! payload, as it came), else the payload itself; meta
 //! `dlms.system_title` (16 hex digits) names the sender when the driver
 //! learned it. Any content type. Errors name the meta key.
 
@@ -7,6 +8,19 @@ use meterhub_plugin_api::{DecodeError, RawFrame, hex};
 
 /// The meta key of the sender's system title.
 pub const META_SYSTEM_TITLE: &str = "dlms.system_title";
+/// The meta key of what a framed payload carries, hex.
+pub const META_CONTENT: &str = "frame.content";
+
+/// The APDU of `frame`: meta [`META_CONTENT`] when present, else the
+/// payload.
+pub fn apdu(frame: &RawFrame) -> Result<std::borrow::Cow<'_, [u8]>, DecodeError> {
+    match frame.meta(META_CONTENT) {
+        None => Ok(std::borrow::Cow::Borrowed(&frame.payload)),
+        Some(text) => hex::decode(text.trim())
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| DecodeError::new(format!("meta {META_CONTENT:?}: {e}"))),
+    }
+}
 
 /// The system title the driver gave `frame`, if it gave one.
 pub fn system_title(frame: &RawFrame) -> Result<Option<[u8; 8]>, DecodeError> {
@@ -22,6 +36,16 @@ mod tests {
     use meterhub_plugin_api::testing::FrameBuilder;
 
     use super::*;
+
+    #[test]
+    fn the_apdu_is_the_framed_content_when_the_driver_gives_it() {
+        let plain = FrameBuilder::new(vec![0x0f, 0x01]).build();
+        assert_eq!(apdu(&plain).unwrap().as_ref(), [0x0f, 0x01]);
+        let framed = FrameBuilder::new(vec![0x00, 0x01, 0x0f]).meta(META_CONTENT, "0F02").build();
+        assert_eq!(apdu(&framed).unwrap().as_ref(), [0x0f, 0x02]);
+        let bad = FrameBuilder::new(vec![0x00]).meta(META_CONTENT, "0F0").build();
+        assert!(apdu(&bad).unwrap_err().reason.starts_with("meta \"frame.content\": "));
+    }
 
     #[test]
     fn the_meta_system_title() {

@@ -54,7 +54,7 @@ impl Plugin for DlmsCodec {
 
     fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, DecodeError> {
         let meta_title = frame::system_title(frame)?;
-        let push = apdu::parse(&frame.payload, meta_title, &self.settings.keys)?;
+        let push = apdu::parse(&frame::apdu(frame)?, meta_title, &self.settings.keys)?;
         let Some(title) = push.system_title else {
             return Err(DecodeError::new(format!(
                 "{}: no system title to name the meter: the APDU is not general-glo-ciphering (which carries one) and the frame has no meta {:?}",

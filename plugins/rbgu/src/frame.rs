@@ -4,6 +4,10 @@
 //! - `framing`: the profile (`wrapper`, `hdlc`, `stuffed`);
 //! - `stream.offset`: where the frame starts in its connection's bytes;
 //! - the profile's own keys (`wrapper.*`, `hdlc.*`, `stuffed.*`);
+//! - `frame.content`: what the frame carries, hex (the APDU of a wrapper or
+//!   HDLC frame, all segments, without the LLC header; a stuffed frame
+//!   unstuffed), so a codec never re-reads the framing (as `lorawan.frm`
+//!   for LoRaWAN); absent when it carries nothing;
 //! - with `content` `dlms`, what was read of the APDU ([`Dlms`]).
 
 use meterhub_plugin_api::FrameOut;
@@ -15,6 +19,8 @@ use crate::framing::{Frame, Profile};
 pub const FRAMING: &str = "framing";
 /// The frame's offset in its connection's bytes, decimal.
 pub const STREAM_OFFSET: &str = "stream.offset";
+/// What the frame carries, hex.
+pub const FRAME_CONTENT: &str = "frame.content";
 /// The APDU's name (`data-notification`, `general-glo-ciphering`), or its
 /// tag as `0xNN`.
 pub const DLMS_APDU: &str = "dlms.apdu";
@@ -59,6 +65,9 @@ pub fn commit(profile: Profile, frame: Frame, dlms: Option<&Dlms>) -> FrameOut {
     let mut meta =
         vec![(FRAMING.to_owned(), profile.name().to_owned()), (STREAM_OFFSET.to_owned(), frame.offset.to_string())];
     meta.extend(frame.meta);
+    if !frame.content.is_empty() {
+        meta.push((FRAME_CONTENT.to_owned(), meterhub_plugin_api::hex::encode_upper(&frame.content)));
+    }
     if let Some(d) = dlms {
         meta.extend(dlms_meta(d));
     }
