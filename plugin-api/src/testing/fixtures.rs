@@ -182,6 +182,17 @@ impl Case {
     }
 }
 
+/// The main file of every case in `dir` (see [`case_names`]), read as
+/// text, in name order: what robustness tests feed a plugin besides the
+/// expected outputs.
+pub fn case_texts(dir: &Path, main_suffix: &str, extra_suffixes: &[&str]) -> Result<Vec<String>, String> {
+    let read = |name: String| {
+        let file = dir.join(format!("{name}{main_suffix}"));
+        std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))
+    };
+    case_names(dir, main_suffix, extra_suffixes)?.into_iter().map(read).collect()
+}
+
 /// The case names in `dir` (files ending in `main_suffix`, sorted), after
 /// checking that every file there is a case's main file, companion
 /// (`extra_suffixes`) or expected output.

@@ -27,7 +27,7 @@ pub mod random;
 pub mod transcript;
 
 pub use bytes::{hex, text, unhex};
-pub use fixtures::{BLESS_VAR, Case, Fixtures, case_names};
+pub use fixtures::{BLESS_VAR, Case, Fixtures, case_names, case_texts};
 pub use frame::FrameBuilder;
 pub use host::{Answers, COMMIT_FAILED_REASON, DriverFrame, FrameView, SentCheck, SimHost, Step, resume_mark};
 pub use manifest::{assert_manifest_matches, check_manifest};

@@ -5,24 +5,18 @@
 
 use meterhub_plugin_api::Plugin;
 use meterhub_plugin_api::hex::decode_spaced;
-use meterhub_plugin_api::testing::Random;
+use meterhub_plugin_api::testing::{Random, case_texts};
 
 use crate::ciphered::{BOTH_KEYS, energy_push, seal};
 use crate::{TITLE, codec, frame};
 
 /// Every fixture payload (vectors and hand-made cases).
 fn fixture_payloads() -> Vec<Vec<u8>> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut out = Vec::new();
     for kind in ["vectors", "cases"] {
-        let mut files: Vec<_> = std::fs::read_dir(format!("{root}/{kind}"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "hex"))
-            .collect();
-        files.sort();
-        for file in files {
-            out.push(decode_spaced(&std::fs::read_to_string(&file).unwrap()).unwrap());
+        for text in case_texts(&root.join(kind), ".hex", &[".case.json"]).unwrap() {
+            out.push(decode_spaced(&text).unwrap());
         }
     }
     assert!(out.len() > 25, "the fixtures are found");

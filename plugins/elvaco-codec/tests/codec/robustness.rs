@@ -4,23 +4,17 @@
 //! the fPort and, past the envelope, a byte offset.
 
 use meterhub_plugin_api::Plugin;
-use meterhub_plugin_api::testing::{Random, unhex};
+use meterhub_plugin_api::testing::{Random, case_texts, unhex};
 
 use crate::{SERVER_MS, codec, uplink};
 
 /// Every fixture payload (vectors and hand-made cases).
 fn payloads() -> Vec<Vec<u8>> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut out = Vec::new();
     for kind in ["vectors", "cases"] {
-        let mut files: Vec<_> = std::fs::read_dir(format!("{root}/{kind}"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "hex"))
-            .collect();
-        files.sort();
-        for file in files {
-            out.push(unhex(std::fs::read_to_string(&file).unwrap().trim()));
+        for text in case_texts(&root.join(kind), ".hex", &[".case.json"]).unwrap() {
+            out.push(unhex(text.trim()));
         }
     }
     assert!(out.len() > 30, "the fixtures are found");
