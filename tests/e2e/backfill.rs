@@ -120,3 +120,22 @@ fn stored_uplinks_the_webhook_missed_are_archived_once_and_a_restart_resumes_fro
     assert_eq!(again["archived"].as_u64(), Some(uplinks), "{again:#}");
     host.stop();
 }
+
+#[test]
+fn a_fetch_section_for_a_plugin_without_the_capability_is_refused_at_its_url() {
+    let base = host_tables(&plugins_dir("wasm"))
+        + "\n[drivers.devices]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\n";
+    let host = Host::start_with(&base);
+    let since = meterhub_testkit::now_ms();
+    let with_fetch = format!("{base}[drivers.devices.fetch]\nurl = \"http://127.0.0.1:9/api\"\n");
+    std::fs::write(&host.config, &with_fetch).unwrap();
+    let errors = host.wait_refusal(since);
+    let line = with_fetch.lines().position(|l| l.starts_with("url = \"http://127.0.0.1:9")).unwrap() + 1;
+    assert!(
+        errors.iter().any(|e| e.contains(&format!("meterhub.toml:{line}:7:"))
+            && e.contains("plugin \"listener\" does not declare capability `fetch`")),
+        "{errors:?}"
+    );
+    let drivers = host.get_ok("/api/v1/drivers");
+    assert!(drivers[0].get("fetch").is_none(), "no fetch session: {drivers:#}");
+}
