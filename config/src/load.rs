@@ -49,8 +49,10 @@ pub const DEFAULT_MAX_PENDING: u32 = 1024;
 /// clients of the IOT Vega Server reconnect after 120 s without a ping).
 pub const DEFAULT_IDLE_TIMEOUT_MS: u32 = 120_000;
 
+mod secrets;
 mod sinks;
 
+pub use secrets::{MAX_SECRETS_BYTES, SETTINGS_SECRETS};
 pub use sinks::{DEFAULT_BATCH_RECORDS, DEFAULT_LINGER_MS, DEFAULT_SCHEMA};
 
 /// Read `file` and validate it. Relative paths in it are relative to its directory.
@@ -655,6 +657,14 @@ impl Validator<'_> {
         let devices = self.device_routes(&d.devices, &codec);
         let routed_codec_settings = self.routed_codec_settings(d, &codec, &devices);
         let fetch = d.fetch.as_ref().and_then(|f| self.fetch(f));
+        for (table, key) in [(&d.settings, "settings"), (&d.codec_settings, "codec_settings")] {
+            if let Some(t) = table
+                && t.get_ref().contains_key(SETTINGS_SECRETS)
+            {
+                self.error(t, format!("`{SETTINGS_SECRETS}` in {key} is the host's: secrets go in a file of their own, named by secrets_file"));
+            }
+        }
+        let secrets = d.secrets_file.as_ref().and_then(|f| self.secrets(f));
         if self.diagnostics.len() > before {
             return None;
         }
@@ -673,6 +683,7 @@ impl Validator<'_> {
             max_pending: max_pending as usize,
             transport_pos: self.pos(d.listen.as_ref().or(d.url.as_ref()).unwrap_or(&d.transport)),
             fetch,
+            secrets,
         })
     }
 

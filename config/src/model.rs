@@ -279,6 +279,46 @@ pub struct DriverConfig {
     pub routed_codec_settings: BTreeMap<String, String>,
     /// The upstream API of the driver's fetch session, if it has one.
     pub fetch: Option<FetchConfig>,
+    /// The instance's per-device secrets (`secrets_file`), handed to its
+    /// driver and codec plugins as the setting `secrets`.
+    pub secrets: Option<Secrets>,
+}
+
+/// `secrets_file`: the per-device secrets of a driver instance, read from
+/// a file of their own. `Debug` shows the file, never the content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secrets {
+    /// The file.
+    pub file: std::path::PathBuf,
+    /// Where `secrets_file` is written.
+    pub pos: Pos,
+    /// The file's tables as a JSON object text.
+    json: String,
+}
+
+impl Secrets {
+    /// Secrets read from `file` (named at `pos`), as a JSON object text.
+    pub fn new(file: std::path::PathBuf, pos: Pos, json: String) -> Self {
+        Secrets { file, pos, json }
+    }
+
+    /// `settings` (a JSON object text) with the secrets under the setting
+    /// `secrets`.
+    pub fn add_to(&self, settings: &str) -> String {
+        let mut object = match serde_json::from_str::<serde_json::Value>(settings) {
+            Ok(serde_json::Value::Object(o)) => o,
+            _ => serde_json::Map::new(),
+        };
+        let secrets = serde_json::from_str(&self.json).unwrap_or_default();
+        object.insert(crate::load::SETTINGS_SECRETS.to_owned(), secrets);
+        serde_json::Value::Object(object).to_string()
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets").field("file", &self.file).finish_non_exhaustive()
+    }
 }
 
 /// `[drivers.<id>.fetch]`: the upstream HTTP(S) API the host makes
@@ -357,11 +397,21 @@ impl DeviceRoute {
 
 impl DriverConfig {
     /// Whether `other` runs the same driver instance: same plugin, settings
-    /// and session limit (positions in the file do not matter).
+    /// (secrets included) and session limit (positions in the file do not
+    /// matter).
     pub fn same_driver(&self, other: &DriverConfig) -> bool {
         self.plugin == other.plugin
-            && self.settings_json == other.settings_json
+            && self.driver_settings() == other.driver_settings()
             && self.max_pending == other.max_pending
+    }
+
+    /// Settings handed to the driver plugin: `settings`, with the secrets
+    /// when the instance has a secrets file.
+    pub fn driver_settings(&self) -> std::borrow::Cow<'_, str> {
+        match &self.secrets {
+            Some(s) => std::borrow::Cow::Owned(s.add_to(&self.settings_json)),
+            None => std::borrow::Cow::Borrowed(&self.settings_json),
+        }
     }
 
     /// Whether `other` runs the same transports: the same one, and the same
@@ -406,9 +456,15 @@ impl DriverConfig {
     }
 
     /// Settings handed to the codec instance: a driver's own codec shares
-    /// its settings; a separate codec plugin gets `codec_settings`.
-    pub fn codec_settings(&self) -> &str {
-        if self.codec == self.plugin { &self.settings_json } else { &self.codec_settings_json }
+    /// its settings; a separate codec plugin gets `codec_settings`; both
+    /// with the secrets when the instance has a secrets file (routed codecs
+    /// get none).
+    pub fn codec_settings(&self) -> std::borrow::Cow<'_, str> {
+        let own = if self.codec == self.plugin { &self.settings_json } else { &self.codec_settings_json };
+        match &self.secrets {
+            Some(s) => std::borrow::Cow::Owned(s.add_to(own)),
+            None => std::borrow::Cow::Borrowed(own),
+        }
     }
 }
 

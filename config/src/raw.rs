@@ -269,6 +269,10 @@ pub struct RawDriver {
     /// Settings of a separate codec plugin (`codec`), as a JSON object.
     #[serde(default)]
     pub codec_settings: Option<Spanned<toml::Table>>,
+    /// File of the instance's per-device secrets (TOML), relative to this
+    /// file; handed to its driver and codec as the setting `secrets`.
+    #[serde(default)]
+    pub secrets_file: Option<Spanned<String>>,
     /// `[[drivers.<id>.devices]]`: LoRaWAN devices decoded by another codec
     /// plugin or as a named model.
     #[serde(default)]

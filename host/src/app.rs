@@ -74,7 +74,7 @@ pub fn codecs(catalog: &Catalog, config: &Config) -> Codecs {
     let mut codecs = Codecs::default();
     for driver in &config.drivers {
         let slot = match resolve(catalog, &driver.codec, Role::Codec)
-            .and_then(|plugin| supervised(&plugin, driver.codec_settings(), config))
+            .and_then(|plugin| supervised(&plugin, &driver.codec_settings(), config))
         {
             Ok(codec) => CodecSlot::Ready(Box::new(codec)),
             Err(e) => CodecSlot::Unavailable(format!("codec unavailable: {e}")),
@@ -96,9 +96,9 @@ pub fn check(config: &Config, catalog: &Catalog) -> Vec<String> {
                 problems.push(Diagnostic::new(&config.file, at, message).to_string());
             }
         };
-        check(&driver.plugin, Role::Driver, driver.plugin_pos, &driver.settings_json);
+        check(&driver.plugin, Role::Driver, driver.plugin_pos, &driver.driver_settings());
         if driver.codec != driver.plugin {
-            check(&driver.codec, Role::Codec, driver.codec_pos, driver.codec_settings());
+            check(&driver.codec, Role::Codec, driver.codec_pos, &driver.codec_settings());
         }
     }
     for sink in &config.sinks {

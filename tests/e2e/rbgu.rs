@@ -90,6 +90,33 @@ fn meta(frame: &Value, key: &str) -> Option<String> {
 const KAIFA: &str = include_str!("../../plugins/dlms-codec/fixtures/vectors/tirol-kaifa-ma309.hex");
 const KAIFA_KEY: &str = "101112131415161718191A1B1C1D1E1F";
 
+/// A secrets file (mode 600) in a folder of its own, removed on drop.
+pub struct Secrets(tempfile::TempDir);
+
+impl Secrets {
+    /// A secrets file holding `text`.
+    pub fn new(text: &str) -> Secrets {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Secrets(dir);
+        s.write(text);
+        s
+    }
+
+    /// Replace its content with `text` (written aside, then renamed over it).
+    pub fn write(&self, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let aside = self.0.path().join("secrets.toml.new");
+        std::fs::write(&aside, text).unwrap();
+        std::fs::set_permissions(&aside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::rename(&aside, self.path()).unwrap();
+    }
+
+    /// The file, as a string for the configuration.
+    pub fn path(&self) -> String {
+        self.0.path().join("secrets.toml").display().to_string()
+    }
+}
+
 /// `apdu` in an IEC 62056-47 wrapper (version 1, wPorts 1 and 1).
 fn wrapped(apdu: &[u8]) -> Vec<u8> {
     let mut frame = vec![0, 1, 0, 1, 0, 1];
@@ -103,11 +130,12 @@ fn a_ciphered_push_over_tcp_decodes_to_exact_readings_with_the_operators_key() {
     let hex: String =
         KAIFA.lines().filter(|l| !l.trim_start().starts_with('#')).flat_map(|l| l.split_whitespace()).collect();
     let apdu = meterhub_plugin_api::hex::decode(&hex).unwrap();
+    let secrets = Secrets::new(&format!("[devices.4B464D1010000023]\nek = \"{KAIFA_KEY}\"\n"));
     let config = host_tables(&plugins_dir("wasm"))
         + &format!(
             "\n[drivers.meters]\nplugin = \"rbgu\"\ncodec = \"dlms-codec\"\ntransport = \"tcp\"\nlisten = \"127.0.0.1:0\"\n\
-             [drivers.meters.settings]\nframing = \"wrapper\"\n\
-             [drivers.meters.codec_settings.keys.4B464D1010000023]\nek = \"{KAIFA_KEY}\"\n"
+             secrets_file = {:?}\n[drivers.meters.settings]\nframing = \"wrapper\"\n",
+            secrets.path()
         );
     let mut host = Host::start_with(&config);
     dial(&host, &wrapped(&apdu));

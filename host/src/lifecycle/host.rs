@@ -680,7 +680,8 @@ async fn prepare(
                 None
             }
             Part::New(plugin) => {
-                match crate::plugin::factory::supervised_driver(plugin, &c.settings_json, &c.id, &archive, &config) {
+                match crate::plugin::factory::supervised_driver(plugin, &c.driver_settings(), &c.id, &archive, &config)
+                {
                     Ok(instance) => Some(instance),
                     Err(e) => {
                         p.driver = Part::Missing(format!("plugin {:?}: {e}", c.plugin));
@@ -700,7 +701,7 @@ async fn prepare(
                 }
                 unavailable_codec(&c, reason)
             }
-            Part::New(plugin) => match crate::plugin::factory::supervised(plugin, c.codec_settings(), &config) {
+            Part::New(plugin) => match crate::plugin::factory::supervised(plugin, &c.codec_settings(), &config) {
                 Ok(instance) => {
                     let entry = InstanceEntry::of(&c.id, "codec", &instance);
                     CodecChange::Set(CodecSlot::Ready(Box::new(instance)), entry)

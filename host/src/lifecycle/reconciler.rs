@@ -41,6 +41,8 @@ impl Reconciler {
         let mut config_ticks = watch_or_warn("configuration file", watch::file(&self.file));
         let plugins_dir = self.host.config().plugins_dir.clone();
         let mut plugin_ticks = watch_or_warn("plugins folder", watch::folder(&plugins_dir));
+        let mut secrets_files = self.secrets_files();
+        let mut secrets_ticks = watch_secrets(&secrets_files);
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut stop = std::pin::pin!(stop);
         loop {
@@ -48,15 +50,28 @@ impl Reconciler {
                 () = &mut stop => break,
                 Some(()) = settled(&mut config_ticks) => self.config_changed(false).await,
                 Some(()) = settled(&mut plugin_ticks) => self.plugins_changed().await,
+                Some(()) = settled(&mut secrets_ticks) => {
+                    tracing::info!("a secrets file changed: reading the configuration again");
+                    self.config_changed(true).await;
+                }
                 Some(()) = async { hangup.as_mut()?.recv().await } => {
                     tracing::info!("SIGHUP: reloading the configuration and rescanning plugins");
                     self.config_changed(true).await;
                     self.plugins_changed().await;
                 }
             }
+            if self.secrets_files() != secrets_files {
+                secrets_files = self.secrets_files();
+                secrets_ticks = watch_secrets(&secrets_files);
+            }
         }
-        drop((config_ticks, plugin_ticks));
+        drop((config_ticks, plugin_ticks, secrets_ticks));
         self.host
+    }
+
+    /// The secrets files the configuration in effect names.
+    fn secrets_files(&self) -> Vec<PathBuf> {
+        self.host.config().drivers.iter().filter_map(|d| d.secrets.as_ref().map(|s| s.file.clone())).collect()
     }
 
     /// Read the configuration file again and apply it if it changed; counted
@@ -132,6 +147,15 @@ impl Reconciler {
             }
         }
     }
+}
+
+/// A watch on `files`, the secrets files (a change to one is applied like
+/// one to the configuration).
+fn watch_secrets(files: &[PathBuf]) -> Option<(notify::RecommendedWatcher, Ticks)> {
+    if files.is_empty() {
+        return None;
+    }
+    watch_or_warn("secrets files", watch::files(files))
 }
 
 fn watch_or_warn(

@@ -26,21 +26,40 @@ fn writes(kind: &notify::EventKind) -> bool {
 
 /// Watch `file` (through its folder, so renames and re-creations count).
 pub fn file(file: &Path) -> notify::Result<(notify::RecommendedWatcher, Ticks)> {
+    files(std::slice::from_ref(&file.to_path_buf()))
+}
+
+/// Watch each of `files` (through their folders, so renames and
+/// re-creations count): one tick for a change to any of them.
+pub fn files(files: &[PathBuf]) -> notify::Result<(notify::RecommendedWatcher, Ticks)> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let target = file.to_path_buf();
-    let name = file.file_name().map(ToOwned::to_owned);
+    let folder = |f: &Path| {
+        f.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    };
+    let targets: Vec<(PathBuf, Option<std::ffi::OsString>)> =
+        files.iter().map(|f| (folder(f), f.file_name().map(ToOwned::to_owned))).collect();
+    let matching = targets.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
-            Ok(e) => writes(&e.kind) && e.paths.iter().any(|p| p.file_name().map(ToOwned::to_owned) == name),
+            Ok(e) => {
+                writes(&e.kind)
+                    && e.paths.iter().any(|p| {
+                        let name = p.file_name().map(ToOwned::to_owned);
+                        matching.iter().any(|(_, n)| *n == name)
+                    })
+            }
             Err(_) => true,
         };
         if relevant {
             let _ = tx.send(());
         }
     })?;
-    let folder =
-        target.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    watcher.watch(&folder, RecursiveMode::NonRecursive)?;
+    let mut folders: Vec<&PathBuf> = targets.iter().map(|(f, _)| f).collect();
+    folders.sort();
+    folders.dedup();
+    for f in folders {
+        watcher.watch(f, RecursiveMode::NonRecursive)?;
+    }
     Ok((watcher, rx))
 }
 

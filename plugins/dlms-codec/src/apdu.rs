@@ -476,7 +476,7 @@ mod tests {
         );
         assert_eq!(
             err("db 08 0102030405060708 06 30 00000001 00", None),
-            "general-glo-ciphering from system title 0102030405060708: no key configured (settings \"keys\".\"0102030405060708\")"
+            "general-glo-ciphering from system title 0102030405060708: no key configured (secrets file: [devices.0102030405060708] ek)"
         );
         assert_eq!(
             err("ca 06 30 00000001 00", None),

@@ -162,7 +162,7 @@ pub fn open(sealed: &Sealed<'_>, keys: Option<&KeyPair>, who: &str) -> Result<Ve
         return Ok(sealed.body.to_vec());
     }
     let title = hex::encode_upper(&sealed.system_title);
-    let keys = keys.ok_or_else(|| fail(format!("no key configured (settings \"keys\".\"{title}\")")))?;
+    let keys = keys.ok_or_else(|| fail(format!("no key configured (secrets file: [devices.{title}] ek)")))?;
     let gcm = Gcm::new(&keys.ek.0.into());
     let mut iv = [0u8; 12];
     iv[..8].copy_from_slice(&sealed.system_title);
@@ -177,7 +177,7 @@ pub fn open(sealed: &Sealed<'_>, keys: Option<&KeyPair>, who: &str) -> Result<Ve
     }
     let ak = keys.ak.as_ref().ok_or_else(|| {
         fail(format!(
-            "security control 0x{:02X} is authenticated and no authentication key is configured (settings \"keys\".\"{title}\".\"ak\")",
+            "security control 0x{:02X} is authenticated and no authentication key is configured (secrets file: [devices.{title}] ak)",
             control.0
         ))
     })?;
@@ -348,11 +348,11 @@ mod tests {
     fn what_cannot_be_opened_says_why() {
         let keys = pair(EK, AK);
         let err = |control: u8, body: &[u8], keys: Option<&KeyPair>| opened(control, 1, body, keys).unwrap_err();
-        assert_eq!(err(0x30, &[0; 20], None), "test: no key configured (settings \"keys\".\"4D4D4D0000BC614E\")");
+        assert_eq!(err(0x30, &[0; 20], None), "test: no key configured (secrets file: [devices.4D4D4D0000BC614E] ek)");
         let no_ak = KeyPair { ek: key(EK), ak: None };
         assert_eq!(
             err(0x30, &[0; 20], Some(&no_ak)),
-            "test: security control 0x30 is authenticated and no authentication key is configured (settings \"keys\".\"4D4D4D0000BC614E\".\"ak\")"
+            "test: security control 0x30 is authenticated and no authentication key is configured (secrets file: [devices.4D4D4D0000BC614E] ak)"
         );
         assert_eq!(opened(0x20, 1, &seal(0x20, 1, b"x"), Some(&no_ak)).unwrap(), b"x", "encryption only needs no AK");
         assert_eq!(

@@ -2,7 +2,9 @@
 //! driver gives it (`rbgu` does: the wrapper or HDLC frame stays the
 //! payload, as it came), else the payload itself; meta
 //! `dlms.system_title` (16 hex digits) names the sender when the driver
-//! learned it. Any content type. Errors name the meta key.
+//! learned it; meta `device.pending` = `1` marks a frame of a device the
+//! driver did not know, which waits until the device is in the secrets
+//! file. Any content type. Errors name the meta key.
 
 use meterhub_plugin_api::{DecodeError, RawFrame, hex};
 
@@ -10,6 +12,15 @@ use meterhub_plugin_api::{DecodeError, RawFrame, hex};
 pub const META_SYSTEM_TITLE: &str = "dlms.system_title";
 /// The meta key of what a framed payload carries, hex.
 pub const META_CONTENT: &str = "frame.content";
+
+/// The meta key the driver sets (to `1`) on a frame of a device it did not
+/// know.
+pub const META_PENDING: &str = "device.pending";
+
+/// Whether the driver marked `frame` as from a device it did not know.
+pub fn pending(frame: &RawFrame) -> bool {
+    frame.meta(META_PENDING) == Some("1")
+}
 
 /// The APDU of `frame`: meta [`META_CONTENT`] when present, else the
 /// payload.

@@ -62,6 +62,12 @@ impl Plugin for DlmsCodec {
                 frame::META_SYSTEM_TITLE
             )));
         };
+        if frame::pending(frame) && !self.settings.devices.contains(&title) {
+            let title = hex::encode_upper(&title);
+            return Err(DecodeError::new(format!(
+                "pending: device {title} is not in the instance's secrets file; add [devices.{title}] there, then `meterhub redecode --quarantined`"
+            )));
+        }
         let named = layout::name(&push.notification, &self.settings.push_layouts)?;
         let device = hex::encode_upper(&title);
         let built = readings::build(&push, &named, &device, &self.settings, frame.received_at_ms)?;

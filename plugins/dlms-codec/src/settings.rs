@@ -3,17 +3,26 @@
 //! cannot be invalid.
 //!
 //! ```json
-//! { "keys": { "2F19229199164103": { "ek": "<32 hex>", "ak": "<32 hex>" } },
-//!   "registers": { "1.0.1.8.0.255": { "scaler": 0, "unit": "Wh" } },
+//! { "registers": { "1.0.1.8.0.255": { "scaler": 0, "unit": "Wh" } },
 //!   "channels": { "1.0.21.7.0.255": { "channel": "power-import-l1", "kind": "instantaneous", "unit": "kW" } },
 //!   "push_layouts": { "daily": ["0.0.25.9.0.255:1", "0.0.1.0.0.255:2", "1.0.1.8.0.255:2"] },
 //!   "utc_offset_minutes": 180 }
 //! ```
 //!
-//! Errors name the setting (`setting "keys"."2F19229199164103"."ek": ...`)
+//! The keys are not among them: they are secrets, which the host reads
+//! from the instance's secrets file (`secrets_file`) and hands over as
+//! the setting `secrets`:
+//!
+//! ```toml
+//! [devices.2F19229199164103]   # a system title: the device is known
+//! ek = "<32 hex>"              # global unicast encryption key
+//! ak = "<32 hex>"              # authentication key (needs ek)
+//! ```
+//!
+//! Errors name the setting (`setting "secrets"."devices"."2F19229199164103"."ek": ...`)
 //! and never quote a key's text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use meterhub_plugin_api::{ReadingKind, hex};
 use serde_json::{Map, Value};
@@ -28,6 +37,9 @@ use crate::units::{self, Unit};
 pub struct CodecSettings {
     /// The global unicast keys per system title.
     pub keys: Keys,
+    /// Every device of the secrets file, with keys or without: the known
+    /// ones a pending frame waits for.
+    pub devices: HashSet<[u8; 8]>,
     /// Scaler and unit per OBIS code, for values a push sends without them.
     pub registers: HashMap<Obis, ScalerUnit>,
     /// The channel map: the built-in one with the settings' entries over it.
@@ -43,6 +55,7 @@ impl Default for CodecSettings {
     fn default() -> Self {
         CodecSettings {
             keys: Keys::new(),
+            devices: HashSet::new(),
             registers: HashMap::new(),
             channels: default_channels().into_iter().collect(),
             push_layouts: Vec::new(),
@@ -107,11 +120,16 @@ impl CodecSettings {
     /// Parse and validate `settings_json`; the error names the setting.
     pub fn parse(settings_json: &str) -> Result<Self, String> {
         let root: Value = serde_json::from_str(settings_json).map_err(|e| format!("settings: invalid JSON: {e}"))?;
-        let allowed = ["keys", "registers", "channels", "push_layouts", "utc_offset_minutes"];
+        if root.get("keys").is_some() {
+            return Err(
+                "setting \"keys\": keys are secrets: they go in the instance's secrets file ([devices.<system title>] ek, ak), named by secrets_file in meterhub.toml".into(),
+            );
+        }
+        let allowed = ["secrets", "registers", "channels", "push_layouts", "utc_offset_minutes"];
         let root = object(&root, "", Some(&allowed))?;
         let mut settings = CodecSettings::default();
-        if let Some(v) = root.get("keys") {
-            settings.keys = keys(v)?;
+        if let Some(v) = root.get("secrets") {
+            (settings.keys, settings.devices) = secrets(v)?;
         }
         if let Some(v) = root.get("registers") {
             settings.registers = registers(v)?;
@@ -128,26 +146,38 @@ impl CodecSettings {
     }
 }
 
-/// `"keys"`: system title to `{ "ek", "ak" }`.
-fn keys(v: &Value) -> Result<Keys, String> {
-    let mut out = Keys::new();
-    for (title, pair) in object(v, "\"keys\"", None)? {
-        let path = member("\"keys\"", title);
+/// `"secrets"` (the secrets file): `devices`, system title to `{ "ek",
+/// "ak", "password" }`, each optional (`ak` needs `ek`; `password` is the
+/// driver's). The keys per title, and every title.
+fn secrets(v: &Value) -> Result<(Keys, HashSet<[u8; 8]>), String> {
+    let mut keys = Keys::new();
+    let mut devices = HashSet::new();
+    let root = object(v, "\"secrets\"", Some(&["devices"]))?;
+    let Some(list) = root.get("devices") else { return Ok((keys, devices)) };
+    let list_path = member("\"secrets\"", "devices");
+    for (title, entry) in object(list, &list_path, None)? {
+        let path = member(&list_path, title);
         let bytes = hex::decode(title).ok().and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok());
         let Some(bytes) = bytes else {
             return Err(format!("setting {path}: a system title is 16 hex digits"));
         };
-        let pair = object(pair, &path, Some(&["ek", "ak"]))?;
-        let ek = pair.get("ek").ok_or_else(|| format!("setting {}: missing", member(&path, "ek")))?;
-        let parsed = KeyPair {
-            ek: key(ek, &member(&path, "ek"))?,
-            ak: pair.get("ak").map(|ak| key(ak, &member(&path, "ak"))).transpose()?,
-        };
-        if out.insert(bytes, parsed).is_some() {
+        if !devices.insert(bytes) {
             return Err(format!("setting {path}: system title given more than once (in another case)"));
         }
+        let entry = object(entry, &path, Some(&["ek", "ak", "password"]))?;
+        match (entry.get("ek"), entry.get("ak")) {
+            (Some(ek), ak) => {
+                let pair = KeyPair {
+                    ek: key(ek, &member(&path, "ek"))?,
+                    ak: ak.map(|ak| key(ak, &member(&path, "ak"))).transpose()?,
+                };
+                keys.insert(bytes, pair);
+            }
+            (None, Some(_)) => return Err(format!("setting {}: needs ek, the block cipher key", member(&path, "ak"))),
+            (None, None) => {}
+        }
     }
-    Ok(out)
+    Ok((keys, devices))
 }
 
 /// A key: 32 hex digits. The error never quotes the text.
@@ -331,7 +361,7 @@ mod tests {
     #[test]
     fn parses_every_setting() {
         let s = CodecSettings::parse(&format!(
-            r#"{{"keys": {{"2f19229199164103": {{"ek": "{EK}", "ak": "{EK}"}}, "4B464D1010000023": {{"ek": "{EK}"}}}},
+            r#"{{"secrets": {{"devices": {{"2f19229199164103": {{"ek": "{EK}", "ak": "{EK}"}}, "4B464D1010000023": {{"ek": "{EK}"}}, "4B464D1010000024": {{}}}}}},
                 "registers": {{"1.0.1.8.0.255": {{"scaler": -3, "unit": "kWh"}}, "1-0:32.7.0*255": {{"scaler": -1, "unit": 35}}}},
                 "channels": {{"1.0.21.7.0.255": {{"channel": "power-import-l1", "kind": "instantaneous", "unit": "kW"}},
                               "1.0.1.8.0.255": {{"channel": "a-plus", "kind": "cumulative", "unit": "kWh"}}}},
@@ -341,6 +371,7 @@ mod tests {
         .unwrap();
         let title = [0x2f, 0x19, 0x22, 0x91, 0x99, 0x16, 0x41, 0x03];
         assert!(s.keys[&title].ak.is_some() && s.keys[&[0x4b, 0x46, 0x4d, 0x10, 0x10, 0, 0, 0x23]].ak.is_none());
+        assert_eq!((s.keys.len(), s.devices.len()), (2, 3), "a device without keys is known, with no keys");
         let energy = Obis([1, 0, 1, 8, 0, 255]);
         assert_eq!((s.registers[&energy].scaler, s.registers[&energy].unit.meterhub), (-3, "kWh"));
         assert_eq!(s.registers[&Obis([1, 0, 32, 7, 0, 255])].unit.symbol, "V");
@@ -357,23 +388,29 @@ mod tests {
     fn strict_errors_name_the_setting() {
         assert_eq!(
             err(r#"{"key": {}}"#),
-            "setting \"key\": unknown; allowed here: keys, registers, channels, push_layouts, utc_offset_minutes"
+            "setting \"key\": unknown; allowed here: secrets, registers, channels, push_layouts, utc_offset_minutes"
         );
+        assert!(err(r#"{"keys": {}}"#).contains("keys are secrets: they go in the instance's secrets file"));
         assert_eq!(err("[]"), "settings: expected a JSON object, got an array");
         assert!(err("{").starts_with("settings: invalid JSON"));
-        assert_eq!(err(r#"{"keys": {"2F1922": {}}}"#), "setting \"keys\".\"2F1922\": a system title is 16 hex digits");
+        let devices = |inner: &str| format!(r#"{{"secrets": {{"devices": {inner}}}}}"#);
         assert_eq!(
-            err(r#"{"keys": {"2F19229199164103": {"ek": "00", "gk": "00"}}}"#),
-            "setting \"keys\".\"2F19229199164103\".\"gk\": unknown; allowed here: ek, ak"
+            err(&devices(r#"{"2F1922": {}}"#)),
+            "setting \"secrets\".\"devices\".\"2F1922\": a system title is 16 hex digits"
         );
         assert_eq!(
-            err(r#"{"keys": {"2F19229199164103": {}}}"#),
-            "setting \"keys\".\"2F19229199164103\".\"ek\": missing"
+            err(&devices(r#"{"2F19229199164103": {"ek": "00", "gk": "00"}}"#)),
+            "setting \"secrets\".\"devices\".\"2F19229199164103\".\"gk\": unknown; allowed here: ek, ak, password"
         );
+        assert_eq!(
+            err(&devices(&format!(r#"{{"2F19229199164103": {{"ak": "{EK}"}}}}"#))),
+            "setting \"secrets\".\"devices\".\"2F19229199164103\".\"ak\": needs ek, the block cipher key"
+        );
+        assert_eq!(err(r#"{"secrets": {"keys": {}}}"#), "setting \"secrets\".\"keys\": unknown; allowed here: devices");
         assert!(
-            err(&format!(
-                r#"{{"keys": {{"2F19229199164103": {{"ek": "{EK}"}}, "2f19229199164103": {{"ek": "{EK}"}}}}}}"#
-            ))
+            err(&devices(&format!(
+                r#"{{"2F19229199164103": {{"ek": "{EK}"}}, "2f19229199164103": {{"ek": "{EK}"}}}}"#
+            )))
             .contains("more than once")
         );
         assert_eq!(
@@ -442,16 +479,19 @@ mod tests {
     #[test]
     fn a_key_never_shows_in_an_error_or_debug() {
         let secret = "0123456789ABCDEF0123456789ABCDEX";
-        let e = err(&format!(r#"{{"keys": {{"2F19229199164103": {{"ek": "{secret}"}}}}}}"#));
-        assert_eq!(e, "setting \"keys\".\"2F19229199164103\".\"ek\": expected 32 hex digits (a 128-bit key)");
+        let e = err(&format!(r#"{{"secrets": {{"devices": {{"2F19229199164103": {{"ek": "{secret}"}}}}}}}}"#));
+        assert_eq!(
+            e,
+            "setting \"secrets\".\"devices\".\"2F19229199164103\".\"ek\": expected 32 hex digits (a 128-bit key)"
+        );
         let good = "0123456789ABCDEF0123456789ABCDEF";
         let s =
-            CodecSettings::parse(&format!(r#"{{"keys": {{"2F19229199164103": {{"ek": "{good}", "ak": "{good}"}}}}}}"#))
+            CodecSettings::parse(&format!(r#"{{"secrets": {{"devices": {{"2F19229199164103": {{"ek": "{good}", "ak": "{good}", "password": "{good}"}}}}}}}}"#))
                 .unwrap();
         let shown = format!("{s:?}").to_ascii_uppercase();
         assert!(!shown.contains("0123456789ABCDEF") && !shown.contains("[1, 35, 69"), "{shown}");
         assert!(
-            err(r#"{"keys": {"2F19229199164103": {"ek": 5}}}"#)
+            err(r#"{"secrets": {"devices": {"2F19229199164103": {"ek": 5}}}}"#)
                 .ends_with("expected a string of 32 hex digits, got a number")
         );
     }

@@ -33,6 +33,9 @@ pub const DLMS_SYSTEM_TITLE_FROM: &str = "dlms.system_title_from";
 pub const DLMS_INVOCATION_COUNTER: &str = "dlms.invocation_counter";
 /// `1` on a replay: a duplicate, never new readings.
 pub const DLMS_REPLAY: &str = "dlms.replay";
+/// `1` on a frame of a device not in the registry, under
+/// `unknown_devices = "pending"`: the codec holds it until the device is.
+pub const DEVICE_PENDING: &str = "device.pending";
 /// Why a `general-glo-ciphering` header could not be read.
 pub const DLMS_ERROR: &str = "dlms.error";
 
@@ -58,6 +61,9 @@ pub struct Dlms {
     pub error: Option<String>,
     /// Whether it is a replay.
     pub replay: bool,
+    /// Whether its device is not in the registry (`unknown_devices =
+    /// "pending"`).
+    pub pending: bool,
 }
 
 /// The frame to commit for `frame` of `profile`.
@@ -92,6 +98,9 @@ fn dlms_meta(d: &Dlms) -> Vec<(String, String)> {
     }
     if let Some(error) = &d.error {
         meta.push((DLMS_ERROR.to_owned(), error.clone()));
+    }
+    if d.pending {
+        meta.push((DEVICE_PENDING.to_owned(), "1".to_owned()));
     }
     meta
 }

@@ -49,7 +49,6 @@ pub mod session;
 pub mod sessions;
 pub mod settings;
 
-use device::Devices;
 use replays::Replays;
 use sessions::Sessions;
 use settings::RbguSettings;
@@ -61,7 +60,6 @@ pub struct Rbgu {
     settings: RbguSettings,
     sessions: Sessions,
     replays: Replays,
-    devices: Devices,
 }
 
 impl Rbgu {
@@ -90,11 +88,11 @@ impl Plugin for Rbgu {
     fn init(settings_json: &str) -> Result<Self, String> {
         let settings = RbguSettings::parse(settings_json)?;
         let replays = Replays::new(settings.replays);
-        Ok(Rbgu { settings, sessions: Sessions::default(), replays, devices: Devices })
+        Ok(Rbgu { settings, sessions: Sessions::default(), replays })
     }
 
     fn handle(&mut self, session: u64, _now_ms: i64, event: Event) -> Vec<Action> {
-        self.sessions.handle(&self.settings, &mut self.replays, &self.devices, session, event)
+        self.sessions.handle(&self.settings, &mut self.replays, session, event)
     }
 }
 

@@ -7,22 +7,20 @@
 
 use meterhub_plugin_api::{Action, Commit};
 
-use crate::device::Devices;
+use crate::device::Admission;
 use crate::dlms::{self, SystemTitle};
 use crate::frame::{self, Dlms, TitleFrom};
 use crate::framing::{self, Frame, Framer, Output};
 use crate::replays::{ReplayPolicy, Replays, Verdict};
 use crate::settings::{Content, RbguSettings};
 
-/// What a session works with besides itself: the instance's settings,
-/// replay windows and devices, and the session's id.
+/// What a session works with besides itself: the instance's settings
+/// (its device registry among them), replay windows, and the session's id.
 pub struct Cx<'a> {
     /// The instance's settings.
     pub settings: &'a RbguSettings,
     /// The instance's replay windows.
     pub replays: &'a mut Replays,
-    /// What the instance knows of devices.
-    pub devices: &'a Devices,
     /// The session's id.
     pub session: u64,
 }
@@ -68,7 +66,7 @@ impl Session {
         let mut actions = Vec::new();
         for output in outputs {
             match output {
-                Output::Frame(frame) => actions.push(self.take(cx, frame)),
+                Output::Frame(frame) => actions.extend(self.take(cx, frame)),
                 Output::Refused(r) => actions.push(Action::Reject { reason: r.to_string(), input: r.input }),
                 Output::Fatal(r) => {
                     let reason = r.to_string();
@@ -80,17 +78,23 @@ impl Session {
         actions
     }
 
-    /// A complete frame: commit it, or refuse it.
-    fn take(&mut self, cx: &mut Cx<'_>, frame: Frame) -> Action {
+    /// A complete frame: commit it, or refuse it (and, for an unknown
+    /// device under `unknown_devices = "refuse"`, close the connection).
+    fn take(&mut self, cx: &mut Cx<'_>, frame: Frame) -> Vec<Action> {
         let profile = cx.settings.framing.profile;
         let mut dlms = match cx.settings.content {
             Content::Dlms => self.identify(&frame.content),
             Content::Opaque => None,
         };
         let title = dlms.as_ref().and_then(|d| d.title).map(|(title, _)| title);
-        if let Err(why) = cx.devices.admit(&self.peer, title) {
-            return Action::Reject { reason: format!("{profile} offset {}: {why}", frame.offset), input: frame.wire };
-        }
+        let pending = match cx.settings.devices.admit(title) {
+            Admission::Admit => false,
+            Admission::Pending => true,
+            Admission::Refuse(why) => {
+                let reason = format!("{profile} offset {} from {}: {why}", frame.offset, self.peer);
+                return vec![Action::Reject { reason: reason.clone(), input: frame.wire }, Action::Close(reason)];
+            }
+        };
         let keyed = dlms.as_ref().and_then(|d| match (d.title, d.counter) {
             (Some((title, TitleFrom::Frame)), Some(counter)) => Some((title, counter)),
             _ => None,
@@ -98,25 +102,26 @@ impl Session {
         let verdict = keyed.map_or(Verdict::New, |(title, counter)| cx.replays.check(title, counter));
         match replayed(cx.replays.policy(), keyed, verdict) {
             Err(why) => {
-                return Action::Reject {
+                return vec![Action::Reject {
                     reason: format!("{profile} offset {}: {why}", frame.offset),
                     input: frame.wire,
-                };
+                }];
             }
             Ok(replay) => dlms.iter_mut().for_each(|d| d.replay = replay),
         }
+        dlms.iter_mut().for_each(|d| d.pending = pending);
         let token = self.next_token;
         self.next_token += 1;
         if let (Some((title, counter)), Verdict::New) = (keyed, verdict) {
             cx.replays.expect(cx.session, token, title, counter);
         }
-        Action::Commit(Commit { token, frame: frame::commit(profile, frame, dlms.as_ref()) })
+        vec![Action::Commit(Commit { token, frame: frame::commit(profile, frame, dlms.as_ref()) })]
     }
 
     /// What the APDU `content` says, remembering a system title it shows.
     fn identify(&mut self, content: &[u8]) -> Option<Dlms> {
         let apdu = dlms::read(content)?;
-        let mut d = Dlms { apdu: apdu.name(), title: None, counter: None, error: None, replay: false };
+        let mut d = Dlms { apdu: apdu.name(), title: None, counter: None, error: None, replay: false, pending: false };
         match &apdu.glo {
             Some(Ok(header)) => {
                 self.title = Some(header.system_title);

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 
 use meterhub_plugin_api::{Action, Event, Transport};
 
-use crate::device::Devices;
 use crate::replays::Replays;
 use crate::session::{Cx, Session};
 use crate::settings::RbguSettings;
@@ -43,11 +42,10 @@ impl Sessions {
         &mut self,
         settings: &RbguSettings,
         replays: &mut Replays,
-        devices: &Devices,
         session: u64,
         event: Event,
     ) -> Vec<Action> {
-        let mut cx = Cx { settings, replays, devices, session };
+        let mut cx = Cx { settings, replays, session };
         match event {
             Event::Opened { transport: Transport::Tcp, peer } => {
                 self.open.insert(session, Session::new(settings, peer));

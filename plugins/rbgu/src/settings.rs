@@ -13,6 +13,7 @@
 
 use serde_json::value::RawValue;
 
+use crate::device::{Devices, Unknown};
 use crate::framing::{FramingSettings, Profile, StuffedBytes};
 use crate::replays::{ReplayPolicy, ReplaySettings};
 
@@ -43,6 +44,10 @@ pub struct RbguSettings {
     /// default 64), `replay_titles` (0 to [`MAX_REPLAY_TITLES`], default
     /// 65 536; 0 turns replay detection off).
     pub replays: ReplaySettings,
+    /// `unknown_devices` (`accept`, default, `refuse` or `pending`; the
+    /// last two only with `content` `dlms` and a secrets file) and the
+    /// device registry of `secrets` (the host's: the secrets file).
+    pub devices: Devices,
 }
 
 /// Smallest `max_frame_bytes`.
@@ -54,7 +59,7 @@ pub const MAX_REPLAY_TITLES: i64 = 1 << 18;
 
 /// Names of the settings. `resume` is the host's (resume marks; this
 /// driver sets none, and ignores it).
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 15] = [
     "framing",
     "max_frame_bytes",
     "content",
@@ -67,8 +72,13 @@ const NAMES: [&str; 13] = [
     "stuffed_escaped_start",
     "stuffed_escaped_end",
     "stuffed_escaped_escape",
+    "unknown_devices",
+    SECRETS,
     meterhub_plugin_api::SETTINGS_RESUME,
 ];
+
+/// The setting the host fills from the instance's secrets file.
+const SECRETS: &str = "secrets";
 
 /// The settings as given, by name.
 struct Given<'a>([Option<&'a RawValue>; NAMES.len()]);
@@ -111,7 +121,8 @@ impl RbguSettings {
             (None, Profile::Stuffed) => Content::Opaque,
             (None, _) => Content::Dlms,
         };
-        Ok(RbguSettings { framing, content, replays: replays(&given, content)? })
+        let devices = devices(&given, content)?;
+        Ok(RbguSettings { framing, content, replays: replays(&given, content)?, devices })
     }
 }
 
@@ -182,6 +193,19 @@ fn check_stuffed(b: &StuffedBytes) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The device registry and `unknown_devices` (other than `accept` only
+/// with `content` `dlms`: an opaque frame names no device).
+fn devices(given: &Given<'_>, content: Content) -> Result<Devices, String> {
+    let unknown = match given.get("unknown_devices") {
+        Some(v) => choice(v, "unknown_devices", &["accept", "refuse", "pending"], Unknown::parse)?,
+        None => Unknown::Accept,
+    };
+    if content == Content::Opaque && unknown != Unknown::Accept {
+        return Err("setting \"unknown_devices\": only with content \"dlms\" (an opaque frame names no device)".into());
+    }
+    Devices::new(given.get(SECRETS), unknown)
 }
 
 /// The replay settings (only for `content` `dlms`).
@@ -256,6 +280,7 @@ mod tests {
                 },
                 content: Content::Dlms,
                 replays: ReplaySettings::default(),
+                devices: Devices::default(),
             }
         );
         assert_eq!(RbguSettings::parse(r#"{"framing": "stuffed"}"#).unwrap().content, Content::Opaque);
@@ -269,11 +294,24 @@ mod tests {
         assert_eq!(s.framing.stuffed, StuffedBytes { start: Some((0xC0, 0xDE)), end: 0xC2, ..StuffedBytes::default() });
         assert_eq!(s.replays, ReplaySettings { policy: ReplayPolicy::Reject, window: 1, titles: 0 });
         assert_eq!((s.framing.max_frame_bytes, s.content), (16, Content::Dlms));
+        let s = RbguSettings::parse(
+            r#"{"framing": "hdlc", "unknown_devices": "pending", "secrets": {"devices": {"4D48420000000001": {"ek": "x"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.devices.admit(None), crate::device::Admission::Pending);
     }
 
     #[test]
     fn errors_name_the_setting() {
         let cases = [
+            (
+                r#"{"framing": "stuffed", "unknown_devices": "refuse"}"#,
+                "setting \"unknown_devices\": only with content \"dlms\" (an opaque frame names no device)",
+            ),
+            (
+                r#"{"framing": "wrapper", "unknown_devices": "deny"}"#,
+                "setting \"unknown_devices\": expected one of \"accept\", \"refuse\", \"pending\", got \"deny\"",
+            ),
             ("{}", r#"setting "framing": required; one of "wrapper", "hdlc", "stuffed""#),
             (
                 r#"{"framing": "slip"}"#,

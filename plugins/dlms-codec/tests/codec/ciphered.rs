@@ -23,9 +23,9 @@ pub const EK: &str = "000102030405060708090A0B0C0D0E0F";
 pub const AK: &str = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF";
 
 /// Settings with both keys of [`SEALED_TITLE`].
-pub const BOTH_KEYS: &str = r#"{"keys": {"4D48420000000002": {"ek": "000102030405060708090A0B0C0D0E0F", "ak": "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"}}}"#;
+pub const BOTH_KEYS: &str = r#"{"secrets": {"devices": {"4D48420000000002": {"ek": "000102030405060708090A0B0C0D0E0F", "ak": "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"}}}}"#;
 /// Settings with its encryption key only.
-const EK_ONLY: &str = r#"{"keys": {"4D48420000000002": {"ek": "000102030405060708090A0B0C0D0E0F"}}}"#;
+const EK_ONLY: &str = r#"{"secrets": {"devices": {"4D48420000000002": {"ek": "000102030405060708090A0B0C0D0E0F"}}}}"#;
 
 fn bytes(hex: &str) -> Vec<u8> {
     decode_spaced(hex).unwrap()
@@ -118,7 +118,7 @@ fn a_sealed_push_reads_exactly_as_the_plain_one() {
 #[test]
 fn a_glo_event_notification_opens_under_the_drivers_title() {
     let event = bytes(include_str!("../../fixtures/cases/event-notification-energy.hex"));
-    let settings = BOTH_KEYS.replace("}}}", r#"}}, "registers": {"1.0.1.8.0.255": {"scaler": -3, "unit": "kWh"}}}"#);
+    let settings = BOTH_KEYS.replace("}}}}", r#"}}}, "registers": {"1.0.1.8.0.255": {"scaler": -3, "unit": "kWh"}}}"#);
     let d = decode(&settings, &seal(0xca, 0x30, 5, &event), Some(SEALED_TITLE)).unwrap();
     assert_eq!(readings(&d), [format!("{SEALED_TITLE} energy-import 1772312400000 12345.678 kWh cumulative")]);
     assert_eq!(fields(&d)["security"]["apdu"], "glo-event-notification-request");
@@ -150,7 +150,7 @@ fn wrong_or_absent_keys_downgrades_and_changes_are_errors() {
     assert_eq!(decode(BOTH_KEYS, &changed, None).unwrap_err(), failed);
     assert_eq!(
         decode("{}", &sealed, None).unwrap_err(),
-        "general-glo-ciphering from system title 4D48420000000002: no key configured (settings \"keys\".\"4D48420000000002\")"
+        "general-glo-ciphering from system title 4D48420000000002: no key configured (secrets file: [devices.4D48420000000002] ek)"
     );
     // The downgrade: tag stripped, SC 0x20, length fixed; ciphertext bits
     // would flip the readings. Refused for a meter whose AK is configured.

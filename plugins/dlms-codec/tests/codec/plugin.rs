@@ -54,14 +54,40 @@ fn the_example_settings_init_and_apply() {
 }
 
 #[test]
+fn a_pending_frame_waits_until_its_device_is_in_the_secrets_file() {
+    let mut pending = frame(&bytes(SPODES), Some(TITLE));
+    pending.meta.push((meterhub_codec_dlms::frame::META_PENDING.to_owned(), "1".to_owned()));
+    let layouts = r#""push_layouts": {"d": ["0.0.25.9.0.255:1", "0.0.96.1.0.255:2", "0.0.1.0.0.255:2", "1.0.1.8.0.255:2",
+        "1.0.1.8.1.255:2", "1.0.1.8.2.255:2", "1.0.2.8.0.255:2", "1.0.3.8.0.255:2", "1.0.4.8.0.255:2"]},
+        "registers": {"1.0.1.8.0.255": {"scaler": -3, "unit": "kWh"}, "1.0.1.8.1.255": {"scaler": -3, "unit": "kWh"},
+        "1.0.1.8.2.255": {"scaler": -3, "unit": "kWh"}, "1.0.2.8.0.255": {"scaler": -3, "unit": "kWh"},
+        "1.0.3.8.0.255": {"scaler": -3, "unit": "kvarh"}, "1.0.4.8.0.255": {"scaler": -3, "unit": "kvarh"}}"#;
+    let e = codec(&format!("{{{layouts}}}")).decode(&pending).unwrap_err().reason;
+    assert_eq!(
+        e,
+        format!(
+            "pending: device {TITLE} is not in the instance's secrets file; add [devices.{TITLE}] there, then `meterhub redecode --quarantined`"
+        )
+    );
+    let known = format!(r#"{{{layouts}, "secrets": {{"devices": {{"{TITLE}": {{}}}}}}}}"#);
+    assert_eq!(codec(&known).decode(&pending).unwrap().readings.len(), 6, "once known, the frame decodes");
+    let unmarked = frame(&bytes(SPODES), Some(TITLE));
+    assert_eq!(
+        codec(&format!("{{{layouts}}}")).decode(&unmarked).unwrap().readings.len(),
+        6,
+        "only a marked frame waits"
+    );
+}
+
+#[test]
 fn init_refuses_bad_settings_by_name() {
     assert_eq!(
         DlmsCodec::init(r#"{"layouts": {}}"#).unwrap_err(),
-        "setting \"layouts\": unknown; allowed here: keys, registers, channels, push_layouts, utc_offset_minutes"
+        "setting \"layouts\": unknown; allowed here: secrets, registers, channels, push_layouts, utc_offset_minutes"
     );
     assert_eq!(
-        DlmsCodec::init(r#"{"keys": {"2F19229199164103": {"ek": "secret"}}}"#).unwrap_err(),
-        "setting \"keys\".\"2F19229199164103\".\"ek\": expected 32 hex digits (a 128-bit key)"
+        DlmsCodec::init(r#"{"secrets": {"devices": {"2F19229199164103": {"ek": "secret"}}}}"#).unwrap_err(),
+        "setting \"secrets\".\"devices\".\"2F19229199164103\".\"ek\": expected 32 hex digits (a 128-bit key)"
     );
 }
 
@@ -76,9 +102,9 @@ fn the_public_ciphered_vector_names_sender_protection_and_counter() {
     assert_eq!(envelope.information.len(), 42 + 12, "ciphertext and 12-byte tag");
     assert_eq!(
         codec("{}").decode(&frame(&payload, None)).unwrap_err().reason,
-        "general-glo-ciphering from system title 2F19229199164103: no key configured (settings \"keys\".\"2F19229199164103\")"
+        "general-glo-ciphering from system title 2F19229199164103: no key configured (secrets file: [devices.2F19229199164103] ek)"
     );
-    let wrong = r#"{"keys": {"2F19229199164103": {"ek": "000102030405060708090A0B0C0D0E0F", "ak": "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"}}}"#;
+    let wrong = r#"{"secrets": {"devices": {"2F19229199164103": {"ek": "000102030405060708090A0B0C0D0E0F", "ak": "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"}}}}"#;
     let e = codec(wrong).decode(&frame(&payload, None)).unwrap_err().reason;
     assert!(e.contains("system title 2F19229199164103") && e.contains("authentication failed"), "{e}");
     let e = codec("{}").decode(&frame(&payload, Some(TITLE))).unwrap_err().reason;
