@@ -329,7 +329,7 @@ mod tests {
             (r#"{"framing": "hdlc", "framing": "hdlc"}"#, r#"setting "framing": given more than once"#),
             (
                 r#"{"framing": "hdlc", "max_frame": 1}"#,
-                r#"setting "max_frame": unknown; rbgu has framing, max_frame_bytes, content, replay, replay_window, replay_titles, stuffed_start, stuffed_end, stuffed_escape, stuffed_escaped_start, stuffed_escaped_end, stuffed_escaped_escape, resume"#,
+                r#"setting "max_frame": unknown; rbgu has framing, max_frame_bytes, content, replay, replay_window, replay_titles, stuffed_start, stuffed_end, stuffed_escape, stuffed_escaped_start, stuffed_escaped_end, stuffed_escaped_escape, unknown_devices, secrets, resume"#,
             ),
             (
                 r#"{"framing": "hdlc", "stuffed_end": 192}"#,
