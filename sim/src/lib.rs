@@ -2,6 +2,11 @@
 //! and benchmarks (`meterhub sim ...`; the clap wiring is in the host's `cli/sim.rs`, behind
 //! its `sim` feature).
 //!
+//! - [`dlms`]: DLMS/COSEM electricity meters pushing СПОДЭС-like daily
+//!   data-notifications (plain or AES-128-GCM ciphered, in the IEC
+//!   62056-47 wrapper or HDLC) to an rbgu driver over TCP, with
+//!   misbehaviours on demand and a JSON summary of the readings they must
+//!   give;
 //! - [`listener`]: meters sending JSON readings to a listener driver over TCP;
 //! - [`vega`]: an IOT Vega Server emulator (the WebSocket JSON API a Vega
 //!   driver connects to), with simulated Vega devices and a control API;
@@ -11,6 +16,7 @@
 //!   events and faults, and a JSON summary of what it sent and what came
 //!   back.
 
+pub mod dlms;
 pub mod listener;
 pub mod lns;
 pub mod vega;

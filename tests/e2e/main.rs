@@ -11,6 +11,7 @@ mod conformance;
 mod corruption;
 mod crash;
 mod disk_full;
+mod dlms;
 mod dropin;
 mod edges;
 mod ingest;

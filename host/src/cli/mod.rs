@@ -194,6 +194,9 @@ pub enum SimCommand {
     /// A LoRaWAN network server (ChirpStack v4/v3, The Things Stack v3) pushing
     /// simulated Vega SI-12 events over HTTP or MQTT.
     Lns(sim::LnsSim),
+    /// DLMS/COSEM meters pushing daily data-notifications (plain or ciphered,
+    /// wrapper or HDLC) to an rbgu driver over TCP.
+    Dlms(sim::DlmsSim),
 }
 
 /// Run the command line; the exit code says whether it worked.
@@ -253,6 +256,8 @@ pub fn main() -> ExitCode {
         Command::Sim(SimCommand::Vega(options)) => sim::run_vega(&options),
         #[cfg(feature = "sim")]
         Command::Sim(SimCommand::Lns(options)) => sim::run_lns(&options),
+        #[cfg(feature = "sim")]
+        Command::Sim(SimCommand::Dlms(options)) => sim::run_dlms(&options),
         Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),
         Command::PluginRunner { library } => crate::plugin::runner::main(&library),
     }

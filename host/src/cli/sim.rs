@@ -1,11 +1,12 @@
 //! `meterhub sim ...`: the command-line flags of the simulators in
 //! [`crate::sim`] (`listener`: meters sending JSON lines to a listener
 //! driver; `vega`: an IOT Vega Server emulator; `lns`: a LoRaWAN
-//! network server pushing events to an lw640 driver).
+//! network server pushing events to an lw640 driver; `dlms`: DLMS/COSEM
+//! meters pushing to an rbgu driver).
 
 use std::process::ExitCode;
 
-use meterhub_sim::{listener, lns, vega};
+use meterhub_sim::{dlms, listener, lns, vega};
 
 /// Options of the listener simulator.
 #[derive(Debug, clap::Args)]
@@ -297,4 +298,135 @@ pub fn run_lns(sim: &LnsSim) -> ExitCode {
         hold: sim.hold,
         ..lns::Options::default()
     })
+}
+
+/// How the DLMS emulator frames its pushes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DlmsFramingArg {
+    /// IEC 62056-47 wrapper (version 1, wPorts 1 and 1).
+    Wrapper,
+    /// IEC 62056-46 HDLC UI frames with HCS and FCS.
+    Hdlc,
+}
+
+fn dlms_key(text: &str) -> Result<dlms::Key, String> {
+    dlms::Key::from_hex(text)
+}
+
+/// Options of the DLMS/COSEM meter emulator (see `meterhub_sim::dlms` for
+/// the APDUs, the misbehaviours and the summary it prints).
+#[derive(Debug, clap::Args)]
+pub struct DlmsSim {
+    /// Address of an rbgu driver instance on TCP.
+    #[arg(long, default_value = "127.0.0.1:7010")]
+    pub connect: String,
+    /// Number of simulated meters.
+    #[arg(long, default_value_t = 5)]
+    pub meters: u32,
+    /// The first meter's serial; meter k (from 0) has serial first-serial + k, its system title "MHB" and the
+    /// serial in 5 bytes (serial 1: 4D48420000000001).
+    #[arg(long, default_value_t = 1)]
+    pub first_serial: u64,
+    /// How pushes are framed (the rbgu driver's `framing`).
+    #[arg(long, value_enum, default_value = "wrapper")]
+    pub framing: DlmsFramingArg,
+    /// Cipher every push: general-glo-ciphering, security control 0x30 (AES-128-GCM under --ek/--ak).
+    #[arg(long, conflicts_with = "glo_clear")]
+    pub ciphered: bool,
+    /// Send every push as general-glo-ciphering with security control 0x00: the system title and
+    /// invocation counter in clear, no protection (identified by the driver without keys).
+    #[arg(long)]
+    pub glo_clear: bool,
+    /// The meters' global encryption key, 32 hex digits.
+    #[arg(long, value_parser = dlms_key, default_value = "000102030405060708090A0B0C0D0E0F")]
+    pub ek: dlms::Key,
+    /// The meters' authentication key, 32 hex digits.
+    #[arg(long, value_parser = dlms_key, default_value = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")]
+    pub ak: dlms::Key,
+    /// Every meter's first invocation counter (+1 per ciphered APDU).
+    #[arg(long, default_value_t = 1)]
+    pub first_counter: u32,
+    /// Pushes per meter.
+    #[arg(long, default_value_t = 4)]
+    pub pushes: u64,
+    /// Wall time between a meter's pushes, milliseconds (0: as fast as possible).
+    #[arg(long, default_value_t = 1000)]
+    pub interval_ms: u64,
+    /// Pushes per connection before hanging up and reconnecting (default: all on one connection).
+    #[arg(long)]
+    pub per_connection: Option<u64>,
+    /// Keep every connection open after its last push until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub hold: bool,
+    /// At most this many connects in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub connect_concurrency: usize,
+    /// How long a meter keeps trying to connect or write before giving up, milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub connect_timeout_ms: u64,
+    /// The meters' clock advances this many seconds per push.
+    #[arg(long, default_value_t = 900)]
+    pub period_s: u32,
+    /// The first push's time, RFC 3339 with the meters' UTC offset.
+    #[arg(long, default_value = "2026-01-01T00:00:00+03:00")]
+    pub start: String,
+    /// Seed of the register values and of where misbehaviours go.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Connections hung up in the middle of a frame: a count, or a share of the pushes (2.5%).
+    #[arg(long, default_value = "0")]
+    pub torn: dlms::Amount,
+    /// Extra frames whose APDU has the unknown tag 0x55: a count or a share.
+    #[arg(long, default_value = "0")]
+    pub bad_tag: dlms::Amount,
+    /// Pushes sent again byte for byte (same invocation counter) on a new connection: a count or a share.
+    #[arg(long, default_value = "0")]
+    pub replay: dlms::Amount,
+    /// Extra ciphered pushes under other keys (needs --ciphered): a count or a share.
+    #[arg(long, default_value = "0")]
+    pub wrong_key: dlms::Amount,
+    /// A progress line on stderr this often, milliseconds (0: none).
+    #[arg(long, default_value_t = 10_000)]
+    pub progress_ms: u64,
+}
+
+/// Run the DLMS emulator until every meter is done (with --hold, until
+/// SIGINT/SIGTERM). The open-file limit is raised to the hard limit first,
+/// as the host does, so that --hold can keep thousands of connections.
+pub fn run_dlms(sim: &DlmsSim) -> ExitCode {
+    let open_files_limit = crate::open_files::raise_to_hard_limit();
+    let security = match (sim.ciphered, sim.glo_clear) {
+        (true, _) => dlms::Security::Ciphered,
+        (false, true) => dlms::Security::GloClear,
+        (false, false) => dlms::Security::Plain,
+    };
+    let options = dlms::Options {
+        connect: sim.connect.clone(),
+        meters: sim.meters,
+        first_serial: sim.first_serial,
+        framing: match sim.framing {
+            DlmsFramingArg::Wrapper => dlms::Framing::Wrapper,
+            DlmsFramingArg::Hdlc => dlms::Framing::Hdlc,
+        },
+        security,
+        keys: dlms::Keys { ek: sim.ek, ak: sim.ak },
+        first_counter: sim.first_counter,
+        pushes: sim.pushes,
+        interval_ms: sim.interval_ms,
+        per_connection: sim.per_connection,
+        hold: sim.hold,
+        connect_concurrency: sim.connect_concurrency,
+        connect_timeout_ms: sim.connect_timeout_ms,
+        period_s: sim.period_s,
+        start: sim.start.clone(),
+        seed: sim.seed,
+        misbehaviour: dlms::Misbehaviour {
+            torn: sim.torn,
+            bad_tag: sim.bad_tag,
+            replay: sim.replay,
+            wrong_key: sim.wrong_key,
+        },
+        open_files_limit: u64::try_from(open_files_limit).ok(),
+    };
+    dlms::main(options, sim.progress_ms)
 }

@@ -54,6 +54,9 @@ impl Plugin for DlmsCodec {
 
     fn decode(&mut self, frame: &RawFrame) -> Result<Decoded, DecodeError> {
         let meta_title = frame::system_title(frame)?;
+        if let Some(title) = meta_title {
+            self.known_if_pending(frame, title)?;
+        }
         let push = apdu::parse(&frame::apdu(frame)?, meta_title, &self.settings.keys)?;
         let Some(title) = push.system_title else {
             return Err(DecodeError::new(format!(
@@ -62,17 +65,27 @@ impl Plugin for DlmsCodec {
                 frame::META_SYSTEM_TITLE
             )));
         };
-        if frame::pending(frame) && !self.settings.devices.contains(&title) {
-            let title = hex::encode_upper(&title);
-            return Err(DecodeError::new(format!(
-                "pending: device {title} is not in the instance's secrets file; add [devices.{title}] there, then `meterhub redecode --quarantined`"
-            )));
-        }
+        self.known_if_pending(frame, title)?;
         let named = layout::name(&push.notification, &self.settings.push_layouts)?;
         let device = hex::encode_upper(&title);
         let built = readings::build(&push, &named, &device, &self.settings, frame.received_at_ms)?;
         let shown = fields::fields(&push, &named.layout, &built);
         Ok(Decoded { readings: built.readings, telemetry: Vec::new(), fields: Some(Value::Object(shown).to_string()) })
+    }
+}
+
+impl DlmsCodec {
+    /// A frame the driver marked pending (its device was not in the
+    /// registry) waits, before anything is opened, until device `title` is
+    /// in the secrets file.
+    fn known_if_pending(&self, frame: &RawFrame, title: [u8; 8]) -> Result<(), DecodeError> {
+        if !frame::pending(frame) || self.settings.devices.contains(&title) {
+            return Ok(());
+        }
+        let title = hex::encode_upper(&title);
+        Err(DecodeError::new(format!(
+            "pending: device {title} is not in the instance's secrets file; add [devices.{title}] there, then `meterhub redecode --quarantined`"
+        )))
     }
 }
 
