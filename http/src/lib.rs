@@ -2,10 +2,14 @@
 //! ingress transport, the API, the simulators): accept loop, one task per
 //! connection, JSON answers, bounded request bodies; [`gate`] admits
 //! connections and counts refusals (the TCP transport uses it too);
-//! [`query`] parses query strings and the timestamp forms they carry.
+//! [`query`] parses query strings and the timestamp forms they carry;
+//! [`security`] is the one list of security headers, on every answer (those
+//! hyper's parser writes itself through [`parser_answers`]).
 
 pub mod gate;
+pub mod parser_answers;
 pub mod query;
+pub mod security;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,10 +20,12 @@ use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use gate::Timeout;
 pub use gate::{Gate, Gates, Limits};
+use parser_answers::{ParserAnswers, ServiceResponses, Tracked};
 
 /// A response body: buffered, or streamed (live streams).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -28,22 +34,28 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub type HttpResponse = Response<Body>;
 
 /// Longest request target the servers take; longer gets 414 ([`oversized`],
-/// with the handler's headers, unlike hyper's own 414 for targets over
-/// 64 KiB, which carries none).
+/// with the handler's headers and a JSON reason, where hyper's own 414 for
+/// targets over 64 KiB has only the [`security`] headers and no body).
 pub const MAX_TARGET_BYTES: usize = 8 * 1024;
 /// Largest request head (names and values of every header) the servers
 /// take; larger gets 431.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
+/// How a listener serves: plain or HTTPS, and whether its answers tell
+/// browsers to keep to HTTPS.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// Each connection is HTTPS through this acceptor.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Every answer carries `Strict-Transport-Security`
+    /// ([`security::STRICT_TRANSPORT_SECURITY`]): the host is reached over
+    /// HTTPS (its cookies are `Secure`).
+    pub hsts: bool,
+}
+
 /// Serve HTTP/1.1 on `listener` until `until` completes, calling `handler`
-/// for each request. Connections already accepted go on to their end.
-///
-/// Each connection passes `gate` first (refused ones are closed at once),
-/// its request heads must arrive within the gate's header timeout, and
-/// every answer of 400 and above is counted on the gate, those of the HTTP
-/// parser itself included. The gate is in each request's extensions, for
-/// [`read_body`]. With `tls`, each connection is HTTPS: its handshake must
-/// complete within the header timeout.
+/// for each request: [`serve_with`] with `tls` and no
+/// `Strict-Transport-Security`.
 pub async fn serve<F, Fut>(
     listener: Arc<TcpListener>,
     gate: Arc<Gate>,
@@ -54,6 +66,32 @@ pub async fn serve<F, Fut>(
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
+    serve_with(listener, gate, ServeOptions { tls, hsts: false }, until, handler).await;
+}
+
+/// Serve HTTP/1.1 on `listener` until `until` completes, calling `handler`
+/// for each request. Connections already accepted go on to their end.
+///
+/// Each connection passes `gate` first (refused ones are closed at once),
+/// its request heads must arrive within the gate's header timeout, and
+/// every answer of 400 and above is counted on the gate, those of the HTTP
+/// parser itself included. The gate is in each request's extensions, for
+/// [`read_body`]. Every answer carries the [`security`] headers: the
+/// handler's get those it did not set, the parser's own get them written
+/// into their head ([`parser_answers`]). With `options.tls`, each
+/// connection is HTTPS: its handshake must complete within the header
+/// timeout.
+pub async fn serve_with<F, Fut>(
+    listener: Arc<TcpListener>,
+    gate: Arc<Gate>,
+    options: ServeOptions,
+    until: impl Future<Output = ()>,
+    handler: F,
+) where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    let lines: Arc<[u8]> = security::head_lines(options.hsts).into();
     let mut until = std::pin::pin!(until);
     loop {
         let accepted = tokio::select! {
@@ -69,16 +107,17 @@ pub async fn serve<F, Fut>(
             }
         };
         let Ok(admission) = gate.admit(peer.ip()) else { continue };
+        let security = Security { hsts: options.hsts, lines: lines.clone() };
         let handler = handler.clone();
         let gate = gate.clone();
-        let tls = tls.clone();
+        let tls = options.tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => connection(TokioIo::new(stream), peer, &gate, handler).await,
+                None => connection(stream, peer, &gate, security, handler).await,
                 Some(acceptor) => {
                     // The handshake is part of the request head's time.
                     match tokio::time::timeout(gate.limits().header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => connection(TokioIo::new(stream), peer, &gate, handler).await,
+                        Ok(Ok(stream)) => connection(stream, peer, &gate, security, handler).await,
                         Ok(Err(e)) => {
                             gate.dropped();
                             tracing::debug!(listener = gate.name(), %peer, error = %e, "TLS handshake failed");
@@ -92,22 +131,37 @@ pub async fn serve<F, Fut>(
     }
 }
 
+/// The security headers of one listener's answers.
+struct Security {
+    /// `Strict-Transport-Security` too.
+    hsts: bool,
+    /// The same as head lines ([`security::head_lines`]), for hyper's own
+    /// answers.
+    lines: Arc<[u8]>,
+}
+
 /// Serve one connection's requests with `handler`.
-async fn connection<IO, F, Fut>(io: IO, peer: SocketAddr, gate: &Arc<Gate>, handler: F)
+async fn connection<S, F, Fut>(stream: S, peer: SocketAddr, gate: &Arc<Gate>, security: Security, handler: F)
 where
-    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
+    let responses = Arc::new(ServiceResponses::default());
+    let io = TokioIo::new(ParserAnswers::new(stream, responses.clone(), security.lines));
     let counting = gate.clone();
+    let hsts = security.hsts;
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let handler = handler.clone();
         let gate = counting.clone();
+        let responses = responses.clone();
         async move {
             req.extensions_mut().insert(gate.clone());
-            let response = handler(req, peer).await;
+            let mut response = handler(req, peer).await;
             gate.answered(response.status().as_u16());
-            Ok::<_, Infallible>(response)
+            security::fill(response.headers_mut(), hsts);
+            let open = responses.made(response.status());
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, open)))
         }
     });
     // Upgrades: the API's WebSocket streams (`api::stream`).

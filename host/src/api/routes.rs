@@ -31,7 +31,9 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let listener = Arc::new(listener);
-    meterhub_http::serve(listener, gate, tls, std::future::pending(), move |req, peer| {
+    // The same flag as `handle`'s, for the answers hyper's parser makes.
+    let options = meterhub_http::ServeOptions { tls, hsts: state.auth.settings().cookie.secure };
+    meterhub_http::serve_with(listener, gate, options, std::future::pending(), move |req, peer| {
         handle(state.clone(), req, peer)
     })
     .await;
