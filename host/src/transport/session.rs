@@ -50,7 +50,9 @@ pub struct Session {
     failure: Option<String>,
     /// The upstream API, on the instance's fetch session only.
     fetcher: Option<Arc<Fetcher>>,
-    fetches: FuturesUnordered<Fetching>,
+    /// Fetches under way; made at the first (most sessions never fetch,
+    /// and an idle connection should cost little).
+    fetches: Option<FuturesUnordered<Fetching>>,
 }
 
 impl Session {
@@ -82,7 +84,7 @@ impl Session {
             closed: None,
             failure: None,
             fetcher,
-            fetches: FuturesUnordered::new(),
+            fetches: None,
         };
         session.deliver(Event::Opened { transport, peer });
         session
@@ -188,7 +190,7 @@ impl Session {
                         Box::pin(std::future::ready(Event::Fetched(Fetched { id, response: Err(reason) })))
                     }
                 };
-                self.fetches.push(answer);
+                self.fetches.get_or_insert_with(FuturesUnordered::new).push(answer);
             }
             Action::SetTimer { id, after_ms } => {
                 self.timers.insert(id, Instant::now() + Duration::from_millis(u64::from(after_ms)));
@@ -252,7 +254,12 @@ impl Session {
 
     /// Whether a commit, a fetch or a timer is outstanding.
     pub fn has_work(&self) -> bool {
-        !self.pending.is_empty() || !self.timers.is_empty() || !self.fetches.is_empty()
+        !self.pending.is_empty() || !self.timers.is_empty() || self.fetching()
+    }
+
+    /// Whether a fetch is under way.
+    fn fetching(&self) -> bool {
+        self.fetches.as_ref().is_some_and(|f| !f.is_empty())
     }
 
     /// Whether the transport may read more input.
@@ -264,7 +271,8 @@ impl Session {
     /// the driver. Returns `false` when there is nothing to wait for.
     pub async fn progress(&mut self) -> bool {
         let next_timer = self.timers.iter().min_by_key(|(_, at)| **at).map(|(id, at)| (*id, *at));
-        if self.pending.is_empty() && next_timer.is_none() && self.fetches.is_empty() {
+        let fetching = self.fetching();
+        if self.pending.is_empty() && next_timer.is_none() && !fetching {
             return false;
         }
         let timer = async {
@@ -280,7 +288,7 @@ impl Session {
             Some((index, event, failed)) = self.pending.next(), if !self.pending.is_empty() => {
                 self.settled(index, event, failed);
             }
-            Some(answer) = self.fetches.next(), if !self.fetches.is_empty() => {
+            Some(answer) = next_answer(&mut self.fetches), if fetching => {
                 // What the answer brings arrived now.
                 self.received_at_ms = meterhub_storage::clock::now_ms();
                 self.deliver(answer);
@@ -323,4 +331,9 @@ impl Session {
             None => false,
         }
     }
+}
+
+/// The next answer of the fetches under way, if any.
+async fn next_answer(fetches: &mut Option<FuturesUnordered<Fetching>>) -> Option<Event> {
+    fetches.as_mut()?.next().await
 }
