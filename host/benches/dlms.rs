@@ -30,7 +30,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use meterhub_sim::dlms::{Dlms, Options, Security};
+use meterhub_sim::dlms::{CODEC_SETTINGS_TOML, Dlms, Keys, Options, Security, secrets_toml};
 use meterhub_testkit::bench::{Args, bench_data, wait_archived};
 use meterhub_testkit::{Host, host_tables, wait_for, workspace};
 
@@ -71,19 +71,6 @@ fn options() -> BenchOptions {
     }
 }
 
-/// The example keys of the simulated meters.
-const EK: &str = "000102030405060708090A0B0C0D0E0F";
-const AK: &str = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF";
-
-/// The layout the emulator pushes and its registers' scalers and units.
-const CODEC_SETTINGS: &str = "utc_offset_minutes = 180\n\
-    push_layouts = { spodes-daily = [\"0.0.25.9.0.255:1\", \"0.0.96.1.0.255:2\", \"0.0.1.0.0.255:2\", \
-    \"1.0.1.8.0.255:2\", \"1.0.1.8.1.255:2\", \"1.0.1.8.2.255:2\", \"1.0.2.8.0.255:2\", \"1.0.3.8.0.255:2\", \
-    \"1.0.4.8.0.255:2\"] }\n\
-    registers = { \"1.0.1.8.0.255\" = { scaler = -3, unit = \"kWh\" }, \"1.0.1.8.1.255\" = { scaler = -3, unit = \"kWh\" }, \
-    \"1.0.1.8.2.255\" = { scaler = -3, unit = \"kWh\" }, \"1.0.2.8.0.255\" = { scaler = -3, unit = \"kWh\" }, \
-    \"1.0.3.8.0.255\" = { scaler = -3, unit = \"kvarh\" }, \"1.0.4.8.0.255\" = { scaler = -3, unit = \"kvarh\" } }\n";
-
 /// The host's configuration: the rbgu instance `meters` taking up to
 /// 20 000 connections from one address, its secrets file in `dir`
 /// holding keys for the first `keyed` meters.
@@ -91,16 +78,14 @@ fn config(plugins: &Path, dir: &Path, keyed: u32) -> String {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir).expect("bench dir");
     let secrets = dir.join("secrets.toml");
-    let text: String =
-        (1..=u64::from(keyed)).map(|n| format!("[devices.4D4842{n:010X}]\nek = \"{EK}\"\nak = \"{AK}\"\n")).collect();
-    std::fs::write(&secrets, text).expect("secrets file");
+    std::fs::write(&secrets, secrets_toml(1..=u64::from(keyed), &Keys::example())).expect("secrets file");
     std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("secrets mode");
     host_tables(plugins)
         + &format!(
             "\n[log]\nlevel = \"warn\"\n\n[drivers.meters]\nplugin = \"rbgu\"\ncodec = \"dlms-codec\"\ntransport = \"tcp\"\n\
              listen = \"127.0.0.1:0\"\nmax_connections = 20000\nmax_connections_per_peer = 20000\nidle_timeout_ms = 3600000\n\
              secrets_file = {:?}\n[drivers.meters.settings]\nframing = \"wrapper\"\n\
-             [drivers.meters.codec_settings]\n{CODEC_SETTINGS}",
+             [drivers.meters.codec_settings]\n{CODEC_SETTINGS_TOML}",
             secrets.display().to_string()
         )
 }

@@ -7,7 +7,7 @@
 
 use std::net::TcpListener;
 
-use meterhub_sim::dlms::{self, Amount, Misbehaviour, Options, Report, Security};
+use meterhub_sim::dlms::{self, Amount, Keys, Misbehaviour, Options, Report, Security};
 use meterhub_testkit::{APPLY_DEADLINE, Host, host_tables, plugins_dir, wait_for};
 use serde_json::Value;
 
@@ -19,23 +19,13 @@ const AK: &str = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF";
 
 /// System title of the simulated meter with serial `n`.
 fn title(n: u64) -> String {
-    format!("4D4842{n:010X}")
+    meterhub_plugin_api::hex::encode_upper(&dlms::system_title(n))
 }
 
-/// A secrets file entry for the meters with serials `serials`.
+/// A secrets file's entries for the meters with serials `serials`.
 fn keys(serials: &[u64]) -> String {
-    serials.iter().map(|n| format!("[devices.{}]\nek = \"{EK}\"\nak = \"{AK}\"\n", title(*n))).collect()
+    dlms::secrets_toml(serials.iter().copied(), &Keys::example())
 }
-
-/// The `spodes-daily` layout the emulator pushes, and its registers'
-/// scalers and units (as in dlms-codec's `settings.example.json`).
-const CODEC_SETTINGS: &str = "utc_offset_minutes = 180\n\
-    push_layouts = { spodes-daily = [\"0.0.25.9.0.255:1\", \"0.0.96.1.0.255:2\", \"0.0.1.0.0.255:2\", \
-    \"1.0.1.8.0.255:2\", \"1.0.1.8.1.255:2\", \"1.0.1.8.2.255:2\", \"1.0.2.8.0.255:2\", \"1.0.3.8.0.255:2\", \
-    \"1.0.4.8.0.255:2\"] }\n\
-    registers = { \"1.0.1.8.0.255\" = { scaler = -3, unit = \"kWh\" }, \"1.0.1.8.1.255\" = { scaler = -3, unit = \"kWh\" }, \
-    \"1.0.1.8.2.255\" = { scaler = -3, unit = \"kWh\" }, \"1.0.2.8.0.255\" = { scaler = -3, unit = \"kWh\" }, \
-    \"1.0.3.8.0.255\" = { scaler = -3, unit = \"kvarh\" }, \"1.0.4.8.0.255\" = { scaler = -3, unit = \"kvarh\" } }\n";
 
 /// A driver instance `id` of rbgu on `listen` decoded by dlms-codec, with
 /// `secrets` and `unknown_devices`.
@@ -43,8 +33,9 @@ fn instance(id: &str, listen: &str, secrets: &Secrets, unknown: &str) -> String 
     format!(
         "\n[drivers.{id}]\nplugin = \"rbgu\"\ncodec = \"dlms-codec\"\ntransport = \"tcp\"\nlisten = \"{listen}\"\n\
          secrets_file = {:?}\n[drivers.{id}.settings]\nframing = \"wrapper\"\nunknown_devices = \"{unknown}\"\n\
-         [drivers.{id}.codec_settings]\n{CODEC_SETTINGS}",
-        secrets.path()
+         [drivers.{id}.codec_settings]\n{}",
+        secrets.path(),
+        dlms::CODEC_SETTINGS_TOML
     )
 }
 
