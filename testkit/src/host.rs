@@ -19,6 +19,8 @@ use crate::wait::wait_for;
 pub const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the archive may take to show what was acknowledged.
 pub const APPLY_DEADLINE: Duration = Duration::from_secs(20);
+/// How long [`Host::settled_stats`] waits for the archive to settle.
+pub const SETTLE_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a host may take to stop on SIGTERM.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -244,9 +246,12 @@ impl Host {
     }
 
     /// Wait until the archive has applied every committed record and the
-    /// counters of every source balance; returns `/api/v1/stats`.
+    /// counters of every source balance; returns `/api/v1/stats`. Waits up
+    /// to [`SETTLE_DEADLINE`]: a host restarted after a SIGKILL replays its
+    /// journal first, which on 2 cores shared with the rest of the suite
+    /// took longer than [`APPLY_DEADLINE`] once (the sync kill test).
     pub fn settled_stats(&self, expected_received: u64) -> Value {
-        wait_for("the archive to apply everything received", APPLY_DEADLINE, || {
+        wait_for("the archive to apply everything received", SETTLE_DEADLINE, || {
             let stats = self.get_ok("/api/v1/stats");
             (stats["total"]["received"].as_u64() == Some(expected_received) && stats["balanced"] == true)
                 .then_some(stats)
