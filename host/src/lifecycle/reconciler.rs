@@ -60,9 +60,10 @@ impl Reconciler {
                     self.plugins_changed().await;
                 }
             }
-            if self.secrets_files() != secrets_files {
-                secrets_files = self.secrets_files();
-                secrets_ticks = watch_secrets(&secrets_files);
+            let named = self.secrets_files();
+            if named != secrets_files {
+                secrets_ticks = watch_secrets(&named);
+                secrets_files = named;
             }
         }
         drop((config_ticks, plugin_ticks, secrets_ticks));
