@@ -36,17 +36,14 @@ pub fn files(files: &[PathBuf]) -> notify::Result<(notify::RecommendedWatcher, T
     let folder = |f: &Path| {
         f.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     };
-    let targets: Vec<(PathBuf, Option<std::ffi::OsString>)> =
-        files.iter().map(|f| (folder(f), f.file_name().map(ToOwned::to_owned))).collect();
-    let matching = targets.clone();
+    let names: Vec<std::ffi::OsString> = files.iter().filter_map(|f| f.file_name().map(ToOwned::to_owned)).collect();
+    let mut folders: Vec<PathBuf> = files.iter().map(|f| folder(f)).collect();
+    folders.sort();
+    folders.dedup();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
             Ok(e) => {
-                writes(&e.kind)
-                    && e.paths.iter().any(|p| {
-                        let name = p.file_name().map(ToOwned::to_owned);
-                        matching.iter().any(|(_, n)| *n == name)
-                    })
+                writes(&e.kind) && e.paths.iter().any(|p| p.file_name().is_some_and(|n| names.iter().any(|m| m == n)))
             }
             Err(_) => true,
         };
@@ -54,10 +51,7 @@ pub fn files(files: &[PathBuf]) -> notify::Result<(notify::RecommendedWatcher, T
             let _ = tx.send(());
         }
     })?;
-    let mut folders: Vec<&PathBuf> = targets.iter().map(|(f, _)| f).collect();
-    folders.sort();
-    folders.dedup();
-    for f in folders {
+    for f in &folders {
         watcher.watch(f, RecursiveMode::NonRecursive)?;
     }
     Ok((watcher, rx))
