@@ -16,7 +16,7 @@ use crate::api::{self, ApiState};
 use crate::auth::{Auth, AuthSettings};
 use crate::config::{Config, Diagnostic, Pos};
 use crate::lifecycle::plan::resolve;
-use crate::lifecycle::{Host, LiveView, Reconciler};
+use crate::lifecycle::{DriverServices, Host, LiveView, Reconciler};
 use crate::pipeline::{self, CodecSlot, Codecs, Stage};
 use crate::plugin::factory::supervised;
 use crate::plugin::{Catalog, wasm::Limits};
@@ -180,6 +180,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let accounting_wake_task =
         accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), accounting.wake.clone());
     let auth = Arc::new(open_auth(&config)?);
+    let commands = Arc::new(
+        crate::commands::Commands::open(&config.data_dir, meterhub_storage::clock::now_ms())
+            .with_context(|| format!("cannot open the command database in {}", config.data_dir.display()))?,
+    );
     let publisher =
         Arc::new(Hub::new(archive.clone(), accounting.clone(), auth.clone(), StreamSettings::of(&config.web))?);
     let publisher_task = tokio::spawn(publisher.clone().run(pipeline.bus.subscribe(), auth.changes()));
@@ -192,6 +196,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ("archive", archive.damage()),
         ("accounting", accounting.store.damage().cloned()),
         ("users", auth.damage().cloned()),
+        ("commands", commands.damage().cloned()),
     ];
     let damages = damages.into_iter().filter_map(|(store, damage)| Some((store, damage?)));
     for (store, damage) in journal_damage.into_iter().map(|damage| ("journal", damage)).chain(damages) {
@@ -211,6 +216,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         gates: gates.clone(),
         sinks: sink_board.clone(),
         center: center.clone(),
+        commands: commands.clone(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_gate = gates.gate("api", config.api.limits, true);
@@ -232,7 +238,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let sinks =
         crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board, center);
-    let mut host = Host::new(&prepared, journal.clone(), pipeline, live, codec_entries, gates, sinks);
+    let services = DriverServices { journal: journal.clone(), commands: commands.clone() };
+    let mut host = Host::new(&prepared, services, pipeline, live, codec_entries, gates, sinks);
     let run_file = run_file(&config);
     let write_run_file = move |host: &Host| {
         let info = RunInfo { pid: std::process::id(), api: api_addr.to_string(), drivers: host.addresses() };
@@ -279,6 +286,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         archive.close();
         accounting.store.close();
         auth.close();
+        commands.close();
     });
     let _ = std::fs::remove_file(crate::app::run_file(&config));
     tracing::info!("stopped");

@@ -30,6 +30,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod http_client;
 pub mod lifecycle;
 pub mod memory;

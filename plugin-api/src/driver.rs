@@ -49,6 +49,30 @@ pub struct Fetched {
     pub response: Result<HttpResponse, String>,
 }
 
+/// A command an operator queued for a device (`POST
+/// /api/v1/drivers/{id}/commands`), handed to the session that identified
+/// the device ([`Action::Identify`]); the driver answers it with
+/// [`Action::CommandDone`] carrying the same id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The host's id of the command.
+    pub id: u64,
+    /// Its name, one the driver documents (e.g. `set_clock`).
+    pub name: String,
+    /// Its arguments, a JSON object text.
+    pub args: String,
+}
+
+/// What became of a [`Command`]: the device's answer (`Ok`, a short text
+/// for the operator), or why there is none or the device refused (`Err`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandDone {
+    /// The id of the [`Command`].
+    pub id: u64,
+    /// The answer, or why it failed.
+    pub outcome: Result<String, String>,
+}
+
 /// A frame reached stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Committed {
@@ -92,6 +116,10 @@ pub enum Event {
     CommitFailed(CommitFailed),
     /// The answer to a [`Fetch`] of this session.
     Fetched(Fetched),
+    /// The commands queued for the device the session identified, in the
+    /// order they were queued (possibly none): the answer to
+    /// [`Action::Identify`].
+    Commands(Vec<Command>),
     /// Timer `id` fired.
     Timer(u32),
     /// The peer went away; of the actions returned for it only `Reject`
@@ -184,6 +212,14 @@ pub enum Action {
         /// Delay in milliseconds.
         after_ms: u32,
     },
+    /// The session is with this device (named as the driver names it in
+    /// its frames); the host answers with [`Event::Commands`]. A driver
+    /// identifies a device once per session. A command handed over and not
+    /// done when the session ends goes back to the queue (at least once:
+    /// commands are setters a device may get twice).
+    Identify(String),
+    /// A command of this session is done: answered or failed.
+    CommandDone(CommandDone),
     /// Close the session with a reason for the log.
     Close(String),
 }

@@ -29,6 +29,7 @@ pub mod lorawan;
 pub mod manifest;
 pub mod model;
 pub mod plugin;
+pub mod secret;
 pub mod sink;
 pub mod time;
 
@@ -41,8 +42,8 @@ pub mod testing;
 pub mod wasm;
 
 pub use driver::{
-    Action, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse,
-    META_RESUME_KEY, META_RESUME_MARK, META_RESUME_MARK_PREFIX, Message, SETTINGS_RESUME,
+    Action, Command, CommandDone, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest,
+    HttpResponse, META_RESUME_KEY, META_RESUME_MARK, META_RESUME_MARK_PREFIX, Message, SETTINGS_RESUME,
 };
 pub use model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 pub use plugin::{Identified, Identity, Plugin, PluginInfo, Role, Roles};
@@ -53,17 +54,18 @@ pub use sink::{
 
 /// The contract version this crate implements: the WIT package version and
 /// the version a `plugin.toml` declares in `api`.
-pub const API_VERSION: (u16, u16) = (1, 3);
+pub const API_VERSION: (u16, u16) = (1, 4);
 
 /// [`API_VERSION`] as text, `major.minor`.
-pub const API_VERSION_TEXT: &str = "1.3";
+pub const API_VERSION_TEXT: &str = "1.4";
 
 /// The oldest minor version of [`API_VERSION`]'s major this crate still
 /// serves. Minors add to the contract; 1.1 changed the shape of `decoded`
-/// (its `fields`), 1.2 the sink's (records in, statements out) and 1.3 the
-/// driver's (the MQTT transport and message event), so plugins built for
-/// an earlier minor must be rebuilt.
-pub const API_OLDEST_MINOR: u16 = 3;
+/// (its `fields`), 1.2 the sink's (records in, statements out), 1.3 the
+/// driver's (the MQTT transport and message event) and 1.4 the driver's
+/// again (device commands), so plugins built for an earlier minor must be
+/// rebuilt.
+pub const API_OLDEST_MINOR: u16 = 4;
 
 /// Whether a plugin built for contract `major.minor` can be served.
 pub fn api_supported(major: u16, minor: u16) -> bool {

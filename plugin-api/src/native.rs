@@ -43,7 +43,8 @@ use abi_stable::{
 };
 
 use crate::driver::{
-    Action, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse, Message,
+    Action, Command, CommandDone, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest,
+    HttpResponse, Message,
 };
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, PluginInfo, Role};
@@ -193,6 +194,14 @@ pub struct FfiFrameOut {
     pub payload: RVec<u8>,
 }
 
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct FfiCommand {
+    pub id: u64,
+    pub name: RString,
+    pub args: RString,
+}
+
 #[repr(C, u8)]
 #[derive(StableAbi, Clone, Debug)]
 pub enum FfiEvent {
@@ -203,6 +212,7 @@ pub enum FfiEvent {
     Committed { token: u64, seq: u64 },
     CommitFailed { token: u64, reason: RString },
     Fetched { id: u32, response: RResult<FfiHttpResponse, RString> },
+    Commands(RVec<FfiCommand>),
     Timer(u32),
     Closed,
 }
@@ -216,6 +226,8 @@ pub enum FfiAction {
     Reject { reason: RString, input: RVec<u8> },
     Fetch { id: u32, request: FfiHttpRequest },
     SetTimer { id: u32, after_ms: u32 },
+    Identify(RString),
+    CommandDone { id: u64, outcome: RResult<RString, RString> },
     Close(RString),
 }
 
@@ -467,6 +479,12 @@ impl From<Event> for FfiEvent {
                     Err(e) => RResult::RErr(e.into()),
                 },
             },
+            Event::Commands(commands) => FfiEvent::Commands(
+                commands
+                    .into_iter()
+                    .map(|c| FfiCommand { id: c.id, name: c.name.into(), args: c.args.into() })
+                    .collect(),
+            ),
             Event::Timer(id) => FfiEvent::Timer(id),
             Event::Closed => FfiEvent::Closed,
         }
@@ -489,6 +507,9 @@ impl From<FfiEvent> for Event {
             FfiEvent::Fetched { id, response } => {
                 Event::Fetched(Fetched { id, response: response.into_result().map(Into::into).map_err(Into::into) })
             }
+            FfiEvent::Commands(commands) => Event::Commands(
+                commands.into_iter().map(|c| Command { id: c.id, name: c.name.into(), args: c.args.into() }).collect(),
+            ),
             FfiEvent::Timer(id) => Event::Timer(id),
             FfiEvent::Closed => Event::Closed,
         }
@@ -511,6 +532,14 @@ impl From<Action> for FfiAction {
             Action::Reject { reason, input } => FfiAction::Reject { reason: reason.into(), input: input.into() },
             Action::Fetch(f) => FfiAction::Fetch { id: f.id, request: f.request.into() },
             Action::SetTimer { id, after_ms } => FfiAction::SetTimer { id, after_ms },
+            Action::Identify(device) => FfiAction::Identify(device.into()),
+            Action::CommandDone(done) => FfiAction::CommandDone {
+                id: done.id,
+                outcome: match done.outcome {
+                    Ok(answer) => RResult::ROk(answer.into()),
+                    Err(why) => RResult::RErr(why.into()),
+                },
+            },
             Action::Close(reason) => FfiAction::Close(reason.into()),
         }
     }
@@ -532,6 +561,11 @@ impl From<FfiAction> for Action {
             FfiAction::Reject { reason, input } => Action::Reject { reason: reason.into(), input: input.into() },
             FfiAction::Fetch { id, request } => Action::Fetch(Fetch { id, request: request.into() }),
             FfiAction::SetTimer { id, after_ms } => Action::SetTimer { id, after_ms },
+            FfiAction::Identify(device) => Action::Identify(device.into()),
+            FfiAction::CommandDone { id, outcome } => Action::CommandDone(CommandDone {
+                id,
+                outcome: outcome.into_result().map(Into::into).map_err(Into::into),
+            }),
             FfiAction::Close(reason) => Action::Close(reason.into()),
         }
     }

@@ -6,7 +6,8 @@
 use std::sync::Mutex;
 
 use crate::driver::{
-    Action, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest, HttpResponse, Message,
+    Action, Command, CommandDone, Commit, CommitFailed, Committed, Event, Fetch, Fetched, FrameOut, HttpRequest,
+    HttpResponse, Message,
 };
 use crate::model::{Decimal, DecodeError, Decoded, RawFrame, Reading, ReadingKind, Telemetry, Transport};
 use crate::plugin::{Plugin, Role};
@@ -240,6 +241,9 @@ fn event_from_wit(e: wd::Event) -> Event {
             id: f.id,
             response: f.response.map(|r| HttpResponse { status: r.status, content_type: r.content_type, body: r.body }),
         }),
+        wd::Event::Commands(commands) => {
+            Event::Commands(commands.into_iter().map(|c| Command { id: c.id, name: c.name, args: c.args }).collect())
+        }
         wd::Event::Timer(id) => Event::Timer(id),
         wd::Event::Closed => Event::Closed,
     }
@@ -259,6 +263,8 @@ fn action_to_wit(a: Action) -> wd::Action {
             wd::Action::Fetch(wd::Fetch { id, request: wd::HttpRequest { method, target, headers, body } })
         }
         Action::SetTimer { id, after_ms } => wd::Action::SetTimer(wd::SetTimer { id, after_ms }),
+        Action::Identify(device) => wd::Action::Identify(device),
+        Action::CommandDone(CommandDone { id, outcome }) => wd::Action::CommandDone(wd::CommandDone { id, outcome }),
         Action::Close(reason) => wd::Action::Close(reason),
     }
 }

@@ -85,12 +85,7 @@ pub async fn handle(
 /// the body's `actor`, else the logged-in user (not the command line's
 /// built-in `local`, which says who it acts for).
 pub async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>), HttpResponse> {
-    let user = req
-        .extensions()
-        .get::<crate::auth::Principal>()
-        .filter(|p| p.credential != crate::auth::Credential::LocalToken)
-        .map(|p| p.user.clone());
-    let header = req.headers().get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (header, user) = (actor_header(&req), logged_in_user(&req));
     let bytes = meterhub_http::api_body(req).await?;
     let body: Map<String, Value> = serde_json::from_slice(&bytes)
         .map_err(|e| meterhub_http::error(StatusCode::BAD_REQUEST, &format!("body: expected a JSON object: {e}")))?;
@@ -102,6 +97,23 @@ pub async fn body(req: Request<Incoming>) -> Result<(String, Map<String, Value>)
             "actor: missing; say who makes the change (header X-Meterhub-Actor or field \"actor\")",
         )),
     }
+}
+
+/// Who makes a change that has no body: the actor header, else the
+/// logged-in user (not the local admin token, which names nobody).
+pub fn actor(req: &Request<Incoming>) -> Option<String> {
+    actor_header(req).or_else(|| logged_in_user(req)).map(|a| a.trim().to_owned()).filter(|a| !a.is_empty())
+}
+
+fn actor_header(req: &Request<Incoming>) -> Option<String> {
+    req.headers().get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn logged_in_user(req: &Request<Incoming>) -> Option<String> {
+    req.extensions()
+        .get::<crate::auth::Principal>()
+        .filter(|p| p.credential != crate::auth::Credential::LocalToken)
+        .map(|p| p.user.clone())
 }
 
 fn meter_view(m: &MeterRecord) -> Value {

@@ -15,6 +15,7 @@
 
 pub mod accounting;
 pub mod auth;
+pub mod commands;
 pub mod modules;
 pub mod rates;
 pub mod routes;

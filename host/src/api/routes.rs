@@ -91,6 +91,9 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         Endpoint::Accounting(endpoint) => {
             return super::accounting::handle(&state, req, endpoint, &segments, &params).await;
         }
+        Endpoint::Commands(endpoint) => {
+            return super::commands::handle(&state, req, endpoint, &segments, &params).await;
+        }
         Endpoint::Ui => return crate::web::asset(&path),
         Endpoint::Health => Ok(health(&state)),
         Endpoint::Plugins => {

@@ -36,6 +36,8 @@ pub struct ApiState {
     pub sinks: crate::sink::status::SinkBoard,
     /// The sites this host takes data from, when it is a monitoring center.
     pub center: Arc<crate::sync::center::Center>,
+    /// Commands queued for devices.
+    pub commands: Arc<crate::commands::Commands>,
 }
 
 impl ApiState {

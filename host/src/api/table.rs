@@ -9,6 +9,7 @@
 
 use hyper::Method;
 
+use super::commands::CommandsEndpoint;
 use crate::auth::Access;
 use crate::auth::Role::{Admin, Dispatcher, Operator, Viewer};
 
@@ -73,6 +74,8 @@ pub enum Endpoint {
     Stream(StreamEndpoint),
     /// Meters, deltas, consumption (`api/accounting.rs`).
     Accounting(AccountingEndpoint),
+    /// Commands for a driver's devices (`api/commands.rs`).
+    Commands(CommandsEndpoint),
 }
 
 /// The endpoints of `api/auth.rs`.
@@ -166,6 +169,11 @@ const OPERATOR: Access = Access::Role(Operator);
 const ADMIN: Access = Access::Role(Admin);
 const SITE: Access = Access::Site;
 
+const COMMANDS_LIST: Endpoint = Endpoint::Commands(CommandsEndpoint::List);
+const COMMAND_QUEUE: Endpoint = Endpoint::Commands(CommandsEndpoint::Queue);
+const COMMAND: Endpoint = Endpoint::Commands(CommandsEndpoint::One);
+const COMMAND_CANCEL: Endpoint = Endpoint::Commands(CommandsEndpoint::Cancel);
+
 const V1: Seg = Is("api");
 
 /// The table. Meter data is filtered by grants in the handlers, so viewers
@@ -206,6 +214,8 @@ const ROUTES: &[Route] = &[
     // The plant: plugins, drivers, counters, what failed.
     route("GET", &[V1, Is("v1"), Is("plugins")], Endpoint::Plugins, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("drivers")], Endpoint::Drivers, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("drivers"), Any, Is("commands")], COMMANDS_LIST, DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("drivers"), Any, Is("commands"), Any], COMMAND, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("stats")], Endpoint::Stats, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("status")], Endpoint::Status, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("quarantine")], Endpoint::Quarantine, DISPATCHER),
@@ -231,6 +241,8 @@ const ROUTES: &[Route] = &[
     route("PATCH", &[V1, Is("v1"), Is("modules"), Any], Endpoint::ModulePatch, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("instances"), Any, Any, Any], Endpoint::InstanceAction, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("redecode")], Endpoint::Redecode, OPERATOR),
+    route("POST", &[V1, Is("v1"), Is("drivers"), Any, Is("commands")], COMMAND_QUEUE, OPERATOR),
+    route("DELETE", &[V1, Is("v1"), Is("drivers"), Any, Is("commands"), Any], COMMAND_CANCEL, OPERATOR),
     route("POST", &[V1, Is("v1"), Is("sinks"), Any, Is("dead-letters"), Is("resend")], Endpoint::SinkResend, OPERATOR),
     // Sync to a monitoring center: the links at a glance; a center's
     // receiver, which answers to a site's token only.
@@ -336,6 +348,11 @@ mod tests {
             (Method::PATCH, "/api/v1/modules/m1", role(Operator)),
             (Method::GET, "/api/v1/plugins", role(Dispatcher)),
             (Method::GET, "/api/v1/drivers", role(Dispatcher)),
+            (Method::GET, "/api/v1/drivers/meters/commands", role(Dispatcher)),
+            (Method::GET, "/api/v1/drivers/meters/commands/7", role(Dispatcher)),
+            (Method::POST, "/api/v1/drivers/meters/commands", role(Operator)),
+            (Method::DELETE, "/api/v1/drivers/meters/commands/7", role(Operator)),
+            (Method::PUT, "/api/v1/drivers/meters/commands/7", role(Admin)),
             (Method::GET, "/api/v1/stats", role(Dispatcher)),
             (Method::GET, "/api/v1/status", role(Dispatcher)),
             (Method::GET, "/api/v1/quarantine", role(Dispatcher)),

@@ -343,6 +343,10 @@ pub struct DlmsSim {
     /// The meters' authentication key, 32 hex digits.
     #[arg(long, value_parser = dlms_key, default_value = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")]
     pub ak: dlms::Key,
+    /// The meters' LLS password (printable ASCII), which a client's AARQ must carry to set their clock or push
+    /// schedule.
+    #[arg(long, default_value = "12345678")]
+    pub password: String,
     /// Every meter's first invocation counter (+1 per ciphered APDU).
     #[arg(long, default_value_t = 1)]
     pub first_counter: u32,
@@ -409,7 +413,7 @@ pub fn run_dlms(sim: &DlmsSim) -> ExitCode {
             DlmsFramingArg::Hdlc => dlms::Framing::Hdlc,
         },
         security,
-        keys: dlms::Keys { ek: sim.ek, ak: sim.ak },
+        keys: dlms::Keys { ek: sim.ek, ak: sim.ak, password: sim.password.clone() },
         first_counter: sim.first_counter,
         pushes: sim.pushes,
         interval_ms: sim.interval_ms,

@@ -137,13 +137,23 @@ impl Prepared {
     }
 }
 
+/// What every driver instance's sessions share: the journal their frames
+/// are committed to, and the commands queued for their devices.
+#[derive(Clone)]
+pub struct DriverServices {
+    /// Where frames are committed.
+    pub journal: JournalHandle,
+    /// Commands for devices.
+    pub commands: Arc<crate::commands::Commands>,
+}
+
 /// The running host's driver instances.
 pub struct Host {
     config: Config,
     catalog: Arc<Catalog>,
     archive: Arc<dyn Archive>,
     drivers: BTreeMap<String, RunningDriver>,
-    journal: JournalHandle,
+    services: DriverServices,
     pipeline: PipelineHandle,
     view: LiveView,
     /// Codec entries installed before the pipeline ran (at start).
@@ -172,7 +182,7 @@ impl Host {
     /// is the prepared start.
     pub fn new(
         prepared_start: &Prepared,
-        journal: JournalHandle,
+        services: DriverServices,
         pipeline: PipelineHandle,
         view: LiveView,
         preinstalled: BTreeMap<String, CodecEntries>,
@@ -184,7 +194,7 @@ impl Host {
             catalog: prepared_start.catalog.clone(),
             archive: prepared_start.archive.clone(),
             drivers: BTreeMap::new(),
-            journal,
+            services,
             pipeline,
             view,
             preinstalled,
@@ -395,7 +405,7 @@ impl Host {
                     &c.id,
                     &c.plugin,
                     Box::new(instance),
-                    self.journal.clone(),
+                    self.services.clone(),
                     c.max_pending,
                 ));
                 (Some(rt), entry)

@@ -17,6 +17,6 @@ pub mod reconciler;
 pub mod view;
 pub mod watch;
 
-pub use host::{Host, Trigger};
+pub use host::{DriverServices, Host, Trigger};
 pub use reconciler::Reconciler;
 pub use view::{HostView, LiveView};

@@ -89,6 +89,9 @@ pub struct PluginStatus {
     pub description: String,
     /// SHA-256 of the file, lowercase hex.
     pub sha256: String,
+    /// The commands a driver takes for its devices: name to description.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub commands: std::collections::BTreeMap<String, String>,
 }
 
 /// A running driver instance as the API shows it.
@@ -134,6 +137,7 @@ impl PluginStatus {
             file: manifest.file.display().to_string(),
             description: manifest.description.clone(),
             sha256: String::new(),
+            commands: manifest.commands.clone(),
         }
     }
 }

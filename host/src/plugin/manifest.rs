@@ -1,6 +1,7 @@
 //! `plugin.toml`: what a plugin is, which contract version it speaks, and
 //! the file that holds it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use meterhub_plugin_api::{API_OLDEST_MINOR, API_VERSION, API_VERSION_TEXT, Role, api_supported};
@@ -77,6 +78,9 @@ pub struct Manifest {
     pub sha256: Option<String>,
     /// Where `sha256` is written, for refusals.
     pub sha256_pos: Option<Pos>,
+    /// The commands a driver takes for its devices (`[commands]`: name to
+    /// a line for operators); the API queues no other.
+    pub commands: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +107,9 @@ struct RawManifest {
     /// SHA-256 of the file, lowercase hex.
     #[serde(default)]
     sha256: Option<Spanned<String>>,
+    /// Commands a driver takes: name to description.
+    #[serde(default)]
+    commands: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// Read and validate the manifest at `path`. Errors name `path:line:col`.
@@ -181,6 +188,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
             }
         }
     }
+    if let Some(commands) = &raw.commands {
+        if !roles.contains(&Role::Driver) {
+            error(commands.span(), "[commands] is for drivers; this plugin is no driver".to_owned());
+        }
+        for name in commands.get_ref().keys() {
+            if !is_command_name(name) {
+                error(
+                    commands.span(),
+                    format!(
+                        "command {name:?} is not a name of 1 to 64 lowercase letters, digits and _, starting with a letter"
+                    ),
+                );
+            }
+        }
+    }
     if let Some(sha) = &raw.sha256
         && !(sha.get_ref().len() == 64
             && sha.get_ref().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
@@ -204,7 +226,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         capabilities,
         sha256: raw.sha256.map(Spanned::into_inner),
         sha256_pos,
+        commands: raw.commands.map(Spanned::into_inner).unwrap_or_default(),
     })
+}
+
+/// Whether `name` may name a command: `[a-z][a-z0-9_]{0,63}`.
+pub fn is_command_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn parse_api(text: &str) -> Option<(u16, u16)> {
@@ -216,7 +246,7 @@ fn parse_api(text: &str) -> Option<(u16, u16)> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.3\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
+    const GOOD: &str = "id = \"listener\"\nversion = \"0.1.0\"\napi = \"1.4\"\nroles = [\"driver\", \"codec\"]\nkind = \"wasm\"\nfile = \"listener.wasm\"\n[capabilities]\n";
 
     fn path() -> PathBuf {
         PathBuf::from("/p/listener/plugin.toml")
@@ -227,7 +257,22 @@ mod tests {
         let m = parse(&path(), GOOD).expect("valid");
         assert_eq!(m.roles, vec![Role::Driver, Role::Codec]);
         assert_eq!(m.file, Path::new("/p/listener/listener.wasm"));
-        assert_eq!(m.api, (1, 3));
+        assert_eq!(m.api, (1, 4));
+        assert!(m.commands.is_empty());
+    }
+
+    #[test]
+    fn a_driver_declares_the_commands_it_takes() {
+        let text = format!("{GOOD}[commands]\nset_clock = \"Set the clock\"\nset_push_period = \"Push every N min\"\n");
+        let m = parse(&path(), &text).expect("valid");
+        assert_eq!(m.commands.keys().collect::<Vec<_>>(), ["set_clock", "set_push_period"]);
+        assert_eq!(m.commands["set_clock"], "Set the clock");
+        let bad = parse(&path(), &text.replace("set_clock =", "\"Set Clock\" =")).unwrap_err();
+        assert!(bad[0].to_string().contains("command \"Set Clock\" is not a name of 1 to 64 lowercase"), "{bad:?}");
+        let codec = text.replace("[\"driver\", \"codec\"]", "[\"codec\"]");
+        let refused = parse(&path(), &codec).unwrap_err();
+        assert!(refused[0].to_string().ends_with("[commands] is for drivers; this plugin is no driver"), "{refused:?}");
+        assert!(!is_command_name("") && !is_command_name("_x") && !is_command_name(&"a".repeat(65)));
     }
 
     #[test]
@@ -245,9 +290,9 @@ mod tests {
     #[test]
     fn refusals_name_the_place() {
         let cases = [
-            (GOOD.replace("api = \"1.3\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
-            (GOOD.replace("api = \"1.3\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
-            (GOOD.replace("api = \"1.3\"", "api = \"1.2\""), "3:7: api 1.2 is not supported"),
+            (GOOD.replace("api = \"1.4\"", "api = \"2.0\""), "3:7: api 2.0 is not supported"),
+            (GOOD.replace("api = \"1.4\"", "api = \"1.9\""), "3:7: api 1.9 is not supported"),
+            (GOOD.replace("api = \"1.4\"", "api = \"1.2\""), "3:7: api 1.2 is not supported"),
             (GOOD.replace("id = \"listener\"", "id = \"other\""), "1:6: id \"other\" must equal"),
             (GOOD.replace("\"codec\"", "\"decoder\""), "4:9: role \"decoder\" is not one of"),
             (GOOD.replace("kind = \"wasm\"", "kind = \"elf\""), "5:8: kind \"elf\""),

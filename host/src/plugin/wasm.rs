@@ -155,7 +155,7 @@ impl WasmPlugin {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
         let pre = bindings::PluginPre::new(pre)
-            .map_err(|e| format!("does not export the meterhub:plugin@1.3.0 world: {e:#}"))?;
+            .map_err(|e| format!("does not export the meterhub:plugin@1.4.0 world: {e:#}"))?;
         Ok(WasmPlugin { id: id.to_owned(), pre, limits })
     }
 

@@ -2,9 +2,9 @@
 //! model. Values produced by a plugin are checked here (decimals parse).
 
 use meterhub_plugin_api::{
-    Action, Commit, CommitFailed, Committed, Decoded, DeltaKey, DeltaPeriod, Event, Fetch, Fetched, FrameOut,
-    HttpRequest, HttpResponse, Message, Migration, PluginInfo, RawFrame, Reading, ReadingKind, RegistryEntry,
-    RejectedRecord, Role, SinkRecord, SqlBatch, SqlValue, Statement, Telemetry, Transport,
+    Action, Command, CommandDone, Commit, CommitFailed, Committed, Decoded, DeltaKey, DeltaPeriod, Event, Fetch,
+    Fetched, FrameOut, HttpRequest, HttpResponse, Message, Migration, PluginInfo, RawFrame, Reading, ReadingKind,
+    RegistryEntry, RejectedRecord, Role, SinkRecord, SqlBatch, SqlValue, Statement, Telemetry, Transport,
 };
 
 use super::wasm::bindings::exports::meterhub::plugin::{driver as wd, lifecycle as wl, sink as ws};
@@ -108,6 +108,9 @@ pub(super) fn event_to_wit(e: Event) -> wd::Event {
                 body,
             }),
         }),
+        Event::Commands(commands) => wd::Event::Commands(
+            commands.into_iter().map(|Command { id, name, args }| wd::Command { id, name, args }).collect(),
+        ),
         Event::Timer(id) => wd::Event::Timer(id),
         Event::Closed => wd::Event::Closed,
     }
@@ -127,6 +130,8 @@ pub(super) fn action_from_wit(a: wd::Action) -> Action {
             Action::Fetch(Fetch { id, request: HttpRequest { method, target, headers, body } })
         }
         wd::Action::SetTimer(wd::SetTimer { id, after_ms }) => Action::SetTimer { id, after_ms },
+        wd::Action::Identify(device) => Action::Identify(device),
+        wd::Action::CommandDone(wd::CommandDone { id, outcome }) => Action::CommandDone(CommandDone { id, outcome }),
         wd::Action::Close(reason) => Action::Close(reason),
     }
 }

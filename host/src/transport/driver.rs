@@ -19,6 +19,8 @@ pub struct DriverRuntime {
     pub plugin: String,
     /// Where its frames are committed.
     pub journal: JournalHandle,
+    /// Commands for its devices.
+    pub commands: Arc<crate::commands::Commands>,
     /// Most uncommitted frames per session before the host stops reading it.
     pub max_pending: usize,
     instance: Mutex<Box<dyn PluginInstance>>,
@@ -38,13 +40,14 @@ impl DriverRuntime {
         id: &str,
         plugin: &str,
         instance: Box<dyn PluginInstance>,
-        journal: JournalHandle,
+        services: crate::lifecycle::host::DriverServices,
         max_pending: usize,
     ) -> Self {
         DriverRuntime {
             id: id.to_owned(),
             plugin: plugin.to_owned(),
-            journal,
+            journal: services.journal,
+            commands: services.commands,
             max_pending,
             instance: Mutex::new(instance),
             next_session: AtomicU64::new(1),

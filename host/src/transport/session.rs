@@ -4,6 +4,10 @@
 //! journal receipt. Outgoing bytes are held back until every commit the
 //! session issued before them has completed, so no reply can acknowledge a
 //! frame that is not yet durable, whatever the driver does.
+//!
+//! A driver that identifies the session's device gets the commands queued
+//! for it ([`crate::commands`]); those it has not done when the session
+//! ends go back to the queue.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::pin::Pin;
@@ -53,6 +57,11 @@ pub struct Session {
     /// Fetches under way; made at the first (most sessions never fetch,
     /// and an idle connection should cost little).
     fetches: Option<FuturesUnordered<Fetching>>,
+    /// Events for the driver that its own actions caused (the commands
+    /// answering an `Identify`), handed over after those actions.
+    followups: VecDeque<Event>,
+    /// The commands handed to this session and not done yet.
+    handed: Vec<u64>,
 }
 
 impl Session {
@@ -85,6 +94,8 @@ impl Session {
             failure: None,
             fetcher,
             fetches: None,
+            followups: VecDeque::new(),
+            handed: Vec::new(),
         };
         session.deliver(Event::Opened { transport, peer });
         session
@@ -103,12 +114,15 @@ impl Session {
 
     /// Hand the driver an event and perform what it answers.
     pub fn deliver(&mut self, event: Event) {
-        if self.closed.is_some() {
-            return;
-        }
-        let actions = self.rt.call(self.id, event);
-        for action in actions {
-            self.perform(action);
+        let mut next = Some(event);
+        while let Some(event) = next.take().or_else(|| self.followups.pop_front()) {
+            if self.closed.is_some() {
+                return;
+            }
+            let actions = self.rt.call(self.id, event);
+            for action in actions {
+                self.perform(action);
+            }
         }
     }
 
@@ -195,10 +209,59 @@ impl Session {
             Action::SetTimer { id, after_ms } => {
                 self.timers.insert(id, Instant::now() + Duration::from_millis(u64::from(after_ms)));
             }
+            Action::Identify(device) => self.identify(&device),
+            Action::CommandDone(done) => self.command_done(done),
             Action::Close(reason) => {
                 tracing::debug!(driver = %self.rt.id, session = self.id, %reason, "driver closed the session");
                 self.closed = Some(reason);
             }
+        }
+    }
+
+    /// The session is with `device`: hand the driver its queued commands.
+    fn identify(&mut self, device: &str) {
+        let now = meterhub_storage::clock::now_ms();
+        let commands = match self.rt.commands.hand_out(&self.rt.id, device, now) {
+            Ok(commands) => commands,
+            Err(e) => {
+                tracing::error!(driver = %self.rt.id, device, error = %e, "cannot hand out the device's commands");
+                Vec::new()
+            }
+        };
+        if !commands.is_empty() {
+            tracing::info!(driver = %self.rt.id, session = self.id, device, commands = commands.len(), "commands handed to the device's session");
+        }
+        self.handed.extend(commands.iter().map(|c| c.id));
+        self.followups.push_back(Event::Commands(commands));
+    }
+
+    /// The driver says what became of a command of this session.
+    fn command_done(&mut self, done: meterhub_plugin_api::CommandDone) {
+        let Some(at) = self.handed.iter().position(|id| *id == done.id) else {
+            tracing::warn!(driver = %self.rt.id, session = self.id, command = done.id, "the driver reported a command this session was not handed; ignored");
+            return;
+        };
+        self.handed.swap_remove(at);
+        let now = meterhub_storage::clock::now_ms();
+        match self.rt.commands.done(&self.rt.id, done, now) {
+            Ok(Some(record)) => {
+                tracing::info!(driver = %self.rt.id, device = %record.device, command = record.id, name = %record.name, state = record.state.as_str(), "command done")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(driver = %self.rt.id, error = %e, "cannot record a command's outcome"),
+        }
+    }
+
+    /// The commands handed to this session and not done go back to the
+    /// queue.
+    fn give_back_commands(&mut self) {
+        if self.handed.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.handed);
+        let why = "the connection ended before the device answered";
+        if let Err(e) = self.rt.commands.take_back(&ids, why, meterhub_storage::clock::now_ms()) {
+            tracing::error!(driver = %self.rt.id, error = %e, "cannot queue the session's unanswered commands again");
         }
     }
 
@@ -330,6 +393,14 @@ impl Session {
             }
             None => false,
         }
+    }
+}
+
+impl Drop for Session {
+    /// However the session ends (closed, or its task stopped), its
+    /// unanswered commands go back to the queue.
+    fn drop(&mut self) {
+        self.give_back_commands();
     }
 }
 

@@ -21,6 +21,12 @@
 //!   (`disk full (simulated)`), no seq and no journal entry. A commit
 //!   answered after its session closed is still answered, to that session
 //!   id: a driver must ignore sessions it does not know.
+//! - `Identify`: recorded; the session hears [`Event::Commands`] at once
+//!   with the commands the test queued for the device
+//!   ([`SimHost::queue_command`]), in order, which are then handed over.
+//! - `CommandDone`: recorded in the [`Answers`] and in
+//!   [`SimHost::done`]. A command handed over and not done when its
+//!   session closes goes back to the queue, as the real host does.
 //! - `Send`, `Respond`, `Reject`, `Fetch`, `SetTimer`, `Close`: recorded
 //!   in the [`Answers`] of the call and in the transcript. Nothing happens
 //!   by itself afterwards: the test fires a timer with [`SimHost::timer`],
@@ -39,8 +45,8 @@ use serde_json::Value;
 
 use super::bytes::text;
 use crate::driver::{
-    Action, CommitFailed, Committed, Event, Fetch, HttpRequest, HttpResponse, META_RESUME_KEY, META_RESUME_MARK,
-    SETTINGS_RESUME,
+    Action, Command, CommandDone, CommitFailed, Committed, Event, Fetch, HttpRequest, HttpResponse, META_RESUME_KEY,
+    META_RESUME_MARK, SETTINGS_RESUME,
 };
 use crate::model::{DecodeError, Decoded, RawFrame, Transport};
 use crate::plugin::Plugin;
@@ -163,6 +169,10 @@ pub struct Answers {
     pub fetches: Vec<Fetch>,
     /// `Close`: reasons.
     pub closes: Vec<String>,
+    /// `Identify`: devices.
+    pub identified: Vec<String>,
+    /// `CommandDone`: what became of commands.
+    pub done: Vec<CommandDone>,
 }
 
 impl Answers {
@@ -175,6 +185,8 @@ impl Answers {
         self.timers.extend(other.timers);
         self.fetches.extend(other.fetches);
         self.closes.extend(other.closes);
+        self.identified.extend(other.identified);
+        self.done.extend(other.done);
     }
 
     /// No action at all.
@@ -185,6 +197,8 @@ impl Answers {
             && self.rejects.is_empty()
             && self.timers.is_empty()
             && self.closes.is_empty()
+            && self.identified.is_empty()
+            && self.done.is_empty()
     }
 
     /// Every sent message as JSON.
@@ -261,6 +275,12 @@ pub struct SimHost<P: Plugin> {
     marks: BTreeMap<String, i64>,
     transcript: Vec<Step>,
     check_sent: Option<SentCheck>,
+    /// Commands queued, by device, in order.
+    queued: BTreeMap<String, Vec<Command>>,
+    /// Commands handed over and not done: their session and device.
+    handed: BTreeMap<u64, (u64, String, Command)>,
+    next_command: u64,
+    done: BTreeMap<u64, Result<String, String>>,
 }
 
 impl<P: Plugin> SimHost<P> {
@@ -298,6 +318,10 @@ impl<P: Plugin> SimHost<P> {
             marks,
             transcript: Vec::new(),
             check_sent: None,
+            queued: BTreeMap::new(),
+            handed: BTreeMap::new(),
+            next_command: 1,
+            done: BTreeMap::new(),
         })
     }
 
@@ -437,6 +461,27 @@ impl<P: Plugin> SimHost<P> {
         self.fail.extend(ordinals);
     }
 
+    /// Queue command `name` with `args` (a JSON object text) for `device`;
+    /// its id (from 1).
+    pub fn queue_command(&mut self, device: &str, name: &str, args: &str) -> u64 {
+        let id = self.next_command;
+        self.next_command += 1;
+        let command = Command { id, name: name.to_owned(), args: args.to_owned() };
+        self.queued.entry(device.to_owned()).or_default().push(command);
+        id
+    }
+
+    /// The commands still queued for `device` (not handed over, or back
+    /// from a session that closed without doing them).
+    pub fn queued(&self, device: &str) -> Vec<&Command> {
+        self.queued.get(device).map(|q| q.iter().collect()).unwrap_or_default()
+    }
+
+    /// What became of each command done so far, by id.
+    pub fn done(&self) -> &BTreeMap<u64, Result<String, String>> {
+        &self.done
+    }
+
     /// The committed frames, in commit order, as a codec gets them.
     pub fn journal(&self) -> &[RawFrame] {
         &self.journal
@@ -464,7 +509,9 @@ impl<P: Plugin> SimHost<P> {
         if matches!(event, Event::Request(_)) {
             self.session_info(session, &event).requested = true;
         }
+        let closed = matches!(event, Event::Closed);
         let actions = self.plugin.handle(session, self.now_ms, event.clone());
+        let mut identified = Vec::new();
         for action in &actions {
             match action {
                 Action::Send(bytes) => {
@@ -503,9 +550,44 @@ impl<P: Plugin> SimHost<P> {
                 Action::SetTimer { id, after_ms } => answers.timers.push((*id, *after_ms)),
                 Action::Fetch(fetch) => answers.fetches.push(fetch.clone()),
                 Action::Close(reason) => answers.closes.push(reason.clone()),
+                Action::Identify(device) => {
+                    answers.identified.push(device.clone());
+                    identified.push(device.clone());
+                }
+                Action::CommandDone(done) => {
+                    let handed = self.handed.remove(&done.id);
+                    assert!(
+                        handed.as_ref().is_some_and(|(s, _, _)| *s == session),
+                        "session {session}: command {} is done, but it was not handed to this session",
+                        done.id
+                    );
+                    self.done.insert(done.id, done.outcome.clone());
+                    answers.done.push(done.clone());
+                }
             }
         }
         self.transcript.push(Step { session, now_ms: self.now_ms, event, actions });
+        if closed {
+            self.take_back(session);
+        }
+        for device in identified {
+            let commands = self.queued.remove(&device).unwrap_or_default();
+            for command in &commands {
+                self.handed.insert(command.id, (session, device.clone(), command.clone()));
+            }
+            self.step(session, Event::Commands(commands), answers);
+        }
+    }
+
+    /// The commands handed to `session` and not done go back to the queue,
+    /// first among their device's, in their order.
+    fn take_back(&mut self, session: u64) {
+        let ids: Vec<u64> = self.handed.iter().filter(|(_, (s, _, _))| *s == session).map(|(id, _)| *id).collect();
+        for id in ids.into_iter().rev() {
+            if let Some((_, device, command)) = self.handed.remove(&id) {
+                self.queued.entry(device).or_default().insert(0, command);
+            }
+        }
     }
 
     fn answer_pending(&mut self, answers: &mut Answers) {
@@ -591,7 +673,9 @@ mod tests {
                 Event::Committed(c) => vec![Action::Send(format!("ok {}", c.seq).into_bytes())],
                 Event::CommitFailed(f) => vec![Action::Close(format!("fail {}: {}", f.token, f.reason))],
                 Event::Timer(id) => vec![Action::SetTimer { id, after_ms: 10 }],
-                Event::Opened { .. } | Event::Message(_) | Event::Fetched(_) | Event::Closed => Vec::new(),
+                Event::Opened { .. } | Event::Message(_) | Event::Fetched(_) | Event::Commands(_) | Event::Closed => {
+                    Vec::new()
+                }
             }
         }
 

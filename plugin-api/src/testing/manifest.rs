@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn info_and_manifest_agree_or_each_difference_is_named() {
         let good =
-            "id = \"my-meter\"\nversion = \"0.3.0\"\napi = \"1.3\"\nroles = [\"codec\", \"driver\"]\n[capabilities]\n";
+            "id = \"my-meter\"\nversion = \"0.3.0\"\napi = \"1.4\"\nroles = [\"codec\", \"driver\"]\n[capabilities]\n";
         let dir = folder("my-meter", good);
         assert_eq!(check_manifest::<Meter>(&dir), Ok(()));
         assert_manifest_matches::<Meter>(&dir);
@@ -122,7 +122,7 @@ mod tests {
             ),
             "{e}"
         );
-        let other = folder("elsewhere", &good.replace("1.3", "1.0"));
+        let other = folder("elsewhere", &good.replace("1.4", "1.0"));
         let e = check_manifest::<Meter>(&other).unwrap_err();
         assert!(
             e.contains("id: the plugin's folder is \"elsewhere\", its id \"my-meter\"; api: plugin.toml says \"1.0\""),

@@ -12,7 +12,8 @@ use crate::driver::{Action, Event};
 /// {"topic", "payload"}}`,
 /// `{"committed": {"token", "seq"}}`, `{"commit_failed": {"token",
 /// "reason"}}`, `{"fetched": {"id", "status", "content_type", "body"}}`
-/// (or `{"fetched": {"id", "error"}}`), `{"timer": id}`, `"closed"`.
+/// (or `{"fetched": {"id", "error"}}`), `{"commands": [{"id", "name",
+/// "args"}]}` (the arguments as JSON), `{"timer": id}`, `"closed"`.
 pub fn render_event(event: &Event) -> Value {
     match event {
         Event::Opened { transport, peer } => json!({ "opened": { "transport": transport.as_str(), "peer": peer } }),
@@ -27,6 +28,10 @@ pub fn render_event(event: &Event) -> Value {
                 "id": f.id, "status": r.status, "content_type": r.content_type, "body": text(&r.body) } }),
             Err(e) => json!({ "fetched": { "id": f.id, "error": e } }),
         },
+        Event::Commands(commands) => json!({ "commands": commands
+            .iter()
+            .map(|c| json!({ "id": c.id, "name": c.name, "args": json_or_text(&c.args) }))
+            .collect::<Vec<_>>() }),
         Event::Timer(id) => json!({ "timer": id }),
         Event::Closed => json!("closed"),
     }
@@ -37,7 +42,8 @@ pub fn render_event(event: &Event) -> Value {
 /// `{"commit": {"token", "content_type", "meta", "payload"}}`,
 /// `{"reject": {"reason", "input"}}`, `{"fetch": {"id", "method",
 /// "target", "headers", "body"}}`, `{"set_timer": {"id", "after_ms"}}`,
-/// `{"close": reason}`.
+/// `{"identify": device}`, `{"command_done": {"id", "answer"}}` (or
+/// `{"command_done": {"id", "error"}}`), `{"close": reason}`.
 pub fn render_action(action: &Action) -> Value {
     match action {
         Action::Send(bytes) => json!({ "send": text(bytes) }),
@@ -53,8 +59,18 @@ pub fn render_action(action: &Action) -> Value {
             "id": f.id, "method": f.request.method, "target": f.request.target,
             "headers": f.request.headers, "body": text(&f.request.body) } }),
         Action::SetTimer { id, after_ms } => json!({ "set_timer": { "id": id, "after_ms": after_ms } }),
+        Action::Identify(device) => json!({ "identify": device }),
+        Action::CommandDone(done) => match &done.outcome {
+            Ok(answer) => json!({ "command_done": { "id": done.id, "answer": answer } }),
+            Err(e) => json!({ "command_done": { "id": done.id, "error": e } }),
+        },
         Action::Close(reason) => json!({ "close": reason }),
     }
+}
+
+/// `text` as JSON when it is JSON, else as a string.
+fn json_or_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 #[cfg(test)]

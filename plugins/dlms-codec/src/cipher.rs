@@ -36,24 +36,7 @@ type Gcm = AesGcm<Aes128, U12, U12>;
 /// The tag's length.
 pub const TAG_LEN: usize = 12;
 
-/// A 128-bit key. Its `Debug` shows nothing of it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey([u8; 16]);
-
-impl std::fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretKey(..)")
-    }
-}
-
-impl SecretKey {
-    /// The key of 32 hex digits `text`; `None` for anything else (the
-    /// caller's error must not quote the text).
-    pub fn from_hex(text: &str) -> Option<SecretKey> {
-        let bytes = hex::decode(text).ok()?;
-        <[u8; 16]>::try_from(bytes.as_slice()).ok().map(SecretKey)
-    }
-}
+pub use meterhub_plugin_api::secret::SecretKey;
 
 /// The global unicast keys of one system title.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +146,7 @@ pub fn open(sealed: &Sealed<'_>, keys: Option<&KeyPair>, who: &str) -> Result<Ve
     }
     let title = hex::encode_upper(&sealed.system_title);
     let keys = keys.ok_or_else(|| fail(format!("no key configured (secrets file: [devices.{title}] ek)")))?;
-    let gcm = Gcm::new(&keys.ek.0.into());
+    let gcm = Gcm::new(&(*keys.ek.bytes()).into());
     let mut iv = [0u8; 12];
     iv[..8].copy_from_slice(&sealed.system_title);
     iv[8..].copy_from_slice(&sealed.invocation_counter.to_be_bytes());
@@ -190,7 +173,7 @@ pub fn open(sealed: &Sealed<'_>, keys: Option<&KeyPair>, who: &str) -> Result<Ve
     let (information, tag) = sealed.body.split_at(split);
     let tag = Tag::<U12>::try_from(tag).map_err(|_| fail("tag length".into()))?;
     let mut aad = vec![control.0];
-    aad.extend_from_slice(&ak.0);
+    aad.extend_from_slice(ak.bytes());
     let authentication_failed = |_| fail("authentication failed (wrong key, or the frame was changed)".to_owned());
     if control.encrypted() {
         let mut plain = information.to_vec();
@@ -224,12 +207,12 @@ mod tests {
     /// `plain` sealed under `control` the way the Green Book says, with
     /// aes-gcm directly: information ‖ tag.
     fn seal(control: u8, ic: u32, plain: &[u8]) -> Vec<u8> {
-        let gcm = Gcm::new(&key(EK).0.into());
+        let gcm = Gcm::new(&(*key(EK).bytes()).into());
         let mut iv = [0u8; 12];
         iv[..8].copy_from_slice(&TITLE);
         iv[8..].copy_from_slice(&ic.to_be_bytes());
         let mut aad = vec![control];
-        aad.extend_from_slice(&key(AK).0);
+        aad.extend_from_slice(key(AK).bytes());
         let mut out = plain.to_vec();
         let tag = match control & 0x30 {
             0x30 => gcm.encrypt_inout_detached(&iv.into(), &aad, out.as_mut_slice().into()).unwrap().to_vec(),

@@ -101,7 +101,9 @@ impl HttpSession {
             Event::Committed(c) => self.settle(c.token, Ok(c.seq)),
             Event::CommitFailed(f) => self.settle(f.token, Err(f.reason)),
             Event::Data(_) => vec![Action::Close("stream data on an HTTP session".to_owned())],
-            Event::Opened { .. } | Event::Timer(_) | Event::Fetched(_) | Event::Closed => Vec::new(),
+            Event::Opened { .. } | Event::Timer(_) | Event::Fetched(_) | Event::Commands(_) | Event::Closed => {
+                Vec::new()
+            }
         }
     }
 

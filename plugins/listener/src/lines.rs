@@ -109,7 +109,7 @@ impl LineSession {
                     transport.as_str()
                 ))];
             }
-            Event::Opened { .. } | Event::Timer(_) | Event::Fetched(_) | Event::Closed => {}
+            Event::Opened { .. } | Event::Timer(_) | Event::Fetched(_) | Event::Commands(_) | Event::Closed => {}
         }
         self.flush(&mut out);
         out

@@ -163,7 +163,7 @@ impl Backfill {
                 Some(b) => self.round(b, now_ms),
                 None => Vec::new(),
             },
-            Event::Timer(_) => Vec::new(),
+            Event::Timer(_) | Event::Commands(_) => Vec::new(),
             Event::Closed => {
                 self.session = None;
                 self.queue.clear();

@@ -131,7 +131,7 @@ impl Sessions {
             }
             Event::Committed(c) => self.settle(repeats, session, c.token, Ok(c.seq)),
             Event::CommitFailed(f) => self.settle(repeats, session, f.token, Err(f.reason)),
-            Event::Timer(_) | Event::Fetched(_) => Vec::new(),
+            Event::Timer(_) | Event::Fetched(_) | Event::Commands(_) => Vec::new(),
             Event::Closed => {
                 self.forget_idle(session);
                 Vec::new()

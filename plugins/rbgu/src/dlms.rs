@@ -65,8 +65,24 @@ pub fn read(apdu: &[u8]) -> Option<Apdu> {
     Some(Apdu { tag, glo })
 }
 
+/// The header of the `general-glo-ciphering` APDU `apdu` (its tag first)
+/// and what follows its invocation counter (the information and, when
+/// authenticated, the tag), when it reads; for [`crate::commands::proof`].
+pub fn glo_sealed(apdu: &[u8]) -> Option<(GloHeader, &[u8])> {
+    match apdu.split_first() {
+        Some((&GENERAL_GLO_CIPHERING, body)) => glo_split(body).ok(),
+        _ => None,
+    }
+}
+
 /// The header of a `general-glo-ciphering` APDU, `body` after its tag.
 fn glo_header(body: &[u8]) -> Result<GloHeader, String> {
+    glo_split(body).map(|(header, _)| header)
+}
+
+/// The header of a `general-glo-ciphering` APDU, `body` after its tag,
+/// and the bytes after its invocation counter.
+fn glo_split(body: &[u8]) -> Result<(GloHeader, &[u8]), String> {
     let (&title_len, rest) = body.split_first().ok_or("general-glo-ciphering without a system title")?;
     if title_len != 8 {
         return Err(format!("general-glo-ciphering system title of {title_len} bytes, not 8"));
@@ -76,11 +92,11 @@ fn glo_header(body: &[u8]) -> Result<GloHeader, String> {
     if len != rest.len() as u64 {
         return Err(format!("general-glo-ciphering ciphered content of {len} bytes, but {} follow", rest.len()));
     }
-    let [security_control, a, b, c, d, ..] = *rest else {
+    let [security_control, a, b, c, d, ref sealed @ ..] = *rest else {
         return Err(format!("general-glo-ciphering ciphered content of {len} bytes, no room for its security header"));
     };
     let invocation_counter = u32::from_be_bytes([a, b, c, d]);
-    Ok(GloHeader { system_title: SystemTitle(*title), security_control, invocation_counter })
+    Ok((GloHeader { system_title: SystemTitle(*title), security_control, invocation_counter }, sealed))
 }
 
 /// An A-XDR length (one byte below 0x80, else 0x81 to 0x84 and that many
@@ -174,6 +190,11 @@ mod tests {
         assert_eq!(read(&[0xC2]).unwrap().name(), "event-notification");
         assert_eq!(read(&[0x42]).unwrap().name(), "0x42");
         assert_eq!(read(&[]), None);
+        let glo = unhex(GLO);
+        let (sealed_header, sealed) = glo_sealed(&glo).unwrap();
+        assert_eq!((sealed_header, sealed), (header, &glo[16..]));
+        assert_eq!(glo_sealed(&unhex(PLAIN)), None);
+        assert_eq!(glo_sealed(&unhex(GLO)[..40]), None, "a damaged header");
     }
 
     #[test]

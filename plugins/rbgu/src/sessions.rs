@@ -1,4 +1,5 @@
-//! The sessions of one instance: each event to its [`Session`], the
+//! The sessions of one instance: each event to its [`Session`] (bytes,
+//! the commands the host hands after an identification, timers), the
 //! host's answers to commits to the replay windows.
 //!
 //! A session is forgotten when it closes, whatever commits are still under
@@ -43,9 +44,10 @@ impl Sessions {
         settings: &RbguSettings,
         replays: &mut Replays,
         session: u64,
+        now_ms: i64,
         event: Event,
     ) -> Vec<Action> {
-        let mut cx = Cx { settings, replays, session };
+        let mut cx = Cx { settings, replays, session, now_ms };
         match event {
             Event::Opened { transport: Transport::Tcp, peer } => {
                 self.open.insert(session, Session::new(settings, peer));
@@ -76,7 +78,16 @@ impl Sessions {
                 let reason = "rbgu takes TCP connections, not MQTT messages".to_owned();
                 vec![Action::Reject { reason, input: m.payload }]
             }
-            Event::Timer(_) | Event::Fetched(_) => Vec::new(),
+            Event::Commands(commands) => match self.open.get_mut(&session) {
+                Some(s) => s.commands(&mut cx, commands),
+                // Closed already: the host takes them back.
+                None => Vec::new(),
+            },
+            Event::Timer(id) => match self.open.get_mut(&session) {
+                Some(s) => s.timer(&mut cx, id),
+                None => Vec::new(),
+            },
+            Event::Fetched(_) => Vec::new(),
         }
     }
 }

@@ -7,12 +7,15 @@
 //! ```
 //!
 //! `framing` is required. The `stuffed_*` settings belong to `framing`
-//! `stuffed` only, the `replay*` settings to `content` `dlms` only. Device
-//! identity, per-device secrets and queued commands will add their
-//! settings here (see [`crate::device`]).
+//! `stuffed` only, the `replay*` settings to `content` `dlms` only, the
+//! settings of queued commands (`command_client_sap`, `command_server_sap`,
+//! `command_timeout_s`, `utc_offset_minutes`; see [`crate::commands`]) to
+//! `framing` `wrapper` with `content` `dlms` only. The device registry and
+//! its passwords come from the host's `secrets` (see [`crate::device`]).
 
 use serde_json::value::RawValue;
 
+use crate::commands::CommandSettings;
 use crate::device::{Devices, Unknown};
 use crate::framing::{FramingSettings, Profile, StuffedBytes};
 use crate::replays::{ReplayPolicy, ReplaySettings};
@@ -25,6 +28,16 @@ pub enum Content {
     Dlms,
     /// Anything: frames are committed as they are.
     Opaque,
+}
+
+impl Content {
+    /// Its name, the value of the `content` setting.
+    pub fn name(self) -> &'static str {
+        match self {
+            Content::Dlms => "dlms",
+            Content::Opaque => "opaque",
+        }
+    }
 }
 
 /// Validated settings of one rbgu instance.
@@ -48,6 +61,11 @@ pub struct RbguSettings {
     /// last two only with `content` `dlms` and a secrets file) and the
     /// device registry of `secrets` (the host's: the secrets file).
     pub devices: Devices,
+    /// `command_client_sap` (default 32) and `command_server_sap` (default
+    /// 1), wPorts 1 to 65535; `command_timeout_s` (default 30, 1 to 3600);
+    /// `utc_offset_minutes` (default 180, -720 to 840). Only with `framing`
+    /// `wrapper` and `content` `dlms`.
+    pub commands: CommandSettings,
 }
 
 /// Smallest `max_frame_bytes`.
@@ -59,7 +77,7 @@ pub const MAX_REPLAY_TITLES: i64 = 1 << 18;
 
 /// Names of the settings. `resume` is the host's (resume marks; this
 /// driver sets none, and ignores it).
-const NAMES: [&str; 15] = [
+const NAMES: [&str; 19] = [
     "framing",
     "max_frame_bytes",
     "content",
@@ -73,6 +91,10 @@ const NAMES: [&str; 15] = [
     "stuffed_escaped_end",
     "stuffed_escaped_escape",
     "unknown_devices",
+    "command_client_sap",
+    "command_server_sap",
+    "command_timeout_s",
+    "utc_offset_minutes",
     SECRETS,
     meterhub_plugin_api::SETTINGS_RESUME,
 ];
@@ -122,7 +144,8 @@ impl RbguSettings {
             (None, _) => Content::Dlms,
         };
         let devices = devices(&given, content)?;
-        Ok(RbguSettings { framing, content, replays: replays(&given, content)?, devices })
+        let commands = commands(&given, profile, content)?;
+        Ok(RbguSettings { framing, content, replays: replays(&given, content)?, devices, commands })
     }
 }
 
@@ -208,6 +231,31 @@ fn devices(given: &Given<'_>, content: Content) -> Result<Devices, String> {
     Devices::new(given.get(SECRETS), unknown)
 }
 
+/// The settings of queued commands (only for `framing` `wrapper` with
+/// `content` `dlms`: the only instances that send them).
+fn commands(given: &Given<'_>, profile: Profile, content: Content) -> Result<CommandSettings, String> {
+    let names = ["command_client_sap", "command_server_sap", "command_timeout_s", "utc_offset_minutes"];
+    if (profile != Profile::Wrapper || content != Content::Dlms)
+        && let Some(name) = given.any(names)
+    {
+        return Err(format!(
+            "setting {name:?}: only with framing \"wrapper\" and content \"dlms\" (commands need them)"
+        ));
+    }
+    let d = CommandSettings::default();
+    let get = |name: &str, min: i64, max: i64, default: i64| match given.get(name) {
+        Some(v) => integer(v, name, min, max),
+        None => Ok(default),
+    };
+    let sap = |name: &str, default: u16| get(name, 1, 65_535, i64::from(default)).map(|n| n as u16);
+    Ok(CommandSettings {
+        client_sap: sap("command_client_sap", d.client_sap)?,
+        server_sap: sap("command_server_sap", d.server_sap)?,
+        timeout_s: get("command_timeout_s", 1, 3600, i64::from(d.timeout_s))? as u32,
+        utc_offset_minutes: get("utc_offset_minutes", -720, 840, i64::from(d.utc_offset_minutes))? as i32,
+    })
+}
+
 /// The replay settings (only for `content` `dlms`).
 fn replays(given: &Given<'_>, content: Content) -> Result<ReplaySettings, String> {
     let names = ["replay", "replay_window", "replay_titles"];
@@ -256,7 +304,7 @@ fn integer(v: &RawValue, name: &str, min: i64, max: i64) -> Result<i64, String> 
 }
 
 /// At most 40 characters of `text`, for messages.
-fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     match text.char_indices().nth(40) {
         Some((i, _)) => format!("{}...", &text[..i]),
         None => text.to_owned(),
@@ -281,7 +329,17 @@ mod tests {
                 content: Content::Dlms,
                 replays: ReplaySettings::default(),
                 devices: Devices::default(),
+                commands: CommandSettings { client_sap: 32, server_sap: 1, timeout_s: 30, utc_offset_minutes: 180 },
             }
+        );
+        let s = RbguSettings::parse(
+            r#"{"framing": "wrapper", "command_client_sap": 16, "command_server_sap": 65535,
+                "command_timeout_s": 3600, "utc_offset_minutes": -720}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.commands,
+            CommandSettings { client_sap: 16, server_sap: 65_535, timeout_s: 3600, utc_offset_minutes: -720 }
         );
         assert_eq!(RbguSettings::parse(r#"{"framing": "stuffed"}"#).unwrap().content, Content::Opaque);
         let s = RbguSettings::parse(
@@ -295,7 +353,7 @@ mod tests {
         assert_eq!(s.replays, ReplaySettings { policy: ReplayPolicy::Reject, window: 1, titles: 0 });
         assert_eq!((s.framing.max_frame_bytes, s.content), (16, Content::Dlms));
         let s = RbguSettings::parse(
-            r#"{"framing": "hdlc", "unknown_devices": "pending", "secrets": {"devices": {"4D48420000000001": {"ek": "x"}}}}"#,
+            r#"{"framing": "hdlc", "unknown_devices": "pending", "secrets": {"devices": {"4D48420000000001": {"ek": "000102030405060708090a0b0c0d0e0f"}}}}"#,
         )
         .unwrap();
         assert_eq!(s.devices.admit(None), crate::device::Admission::Pending);
@@ -329,7 +387,7 @@ mod tests {
             (r#"{"framing": "hdlc", "framing": "hdlc"}"#, r#"setting "framing": given more than once"#),
             (
                 r#"{"framing": "hdlc", "max_frame": 1}"#,
-                r#"setting "max_frame": unknown; rbgu has framing, max_frame_bytes, content, replay, replay_window, replay_titles, stuffed_start, stuffed_end, stuffed_escape, stuffed_escaped_start, stuffed_escaped_end, stuffed_escaped_escape, unknown_devices, secrets, resume"#,
+                r#"setting "max_frame": unknown; rbgu has framing, max_frame_bytes, content, replay, replay_window, replay_titles, stuffed_start, stuffed_end, stuffed_escape, stuffed_escaped_start, stuffed_escaped_end, stuffed_escaped_escape, unknown_devices, command_client_sap, command_server_sap, command_timeout_s, utc_offset_minutes, secrets, resume"#,
             ),
             (
                 r#"{"framing": "hdlc", "stuffed_end": 192}"#,
@@ -375,6 +433,38 @@ mod tests {
             (
                 r#"{"framing": "stuffed", "stuffed_start": 192, "stuffed_escaped_start": 222}"#,
                 r#"setting "stuffed_start": 0xC0 is stuffed_end already"#,
+            ),
+            (
+                r#"{"framing": "hdlc", "command_timeout_s": 10}"#,
+                r#"setting "command_timeout_s": only with framing "wrapper" and content "dlms" (commands need them)"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "content": "opaque", "utc_offset_minutes": 0}"#,
+                r#"setting "utc_offset_minutes": only with framing "wrapper" and content "dlms" (commands need them)"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "command_client_sap": 0}"#,
+                r#"setting "command_client_sap": expected an integer from 1 to 65535, got 0"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "command_server_sap": 65536}"#,
+                r#"setting "command_server_sap": expected an integer from 1 to 65535, got 65536"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "command_timeout_s": 0}"#,
+                r#"setting "command_timeout_s": expected an integer from 1 to 3600, got 0"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "command_timeout_s": 1.5}"#,
+                r#"setting "command_timeout_s": expected an integer from 1 to 3600, got 1.5"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "utc_offset_minutes": 841}"#,
+                r#"setting "utc_offset_minutes": expected an integer from -720 to 840, got 841"#,
+            ),
+            (
+                r#"{"framing": "wrapper", "utc_offset_minutes": "+03:00"}"#,
+                r#"setting "utc_offset_minutes": expected an integer from -720 to 840, got "+03:00""#,
             ),
             ("[]", "settings: expected a JSON object, got []"),
             ("{", "settings: invalid JSON: EOF while parsing an object at line 1 column 1"),

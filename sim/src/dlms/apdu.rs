@@ -16,7 +16,7 @@
 //!                               Wh and varh (the layout's registers: scaler -3 in kWh, kvarh)
 //! ```
 
-use meterhub_plugin_api::time::{civil_from_days, format_rfc3339_ms};
+use meterhub_plugin_api::time::{MAX_TS_MS, MIN_TS_MS, civil_from_days, days_from_civil, format_rfc3339_ms};
 
 /// The tag of data-notification.
 pub const DATA_NOTIFICATION: u8 = 0x0F;
@@ -86,6 +86,31 @@ impl DateTime {
             deviation[1],
             0x00,
         ]
+    }
+
+    /// The date-time of `bytes` (the inverse of [`DateTime::bytes`], as a
+    /// meter reads a clock written to it): the local time and the Blue
+    /// Book deviation (UTC minus local, minutes) give the instant; a
+    /// deviation of 0x8000 (not specified) takes `offset_minutes`, the
+    /// meter's own. The day of week, hundredths and clock status are not
+    /// read. `None` for a field not specified (0xFF..) or out of range,
+    /// a day the month lacks, a deviation beyond 14 hours, or an instant
+    /// outside 2000-2099.
+    pub fn from_bytes(bytes: [u8; 12], offset_minutes: i16) -> Option<DateTime> {
+        let [y0, y1, month, day, _, hour, minute, second, _, d0, d1, _] = bytes;
+        let year = i64::from(u16::from_be_bytes([y0, y1]));
+        let deviation = i16::from_be_bytes([d0, d1]);
+        let offset = if deviation == i16::MIN { offset_minutes } else { deviation.checked_neg()? };
+        if !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 || offset.abs() > 14 * 60 {
+            return None;
+        }
+        let days = days_from_civil(year, u32::from(month), u32::from(day));
+        if civil_from_days(days) != (year, u32::from(month), u32::from(day)) {
+            return None;
+        }
+        let local_ms = days * 86_400_000 + (i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1000;
+        let utc_ms = local_ms - i64::from(offset) * 60_000;
+        (MIN_TS_MS..MAX_TS_MS).contains(&utc_ms).then_some(DateTime { utc_ms, offset_minutes: offset })
     }
 
     /// The instant as RFC 3339 UTC text.

@@ -3,7 +3,9 @@
 //!
 //! - [`wrap`]: the IEC 62056-47 wrapper, 8 bytes of big-endian u16s
 //!   (version 0x0001, source wPort 0x0001, destination wPort 0x0001, APDU
-//!   length), then the APDU;
+//!   length), then the APDU; [`wrap_between`] with other wPorts (the
+//!   answers to a client), and [`next_wrapper`] cuts what a meter
+//!   receives into frames;
 //! - [`hdlc`]: IEC 62056-46 HDLC frames from the meter (server 1/17) to the
 //!   public client (16): flag 0x7E, frame format type 3 (0xA, the
 //!   segmentation bit, 11-bit length), destination `21`, source `02 23`,
@@ -39,19 +41,61 @@ const HDLC_MAX_LEN: usize = 0x07FF;
 /// Format, addresses, control, HCS, FCS.
 const HDLC_OVERHEAD: usize = 2 + HDLC_DESTINATION.len() + HDLC_SOURCE.len() + 1 + 2 + 2;
 
-/// `apdu` in the IEC 62056-47 wrapper.
+/// `apdu` in the IEC 62056-47 wrapper (a push: wPorts 1 and 1).
 pub fn wrap(apdu: &[u8]) -> Result<Vec<u8>, DlmsError> {
+    wrap_between(SOURCE_WPORT, DESTINATION_WPORT, apdu)
+}
+
+/// `apdu` in the IEC 62056-47 wrapper from wPort `source` to wPort
+/// `destination` (an answer: the request's wPorts swapped).
+pub fn wrap_between(source: u16, destination: u16, apdu: &[u8]) -> Result<Vec<u8>, DlmsError> {
     let len = u16::try_from(apdu.len()).map_err(|_| DlmsError::TooLong {
         framing: "wrapper",
         len: apdu.len(),
         max: usize::from(u16::MAX),
     })?;
     let mut out = Vec::with_capacity(WRAPPER_HEADER + apdu.len());
-    for field in [WRAPPER_VERSION, SOURCE_WPORT, DESTINATION_WPORT, len] {
+    for field in [WRAPPER_VERSION, source, destination, len] {
         out.extend_from_slice(&field.to_be_bytes());
     }
     out.extend_from_slice(apdu);
     Ok(out)
+}
+
+/// A wrapper frame a meter received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A whole frame of version 1.
+    Frame {
+        /// The sender's wPort (the client's).
+        source: u16,
+        /// The wPort it is for (the meter's logical device).
+        destination: u16,
+        /// Its APDU.
+        apdu: Vec<u8>,
+    },
+    /// A header of another version: the stream cannot be cut into frames
+    /// any more, so everything received so far was dropped.
+    OtherVersion(u16),
+}
+
+/// The next whole wrapper frame at the front of `inbox` (taken out of
+/// it), or `None` until one has arrived whole.
+pub fn next_wrapper(inbox: &mut Vec<u8>) -> Option<Received> {
+    let header: [u8; WRAPPER_HEADER] = inbox.get(..WRAPPER_HEADER)?.try_into().ok()?;
+    let field = |i: usize| u16::from_be_bytes([header[2 * i], header[2 * i + 1]]);
+    let version = field(0);
+    if version != WRAPPER_VERSION {
+        inbox.clear();
+        return Some(Received::OtherVersion(version));
+    }
+    let end = WRAPPER_HEADER + usize::from(field(3));
+    if inbox.len() < end {
+        return None;
+    }
+    let apdu = inbox[WRAPPER_HEADER..end].to_vec();
+    inbox.drain(..end);
+    Some(Received::Frame { source: field(1), destination: field(2), apdu })
 }
 
 /// The PPP FCS-16 of `bytes` (RFC 1662: initial 0xFFFF, the reflected

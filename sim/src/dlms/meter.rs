@@ -1,8 +1,28 @@
-//! One simulated meter: its system title, registers and invocation
-//! counter ([`Meter`]), and its life on the wire ([`run`]): a push every
+//! One simulated meter: its system title, registers, invocation counter
+//! and clock ([`Meter`]), and its life on the wire ([`run`]): a push every
 //! interval, connections opened (a bounded number of connects in flight)
 //! and hung up as the options and misbehaviours say, then held open or
 //! closed.
+//!
+//! Requests: while it waits for its next push, a meter reads its current
+//! connection and answers every request that arrives whole on it
+//! ([`super::server`]), in the wrapper with the wPorts swapped. One task
+//! does both, so an answer and a push never interleave on the wire, and a
+//! push written after an answer already has what its SET changed. Frames
+//! of another wrapper version, or for a wPort other than the meter's
+//! (1, the management logical device), are dropped and counted
+//! unreadable; with the HDLC framing whatever arrives is dropped unread.
+//! The association is the connection's: it ends when the meter hangs up
+//! (torn, replay, `--per-connection`) or the peer does, and a meter that
+//! sees its peer hang up connects anew for its next push. After its last
+//! push a meter serves an open association to its end (RLRQ, the peer
+//! closing, or [`ASSOCIATION_IDLE`] without a request) before it hangs
+//! up; a held connection is served until the peer closes it.
+//!
+//! Clock: push k of a meter carries the options' start plus k periods,
+//! until a client sets its clock (the next push carries the time set,
+//! then one period more per push) or its push schedule (the next push
+//! is the new period after the last one).
 //!
 //! Registers: every value is a whole number of Wh (varh), sent as
 //! double-long-unsigned and read by the layout with scaler -3 in kWh
@@ -17,7 +37,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -26,9 +46,10 @@ use super::apdu::{DateTime, Push, bad_tag, push_apdu};
 use super::cipher::{glo_cipher, glo_clear};
 use super::error::DlmsError;
 use super::faults::Faults;
-use super::framing::frame;
-use super::options::{Keys, Options, Security, Start};
+use super::framing::{Received, SOURCE_WPORT, frame, next_wrapper, wrap_between};
+use super::options::{Framing, Keys, Options, Security, Start};
 use super::report::{Stats, Written};
+use super::server::{self, Handled, Session};
 use crate::lns::devices::mix;
 
 /// The system title's manufacturer: the FLAG id "MHB".
@@ -59,18 +80,48 @@ pub struct Meter {
     made: u64,
     /// The seed of its register growth.
     seed: u64,
+    /// The time of its pushes.
+    clock: Clock,
+}
+
+/// A meter's clock as its pushes read it: the next push is one period
+/// after the last, or, when none was made since the clock was set (or
+/// since the start), at the time set. So a new period counts from the
+/// last push, and a clock set is the next push's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Clock {
+    /// The time set (at first: the options' start).
+    set: DateTime,
+    /// The last push's time, if one was made since the clock was set.
+    last: Option<DateTime>,
+    /// Seconds from one push to the next.
+    period_s: u32,
 }
 
 impl Meter {
-    /// Meter `index` of `options`.
-    pub fn new(options: &Options, index: u32) -> Meter {
+    /// Meter `index` of `options`, its first push at `start`.
+    pub fn new(options: &Options, start: Start, index: u32) -> Meter {
         let serial = options.first_serial + u64::from(index);
         let seed = mix(options.seed ^ mix(serial ^ 0x4d48_4200_0000_0000));
         let h = mix(seed);
         let t1 = 1_000_000 + (h % 40_000_000) as u32;
         let t2 = 500_000 + ((h >> 24) % 20_000_000) as u32;
         let registers = [t1 + t2, t1, t2, ((h >> 8) % 100_000) as u32, (t1 + t2) / 3, ((h >> 40) % 50_000) as u32];
-        Meter { index, serial, title: system_title(serial), registers, counter: options.first_counter, made: 0, seed }
+        let clock = Clock {
+            set: DateTime { utc_ms: start.utc_ms, offset_minutes: start.offset_minutes },
+            last: None,
+            period_s: options.period_s,
+        };
+        Meter {
+            index,
+            serial,
+            title: system_title(serial),
+            registers,
+            counter: options.first_counter,
+            made: 0,
+            seed,
+            clock,
+        }
     }
 
     /// Its system title, 16 upper-case hex digits.
@@ -78,14 +129,45 @@ impl Meter {
         meterhub_plugin_api::hex::encode_upper(&self.title)
     }
 
-    /// The next push: push number `made` (0-based) at `start` plus `made`
-    /// periods, its registers grown from the previous push's.
-    pub fn next_push(&mut self, start: Start, period_s: u32) -> Push {
+    /// The time its next push will carry (what a GET of its clock reads).
+    pub fn next_time(&self) -> DateTime {
+        match self.clock.last {
+            Some(last) => DateTime {
+                utc_ms: last.utc_ms + i64::from(self.clock.period_s) * 1000,
+                offset_minutes: last.offset_minutes,
+            },
+            None => self.clock.set,
+        }
+    }
+
+    /// Seconds its clock advances per push.
+    pub fn period_s(&self) -> u32 {
+        self.clock.period_s
+    }
+
+    /// Pushes made so far.
+    pub fn made(&self) -> u64 {
+        self.made
+    }
+
+    /// Set its clock (a SET of the Clock's time): the next push carries
+    /// `time`, the ones after one period more each.
+    pub fn set_clock(&mut self, time: DateTime) {
+        self.clock = Clock { set: time, last: None, ..self.clock };
+    }
+
+    /// Set its period (a SET of the push schedule): the next push is
+    /// `period_s` after the last.
+    pub fn set_period(&mut self, period_s: u32) {
+        self.clock.period_s = period_s;
+    }
+
+    /// The next push: push number `made` (0-based) at [`Meter::next_time`],
+    /// its registers grown from the previous push's.
+    pub fn next_push(&mut self) -> Push {
         let n = self.made;
-        let time = DateTime {
-            utc_ms: start.utc_ms + i64::try_from(n).unwrap_or(i64::MAX / 2) * i64::from(period_s) * 1000,
-            offset_minutes: start.offset_minutes,
-        };
+        let time = self.next_time();
+        let period_s = self.clock.period_s;
         if n > 0 {
             let r = mix(self.seed ^ mix(n));
             let most = (u64::from(period_s) * 1000 / 3600).max(1);
@@ -100,6 +182,7 @@ impl Meter {
             self.registers[tariff] = self.registers[tariff].wrapping_add(import);
         }
         self.made += 1;
+        self.clock.last = Some(time);
         Push {
             invoke_id: u32::try_from(n + 1).unwrap_or(u32::MAX),
             time,
@@ -159,10 +242,24 @@ impl Ctx {
     }
 }
 
+/// How long a meter that made its last push keeps serving an open
+/// association while no request comes (a meter's TCP inactivity
+/// time-out, IEC 62056-47's `inactivity_time_out`, as meters commonly
+/// default it).
+pub const ASSOCIATION_IDLE: Duration = Duration::from_secs(120);
+
+/// A meter's open connection: its stream, what arrived of a request not
+/// yet whole, and its association.
+struct Connection {
+    stream: TcpStream,
+    inbox: Vec<u8>,
+    session: Session,
+}
+
 /// A meter's connection, opened when a write needs it.
 struct Link<'a> {
     ctx: &'a Ctx,
-    stream: Option<TcpStream>,
+    conn: Option<Connection>,
     /// Good pushes on the current connection.
     on_this: u64,
 }
@@ -170,17 +267,29 @@ struct Link<'a> {
 /// The meter could not connect or write for the connect timeout.
 struct GaveUp;
 
+/// How one wait for requests ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// Bytes arrived, and every request they completed was answered.
+    Read,
+    /// The deadline came.
+    Due,
+    /// There is no connection (any more): the peer closed it, or a read
+    /// or an answer failed.
+    Closed,
+}
+
 impl Link<'_> {
     /// A connection, opened if there is none; retried with backoff until
     /// `deadline`.
     async fn stream(&mut self, deadline: &mut Option<Instant>) -> Result<&mut TcpStream, GaveUp> {
         let ctx = self.ctx;
         let mut backoff = Duration::from_millis(50);
-        while self.stream.is_none() {
+        while self.conn.is_none() {
             match self.connect().await {
                 Ok(stream) => {
                     ctx.stats.connected();
-                    self.stream = Some(stream);
+                    self.conn = Some(Connection { stream, inbox: Vec::new(), session: Session::default() });
                     self.on_this = 0;
                 }
                 Err(reason) => {
@@ -189,8 +298,8 @@ impl Link<'_> {
                 }
             }
         }
-        // Invariant: the loop above ends only with a stream.
-        self.stream.as_mut().ok_or(GaveUp)
+        // Invariant: the loop above ends only with a connection.
+        self.conn.as_mut().map(|c| &mut c.stream).ok_or(GaveUp)
     }
 
     /// Sleep `backoff` (doubled for the next time, up to 1 s), unless the
@@ -220,25 +329,32 @@ impl Link<'_> {
         }
     }
 
+    /// Write `bytes` whole on the current connection, or why not.
+    async fn write(ctx: &Ctx, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
+        let address = ctx.address;
+        let timeout = Duration::from_millis(ctx.options.connect_timeout_ms.max(1));
+        match tokio::time::timeout(timeout, stream.write_all(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("write to {address}: {e}")),
+            Err(_) => Err(format!("write to {address}: no progress within {} ms", timeout.as_millis())),
+        }
+    }
+
     /// Write `bytes` whole, on a new connection if a write fails (until the
     /// connect timeout), and count them as `what`.
     async fn send(&mut self, bytes: &[u8], what: Written) -> Result<(), GaveUp> {
         let ctx = self.ctx;
-        let address = ctx.address;
-        let timeout = Duration::from_millis(ctx.options.connect_timeout_ms.max(1));
         let (mut deadline, mut backoff) = (None, Duration::from_millis(50));
         loop {
             let stream = self.stream(&mut deadline).await?;
-            let reason = match tokio::time::timeout(timeout, stream.write_all(bytes)).await {
-                Ok(Ok(())) => {
+            match Self::write(ctx, stream, bytes).await {
+                Ok(()) => {
                     ctx.stats.written(what, bytes.len());
                     return Ok(());
                 }
-                Ok(Err(e)) => format!("write to {address}: {e}"),
-                Err(_) => format!("write to {address}: no progress within {} ms", timeout.as_millis()),
-            };
-            ctx.stats.error(reason);
-            self.stream = None;
+                Err(reason) => ctx.stats.error(reason),
+            }
+            self.conn = None;
             self.wait(&mut deadline, &mut backoff).await?;
         }
     }
@@ -253,7 +369,7 @@ impl Link<'_> {
                 Ok(()) => break,
                 Err(e) => {
                     self.ctx.stats.error(format!("write to {}: {e}", self.ctx.address));
-                    self.stream = None;
+                    self.conn = None;
                     self.wait(&mut deadline, &mut backoff).await?;
                 }
             }
@@ -263,48 +379,137 @@ impl Link<'_> {
         Ok(())
     }
 
-    /// Hang up (FIN after everything written), if connected.
+    /// Hang up (FIN after everything written), if connected; the
+    /// association ends with the connection.
     async fn close(&mut self) {
-        if let Some(mut stream) = self.stream.take() {
-            let _ = stream.shutdown().await;
+        if let Some(mut conn) = self.conn.take() {
+            let _ = conn.stream.shutdown().await;
         }
+    }
+
+    /// Wait for requests on the current connection until `deadline`
+    /// (`None`: until the connection closes), and answer every one that
+    /// arrives whole. Without a connection, just wait.
+    async fn serve_once(&mut self, meter: &mut Meter, deadline: Option<Instant>) -> Served {
+        let due = async move {
+            match deadline {
+                Some(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
+                Some(_) => {}
+                None => std::future::pending().await,
+            }
+        };
+        let Some(conn) = self.conn.as_mut() else {
+            return match deadline {
+                Some(_) => {
+                    due.await;
+                    Served::Due
+                }
+                None => Served::Closed,
+            };
+        };
+        let read = tokio::select! {
+            biased;
+            read = conn.stream.read_buf(&mut conn.inbox) => read,
+            () = due => return Served::Due,
+        };
+        match read {
+            Ok(n) if n > 0 => self.answer_all(meter).await,
+            _ => {
+                self.conn = None;
+                Served::Closed
+            }
+        }
+    }
+
+    /// Answer every whole request in the inbox, in order, on the
+    /// connection they came on. With the HDLC framing, what arrives is
+    /// dropped unread.
+    async fn answer_all(&mut self, meter: &mut Meter) -> Served {
+        let ctx = self.ctx;
+        let Some(conn) = self.conn.as_mut() else { return Served::Closed };
+        if ctx.options.framing != Framing::Wrapper {
+            conn.inbox.clear();
+            return Served::Read;
+        }
+        while let Some(received) = next_wrapper(&mut conn.inbox) {
+            let Received::Frame { source: client, destination: SOURCE_WPORT, apdu } = received else {
+                // Another version, or a wPort where the meter has no
+                // logical device: dropped, as a meter does.
+                ctx.stats.request(Handled::Unreadable);
+                continue;
+            };
+            let password = ctx.options.keys.password.as_bytes();
+            let answer = server::answer(meter, &mut conn.session, password, client, &apdu);
+            ctx.stats.request(answer.handled);
+            // Invariant: an answer is far below the wrapper's 64 KiB.
+            let Ok(framed) = wrap_between(SOURCE_WPORT, client, &answer.apdu) else { continue };
+            if let Err(reason) = Self::write(ctx, &mut conn.stream, &framed).await {
+                ctx.stats.error(reason);
+                self.conn = None;
+                return Served::Closed;
+            }
+            ctx.stats.written(Written::Answer, framed.len());
+        }
+        Served::Read
+    }
+
+    /// Serve requests until `deadline` (at most one read once it has
+    /// passed, so that requests never hold up a push that is due).
+    async fn serve_until(&mut self, meter: &mut Meter, deadline: Instant) {
+        loop {
+            match self.serve_once(meter, Some(deadline)).await {
+                Served::Read | Served::Closed if Instant::now() < deadline => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// Serve an open association to its end: until it is released, the
+    /// connection closes, or no request comes for [`ASSOCIATION_IDLE`].
+    async fn linger(&mut self, meter: &mut Meter) {
+        while self.conn.as_ref().is_some_and(|c| c.session.is_associated()) {
+            if self.serve_once(meter, Some(Instant::now() + ASSOCIATION_IDLE)).await != Served::Read {
+                return;
+            }
+        }
+    }
+
+    /// Serve requests until the connection closes.
+    async fn hold(&mut self, meter: &mut Meter) {
+        while self.serve_once(meter, None).await == Served::Read {}
     }
 }
 
-/// Meter `meter`'s life: its pushes with their misbehaviours, then its
-/// connection closed, or held (until the task is aborted) with a count
-/// when the peer closes it.
+/// Meter `meter`'s life: its pushes with their misbehaviours (answering
+/// requests in between), an open association served to its end, then
+/// its connection closed, or held (until the task is aborted, still
+/// answering) with a count when the peer closes it.
 pub async fn run(ctx: Arc<Ctx>, mut meter: Meter) {
-    let mut link = Link { ctx: &ctx, stream: None, on_this: 0 };
+    let mut link = Link { ctx: &ctx, conn: None, on_this: 0 };
     let gave_up = pushes(&ctx, &mut meter, &mut link).await.is_err();
-    let held = ctx.options.hold && !gave_up;
-    let stream = if held { link.stream.take() } else { None };
-    link.close().await;
-    ctx.stats.meter_finished(gave_up, held && stream.is_some());
-    if let Some(mut stream) = stream {
-        let mut buf = [0u8; 64];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    ctx.stats.held_closed();
-                    break;
-                }
-                Ok(_) => {}
-            }
-        }
+    if !gave_up && !ctx.options.hold {
+        link.linger(&mut meter).await;
+    }
+    let held = ctx.options.hold && !gave_up && link.conn.is_some();
+    if !held {
+        link.close().await;
+    }
+    ctx.stats.meter_finished(gave_up, held);
+    if held {
+        link.hold(&mut meter).await;
+        ctx.stats.held_closed();
         std::future::pending::<()>().await;
     }
 }
 
-/// Every push of `meter`, on `link`.
+/// Every push of `meter`, on `link`, answering requests while waiting
+/// for each.
 async fn pushes(ctx: &Ctx, meter: &mut Meter, link: &mut Link<'_>) -> Result<(), GaveUp> {
     let options = &ctx.options;
     for n in 0..options.pushes {
-        if options.interval_ms > 0 {
-            tokio::time::sleep_until(ctx.due(meter.index, n)).await;
-        }
+        link.serve_until(meter, ctx.due(meter.index, n)).await;
         let at = ctx.faults.at(meter.index, n);
-        let apdu = push_apdu(&meter.next_push(ctx.start, options.period_s));
+        let apdu = push_apdu(&meter.next_push());
         let title = meter.title;
         let framed = |bytes: &[u8]| {
             ctx.frame(bytes).map_err(|e| {

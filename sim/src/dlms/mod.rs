@@ -13,7 +13,7 @@
 //!     [--framing wrapper|hdlc] [--ciphered | --glo-clear] [--ek HEX32] [--ak HEX32] [--first-counter 1]
 //!     [--pushes 4] [--interval-ms 1000] [--per-connection P] [--hold]
 //!     [--connect-concurrency 256] [--connect-timeout-ms 5000]
-//!     [--period-s 900] [--start 2026-01-01T00:00:00+03:00] [--seed 1]
+//!     [--period-s 900] [--start 2026-01-01T00:00:00+03:00] [--seed 1] [--password 12345678]
 //!     [--torn N] [--bad-tag N] [--replay N] [--wrong-key N]        (N: a count, or a share: 2.5%)
 //!     [--progress-ms 10000]
 //! ```
@@ -22,8 +22,9 @@
 //!   and system title "MHB" ‖ serial in 5 bytes (`4D48420000000001` for
 //!   serial 1). Its pushes are every `--interval-ms` of wall time (the
 //!   meters' first pushes spread evenly over one interval; 0: at once),
-//!   its clock `--period-s` further each push from `--start`, its
-//!   registers growing; the same options give the same bytes.
+//!   its clock `--period-s` further each push from `--start` (until a
+//!   client sets its clock or push schedule), its registers growing; the
+//!   same options give the same bytes.
 //! - **APDUs** ([`apdu`]): a data-notification with its date-time and a
 //!   structure of 9: the push setup's logical name `0.0.25.9.0.255`, the
 //!   serial, the clock, and six energy registers (A+, A+ T1, A+ T2, A-,
@@ -56,11 +57,24 @@
 //!   more. A connection the host refuses is accepted and closed at once,
 //!   which a meter cannot tell from a write that went through; held
 //!   connections count it (`held_closed_by_peer`).
+//! - **Commands** ([`server`]): a meter answers, on the connection it
+//!   pushes on, the command exchange of `docs/dlms-commands.md` (wrapper
+//!   framing only): an AARQ with LLS and `--password` is accepted (a
+//!   wrong or missing password, another mechanism, a malformed AARQ are
+//!   refused with the spec's diagnostics); inside the association a
+//!   SET-REQUEST-NORMAL of the Clock `0.0.1.0.0.255`:2 sets the time of its
+//!   next push, one of the push action schedule `0.0.15.0.4.255`:4 its
+//!   period (then one push every N minutes of its clock); an RLRQ ends it.
+//!   Answers go back with the wPorts swapped, between pushes, never
+//!   inside one. ACSE in [`acse`], xDLMS in [`xdlms`], the objects in
+//!   [`cosem`].
 //! - **Misbehaviours** ([`faults`]): `--torn`, `--bad-tag`, `--replay`,
 //!   `--wrong-key`, each at that many pushes the seed picks.
 //! - **Report** ([`report`]): one JSON line on stdout at the end: meters,
 //!   connections, good pushes, each misbehaviour, frames, bytes, errors by
-//!   reason, and `expected_readings` (good pushes × 6). With `--hold` it
+//!   reason, `expected_readings` (good pushes × 6), and what the meters
+//!   did with requests (associations accepted and refused, SETs applied
+//!   and refused, GETs, releases, unreadable requests). With `--hold` it
 //!   comes after the signal, with how many held connections the peer
 //!   closed. Exit code 0 when every planned push was written.
 //!
@@ -77,11 +91,19 @@
 //! - [`options`]: the options and their checks; [`error`]: the errors;
 //! - [`apdu`]: the data-notification, A-XDR, the COSEM date-time;
 //! - [`cipher`]: general-glo-ciphering; [`framing`]: wrapper, HDLC, FCS-16;
-//! - [`meter`]: a meter's state and its connection loop;
+//! - [`meter`]: a meter's state and its connection loop (pushes, and
+//!   requests answered in between);
+//! - [`server`]: what a meter answers to a request; [`acse`]: AARQ, AARE,
+//!   RLRQ, RLRE; [`xdlms`]: InitiateRequest, GET, SET and their answers;
+//!   [`cosem`]: the Clock and the push schedule; [`cursor`]: reading
+//!   their bytes;
 //! - [`faults`]: where misbehaviours go; [`report`]: counters and report.
 
+pub mod acse;
 pub mod apdu;
 pub mod cipher;
+pub mod cosem;
+pub mod cursor;
 pub mod error;
 pub mod faults;
 pub mod framing;
@@ -89,6 +111,8 @@ pub mod host_config;
 pub mod meter;
 pub mod options;
 pub mod report;
+pub mod server;
+pub mod xdlms;
 
 #[cfg(test)]
 mod tests;
@@ -102,11 +126,12 @@ use std::time::Duration;
 pub use apdu::{DateTime, Push, READINGS_PER_PUSH, push_apdu};
 pub use cipher::{glo_cipher, glo_clear};
 pub use error::DlmsError;
-pub use framing::{fcs16, hdlc, wrap};
+pub use framing::{fcs16, hdlc, wrap, wrap_between};
 pub use host_config::{CODEC_SETTINGS_TOML, secrets_toml};
 pub use meter::{Meter, system_title};
 pub use options::{Amount, Framing, Key, Keys, Misbehaviour, Options, Security, Start};
 pub use report::{Report, Stats};
+pub use server::Handled;
 
 use faults::Faults;
 use report::Head;
@@ -135,7 +160,7 @@ impl Dlms {
 
     /// The meters, as they start.
     pub fn meters(&self) -> impl Iterator<Item = Meter> + '_ {
-        (0..self.options.meters).map(|i| Meter::new(&self.options, i))
+        (0..self.options.meters).map(|i| Meter::new(&self.options, self.start, i))
     }
 
     /// Run until every meter is done (and, with `hold`, forever).
@@ -161,7 +186,7 @@ impl Dlms {
         });
         let mut tasks = tokio::task::JoinSet::new();
         for index in 0..ctx.options.meters {
-            tasks.spawn(meter::run(ctx.clone(), Meter::new(&ctx.options, index)));
+            tasks.spawn(meter::run(ctx.clone(), Meter::new(&ctx.options, ctx.start, index)));
         }
         tokio::pin!(stop);
         let stopped = tokio::select! {

@@ -81,28 +81,42 @@ impl Key {
     }
 }
 
-/// The global unicast keys every simulated meter uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The secrets every simulated meter has: the global unicast keys of its
+/// ciphered pushes and the LLS password a client associates with. Its
+/// `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Keys {
     /// The encryption key (EK), the block cipher's key.
     pub ek: Key,
     /// The authentication key (AK), in the additional authenticated data.
     pub ak: Key,
+    /// The low level security password (ASCII), which an AARQ's
+    /// calling-authentication-value must carry.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").field("ek", &self.ek).field("ak", &self.ak).field("password", &"..").finish()
+    }
 }
 
 impl Keys {
     /// The Green Book's example keys, the defaults (and the keys
-    /// `plugins/dlms-codec/settings.example.json` configures).
+    /// `plugins/dlms-codec/settings.example.json` configures), with the
+    /// password `12345678`.
     pub fn example() -> Keys {
         Keys {
             ek: Key([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F]),
             ak: Key([0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF]),
+            password: "12345678".to_owned(),
         }
     }
 
-    /// Other keys (both inverted), which the codec must refuse.
-    pub fn wrong(self) -> Keys {
-        Keys { ek: self.ek.wrong(), ak: self.ak.wrong() }
+    /// Other keys (both inverted), which the codec must refuse; the
+    /// password as is.
+    pub fn wrong(&self) -> Keys {
+        Keys { ek: self.ek.wrong(), ak: self.ak.wrong(), password: self.password.clone() }
     }
 }
 
@@ -191,7 +205,8 @@ pub struct Options {
     pub framing: Framing,
     /// How APDUs are protected.
     pub security: Security,
-    /// The keys of every meter (with `Security::Ciphered`).
+    /// The keys of every meter (with `Security::Ciphered`) and its LLS
+    /// password.
     pub keys: Keys,
     /// Every meter's first invocation counter (glo security).
     pub first_counter: u32,
@@ -210,7 +225,8 @@ pub struct Options {
     /// How long a meter keeps trying to connect (or to write a push)
     /// before it gives up, ms.
     pub connect_timeout_ms: u64,
-    /// The meters' clock advances this many seconds per push.
+    /// The meters' clock advances this many seconds per push, until a
+    /// client sets a meter's push schedule.
     pub period_s: u32,
     /// The first push's time, RFC 3339 with the meters' UTC offset
     /// (`2026-01-01T00:00:00+03:00`: local midnight, deviation -180).
@@ -326,6 +342,13 @@ impl Options {
             return fail(
                 "--start",
                 format!("{} pushes every {} s from {} leave 2000-2099", self.pushes, self.period_s, self.start),
+            );
+        }
+        let password = &self.keys.password;
+        if password.is_empty() || !password.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return fail(
+                "--password",
+                "must be printable ASCII characters, at least one (an LLS GraphicString)".into(),
             );
         }
         let total = self.planned_pushes();

@@ -1,7 +1,8 @@
 //! What the emulator did: [`Stats`] counts while it runs (shared by the
 //! meters' tasks); [`Report`] is the final account, printed as one JSON
 //! line, with the readings the good pushes must give so a test can compare
-//! it with the host's archive.
+//! it with the host's archive, and what the meters did with the requests
+//! clients sent them (associations, SETs, releases).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
+
+use super::server::Handled;
 
 /// The final account (one JSON line on stdout from `meterhub sim dlms`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +46,8 @@ pub struct Report {
     pub replayed: u64,
     /// Pushes sealed with wrong keys written.
     pub wrong_key: u64,
-    /// Every frame written whole (pushes and misbehaviours).
+    /// Every frame written whole (pushes, misbehaviours and answers to
+    /// requests).
     pub frames: u64,
     /// Bytes written.
     pub bytes: u64,
@@ -57,7 +61,8 @@ pub struct Report {
     pub expected_readings: u64,
     /// The first push's time, RFC 3339 UTC.
     pub first_push_time: String,
-    /// The last planned push's time, RFC 3339 UTC.
+    /// The last planned push's time, RFC 3339 UTC (as planned: a client
+    /// that sets a meter's clock or push schedule moves that meter's).
     pub last_push_time: String,
     /// Connections open while held (`--hold`), when holding began.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -65,6 +70,27 @@ pub struct Report {
     /// Of those, connections the peer closed while held.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub held_closed_by_peer: Option<u64>,
+    /// AARQs accepted (associations opened).
+    pub associations_accepted: u64,
+    /// Well-formed AARQs refused (a wrong or missing password, another
+    /// mechanism or application context, an InitiateRequest refused).
+    pub associations_refused: u64,
+    /// SETs of the clock applied.
+    pub sets_clock: u64,
+    /// SETs of the push schedule applied.
+    pub sets_push_schedule: u64,
+    /// SETs refused (no association, another object, a wrong type, a
+    /// schedule the spec does not allow).
+    pub sets_refused: u64,
+    /// GETs answered (whatever their result).
+    pub gets: u64,
+    /// RLRQs answered.
+    pub releases: u64,
+    /// Requests the meters could not read or do not serve: malformed
+    /// AARQs (answered with diagnostic 1), other or cut-short APDUs
+    /// (answered with an exception-response), frames for another wPort or
+    /// of another wrapper version (dropped).
+    pub unreadable_requests: u64,
     /// Meters that gave up (could not connect or write for the connect
     /// timeout); their remaining pushes were not written.
     pub failed_meters: u64,
@@ -132,6 +158,7 @@ pub struct Stats {
     failed_meters: AtomicU64,
     holding: AtomicU64,
     held_closed: AtomicU64,
+    requests: Requests,
     errors: Mutex<BTreeMap<String, u64>>,
     elapsed_ms: AtomicU64,
     changed: Notify,
@@ -153,10 +180,54 @@ impl Default for Stats {
             failed_meters: AtomicU64::new(0),
             holding: AtomicU64::new(0),
             held_closed: AtomicU64::new(0),
+            requests: Requests::default(),
             errors: Mutex::default(),
             elapsed_ms: AtomicU64::new(0),
             changed: Notify::new(),
         }
+    }
+}
+
+/// What the meters did with requests, by [`Handled`].
+#[derive(Debug, Default)]
+struct Requests {
+    associations_accepted: AtomicU64,
+    associations_refused: AtomicU64,
+    sets_clock: AtomicU64,
+    sets_push_schedule: AtomicU64,
+    sets_refused: AtomicU64,
+    gets: AtomicU64,
+    releases: AtomicU64,
+    unreadable: AtomicU64,
+}
+
+impl Requests {
+    fn counter(&self, handled: Handled) -> &AtomicU64 {
+        match handled {
+            Handled::AssociationAccepted => &self.associations_accepted,
+            Handled::AssociationRefused => &self.associations_refused,
+            Handled::ClockSet => &self.sets_clock,
+            Handled::PushScheduleSet => &self.sets_push_schedule,
+            Handled::SetRefused => &self.sets_refused,
+            Handled::Get => &self.gets,
+            Handled::Released => &self.releases,
+            Handled::Unreadable => &self.unreadable,
+        }
+    }
+
+    /// Requests handled in all.
+    fn total(&self) -> u64 {
+        let all = [
+            &self.associations_accepted,
+            &self.associations_refused,
+            &self.sets_clock,
+            &self.sets_push_schedule,
+            &self.sets_refused,
+            &self.gets,
+            &self.releases,
+            &self.unreadable,
+        ];
+        all.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -173,6 +244,8 @@ pub enum Written {
     Replay,
     /// A push under wrong keys.
     WrongKey,
+    /// An answer to a request (counted by [`Stats::request`]).
+    Answer,
 }
 
 fn add(counter: &AtomicU64, n: u64) {
@@ -194,11 +267,25 @@ impl Stats {
             Written::BadTag => &self.bad_tag,
             Written::Replay => &self.replayed,
             Written::WrongKey => &self.wrong_key,
+            Written::Answer => {
+                add(&self.frames, 1);
+                return;
+            }
         };
         add(counter, 1);
         if what != Written::Torn {
             add(&self.frames, 1);
         }
+    }
+
+    /// A meter handled a request (see [`Handled`]).
+    pub fn request(&self, handled: Handled) {
+        add(self.requests.counter(handled), 1);
+    }
+
+    /// How many requests of the kind `handled` the meters handled so far.
+    pub fn requests(&self, handled: Handled) -> u64 {
+        self.requests.counter(handled).load(Ordering::Relaxed)
     }
 
     /// A connect or a write failed for `reason`.
@@ -264,8 +351,12 @@ impl Stats {
     /// A progress line for stderr.
     pub fn progress(&self, meters: u64) -> String {
         let errors: u64 = self.errors.lock().unwrap_or_else(PoisonError::into_inner).values().sum();
+        let requests = match self.requests.total() {
+            0 => String::new(),
+            n => format!(", {n} requests answered"),
+        };
         format!(
-            "dlms-sim: {} of {meters} meters done, {} pushes on {} connections, {errors} errors",
+            "dlms-sim: {} of {meters} meters done, {} pushes on {} connections{requests}, {errors} errors",
             self.finished(),
             self.pushes(),
             self.connections()
@@ -304,6 +395,14 @@ impl Stats {
             last_push_time: head.last_push_time,
             held: head.hold.then(|| get(&self.holding)),
             held_closed_by_peer: head.hold.then(|| get(&self.held_closed)),
+            associations_accepted: get(&self.requests.associations_accepted),
+            associations_refused: get(&self.requests.associations_refused),
+            sets_clock: get(&self.requests.sets_clock),
+            sets_push_schedule: get(&self.requests.sets_push_schedule),
+            sets_refused: get(&self.requests.sets_refused),
+            gets: get(&self.requests.gets),
+            releases: get(&self.requests.releases),
+            unreadable_requests: get(&self.requests.unreadable),
             failed_meters: get(&self.failed_meters),
             errors: error_reasons.values().sum(),
             error_reasons,

@@ -5,7 +5,10 @@
 //! what the rbgu driver reads; the options, amounts and misbehaviours; and
 //! whole runs against a TCP receiver in the test that cuts the stream
 //! into frames (torn, replay, bad tag, wrong key, per-connection, hold,
-//! connect failures, determinism).
+//! connect failures, determinism); and, in [`commands`], the command
+//! exchange against a meter over loopback TCP.
+
+mod commands;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,9 +72,9 @@ const FIRST_PUSH: &str = "0F 00000001 0C 07EA01010400000000FF4C00 0209 \
 fn the_push_is_the_spodes_daily_layout_byte_for_byte() {
     let options = Options::default();
     let start = options.check().unwrap();
-    let mut meter = Meter::new(&options, 0);
+    let mut meter = Meter::new(&options, start, 0);
     assert_eq!(meter.title_hex(), "4D48420000000001");
-    let push = meter.next_push(start, options.period_s);
+    let push = meter.next_push();
     let apdu = push_apdu(&push);
     assert_eq!(hex::encode_upper(&apdu), FIRST_PUSH.replace(' ', ""));
     // The layout, read back field by field.
@@ -106,6 +109,20 @@ fn the_date_time_is_dlms_codecs_moscow_time() {
         "07EA 021C 06 16 02 03 00 0000 00".replace(' ', ""),
         "Saturday 22:02:03Z, deviation 0"
     );
+    // Read back, as a meter reads a clock written to it.
+    assert_eq!(DateTime::from_bytes(at.bytes(), 0), Some(at));
+    assert_eq!(DateTime::from_bytes(utc.bytes(), 180), Some(utc));
+    let unspecified = unhex("07EA03010700000000800000").try_into().unwrap();
+    assert_eq!(DateTime::from_bytes(unspecified, 180), Some(at), "deviation 0x8000: the meter's own offset");
+    for bad in [
+        "07EA02 1D 0700000000FF4C00",
+        "07EA0301 07 18 000000FF4C00",
+        "FFFF03010700000000FF4C00",
+        "07EA0301070000000003C100",
+    ] {
+        let bytes = unhex(bad).try_into().unwrap();
+        assert_eq!(DateTime::from_bytes(bytes, 0), None, "{bad}");
+    }
 }
 
 #[test]
@@ -113,8 +130,8 @@ fn registers_grow_and_repeat_under_the_same_seed() {
     let options = Options { pushes: 200, period_s: 3600, ..Options::default() };
     let start = options.check().unwrap();
     let pushes = |options: &Options, index| {
-        let mut meter = Meter::new(options, index);
-        (0..options.pushes).map(|_| meter.next_push(start, options.period_s)).collect::<Vec<Push>>()
+        let mut meter = Meter::new(options, start, index);
+        (0..options.pushes).map(|_| meter.next_push()).collect::<Vec<Push>>()
     };
     let run = pushes(&options, 1);
     assert_eq!(run, pushes(&options, 1), "the same options, the same pushes");
@@ -158,8 +175,8 @@ const FIRST_SEALED: &str = "DB 08 4D48420000000001 63 30 00000001 \
 fn a_ciphered_push_opens_with_aes_gcm_and_only_with_its_keys() {
     let options = Options::default();
     let start = options.check().unwrap();
-    let mut meter = Meter::new(&options, 0);
-    let apdu = push_apdu(&meter.next_push(start, options.period_s));
+    let mut meter = Meter::new(&options, start, 0);
+    let apdu = push_apdu(&meter.next_push());
     let sealed = meter.seal(Security::Ciphered, &options.keys, &apdu);
     assert_eq!(hex::encode_upper(&sealed), FIRST_SEALED.replace(' ', ""));
     assert_eq!(sealed[2..10], meter.title, "the system title in clear");
@@ -167,7 +184,7 @@ fn a_ciphered_push_opens_with_aes_gcm_and_only_with_its_keys() {
     assert_eq!(sealed.len(), apdu.len() + 2 + 8 + 1 + 5 + 12);
     assert_eq!(open(&sealed, &options.keys), Some(apdu.clone()), "opens to the APDU");
     assert_eq!(open(&sealed, &options.keys.wrong()), None, "not with other keys");
-    let other_ak = Keys { ak: options.keys.wrong().ak, ..options.keys };
+    let other_ak = Keys { ak: options.keys.wrong().ak, ..options.keys.clone() };
     assert_eq!(open(&sealed, &other_ak), None, "the AK is authenticated");
     let mut changed = sealed.clone();
     changed[30] ^= 1;
@@ -268,6 +285,10 @@ fn options_that_cannot_work_are_refused_by_name() {
     assert!(refused(Options { start: "2026-01-01T00:00:00".into(), ..Options::default() }).starts_with("--start:"));
     assert!(refused(Options { first_serial: (1 << 40) - 2, ..Options::default() }).starts_with("--first-serial:"));
     assert!(refused(Options { per_connection: Some(0), ..Options::default() }).starts_with("--per-connection"));
+    for password in ["", "пароль", "tab\there"] {
+        let keys = Keys { password: password.into(), ..Keys::example() };
+        assert!(refused(Options { keys, ..Options::default() }).starts_with("--password: must be printable ASCII"));
+    }
     let many = Options { meters: 10_000, open_files_limit: Some(1024), ..Options::default() };
     assert!(refused(many).contains("the limit is 1024: raise the hard limit"));
     let start = Options { start: "2026-01-01T00:00:00Z".into(), ..Options::default() }.check().unwrap();

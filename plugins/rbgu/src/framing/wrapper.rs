@@ -15,6 +15,9 @@
 //!   can be trusted to start a header. The refusal is fatal: the session is
 //!   closed with its reason;
 //! - the stream ending inside a header or an APDU: a torn frame.
+//!
+//! The way out is [`encode`]: the frames the driver sends (the APDUs of
+//! queued commands, [`crate::commands`]), in the same layout.
 
 use super::{Frame, Framer, Output, Profile, Refusal, Span, What};
 
@@ -22,6 +25,24 @@ use super::{Frame, Framer, Output, Profile, Refusal, Span, What};
 pub const HEADER_BYTES: usize = 8;
 /// The only wrapper version.
 pub const VERSION: u16 = 1;
+
+/// The wrapper frame from wPort `source` to wPort `destination` carrying
+/// `apdu`.
+///
+/// # Panics
+///
+/// When `apdu` is longer than 65 535 bytes, which the header cannot say;
+/// the driver's APDUs are far shorter (a SET is checked against the
+/// meter's receive size, at most 65 535, before it is sent).
+pub fn encode(source: u16, destination: u16, apdu: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(apdu.len()).unwrap_or_else(|_| panic!("a wrapper APDU of {} bytes", apdu.len()));
+    let mut frame = Vec::with_capacity(HEADER_BYTES + apdu.len());
+    for field in [VERSION, source, destination, len] {
+        frame.extend(field.to_be_bytes());
+    }
+    frame.extend_from_slice(apdu);
+    frame
+}
 
 /// Where the framer is.
 #[derive(Debug)]
@@ -232,6 +253,16 @@ mod tests {
             refusals(&out)[0].to_string(),
             "wrapper offset 0: stream closed 10 bytes into a frame of 13 bytes (torn)"
         );
+    }
+
+    #[test]
+    fn an_encoded_frame_reads_back() {
+        let frame = encode(32, 1, &[0x62, 0x03, 0x80, 0x01, 0x00]);
+        assert_eq!(frame, unhex("0001 0020 0001 0005 6203800100"));
+        let out = same_at_every_split(framer, &frame);
+        let [Output::Frame(f)] = &out[..] else { panic!("{out:?}") };
+        assert_eq!((f.content.as_slice(), f.meta[0].1.as_str(), f.meta[1].1.as_str()), (&frame[8..], "32", "1"));
+        assert_eq!(encode(0xABCD, 0x1234, &[]), unhex("0001 ABCD 1234 0000"));
     }
 
     #[test]
