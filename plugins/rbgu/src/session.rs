@@ -72,8 +72,10 @@ pub struct Session {
     next_token: u64,
     /// The device it identified to the host.
     identified: Option<SystemTitle>,
-    /// Its command exchange.
-    exchange: Exchange,
+    /// Its command exchange, made when the first commands or answers come
+    /// (most connections never have one, and an idle connection should
+    /// cost little).
+    exchange: Option<Box<Exchange>>,
 }
 
 impl Session {
@@ -85,7 +87,7 @@ impl Session {
             title: None,
             next_token: 1,
             identified: None,
-            exchange: Exchange::default(),
+            exchange: None,
         }
     }
 
@@ -136,13 +138,18 @@ impl Session {
                 Err(why) => actions.push(Action::CommandDone(CommandDone { id: c.id, outcome: Err(why) })),
             }
         }
-        actions.extend(self.exchange.start(cx.exchange(), queued, password));
+        actions.extend(self.exchange().start(cx.exchange(), queued, password));
         actions
+    }
+
+    /// Its exchange, made at the first use.
+    fn exchange(&mut self) -> &mut Exchange {
+        self.exchange.get_or_insert_with(Box::default)
     }
 
     /// Timer `id` fired.
     pub fn timer(&mut self, cx: &mut Cx<'_>, id: u32) -> Vec<Action> {
-        self.exchange.timer(cx.exchange(), id)
+        self.exchange().timer(cx.exchange(), id)
     }
 
     /// The actions for the framer's `outputs`.
@@ -225,7 +232,7 @@ impl Session {
     /// A meter's answer (tag `tag`), never committed: to the exchange, or
     /// refused.
     fn answer(&mut self, cx: &mut Cx<'_>, frame: Frame, tag: u8) -> Vec<Action> {
-        let reply = self.exchange.answer(cx.exchange(), &frame.content);
+        let reply = self.exchange().answer(cx.exchange(), &frame.content);
         let mut actions = Vec::new();
         if let Some(why) = reply.refused {
             let device = match self.identified.or(self.title) {
