@@ -652,6 +652,14 @@ mod tests {
                 Event::Data(bytes) if bytes == b"respond" => {
                     vec![Action::Respond(HttpResponse { status: 200, content_type: "t".into(), body: Vec::new() })]
                 }
+                Event::Data(bytes) if bytes.starts_with(b"id ") => {
+                    vec![Action::Identify(String::from_utf8_lossy(&bytes[3..]).into_owned())]
+                }
+                Event::Commands(commands) => commands
+                    .into_iter()
+                    .filter(|c| c.name == "ok")
+                    .map(|c| Action::CommandDone(CommandDone { id: c.id, outcome: Ok(c.args) }))
+                    .collect(),
                 Event::Data(bytes) => {
                     let text = String::from_utf8(bytes).unwrap();
                     let (meta, payload) = text.split_once('|').unwrap_or(("", &text));
@@ -673,9 +681,7 @@ mod tests {
                 Event::Committed(c) => vec![Action::Send(format!("ok {}", c.seq).into_bytes())],
                 Event::CommitFailed(f) => vec![Action::Close(format!("fail {}: {}", f.token, f.reason))],
                 Event::Timer(id) => vec![Action::SetTimer { id, after_ms: 10 }],
-                Event::Opened { .. } | Event::Message(_) | Event::Fetched(_) | Event::Commands(_) | Event::Closed => {
-                    Vec::new()
-                }
+                Event::Opened { .. } | Event::Message(_) | Event::Fetched(_) | Event::Closed => Vec::new(),
             }
         }
 
@@ -707,6 +713,24 @@ mod tests {
         assert_eq!(h.decode(&frame).unwrap_err().reason, "seq 1002 from ws://peer at 1795255200000");
         let kinds: Vec<_> = h.transcript().iter().map(|s| std::mem::discriminant(&s.event)).collect();
         assert_eq!(kinds.len(), 5, "opened, data, committed, data, committed");
+    }
+
+    #[test]
+    fn an_identified_device_gets_its_commands_and_those_not_done_go_back_at_the_close() {
+        let mut h = host();
+        let a = h.queue_command("m1", "ok", "{}");
+        let b = h.queue_command("m1", "later", "{}");
+        let other = h.queue_command("m2", "ok", "{}");
+        let out = h.data(b"id m1");
+        assert_eq!(out.identified, ["m1"]);
+        assert_eq!(out.done, [CommandDone { id: a, outcome: Ok("{}".to_owned()) }]);
+        assert!(h.queued("m1").is_empty(), "both handed over");
+        assert_eq!(h.done().keys().copied().collect::<Vec<_>>(), [a]);
+        h.close();
+        assert_eq!(h.queued("m1").iter().map(|c| c.id).collect::<Vec<_>>(), [b], "the one not done is back");
+        assert_eq!(h.queued("m2").iter().map(|c| c.id).collect::<Vec<_>>(), [other]);
+        let Event::Commands(handed) = &h.transcript()[2].event else { panic!("{:?}", h.transcript()[2]) };
+        assert_eq!(handed.iter().map(|c| c.id).collect::<Vec<_>>(), [a, b], "in the order queued");
     }
 
     #[test]
