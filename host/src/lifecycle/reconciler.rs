@@ -44,6 +44,12 @@ impl Reconciler {
         let mut secrets_files = self.secrets_files();
         let mut secrets_ticks = watch_secrets(&secrets_files);
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        // The host answered (run.json, the API) before these watches were
+        // armed: a change written in between sends no event, so look once.
+        if std::fs::read_to_string(&self.file).is_ok_and(|text| text != self.last_text) {
+            self.config_changed(false).await;
+        }
+        self.plugins_changed().await;
         let mut stop = std::pin::pin!(stop);
         loop {
             tokio::select! {
