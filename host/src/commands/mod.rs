@@ -133,13 +133,16 @@ impl Commands {
     /// and the oldest final ones past [`KEEP_FINAL`] removed.
     pub fn open(data_dir: &Path, now_ms: i64) -> Result<Commands, CommandError> {
         let commands = Commands { store: CommandStore::open(&dir(data_dir))? };
-        let sent: Vec<u64> =
-            commands.store.newest(usize::MAX, |r| r.state == CommandState::Sent)?.into_iter().map(|r| r.id).collect();
+        // One read of every command: what a stopped host had sent goes back
+        // to the queue, the oldest final ones past KEEP_FINAL go.
+        let all = commands.store.newest(usize::MAX, |_| true)?;
+        let sent: Vec<u64> = all.iter().filter(|r| r.state == CommandState::Sent).map(|r| r.id).collect();
         if !sent.is_empty() {
             tracing::info!(commands = sent.len(), "commands sent before the host stopped are queued again");
             commands.take_back(&sent, "the host stopped before the device answered", now_ms)?;
         }
-        commands.store.prune(KEEP_FINAL)?;
+        let old: Vec<u64> = all.iter().filter(|r| r.state.is_final()).skip(KEEP_FINAL).map(|r| r.id).collect();
+        commands.store.remove(&old)?;
         Ok(commands)
     }
 
@@ -235,9 +238,8 @@ impl Commands {
                 record.state.as_str()
             )));
         }
-        record.state = CommandState::Cancelled;
+        record.finish(CommandState::Cancelled, now_ms);
         record.cancelled_by = Some(by.to_owned());
-        record.done_at_ms = Some(now_ms);
         self.store.put(&record)?;
         self.store.flush().await?;
         Ok(record)
@@ -252,8 +254,7 @@ impl Commands {
         for id in self.store.queued_for(driver, device)? {
             let Some(mut record) = self.store.get(id)? else { continue };
             if record.expires_at_ms <= now_ms {
-                record.state = CommandState::Expired;
-                record.done_at_ms = Some(now_ms);
+                record.finish(CommandState::Expired, now_ms);
             } else {
                 record.state = CommandState::Sent;
                 record.attempts += 1;
@@ -275,15 +276,14 @@ impl Commands {
         }
         match done.outcome {
             Ok(answer) => {
-                record.state = CommandState::Answered;
+                record.finish(CommandState::Answered, now_ms);
                 record.answer = Some(answer);
             }
             Err(why) => {
-                record.state = CommandState::Failed;
+                record.finish(CommandState::Failed, now_ms);
                 record.error = Some(why);
             }
         }
-        record.done_at_ms = Some(now_ms);
         self.store.put(&record)?;
         Ok(Some(record))
     }
@@ -299,13 +299,11 @@ impl Commands {
                 continue;
             }
             if record.attempts >= MAX_ATTEMPTS {
-                record.state = CommandState::Failed;
+                record.finish(CommandState::Failed, now_ms);
                 record.error = Some(format!("no answer after {} attempts (the last: {why})", record.attempts));
-                record.done_at_ms = Some(now_ms);
             } else if record.expires_at_ms <= now_ms {
-                record.state = CommandState::Expired;
+                record.finish(CommandState::Expired, now_ms);
                 record.error = Some(why.to_owned());
-                record.done_at_ms = Some(now_ms);
             } else {
                 record.state = CommandState::Queued;
                 record.error = Some(why.to_owned());
@@ -322,8 +320,7 @@ impl Commands {
             if let Some(mut record) = self.store.get(id)?
                 && record.expires_at_ms <= now_ms
             {
-                record.state = CommandState::Expired;
-                record.done_at_ms = Some(now_ms);
+                record.finish(CommandState::Expired, now_ms);
                 changed.push(record);
             }
         }

@@ -111,6 +111,14 @@ pub struct CommandRecord {
     pub cancelled_by: Option<String>,
 }
 
+impl CommandRecord {
+    /// It reached final state `state` at `now_ms`.
+    pub fn finish(&mut self, state: CommandState, now_ms: i64) {
+        self.state = state;
+        self.done_at_ms = Some(now_ms);
+    }
+}
+
 fn command_key(id: u64) -> Vec<u8> {
     [COMMAND, &id.to_be_bytes()[..]].concat()
 }
@@ -232,15 +240,12 @@ impl CommandStore {
         Ok(found)
     }
 
-    /// Removes the oldest final commands past the newest `keep` of them.
-    pub fn prune(&self, keep: usize) -> Result<usize, CommandError> {
-        let finals = self.newest(usize::MAX, |r| r.state.is_final())?;
-        let old: Vec<u64> = finals.iter().skip(keep).map(|r| r.id).collect();
+    /// Removes the commands `ids`.
+    pub fn remove(&self, ids: &[u64]) -> Result<(), CommandError> {
         let mut batch = sled::Batch::default();
-        for id in &old {
+        for id in ids {
             batch.remove(command_key(*id));
         }
-        self.db.run(|db| db.apply_batch(batch.clone())).map_err(CommandError::storage("write"))?;
-        Ok(old.len())
+        self.db.run(|db| db.apply_batch(batch.clone())).map_err(CommandError::storage("write"))
     }
 }
