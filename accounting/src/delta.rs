@@ -65,6 +65,86 @@ pub struct Delta {
 /// and that the readings cover for some time, in calendar order. A period
 /// wholly before the first reading or after the last has none.
 pub fn deltas(series: &Series, spec: &MeterSpec, period: Period, from_ms: i64, to_ms: i64) -> Vec<Delta> {
+    pieces(series, spec, period, from_ms, to_ms).into_iter().map(|piece| piece.delta).collect()
+}
+
+/// A delta with what joining it to the next piece of the same period needs
+/// ([`crate::progress`]): its two boundaries apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub(crate) delta: Delta,
+    /// A knot sits on `from_ms` (no interpolation there).
+    pub(crate) start_exact: bool,
+    /// A knot sits on `to_ms`.
+    pub(crate) end_exact: bool,
+    /// The seqs of the readings the start value comes from, in time order.
+    pub(crate) start_seqs: Vec<u64>,
+    /// The seqs of the readings the end value comes from, in time order.
+    pub(crate) end_seqs: Vec<u64>,
+}
+
+impl Piece {
+    /// `self` (a period measured up to the reading `to_ms`, its series'
+    /// last) followed by `after` (the same period measured from that reading
+    /// on, on the series starting there): the period's delta on both
+    /// series' readings together. `None` when they do not meet there or
+    /// the sum leaves `Decimal`'s range.
+    ///
+    /// Everything a delta holds is a sum or an "any" over the intervals or
+    /// the readings between its boundaries, and those split at the shared
+    /// reading: `U` differences add, an interval or an event lies on one
+    /// side only (an event at the reading's instant is before it, so on the
+    /// first side), and the readings it rests on are the two sides' joined
+    /// at that reading.
+    pub(crate) fn join(&self, after: &Piece) -> Option<Piece> {
+        let (a, b) = (&self.delta, &after.delta);
+        let meets = a.period == b.period
+            && a.start_ms == b.start_ms
+            && a.in_progress
+            && a.to_ms == b.from_ms
+            && b.partial_start
+            && self.end_exact
+            && after.start_exact;
+        if !meets {
+            return None;
+        }
+        let mut readings = self.start_seqs.clone();
+        for seq in &after.end_seqs {
+            if readings.last() != Some(seq) {
+                readings.push(*seq);
+            }
+        }
+        let delta = Delta {
+            period: a.period,
+            start: a.start.clone(),
+            start_ms: a.start_ms,
+            end_ms: a.end_ms,
+            from_ms: a.from_ms,
+            to_ms: b.to_ms,
+            consumption: a.consumption.checked_add(b.consumption)?,
+            start_value: a.start_value,
+            end_value: b.end_value,
+            estimated: !(self.start_exact && after.end_exact),
+            in_progress: b.in_progress,
+            partial_start: a.partial_start,
+            conflict: a.conflict || b.conflict,
+            rollovers: a.rollovers.saturating_add(b.rollovers),
+            events: a.events.saturating_add(b.events),
+            unexplained_decrease: a.unexplained_decrease || b.unexplained_decrease,
+            readings,
+        };
+        Some(Piece {
+            delta,
+            start_exact: self.start_exact,
+            end_exact: after.end_exact,
+            start_seqs: self.start_seqs.clone(),
+            end_seqs: after.end_seqs.clone(),
+        })
+    }
+}
+
+/// [`deltas`] with each delta's boundaries apart.
+pub(crate) fn pieces(series: &Series, spec: &MeterSpec, period: Period, from_ms: i64, to_ms: i64) -> Vec<Piece> {
     let curve = Curve::new(series, spec);
     let Some((first_ms, last_ms)) = curve.span() else {
         return Vec::new();
@@ -86,7 +166,7 @@ pub fn deltas(series: &Series, spec: &MeterSpec, period: Period, from_ms: i64, t
 }
 
 /// One period's delta; the period overlaps the span `(first_ms, last_ms)`.
-fn delta(curve: &Curve, readings: &[Reading], slot: &Slot, first_ms: i64, last_ms: i64) -> Delta {
+fn delta(curve: &Curve, readings: &[Reading], slot: &Slot, first_ms: i64, last_ms: i64) -> Piece {
     let period = slot.calendar_period();
     let (from_ms, to_ms) = (slot.start_ms.max(first_ms), slot.end_ms.min(last_ms));
     let zero = crate::curve::Point { consumed: Decimal::ZERO, value: Decimal::ZERO, exact: false };
@@ -102,8 +182,13 @@ fn delta(curve: &Curve, readings: &[Reading], slot: &Slot, first_ms: i64, last_m
         (Some(low), Some(high)) if low <= high => &readings[low..=high],
         _ => &[],
     };
+    let seqs = |(low, high): (Option<usize>, Option<usize>)| {
+        let mut seqs: Vec<u64> = [low, high].into_iter().flatten().map(|i| readings[i].seq).collect();
+        seqs.dedup();
+        seqs
+    };
     let rollovers = segments.iter().filter(|s| s.step == Step::Rollover).count();
-    Delta {
+    let delta = Delta {
         period: period.period,
         start: period.start,
         start_ms: period.start_ms,
@@ -121,6 +206,13 @@ fn delta(curve: &Curve, readings: &[Reading], slot: &Slot, first_ms: i64, last_m
         events: curve.events_between(from_ms, to_ms),
         unexplained_decrease: segments.iter().any(|s| s.step == Step::Decrease),
         readings: used.into_iter().map(|i| readings[i].seq).collect(),
+    };
+    Piece {
+        delta,
+        start_exact: start.exact,
+        end_exact: end.exact,
+        start_seqs: seqs((start_low, start_high)),
+        end_seqs: seqs((end_low, end_high)),
     }
 }
 

@@ -19,6 +19,8 @@
 //! touched_periods(series_before: &Series, new_reading_ts_ms: i64, &MeterSpec, Period)
 //!     -> Vec<CalendarPeriod>
 //! period_at(&MeterSpec, Period, ts_ms: i64) -> Option<CalendarPeriod>
+//! Progress::at_end(&Series, &MeterSpec, Period) -> Option<Progress>
+//! Progress::extend(&self, later: &[Reading], &MeterSpec) -> Option<(Vec<Delta>, Progress)>
 //! ```
 //!
 //! [`Delta`], [`CalendarPeriod`], [`Period`], [`Reading`] and
@@ -31,7 +33,10 @@
 //! run of periods depend only on the readings from the last one at or before
 //! the first period's start to the first one at or after the last period's
 //! end ([`period_at`] gives the bounds), so a consumer may load just those
-//! (tested too).
+//! (tested too). A consumer of live readings, each later than the last, need
+//! not load even that: [`Progress`] carries the delta in progress at the
+//! latest reading and extends it with the new readings alone (equal to the
+//! computation from scratch, tested).
 //!
 //! # Rules
 //!
@@ -124,12 +129,14 @@ mod calendar;
 mod curve;
 mod delta;
 mod interpolate;
+mod progress;
 mod series;
 mod spec;
 mod touched;
 
 pub use calendar::{CalendarPeriod, Period, period_at};
 pub use delta::{Delta, deltas};
+pub use progress::Progress;
 pub use series::{Reading, Series};
 pub use spec::{MeterSpec, RegisterEvent, SpecError};
 pub use touched::touched_periods;

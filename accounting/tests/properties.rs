@@ -2,13 +2,15 @@
 //! negative, daily deltas add up exactly to the month's, the order readings
 //! arrive in does not matter (kept incrementally through `touched_periods` or
 //! computed from scratch), duplicates change nothing, a conflicting value
-//! only raises flags, and a window of readings around a run of periods gives
-//! those periods' deltas.
+//! only raises flags, a window of readings around a run of periods gives
+//! those periods' deltas, and deltas carried forward from the latest reading
+//! ([`Progress`]) equal those computed from every reading.
 
 use std::collections::BTreeMap;
 
 use meterhub_accounting::{
-    Decimal, Delta, MeterSpec, Period, Reading, RegisterEvent, Series, deltas, period_at, touched_periods,
+    Decimal, Delta, MeterSpec, Period, Progress, Reading, RegisterEvent, Series, deltas, period_at,
+    touched_periods,
 };
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -241,5 +243,35 @@ proptest! {
             deltas(&window, &spec, period, first.start_ms, last.end_ms),
             deltas(&everything, &spec, period, first.start_ms, last.end_ms)
         );
+    }
+
+    #[test]
+    fn progress_carried_from_the_latest_reading_equals_full(case in case(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 1..6), month in prop::bool::ANY) {
+        let spec = case.spec();
+        let period = if month { Period::Month } else { Period::Day };
+        let mut instants: Vec<i64> = case.readings.iter().map(|r| r.ts_ms).collect();
+        instants.sort_unstable();
+        instants.dedup();
+        prop_assume!(instants.len() >= 2);
+        // Batches of live readings: every reading up to a cut, then each
+        // batch those after the previous cut up to the next.
+        let mut bounds: Vec<i64> = cuts.iter().map(|c| *c.get(&instants)).chain([instants[instants.len() - 1]]).collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let upto = |ts: i64| case.readings.iter().filter(|r| r.ts_ms <= ts).cloned().collect::<Vec<_>>();
+        let mut progress = Progress::at_end(&Series::new(upto(bounds[0])), &spec, period).expect("moderate values stay in range");
+        for pair in bounds.windows(2) {
+            let (previous, next) = (pair[0], pair[1]);
+            let batch: Vec<Reading> = case.readings.iter().filter(|r| r.ts_ms > previous && r.ts_ms <= next).cloned().collect();
+            let (carried, after) = progress.extend(&batch, &spec).expect("later readings join");
+            let from = period_at(&spec, period, previous).expect("a period").start_ms;
+            let to = period_at(&spec, period, next).expect("a period").end_ms;
+            let expected: Vec<Delta> = full(&upto(next), &spec, period).into_iter().filter(|d| d.start_ms >= from && d.start_ms < to).collect();
+            prop_assert_eq!(carried, expected, "batch ({}, {}]", previous, next);
+            let fresh = Progress::at_end(&Series::new(upto(next)), &spec, period).expect("in range");
+            prop_assert_eq!(&after, &fresh);
+            progress = after;
+        }
+        prop_assert!(progress.extend(&upto(bounds[0]), &spec).is_none(), "readings not later than the last are refused");
     }
 }
