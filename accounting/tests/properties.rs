@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 
 use meterhub_accounting::{
-    Decimal, Delta, MeterSpec, Period, Progress, Reading, RegisterEvent, Series, deltas, period_at,
-    touched_periods,
+    Decimal, Delta, MeterSpec, Period, Progress, Reading, RegisterEvent, Series, deltas, period_at, touched_periods,
 };
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;

@@ -11,7 +11,9 @@
 //! the last at or before the first month's start to the first at or after
 //! the last month's end, which is all the pure engine needs (its property
 //! tests say so). A live register's newest readings are kept in memory
-//! ([`super::tail`]), so a new reading does not reload its month.
+//! ([`super::tail`]), so a new reading does not reload its month; and once
+//! a register is computed up to its latest reading, readings later than that
+//! one are computed from themselves alone ([`super::carry`]).
 //!
 //! A meter whose stored readings cannot be read (a corrupt value) is put on
 //! hold with the reason, and the others go on: its deltas stay as they were,
@@ -36,6 +38,7 @@ use meterhub_storage::health::StoreHealth;
 /// The accounting database's name in the store health.
 const STORE: &str = "accounting";
 
+use super::carry::{Carried, Carries};
 use super::store::{AccountingStore, ConsumerCommit, DeltaRange, Hold, Sighting};
 use super::tail::{self, Tails};
 use meterhub_storage::archive::{Archive, ArchiveError, ReadingQuery, StoredReading};
@@ -47,6 +50,9 @@ use meterhub_storage::archive::{Archive, ArchiveError, ReadingQuery, StoredReadi
 pub const LOG_BATCH: usize = 65_536;
 /// Readings read from the archive per query when loading a window.
 const PAGE: usize = 50_000;
+/// What a carried register weighs against the tail cap, in tail readings
+/// (about 1 KB against 40 bytes each).
+pub const READINGS_PER_CARRIED: usize = 25;
 /// How long an idle consumer waits before looking at the log again (a
 /// metadata change or newly archived readings wake it at once).
 pub const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -57,6 +63,7 @@ pub struct Consumer {
     store: Arc<AccountingStore>,
     default_zone: String,
     tails: Mutex<Tails>,
+    carries: Mutex<Carries>,
 }
 
 /// What one [`Consumer::step`] did.
@@ -79,17 +86,42 @@ impl Consumer {
     /// A consumer of `archive` writing to `store`; meters without a zone of
     /// their own count days in `default_zone`.
     pub fn new(archive: Arc<dyn Archive>, store: Arc<AccountingStore>, default_zone: &str) -> Consumer {
-        Consumer { archive, store, default_zone: default_zone.to_owned(), tails: Mutex::new(Tails::default()) }
+        Consumer::with_tail_readings_in(archive, store, default_zone, tail::DEFAULT_TAIL_READINGS)
     }
 
     /// The same, keeping at most `readings` in memory for live registers
-    /// (`host.accounting_tail_readings`).
+    /// (`host.accounting_tail_readings`; a carried register counts as
+    /// [`READINGS_PER_CARRIED`] of them).
     pub fn with_tail_readings(self, readings: usize) -> Consumer {
-        Consumer { tails: Mutex::new(Tails::with_cap(readings)), ..self }
+        Consumer::with_tail_readings_in(self.archive, self.store, &self.default_zone, readings)
+    }
+
+    fn with_tail_readings_in(
+        archive: Arc<dyn Archive>,
+        store: Arc<AccountingStore>,
+        default_zone: &str,
+        readings: usize,
+    ) -> Consumer {
+        Consumer {
+            archive,
+            store,
+            default_zone: default_zone.to_owned(),
+            tails: Mutex::new(Tails::with_cap(readings)),
+            carries: Mutex::new(Carries::with_cap(readings / READINGS_PER_CARRIED)),
+        }
     }
 
     fn tails(&self) -> std::sync::MutexGuard<'_, Tails> {
         self.tails.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn carries(&self) -> std::sync::MutexGuard<'_, Carries> {
+        self.carries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers whose deltas are carried from their latest reading.
+    pub fn carried_registers(&self) -> usize {
+        self.carries().len()
     }
 
     /// Readings held in memory for live registers.
@@ -102,6 +134,7 @@ impl Consumer {
     pub fn step(&self) -> Result<StepReport, AccountingError> {
         let mut report = StepReport::default();
         if self.store.adopt_default_zone(&self.default_zone)? {
+            self.carries().clear();
             tracing::info!(zone = %self.default_zone, "default time zone changed; meters without a zone of their own are recomputed");
         }
         for (meter, generation) in self.store.pending()? {
@@ -141,16 +174,18 @@ impl Consumer {
             .chain(commit.holds.iter().map(|h| h.meter.clone()))
             .collect();
         let mut tails = self.tails();
+        let mut carries = self.carries();
         for stored in &records {
             tails.absorb(stored);
         }
         for meter in &held {
             tails.forget_meter(meter);
+            carries.forget_meter(meter);
         }
 
-        // Per meter what was seen; per cumulative register the span of new timestamps.
+        // Per meter what was seen; per cumulative register its new readings.
         let mut sightings: BTreeMap<&str, Sighting> = BTreeMap::new();
-        let mut spans: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
+        let mut fresh: BTreeMap<(&str, &str), Vec<Reading>> = BTreeMap::new();
         for stored in &records {
             let r = &stored.reading;
             let s = sightings.entry(r.device.as_str()).or_insert_with(|| Sighting {
@@ -169,9 +204,7 @@ impl Consumer {
                 .entry(r.channel.clone())
                 .or_insert_with(|| ChannelInfo { kind: r.kind.as_str().to_owned(), unit: r.unit.clone() });
             if r.kind == ReadingKind::Cumulative {
-                let span = spans.entry((r.device.as_str(), r.channel.as_str())).or_insert((r.ts_ms, r.ts_ms));
-                span.0 = span.0.min(r.ts_ms);
-                span.1 = span.1.max(r.ts_ms);
+                fresh.entry((r.device.as_str(), r.channel.as_str())).or_default().push(tail::reading(stored));
             }
         }
         let mut first_ts: BTreeMap<&str, i64> = BTreeMap::new();
@@ -184,7 +217,7 @@ impl Consumer {
         }
         let mut records_by_meter: BTreeMap<&str, Option<MeterRecord>> = BTreeMap::new();
         let mut newly_held: BTreeSet<&str> = BTreeSet::new();
-        for ((meter, channel), (min_ts, max_ts)) in spans {
+        for ((meter, channel), readings) in fresh {
             if held.contains(meter) || newly_held.contains(meter) {
                 continue;
             }
@@ -206,28 +239,46 @@ impl Consumer {
                 },
                 None => (self.default_spec()?, Decimal::ONE),
             };
+            let installation = record.as_ref().and_then(installation);
+            if let Some(ranges) = carry(&mut carries, meter, channel, &spec, scale, installation.as_ref(), &readings) {
+                commit.ranges.extend(ranges);
+                continue;
+            }
+            let (min_ts, max_ts) =
+                readings.iter().fold((i64::MAX, i64::MIN), |(low, high), r| (low.min(r.ts_ms), high.max(r.ts_ms)));
             let mut window = Window {
                 archive: &*self.archive,
                 meter,
                 channel,
                 earliest: first_ts.get(meter).copied().unwrap_or(i64::MIN),
-                installation: record.as_ref().and_then(installation),
+                installation,
                 tails: &mut tails,
                 cursor: next_cursor,
             };
             match window.touched(&spec, scale, min_ts, max_ts) {
-                Ok(ranges) => commit.ranges.extend(ranges),
+                Ok((ranges, carried)) => {
+                    commit.ranges.extend(ranges);
+                    match carried {
+                        Some(carried) => {
+                            // Carried from now on: the tail is not needed while it is.
+                            tails.forget(meter, channel);
+                            carries.set(meter, channel, carried);
+                        }
+                        None => carries.forget(meter, channel),
+                    }
+                }
                 Err(AccountingError::Archive(e @ ArchiveError::Corrupt { .. })) => {
                     tracing::error!(meter, channel, error = %e, "meter's readings cannot be read; its deltas are held");
                     commit.ranges.retain(|r| r.meter != meter);
                     commit.holds.push(Hold::new(meter, &e.to_string()));
                     tails.forget_meter(meter);
+                    carries.forget_meter(meter);
                     newly_held.insert(meter);
                 }
                 Err(e) => return Err(e),
             }
         }
-        drop(tails);
+        drop((tails, carries));
         commit.sightings = sightings.into_values().collect();
         self.store.commit(&commit)?;
         Ok(report)
@@ -257,6 +308,7 @@ impl Consumer {
             }
         }
         self.tails().forget_meter(meter);
+        self.carries().forget_meter(meter);
         self.store.commit(&commit)?;
         tracing::info!(meter, generation, "deltas recomputed in full");
         Ok(())
@@ -305,6 +357,54 @@ impl Consumer {
         }
         Ok(ranges)
     }
+}
+
+/// The ranges of deltas a carried register's new `readings` touch, from
+/// them alone; the register is carried on at its new latest reading.
+/// `None` (and nothing carried any more) when they cannot be: a reading at
+/// or before the latest, an installation reading after it, or a join the
+/// engine refuses. The window computation takes over then.
+fn carry(
+    carries: &mut Carries,
+    meter: &str,
+    channel: &str,
+    spec: &MeterSpec,
+    scale: Decimal,
+    installation: Option<&Reading>,
+    readings: &[Reading],
+) -> Option<Vec<DeltaRange>> {
+    let carried = carries.get(meter, channel)?;
+    let last_ms = carried.last().ts_ms;
+    let extended = match installation {
+        Some(installed) if installed.ts_ms > last_ms => None,
+        _ => carried.extend(readings, spec),
+    };
+    let Some((periods, carried)) = extended else {
+        carries.forget(meter, channel);
+        return None;
+    };
+    let latest_ms = carried.last().ts_ms;
+    let ranges = periods
+        .into_iter()
+        .map(|(period, deltas)| {
+            let from_ms = period_at(spec, period, last_ms).map(|p| p.start_ms)?;
+            let to_ms = period_at(spec, period, latest_ms).map(|p| p.end_ms)?;
+            Some(DeltaRange {
+                meter: meter.to_owned(),
+                channel: channel.to_owned(),
+                period,
+                from_ms,
+                to_ms,
+                deltas: scaled(deltas, scale),
+            })
+        })
+        .collect::<Option<Vec<_>>>();
+    if ranges.is_some() {
+        carries.set(meter, channel, carried);
+    } else {
+        carries.forget(meter, channel);
+    }
+    ranges
 }
 
 /// The installation reading of a meter, as sequence 0.
@@ -434,21 +534,22 @@ impl Window<'_> {
 
     /// The ranges of deltas that new readings from `min_ts` to `max_ts`
     /// touch, recomputed; the register's tail starts at the window when it
-    /// has none.
+    /// has none. With them what to carry when the window reaches the
+    /// register's latest reading.
     fn touched(
         &mut self,
         spec: &MeterSpec,
         scale: Decimal,
         min_ts: i64,
         max_ts: i64,
-    ) -> Result<Vec<DeltaRange>, AccountingError> {
+    ) -> Result<(Vec<DeltaRange>, Option<Carried>), AccountingError> {
         let lo_ts = self.last_before(min_ts)?.unwrap_or(min_ts);
         let hi_ts = self.first_at_or_after(max_ts.saturating_add(1))?.unwrap_or(max_ts);
         let bounds =
             |period: Period| Some((period_at(spec, period, lo_ts)?.start_ms, period_at(spec, period, hi_ts)?.end_ms));
         let (Some(months), Some(days)) = (bounds(Period::Month), bounds(Period::Day)) else {
             tracing::warn!(meter = self.meter, channel = self.channel, "readings beyond the calendar; no deltas");
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let window_from = self.last_before(months.0.saturating_add(1))?.unwrap_or(months.0);
         let after_window = self.first_at_or_after(months.1)?;
@@ -464,7 +565,9 @@ impl Window<'_> {
         let readings = self.load(Some(window_from), Some(window_to))?;
         self.tails.trim(self.meter, self.channel, window_from);
         let series = Series::new(readings);
-        Ok([(Period::Day, days), (Period::Month, months)]
+        // Nothing after the window: its last reading is the register's latest.
+        let carried = after_window.is_none().then(|| Carried::at_end(&series, spec)).flatten();
+        let ranges = [(Period::Day, days), (Period::Month, months)]
             .into_iter()
             .map(|(period, (from_ms, to_ms))| DeltaRange {
                 meter: self.meter.to_owned(),
@@ -474,7 +577,8 @@ impl Window<'_> {
                 to_ms,
                 deltas: scaled(deltas(&series, spec, period, from_ms, to_ms), scale),
             })
-            .collect())
+            .collect();
+        Ok((ranges, carried))
     }
 }
 

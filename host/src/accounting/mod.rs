@@ -14,9 +14,12 @@
 //!   cursor, pending recomputations, holds);
 //! - [`consumer`] is the task following the archive log;
 //! - [`tail`] keeps the newest readings of live registers in memory;
+//! - [`carry`] keeps their day and month in progress at the latest reading,
+//!   so live readings are computed from themselves alone;
 //! - [`edit`] checks metadata changes and register events from JSON;
 //! - [`error`] holds [`AccountingError`].
 
+pub mod carry;
 pub mod consumer;
 pub mod edit;
 pub mod error;

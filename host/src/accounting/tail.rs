@@ -159,6 +159,13 @@ impl Tails {
         }
     }
 
+    /// Drops a register's tail (its readings will be loaded again).
+    pub fn forget(&mut self, meter: &str, channel: &str) {
+        if let Some(tail) = self.by_register.remove(&(meter.to_owned(), channel.to_owned())) {
+            self.readings -= tail.readings.len();
+        }
+    }
+
     /// Drops every tail of `meter` (its readings will be loaded again).
     pub fn forget_meter(&mut self, meter: &str) {
         let readings = &mut self.readings;
