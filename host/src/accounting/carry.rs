@@ -5,50 +5,64 @@
 //! readings a month already holds.
 //!
 //! A register is carried once the consumer has computed it from a window
-//! that reaches its latest reading; from then on each step extends it. A
-//! reading at or before the latest (a back-fill, a repeat, a conflict), an
+//! that reaches its latest reading; from then on each step extends it. It
+//! is carried from a reading a few before the latest ([`KEEP`]), so live
+//! readings that reach the archive a little out of order are still carried.
+//! A reading at or before that one (a back-fill, a repeat, a conflict), an
 //! installation reading after it, or a join the engine refuses, sends the
 //! register back to the window computation, which carries it again.
 //! Anything that changes a meter's settings recomputes it in full and drops
 //! what was carried.
 //!
-//! Memory: at most `cap` registers (about 1 KB each); past it, half of them
+//! Memory: at most `cap` registers (about 2 KB each); past it, half of them
 //! are dropped (and carried again after their next window computation).
 
 use std::collections::HashMap;
 
 use meterhub_accounting::{Delta, MeterSpec, Period, Progress, Reading, Series};
 
-/// A register's deltas in progress at its latest reading.
+/// Readings kept after the one a register is carried from: how far out of
+/// order its live readings may reach the archive and still be carried (from
+/// concurrent connections, say) without a window computation.
+pub const KEEP: usize = 16;
+
+/// A register's deltas in progress at a reading `K` near its latest, and
+/// the readings after `K` (at most [`KEEP`]).
 #[derive(Clone, Debug)]
 pub struct Carried {
     day: Progress,
     month: Progress,
+    after: Vec<Reading>,
 }
 
 impl Carried {
-    /// The progress at the last reading of `series` (a window holding every
-    /// reading from the last at or before its month's start).
+    /// Carried from near the last reading of `series` (a window holding
+    /// every reading from the last at or before its month's start).
     pub fn at_end(series: &Series, spec: &MeterSpec) -> Option<Carried> {
-        Some(Carried {
-            day: Progress::at_end(series, spec, Period::Day)?,
-            month: Progress::at_end(series, spec, Period::Month)?,
-        })
+        let (day, after) = Progress::at_end(series, spec, Period::Day, KEEP)?;
+        let (month, _) = Progress::at_end(series, spec, Period::Month, KEEP)?;
+        Some(Carried { day, month, after })
     }
 
-    /// The latest reading.
-    pub fn last(&self) -> &Reading {
-        self.day.last()
+    /// The reading `K` it is carried from: later readings can be carried.
+    pub fn at(&self) -> &Reading {
+        self.day.at()
     }
 
-    /// Extends with `later` readings (each after [`Self::last`]): per
-    /// period (days, then months) the deltas from the period holding the
-    /// previous latest reading to the one holding the new; `None` when the
-    /// engine cannot carry them.
-    pub fn extend(&self, later: &[Reading], spec: &MeterSpec) -> Option<([(Period, Vec<Delta>); 2], Carried)> {
-        let (days, day) = self.day.extend(later, spec)?;
-        let (months, month) = self.month.extend(later, spec)?;
-        Some(([(Period::Day, days), (Period::Month, months)], Carried { day, month }))
+    /// The latest reading it holds.
+    pub fn latest(&self) -> &Reading {
+        self.after.last().unwrap_or(self.day.at())
+    }
+
+    /// Extends with new `readings` (each after [`Self::at`]): per period
+    /// (days, then months) the deltas from the period holding `K` to the
+    /// one holding the latest reading; `None` when the engine cannot carry
+    /// them.
+    pub fn extend(&self, readings: &[Reading], spec: &MeterSpec) -> Option<([(Period, Vec<Delta>); 2], Carried)> {
+        let later = [self.after.as_slice(), readings].concat();
+        let (days, day, after) = self.day.extend(&later, spec, KEEP)?;
+        let (months, month, _) = self.month.extend(&later, spec, KEEP)?;
+        Some(([(Period::Day, days), (Period::Month, months)], Carried { day, month, after }))
     }
 }
 

@@ -51,8 +51,8 @@ pub const LOG_BATCH: usize = 65_536;
 /// Readings read from the archive per query when loading a window.
 const PAGE: usize = 50_000;
 /// What a carried register weighs against the tail cap, in tail readings
-/// (about 1 KB against 40 bytes each).
-pub const READINGS_PER_CARRIED: usize = 25;
+/// (about 2 KB against 40 bytes each).
+pub const READINGS_PER_CARRIED: usize = 50;
 /// How long an idle consumer waits before looking at the log again (a
 /// metadata change or newly archived readings wake it at once).
 pub const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -73,6 +73,10 @@ pub struct StepReport {
     pub records: usize,
     /// Meters recomputed in full.
     pub recomputed: usize,
+    /// Registers whose new readings were computed from what was carried.
+    pub carried: usize,
+    /// Registers computed from a window of their readings.
+    pub windows: usize,
 }
 
 impl StepReport {
@@ -242,8 +246,10 @@ impl Consumer {
             let installation = record.as_ref().and_then(installation);
             if let Some(ranges) = carry(&mut carries, meter, channel, &spec, scale, installation.as_ref(), &readings) {
                 commit.ranges.extend(ranges);
+                report.carried += 1;
                 continue;
             }
+            report.windows += 1;
             let (min_ts, max_ts) =
                 readings.iter().fold((i64::MAX, i64::MIN), |(low, high), r| (low.min(r.ts_ms), high.max(r.ts_ms)));
             let mut window = Window {
@@ -362,8 +368,8 @@ impl Consumer {
 /// The ranges of deltas a carried register's new `readings` touch, from
 /// them alone; the register is carried on at its new latest reading.
 /// `None` (and nothing carried any more) when they cannot be: a reading at
-/// or before the latest, an installation reading after it, or a join the
-/// engine refuses. The window computation takes over then.
+/// or before the one it is carried from, an installation reading after
+/// that one, or a join the engine refuses. The window computation takes over then.
 fn carry(
     carries: &mut Carries,
     meter: &str,
@@ -374,20 +380,20 @@ fn carry(
     readings: &[Reading],
 ) -> Option<Vec<DeltaRange>> {
     let carried = carries.get(meter, channel)?;
-    let last_ms = carried.last().ts_ms;
+    let from_ms = carried.at().ts_ms;
     let extended = match installation {
-        Some(installed) if installed.ts_ms > last_ms => None,
+        Some(installed) if installed.ts_ms > from_ms => None,
         _ => carried.extend(readings, spec),
     };
     let Some((periods, carried)) = extended else {
         carries.forget(meter, channel);
         return None;
     };
-    let latest_ms = carried.last().ts_ms;
+    let latest_ms = carried.latest().ts_ms;
     let ranges = periods
         .into_iter()
         .map(|(period, deltas)| {
-            let from_ms = period_at(spec, period, last_ms).map(|p| p.start_ms)?;
+            let from_ms = period_at(spec, period, from_ms).map(|p| p.start_ms)?;
             let to_ms = period_at(spec, period, latest_ms).map(|p| p.end_ms)?;
             Some(DeltaRange {
                 meter: meter.to_owned(),
@@ -564,9 +570,14 @@ impl Window<'_> {
         }
         let readings = self.load(Some(window_from), Some(window_to))?;
         self.tails.trim(self.meter, self.channel, window_from);
+        // Nothing after the window: its last reading is the register's
+        // latest. Carried as of the log read so far: readings the archive
+        // holds beyond it come in the next steps.
+        let carried = after_window
+            .is_none()
+            .then(|| Carried::at_end(&Series::new(readings.iter().filter(|r| r.seq <= self.cursor).cloned()), spec))
+            .flatten();
         let series = Series::new(readings);
-        // Nothing after the window: its last reading is the register's latest.
-        let carried = after_window.is_none().then(|| Carried::at_end(&series, spec)).flatten();
         let ranges = [(Period::Day, days), (Period::Month, months)]
             .into_iter()
             .map(|(period, (from_ms, to_ms))| DeltaRange {
@@ -643,7 +654,13 @@ pub fn spawn(consumer: Consumer, wake: Arc<Notify>, health: Arc<StoreHealth>) ->
             }
             match report {
                 Ok(Ok(report)) if !report.idle() => {
-                    tracing::debug!(records = report.records, recomputed = report.recomputed, "deltas updated");
+                    tracing::debug!(
+                        records = report.records,
+                        recomputed = report.recomputed,
+                        carried = report.carried,
+                        windows = report.windows,
+                        "deltas updated"
+                    );
                     continue;
                 }
                 Ok(Ok(_)) => {}

@@ -349,6 +349,42 @@ fn live_registers_kept_in_memory_agree_with_the_archive_across_months_and_late_d
 }
 
 #[test]
+fn live_readings_a_little_out_of_order_are_carried_without_loading_windows() {
+    let mut w = World::new();
+    // One meter, hourly, each batch of four hours sent in a shuffled order
+    // with one reading held back to the next batch, as concurrent
+    // connections deliver them; the first step computes a window, every
+    // later one carries.
+    let value = |h: i64| (500 + 2 * h + h % 3).to_string();
+    let mut held_back: Option<i64> = None;
+    let mut carried = 0;
+    let mut windows = 0;
+    for batch in 0..60 {
+        let mut hours: Vec<i64> = (batch * 4..batch * 4 + 4).collect();
+        hours.swap(0, 2);
+        let late = hours.pop();
+        for h in held_back.take().into_iter().chain(hours) {
+            w.send(vec![reading("m1", "volume", T0 + h * HOUR, &value(h))], None);
+        }
+        held_back = late;
+        let report = w.consumer.step().expect("step");
+        carried += report.carried;
+        windows += report.windows;
+    }
+    w.run();
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+    assert_eq!((windows, carried), (1, 59), "registers computed from a window, carried");
+    // A reading older than those kept sends it back to a window once.
+    w.send(vec![reading("m1", "volume", T0 + 5 * HOUR + HOUR / 2, &value(5))], None);
+    let report = w.consumer.step().expect("step");
+    assert_eq!((report.windows, report.carried), (1, 0));
+    w.send(vec![reading("m1", "volume", T0 + 300 * HOUR, &value(300))], None);
+    let report = w.consumer.step().expect("step");
+    assert_eq!((report.windows, report.carried), (0, 1));
+    w.assert_as_from_scratch("m1", "volume", &utc(), Decimal::ONE);
+}
+
+#[test]
 fn the_installation_reading_books_consumption_from_installation_to_the_first_reading() {
     let mut w = World::new();
     for h in 36..60 {
