@@ -53,6 +53,12 @@ const PAGE: usize = 50_000;
 /// What a carried register weighs against the tail cap, in tail readings
 /// (about 2 KB against 40 bytes each).
 pub const READINGS_PER_CARRIED: usize = 50;
+/// How long a consumer that has caught up lets new readings gather before
+/// its next step: each step writes the deltas of every register it touches
+/// once, however many of its readings it holds (at 20,000 readings/s of
+/// 1,000 meters, stepping at once wrote them for every reading and took
+/// most of a core). The deltas lag the archive by about this much more.
+pub const STEP_LINGER: Duration = Duration::from_millis(250);
 /// How long an idle consumer waits before looking at the log again (a
 /// metadata change or newly archived readings wake it at once).
 pub const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -654,6 +660,11 @@ pub fn spawn(consumer: Consumer, wake: Arc<Notify>, health: Arc<StoreHealth>) ->
             }
             match report {
                 Ok(Ok(report)) if !report.idle() => {
+                    if report.records < LOG_BATCH {
+                        // Caught up: let readings gather, so a register's
+                        // deltas are written once for several of them.
+                        tokio::time::sleep(STEP_LINGER).await;
+                    }
                     tracing::debug!(
                         records = report.records,
                         recomputed = report.recomputed,

@@ -233,6 +233,18 @@ impl Hub {
     /// Offers the archived readings after what was fanned out, up to
     /// `through` (the whole log when `None`), read from the archive.
     fn catch_up(&self, through: Option<u64>) {
+        if self.is_empty() {
+            // Nobody to offer them to (as in `fan_out`): move past them
+            // without reading the log.
+            match self.archive.log_head() {
+                Ok(head) => {
+                    let mut clients = self.clients();
+                    clients.fanned_through = clients.fanned_through.max(head.min(through.unwrap_or(u64::MAX)));
+                }
+                Err(e) => tracing::error!(error = %e, "streams: cannot read the archive log's head"),
+            }
+            return;
+        }
         loop {
             let after = self.fanned_through();
             if through.is_some_and(|t| after >= t) {

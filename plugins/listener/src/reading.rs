@@ -145,29 +145,32 @@ const MAX_TS_TEXT: usize = 64;
 
 /// Integer milliseconds or RFC 3339 text, within the accepted range.
 fn timestamp(raw: &RawValue, clock: Clock) -> Result<i64, String> {
-    let (ms, shown) = match Type::of(raw) {
+    let (ms, text) = match Type::of(raw) {
         Type::Number if raw.get().bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
             let ms: i64 = raw.get().parse().map_err(|_| format!("{} is out of range", snippet(raw.get())))?;
-            (ms, format!("{ms} ({})", format_ms(ms)))
+            (ms, None)
         }
         Type::String => {
             let s = json::string(raw).unwrap_or_default();
             if s.len() > MAX_TS_TEXT {
                 return Err(format!("{:?} is not an RFC 3339 timestamp (too long)", snippet(&s)));
             }
-            (parse_rfc3339_ms(&s)?, s)
+            (parse_rfc3339_ms(&s)?, Some(s))
         }
         _ => return Err(format!("expected integer milliseconds or an RFC 3339 string, got {}", snippet(raw.get()))),
     };
+    // Rendered only for an error: formatting a date costs more than parsing one.
+    let shown = || text.clone().unwrap_or_else(|| format!("{ms} ({})", format_ms(ms)));
     if ms < MIN_TS_MS {
-        return Err(format!("{shown} is before {}", &format_ms(MIN_TS_MS)[..10]));
+        return Err(format!("{} is before {}", shown(), &format_ms(MIN_TS_MS)[..10]));
     }
     if ms >= MAX_TS_MS {
-        return Err(format!("{shown} is not before {}", &format_ms(MAX_TS_MS)[..10]));
+        return Err(format!("{} is not before {}", shown(), &format_ms(MAX_TS_MS)[..10]));
     }
     if ms > clock.now_ms.saturating_add(clock.max_future_ms) {
         return Err(format!(
-            "{shown} is more than {} ms after the host's time {}",
+            "{} is more than {} ms after the host's time {}",
+            shown(),
             clock.max_future_ms,
             format_ms(clock.now_ms)
         ));
@@ -177,20 +180,23 @@ fn timestamp(raw: &RawValue, clock: Clock) -> Result<i64, String> {
 
 /// A JSON number or a decimal string, exact.
 fn decimal(raw: &RawValue) -> Result<meterhub_plugin_api::Decimal, String> {
-    let (text, shown) = match Type::of(raw) {
-        Type::Number => (raw.get().to_owned(), snippet(raw.get())),
+    let string;
+    let (text, quoted) = match Type::of(raw) {
+        Type::Number => (raw.get(), false),
         Type::String => {
-            let s = json::string(raw).unwrap_or_default();
-            let shown = format!("{:?}", snippet(&s));
-            (s, shown)
+            string = json::string(raw).unwrap_or_default();
+            (string.as_str(), true)
         }
         _ => return Err(format!("expected a number or decimal string, got {}", snippet(raw.get()))),
     };
-    parse_exact(&text).map_err(|e| match e {
-        DecimalError::NotANumber => format!("{shown} is not a decimal number"),
-        DecimalError::OutOfRange => format!(
-            "{shown} is out of range for an exact decimal (at most 28 digits after the point, magnitude below 7.9e28)"
-        ),
+    parse_exact(text).map_err(|e| {
+        let shown = if quoted { format!("{:?}", snippet(text)) } else { snippet(text) };
+        match e {
+            DecimalError::NotANumber => format!("{shown} is not a decimal number"),
+            DecimalError::OutOfRange => format!(
+                "{shown} is out of range for an exact decimal (at most 28 digits after the point, magnitude below 7.9e28)"
+            ),
+        }
     })
 }
 
