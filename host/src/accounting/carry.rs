@@ -58,13 +58,16 @@ impl Carried {
     /// (days, then months) the deltas from the period holding `K` to the
     /// one holding the latest reading; `None` when the engine cannot carry
     /// them.
-    pub fn extend(&self, readings: &[Reading], spec: &MeterSpec) -> Option<([(Period, Vec<Delta>); 2], Carried)> {
+    pub fn extend(&self, readings: &[Reading], spec: &MeterSpec) -> Option<(PeriodDeltas, Carried)> {
         let later = [self.after.as_slice(), readings].concat();
         let (days, day, after) = self.day.extend(&later, spec, KEEP)?;
         let (months, month, _) = self.month.extend(&later, spec, KEEP)?;
         Some(([(Period::Day, days), (Period::Month, months)], Carried { day, month, after }))
     }
 }
+
+/// Deltas per period length: days, then months.
+pub type PeriodDeltas = [(Period, Vec<Delta>); 2];
 
 /// The carried registers, by meter and channel.
 #[derive(Debug)]
