@@ -38,6 +38,8 @@ struct Running {
     /// The plugin version it runs; `None` while it waits for its plugin.
     fingerprint: Option<String>,
     stop: watch::Sender<bool>,
+    /// Its worker; `None` while it waits for its plugin.
+    worker: Option<tokio::task::JoinHandle<()>>,
     /// Its plugin instance as `/api/v1/status` shows it (`<id>/sink`):
     /// calls, failures, quarantine, and the operator's restart.
     entry: crate::plugin::supervisor::InstanceEntry,
@@ -92,8 +94,9 @@ impl Sinks {
         let removed: Vec<String> =
             self.running.keys().filter(|id| !configured.contains_key(id.as_str())).cloned().collect();
         for id in removed {
-            self.running.remove(&id);
-            self.board.remove(&id);
+            if let Some(running) = self.running.remove(&id) {
+                self.retire(&id, running);
+            }
             changes.push(format!("sink {id}: removed"));
         }
         for (id, sink) in configured {
@@ -105,7 +108,11 @@ impl Sinks {
             {
                 continue;
             }
-            let was_running = self.running.remove(id).is_some();
+            // A restarted sink's new worker starts when the old one has
+            // ended, so the two never write at once.
+            let previous = self.running.remove(id).map(|mut running| running.worker.take());
+            let was_running = previous.is_some();
+            let previous = previous.flatten();
             let (plugin_id, target, schema) = match &sink.kind {
                 SinkKind::Plugin(p) => (p.plugin.as_str(), postgres::describe(&p.target), p.target.schema.as_str()),
                 SinkKind::Center(link) => (SYNC_CENTER, format!("{} as site {}", link.url, link.site), ""),
@@ -118,6 +125,7 @@ impl Sinks {
             let (stop, stopped) = watch::channel(false);
             let (sender, receiver) = tokio::sync::mpsc::channel(COMMAND_QUEUE);
             let mut commands = None;
+            let mut worker = None;
             let entry;
             match (&sink.kind, plugin) {
                 (SinkKind::Center(link), _) => {
@@ -129,7 +137,7 @@ impl Sinks {
                     );
                     let target =
                         crate::sync::link::LinkTarget::new(id, link.clone(), self.archive.clone(), status.clone());
-                    self.spawn(sink, target, &status, stopped, receiver);
+                    worker = Some(self.spawn(sink, target, &status, stopped, receiver, previous));
                     commands = Some(sender);
                     changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
                 }
@@ -147,7 +155,7 @@ impl Sinks {
                             target: p.target.clone(),
                             connection: None,
                         };
-                        self.spawn(sink, target, &status, stopped, receiver);
+                        worker = Some(self.spawn(sink, target, &status, stopped, receiver, previous));
                         commands = Some(sender);
                         changes.push(format!("sink {id}: {}", if was_running { "restarted" } else { "started" }));
                     }
@@ -169,12 +177,30 @@ impl Sinks {
                 },
             }
             self.board.insert(id, SinkEntry { status, commands });
-            self.running.insert(id.to_owned(), Running { config: sink.clone(), fingerprint, stop, entry });
+            self.running.insert(id.to_owned(), Running { config: sink.clone(), fingerprint, stop, worker, entry });
         }
         changes
     }
 
-    /// Start the worker of `sink` delivering to `target`.
+    /// Stop sink `id`, removed from the configuration. It leaves the
+    /// board when its worker has ended, not before: a batch it was writing
+    /// is committed or rolled back by then, so a sink that is no longer
+    /// shown writes nothing more.
+    fn retire(&self, id: &str, mut running: Running) {
+        let (Some(worker), Some(shown)) = (running.worker.take(), self.board.get(id)) else {
+            self.board.remove(id);
+            return;
+        };
+        drop(running);
+        let (board, id) = (self.board.clone(), id.to_owned());
+        tokio::spawn(async move {
+            let _ = worker.await;
+            board.remove_if_shown(&id, &shown.status);
+        });
+    }
+
+    /// Start the worker of `sink` delivering to `target`, once the
+    /// `previous` worker of the same id has ended.
     fn spawn<T: target::Target>(
         &self,
         sink: &SinkConfig,
@@ -182,7 +208,8 @@ impl Sinks {
         status: &StatusCell,
         stop: watch::Receiver<bool>,
         commands: tokio::sync::mpsc::Receiver<status::Command>,
-    ) {
+        previous: Option<tokio::task::JoinHandle<()>>,
+    ) -> tokio::task::JoinHandle<()> {
         let worker = worker::Worker {
             commands,
             config: sink.clone(),
@@ -193,7 +220,12 @@ impl Sinks {
             bus: self.bus.subscribe(),
             stop,
         };
-        tokio::spawn(worker.run());
+        tokio::spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            worker.run().await
+        })
     }
 
     /// The sink plugin instances, for the status (`<id>/sink`).

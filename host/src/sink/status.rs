@@ -262,6 +262,15 @@ impl SinkBoard {
     pub fn remove(&self, id: &str) {
         self.0.write().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
+
+    /// Stop showing sink `id` if it is still shown with `status` (and not
+    /// as a sink of the same id configured since).
+    pub fn remove_if_shown(&self, id: &str, status: &StatusCell) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if map.get(id).is_some_and(|entry| Arc::ptr_eq(&entry.status, status)) {
+            map.remove(id);
+        }
+    }
 }
 
 /// Change a sink's status.
