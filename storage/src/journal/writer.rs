@@ -26,6 +26,14 @@ use crate::health::{StoreHealth, is_disk_full};
 /// The journal's name in [`StoreHealth`].
 pub const STORE: &str = "journal";
 
+/// While appends come from several sessions at once (the last group had
+/// more than one), the writer waits up to this long after a group's first
+/// append for more before it writes: one `fdatasync` then covers more of
+/// them. At one reading per HTTP request from 50 connections, groups were
+/// of 3 or 4 appends, and their `fdatasync`s a tenth of the host's CPU. A
+/// lone writer is never kept waiting.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
+
 type Reply = oneshot::Sender<Result<Receipt, JournalError>>;
 
 enum Request {
@@ -164,8 +172,10 @@ impl Writer {
     /// Serves requests until shutdown (returned) or until every handle is gone.
     fn run(mut self, incoming: mpsc::Receiver<Request>) -> Option<oneshot::Sender<()>> {
         let mut group: Vec<(Entry, Reply)> = Vec::new();
+        let mut concurrent = false;
         loop {
             let Ok(first) = incoming.recv() else { return None };
+            let gather_until = std::time::Instant::now() + GATHER;
             let mut release = None;
             let mut shutdown = None;
             let mut next = Some(first);
@@ -179,9 +189,13 @@ impl Writer {
                     }
                 }
                 if group.len() < self.group_max_records {
-                    next = incoming.try_recv().ok();
+                    next = incoming.try_recv().ok().or_else(|| {
+                        let left = gather_until.saturating_duration_since(std::time::Instant::now());
+                        (concurrent && !left.is_zero()).then(|| incoming.recv_timeout(left).ok()).flatten()
+                    });
                 }
             }
+            concurrent = group.len() > 1;
             // Releasing first means that once an append sent after a release
             // resolves, the release is done too.
             if let Some(seq) = release {
