@@ -6,5 +6,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    meterhub::memory::tune_for_a_long_run();
     meterhub::cli::main()
 }
