@@ -277,3 +277,24 @@ impl SinkBoard {
 pub fn update(cell: &StatusCell, f: impl FnOnce(&mut SinkStatus)) {
     f(&mut cell.lock().unwrap_or_else(|e| e.into_inner()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> SinkEntry {
+        SinkEntry { status: Arc::new(Mutex::new(SinkStatus::new("pg", "postgres", "db".into(), "s"))), commands: None }
+    }
+
+    #[test]
+    fn a_retired_sink_leaves_the_board_unless_a_sink_of_its_id_was_configured_since() {
+        let board = SinkBoard::default();
+        let (old, new) = (entry(), entry());
+        board.insert("pg", old.clone());
+        board.insert("pg", new.clone());
+        board.remove_if_shown("pg", &old.status);
+        assert!(board.get("pg").is_some_and(|shown| Arc::ptr_eq(&shown.status, &new.status)));
+        board.remove_if_shown("pg", &new.status);
+        assert!(board.get("pg").is_none());
+    }
+}
