@@ -122,17 +122,27 @@ fn site_link(site: &Host) -> Option<Value> {
 }
 
 /// Wait until `site` has archived the `sent` lines it acknowledged, all of
-/// them are at the center, and both ends say the link is in sync.
+/// them are at the center, both ends say the link is in sync, and the
+/// center's archive has applied them (in sync means journaled there).
 fn wait_in_sync(center: &Host, site: &Host, name: &str, sent: i64, deadline: Duration) {
     let stats = site.settled_stats(sent as u64);
     let head = stats["total"]["readings_new"].as_u64().unwrap() + stats["total"]["readings_conflict"].as_u64().unwrap();
     wait_for(&format!("site {name} to be in sync at both ends through seq {head}"), deadline, || {
         let link = site_link(site)?;
         let at_center = center_site(center, name)?;
+        // The archive answers 503 while it is reopened after a full disk.
+        let (status, stats) = meterhub_testkit::http(center.api, "GET", "/api/v1/stats", b"");
+        let stats: Value = serde_json::from_slice(&stats).ok().filter(|_| status == 200)?;
+        let source = &stats["sources"][format!("sync:{name}")];
+        let applied: u64 = ["readings_new", "readings_conflict", "readings_duplicate"]
+            .iter()
+            .filter_map(|counter| source[*counter].as_u64())
+            .sum();
         (at_center["position"]["readings"] == head
             && link["state"] == "in_sync"
             && at_center["state"] == "in_sync"
-            && at_center["lag_records"] == 0)
+            && at_center["lag_records"] == 0
+            && applied >= head)
             .then_some(())
     });
 }
