@@ -5,12 +5,14 @@
 //! - [`model`]: the validated configuration the host runs on;
 //! - [`load`]: read, parse, validate;
 //! - [`error`]: positioned diagnostics;
+//! - [`alarms`]: the alarm rules as data, and the shipped ones;
 //! - [`backoff`]: the retry delays the configuration sets (and everything
 //!   that retries uses).
 //!
 //! The host re-exports this crate as `meterhub::config` (and `backoff` as
 //! `meterhub::backoff`).
 
+pub mod alarms;
 pub mod backoff;
 pub mod error;
 pub mod load;

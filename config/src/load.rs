@@ -49,6 +49,7 @@ pub const DEFAULT_MAX_PENDING: u32 = 1024;
 /// clients of the IOT Vega Server reconnect after 120 s without a ping).
 pub const DEFAULT_IDLE_TIMEOUT_MS: u32 = 120_000;
 
+mod alarms;
 mod secrets;
 mod sinks;
 
@@ -140,6 +141,10 @@ impl Validator<'_> {
         let host = raw.host.get_ref();
         let data_dir = self.path(host.data_dir.get_ref());
         let plugins_dir = self.path(host.plugins_dir.get_ref());
+        let diagrams_dir = self.path(host.diagrams_dir.as_ref().map_or("diagrams", |d| d.get_ref()));
+        if let Some(dir) = host.diagrams_dir.as_ref().filter(|d| d.get_ref().is_empty()) {
+            self.error(dir, "diagrams_dir must not be empty");
+        }
         for (dir, name) in [(&host.data_dir, "data_dir"), (&host.plugins_dir, "plugins_dir")] {
             if dir.get_ref().is_empty() {
                 self.error(dir, format!("{name} must not be empty"));
@@ -155,6 +160,12 @@ impl Validator<'_> {
             "archive_head_readings",
             1_000..=10_000_000,
             DEFAULT_ARCHIVE_HEAD_READINGS,
+        );
+        let clock_tolerance_s = self.u32_in(
+            &host.device_clock_tolerance_s,
+            "device_clock_tolerance_s",
+            1..=86_400,
+            (meterhub_storage::archive::DEVICE_CLOCK_TOLERANCE_MS / 1000) as u32,
         );
         let backlog_mib =
             self.u32_in(&host.pipeline_backlog_mib, "pipeline_backlog_mib", 1..=65_536, DEFAULT_PIPELINE_BACKLOG_MIB);
@@ -259,6 +270,7 @@ impl Validator<'_> {
             sinks.extend(self.sink(id, sink));
         }
         let center = raw.center.as_ref().map(|c| self.center(c));
+        let alarms = self.alarms(raw.alarms.as_ref());
 
         if !self.diagnostics.is_empty() {
             self.diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
@@ -268,6 +280,7 @@ impl Validator<'_> {
             file: self.file.to_path_buf(),
             data_dir,
             plugins_dir,
+            diagrams_dir,
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
             pipeline_backlog_bytes: u64::from(backlog_mib) << 20,
@@ -276,6 +289,7 @@ impl Validator<'_> {
             archive: meterhub_storage::archive::ArchiveOptions {
                 cache_bytes: u64::from(cache_mib) << 20,
                 head_readings: head_readings as usize,
+                device_clock_tolerance_ms: i64::from(clock_tolerance_s) * 1000,
             },
             supervision,
             trusted_plugins,
@@ -290,6 +304,7 @@ impl Validator<'_> {
             drivers,
             sinks,
             center,
+            alarms,
             positions: self.positions(&raw),
         })
     }
@@ -350,6 +365,10 @@ impl Validator<'_> {
             ("host.pipeline_backlog_mib", Some(or_table(host.pipeline_backlog_mib.as_ref().map(Spanned::span)))),
             ("host.archive_cache_mib", Some(or_table(host.archive_cache_mib.as_ref().map(Spanned::span)))),
             ("host.archive_head_readings", Some(or_table(host.archive_head_readings.as_ref().map(Spanned::span)))),
+            (
+                "host.device_clock_tolerance_s",
+                Some(or_table(host.device_clock_tolerance_s.as_ref().map(Spanned::span))),
+            ),
             (
                 "host.accounting_tail_readings",
                 Some(or_table(host.accounting_tail_readings.as_ref().map(Spanned::span))),
@@ -1101,6 +1120,14 @@ max_line_bytes = 100
         let other = parse(Path::new("/etc/m.toml"), &text.replace("5000", "6000")).expect("valid");
         let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
         assert_eq!(changes, ["host.archive_head_readings"]);
+        // The device clock tolerance: seconds, 120 by default, at a restart.
+        assert_eq!(c.archive.device_clock_tolerance_ms, 120_000);
+        let ahead = parse(Path::new("/etc/m.toml"), &format!("{text}device_clock_tolerance_s=600\n")).expect("valid");
+        assert_eq!(ahead.archive.device_clock_tolerance_ms, 600_000);
+        let changes: Vec<&str> = c.restart_only_changes(&ahead).iter().map(|(key, _, _)| *key).collect();
+        assert_eq!(changes, ["host.device_clock_tolerance_s"]);
+        let e = errors(&format!("{base}device_clock_tolerance_s=0\n"));
+        assert!(e[0].starts_with("/etc/m.toml:4:") && e[0].contains("between 1 and 86400"), "{e:?}");
     }
 
     #[test]
@@ -1260,6 +1287,71 @@ max_line_bytes = 100
                 "web.audit_max_entries"
             ]
         );
+    }
+
+    #[test]
+    fn alarm_rules_are_the_shipped_ones_as_the_file_changes_them() {
+        use crate::alarms::{AlarmKind, Severity, shipped};
+        let c = parse(Path::new("/etc/m.toml"), GOOD).unwrap();
+        assert_eq!(c.alarms.rules, shipped(), "the shipped rules when [alarms] is absent");
+        let text = format!(
+            "{GOOD}\n[alarms.rules.battery-low]\nbelow = 20\nseverity = \"critical\"\n\
+             [alarms.rules.magnet]\nenabled = false\n\
+             [alarms.rules.too-hot]\nkind = \"threshold\"\nchannels = [\"flow-temperature\"]\nabove = \"95.5\"\nbelow = 5\n"
+        );
+        let c = parse(Path::new("/etc/m.toml"), &text).unwrap();
+        let rule = |id: &str| c.alarms.rules.iter().find(|r| r.id == id);
+        let battery = rule("battery-low").unwrap();
+        assert_eq!((&battery.kind, battery.severity), (&AlarmKind::Battery { below_pct: 20 }, Severity::Critical));
+        assert!(rule("magnet").is_none(), "turned off");
+        let hot = rule("too-hot").unwrap();
+        assert_eq!(
+            hot.kind,
+            AlarmKind::Threshold {
+                above: Some(meterhub_plugin_api::Decimal::from_str_exact("95.5").unwrap()),
+                below: Some(5.into())
+            }
+        );
+        assert_eq!(
+            (hot.severity, hot.channels.as_slice()),
+            (Severity::Warning, ["flow-temperature".to_owned()].as_slice())
+        );
+        assert_eq!(c.alarms.rules.len(), shipped().len(), "one off, one added");
+        // Rules take effect at once: no restart asked for.
+        assert!(parse(Path::new("/etc/m.toml"), GOOD).unwrap().restart_only_changes(&c).is_empty());
+    }
+
+    #[test]
+    fn alarm_rules_are_checked_where_written() {
+        let text = format!(
+            "{GOOD}\n[alarms.rules.x]\nkind = \"colour\"\n\
+             [alarms.rules.magnet]\nkind = \"threshold\"\n\
+             [alarms.rules.hot]\nkind = \"threshold\"\nchannels = [\"t\"]\nabove = 5\nbelow = 7\n\
+             [alarms.rules.battery-low]\nbelow = 150\nof = \"module\"\n\
+             [alarms.rules.cold]\nkind = \"threshold\"\n"
+        );
+        let e = errors(&text);
+        // Where `line` is written, after the rule `table`.
+        let at = |table: &str, line: &str| {
+            let from = text.lines().position(|l| l == table).expect("the table");
+            let n = text.lines().skip(from).position(|l| l.starts_with(line)).expect("the line");
+            format!("/etc/m.toml:{}:", from + n + 1)
+        };
+        assert_eq!(e.len(), 7, "{e:#?}");
+        assert!(e[0].starts_with(&format!("{}8: unknown alarm kind", at("[alarms.rules.x]", "kind"))), "{e:#?}");
+        let shipped_kind =
+            format!("{}8: alarm rule \"magnet\" is shipped as kind \"state\"", at("[alarms.rules.magnet]", "kind"));
+        assert!(e[1].starts_with(&shipped_kind), "{e:#?}");
+        let order = format!("{}9: below (7) must be less than above (5)", at("[alarms.rules.hot]", "below"));
+        assert!(e[2].starts_with(&order), "{e:#?}");
+        let range =
+            format!("{}9: below is a whole number between 1 and 100", at("[alarms.rules.battery-low]", "below"));
+        assert!(e[3].starts_with(&range), "{e:#?}");
+        let of =
+            format!("{}6: `of` does not apply to a rule of kind \"battery\"", at("[alarms.rules.battery-low]", "of"));
+        assert!(e[4].starts_with(&of), "{e:#?}");
+        assert!(e[5].contains("threshold rule \"cold\" needs `above`, `below` or both"), "{e:#?}");
+        assert!(e[6].contains("threshold rule \"cold\" needs `channels`"), "{e:#?}");
     }
 
     #[test]

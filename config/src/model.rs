@@ -15,6 +15,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Plugins directory.
     pub plugins_dir: PathBuf,
+    /// Mimic diagrams directory (`host.diagrams_dir`, `diagrams` beside the
+    /// file by default); read as it changes.
+    pub diagrams_dir: PathBuf,
     /// Memory cap of one WASM plugin instance, bytes.
     pub wasm_memory_bytes: usize,
     /// Time limit of one WASM plugin call, milliseconds.
@@ -46,6 +49,8 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// The center's side of the sync, when this host is a monitoring center.
     pub center: Option<CenterConfig>,
+    /// The alarm rules (`[alarms]`; takes effect at once).
+    pub alarms: crate::alarms::AlarmsConfig,
     /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
     /// ...), or its table when the key is absent; for reload refusals.
     pub positions: std::collections::BTreeMap<&'static str, Pos>,
@@ -87,6 +92,11 @@ impl Config {
             "host.archive_head_readings",
             self.archive.head_readings.to_string(),
             other.archive.head_readings.to_string(),
+        );
+        compare(
+            "host.device_clock_tolerance_s",
+            (self.archive.device_clock_tolerance_ms / 1000).to_string(),
+            (other.archive.device_clock_tolerance_ms / 1000).to_string(),
         );
         compare(
             "host.accounting_tail_readings",

@@ -32,6 +32,9 @@ pub struct RawConfig {
     /// The center's side of the sync.
     #[serde(default)]
     pub center: Option<Spanned<RawCenter>>,
+    /// Alarm rules.
+    #[serde(default)]
+    pub alarms: Option<RawAlarms>,
 }
 
 /// `[center]`: this host is a monitoring center.
@@ -68,6 +71,9 @@ pub struct RawHost {
     pub data_dir: Spanned<String>,
     /// Directory of plugins, relative to the config file.
     pub plugins_dir: Spanned<String>,
+    /// Directory of mimic diagrams, relative to the config file.
+    #[serde(default)]
+    pub diagrams_dir: Option<Spanned<String>>,
     /// Memory cap of one WASM plugin instance, MiB.
     #[serde(default)]
     pub wasm_memory_mib: Option<Spanned<u32>>,
@@ -92,6 +98,10 @@ pub struct RawHost {
     /// Readings the archive's series heads hold in memory before sealing.
     #[serde(default)]
     pub archive_head_readings: Option<Spanned<u32>>,
+    /// How far a device clock may run ahead of the host's before its
+    /// readings are flagged, seconds.
+    #[serde(default)]
+    pub device_clock_tolerance_s: Option<Spanned<u32>>,
     /// Most readings the accounting keeps in memory for live registers.
     #[serde(default)]
     pub accounting_tail_readings: Option<Spanned<u32>>,
@@ -410,4 +420,53 @@ pub struct RawSink {
     /// Plugin settings, handed to the plugin as a JSON object.
     #[serde(default)]
     pub settings: Option<Spanned<toml::Table>>,
+}
+
+/// `[alarms]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlarms {
+    /// Rules by id: a shipped id changes that rule, another adds one.
+    #[serde(default)]
+    pub rules: BTreeMap<Spanned<String>, Spanned<RawAlarmRule>>,
+}
+
+/// `[alarms.rules.<id>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlarmRule {
+    /// What it looks at (`state`, `threshold`, ...).
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    /// `critical`, `warning` or `info`.
+    #[serde(default)]
+    pub severity: Option<Spanned<String>>,
+    /// The channels it reads.
+    #[serde(default)]
+    pub channels: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Raised above this (a threshold; lost uplinks).
+    #[serde(default)]
+    pub above: Option<Spanned<RawNumber>>,
+    /// Raised below this (a threshold; battery percent; signal dBm).
+    #[serde(default)]
+    pub below: Option<Spanned<RawNumber>>,
+    /// What a silence rule watches: `module` or `meter`.
+    #[serde(default)]
+    pub of: Option<Spanned<String>>,
+    /// `false` turns the rule off.
+    #[serde(default)]
+    pub enabled: Option<Spanned<bool>>,
+}
+
+/// A number as written: an integer, a float or a decimal in a string
+/// (`"12.345"`, exact).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawNumber {
+    /// `12`.
+    Integer(i64),
+    /// `12.5`.
+    Float(f64),
+    /// `"12.345"`.
+    Text(String),
 }

@@ -51,6 +51,11 @@ pub fn accounting_dir(config: &Config) -> PathBuf {
     config.data_dir.join("accounting")
 }
 
+/// The alarm database directory inside the data directory.
+pub fn alarms_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("alarms")
+}
+
 /// Where a running host says how to reach it.
 pub fn run_file(config: &Config) -> PathBuf {
     config.data_dir.join("run.json")
@@ -188,6 +193,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(Hub::new(archive.clone(), accounting.clone(), auth.clone(), StreamSettings::of(&config.web))?);
     let publisher_task = tokio::spawn(publisher.clone().run(pipeline.bus.subscribe(), auth.changes()));
     let live = LiveView::default();
+    let alarm_store = Arc::new(
+        crate::alarms::AlarmStore::open(&alarms_dir(&config))
+            .with_context(|| format!("cannot open the alarm database in {}", config.data_dir.display()))?,
+    );
+    let alarms = Arc::new(crate::alarms::Alarms::open(alarm_store.clone(), accounting.clone(), publisher.clone())?);
     let center = Arc::new(crate::sync::center::Center::new(journal.clone(), archive.clone(), accounting.store.clone()));
     let sink_board = crate::sink::status::SinkBoard::default();
     let rates = api::rates::Rates::default();
@@ -197,6 +207,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ("accounting", accounting.store.damage().cloned()),
         ("users", auth.damage().cloned()),
         ("commands", commands.damage().cloned()),
+        ("alarms", alarm_store.damage().cloned()),
     ];
     let damages = damages.into_iter().filter_map(|(store, damage)| Some((store, damage?)));
     for (store, damage) in journal_damage.into_iter().map(|damage| ("journal", damage)).chain(damages) {
@@ -217,6 +228,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         sinks: sink_board.clone(),
         center: center.clone(),
         commands: commands.clone(),
+        alarms: alarms.clone(),
+        diagrams: Default::default(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_gate = gates.gate("api", config.api.limits, true);
@@ -236,6 +249,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api_task = tokio::spawn(api::serve(state, api_listener, api_gate, None));
     tracing::info!(address = %api_addr, "api listening");
 
+    let alarms_wake = Arc::new(tokio::sync::Notify::new());
+    let alarms_wake_task = accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), alarms_wake.clone());
+    let alarm_sources = crate::alarms::watch::Sources {
+        archive: archive.clone(),
+        accounting: accounting.clone(),
+        live: live.clone(),
+        sinks: sink_board.clone(),
+        auth: auth.clone(),
+    };
+    let alarms_task = crate::alarms::watch::spawn(alarms, alarm_sources, alarms_wake, journal.health().clone());
     let sinks =
         crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board, center);
     let services = DriverServices { journal: journal.clone(), commands: commands.clone() };
@@ -264,6 +287,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     rates_task.abort();
     accounting_task.abort();
     accounting_wake_task.abort();
+    alarms_task.abort();
+    alarms_wake_task.abort();
     publisher_task.abort();
     let _ = std::fs::remove_file(crate::auth::local_token::path(&config.data_dir));
     journal.shutdown().await;
@@ -287,6 +312,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accounting.store.close();
         auth.close();
         commands.close();
+        alarm_store.close();
     });
     let _ = std::fs::remove_file(crate::app::run_file(&config));
     tracing::info!("stopped");

@@ -16,6 +16,7 @@
 //! - [`pipeline`]: journal -> codec -> archive, and the bus of new readings;
 //! - [`accounting`]: the meter registry and consumption deltas (a consumer of
 //!   the archive log);
+//! - [`board`]: the state of every meter and module at a glance;
 //! - [`auth`]: users, sessions and rights of the API;
 //! - [`publish`]: live streams to the browser (bounded queues per stream);
 //! - [`api`]: the HTTP JSON API, with the streams' HTTP side;
@@ -26,11 +27,14 @@
 //! - [`cli`]: the `meterhub` command line.
 
 pub mod accounting;
+pub mod alarms;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod board;
 pub mod cli;
 pub mod commands;
+pub mod diagrams;
 pub mod http_client;
 pub mod lifecycle;
 pub mod memory;

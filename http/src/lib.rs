@@ -294,9 +294,22 @@ pub fn json(status: StatusCode, value: &impl serde::Serialize) -> HttpResponse {
     }
 }
 
-/// A JSON error: `{"ok": false, "error": message}`.
+/// A JSON error: `{"ok": false, "error": message, "code": ...}`, the code
+/// the status's own (`not_found`, `forbidden`, ...; [`status_code`]).
 pub fn error(status: StatusCode, message: &str) -> HttpResponse {
-    let body = serde_json::json!({ "ok": false, "error": message });
+    coded_error(status, &status_code(status), message)
+}
+
+/// The stable machine code of `status`: its reason phrase in snake case
+/// (`bad_request`, `not_found`, `payload_too_large`, `internal_server_error`).
+pub fn status_code(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("error").to_ascii_lowercase().replace([' ', '-'], "_").replace('\'', "")
+}
+
+/// An error answer with a stable machine `code` beside the English
+/// `message` (a client translates by the code).
+pub fn coded_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    let body = serde_json::json!({ "ok": false, "error": message, "code": code });
     response(status, "application/json", body.to_string())
 }
 
@@ -306,4 +319,17 @@ pub const MAX_API_BODY_BYTES: usize = 64 * 1024;
 /// The body of an API request, at most [`MAX_API_BODY_BYTES`] ([`read_body`]).
 pub async fn api_body(req: Request<Incoming>) -> Result<Bytes, HttpResponse> {
     read_body(req, MAX_API_BODY_BYTES).await.map_err(|refused| refused.response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_stable_code_beside_its_english_text() {
+        assert_eq!(status_code(StatusCode::NOT_FOUND), "not_found");
+        assert_eq!(status_code(StatusCode::PAYLOAD_TOO_LARGE), "payload_too_large");
+        assert_eq!(status_code(StatusCode::IM_A_TEAPOT), "im_a_teapot");
+        assert_eq!(status_code(StatusCode::INTERNAL_SERVER_ERROR), "internal_server_error");
+    }
 }

@@ -16,6 +16,7 @@
 //!   protocol, paced (readings/s, acks timed) or pipelined.
 
 pub mod bench;
+pub mod browser;
 pub mod feeder;
 pub mod host;
 pub mod http;

@@ -4,12 +4,15 @@
 //! the HTTP API. What they share is `meterhub-testkit` (`testkit/`).
 
 mod accounting;
+mod alarms;
 mod auth;
 mod backfill;
+mod board;
 mod cli;
 mod conformance;
 mod corruption;
 mod crash;
+mod diagrams;
 mod disk_full;
 mod dlms;
 mod dropin;
@@ -28,5 +31,6 @@ mod sinks;
 mod stream;
 mod sync;
 mod ui;
+mod ui_diagrams;
 mod vega;
 mod websocket;

@@ -12,39 +12,36 @@
 //! The browser tests run one at a time (each has a host and a Chromium);
 //! every wait is on a condition in the page, with a deadline.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
+use meterhub_testkit::browser::Chromedriver;
 use meterhub_testkit::postgres::Schema;
 use meterhub_testkit::{
-    APPLY_DEADLINE, Host, LineClient, START_DEADLINE, add_user, browser, default_config, http, login_ok, now_ms,
-    plugins_dir, reading, request, wait_for, workspace,
+    APPLY_DEADLINE, Host, LineClient, add_user, browser, default_config, http, login_ok, now_ms, plugins_dir, reading,
+    request, wait_for, workspace,
 };
 
-/// Debian's Chromium and its WebDriver.
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the page may take to show something the host already has.
-const PAGE_DEADLINE: Duration = Duration::from_secs(15);
+pub(crate) const PAGE_DEADLINE: Duration = Duration::from_secs(15);
 /// How long a reconnection may take (the browser's retry delay is 3 s).
 const RECONNECT_DEADLINE: Duration = Duration::from_secs(30);
 /// The issue's bound: a reading sent through a driver is on the page within this.
-const LIVE_BOUND: Duration = Duration::from_secs(1);
+pub(crate) const LIVE_BOUND: Duration = Duration::from_secs(1);
 
 /// One browser test at a time.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A test host for the UI: cookies without `Secure` (plain HTTP on
 /// 127.0.0.1), a control request every second.
-fn ui_host() -> Host {
+pub(crate) fn ui_host() -> Host {
     Host::start_with(
         &(default_config(&plugins_dir("wasm")) + "\n[web]\ncookie_secure = false\nstream_control_seconds = 1\n"),
     )
@@ -63,49 +60,9 @@ fn artefacts() -> PathBuf {
     dir
 }
 
-/// `chromedriver` on a free loopback port; killed on drop.
-struct Chromedriver {
-    child: Child,
-    url: String,
-}
-
-impl Chromedriver {
-    fn start() -> Chromedriver {
-        assert!(
-            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} and {CHROMEDRIVER} are needed: run scripts/install-browser (scripts/test does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut driver = Chromedriver { child, url: format!("http://{addr}") };
-        wait_for("chromedriver to listen", START_DEADLINE, || {
-            if let Ok(Some(status)) = driver.child.try_wait() {
-                panic!("chromedriver exited with {status}");
-            }
-            TcpStream::connect(addr).ok()?;
-            let ready = request(addr, "GET", "/status", &[], b"").json()["value"]["ready"] == true;
-            ready.then_some(())
-        });
-        driver
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A headless Chromium on one page of the UI.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     base: String,
     test: &'static str,
     _driver: Chromedriver,
@@ -114,40 +71,26 @@ struct Browser {
 impl Browser {
     /// A new browser (1366×768, a laptop) for the UI at `base`; `test`
     /// prefixes its screenshots.
-    async fn open(base: String, test: &'static str) -> Browser {
+    pub(crate) async fn open(base: String, test: &'static str) -> Browser {
         let driver = Chromedriver::start();
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-background-networking",
-                         "--disable-component-update", "--disable-dev-shm-usage", "--window-size=1366,768",
-                         "--lang=ru-RU"],
-            }),
-        );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&driver.url)
-            .await
-            .expect("a Chromium session through chromedriver");
+        let client = driver.session(1366, 768).await;
         Browser { client, base, test, _driver: driver }
     }
 
     /// Opens `path` (with its `#/…` route) of the UI.
-    async fn goto(&self, path: &str) {
+    pub(crate) async fn goto(&self, path: &str) {
         self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
     }
 
     /// Runs `script` (a function body: `return …`) in the page.
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.client.execute(script, Vec::new()).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Waits until `expression` is truthy in the page; returns its value.
     /// At the deadline: a screenshot `<test>-timeout.png`, then a panic
     /// naming `what` and the page's text.
-    async fn wait(&self, what: &str, deadline: Duration, expression: &str) -> Value {
+    pub(crate) async fn wait(&self, what: &str, deadline: Duration, expression: &str) -> Value {
         let script = format!("return ({expression});");
         let end = Instant::now() + deadline;
         loop {
@@ -166,14 +109,14 @@ impl Browser {
     }
 
     /// Saves `target/artefacts/ui/<test>-<name>.png`.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");
         let path = artefacts().join(format!("{}-{name}.png", self.test));
         std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
     /// Logs in through the login page and waits for the live table.
-    async fn log_in(&self, user: &str, password: &str) {
+    pub(crate) async fn log_in(&self, user: &str, password: &str) {
         self.wait("the login page", PAGE_DEADLINE, "!document.getElementById('login-view').hidden").await;
         let field = |id: &'static str| self.client.find(Locator::Id(id));
         field("login-user").await.expect("user field").clear().await.expect("clear");
@@ -185,18 +128,18 @@ impl Browser {
 
     /// The state the indicator `prefix` (`stream`: the header's global
     /// stream, `meter-stream`: the meter page's) shows.
-    fn state_is(prefix: &str, state: &str) -> String {
+    pub(crate) fn state_is(prefix: &str, state: &str) -> String {
         format!("document.getElementById('{prefix}-state')?.dataset.state === '{state}'")
     }
 
     /// Ends the WebDriver session.
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = self.client.close().await;
     }
 }
 
 /// A JavaScript string literal of `text`.
-fn js_string(text: &str) -> String {
+pub(crate) fn js_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string")
 }
 
@@ -210,14 +153,14 @@ fn live_value(device: &str, channel: &str) -> String {
 }
 
 /// Sends one reading line through the listener's TCP driver; returns after its acknowledgement.
-fn send(client: &mut LineClient, device: &str, channel: &str, ts_ms: i64, value: &str) {
+pub(crate) fn send(client: &mut LineClient, device: &str, channel: &str, ts_ms: i64, value: &str) {
     client.send(reading(device, channel, ts_ms, &format!("\"{value}\"")).as_bytes());
     let answer = client.answer().expect("an acknowledgement");
     assert_eq!(answer["ok"], true, "{answer}");
 }
 
 /// Sets a meter's site and resource through the API once it is registered.
-fn place(host: &Host, meter: &str, resource: &str, site: &str) {
+pub(crate) fn place(host: &Host, meter: &str, resource: &str, site: &str) {
     wait_for(&format!("meter {meter} to be registered"), APPLY_DEADLINE, || {
         (host.get(&format!("/api/v1/meters/{meter}")).0 == 200).then_some(())
     });
@@ -251,7 +194,8 @@ async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
     let ts = now_ms() - 60_000;
     let sent = Instant::now();
     send(&mut device, "gas-1", "volume", ts, "123.456");
-    let shown = format!("{} === '123.456'", live_value("gas-1", "volume"));
+    // In the dispatcher's language: a decimal comma.
+    let shown = format!("{} === '123,456'", live_value("gas-1", "volume"));
     page.wait("the reading on the live table", PAGE_DEADLINE, &shown).await;
     let latency = sent.elapsed();
     page.screenshot("3-live-reading").await;
@@ -259,7 +203,33 @@ async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
     assert!(latency <= LIVE_BOUND, "the reading took {latency:?} from the device to the page");
     let unit =
         page.js("return document.querySelector('#live-table tr[data-device=\"gas-1\"] td.unit').textContent").await;
-    assert_eq!(unit, "m3");
+    assert_eq!(unit, "м³");
+
+    // Data in the dispatcher's language: thousands apart by a narrow
+    // no-break space, the channel's and unit's Russian names, no English
+    // name of either on the table; the meter's state and the summary strip.
+    send(&mut device, "heat-1", "energy", ts, "3644.5");
+    page.wait(
+        "a value in the Russian format",
+        PAGE_DEADLINE,
+        &format!("{} === '3\u{202f}644,5'", live_value("heat-1", "energy")),
+    )
+    .await;
+    let table = page.js("return document.getElementById('live-table').innerText").await;
+    let table = table.as_str().unwrap_or_default();
+    assert!(table.contains("Энергия") && table.contains("Объём") && table.contains("м³"), "{table}");
+    for english in ["volume", "energy", "m3", "kWh", "degC"] {
+        assert!(!table.split_whitespace().any(|w| w == english), "{english} on the Russian table:\n{table}");
+    }
+    page.wait(
+        "both meters fresh on the summary strip",
+        PAGE_DEADLINE,
+        "document.querySelector('#summary-meters [data-state=fresh]')?.textContent === '2 на связи'",
+    )
+    .await;
+    let state =
+        page.js("return document.querySelector('#live-table tr[data-device=\"gas-1\"] td.state').textContent").await;
+    assert_eq!(state, "на связи");
 
     // Its age is counted every second, and the delivery quality is measured.
     let age = "document.querySelector('#live-table tr[data-device=\"gas-1\"] td.age').textContent";
@@ -273,13 +243,23 @@ async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
     let late = page.js("return document.getElementById('stream-quality').dataset.late").await;
     assert_eq!(late, "false", "T3 = {t3} ms is not late for Tc = 1 s");
 
+    // A frame from a device clock ten minutes ahead, then one stamped right:
+    // the newer reading shows; the one ahead never hides it.
+    send(&mut device, "heat-1", "energy", now_ms() + 600_000, "3650");
+    send(&mut device, "heat-1", "energy", now_ms(), "3645.5");
+    let energy = live_value("heat-1", "energy");
+    page.wait("the reading stamped right", PAGE_DEADLINE, &format!("{energy} === '3\u{202f}645,5'")).await;
+    host.settled_stats(4);
+    let shown = page.js(&format!("return {energy}")).await;
+    assert_eq!(shown, "3\u{202f}645,5", "the frame from the clock ahead never hides the newer reading");
+
     // The meter page: a chart (uPlot when scripts/build-ui ran), readings
     // growing live, the daily deltas.
     page.client.find(Locator::Css("#live-table a")).await.expect("the meter's link").click().await.expect("click");
     page.wait(
         "the meter page's readings",
         PAGE_DEADLINE,
-        "document.querySelector('#readings-table td.value')?.textContent === '123.456'",
+        "document.querySelector('#readings-table td.value')?.textContent === '123,456'",
     )
     .await;
     page.wait("the meter stream", PAGE_DEADLINE, &Browser::state_is("meter-stream", "connected")).await;
@@ -293,10 +273,25 @@ async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
     page.wait(
         "the live reading on the meter page",
         PAGE_DEADLINE,
-        "[...document.querySelectorAll('#readings-table td.value')].some(td => td.textContent === '124.5')",
+        "[...document.querySelectorAll('#readings-table td.value')].some(td => td.textContent === '124,5')",
     )
     .await;
     page.wait("the daily consumption", PAGE_DEADLINE, "document.querySelector('#deltas-day td.num')").await;
+    // The meter's days are Moscow's: its times and deltas say so, the day
+    // in the Russian date format.
+    let zone = page
+        .js("return [document.querySelector('#readings-table th').textContent, \
+             document.getElementById('deltas-zone').textContent, \
+             /^\\d\\d\\.\\d\\d\\.\\d{4}$/.test(document.querySelector('#deltas-day td').textContent)]")
+        .await;
+    assert_eq!(
+        zone,
+        json!([
+            "Время прибора (Europe/Moscow, UTC+3)",
+            "Сутки и месяцы по времени счётчика: Europe/Moscow, UTC+3",
+            true
+        ])
+    );
     page.screenshot("4-meter").await;
 
     // The plugin status page, for a dispatcher.
@@ -312,7 +307,7 @@ async fn ui_a_reading_from_the_listener_is_on_the_live_table_within_a_second() {
     page.wait(
         "the live table on a wall screen",
         PAGE_DEADLINE,
-        &format!("{} === '124.5'", live_value("gas-1", "volume")),
+        &format!("{} === '124,5'", live_value("gas-1", "volume")),
     )
     .await;
     page.screenshot("6-wall-screen").await;
@@ -504,7 +499,8 @@ async fn ui_a_viewer_sees_nothing_of_a_meter_outside_their_grants() {
     let rows = page.js("return document.querySelectorAll('#readings-table tbody tr').length").await;
     assert_eq!(rows, 0);
     let text = page.js("return document.getElementById('view').innerText").await;
-    assert!(!text.as_str().unwrap_or_default().contains("9112.5"), "{text}");
+    let text = text.as_str().unwrap_or_default();
+    assert!(!text.contains("9112.5") && !text.contains("112,5"), "{text}");
     page.screenshot("2-restricted-meter").await;
     page.close().await;
 }
@@ -997,4 +993,325 @@ async fn ui_the_sync_page_shows_a_stalled_link_as_stalled_within_seconds() {
     let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
     assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
     page.close().await;
+}
+
+/// A state reading line for the listener (a tamper sensor: 1 raised, 0 back to normal).
+fn state_reading(device: &str, channel: &str, ts_ms: i64, value: u8) -> String {
+    format!(
+        "{{\"device\":\"{device}\",\"channel\":\"{channel}\",\"ts\":{ts_ms},\"value\":{value},\"unit\":\"\",\"kind\":\"state\"}}\n"
+    )
+}
+
+/// Sends one state reading through the listener's TCP driver; returns after its acknowledgement.
+fn send_state(client: &mut LineClient, device: &str, channel: &str, ts_ms: i64, value: u8) {
+    client.send(state_reading(device, channel, ts_ms, value).as_bytes());
+    let answer = client.answer().expect("an acknowledgement");
+    assert_eq!(answer["ok"], true, "{answer}");
+}
+
+/// The id of the alarm the banner shows, `null` while it is hidden.
+const BANNER_ALARM: &str = "(() => { const b = document.getElementById('alarm-banner'); return b.hidden ? null : (b.dataset.alarm || null); })()";
+
+/// The words of `text` written in Latin letters that are not in `allowed` (ids, user names).
+fn latin_words<'a>(text: &'a str, allowed: &[&str]) -> Vec<&'a str> {
+    text.split(|c: char| c.is_whitespace() || ",.:;()«»—·".contains(c))
+        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()) && !allowed.contains(w))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_an_alarm_is_on_the_banner_within_a_second_acknowledged_and_cleared() {
+    let _one = ONE_BROWSER.lock().await;
+    let host = ui_host();
+    add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
+    // The meter is known, by a name, before its alarm.
+    let mut device = LineClient::connect(host.driver("tcp-in"));
+    send(&mut device, "gas-1", "volume", now_ms() - 60_000, "123.456");
+    wait_for("meter gas-1 to be registered", APPLY_DEADLINE, || {
+        (host.get("/api/v1/meters/gas-1").0 == 200).then_some(())
+    });
+    let body = json!({ "actor": "e2e", "name": "Котельная №2, газ" }).to_string();
+    let (status, answer) = http(host.api, "PATCH", "/api/v1/meters/gas-1", body.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+
+    let page = Browser::open(format!("http://{}", host.api), "alarm").await;
+    page.goto("/").await;
+    page.log_in("dina", "dina's password").await;
+    page.wait("the stream to connect", PAGE_DEADLINE, &Browser::state_is("stream", "connected")).await;
+    page.wait(
+        "the meter's name in the tree",
+        PAGE_DEADLINE,
+        "document.querySelector('#tree-body a[data-meter=\"gas-1\"]')?.textContent.startsWith('Котельная №2')",
+    )
+    .await;
+    let quiet = page
+        .js("return [document.getElementById('alarm-banner').hidden, document.getElementById('nav-alarms-badge').hidden]")
+        .await;
+    assert_eq!(quiet, json!([true, true]), "no alarm yet: no banner, no badge");
+
+    // The magnet sensor trips: the banner shows it within a second.
+    let sent = Instant::now();
+    send_state(&mut device, "gas-1", "magnet", now_ms(), 1);
+    let shown = page.wait("the alarm banner", PAGE_DEADLINE, BANNER_ALARM).await;
+    let latency = sent.elapsed();
+    eprintln!("an alarm from the device to the banner: {latency:?}");
+    assert!(latency <= LIVE_BOUND, "the alarm took {latency:?} from the device to the banner");
+    let id: u64 = shown.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("an alarm id: {shown}"));
+    let open = host.get_ok("/api/v1/alarms");
+    assert_eq!(open["alarms"][0]["id"], id, "{open}");
+    assert_eq!(open["alarms"][0]["kind"], "state", "{open}");
+    assert_eq!(open["alarms"][0]["channel"], "magnet", "{open}");
+    assert_eq!(open["counts"]["unacknowledged"], 1, "{open}");
+
+    // In the dispatcher's language: the channel's Russian name (channels.js),
+    // the meter's name and id, the severity in red, the badge.
+    let banner = page.js("return document.getElementById('alarm-banner').textContent").await;
+    let banner = banner.as_str().expect("the banner's text").to_owned();
+    for expected in [
+        "Воздействие магнитом: датчик сработал",
+        "Критическая",
+        "Котельная №2, газ",
+        "gas-1",
+        "Подтвердить",
+        "Все тревоги",
+    ] {
+        assert!(banner.contains(expected), "{expected:?} on the banner: {banner}");
+    }
+    let shown = page.js("return document.getElementById('alarm-banner').innerText").await;
+    let shown = shown.as_str().unwrap_or_default();
+    assert_eq!(latin_words(shown, &["gas-1"]), Vec::<&str>::new(), "English on the Russian banner: {shown}");
+    let looks = page
+        .js("const b = document.getElementById('alarm-banner'), n = document.getElementById('nav-alarms-badge'); \
+             return [getComputedStyle(b).backgroundColor, b.dataset.severity, n.hidden, n.textContent]")
+        .await;
+    assert_eq!(looks, json!(["rgb(198, 40, 40)", "critical", false, "1"]), "critical is red, one to acknowledge");
+    page.screenshot("1-banner-ru-1366").await;
+
+    // A wall screen, then the alarms page at both sizes.
+    page.client.set_window_size(1920, 1080).await.expect("resize");
+    page.wait("the banner on a wall screen", PAGE_DEADLINE, BANNER_ALARM).await;
+    page.screenshot("2-banner-ru-1920").await;
+    let row = format!("document.querySelector('#alarms-table tr[data-alarm=\"{id}\"]')");
+    page.goto("/#/alarms").await;
+    page.wait("the alarm on the alarms page", PAGE_DEADLINE, &row).await;
+    page.wait(
+        "the raised event in the log",
+        PAGE_DEADLINE,
+        &format!("document.querySelector('#events-table tr[data-alarm=\"{id}\"][data-code=\"raised\"]')"),
+    )
+    .await;
+    let text = page.js(&format!("return {row}.innerText")).await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    for expected in
+        ["Критическая", "Котельная №2, газ", "gas-1", "Воздействие магнитом: датчик сработал", "активна", "Подтвердить"]
+    {
+        assert!(text.contains(expected), "{expected:?} in the alarm's row: {text}");
+    }
+    let card = page
+        .js("return document.querySelector('#view .view-head').innerText + ' ' + document.getElementById('alarms-card').innerText")
+        .await;
+    let card = card.as_str().unwrap_or_default().to_owned();
+    let zone = page
+        .js("return document.querySelector('#alarms-table th:nth-child(2)').textContent.match(/UTC[^)]*/)[0]")
+        .await;
+    let allowed = ["gas-1", zone.as_str().unwrap_or("UTC")];
+    assert_eq!(latin_words(&card, &allowed), Vec::<&str>::new(), "English on the Russian alarms page: {card}");
+    page.screenshot("3-alarms-ru-1920").await;
+    page.client.set_window_size(1366, 768).await.expect("resize");
+    page.wait("the alarms page on a laptop", PAGE_DEADLINE, &row).await;
+    page.screenshot("4-alarms-ru-1366").await;
+
+    // English, then Russian again.
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the banner in English",
+        PAGE_DEADLINE,
+        "document.getElementById('alarm-banner-text')?.textContent === 'Magnet: sensor triggered' && \
+         document.querySelector('#nav-alarms [data-i18n]').textContent === 'Alarms' && \
+         document.querySelector('#alarms-table th')?.textContent === 'Severity'",
+    )
+    .await;
+    let banner = page.js("return document.getElementById('alarm-banner').textContent").await;
+    assert!(banner.as_str().is_some_and(|b| b.contains("Critical") && b.contains("Acknowledge")), "{banner}");
+    page.screenshot("5-alarms-en-1366").await;
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    page.wait(
+        "the banner in Russian again",
+        PAGE_DEADLINE,
+        "document.getElementById('alarm-banner-text')?.textContent === 'Воздействие магнитом: датчик сработал'",
+    )
+    .await;
+
+    // Acknowledged on the banner with a comment: the banner hides, the
+    // alarm stays on the alarms page (it is still active), acknowledged.
+    page.goto("/#/live").await;
+    page.wait("the banner on the live page", PAGE_DEADLINE, BANNER_ALARM).await;
+    page.client
+        .find(Locator::Css("#alarm-banner .alarm-ack-button"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("click");
+    page.wait("the comment field", PAGE_DEADLINE, "document.querySelector('#alarm-banner .alarm-ack-comment')").await;
+    let comment = "Проверено на месте, пломба цела";
+    page.client
+        .find(Locator::Css("#alarm-banner .alarm-ack-comment"))
+        .await
+        .expect("the comment field")
+        .send_keys(comment)
+        .await
+        .expect("type the comment");
+    page.wait(
+        "the comment typed",
+        PAGE_DEADLINE,
+        &format!("document.querySelector('#alarm-banner .alarm-ack-comment').value === {}", js_string(comment)),
+    )
+    .await;
+    page.screenshot("6-acknowledging-ru-1366").await;
+    page.client
+        .find(Locator::Css("#alarm-banner .alarm-ack-send"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("click");
+    page.wait("the banner to hide", PAGE_DEADLINE, "document.getElementById('alarm-banner').hidden").await;
+    let alarm = host.get_ok(&format!("/api/v1/alarms/{id}"));
+    assert_eq!(alarm["acknowledged"]["by"], "dina", "{alarm}");
+    assert_eq!(alarm["acknowledged"]["comment"], comment, "{alarm}");
+    assert_eq!((alarm["active"].clone(), alarm["open"].clone()), (json!(true), json!(true)), "still active: {alarm}");
+    let badge = page.js("return document.getElementById('nav-alarms-badge').hidden").await;
+    assert_eq!(badge, true, "nothing left to acknowledge");
+    page.goto("/#/alarms").await;
+    let acknowledged =
+        format!("document.querySelector('#alarms-table tr[data-alarm=\"{id}\"][data-acknowledged=\"true\"]')");
+    page.wait("the acknowledged alarm on the alarms page", PAGE_DEADLINE, &acknowledged).await;
+    let text = page.js(&format!("return {row}.innerText")).await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    for expected in ["dina", comment, "активна"] {
+        assert!(text.contains(expected), "{expected:?} in the acknowledged row: {text}");
+    }
+    page.wait(
+        "the acknowledgement in the log",
+        PAGE_DEADLINE,
+        &format!("document.querySelector('#events-table tr[data-alarm=\"{id}\"][data-code=\"acknowledged\"]')"),
+    )
+    .await;
+    page.screenshot("7-acknowledged-ru-1366").await;
+
+    // Back to normal: the alarm closes and leaves the page.
+    send_state(&mut device, "gas-1", "magnet", now_ms(), 0);
+    let closed = wait_for("the alarm to close", APPLY_DEADLINE, || {
+        let alarm = host.get_ok(&format!("/api/v1/alarms/{id}"));
+        (alarm["open"] == false).then_some(alarm)
+    });
+    assert_eq!(closed["active"], false, "{closed}");
+    assert_eq!(closed["end_value"], "0", "{closed}");
+    page.wait(
+        "the alarm to leave the alarms page",
+        PAGE_DEADLINE,
+        &format!("!{row} && !document.getElementById('alarms-empty').hidden"),
+    )
+    .await;
+    page.wait(
+        "the end in the log",
+        PAGE_DEADLINE,
+        &format!("document.querySelector('#events-table tr[data-alarm=\"{id}\"][data-code=\"ended\"]')"),
+    )
+    .await;
+    let open = host.get_ok("/api/v1/alarms");
+    assert_eq!(open["counts"]["open"], 0, "{open}");
+    let hidden = page.js("return document.getElementById('alarm-banner').hidden").await;
+    assert_eq!(hidden, true);
+    page.screenshot("8-cleared-ru-1366").await;
+    let violations = page.js("return document.body.dataset.cspViolations ?? null").await;
+    assert_eq!(violations, Value::Null, "the Content-Security-Policy blocked something");
+    page.close().await;
+}
+
+/// A Vega SI-12 behind a ChirpStack network server (`lw640` over HTTP).
+const SI12: &str = "3632333364374F18";
+
+/// A ChirpStack v4 `up` event of the SI-12 (current values, fPort 2).
+fn chirpstack_si12_up(fcnt: u32) -> Value {
+    use base64::Engine;
+    let payload = meterhub_plugin_api::hex::decode("01001ce75128621c00000000000000000000000000000000").expect("hex");
+    json!({
+        "deduplicationId": format!("3ac7e3c4-4401-4b8d-9386-{fcnt:012}"),
+        "time": "2026-12-01T09:34:15.775023242+00:00",
+        "deviceInfo": {"tenantName": "ChirpStack", "applicationName": "Water", "deviceProfileName": "SI-12",
+            "deviceName": "Подъезд 1", "devEui": SI12.to_ascii_lowercase()},
+        "devAddr": "00189440", "dr": 1, "fCnt": fcnt, "fPort": 2,
+        "data": base64::engine::general_purpose::STANDARD.encode(payload),
+        "rxInfo": [{"gatewayId": "0016c001f153a14c", "rssi": -97, "snr": 7.5}],
+        "txInfo": {"frequency": 868100000}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_a_silent_module_turns_red_the_summary_counts_it_and_an_alarm_says_so() {
+    let _one = ONE_BROWSER.lock().await;
+    let lns = format!(
+        "\n[drivers.lns]\nplugin = \"lw640\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\n\
+         [drivers.lns.settings]\nauth_token = \"Bearer s3cret\"\n\
+         [[drivers.lns.devices]]\ndeveui = \"{SI12}\"\ncodec = \"vega-codec\"\nmodel = \"SI-12\"\n"
+    );
+    let host = Host::start_with(
+        &(default_config(&plugins_dir("wasm")) + &lns + "\n[web]\ncookie_secure = false\nstream_control_seconds = 1\n"),
+    );
+    add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
+    let headers = [("Content-Type", "application/json"), ("Authorization", "Bearer s3cret")];
+    let up = chirpstack_si12_up(7).to_string();
+    let answer = request(host.driver("lns"), "POST", "/?event=up", &headers, up.as_bytes());
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let module = wait_for("the module on the board", APPLY_DEADLINE, || {
+        let modules = host.get_ok("/api/v1/modules");
+        modules["modules"].as_array()?.first().filter(|m| m["state"] == "fresh").cloned()
+    });
+    let id = module["module"].as_str().expect("a module id").to_owned();
+
+    let page = Browser::open(format!("http://{}", host.api), "silent").await;
+    page.goto("/").await;
+    page.log_in("dina", "dina's password").await;
+    let fresh = "document.querySelector('#summary-modules [data-state=\"fresh\"]')?.textContent";
+    let shown = page.wait("the module fresh on the summary", PAGE_DEADLINE, fresh).await;
+    assert_eq!(shown, "1 на связи");
+
+    // The operator expects a frame every second: three seconds later the
+    // module is silent, and so is the meter read through it.
+    let (status, body) =
+        http(host.api, "PATCH", &format!("/api/v1/modules/{id}"), br#"{"actor":"e2e","expected_period_s":1}"#);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let silent = "document.querySelector('#summary-modules [data-state=\"silent\"]')?.textContent";
+    let counted = page.wait("the summary to count the silent module", PAGE_DEADLINE, silent).await;
+    assert_eq!(counted, "1 молчит");
+    let dot = "(() => { const m = document.querySelector('#tree-body .tree-meter.state-silent .state-dot'); \
+               return m ? getComputedStyle(m).color : null; })()";
+    let red = page.wait("the meter red in the tree", PAGE_DEADLINE, dot).await;
+    assert_eq!(red, "rgb(207, 34, 46)", "the silent state's red");
+    let banner = page.wait("the module's alarm on the banner", PAGE_DEADLINE, BANNER_ALARM).await;
+    let alarm = host.get_ok(&format!("/api/v1/alarms/{}", banner.as_str().unwrap_or("0")));
+    assert_eq!((alarm["rule"].as_str(), alarm["subject"]["id"].as_str()), (Some("module-silent"), Some(id.as_str())));
+    let text = page.js("return document.getElementById('alarm-banner').innerText").await;
+    assert!(text.as_str().unwrap_or_default().contains(&format!("Модуль {id} не на связи")), "{text}");
+    page.screenshot("silent-ru-1366").await;
+    page.client.set_window_size(1920, 1080).await.expect("resize");
+    page.screenshot("silent-ru-1920").await;
+
+    // In English too.
+    page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
+    let english = "document.querySelector('#summary-modules [data-state=\"silent\"]')?.textContent === '1 silent'";
+    page.wait("the summary in English", PAGE_DEADLINE, english).await;
+    page.client.set_window_size(1366, 768).await.expect("resize");
+    page.screenshot("silent-en-1366").await;
+
+    // A frame again: fresh, the alarm ends.
+    let up = chirpstack_si12_up(8).to_string();
+    assert_eq!(request(host.driver("lns"), "POST", "/?event=up", &headers, up.as_bytes()).status, 200);
+    let ended = wait_for("the alarm to end", APPLY_DEADLINE, || {
+        let alarm = host.get_ok(&format!("/api/v1/alarms/{}", banner.as_str().unwrap_or("0")));
+        (alarm["active"] == false).then_some(alarm)
+    });
+    assert!(ended["ended_at_ms"].as_i64().is_some(), "{ended}");
 }

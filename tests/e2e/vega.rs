@@ -191,12 +191,18 @@ fn live_and_back_filled_uplinks_are_decoded_and_archived() {
     let modules = host.get_ok("/api/v1/modules");
     let list = modules["modules"].as_array().expect("modules");
     assert_eq!(list.len(), devices.as_array().unwrap().len(), "{modules:#}");
-    assert_eq!(modules["counts"]["active"], list.len(), "{modules:#}");
+    // On air: fresh, late when this machine is slow, or with a clock ahead
+    // (the emulator runs some device clocks ten minutes fast until the
+    // driver corrects them); never silent.
+    let on_air = |state: &serde_json::Value| ["fresh", "late", "clock_ahead"].iter().any(|s| state == s);
+    let counts = &modules["counts"];
+    let heard: u64 = ["fresh", "late", "clock_ahead"].iter().map(|s| counts[s].as_u64().unwrap_or(0)).sum();
+    assert_eq!(heard, list.len() as u64, "{modules:#}");
     for d in devices.as_array().unwrap() {
         let dev = d["devEui"].as_str().unwrap().to_ascii_uppercase();
         let m =
             list.iter().find(|m| m["module"] == dev.as_str()).unwrap_or_else(|| panic!("module {dev}: {modules:#}"));
-        assert_eq!((m["lost_uplinks"].as_u64(), m["state"].as_str()), (Some(0), Some("active")), "{m:#}");
+        assert!(m["lost_uplinks"].as_u64() == Some(0) && on_air(&m["state"]), "{m:#}");
         assert!(m["rssi_dbm"].is_i64() && m["period_ms"].is_i64(), "{m:#}");
         if d["model"] == "SI-12" {
             assert!(m["battery_pct"].is_u64(), "a battery device: {m:#}");

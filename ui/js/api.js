@@ -1,6 +1,21 @@
 // The HTTP API client: JSON in and out, the CSRF token on state-changing
 // requests, one place that notices an ended session (401).
 
+import { t } from './i18n.js';
+
+/**
+ * What a refused request says in the user's language: the answer's stable
+ * `code` translated (a code of its own, else its status's), with the
+ * server's detail after it; the detail alone when the code is unknown.
+ */
+export function errorMessage(status, body) {
+  const detail = typeof body?.error === 'string' ? body.error : '';
+  const code = body?.code;
+  const headline = code ? t(`error.code.${code}`, { status }, '') : '';
+  if (!headline) return detail || t('error.status', { status });
+  return detail ? `${headline} (${status}): ${detail}` : `${headline} (${status})`;
+}
+
 /** A refused or failed API request. */
 export class ApiError extends Error {
   constructor(status, message, body) {
@@ -50,7 +65,7 @@ export async function request(method, path, body, { notifyLogin = true } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    throw new ApiError(0, `network: ${e.message}`, null);
+    throw new ApiError(0, t('error.network', { error: e.message }), null);
   }
   const text = await response.text();
   let data = null;
@@ -60,7 +75,7 @@ export async function request(method, path, body, { notifyLogin = true } = {}) {
     data = text;
   }
   if (!response.ok) {
-    const error = new ApiError(response.status, data?.error ?? response.statusText, data);
+    const error = new ApiError(response.status, errorMessage(response.status, data), data);
     if (response.status === 401 && notifyLogin && !SESSION_PATHS.includes(path)) loginNeeded(error);
     throw error;
   }

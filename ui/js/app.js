@@ -1,18 +1,25 @@
 // The dispatcher UI's start: the session (or the login page), the header
-// (navigation, stream indicator, language, logout), the navigation tree,
-// the global live stream, and the routes of the views.
+// (navigation, stream indicator, alarm sound, language, logout), the alarm
+// banner, the navigation tree, the global live stream and the alarm board
+// fed by it, and the routes of the views.
 
+import { AlarmSound } from './alarm-sound.js';
+import { AlarmBoard } from './alarms.js';
 import { ApiError, onLoginNeeded, patch, post, request, setCsrf } from './api.js';
 import { byId } from './dom.js';
 import { language, onLanguageChange, setLanguage, t } from './i18n.js';
 import { LiveValues } from './live-values.js';
 import * as router from './router.js';
+import { AlarmBanner } from './views/alarm-banner.js';
+import { alarmsView } from './views/alarms.js';
+import { diagramView, diagramsView } from './views/diagram.js';
 import { liveTableView } from './views/live-table.js';
 import { hideLogin, initLogin, showLogin } from './views/login.js';
 import { meterView } from './views/meter.js';
 import { pluginsView } from './views/plugins.js';
 import { syncView } from './views/sync.js';
 import { StreamIndicator } from './views/stream-indicator.js';
+import { SummaryStrip } from './views/summary.js';
 import { NavigationTree } from './views/tree.js';
 
 /** The last user's language, for the login page only (the choice itself is kept per user by the host). */
@@ -28,6 +35,9 @@ document.addEventListener('securitypolicyviolation', (e) => {
 
 const values = new LiveValues();
 const tree = new NavigationTree();
+const alarms = new AlarmBoard();
+let banner = null;
+let summary = null;
 let indicator = null;
 let session = null;
 
@@ -59,9 +69,12 @@ function enter(answer) {
   hideLogin();
   byId('topbar').hidden = false;
   byId('workspace').hidden = false;
+  byId('summary').hidden = false;
   byId('user-name').textContent = `${answer.user} (${t(`role.${answer.role}`, {}, answer.role)})`;
   byId('nav-plugins').hidden = !atLeast(answer.role, 'dispatcher');
   byId('nav-sync').hidden = !atLeast(answer.role, 'dispatcher');
+  banner.setCanAck(atLeast(answer.role, 'dispatcher'));
+  alarms.start();
   values.start();
   tree.load();
   router.start(byId('view'), '#/live');
@@ -72,6 +85,10 @@ function leave(message) {
   session = null;
   values.stop();
   tree.stop();
+  alarms.stop();
+  banner.reset();
+  summary.reset();
+  byId('summary').hidden = true;
   router.stop();
   setCsrf(null);
   showLogin({ message });
@@ -113,6 +130,11 @@ function pluginsRoute(container) {
   return pluginsView(container);
 }
 
+function alarmsRoute(container) {
+  const role = session?.role ?? 'viewer';
+  return alarmsView(container, alarms, tree, { role, canAck: atLeast(role, 'dispatcher') });
+}
+
 function syncRoute(container) {
   if (!atLeast(session?.role ?? 'viewer', 'dispatcher')) {
     container.append(t('plugins.forbidden'));
@@ -135,9 +157,20 @@ async function boot() {
     if (session) {
       byId('user-name').textContent = `${session.user} (${t(`role.${session.role}`, {}, session.role)})`;
       tree.render();
+      summary.render();
       router.refresh();
     }
   });
+  summary = new SummaryStrip(byId('summary'));
+  banner = new AlarmBanner(byId('alarm-banner'), byId('nav-alarms-badge'), alarms, tree);
+  const sound = new AlarmSound(byId('alarm-sound'));
+  alarms.attach(values);
+  alarms.addEventListener('raised', (e) => sound.alarm(e.detail));
+  // A state on the board changed (silence, a clock ahead): the tree and the
+  // summary show it now rather than at their next reload.
+  alarms.addEventListener('change', () => session && tree.soon());
+  tree.addEventListener('loaded', () => session && summary.load());
+  byId('tree-search').addEventListener('input', (e) => tree.search(e.target.value));
   indicator = new StreamIndicator(byId('stream-indicator'), 'stream');
   indicator.attach(values);
   values.addEventListener('change', (e) => tree.saw(e.detail.reading.device));
@@ -145,10 +178,13 @@ async function boot() {
   values.addEventListener('state', (e) => e.detail === 'connected' && session && tree.failed && tree.load());
   values.addEventListener('closed', (e) => leave(t('session.closed', { reason: e.detail.reason })));
 
-  router.route('/live', (container) => liveTableView(container, values));
+  router.route('/live', (container) => liveTableView(container, values, tree));
   router.route('/meter/:id', meterView);
   router.route('/plugins', pluginsRoute);
   router.route('/sync', syncRoute);
+  router.route('/alarms', alarmsRoute);
+  router.route('/diagrams', diagramsView);
+  router.route('/diagram/:name', (container, params) => diagramView(container, params, values));
 
   try {
     enter(await request('GET', '/api/v1/session'));

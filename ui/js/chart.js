@@ -3,7 +3,8 @@
 // the rest of the page works.
 
 import { el, clear } from './dom.js';
-import { t } from './i18n.js';
+import { formatDecimal, formatTime, zoneLabel } from './format.js';
+import { language, t } from './i18n.js';
 
 const VENDOR_SCRIPT = '/ui/vendor/uPlot.iife.min.js';
 const VENDOR_STYLE = '/ui/vendor/uPlot.min.css';
@@ -73,14 +74,25 @@ export class ReadingChart {
     this.label = label;
     this.unit = unit;
     clear(this.container);
+    // Every label in the user's language and number format; times in the
+    // browser's zone, named on the axis.
     const options = {
       ...this.size(),
       scales: { x: { time: true } },
       series: [
-        {},
-        { label: unit ? `${label}, ${unit}` : label, stroke: '#1f6feb', width: 2, points: { show: data[0].length < 200 } },
+        { label: t('chart.time'), value: (u, ts) => (ts === null || ts === undefined ? '—' : formatTime(ts * 1000)) },
+        {
+          label: unit ? `${label}, ${unit}` : label,
+          stroke: '#1f6feb',
+          width: 2,
+          points: { show: data[0].length < 200 },
+          value: (u, v) => (v === null || v === undefined ? '—' : formatDecimal(v, 6)),
+        },
       ],
-      axes: [{}, { label: unit || '' }],
+      axes: [
+        { label: t('chart.time_axis', { zone: zoneLabel() }), values: timeTicks },
+        { label: unit || '', size: 80, gap: 6, values: (u, splits) => splits.map((v) => formatDecimal(v, 6)) },
+      ],
       legend: { live: true },
     };
     this.plot = new uPlot(options, data, this.container);
@@ -107,4 +119,17 @@ function toData(readings) {
     ys.push(Number.isFinite(y) ? y : null);
   }
   return [xs, ys];
+}
+
+/** The time axis' tick labels: the time of day within a day's span, else the date (and time). */
+function timeTicks(u, splits) {
+  const span = (splits.at(-1) ?? 0) - (splits[0] ?? 0);
+  const locale = language() === 'ru' ? 'ru-RU' : 'en-GB';
+  const options = span <= 86_400
+    ? { hour: '2-digit', minute: '2-digit' }
+    : span <= 7 * 86_400
+      ? { day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit' }
+      : { day: '2-digit', month: '2-digit' };
+  const format = new Intl.DateTimeFormat(locale, options);
+  return splits.map((s) => format.format(new Date(s * 1000)));
 }

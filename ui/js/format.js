@@ -6,12 +6,25 @@ function locale() {
   return language() === 'ru' ? 'ru-RU' : 'en-GB';
 }
 
-/** A device or server time (ms since the epoch) in the browser's zone. */
-export function formatTime(ms) {
+/** A device or server time (ms since the epoch) in the browser's zone, or in the IANA `zone` given. */
+export function formatTime(ms, zone = undefined) {
   if (ms === null || ms === undefined) return '—';
   return new Date(ms).toLocaleString(locale(), {
     year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: zone,
   });
+}
+
+/**
+ * A zone as an offset ("UTC+3"), to label times shown in it: the browser's,
+ * or the IANA `zone` given, named too ("Europe/Moscow, UTC+3").
+ */
+export function zoneLabel(at = Date.now(), zone = undefined) {
+  const part = new Intl.DateTimeFormat('en-GB', { timeZoneName: 'shortOffset', timeZone: zone })
+    .formatToParts(new Date(at))
+    .find((p) => p.type === 'timeZoneName');
+  const offset = part ? part.value.replace('GMT', 'UTC') : 'UTC';
+  return zone ? `${zone}, ${offset}` : offset;
 }
 
 /**
@@ -32,15 +45,36 @@ export function formatTimeShort(ms, now = Date.now()) {
   return at.toLocaleDateString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit' });
 }
 
+/** A time to the minute: "17:50" when it is today's, else "03.12, 16:52" (with the year when another year's). */
+export function formatMinute(ms, now = Date.now()) {
+  if (ms === null || ms === undefined) return '—';
+  const at = new Date(ms);
+  const today = new Date(now);
+  if (at.toDateString() === today.toDateString()) {
+    return at.toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit' });
+  }
+  const year = at.getFullYear() === today.getFullYear() ? undefined : 'numeric';
+  return at.toLocaleString(locale(), { year, day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit' });
+}
+
 /** The UTC day of a time in ms, in the language's date format ("01.12.2025"). */
 export function formatDay(ms) {
   if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return '—';
   return new Date(ms).toLocaleDateString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: 'UTC' });
 }
 
-/** A date only (deltas' periods are named by their local date already). */
+/**
+ * A period named by its local date (`YYYY-MM-DD` a day, `YYYY-MM` a month,
+ * as the deltas name them) in the language's format: "05.12.2026",
+ * "декабрь 2026" / "December 2026".
+ */
 export function formatDate(text) {
-  return text ?? '—';
+  if (!text) return '—';
+  const m = /^(\d{4})-(\d{2})(?:-(\d{2}))?$/.exec(text);
+  if (!m) return text;
+  const [, y, mo, d] = m;
+  if (d) return new Date(Date.UTC(+y, +mo - 1, +d)).toLocaleDateString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: 'UTC' });
+  return new Date(Date.UTC(+y, +mo - 1, 1)).toLocaleDateString(locale(), { year: 'numeric', month: 'long', timeZone: 'UTC' });
 }
 
 /** An age in ms as "5 s", "3 min 2 s", "2 h 5 min", "3 d 4 h". */
@@ -105,6 +139,28 @@ export function formatMs(ms) {
 export function formatCount(value) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 0 }).format(value);
+}
+
+/** The language's digit group separator: a narrow no-break space in Russian, a comma in English. */
+function groupSeparator() {
+  return language() === 'ru' ? '\u202f' : ',';
+}
+
+/**
+ * An exact decimal as the host sends it ("3644.50", "-0.125") in the
+ * language's format ("3 644,50" in Russian, "3,644.50" in English): digits
+ * grouped in thousands, the language's decimal mark, every digit kept (the
+ * value is a meter's register, not a float). Text that is not a decimal is
+ * shown as it is.
+ */
+export function formatValue(text) {
+  if (text === null || text === undefined) return '—';
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text));
+  if (!m) return String(text);
+  const [, sign, whole, fraction] = m;
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, groupSeparator());
+  const mark = language() === 'ru' ? ',' : '.';
+  return `${sign ? '−' : ''}${grouped}${fraction !== undefined ? mark + fraction : ''}`;
 }
 
 /** A number or a placeholder. */

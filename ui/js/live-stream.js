@@ -11,8 +11,10 @@
 // refused (`refused`).
 //
 // Events (EventTarget): `state` (detail: the state), `reading` (a reading),
-// `live` ({resume}), `gap` ({after, through} or {reopened: true}),
-// `quality` (the verdict), `closed` ({reason}), `refused` ({status, error}).
+// `alarm` (an alarm the user may see, as it is now: raised, changed, ended
+// or acknowledged), `live` ({resume}), `gap` ({after, through} or
+// {reopened: true}), `quality` (the verdict), `closed` ({reason}),
+// `refused` ({status, error}).
 
 import { ApiError, post, withQuery } from './api.js';
 import { DeliveryQuality } from './delivery-quality.js';
@@ -82,6 +84,7 @@ export class LiveStream extends EventTarget {
       });
     on('hello', (hello) => this.hello(hello));
     on('reading', (reading) => this.emit('reading', reading));
+    on('alarm', (alarm) => this.emit('alarm', alarm));
     on('live', (live) => {
       this.reopenDelay = REOPEN_MIN_MS;
       this.emit('live', live);

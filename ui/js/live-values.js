@@ -1,16 +1,24 @@
 // The latest value of every signal (device/channel) the user may see, kept
 // from the one global stream (`tree=*` with a snapshot): what the live
 // table shows and the header's indicator watches. It passes the stream's
-// `state`, `quality`, `closed` and `refused` events on, from whichever
-// stream is current.
+// `state`, `quality`, `closed`, `refused`, `alarm` and `gap` events on,
+// from whichever stream is current (the alarm board follows the alarms of
+// this one stream).
 
 import { LiveStream } from './live-stream.js';
 
-const PASSED_ON = ['state', 'quality', 'closed', 'refused'];
+const PASSED_ON = ['state', 'quality', 'closed', 'refused', 'alarm', 'gap'];
 
 /** A signal's key. */
 export function signalKey(reading) {
   return `${reading.device}\u0000${reading.channel}`;
+}
+
+/** Whether `reading` is the signal's latest value rather than `known`. */
+export function supersedes(reading, known) {
+  const trusted = !reading.clock_ahead;
+  if (trusted !== !known.clock_ahead) return trusted;
+  return reading.ts_ms >= known.ts_ms;
 }
 
 export class LiveValues extends EventTarget {
@@ -48,11 +56,16 @@ export class LiveValues extends EventTarget {
     this.emit('state', stream.state);
   }
 
-  /** A reading: kept unless older than the value it would replace. */
+  /**
+   * A reading: kept unless older than the value it would replace. One the
+   * host flagged as stamped by a device clock running ahead
+   * (`clock_ahead`) never replaces a trustworthy value, and any
+   * trustworthy one replaces it: a clock ahead must not hide newer data.
+   */
   put(reading) {
     const key = signalKey(reading);
     const known = this.values.get(key);
-    if (known && known.ts_ms > reading.ts_ms) return;
+    if (known && !supersedes(reading, known)) return;
     this.values.set(key, reading);
     this.emit('change', { reading, isNew: !known });
   }

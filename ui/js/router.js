@@ -1,6 +1,7 @@
-// Hash routing: `#/live`, `#/meter/<id>`, `#/plugins`, `#/sync`. A view is a function
-// (container, params) that renders and returns a cleanup function (or
-// nothing); the current view is cleaned up before the next one renders.
+// Hash routing: `#/live`, `#/meter/<id>`, `#/alarms`, `#/plugins`,
+// `#/sync`. A view is a function (container, params) that renders and
+// returns a cleanup function (or nothing); the current view is cleaned up
+// before the next one renders.
 
 const routes = [];
 let current = null;
@@ -64,4 +65,9 @@ export function stop() {
 /** The hash of a meter's page. */
 export function meterHash(id) {
   return `#/meter/${encodeURIComponent(id)}`;
+}
+
+/** The hash of a mimic diagram's page. */
+export function diagramHash(name) {
+  return `#/diagram/${encodeURIComponent(name)}`;
 }

@@ -176,6 +176,10 @@ impl Consumer {
                 }
             }
         }
+        // A reading stamped ahead of the host's clock (a device clock running
+        // ahead) counts in no delta: between the readings that follow it, it
+        // would read as an unexplained decrease. Its meter is still seen.
+        let tolerance = self.archive.device_clock_tolerance_ms();
         let held: BTreeSet<String> = self
             .store
             .holds()?
@@ -185,7 +189,7 @@ impl Consumer {
             .collect();
         let mut tails = self.tails();
         let mut carries = self.carries();
-        for stored in &records {
+        for stored in records.iter().filter(|r| !r.stamped_ahead(tolerance)) {
             tails.absorb(stored);
         }
         for meter in &held {
@@ -198,21 +202,27 @@ impl Consumer {
         let mut fresh: BTreeMap<(&str, &str), Vec<Reading>> = BTreeMap::new();
         for stored in &records {
             let r = &stored.reading;
+            let ahead = stored.stamped_ahead(tolerance);
+            // A meter first seen in a reading stamped ahead: seen when archived.
+            let seen_ms = if ahead { stored.archived_at_ms } else { r.ts_ms };
             let s = sightings.entry(r.device.as_str()).or_insert_with(|| Sighting {
                 meter: r.device.clone(),
                 source: stored.source.clone(),
                 channels: BTreeMap::new(),
-                first_ms: r.ts_ms,
-                last_ms: r.ts_ms,
+                first_ms: seen_ms,
+                last_ms: seen_ms,
                 module: None,
                 model: None,
             });
             s.source.clone_from(&stored.source);
-            s.first_ms = s.first_ms.min(r.ts_ms);
-            s.last_ms = s.last_ms.max(r.ts_ms);
             s.channels
                 .entry(r.channel.clone())
                 .or_insert_with(|| ChannelInfo { kind: r.kind.as_str().to_owned(), unit: r.unit.clone() });
+            if ahead {
+                continue;
+            }
+            s.first_ms = s.first_ms.min(r.ts_ms);
+            s.last_ms = s.last_ms.max(r.ts_ms);
             if r.kind == ReadingKind::Cumulative {
                 fresh.entry((r.device.as_str(), r.channel.as_str())).or_default().push(tail::reading(stored));
             }
@@ -455,7 +465,7 @@ struct Window<'a> {
 
 impl Window<'_> {
     /// Readings (conflict records included) with `from <= ts < to`, from
-    /// the archive, in order.
+    /// the archive, in order; none stamped ahead of the host's clock.
     fn load_archived(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Vec<Reading>, AccountingError> {
         let mut out: Vec<Reading> = Vec::new();
         let mut from = from_ms;
@@ -468,8 +478,9 @@ impl Window<'_> {
                 limit: PAGE,
             };
             let mut page = self.archive.readings(&q)?;
+            let trusted = |r: &&StoredReading| !r.stamped_ahead(self.archive.device_clock_tolerance_ms());
             if page.len() < PAGE {
-                out.extend(page.iter().map(tail::reading));
+                out.extend(page.iter().filter(trusted).map(tail::reading));
                 return Ok(out);
             }
             // Full page: the records at its last timestamp may continue on
@@ -482,7 +493,7 @@ impl Window<'_> {
                     format!("{} {}: more than {PAGE} records at {last_ts}", self.meter, self.channel),
                 ));
             }
-            out.extend(page.iter().map(tail::reading));
+            out.extend(page.iter().filter(trusted).map(tail::reading));
             from = Some(last_ts);
         }
     }

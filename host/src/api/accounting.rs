@@ -144,6 +144,7 @@ fn hold_view(hold: &Hold) -> Value {
 fn meters(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, AccountingError> {
     let holds: HashMap<String, Hold> =
         state.accounting.store.holds()?.into_iter().map(|h| (h.meter.clone(), h)).collect();
+    let board = state.board().ok();
     let meters: Vec<Value> = state
         .accounting
         .store
@@ -153,15 +154,30 @@ fn meters(state: &ApiState, seen: &Visibility) -> Result<HttpResponse, Accountin
         .map(|m| {
             let mut view = meter_view(m);
             view["deltas_held"] = holds.get(&m.id).map_or(Value::Null, hold_view);
+            if let Some(on_board) = board.as_ref().and_then(|b| b.meters.get(&m.id)) {
+                add_board_view(&mut view, on_board);
+            }
             view
         })
         .collect();
     Ok(meterhub_http::json(StatusCode::OK, &meters))
 }
 
+/// A meter's state on the board, with what it is judged by.
+fn add_board_view(view: &mut Value, on_board: &crate::board::MeterOnBoard) {
+    view["state"] = json!(on_board.state.as_str());
+    view["last_received_at_ms"] = json!(on_board.heard.last_received_at_ms);
+    view["period_ms"] = json!(on_board.heard.period_ms);
+    view["judged_period_ms"] = json!(on_board.heard.judged_period_ms());
+    view["clock_offset_ms"] = json!(on_board.heard.clock_offset_ms);
+}
+
 fn meter(state: &ApiState, id: &str) -> Result<HttpResponse, AccountingError> {
     let record = state.accounting.store.meter(id)?.ok_or_else(|| AccountingError::UnknownMeter(id.to_owned()))?;
     let mut view = meter_view(&record);
+    if let Some(on_board) = state.board().ok().as_ref().and_then(|b| b.meters.get(id)) {
+        add_board_view(&mut view, on_board);
+    }
     let zone = record.metadata.time_zone.clone().unwrap_or_else(|| state.accounting.default_zone.clone());
     view["time_zone_in_use"] = json!(zone);
     view["deltas_held"] = state.accounting.store.hold(id)?.as_ref().map_or(Value::Null, hold_view);

@@ -8,14 +8,20 @@
 //!   itself is `crate::auth`, applied in `routes`);
 //! - [`accounting`]: meters, their metadata and history, deltas, consumption;
 //! - [`status`]: plugin instance status and Prometheus metrics;
+//! - [`alarms`]: alarms (open, kept, acknowledged) and the event log;
+//! - [`diagrams`]: the mimic diagrams, their errors and compiled forms;
+//! - [`board`]: meters and modules per state, the summary strip;
 //! - [`modules`]: communication modules' activity and states;
 //! - [`rates`]: frames and readings per second per source;
 //! - [`stream`]: the live streams (SSE, WebSocket) of `crate::publish`;
 //! - [`visibility`]: the grant filter of the meter-data endpoints.
 
 pub mod accounting;
+pub mod alarms;
 pub mod auth;
+pub mod board;
 pub mod commands;
+pub mod diagrams;
 pub mod modules;
 pub mod rates;
 pub mod routes;

@@ -1,9 +1,8 @@
 //! `/api/v1/modules`: communication modules' activity: last heard, battery,
-//! signal, lost uplinks, and whether each is active, silent (nothing for more
-//! than `[accounting] silent_after_periods` of its periods) or not yet
-//! judged (its period is not known yet), with counts per state.
+//! signal, lost uplinks, and its state on the board ([`crate::board`]:
+//! fresh, late, silent, clock ahead), with counts per state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use hyper::StatusCode;
 use meterhub_plugin_api::time::format_rfc3339_ms;
@@ -11,14 +10,12 @@ use serde_json::{Value, json};
 
 use super::state::ApiState;
 use super::visibility::Visibility;
+use crate::board::{Board, ModuleOnBoard, State};
 use meterhub_http::{self, HttpResponse};
-use meterhub_storage::archive::{ArchiveError, ModuleActivity};
+use meterhub_storage::archive::ArchiveError;
 
-/// The states a module can be in.
-const STATES: [&str; 3] = ["active", "silent", "unknown"];
-
-/// `GET /api/v1/modules[?state=active|silent|unknown]`: the modules the
-/// user may see (those reading a meter within their grants).
+/// `GET /api/v1/modules[?state=fresh|late|silent|clock_ahead]`: the
+/// modules the user may see (those reading a meter within their grants).
 pub fn list(
     state: &ApiState,
     params: &HashMap<String, String>,
@@ -30,33 +27,31 @@ pub fn list(
             &format!("unknown query parameter {key:?} (known: state)"),
         ));
     }
-    let wanted = params.get("state").map(String::as_str);
-    if let Some(w) = wanted.filter(|w| !STATES.contains(w)) {
-        return Ok(meterhub_http::error(
-            StatusCode::BAD_REQUEST,
-            &format!("query parameter state: {w:?} is not one of active, silent, unknown"),
-        ));
-    }
-    let meters = meters_by_module(state, seen)?;
-    let expected = match expected_periods(state) {
-        Ok(expected) => expected,
+    let wanted = match params.get("state").map(|w| (w, State::parse(w))) {
+        None => None,
+        Some((_, Some(s))) => Some(s),
+        Some((w, None)) => {
+            let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+            return Ok(meterhub_http::error(
+                StatusCode::BAD_REQUEST,
+                &format!("query parameter state: {w:?} is not one of {}", names.join(", ")),
+            ));
+        }
+    };
+    let board = match state.board() {
+        Ok(board) => board,
         Err(response) => return Ok(*response),
     };
+    let meters = meters_by_module(&board, state, seen);
+    let visible: Vec<&ModuleOnBoard> =
+        board.modules.values().filter(|m| seen.everything() || meters.contains_key(module_id(m))).collect();
+    let counts = Board::count(visible.iter().map(|m| m.state));
+    let modules: Vec<Value> = visible
+        .into_iter()
+        .filter(|m| wanted.is_none_or(|w| w == m.state))
+        .map(|m| view(m, meters.get(module_id(m)), &board))
+        .collect();
     let periods = state.view().accounting.silent_after_periods;
-    let now_ms = meterhub_storage::clock::now_ms();
-    let mut counts: BTreeMap<&str, u64> = STATES.iter().map(|s| (*s, 0)).collect();
-    let mut modules = Vec::new();
-    for activity in state.archive.modules()? {
-        if !seen.everything() && !meters.contains_key(&activity.latest.module) {
-            continue;
-        }
-        let configured = expected.get(&activity.latest.module).copied();
-        let module_state = state_of(&activity, now_ms, periods, configured);
-        *counts.entry(module_state).or_default() += 1;
-        if wanted.is_none_or(|w| w == module_state) {
-            modules.push(view(&activity, meters.get(&activity.latest.module), now_ms, periods, configured));
-        }
-    }
     Ok(meterhub_http::json(
         StatusCode::OK,
         &json!({ "counts": counts, "silent_after_periods": periods, "modules": modules }),
@@ -65,18 +60,16 @@ pub fn list(
 
 /// `GET /api/v1/modules/{id}`.
 pub fn one(state: &ApiState, module: &str, seen: &Visibility) -> Result<HttpResponse, ArchiveError> {
-    let meters = meters_by_module(state, seen)?;
-    let activity = state.archive.module(module)?.filter(|_| seen.everything() || meters.contains_key(module));
-    let Some(activity) = activity else {
-        return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
-    };
-    let periods = state.view().accounting.silent_after_periods;
-    let configured = match expected_periods(state) {
-        Ok(expected) => expected.get(module).copied(),
+    let board = match state.board() {
+        Ok(board) => board,
         Err(response) => return Ok(*response),
     };
-    let now_ms = meterhub_storage::clock::now_ms();
-    Ok(meterhub_http::json(StatusCode::OK, &view(&activity, meters.get(module), now_ms, periods, configured)))
+    let meters = meters_by_module(&board, state, seen);
+    let found = board.modules.get(module).filter(|_| seen.everything() || meters.contains_key(module));
+    let Some(on_board) = found else {
+        return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
+    };
+    Ok(meterhub_http::json(StatusCode::OK, &view(on_board, meters.get(module), &board)))
 }
 
 /// `PATCH /api/v1/modules/{id}` with `{"expected_period_s": N}` (or `null`
@@ -89,8 +82,12 @@ pub fn patch(
     body: &serde_json::Map<String, Value>,
     seen: &Visibility,
 ) -> Result<HttpResponse, ArchiveError> {
-    let meters = meters_by_module(state, seen)?;
-    if state.archive.module(module)?.is_none() || !(seen.everything() || meters.contains_key(module)) {
+    let board = match state.board() {
+        Ok(board) => board,
+        Err(response) => return Ok(*response),
+    };
+    let meters = meters_by_module(&board, state, seen);
+    if !board.modules.contains_key(module) || !(seen.everything() || meters.contains_key(module)) {
         return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no module {module:?} in the archive")));
     }
     if let Some(key) = body.keys().find(|k| !["expected_period_s", "actor"].contains(&k.as_str())) {
@@ -125,64 +122,44 @@ pub fn patch(
 /// Longest expected period, seconds: 31 days.
 const MAX_PERIOD_S: u64 = 31 * 24 * 3600;
 
-/// The periods operators set, by module; a 500 saying why when the
-/// registry cannot be read.
-fn expected_periods(state: &ApiState) -> Result<HashMap<String, i64>, Box<HttpResponse>> {
-    match state.accounting.store.modules() {
-        Ok(records) => Ok(records.into_iter().filter_map(|m| Some((m.id, m.expected_period_ms?))).collect()),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the module registry");
-            Err(Box::new(meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())))
-        }
-    }
-}
-
 /// The ids of the meters the user may see, by the module they are read
 /// through.
-fn meters_by_module(state: &ApiState, seen: &Visibility) -> Result<HashMap<String, Vec<String>>, ArchiveError> {
+fn meters_by_module(board: &Board, state: &ApiState, seen: &Visibility) -> HashMap<String, Vec<String>> {
     let mut by_module: HashMap<String, Vec<String>> = HashMap::new();
-    for device in state.archive.devices()? {
-        if let Some(module) = device.module
-            && seen.meter(&state.accounting, &device.device)
+    for meter in board.meters.values() {
+        if let Some(module) = meter.summary.as_ref().and_then(|s| s.module.clone())
+            && meter.visible(seen, &state.accounting)
         {
-            by_module.entry(module).or_default().push(device.device);
+            by_module.entry(module).or_default().push(meter.id.clone());
         }
     }
-    Ok(by_module)
+    by_module
 }
 
-/// One of [`STATES`].
-fn state_of(activity: &ModuleActivity, now_ms: i64, periods: u32, expected_ms: Option<i64>) -> &'static str {
-    match activity.silent(now_ms, periods, expected_ms) {
-        Some(true) => "silent",
-        Some(false) => "active",
-        None => "unknown",
-    }
+fn module_id(m: &ModuleOnBoard) -> &str {
+    &m.activity.latest.module
 }
 
-fn view(
-    activity: &ModuleActivity,
-    meters: Option<&Vec<String>>,
-    now_ms: i64,
-    periods: u32,
-    expected_ms: Option<i64>,
-) -> Value {
+fn view(on_board: &ModuleOnBoard, meters: Option<&Vec<String>>, board: &Board) -> Value {
+    let activity = &on_board.activity;
     let t = &activity.latest;
-    let module_state = state_of(activity, now_ms, periods, expected_ms);
     json!({
         "module": t.module,
-        "state": module_state,
+        "state": on_board.state.as_str(),
         "source": activity.source,
         "meters": meters.cloned().unwrap_or_default(),
         "last_ts": format_rfc3339_ms(t.ts_ms),
         "first_received_at": format_rfc3339_ms(activity.first_received_at_ms),
         "last_received_at": format_rfc3339_ms(activity.last_received_at_ms),
-        "silent_for_ms": (module_state == "silent").then(|| now_ms - activity.last_received_at_ms),
+        "last_received_at_ms": activity.last_received_at_ms,
+        "silent_for_ms": (on_board.state == State::Silent).then(|| board.now_ms - activity.last_received_at_ms),
         "period_ms": activity.period_ms,
-        "expected_period_ms": expected_ms,
+        "expected_period_ms": on_board.expected_period_ms,
+        "judged_period_ms": on_board.heard.judged_period_ms(),
+        "clock_offset_ms": activity.clock_offset_ms,
         "battery_pct": t.battery_pct,
         "rssi_dbm": t.rssi_dbm,
-        "snr_db": t.snr_db,
+        "snr_db": t.snr_db.map(|snr| (f64::from(snr) * 10.0).round() / 10.0),
         "frame_counter": t.frame_counter,
         "frames": activity.frames,
         "lost_uplinks": activity.counter.lost(),

@@ -94,6 +94,24 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
         Endpoint::Commands(endpoint) => {
             return super::commands::handle(&state, req, endpoint, &segments, &params).await;
         }
+        Endpoint::Diagrams => match &principal {
+            Some(principal) => Ok(super::diagrams::list(&state, principal)),
+            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        },
+        Endpoint::DiagramImage => match query::percent_decode(id) {
+            Some(file) => Ok(tokio::task::block_in_place(|| super::diagrams::image(&state, &file))),
+            None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "image name is not valid percent-encoding")),
+        },
+        Endpoint::Diagram => match query::percent_decode(id) {
+            Some(name) => Ok(super::diagrams::one(&state, &Visibility::for_principal(principal.clone()), &name)),
+            None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "diagram name is not valid percent-encoding")),
+        },
+        Endpoint::Alarms(endpoint) => match principal {
+            Some(principal) => {
+                return super::alarms::handle(&state, req, endpoint, &segments, &params, principal).await;
+            }
+            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        },
         Endpoint::Ui => return crate::web::asset(&path),
         Endpoint::Health => Ok(health(&state)),
         Endpoint::Plugins => {
@@ -107,6 +125,7 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             Some(id) => latest(&state, &id, &seen),
             None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
+        Endpoint::Board => Ok(super::board::summary(&state, &seen)),
         Endpoint::Modules => super::modules::list(&state, &params, &seen),
         Endpoint::Module => match query::percent_decode(id) {
             Some(id) => super::modules::one(&state, &id, &seen),
@@ -219,7 +238,9 @@ fn latest(state: &ApiState, device: &str, seen: &Visibility) -> Result<HttpRespo
     let Some(summary) = state.archive.device(device)?.filter(|_| seen.meter(&state.accounting, device)) else {
         return Ok(meterhub_http::error(StatusCode::NOT_FOUND, &format!("no device {device:?} in the archive")));
     };
-    let readings: Vec<ReadingView> = state.archive.latest(device)?.into_iter().map(Into::into).collect();
+    let tolerance = state.archive.device_clock_tolerance_ms();
+    let readings: Vec<ReadingView> =
+        state.archive.latest(device)?.into_iter().map(|r| ReadingView::new(r, tolerance)).collect();
     // The telemetry of the module it is read through (a meter modem is its own module).
     let module = summary.module.as_deref().unwrap_or(device);
     let telemetry = state.archive.module(module)?.map(|activity| activity.latest);
@@ -262,6 +283,7 @@ fn readings(
         Err(e) => return Ok(meterhub_http::error(StatusCode::BAD_REQUEST, &e)),
     };
     let mut visible: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let tolerance = state.archive.device_clock_tolerance_ms();
     let readings: Vec<ReadingView> = state
         .archive
         .readings(&q)?
@@ -272,7 +294,7 @@ fn readings(
                     .entry(r.reading.device.clone())
                     .or_insert_with(|| seen.meter(&state.accounting, &r.reading.device))
         })
-        .map(Into::into)
+        .map(|r| ReadingView::new(r, tolerance))
         .collect();
     Ok(meterhub_http::json(StatusCode::OK, &readings))
 }

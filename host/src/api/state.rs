@@ -38,11 +38,33 @@ pub struct ApiState {
     pub center: Arc<crate::sync::center::Center>,
     /// Commands queued for devices.
     pub commands: Arc<crate::commands::Commands>,
+    /// Alarms and the event log.
+    pub alarms: Arc<crate::alarms::Alarms>,
+    /// The mimic diagrams, read as they change.
+    pub diagrams: crate::diagrams::Diagrams,
 }
 
 impl ApiState {
     /// The host as it runs now.
     pub fn view(&self) -> std::sync::RwLockReadGuard<'_, HostView> {
         self.live.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How meters and modules are judged on the board now.
+    pub fn judge(&self) -> crate::board::Judge {
+        crate::board::Judge {
+            silent_after_periods: self.view().accounting.silent_after_periods,
+            clock_tolerance_ms: self.archive.device_clock_tolerance_ms(),
+        }
+    }
+
+    /// The board now; a 500 saying why when the registry or the archive
+    /// cannot be read.
+    pub fn board(&self) -> Result<crate::board::Board, Box<meterhub_http::HttpResponse>> {
+        let now_ms = meterhub_storage::clock::now_ms();
+        crate::board::Board::read(&*self.archive, &self.accounting, &self.judge(), now_ms).map_err(|e| {
+            tracing::error!(error = %e, "cannot read the board");
+            Box::new(meterhub_http::error(hyper::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+        })
     }
 }

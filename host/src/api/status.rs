@@ -112,6 +112,36 @@ fn label(value: &str) -> String {
 /// Reads one counter of an instance's status.
 type InstanceCounter = fn(&InstanceStatus) -> u64;
 
+/// Open alarms (active or not yet acknowledged), active and unacknowledged
+/// ones, and alarms raised since start, by severity.
+fn alarm_metrics(state: &ApiState, out: &mut String) {
+    let open = state.alarms.open_for(&crate::auth::Principal::local_admin());
+    let raised = state.alarms.raised();
+    type Count = fn(&crate::alarms::Alarm) -> bool;
+    let gauges: [(&str, &str, Count); 3] = [
+        ("meterhub_alarms_open", "Alarms active or not yet acknowledged, by severity.", |_| true),
+        ("meterhub_alarms_active", "Alarms whose condition holds, by severity.", |a| a.active()),
+        ("meterhub_alarms_unacknowledged", "Open alarms no dispatcher acknowledged, by severity.", |a| {
+            a.acknowledged.is_none()
+        }),
+    ];
+    for (name, help, counts) in gauges {
+        family(out, name, "gauge", help);
+        for severity in raised.keys() {
+            let n = open.iter().filter(|a| a.severity == *severity && counts(a)).count();
+            let _ = writeln!(out, "{name}{{severity=\"{severity}\"}} {n}");
+        }
+    }
+    let head = state.archive.log_head().unwrap_or(0);
+    let judged = state.alarms.judged_through.load(std::sync::atomic::Ordering::Relaxed);
+    family(out, "meterhub_alarms_lag_readings", "gauge", "Archived readings the alarm rules have yet to judge.");
+    let _ = writeln!(out, "meterhub_alarms_lag_readings {}", head.saturating_sub(judged));
+    family(out, "meterhub_alarms_raised_total", "counter", "Alarms raised since the host started, by severity.");
+    for (severity, n) in &raised {
+        let _ = writeln!(out, "meterhub_alarms_raised_total{{severity=\"{severity}\"}} {n}");
+    }
+}
+
 /// The `# HELP` and `# TYPE` lines of a metric family.
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -300,6 +330,7 @@ pub fn metrics(state: &ApiState) -> Result<HttpResponse, ArchiveError> {
             let _ = writeln!(out, "meterhub_readings_total{{source=\"{}\",outcome=\"{outcome}\"}} {n}", label(source));
         }
     }
+    alarm_metrics(state, &mut out);
     let views = instances(state);
     family(&mut out, "meterhub_plugin_instance_state", "gauge", "1 for the state each plugin instance is in.");
     for v in &views {

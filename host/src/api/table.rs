@@ -9,6 +9,7 @@
 
 use hyper::Method;
 
+use super::alarms::AlarmsEndpoint;
 use super::commands::CommandsEndpoint;
 use crate::auth::Access;
 use crate::auth::Role::{Admin, Dispatcher, Operator, Viewer};
@@ -30,6 +31,8 @@ pub enum Endpoint {
     Devices,
     /// `GET /api/v1/devices/{id}/latest`.
     DeviceLatest,
+    /// `GET /api/v1/board`: meters and modules per state.
+    Board,
     /// `GET /api/v1/modules`.
     Modules,
     /// `GET /api/v1/modules/{id}`.
@@ -76,6 +79,14 @@ pub enum Endpoint {
     Accounting(AccountingEndpoint),
     /// Commands for a driver's devices (`api/commands.rs`).
     Commands(CommandsEndpoint),
+    /// Alarms and the event log (`api/alarms.rs`).
+    Alarms(AlarmsEndpoint),
+    /// `GET /api/v1/diagrams`.
+    Diagrams,
+    /// `GET /api/v1/diagrams/{name}`.
+    Diagram,
+    /// `GET /api/v1/diagram-images/{file}`.
+    DiagramImage,
 }
 
 /// The endpoints of `api/auth.rs`.
@@ -209,8 +220,20 @@ const ROUTES: &[Route] = &[
     route("GET", &[V1, Is("v1"), Is("devices")], Endpoint::Devices, VIEWER),
     route("GET", &[V1, Is("v1"), Is("devices"), Any, Is("latest")], Endpoint::DeviceLatest, VIEWER),
     route("GET", &[V1, Is("v1"), Is("readings")], Endpoint::Readings, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("board")], Endpoint::Board, VIEWER),
     route("GET", &[V1, Is("v1"), Is("modules")], Endpoint::Modules, VIEWER),
     route("GET", &[V1, Is("v1"), Is("modules"), Any], Endpoint::Module, VIEWER),
+    // Alarms (filtered by grants: a meter's alarm is seen with its meter)
+    // and the event log (alarms by grants, the plant's events for
+    // dispatchers, logins for admins); acknowledged by dispatchers.
+    route("GET", &[V1, Is("v1"), Is("alarms")], Endpoint::Alarms(AlarmsEndpoint::List), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("alarms"), Any], Endpoint::Alarms(AlarmsEndpoint::One), VIEWER),
+    route("POST", &[V1, Is("v1"), Is("alarms"), Any, Is("ack")], Endpoint::Alarms(AlarmsEndpoint::Ack), DISPATCHER),
+    route("GET", &[V1, Is("v1"), Is("events")], Endpoint::Alarms(AlarmsEndpoint::Events), VIEWER),
+    // Mimic diagrams (their values come over the streams, by grants).
+    route("GET", &[V1, Is("v1"), Is("diagrams")], Endpoint::Diagrams, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("diagrams"), Any], Endpoint::Diagram, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("diagram-images"), Any], Endpoint::DiagramImage, VIEWER),
     // The plant: plugins, drivers, counters, what failed.
     route("GET", &[V1, Is("v1"), Is("plugins")], Endpoint::Plugins, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("drivers")], Endpoint::Drivers, DISPATCHER),

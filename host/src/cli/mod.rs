@@ -3,6 +3,7 @@
 mod check;
 mod client;
 mod codec;
+mod diagram;
 mod logging;
 mod meter;
 pub mod output;
@@ -130,6 +131,9 @@ pub enum Command {
     /// Try codec plugins on payloads.
     #[command(subcommand)]
     Codec(CodecCommand),
+    /// Check mimic diagrams.
+    #[command(subcommand)]
+    Diagram(DiagramCommand),
     /// Write plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -144,6 +148,15 @@ pub enum Command {
         /// The plugin's library.
         library: PathBuf,
     },
+}
+
+/// What to do with a mimic diagram.
+#[derive(Debug, Subcommand)]
+pub enum DiagramCommand {
+    /// Read diagram files as the host does; every problem at file:line:col.
+    Check(diagram::CheckArgs),
+    /// Convert an SVG drawing into a diagram; what it leaves out as warnings at file:line:col.
+    Import(diagram::ImportArgs),
 }
 
 /// What to do with a codec.
@@ -259,6 +272,8 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "sim")]
         Command::Sim(SimCommand::Dlms(options)) => sim::run_dlms(&options),
         Command::Codec(CodecCommand::Decode(args)) => codec::decode(&args),
+        Command::Diagram(DiagramCommand::Check(args)) => diagram::check(&args),
+        Command::Diagram(DiagramCommand::Import(args)) => diagram::import(&args),
         Command::PluginRunner { library } => crate::plugin::runner::main(&library),
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::plan::{self, Change, DriverPlan, Part, RunningSpec, TransportPlan};
-use super::view::{AppliedChange, LiveView, RefusedChange};
+use super::view::{AppliedChange, ConfigChange, LiveView, RefusedChange};
 use crate::config::{Config, Diagnostic, TransportConfig};
 use crate::lifecycle::view::{DriverStatus, PluginStatus};
 use crate::pipeline::{CodecSlot, Codecs, PipelineHandle, RedecodeSelection, Routes};
@@ -352,11 +352,13 @@ impl Host {
             tracing::error!(trigger = trigger.as_str(), %error, "change refused; the running configuration stays");
         }
         let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
-        view.config.last_error = Some(RefusedChange {
+        let refused = RefusedChange {
             trigger: trigger.as_str(),
             at_ms: meterhub_storage::clock::now_ms(),
             errors: errors.to_vec(),
-        });
+        };
+        view.config.remember(ConfigChange::Refused(refused.clone()));
+        view.config.last_error = Some(refused);
     }
 
     /// Count one more look at the configuration file (`ConfigStatus::checks`).
@@ -565,8 +567,11 @@ impl Host {
             .collect();
         view.config.file = self.config.file.display().to_string();
         view.accounting = self.config.accounting.clone();
+        view.alarms = self.config.alarms.clone();
+        view.diagrams_dir = self.config.diagrams_dir.clone();
         if let Some(applied) = applied {
             view.config.generation += 1;
+            view.config.remember(ConfigChange::Applied(applied.clone()));
             view.config.last_applied = Some(applied);
             view.config.last_error = None;
         }

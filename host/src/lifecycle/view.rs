@@ -23,6 +23,10 @@ pub struct HostView {
     pub config: ConfigStatus,
     /// `[accounting]` in effect.
     pub accounting: crate::config::AccountingConfig,
+    /// `[alarms]` in effect.
+    pub alarms: crate::config::alarms::AlarmsConfig,
+    /// Where the mimic diagrams are.
+    pub diagrams_dir: std::path::PathBuf,
 }
 
 /// Shared, replaced as a whole by each change.
@@ -44,6 +48,33 @@ pub struct ConfigStatus {
     /// or the same text. A client that wrote the file can wait for this to
     /// move to know its write has been looked at.
     pub checks: u64,
+    /// The last [`RECENT_CHANGES`] changes applied or refused, numbered
+    /// from 1 since start, oldest first (the event log reads them).
+    #[serde(skip)]
+    pub recent: std::collections::VecDeque<(u64, ConfigChange)>,
+}
+
+/// Changes kept in [`ConfigStatus::recent`].
+pub const RECENT_CHANGES: usize = 64;
+
+/// A change applied or refused.
+#[derive(Debug, Clone)]
+pub enum ConfigChange {
+    /// It took effect.
+    Applied(AppliedChange),
+    /// It was refused.
+    Refused(RefusedChange),
+}
+
+impl ConfigStatus {
+    /// Keeps `change` in [`ConfigStatus::recent`], numbered after the last.
+    pub fn remember(&mut self, change: ConfigChange) {
+        let number = self.recent.back().map_or(1, |(n, _)| n + 1);
+        self.recent.push_back((number, change));
+        if self.recent.len() > RECENT_CHANGES {
+            self.recent.pop_front();
+        }
+    }
 }
 
 /// A change that took effect.

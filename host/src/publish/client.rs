@@ -22,6 +22,8 @@ pub enum Packet {
     Reading(Arc<ReadingEvent>),
     /// A control frame echoing the client's `Ts`.
     Control(i64),
+    /// An alarm as it is now (JSON), rendered once for every stream.
+    Alarm(Arc<String>),
 }
 
 /// What a drain found.
@@ -146,6 +148,22 @@ impl Client {
         Some(pushed)
     }
 
+    /// Queues alarm `id` as it is now (the caller checked the user may see
+    /// it); a change of it still queued is replaced in place.
+    pub fn push_alarm(&self, id: u64, json: &Arc<String>) {
+        {
+            let mut outbox = lock(&self.outbox);
+            if outbox.closing.is_some() {
+                return;
+            }
+            let name = format!("\u{1}alarm\0{id}");
+            let next = Signal(outbox.signals.len() as u32 + 1);
+            let signal = *outbox.signals.entry(name).or_insert(next);
+            outbox.queue.push(signal, Packet::Alarm(json.clone()));
+        }
+        self.wake.notify_one();
+    }
+
     /// Queues a control frame behind the data, unless one is queued.
     pub fn request_control(&self, ts: i64) -> Result<(), ControlRefused> {
         {
@@ -214,21 +232,24 @@ mod tests {
     use meterhub_storage::archive::StoredReading;
 
     fn event(seq: u64, device: &str) -> Arc<ReadingEvent> {
-        Arc::new(ReadingEvent::of(StoredReading {
-            seq,
-            frame_seq: seq,
-            source: "tcp".into(),
-            reading: Reading {
-                device: device.into(),
-                channel: "volume".into(),
-                ts_ms: seq as i64,
-                value: Decimal::from(seq),
-                unit: "m3".into(),
-                kind: ReadingKind::Cumulative,
+        Arc::new(ReadingEvent::of(
+            StoredReading {
+                seq,
+                frame_seq: seq,
+                source: "tcp".into(),
+                reading: Reading {
+                    device: device.into(),
+                    channel: "volume".into(),
+                    ts_ms: seq as i64,
+                    value: Decimal::from(seq),
+                    unit: "m3".into(),
+                    kind: ReadingKind::Cumulative,
+                },
+                conflict: false,
+                archived_at_ms: 0,
             },
-            conflict: false,
-            archived_at_ms: 0,
-        }))
+            meterhub_storage::archive::DEVICE_CLOCK_TOLERANCE_MS,
+        ))
     }
 
     fn client(limit: usize) -> Client {
@@ -243,6 +264,7 @@ mod tests {
             .map(|p| match p {
                 Packet::Reading(e) => e.seq as i64,
                 Packet::Control(ts) => -ts,
+                Packet::Alarm(_) => 0,
             })
             .collect()
     }

@@ -26,12 +26,14 @@ pub struct ReadingEvent {
 }
 
 impl ReadingEvent {
-    /// The event of an archived reading.
-    pub fn of(reading: StoredReading) -> ReadingEvent {
+    /// The event of an archived reading, its device time judged against
+    /// the archive's `device_clock_tolerance_ms`.
+    pub fn of(reading: StoredReading, device_clock_tolerance_ms: i64) -> ReadingEvent {
         let seq = reading.seq;
         let device = reading.reading.device.clone();
         let channel = reading.reading.channel.clone();
-        let json = serde_json::to_string(&ReadingView::from(reading)).unwrap_or_else(|_| "{}".to_owned());
+        let json = serde_json::to_string(&ReadingView::new(reading, device_clock_tolerance_ms))
+            .unwrap_or_else(|_| "{}".to_owned());
         ReadingEvent { seq, signal: format!("{device}\0{channel}"), device, channel, json }
     }
 }
@@ -69,6 +71,9 @@ pub enum Frame {
         /// The client's `Ts`.
         ts: i64,
     },
+    /// An alarm raised, changed or ended (JSON, as `/api/v1/alarms`
+    /// shows it).
+    Alarm(Arc<String>),
     /// The stream ends.
     Closed {
         /// Why.
@@ -85,6 +90,7 @@ impl Frame {
             Frame::Live { .. } => "live",
             Frame::Gap { .. } => "gap",
             Frame::Control { .. } => "control",
+            Frame::Alarm(_) => "alarm",
             Frame::Closed { .. } => "closed",
         }
     }
@@ -93,6 +99,7 @@ impl Frame {
     fn data(&self) -> Cow<'_, str> {
         let value = match self {
             Frame::Reading(event) => return Cow::Borrowed(&event.json),
+            Frame::Alarm(json) => return Cow::Borrowed(json.as_str()),
             Frame::Hello { stream, control_ms, queue_limit, user } => {
                 json!({"stream": stream, "control_ms": control_ms, "queue_limit": queue_limit, "user": user})
             }
@@ -168,14 +175,17 @@ mod tests {
             unit: "m3".into(),
             kind: ReadingKind::Cumulative,
         };
-        Arc::new(ReadingEvent::of(StoredReading {
-            seq,
-            frame_seq: 3,
-            source: "tcp".into(),
-            reading,
-            conflict: false,
-            archived_at_ms: 1_763_800_000_100,
-        }))
+        Arc::new(ReadingEvent::of(
+            StoredReading {
+                seq,
+                frame_seq: 3,
+                source: "tcp".into(),
+                reading,
+                conflict: false,
+                archived_at_ms: 1_763_800_000_100,
+            },
+            meterhub_storage::archive::DEVICE_CLOCK_TOLERANCE_MS,
+        ))
     }
 
     #[test]
@@ -190,6 +200,7 @@ mod tests {
         let data: serde_json::Value = serde_json::from_str(&blocks[0]["event: reading\ndata: ".len()..]).unwrap();
         assert_eq!((data["seq"].as_u64(), data["value"].as_str()), (Some(7), Some("12.5")));
         assert_eq!(data["archived_at_ms"].as_i64(), Some(1_763_800_000_100));
+        assert_eq!(data["clock_ahead"].as_bool(), Some(false));
     }
 
     #[test]

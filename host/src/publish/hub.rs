@@ -204,7 +204,7 @@ impl Hub {
             return;
         }
         let path = self.path_of(&reading.reading.device);
-        let event = Arc::new(ReadingEvent::of(reading));
+        let event = Arc::new(ReadingEvent::of(reading, self.archive.device_clock_tolerance_ms()));
         let mut clients = self.clients();
         let (mut pushed, mut coalesced) = (0, 0);
         let by_device = clients.by_device.get(&event.device).map(Vec::as_slice).unwrap_or_default();
@@ -224,6 +224,17 @@ impl Hub {
         self.readings.fetch_add(1, Ordering::Relaxed);
         self.pushed.fetch_add(pushed, Ordering::Relaxed);
         self.coalesced.fetch_add(coalesced, Ordering::Relaxed);
+    }
+
+    /// Offers alarm `id` as it is now (`json`) to every stream whose user
+    /// `may_see` it, whatever the stream selected.
+    pub fn push_alarm(&self, id: u64, json: Arc<String>, may_see: impl Fn(&Principal) -> bool) {
+        let clients: Vec<Arc<Client>> = self.clients().all.values().cloned().collect();
+        for client in clients {
+            if may_see(&client.principal()) {
+                client.push_alarm(id, &json);
+            }
+        }
     }
 
     fn fanned_through(&self) -> u64 {

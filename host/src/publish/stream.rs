@@ -115,9 +115,9 @@ impl Stream {
     /// (rendered only then).
     fn selected(&mut self, reading: StoredReading) -> Option<Frame> {
         let path = self.path(&reading.reading.device).clone();
-        self.client
-            .wants(&reading.reading.device, &reading.reading.channel, &path)
-            .then(|| Frame::Reading(Arc::new(ReadingEvent::of(reading))))
+        self.client.wants(&reading.reading.device, &reading.reading.channel, &path).then(|| {
+            Frame::Reading(Arc::new(ReadingEvent::of(reading, self.hub.archive().device_clock_tolerance_ms())))
+        })
     }
 
     /// One burst of the replay: up to [`REPLAY_BATCH`] archived readings
@@ -211,6 +211,7 @@ impl Stream {
                     .map(|packet| match packet {
                         Packet::Reading(event) => Frame::Reading(event),
                         Packet::Control(ts) => Frame::Control { ts },
+                        Packet::Alarm(json) => Frame::Alarm(json),
                     })
                     .collect();
                 return Some(Burst { frames, resume: Some(drained.pushed_through) });

@@ -80,7 +80,12 @@ mod tests {
         assert!(referenced.iter().any(|r| r.ends_with(".js")) && referenced.iter().any(|r| r.ends_with(".css")));
         for reference in referenced {
             let file = find(reference).unwrap_or_else(|| panic!("index.html loads {reference}, not embedded"));
-            let expected = if reference.ends_with(".js") { "text/javascript" } else { "text/css" };
+            let expected = match reference.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("js") => "text/javascript",
+                Some("css") => "text/css",
+                Some("svg") => "image/svg+xml",
+                other => panic!("index.html loads {reference}, an unexpected kind {other:?}"),
+            };
             assert!(file.content_type.starts_with(expected), "{reference}: {}", file.content_type);
         }
         // Every module import resolves to an embedded module.

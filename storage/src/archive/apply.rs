@@ -102,6 +102,8 @@ pub(crate) struct Txn<'a> {
     tree: &'a sled::Tree,
     heads: &'a Heads,
     now_ms: i64,
+    /// [`super::ArchiveOptions::device_clock_tolerance_ms`].
+    clock_tolerance_ms: i64,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// New readings, in seq order: the transaction's log block.
     pending: Vec<StoredReading>,
@@ -124,13 +126,19 @@ pub(crate) struct Txn<'a> {
 }
 
 impl<'a> Txn<'a> {
-    pub(crate) fn begin(tree: &'a sled::Tree, heads: &'a Heads, now_ms: i64) -> Result<Txn<'a>, ArchiveError> {
+    pub(crate) fn begin(
+        tree: &'a sled::Tree,
+        heads: &'a Heads,
+        now_ms: i64,
+        clock_tolerance_ms: i64,
+    ) -> Result<Txn<'a>, ArchiveError> {
         let applied_through = read_u64(tree, keys::APPLIED_THROUGH)?.unwrap_or(0);
         let next_reading_seq = read_u64(tree, keys::NEXT_READING_SEQ)?.unwrap_or(1);
         Ok(Txn {
             tree,
             heads,
             now_ms,
+            clock_tolerance_ms,
             writes: BTreeMap::new(),
             pending: Vec::new(),
             pending_at: HashMap::new(),
@@ -344,18 +352,23 @@ impl<'a> Txn<'a> {
         module: Option<&str>,
         model: Option<&str>,
     ) -> Result<(), ArchiveError> {
+        let trusted = reading.ts_ms <= self.now_ms.saturating_add(self.clock_tolerance_ms);
         let slot = self.device(&reading.device)?;
         let summary = slot.get_or_insert_with(|| DeviceSummary {
             device: reading.device.clone(),
             source: frame.source.clone(),
             first_ts_ms: reading.ts_ms,
-            last_ts_ms: reading.ts_ms,
+            // 0 until a reading not stamped ahead comes.
+            last_ts_ms: if trusted { reading.ts_ms } else { 0 },
             last_received_at_ms: frame.received_at_ms,
             channels: Vec::new(),
             readings: 0,
             module: None,
             model: None,
+            period_ms: None,
+            clock_offset_ms: None,
         });
+        summary.heard(frame.received_at_ms, reading.ts_ms);
         summary.source.clone_from(&frame.source);
         if let Some(module) = module.filter(|m| summary.module.as_deref() != Some(*m)) {
             summary.module = Some(module.to_owned());
@@ -363,10 +376,11 @@ impl<'a> Txn<'a> {
         if let Some(model) = model.filter(|m| summary.model.as_deref() != Some(*m)) {
             summary.model = Some(model.to_owned());
         }
-        summary.last_received_at_ms = summary.last_received_at_ms.max(frame.received_at_ms);
         if new_key {
             summary.first_ts_ms = summary.first_ts_ms.min(reading.ts_ms);
-            summary.last_ts_ms = summary.last_ts_ms.max(reading.ts_ms);
+            if trusted {
+                summary.last_ts_ms = summary.last_ts_ms.max(reading.ts_ms);
+            }
             summary.readings += 1;
         }
         if let Err(at) = summary.channels.binary_search(&reading.channel) {
@@ -380,7 +394,7 @@ impl<'a> Txn<'a> {
         let activity = match self.get(&key)? {
             Some(value) => {
                 let mut activity: ModuleActivity = unseal_json(&key, &value)?;
-                activity.observe(telemetry, &frame.source, frame.received_at_ms);
+                activity.observe(telemetry, &frame.source, frame.received_at_ms, self.clock_tolerance_ms);
                 activity
             }
             None => ModuleActivity::new(telemetry, &frame.source, frame.received_at_ms),

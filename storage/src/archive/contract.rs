@@ -77,8 +77,14 @@ pub trait Archive: Send + Sync + 'static {
     fn device(&self, device: &str) -> Result<Option<DeviceSummary>, ArchiveError>;
 
     /// The latest reading (by device timestamp) of each channel of `device`,
-    /// ordered by channel; the original, not a conflict record.
+    /// ordered by channel; the original, not a conflict record; never one
+    /// stamped ahead of the host's clock ([`StoredReading::stamped_ahead`])
+    /// while an earlier one is not.
     fn latest(&self, device: &str) -> Result<Vec<StoredReading>, ArchiveError>;
+
+    /// How far a device clock may run ahead of the host's before its
+    /// readings are flagged, ms.
+    fn device_clock_tolerance_ms(&self) -> i64;
 
     /// Readings matching `q`, ordered by device, channel, timestamp;
     /// conflict records included and flagged.

@@ -52,7 +52,7 @@ pub use contract::Archive;
 pub use error::ArchiveError;
 pub use migrate::MigrationReport;
 pub use model::{
-    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
-    StoredReading, StoredRejection, UnreadableRecord, Verdict,
+    ApplyItem, ApplySummary, DEVICE_CLOCK_TOLERANCE_MS, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery,
+    RedecodeOutcome, SourceCounters, StoredReading, StoredRejection, UnreadableRecord, Verdict,
 };
 pub use sled_archive::{ArchiveOptions, HEAD_READINGS, SledArchive};

@@ -44,6 +44,22 @@ pub struct StoredReading {
     pub archived_at_ms: i64,
 }
 
+/// How far a device's clock may run ahead of the host's before the
+/// readings it stamps are not trusted for "latest" values and deltas
+/// (ms; `[host] device_clock_tolerance_s`).
+pub const DEVICE_CLOCK_TOLERANCE_MS: i64 = 120_000;
+
+impl StoredReading {
+    /// Whether its device time was beyond the host's clock by more than
+    /// `tolerance_ms` when it was archived: a device clock running ahead.
+    /// Such a reading is kept and shown, flagged; it never counts as a
+    /// meter's latest value nor in its deltas, so it cannot hide the newer
+    /// readings that follow it.
+    pub fn stamped_ahead(&self, tolerance_ms: i64) -> bool {
+        self.reading.ts_ms > self.archived_at_ms.saturating_add(tolerance_ms)
+    }
+}
+
 /// One record of the archive's global sequence, as [`crate::archive::Archive::log_after`]
 /// reads it: the stored reading, or why it cannot be read.
 pub type LogEntry = Result<StoredReading, UnreadableRecord>;
@@ -79,7 +95,8 @@ pub struct DeviceSummary {
     pub source: String,
     /// Earliest device timestamp archived.
     pub first_ts_ms: i64,
-    /// Latest device timestamp archived.
+    /// Latest device timestamp archived, of a reading not stamped ahead of
+    /// the host's clock ([`StoredReading::stamped_ahead`]).
     pub last_ts_ms: i64,
     /// Latest host receive time of a frame carrying one of its readings
     /// (duplicates included: the meter was heard).
@@ -97,6 +114,43 @@ pub struct DeviceSummary {
     /// `docs/plugins.md`), the latest one.
     #[serde(default)]
     pub model: Option<String>,
+    /// Usual time between two of its frames carrying newer readings, ms,
+    /// from the host's receive times; `None` until two were seen.
+    #[serde(default)]
+    pub period_ms: Option<i64>,
+    /// Device time minus host time in its frame received last (the newest
+    /// reading of it), ms: how far its clock runs ahead (positive) or
+    /// behind; a back-filled frame reads as behind.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// The shortest gap between two frames that teaches a meter's period, ms.
+pub const MIN_PERIOD_MS: i64 = 1000;
+
+impl DeviceSummary {
+    /// Takes in a reading stamped `ts_ms` of a frame received at
+    /// `received_at_ms` (before the summary's times move with it): the
+    /// receive time, the period (a frame after a gap, carrying a reading
+    /// newer than any before, at least [`MIN_PERIOD_MS`] after the last:
+    /// back-fill and bursts teach none) and the clock offset.
+    pub fn heard(&mut self, received_at_ms: i64, ts_ms: i64) {
+        let offset = ts_ms - received_at_ms;
+        if received_at_ms > self.last_received_at_ms {
+            let gap = received_at_ms - self.last_received_at_ms;
+            // Frames less than a second apart are one burst (a device sending
+            // what it stored), not its period.
+            if self.readings > 0 && ts_ms > self.last_ts_ms && gap >= MIN_PERIOD_MS {
+                // A slow moving average: one odd gap does not move it much.
+                self.period_ms = Some(self.period_ms.map_or(gap, |p| (p * 7 + gap) / 8));
+            }
+            self.last_received_at_ms = received_at_ms;
+            self.clock_offset_ms = Some(offset);
+        } else if received_at_ms == self.last_received_at_ms {
+            // Another reading of the same frame: its newest counts.
+            self.clock_offset_ms = Some(self.clock_offset_ms.map_or(offset, |o| o.max(offset)));
+        }
+    }
 }
 
 /// Accounting counters of one source. At rest, at frame level:
@@ -196,4 +250,48 @@ pub struct StoredRejection {
     pub seq: u64,
     /// The rejection.
     pub rejection: Rejection,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> DeviceSummary {
+        DeviceSummary {
+            device: "m1".into(),
+            source: "s".into(),
+            first_ts_ms: 0,
+            last_ts_ms: 0,
+            last_received_at_ms: 0,
+            channels: vec![],
+            readings: 0,
+            module: None,
+            model: None,
+            period_ms: None,
+            clock_offset_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_meter_learns_its_period_from_live_frames_only_and_its_clock_offset_from_the_last() {
+        let mut s = summary();
+        let minute = 60_000;
+        // (received, stamped) per frame; the summary moves as the archive moves it.
+        for (received, stamped) in [(0, -500), (minute, minute - 500), (2 * minute, 2 * minute - 400)] {
+            s.heard(received, stamped);
+            s.readings += 1;
+            s.last_ts_ms = s.last_ts_ms.max(stamped);
+        }
+        assert_eq!((s.period_ms, s.clock_offset_ms), (Some(minute), Some(-400)));
+        // A burst of stored frames, and a back-filled old one: no period from them.
+        s.heard(2 * minute + 10, 2 * minute + 5);
+        s.last_ts_ms = 2 * minute + 5;
+        s.heard(3 * minute, 0);
+        assert_eq!(s.period_ms, Some(minute));
+        assert_eq!(s.clock_offset_ms, Some(-3 * minute), "a back-filled frame reads as behind");
+        // Two readings of one frame: the newest tells the offset.
+        s.heard(4 * minute, 4 * minute + 600_000);
+        s.heard(4 * minute, 4 * minute - 100);
+        assert_eq!(s.clock_offset_ms, Some(600_000));
+    }
 }

@@ -37,11 +37,18 @@ pub struct ArchiveOptions {
     /// Readings the series heads hold in memory before they are sealed
     /// into chunks (about 90 bytes each).
     pub head_readings: usize,
+    /// How far a device clock may run ahead of the host's, ms
+    /// ([`super::DEVICE_CLOCK_TOLERANCE_MS`] by default).
+    pub device_clock_tolerance_ms: i64,
 }
 
 impl Default for ArchiveOptions {
     fn default() -> Self {
-        ArchiveOptions { cache_bytes: CACHE_CAPACITY_BYTES, head_readings: HEAD_READINGS }
+        ArchiveOptions {
+            cache_bytes: CACHE_CAPACITY_BYTES,
+            head_readings: HEAD_READINGS,
+            device_clock_tolerance_ms: super::DEVICE_CLOCK_TOLERANCE_MS,
+        }
     }
 }
 
@@ -119,6 +126,31 @@ impl SledArchive {
     /// [`LOCK_WAIT`].
     pub fn open(path: &Path) -> Result<Self, ArchiveError> {
         Self::open_with(path, ArchiveOptions::default(), LOCK_WAIT)
+    }
+
+    /// The newest original reading of `series` before `before_ms` that was
+    /// not stamped ahead of the host's clock, looking back a day, then a
+    /// month, then everything (a reading stamped ahead is rare, and the one
+    /// before it usually minutes older).
+    fn latest_trusted(&self, series: &SeriesKey, before_ms: i64) -> Result<Option<StoredReading>, ArchiveError> {
+        const DAY_MS: i64 = 86_400_000;
+        let tolerance = self.options.device_clock_tolerance_ms;
+        // A trusted reading is stamped at most `tolerance` past the host's clock.
+        let to_ms = before_ms.min(now_ms().saturating_add(tolerance).saturating_add(1));
+        for back_ms in [DAY_MS, 32 * DAY_MS, i64::MAX] {
+            let q = ReadingQuery {
+                device: Some(series.0.clone()),
+                channel: Some(series.1.clone()),
+                from_ms: Some(to_ms.saturating_sub(back_ms)),
+                to_ms: Some(to_ms),
+                limit: usize::MAX,
+            };
+            let found = self.readings(&q)?.into_iter().rev().find(|r| !r.conflict && !r.stamped_ahead(tolerance));
+            if found.is_some() || back_ms == i64::MAX {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// [`SledArchive::open`], waiting at most `lock_wait` for a lock.
@@ -429,7 +461,7 @@ impl Archive for SledArchive {
         let _writing = self.write_guard();
         let db = self.db()?;
         let heads = self.heads();
-        let mut txn = Txn::begin(&db, &heads, now_ms())?;
+        let mut txn = Txn::begin(&db, &heads, now_ms(), self.options.device_clock_tolerance_ms)?;
         for item in items {
             let seq = item.record.seq;
             if seq <= txn.applied_through {
@@ -490,7 +522,7 @@ impl Archive for SledArchive {
         let Some(frame) = self.frame(frame_seq)? else { return Err(ArchiveError::UnknownFrame { seq: frame_seq }) };
         let db = self.db()?;
         let heads = self.heads();
-        let mut txn = Txn::begin(&db, &heads, now_ms())?;
+        let mut txn = Txn::begin(&db, &heads, now_ms(), self.options.device_clock_tolerance_ms)?;
         let quarantine_key = keys::seq_key(QUARANTINE, frame_seq);
         let was_quarantined = txn.get(&quarantine_key)?.is_some();
         let outcome = match checked(verdict) {
@@ -622,9 +654,18 @@ impl Archive for SledArchive {
                     chunk.readings(&series)?.iter().find(|r| r.reading.ts_ms == max).cloned()
                 }
             };
-            latest.extend(original);
+            match original {
+                Some(newest) if newest.stamped_ahead(self.options.device_clock_tolerance_ms) => {
+                    latest.extend(self.latest_trusted(&series, newest.reading.ts_ms)?);
+                }
+                newest => latest.extend(newest),
+            }
         }
         Ok(latest)
+    }
+
+    fn device_clock_tolerance_ms(&self) -> i64 {
+        self.options.device_clock_tolerance_ms
     }
 
     fn readings(&self, q: &ReadingQuery) -> Result<Vec<StoredReading>, ArchiveError> {

@@ -334,6 +334,39 @@ fn latest_is_per_channel_by_device_timestamp() {
 }
 
 #[test]
+fn a_reading_from_a_clock_ahead_never_hides_the_newer_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let now = crate::clock::now_ms();
+    let ten_minutes = 600_000;
+    archive
+        .apply(vec![
+            decoded(1, "s", vec![reading("m1", "vol", now - 60_000, "1")]),
+            // The device's clock ran ten minutes ahead for one frame.
+            decoded(2, "s", vec![reading("m1", "vol", now + ten_minutes, "5")]),
+            decoded(3, "s", vec![reading("m1", "vol", now - 30_000, "2"), reading("m1", "vol", now, "3")]),
+            // A meter only ever heard ahead has no trustworthy latest value.
+            decoded(4, "s", vec![reading("m2", "vol", now + ten_minutes, "7")]),
+        ])
+        .expect("apply");
+    let latest = archive.latest("m1").expect("latest");
+    assert_eq!(values(&latest), vec![("vol".into(), now, "3".into(), false)]);
+    assert!(archive.latest("m2").expect("latest").is_empty());
+    let m1 = archive.device("m1").expect("device").expect("known");
+    assert_eq!(m1.last_ts_ms, now, "the summary's latest time is a trustworthy one");
+    // Kept and shown, flagged.
+    let tolerance = archive.device_clock_tolerance_ms();
+    let stored = archive.readings(&all(Some("m1"))).expect("readings");
+    let flags: Vec<bool> = stored.iter().map(|r| r.stamped_ahead(tolerance)).collect();
+    assert_eq!(flags, [false, false, false, true]);
+    let view = view::ReadingView::new(stored[3].clone(), tolerance);
+    assert!(view.clock_ahead);
+    // Sealed into chunks, the same holds.
+    archive.seal().expect("seal");
+    assert_eq!(values(&archive.latest("m1").expect("latest")), vec![("vol".into(), now, "3".into(), false)]);
+}
+
+#[test]
 fn the_global_log_is_ordered_and_cursors_survive_a_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("archive");

@@ -33,11 +33,17 @@ pub struct ReadingView {
     pub conflict: bool,
     /// When the archive committed it, ms since the epoch (host clock).
     pub archived_at_ms: i64,
+    /// Stamped ahead of the host's clock by more than the tolerance (a
+    /// device clock running ahead): kept, but not a latest value.
+    pub clock_ahead: bool,
 }
 
-impl From<StoredReading> for ReadingView {
-    fn from(s: StoredReading) -> Self {
+impl ReadingView {
+    /// The view of `s`, judging its device time with the archive's
+    /// `device_clock_tolerance_ms`.
+    pub fn new(s: StoredReading, device_clock_tolerance_ms: i64) -> Self {
         ReadingView {
+            clock_ahead: s.stamped_ahead(device_clock_tolerance_ms),
             seq: s.seq,
             frame_seq: s.frame_seq,
             source: s.source,

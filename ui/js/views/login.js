@@ -48,7 +48,7 @@ async function submit(event) {
     loggedIn(session);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) showError(t('login.wrong'));
-    else if (e instanceof ApiError && e.status === 429) showError(t('login.throttled', { error: e.message }));
+    else if (e instanceof ApiError && e.status === 429) showError(t('login.throttled', { error: e.body?.error ?? e.message }));
     else showError(t('error.failed', { error: e.message }));
   } finally {
     button.disabled = false;

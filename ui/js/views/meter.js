@@ -6,12 +6,14 @@
 import { ApiError, get, segment } from '../api.js';
 import { ReadingChart } from '../chart.js';
 import { clear, el, table } from '../dom.js';
-import { formatAge, formatNumber, formatTime } from '../format.js';
+import { channelName, unitName } from '../channels.js';
+import { formatAge, formatDate, formatDecimal, formatDuration, formatNumber, formatTime, formatValue, zoneLabel } from '../format.js';
 import { t } from '../i18n.js';
 import { LiveStream } from '../live-stream.js';
 import { StreamIndicator } from './stream-indicator.js';
 
 const HOUR = 3600 * 1000;
+const MODULE_RELOAD_MS = 10_000;
 const DAY = 24 * HOUR;
 const RANGES = [
   ['range.hour', HOUR],
@@ -60,6 +62,8 @@ class MeterPage {
     const readings = table('readings-table', [t('meter.time'), t('live.channel'), t('live.value'), t('live.unit')]);
     readings.table.id = 'readings-table';
     this.readingsBody = readings.body;
+    this.readingsTime = readings.table.querySelector('th');
+    this.daysZone = el('p', { className: 'muted', id: 'deltas-zone' });
     this.days = el('div', { id: 'deltas-day' });
     this.months = el('div', { id: 'deltas-month' });
     this.error = el('p', { className: 'error', id: 'meter-error', hidden: true });
@@ -88,6 +92,7 @@ class MeterPage {
           'section',
           { className: 'card' },
           el('h2', {}, t('meter.deltas_day')),
+          this.daysZone,
           this.days,
           el('h2', {}, t('meter.deltas_month')),
           this.months,
@@ -118,7 +123,9 @@ class MeterPage {
     this.stream.addEventListener('refused', (e) => {
       // Not this user's meter: nothing of it is asked for.
       this.refused = true;
-      this.fail(e.detail.error ?? t('meter.refused'));
+      // The host's reason is for the log; the dispatcher reads her language.
+      console.warn(`stream refused: ${e.detail?.error}`);
+      this.fail(t('meter.refused'));
     });
     // History is read once the stream is subscribed, so no reading falls
     // between the two (a reading in both is kept once).
@@ -131,6 +138,8 @@ class MeterPage {
     this.stream.addEventListener('state', (e) => e.detail === 'connected' && history(), { once: false });
     this.timers.push(setTimeout(history, HISTORY_WAIT_MS));
     this.timers.push(setInterval(() => this.renderModule(), TICK_MS));
+    // The module card is live: last heard, battery, signal and state move.
+    this.timers.push(setInterval(() => this.reloadModule(), MODULE_RELOAD_MS));
     this.stream.start();
   }
 
@@ -152,7 +161,8 @@ class MeterPage {
     try {
       latest = await get(`/api/v1/devices/${segment(this.id)}/latest`);
     } catch (e) {
-      this.fail(e instanceof ApiError && e.status === 404 ? t('meter.unknown', { id: this.id }) : e.message);
+      const unknown = e instanceof ApiError && (e.status === 404 || e.status === 403);
+      this.fail(unknown ? t('meter.unknown', { id: this.id }) : t('error.failed', { error: e.message }));
       return;
     }
     const meter = await get(`/api/v1/meters/${segment(this.id)}`).catch(() => null);
@@ -166,9 +176,9 @@ class MeterPage {
     this.channel = meter?.metadata?.billing_channel ?? cumulative ?? latest.readings[0]?.channel ?? null;
     this.renderChannels();
     this.renderInfo();
-    const moduleId = meter?.module ?? latest.telemetry?.module;
-    if (moduleId) this.module = await get(`/api/v1/modules/${segment(moduleId)}`).catch(() => null);
-    this.renderModule();
+    this.renderZone();
+    this.moduleId = meter?.module ?? latest.telemetry?.module;
+    await this.reloadModule();
     await this.loadHistory();
     this.loadDeltas();
   }
@@ -235,9 +245,16 @@ class MeterPage {
     if (live) this.scheduleDeltas();
   }
 
+  async reloadModule() {
+    if (!this.moduleId) return;
+    const module = await get(`/api/v1/modules/${segment(this.moduleId)}`).catch(() => null);
+    if (module) this.module = module;
+    this.renderModule();
+  }
+
   renderChannels() {
     clear(this.channelSelect).append(
-      ...[...this.units.keys()].sort().map((c) => el('option', { value: c, selected: c === this.channel }, c)),
+      ...[...this.units.keys()].sort().map((c) => el('option', { value: c, selected: c === this.channel }, channelName(c))),
     );
   }
 
@@ -250,11 +267,23 @@ class MeterPage {
   drawChart() {
     if (!this.channel) return;
     const readings = this.history.get(this.channel) ?? [];
-    this.chart.show(readings, this.channel, this.units.get(this.channel));
+    this.chart.show(readings, channelName(this.channel), unitName(this.units.get(this.channel)));
     const since = this.since.get(this.channel);
     this.chartNote.textContent = since
       ? t(since.cut ? 'chart.since_cut' : 'chart.since', { since: formatTime(since.from), n: readings.length })
       : '';
+  }
+
+  /** The meter's time zone, where its days begin and end (the deltas' and the readings' times). */
+  zone() {
+    return this.meter?.time_zone_in_use ?? undefined;
+  }
+
+  /** Times labelled with the meter's zone: its days are the deltas' days. */
+  renderZone() {
+    const zone = this.zone();
+    this.readingsTime.textContent = t('live.device_time', { zone: zoneLabel(Date.now(), zone) });
+    this.daysZone.textContent = zone ? t('deltas.zone', { zone: zoneLabel(Date.now(), zone) }) : '';
   }
 
   renderReadings() {
@@ -264,10 +293,17 @@ class MeterPage {
         el(
           'tr',
           { dataset: { seq: String(r.seq), channel: r.channel } },
-          el('td', {}, formatTime(r.ts_ms)),
-          el('td', {}, r.channel),
-          el('td', { className: `value num${r.conflict ? ' conflict' : ''}`, title: r.conflict ? t('meter.conflict') : '' }, r.value),
-          el('td', {}, r.unit ?? ''),
+          el('td', {}, formatTime(r.ts_ms, this.zone())),
+          el('td', { title: r.channel }, channelName(r.channel)),
+          el(
+            'td',
+            {
+              className: `value num${r.conflict ? ' conflict' : ''}${r.clock_ahead ? ' clock-ahead' : ''}`,
+              title: r.conflict ? t('meter.conflict') : r.clock_ahead ? t('live.clock_ahead') : '',
+            },
+            formatValue(r.value),
+          ),
+          el('td', {}, unitName(r.unit)),
         ),
       ),
     );
@@ -283,8 +319,8 @@ class MeterPage {
       ['meter.account', m.consumer_account],
       ['meter.zone', this.meter?.time_zone_in_use],
       ['meter.source', this.meter?.source],
-      ['meter.first_seen', this.meter?.first_seen ? formatTime(Date.parse(this.meter.first_seen)) : null],
-      ['meter.last_seen', this.meter?.last_seen ? formatTime(Date.parse(this.meter.last_seen)) : null],
+      ['meter.first_seen', this.meter?.first_seen ? formatTime(Date.parse(this.meter.first_seen), this.zone()) : null],
+      ['meter.last_seen', this.meter?.last_seen ? formatTime(Date.parse(this.meter.last_seen), this.zone()) : null],
     ];
     clear(this.info).append(...rows.flatMap(([key, value]) => [el('dt', {}, t(key)), el('dd', {}, value ?? '—')]));
   }
@@ -299,12 +335,12 @@ class MeterPage {
     const lastSeen = m?.last_received_at ? Date.parse(m.last_received_at) : tel?.ts_ms;
     const rows = [
       ['module.id', m?.module ?? tel?.module],
-      ['module.state', m ? t(`module.state_${m.state}`, {}, m.state) : null],
+      ['module.state', m ? t(`state.${m.state}`, {}, m.state) : null],
       ['module.battery', formatNumber(m?.battery_pct ?? tel?.battery_pct, '%')],
       ['module.rssi', formatNumber(m?.rssi_dbm ?? tel?.rssi_dbm, t('unit.dbm'))],
-      ['module.snr', formatNumber(m?.snr_db ?? tel?.snr_db, t('unit.db'))],
+      ['module.snr', withUnit(formatDecimal(m?.snr_db ?? tel?.snr_db, 1), t('unit.db'))],
       ['module.last_seen', lastSeen ? `${formatTime(lastSeen)} (${t('module.ago', { age: formatAge(Date.now() - lastSeen) })})` : null],
-      ['module.period', m?.period_ms ? formatAge(m.period_ms) : null],
+      ['module.period', m?.judged_period_ms ? formatDuration(m.judged_period_ms / 1000) : null],
       ['module.lost', m ? String(m.lost_uplinks) : null],
     ];
     const card = clear(this.moduleCard);
@@ -344,6 +380,9 @@ class MeterPage {
       return;
     }
     const { table: grid, body } = table('deltas-table', [t('deltas.period'), t('live.channel'), t('deltas.consumption'), t('deltas.flags')]);
+    // One scale per channel: "0,000 кВт·ч" beside "12,500 кВт·ч", never "0 кВт·ч".
+    const scales = new Map();
+    for (const d of deltas) scales.set(d.channel, Math.max(scales.get(d.channel) ?? 0, fractionDigits(d.consumption)));
     for (const d of [...deltas].reverse()) {
       const flags = ['in_progress', 'estimated', 'partial_start', 'conflict', 'unexplained_decrease']
         .filter((f) => d[f])
@@ -353,13 +392,33 @@ class MeterPage {
         el(
           'tr',
           { className: d.in_progress ? 'in-progress' : '' },
-          el('td', {}, d.start),
-          el('td', {}, d.channel),
-          el('td', { className: 'num' }, formatNumber(d.consumption, this.units.get(d.channel) ?? '')),
+          el('td', { title: d.start }, formatDate(d.start)),
+          el('td', { title: d.channel }, channelName(d.channel)),
+          el('td', { className: 'num' }, withUnit(formatValue(atScale(d.consumption, scales.get(d.channel))), unitName(this.units.get(d.channel)))),
           el('td', { className: 'muted' }, flags.join(', ')),
         ),
       );
     }
     clear(box).append(grid);
   }
+}
+
+/** A formatted number with its unit, or the placeholder. */
+function withUnit(text, unit) {
+  if (text === '—' || !unit) return text;
+  return `${text} ${unit}`;
+}
+
+/** How many digits a decimal string has after its point. */
+function fractionDigits(text) {
+  const at = String(text ?? '').indexOf('.');
+  return at < 0 ? 0 : String(text).length - at - 1;
+}
+
+/** A decimal string padded with zeros to `digits` after the point (exact: never rounded). */
+export function atScale(text, digits) {
+  if (text === null || text === undefined || !/^-?\d+(\.\d+)?$/.test(String(text))) return text;
+  const have = fractionDigits(text);
+  if (have >= digits) return String(text);
+  return `${text}${have === 0 ? '.' : ''}${'0'.repeat(digits - have)}`;
 }

@@ -4,7 +4,7 @@
 // plugins, and the quarantine. Refreshed every few seconds.
 
 import { get } from '../api.js';
-import { clear, el, table } from '../dom.js';
+import { append, clear, el, table } from '../dom.js';
 import { formatAge, formatCount, formatTime } from '../format.js';
 import { t } from '../i18n.js';
 
@@ -68,7 +68,7 @@ function renderInstances(box, status) {
         { dataset: { instance: i.name } },
         el('td', {}, i.name),
         el('td', {}, `${i.plugin} ${i.version} (${i.kind})`),
-        el('td', {}, el('span', { className: `plugin-state state-${String(i.state).toLowerCase()}` }, i.state), i.pending ? ` → ${i.pending}` : ''),
+        el('td', {}, el('span', { className: `plugin-state state-${String(i.state).toLowerCase()}` }, pluginState(i.state)), i.pending ? ` → ${pluginState(i.pending)}` : ''),
         el('td', {}, formatAge((i.uptime_s ?? 0) * 1000)),
         el('td', { className: 'num' }, formatCount(i.calls ?? 0)),
         el('td', { className: 'num' }, formatCount(i.failures ?? 0)),
@@ -205,7 +205,8 @@ function renderPlugins(box, list) {
   const refused = (list.refused ?? []).map((r) =>
     el('li', { className: 'error-text' }, `${r.path}${r.line ? `:${r.line}:${r.col}` : ''}: ${r.cause}`),
   );
-  clear(box).append(grid, refused.length ? el('h3', {}, t('plugins.refused')) : null, refused.length ? el('ul', {}, refused) : null);
+  // The DOM's own append writes a null as "null": the helper skips it.
+  append(clear(box), [grid, refused.length ? el('h3', {}, t('plugins.refused')) : null, refused.length ? el('ul', {}, refused) : null]);
 }
 
 function renderQuarantine(box, quarantined) {
@@ -230,4 +231,10 @@ function renderQuarantine(box, quarantined) {
     );
   }
   clear(box).append(grid);
+}
+
+/** A plugin instance's state (the host's machine name, e.g. `RUNNING`) in the user's language. */
+function pluginState(state) {
+  const name = String(state).toLowerCase();
+  return t(`plugin_state.${name}`, {}, String(state));
 }
