@@ -42,6 +42,7 @@ pub mod open_files;
 pub mod pipeline;
 pub mod plugin;
 pub mod publish;
+pub mod reports;
 pub mod sink;
 pub mod sync;
 pub mod tls;

@@ -15,6 +15,7 @@
 //! - [`feeder`]: the benches' device load on the listener's TCP line
 //!   protocol, paced (readings/s, acks timed) or pipelined.
 
+pub mod alloc;
 pub mod bench;
 pub mod browser;
 pub mod feeder;

@@ -13,6 +13,7 @@ import * as router from './router.js';
 import { AlarmBanner } from './views/alarm-banner.js';
 import { alarmsView } from './views/alarms.js';
 import { diagramView, diagramsView } from './views/diagram.js';
+import { reportsView } from './views/reports.js';
 import { liveTableView } from './views/live-table.js';
 import { hideLogin, initLogin, showLogin } from './views/login.js';
 import { meterView } from './views/meter.js';
@@ -185,6 +186,7 @@ async function boot() {
   router.route('/alarms', alarmsRoute);
   router.route('/diagrams', diagramsView);
   router.route('/diagram/:name', (container, params) => diagramView(container, params, values));
+  router.route('/reports', reportsView);
 
   try {
     enter(await request('GET', '/api/v1/session'));

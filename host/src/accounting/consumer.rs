@@ -447,6 +447,37 @@ fn scaled(mut deltas: Vec<Delta>, scale: Decimal) -> Vec<Delta> {
     deltas
 }
 
+/// The deltas of one register over `[from_ms, to_ms)` counted in `zone`
+/// rather than its own (a report asked for one): from the archived
+/// readings around the range, exactly as the consumer would count them in
+/// that zone; nothing is stored.
+pub fn deltas_in_zone(
+    archive: &dyn Archive,
+    record: &MeterRecord,
+    channel: &str,
+    zone: &str,
+    period: Period,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Delta>, AccountingError> {
+    let spec = MeterSpec::new(zone, record.metadata.register_capacity, record.events.clone())
+        .map_err(|e| AccountingError::invalid("zone", e.to_string()))?;
+    let mut tails = Tails::with_cap(0);
+    let mut window = Window {
+        archive,
+        meter: &record.id,
+        channel,
+        earliest: record.first_seen_ms,
+        installation: installation(record),
+        tails: &mut tails,
+        cursor: u64::MAX,
+    };
+    let lo = window.last_before(from_ms.saturating_add(1))?.unwrap_or(from_ms);
+    let hi = window.first_at_or_after(to_ms)?.map_or(to_ms, |ts| ts.saturating_add(1));
+    let series = Series::new(window.load(Some(lo), Some(hi))?);
+    Ok(scaled(deltas(&series, &spec, period, from_ms, to_ms), record.scale(channel)))
+}
+
 /// One register's readings: from its tail in memory where that covers
 /// them, else from the archive; with the meter's installation reading.
 struct Window<'a> {

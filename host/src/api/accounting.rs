@@ -339,13 +339,6 @@ struct GroupPeriod {
     unexplained_decrease: bool,
 }
 
-/// The unit a channel's deltas are in: the meter's pulse weight turns
-/// pulses into the meter's unit, which the registry does not know.
-fn delta_unit(meter: &MeterRecord, channel: &str) -> String {
-    let unit = meter.channels.get(channel).map_or("", |c| c.unit.as_str());
-    if meter.scale(channel) == Decimal::ONE { unit.to_owned() } else { format!("{unit} x pulse_weight") }
-}
-
 /// Consumption of a group: only the meters the user may see are members.
 fn consumption(
     state: &ApiState,
@@ -393,7 +386,7 @@ fn consumption(
             left_out.push(json!({ "meter": m.id, "reason": format!("deltas held: {}", hold.reason) }));
             continue;
         }
-        let unit = delta_unit(m, counted);
+        let unit = crate::reports::delta_unit(m, counted);
         for (_, d) in state.accounting.store.deltas(&m.id, Some(counted), period, from, to)? {
             let p = periods.entry((d.start.clone(), unit.clone())).or_default();
             p.consumption = p.consumption.checked_add(d.consumption).ok_or_else(|| {

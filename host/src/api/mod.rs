@@ -24,6 +24,7 @@ pub mod commands;
 pub mod diagrams;
 pub mod modules;
 pub mod rates;
+pub mod reports;
 pub mod routes;
 pub mod sinks;
 pub mod state;

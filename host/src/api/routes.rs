@@ -126,6 +126,10 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
         Endpoint::Board => Ok(super::board::summary(&state, &seen)),
+        Endpoint::Report => match query::percent_decode(id) {
+            Some(kind) => return super::reports::handle(&state, &kind, &params, principal).await,
+            None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "report kind is not valid percent-encoding")),
+        },
         Endpoint::Modules => super::modules::list(&state, &params, &seen),
         Endpoint::Module => match query::percent_decode(id) {
             Some(id) => super::modules::one(&state, &id, &seen),

@@ -33,6 +33,8 @@ pub enum Endpoint {
     DeviceLatest,
     /// `GET /api/v1/board`: meters and modules per state.
     Board,
+    /// `GET /api/v1/reports/{kind}`: a report, as JSON or a file.
+    Report,
     /// `GET /api/v1/modules`.
     Modules,
     /// `GET /api/v1/modules/{id}`.
@@ -221,6 +223,7 @@ const ROUTES: &[Route] = &[
     route("GET", &[V1, Is("v1"), Is("devices"), Any, Is("latest")], Endpoint::DeviceLatest, VIEWER),
     route("GET", &[V1, Is("v1"), Is("readings")], Endpoint::Readings, VIEWER),
     route("GET", &[V1, Is("v1"), Is("board")], Endpoint::Board, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("reports"), Any], Endpoint::Report, VIEWER),
     route("GET", &[V1, Is("v1"), Is("modules")], Endpoint::Modules, VIEWER),
     route("GET", &[V1, Is("v1"), Is("modules"), Any], Endpoint::Module, VIEWER),
     // Alarms (filtered by grants: a meter's alarm is seen with its meter)

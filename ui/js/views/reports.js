@@ -1,0 +1,218 @@
+// The reports page (`#/reports`): choose a report (consumption per day or
+// month, readings at the period's boundaries, module activity, data
+// completeness), its period, zone and scope; «Сформировать» shows it as a
+// table (sums in bold, a meter's row linking to its page), and CSV, XLSX and
+// PDF download the same report from the host (GET /api/v1/reports/{kind}).
+
+import { get, withQuery } from '../api.js';
+import { append, clear, el } from '../dom.js';
+import { language, t } from '../i18n.js';
+import { meterHash } from '../router.js';
+
+/** The reports, as the form offers them: the API's kind and the period. */
+const CHOICES = [
+  { id: 'monthly', kind: 'consumption', period: 'month' },
+  { id: 'daily', kind: 'consumption', period: 'day' },
+  { id: 'boundaries', kind: 'boundaries' },
+  { id: 'activity', kind: 'activity' },
+  { id: 'completeness', kind: 'completeness' },
+];
+
+const RESOURCES = ['gas', 'electricity', 'heat', 'cold_water', 'hot_water'];
+
+/** `YYYY-MM` of the month before the one of `now`. */
+export function previousMonth(now = new Date()) {
+  const d = new Date(now.getFullYear(), now.getMonth() - 1, 1);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+}
+
+/** `YYYY-MM-DD` of `date` (local). */
+function isoDay(date) {
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
+}
+
+/** The day after `YYYY-MM-DD`. */
+export function nextDay(text) {
+  const [y, m, d] = text.split('-').map(Number);
+  return isoDay(new Date(y, m - 1, d + 1));
+}
+
+/**
+ * The query of a report from the form's values: the month (`YYYY-MM`) of a
+ * monthly report, the first and last days (inclusive in the form, `to`
+ * exclusive in the API) of the others but the activity, which is of now;
+ * the zone, scope and language.
+ */
+export function reportQuery(choice, form, lang) {
+  const query = { lang };
+  if (choice.period) query.period = choice.period;
+  if (choice.id === 'monthly') {
+    query.month = form.month;
+  } else if (choice.id !== 'activity') {
+    query.from = form.from;
+    query.to = form.to ? nextDay(form.to) : undefined;
+  }
+  for (const name of ['zone', 'site', 'resource', 'meter']) {
+    if (form[name]) query[name] = form[name];
+  }
+  return query;
+}
+
+/** The view. Returns its cleanup. */
+export function reportsView(container) {
+  const page = new ReportsPage(container);
+  page.start();
+  return () => page.stop();
+}
+
+class ReportsPage {
+  constructor(container) {
+    this.container = container;
+    this.stopped = false;
+    this.running = null;
+  }
+
+  start() {
+    const now = new Date();
+    const monthAgo = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 7);
+    this.kind = el('select', { id: 'report-kind' },
+      CHOICES.map((c) => el('option', { value: c.id }, t(`reports.kind.${c.id}`))));
+    this.month = el('input', { id: 'report-month', type: 'month', value: previousMonth(now), required: true });
+    this.from = el('input', { id: 'report-from', type: 'date', value: isoDay(monthAgo), required: true });
+    this.to = el('input', { id: 'report-to', type: 'date', value: isoDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1)), required: true });
+    this.zone = el('select', { id: 'report-zone' },
+      el('option', { value: '' }, t('reports.zone.meter')),
+      ['Europe/Moscow', 'Europe/Kaliningrad', 'Europe/Samara', 'Asia/Yekaterinburg', 'Asia/Novosibirsk', 'Asia/Vladivostok', 'UTC']
+        .map((z) => el('option', { value: z }, z)));
+    this.site = el('select', { id: 'report-site' }, el('option', { value: '' }, t('reports.all_sites')));
+    this.resource = el('select', { id: 'report-resource' }, el('option', { value: '' }, t('reports.all_resources')),
+      RESOURCES.map((r) => el('option', { value: r }, t(`resource.${r}`))));
+    this.meter = el('input', { id: 'report-meter', type: 'search', placeholder: t('reports.meter_placeholder') });
+    this.run = el('button', { id: 'report-run', type: 'submit' }, t('reports.run'));
+    this.downloads = el('span', { className: 'report-downloads', id: 'report-downloads' });
+    this.status = el('p', { className: 'report-status', id: 'report-status', role: 'status' });
+    this.output = el('div', { className: 'report-output', id: 'report-output' });
+    const field = (label, input, id) => el('label', { className: 'report-field', id }, el('span', {}, label), input);
+    this.monthField = field(t('reports.month'), this.month, 'report-month-field');
+    this.fromField = field(t('reports.from'), this.from, 'report-from-field');
+    this.toField = field(t('reports.to'), this.to, 'report-to-field');
+    const form = el('form', { className: 'report-form', id: 'report-form', on: { submit: (e) => { e.preventDefault(); this.show(); } } },
+      field(t('reports.kind'), this.kind),
+      this.monthField, this.fromField, this.toField,
+      field(t('reports.zone'), this.zone),
+      field(t('reports.site'), this.site),
+      field(t('reports.resource'), this.resource),
+      field(t('reports.meter'), this.meter),
+      el('div', { className: 'report-actions' }, this.run, this.downloads));
+    this.kind.addEventListener('change', () => this.choose());
+    for (const input of [this.month, this.from, this.to, this.zone, this.site, this.resource, this.meter]) {
+      input.addEventListener('change', () => this.links());
+    }
+    clear(this.container);
+    append(this.container, [el('section', { className: 'reports' },
+      el('h2', {}, t('reports.title')), form, this.status, this.output)]);
+    this.choose();
+    this.loadSites();
+  }
+
+  stop() {
+    this.stopped = true;
+  }
+
+  choice() {
+    return CHOICES.find((c) => c.id === this.kind.value) ?? CHOICES[0];
+  }
+
+  /** Shows the period fields the chosen report takes. */
+  choose() {
+    const id = this.choice().id;
+    this.monthField.hidden = id !== 'monthly';
+    this.fromField.hidden = id === 'monthly' || id === 'activity';
+    this.toField.hidden = this.fromField.hidden;
+    this.links();
+  }
+
+  form() {
+    return {
+      month: this.month.value, from: this.from.value, to: this.to.value, zone: this.zone.value,
+      site: this.site.value, resource: this.resource.value, meter: this.meter.value.trim(),
+    };
+  }
+
+  path() {
+    return `/api/v1/reports/${this.choice().kind}`;
+  }
+
+  query() {
+    return reportQuery(this.choice(), this.form(), language());
+  }
+
+  /** The download links of the report as the form stands. */
+  links() {
+    clear(this.downloads);
+    for (const format of ['csv', 'xlsx', 'pdf']) {
+      append(this.downloads, [el('a', {
+        className: 'report-download', id: `report-${format}`, href: withQuery(this.path(), { ...this.query(), format }),
+        attrs: { download: '' },
+      }, format.toUpperCase())]);
+    }
+  }
+
+  async loadSites() {
+    try {
+      const meters = await get('/api/v1/meters');
+      if (this.stopped) return;
+      const sites = [...new Set(meters.map((m) => m.metadata?.site).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+      append(this.site, sites.map((s) => el('option', { value: s }, s)));
+    } catch {
+      // The list of sites is a convenience; the report says what is wrong.
+    }
+  }
+
+  async show() {
+    const query = this.query();
+    this.run.disabled = true;
+    this.status.className = 'report-status';
+    this.status.textContent = t('reports.running');
+    const started = performance.now();
+    try {
+      const report = await get(this.path(), query);
+      if (this.stopped) return;
+      this.render(report);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const rows = report.rows.filter((r) => r.kind === 'item').length;
+      this.status.textContent = t('reports.done', { rows, seconds: language() === 'ru' ? seconds.replace('.', ',') : seconds });
+    } catch (e) {
+      if (this.stopped) return;
+      clear(this.output);
+      this.status.className = 'report-status error';
+      this.status.textContent = t('error.failed', { error: e.message });
+    } finally {
+      this.run.disabled = false;
+    }
+  }
+
+  render(report) {
+    const meterAt = report.columns.findIndex((c) => c.key === 'meter');
+    const head = el('thead', {}, el('tr', {}, report.columns.map((c) =>
+      el('th', { scope: 'col', className: c.align === 'right' ? 'num' : null }, c.label))));
+    const body = el('tbody', {}, report.rows.map((row) => el('tr', { className: `report-${row.kind}` },
+      row.cells.map((text, i) => {
+        const column = report.columns[i];
+        const cell = el('td', { className: column.align === 'right' ? 'num' : null });
+        if (i === meterAt && row.kind === 'item' && text) {
+          append(cell, [el('a', { href: meterHash(row.values[i]) }, text)]);
+        } else {
+          cell.textContent = text;
+        }
+        return cell;
+      }))));
+    clear(this.output);
+    append(this.output, [
+      el('h3', { className: 'report-title', id: 'report-title' }, report.title),
+      el('dl', { className: 'report-parameters' }, report.parameters.map((p) => [el('dt', {}, p.label), el('dd', {}, p.value)])),
+      el('div', { className: 'report-scroll' }, el('table', { className: 'report-table', id: 'report-table' }, head, body)),
+      report.notes.map((n) => el('p', { className: 'report-note' }, n)),
+    ]);
+  }
+}
