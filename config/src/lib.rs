@@ -18,6 +18,7 @@ pub mod error;
 pub mod load;
 pub mod model;
 pub mod raw;
+pub mod reports;
 
 pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;

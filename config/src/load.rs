@@ -50,6 +50,7 @@ pub const DEFAULT_MAX_PENDING: u32 = 1024;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u32 = 120_000;
 
 mod alarms;
+mod reports;
 mod secrets;
 mod sinks;
 
@@ -271,6 +272,7 @@ impl Validator<'_> {
         }
         let center = raw.center.as_ref().map(|c| self.center(c));
         let alarms = self.alarms(raw.alarms.as_ref());
+        let reports = self.reports(raw.reports.as_ref());
 
         if !self.diagnostics.is_empty() {
             self.diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
@@ -305,6 +307,7 @@ impl Validator<'_> {
             sinks,
             center,
             alarms,
+            reports,
             positions: self.positions(&raw),
         })
     }
@@ -1319,6 +1322,36 @@ max_line_bytes = 100
         assert_eq!(c.alarms.rules.len(), shipped().len(), "one off, one added");
         // Rules take effect at once: no restart asked for.
         assert!(parse(Path::new("/etc/m.toml"), GOOD).unwrap().restart_only_changes(&c).is_empty());
+    }
+
+    #[test]
+    fn report_schedules_take_their_defaults_and_are_checked_where_written() {
+        let c = parse(
+            Path::new("/etc/m.toml"),
+            &format!("{GOOD}\n[reports.schedules.monthly-gas]\nreport = \"consumption\"\nevery = \"month\"\nresource = \"gas\"\n"),
+        )
+        .unwrap();
+        let s = &c.reports.schedules[0];
+        assert_eq!((s.id.as_str(), s.at, s.lang.as_str()), ("monthly-gas", (1, 0), "ru"));
+        assert_eq!(s.formats, ["xlsx", "pdf"]);
+        assert_eq!(c.reports.keep, crate::reports::DEFAULT_KEEP);
+        let text = format!(
+            "{GOOD}\n[reports]\nkeep = 0\n[reports.schedules.bad]\nreport = \"weather\"\nevery = \"week\"\n\
+             at = \"25:00\"\nzone = \"Mars/Olympus\"\nformats = [\"docx\"]\nperiod = \"week\"\n"
+        );
+        let e = errors(&text);
+        let says = [
+            "keep is 1 to 10000",
+            "report is one of",
+            "every is day or month",
+            "at is a local time",
+            "period is one of",
+            "\"Mars/Olympus\" is not an IANA time zone",
+            "a format is one of",
+        ];
+        for want in says {
+            assert!(e.iter().any(|m| m.contains(want) && m.starts_with("/etc/m.toml:")), "{want}: {e:#?}");
+        }
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Config {
     pub center: Option<CenterConfig>,
     /// The alarm rules (`[alarms]`; takes effect at once).
     pub alarms: crate::alarms::AlarmsConfig,
+    /// The scheduled reports (`[reports]`; takes effect at once).
+    pub reports: crate::reports::ReportsConfig,
     /// Where each host-wide key is written (`host.data_dir`, `api.listen`,
     /// ...), or its table when the key is absent; for reload refusals.
     pub positions: std::collections::BTreeMap<&'static str, Pos>,

@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// Alarm rules.
     #[serde(default)]
     pub alarms: Option<RawAlarms>,
+    /// Scheduled reports.
+    #[serde(default)]
+    pub reports: Option<RawReports>,
 }
 
 /// `[center]`: this host is a monitoring center.
@@ -469,4 +472,50 @@ pub enum RawNumber {
     Float(f64),
     /// `"12.345"`.
     Text(String),
+}
+
+/// `[reports]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    /// Results kept per schedule.
+    #[serde(default)]
+    pub keep: Option<Spanned<u32>>,
+    /// Schedules by id.
+    #[serde(default)]
+    pub schedules: BTreeMap<Spanned<String>, Spanned<RawSchedule>>,
+}
+
+/// `[reports.schedules.<id>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Which report.
+    pub report: Spanned<String>,
+    /// `day` or `month`.
+    pub every: Spanned<String>,
+    /// `HH:MM`, local.
+    #[serde(default)]
+    pub at: Option<Spanned<String>>,
+    /// `day` or `month` (consumption).
+    #[serde(default)]
+    pub period: Option<Spanned<String>>,
+    /// IANA zone.
+    #[serde(default)]
+    pub zone: Option<Spanned<String>>,
+    /// Scope: a site.
+    #[serde(default)]
+    pub site: Option<Spanned<String>>,
+    /// Scope: a resource.
+    #[serde(default)]
+    pub resource: Option<Spanned<String>>,
+    /// Scope: a meter.
+    #[serde(default)]
+    pub meter: Option<Spanned<String>>,
+    /// `ru` or `en`.
+    #[serde(default)]
+    pub lang: Option<Spanned<String>>,
+    /// `csv`, `xlsx`, `pdf`.
+    #[serde(default)]
+    pub formats: Option<Spanned<Vec<Spanned<String>>>>,
 }

@@ -213,6 +213,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for (store, damage) in journal_damage.into_iter().map(|damage| ("journal", damage)).chain(damages) {
         journal.health().damaged(store, &damage);
     }
+    let scheduled = Arc::new(crate::reports::scheduled::Scheduled::new(&config.data_dir));
     let state = Arc::new(ApiState {
         archive: archive.clone(),
         pipeline: pipeline.clone(),
@@ -230,6 +231,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         commands: commands.clone(),
         alarms: alarms.clone(),
         diagrams: Default::default(),
+        scheduled: scheduled.clone(),
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_gate = gates.gate("api", config.api.limits, true);
@@ -259,6 +261,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         auth: auth.clone(),
     };
     let alarms_task = crate::alarms::watch::spawn(alarms, alarm_sources, alarms_wake, journal.health().clone());
+    let reports_task = crate::reports::scheduled::spawn(scheduled, archive.clone(), accounting.clone(), live.clone());
     let sinks =
         crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board, center);
     let services = DriverServices { journal: journal.clone(), commands: commands.clone() };
@@ -288,6 +291,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     accounting_task.abort();
     accounting_wake_task.abort();
     alarms_task.abort();
+    reports_task.abort();
     alarms_wake_task.abort();
     publisher_task.abort();
     let _ = std::fs::remove_file(crate::auth::local_token::path(&config.data_dir));

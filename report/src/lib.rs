@@ -14,6 +14,7 @@ mod consumption;
 pub mod csv;
 mod lang;
 pub mod pdf;
+pub mod schedule;
 mod table;
 pub mod xlsx;
 

@@ -219,3 +219,61 @@ fn reports_show_the_same_exact_numbers_in_every_format_and_only_what_the_user_ma
         assert!(body.contains(says), "{path}: {body}");
     }
 }
+
+/// The periods and times of the scheduled results listed.
+fn scheduled_runs(host: &Host) -> Vec<(String, i64)> {
+    let runs = host.get_ok("/api/v1/report-runs");
+    runs["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| (r["period"].as_str().unwrap().to_owned(), r["made_at_ms"].as_i64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn scheduled_reports_missed_while_the_host_was_down_are_made_once_when_it_comes_back() {
+    let mut host = Host::start();
+    host.stop();
+    // The schedule made its report of four days ago, then the host was
+    // down: state.json says so, as the host writes it.
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let day = |back: i64| today.checked_sub(jiff::Span::new().days(back)).unwrap().to_string();
+    let reports = host.data_dir().join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("state.json"), format!("{{\"daily\": \"{}\"}}", day(4))).unwrap();
+    let config = std::fs::read_to_string(host.dir().join("meterhub.toml")).unwrap()
+        + "\n[reports.schedules.daily]\nreport = \"consumption\"\nevery = \"day\"\nat = \"00:00\"\nzone = \"UTC\"\nformats = [\"csv\", \"pdf\"]\n";
+    std::fs::write(host.dir().join("meterhub.toml"), config).unwrap();
+    host.restart();
+    let want = [day(1), day(2), day(3)];
+    let made = wait_for("the three missed days made", APPLY_DEADLINE, || {
+        let runs = scheduled_runs(&host);
+        want.iter().all(|d| runs.iter().any(|(p, _)| p == d)).then_some(runs)
+    });
+    // Once each, oldest first.
+    let periods: Vec<&str> = made.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(periods.starts_with(&[day(1).as_str(), day(2).as_str(), day(3).as_str()]), "{made:?}");
+    assert!(made[2].1 <= made[1].1 && made[1].1 <= made[0].1, "made oldest first: {made:?}");
+    let file = download(&host, &format!("/api/v1/report-runs/daily/{}.csv", day(1)));
+    assert_eq!(file.status, 200);
+    assert!(String::from_utf8_lossy(&file.body).starts_with("\u{feff}Объект,"), "{:?}", file.body);
+    assert_eq!(
+        download(&host, &format!("/api/v1/report-runs/daily/{}.xlsx", day(1))).status,
+        404,
+        "not a format it writes"
+    );
+    assert_eq!(download(&host, "/api/v1/report-runs/daily/..%2Fstate.json").status, 404);
+
+    // Stopped and back again: nothing is made twice.
+    host.stop();
+    host.restart();
+    wait_for("the host's first look", APPLY_DEADLINE, || {
+        host.get_ok("/api/v1/report-runs")["looked_at_ms"].as_i64().map(|_| ())
+    });
+    let again = scheduled_runs(&host);
+    for (period, made_at) in &made {
+        assert!(again.contains(&(period.clone(), *made_at)), "{period} was made again: {again:?}");
+    }
+    assert_eq!(again.len(), made.len(), "{again:?}");
+}

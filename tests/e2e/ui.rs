@@ -42,8 +42,15 @@ pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::cons
 /// A test host for the UI: cookies without `Secure` (plain HTTP on
 /// 127.0.0.1), a control request every second.
 pub(crate) fn ui_host() -> Host {
+    ui_host_with("")
+}
+
+/// [`ui_host`] with `extra` configuration after its own.
+pub(crate) fn ui_host_with(extra: &str) -> Host {
     Host::start_with(
-        &(default_config(&plugins_dir("wasm")) + "\n[web]\ncookie_secure = false\nstream_control_seconds = 1\n"),
+        &(default_config(&plugins_dir("wasm"))
+            + "\n[web]\ncookie_secure = false\nstream_control_seconds = 1\n"
+            + extra),
     )
 }
 

@@ -1,14 +1,15 @@
 //! The reports page in the real headless Chromium of `ui.rs`: a dispatcher
 //! chooses daily consumption for two days, makes it, reads the table in
 //! Russian numbers with the sums in bold, and downloads it as CSV, XLSX
-//! and PDF (the page's own links, with her session); a viewer granted one
-//! site sees only its meters. Screenshots `target/artefacts/ui/r-*.png` in
+//! and PDF (the page's own links, with her session), and finds a scheduled
+//! report listed with its files; a viewer granted one site sees only its
+//! meters. Screenshots `target/artefacts/ui/r-*.png` in
 //! Russian and English at 1366 and 1920 px.
 
 use fantoccini::Locator;
 use meterhub_testkit::{LineClient, add_user};
 
-use crate::ui::{Browser, ONE_BROWSER, PAGE_DEADLINE, place, send, ui_host};
+use crate::ui::{Browser, ONE_BROWSER, PAGE_DEADLINE, place, send, ui_host_with};
 
 /// 2026-03-01T00:00:00+03:00.
 const T0: i64 = 1_772_312_400_000;
@@ -37,7 +38,10 @@ async fn rows(page: &Browser, kind: &str) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_a_dispatcher_makes_a_report_reads_it_and_downloads_it_and_a_viewer_sees_her_sites_alone() {
     let _one = ONE_BROWSER.lock().await;
-    let host = ui_host();
+    // A daily schedule: its first look makes yesterday's report.
+    let host = ui_host_with(
+        "[reports.schedules.daily-all]\nreport = \"consumption\"\nevery = \"day\"\nat = \"00:00\"\nzone = \"UTC\"\nformats = [\"xlsx\", \"pdf\"]\n",
+    );
     add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
     add_user(&host, &["vera", "--role", "viewer", "--grant", "*/Север"], "vera's password");
     let mut device = LineClient::connect(host.driver("tcp-in"));
@@ -75,6 +79,15 @@ async fn ui_a_dispatcher_makes_a_report_reads_it_and_downloads_it_and_a_viewer_s
         page.js("return getComputedStyle(document.querySelector('#report-table tr.report-total td')).fontWeight").await;
     assert_eq!(weight, "700");
     page.screenshot("1-daily-ru-1366").await;
+    // The scheduled result, listed with its files.
+    let files = page
+        .wait(
+            "the scheduled result",
+            PAGE_DEADLINE,
+            "[...document.querySelectorAll('#report-runs-table tr[data-schedule=\"daily-all\"] a')].map(a => a.textContent).join(' ')",
+        )
+        .await;
+    assert_eq!(files, "XLSX PDF");
 
     // The downloads: the page's links, fetched with her session.
     for (id, content_type, start) in [
@@ -101,6 +114,8 @@ async fn ui_a_dispatcher_makes_a_report_reads_it_and_downloads_it_and_a_viewer_s
 
     page.client.set_window_size(1920, 1080).await.expect("resize");
     run_daily(&page).await;
+    page.wait("the scheduled result", PAGE_DEADLINE, "document.querySelector('#report-runs-table tbody tr')").await;
+    page.js("window.scrollTo(0, document.body.scrollHeight); return true").await;
     page.screenshot("2-daily-ru-1920").await;
     page.client.find(Locator::Id("language-toggle")).await.expect("the switch").click().await.expect("click");
     page.wait("the page in English", PAGE_DEADLINE, "document.querySelector('.reports h2')?.textContent === 'Reports'")

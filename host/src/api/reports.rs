@@ -120,3 +120,61 @@ pub async fn handle(
         Err(e) => meterhub_http::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the report failed: {e}")),
     }
 }
+
+/// `GET /api/v1/report-runs`: the scheduled reports' results the user may
+/// see (newest first per schedule), the schedules with their next run, and
+/// what is being made now.
+pub fn runs(state: &ApiState, principal: Option<Principal>) -> HttpResponse {
+    let seen = Visibility::for_principal(principal);
+    let scheduled = &state.scheduled;
+    let runs: Vec<Value> = scheduled
+        .runs()
+        .into_iter()
+        .filter(|r| crate::reports::scheduled::Scheduled::visible(r, &seen, &state.accounting))
+        .map(|r| {
+            json!({ "schedule": r.schedule, "period": r.period, "report": r.report, "title": r.title,
+                    "made_at_ms": r.made_at_ms, "rows": r.rows, "files": r.files })
+        })
+        .collect();
+    let config = state.view().reports.clone();
+    let now_ms = meterhub_storage::clock::now_ms();
+    let schedules: Vec<Value> = config
+        .schedules
+        .iter()
+        .map(|s| {
+            let clock = crate::reports::scheduled::clock(s, &state.accounting.default_zone);
+            let next = clock.as_ref().and_then(|c| {
+                let latest = c.latest_due(now_ms)?;
+                c.due_ms(c.next(latest)?)
+            });
+            json!({ "id": s.id, "report": s.report, "every": match s.every {
+                        crate::config::reports::Every::Day => "day",
+                        crate::config::reports::Every::Month => "month",
+                    },
+                    "at": format!("{:02}:{:02}", s.at.0, s.at.1), "formats": s.formats, "next_run_ms": next })
+        })
+        .collect();
+    meterhub_http::json(
+        StatusCode::OK,
+        &json!({ "runs": runs, "schedules": schedules, "running": scheduled.running(), "looked_at_ms": scheduled.looked_at_ms(),
+                 "keep": config.keep }),
+    )
+}
+
+/// `GET /api/v1/report-runs/{schedule}/{file}`: one result's file, for a
+/// user who may see every meter it shows.
+pub fn run_file(state: &ApiState, schedule: &str, file: &str, principal: Option<Principal>) -> HttpResponse {
+    let seen = Visibility::for_principal(principal);
+    let not_found = || meterhub_http::error(StatusCode::NOT_FOUND, &format!("no such result: {schedule}/{file}"));
+    let Some((bytes, record)) = state.scheduled.file(schedule, file) else { return not_found() };
+    if !crate::reports::scheduled::Scheduled::visible(&record, &seen, &state.accounting) {
+        return not_found();
+    }
+    let format = file.rsplit_once('.').and_then(|(_, ext)| Format::parse(ext)).unwrap_or(Format::Csv);
+    let mut response = meterhub_http::response(StatusCode::OK, format.content_type(), bytes);
+    let disposition = format!("attachment; filename=\"{schedule}-{file}\"");
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(hyper::header::CONTENT_DISPOSITION, value);
+    }
+    response
+}

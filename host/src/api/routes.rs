@@ -126,6 +126,16 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "device id is not valid percent-encoding")),
         },
         Endpoint::Board => Ok(super::board::summary(&state, &seen)),
+        Endpoint::ReportRuns => Ok(super::reports::runs(&state, principal)),
+        Endpoint::ReportRunFile => {
+            let file = segments.get(4).copied().unwrap_or_default();
+            match (query::percent_decode(id), query::percent_decode(file)) {
+                (Some(schedule), Some(file)) => {
+                    Ok(tokio::task::block_in_place(|| super::reports::run_file(&state, &schedule, &file, principal)))
+                }
+                _ => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "the path is not valid percent-encoding")),
+            }
+        }
         Endpoint::Report => match query::percent_decode(id) {
             Some(kind) => return super::reports::handle(&state, &kind, &params, principal).await,
             None => Ok(meterhub_http::error(StatusCode::BAD_REQUEST, "report kind is not valid percent-encoding")),

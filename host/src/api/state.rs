@@ -42,6 +42,8 @@ pub struct ApiState {
     pub alarms: Arc<crate::alarms::Alarms>,
     /// The mimic diagrams, read as they change.
     pub diagrams: crate::diagrams::Diagrams,
+    /// The scheduled reports' results.
+    pub scheduled: Arc<crate::reports::scheduled::Scheduled>,
 }
 
 impl ApiState {

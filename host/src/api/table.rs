@@ -35,6 +35,10 @@ pub enum Endpoint {
     Board,
     /// `GET /api/v1/reports/{kind}`: a report, as JSON or a file.
     Report,
+    /// `GET /api/v1/report-runs`: the scheduled reports' results.
+    ReportRuns,
+    /// `GET /api/v1/report-runs/{schedule}/{file}`: one result's file.
+    ReportRunFile,
     /// `GET /api/v1/modules`.
     Modules,
     /// `GET /api/v1/modules/{id}`.
@@ -224,6 +228,8 @@ const ROUTES: &[Route] = &[
     route("GET", &[V1, Is("v1"), Is("readings")], Endpoint::Readings, VIEWER),
     route("GET", &[V1, Is("v1"), Is("board")], Endpoint::Board, VIEWER),
     route("GET", &[V1, Is("v1"), Is("reports"), Any], Endpoint::Report, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("report-runs")], Endpoint::ReportRuns, VIEWER),
+    route("GET", &[V1, Is("v1"), Is("report-runs"), Any, Any], Endpoint::ReportRunFile, VIEWER),
     route("GET", &[V1, Is("v1"), Is("modules")], Endpoint::Modules, VIEWER),
     route("GET", &[V1, Is("v1"), Is("modules"), Any], Endpoint::Module, VIEWER),
     // Alarms (filtered by grants: a meter's alarm is seen with its meter)

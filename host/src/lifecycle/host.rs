@@ -568,6 +568,7 @@ impl Host {
         view.config.file = self.config.file.display().to_string();
         view.accounting = self.config.accounting.clone();
         view.alarms = self.config.alarms.clone();
+        view.reports = self.config.reports.clone();
         view.diagrams_dir = self.config.diagrams_dir.clone();
         if let Some(applied) = applied {
             view.config.generation += 1;

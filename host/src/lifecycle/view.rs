@@ -25,6 +25,8 @@ pub struct HostView {
     pub accounting: crate::config::AccountingConfig,
     /// `[alarms]` in effect.
     pub alarms: crate::config::alarms::AlarmsConfig,
+    /// `[reports]` in effect.
+    pub reports: crate::config::reports::ReportsConfig,
     /// Where the mimic diagrams are.
     pub diagrams_dir: std::path::PathBuf,
 }

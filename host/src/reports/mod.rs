@@ -4,6 +4,7 @@
 //! which make the table every format renders. `api/reports.rs` serves them.
 
 pub mod request;
+pub mod scheduled;
 
 use std::collections::HashSet;
 

@@ -3,9 +3,13 @@
 // completeness), its period, zone and scope; «Сформировать» shows it as a
 // table (sums in bold, a meter's row linking to its page), and CSV, XLSX and
 // PDF download the same report from the host (GET /api/v1/reports/{kind}).
+// Under it, the scheduled reports' results the user may see (GET
+// /api/v1/report-runs, read again every few seconds while the page is
+// open), with what is being made now.
 
 import { get, withQuery } from '../api.js';
 import { append, clear, el } from '../dom.js';
+import { formatDate, formatTime } from '../format.js';
 import { language, t } from '../i18n.js';
 import { meterHash } from '../router.js';
 
@@ -58,6 +62,9 @@ export function reportQuery(choice, form, lang) {
   return query;
 }
 
+/** How often the scheduled results are read again. */
+const RUNS_EVERY_MS = 5_000;
+
 /** The view. Returns its cleanup. */
 export function reportsView(container) {
   const page = new ReportsPage(container);
@@ -92,6 +99,7 @@ class ReportsPage {
     this.downloads = el('span', { className: 'report-downloads', id: 'report-downloads' });
     this.status = el('p', { className: 'report-status', id: 'report-status', role: 'status' });
     this.output = el('div', { className: 'report-output', id: 'report-output' });
+    this.runs = el('div', { className: 'report-runs', id: 'report-runs' });
     const field = (label, input, id) => el('label', { className: 'report-field', id }, el('span', {}, label), input);
     this.monthField = field(t('reports.month'), this.month, 'report-month-field');
     this.fromField = field(t('reports.from'), this.from, 'report-from-field');
@@ -110,13 +118,49 @@ class ReportsPage {
     }
     clear(this.container);
     append(this.container, [el('section', { className: 'reports' },
-      el('h2', {}, t('reports.title')), form, this.status, this.output)]);
+      el('h2', {}, t('reports.title')), form, this.status, this.output,
+      el('h2', { className: 'report-runs-title' }, t('reports.scheduled')), this.runs)]);
     this.choose();
     this.loadSites();
+    this.loadRuns();
+    this.timer = setInterval(() => this.loadRuns(), RUNS_EVERY_MS);
   }
 
   stop() {
     this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  async loadRuns() {
+    let answer;
+    try {
+      answer = await get('/api/v1/report-runs');
+    } catch (e) {
+      if (!this.stopped) this.runs.textContent = t('error.failed', { error: e.message });
+      return;
+    }
+    if (this.stopped) return;
+    const running = answer.running
+      ? el('p', { className: 'report-running', id: 'report-running' },
+        t('reports.running_now', { schedule: answer.running.schedule, period: answer.running.period, queued: answer.running.queued }))
+      : null;
+    if (answer.runs.length === 0) {
+      clear(this.runs);
+      append(this.runs, [running, el('p', { className: 'muted' }, t(answer.schedules.length ? 'reports.no_runs' : 'reports.no_schedules'))]);
+      return;
+    }
+    const head = el('thead', {}, el('tr', {},
+      ['reports.schedule', 'reports.period', 'reports.title_col', 'reports.made', 'reports.rows', 'reports.files']
+        .map((k) => el('th', { scope: 'col' }, t(k)))));
+    const body = el('tbody', {}, answer.runs.map((r) => el('tr', { dataset: { schedule: r.schedule, period: r.period } },
+      el('td', {}, r.schedule), el('td', {}, formatDate(r.period)), el('td', {}, r.title), el('td', {}, formatTime(r.made_at_ms)),
+      el('td', { className: 'num' }, String(r.rows)),
+      el('td', { className: 'report-files' }, r.files.map((f) => el('a', {
+        className: 'report-download', href: `/api/v1/report-runs/${encodeURIComponent(r.schedule)}/${encodeURIComponent(f)}`,
+        attrs: { download: '' },
+      }, f.split('.').pop().toUpperCase()))))));
+    clear(this.runs);
+    append(this.runs, [running, el('div', { className: 'report-scroll' }, el('table', { className: 'report-table', id: 'report-runs-table' }, head, body))]);
   }
 
   choice() {
