@@ -133,6 +133,27 @@ impl Browser {
         self.wait("the live table after the login", PAGE_DEADLINE, "document.getElementById('live-table')").await;
     }
 
+    /// Clicks the element `css` finds, as a user would (a WebDriver click);
+    /// found again when the page re-rendered it between the find and the
+    /// click (a live page redraws as data arrives).
+    pub(crate) async fn click(&self, css: &str) {
+        let end = Instant::now() + PAGE_DEADLINE;
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() < end => {
+                    eprintln!("click {css}: {e}; trying again");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
+    }
+
     /// The state the indicator `prefix` (`stream`: the header's global
     /// stream, `meter-stream`: the meter page's) shows.
     pub(crate) fn state_is(prefix: &str, state: &str) -> String {
@@ -1153,13 +1174,7 @@ async fn ui_an_alarm_is_on_the_banner_within_a_second_acknowledged_and_cleared()
     // alarm stays on the alarms page (it is still active), acknowledged.
     page.goto("/#/live").await;
     page.wait("the banner on the live page", PAGE_DEADLINE, BANNER_ALARM).await;
-    page.client
-        .find(Locator::Css("#alarm-banner .alarm-ack-button"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("click");
+    page.click("#alarm-banner .alarm-ack-button").await;
     page.wait("the comment field", PAGE_DEADLINE, "document.querySelector('#alarm-banner .alarm-ack-comment')").await;
     let comment = "Проверено на месте, пломба цела";
     page.client
@@ -1176,13 +1191,7 @@ async fn ui_an_alarm_is_on_the_banner_within_a_second_acknowledged_and_cleared()
     )
     .await;
     page.screenshot("6-acknowledging-ru-1366").await;
-    page.client
-        .find(Locator::Css("#alarm-banner .alarm-ack-send"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("click");
+    page.click("#alarm-banner .alarm-ack-send").await;
     page.wait("the banner to hide", PAGE_DEADLINE, "document.getElementById('alarm-banner').hidden").await;
     let alarm = host.get_ok(&format!("/api/v1/alarms/{id}"));
     assert_eq!(alarm["acknowledged"]["by"], "dina", "{alarm}");

@@ -84,7 +84,7 @@ async fn ui_a_dispatcher_makes_a_report_reads_it_and_downloads_it_and_a_viewer_s
         .wait(
             "the scheduled result",
             PAGE_DEADLINE,
-            "[...document.querySelectorAll('#report-runs-table tr[data-schedule=\"daily-all\"] a')].map(a => a.textContent).join(' ')",
+            "[...(document.querySelector('#report-runs-table tr[data-schedule=\"daily-all\"]')?.querySelectorAll('a') ?? [])].map(a => a.textContent).join(' ')",
         )
         .await;
     assert_eq!(files, "XLSX PDF");
