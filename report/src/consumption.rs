@@ -340,9 +340,9 @@ pub fn boundaries(lang: Lang, header: Header, meters: &[MeterDeltas], left_out: 
     let mut columns = meter_columns(lang);
     columns.insert(4, Column::text("account", lang.pick("Лицевой счёт", "Account").into(), 0.9));
     columns.extend([
-        Column::text("start_at", lang.pick("Начало", "Start").into(), 1.3),
+        Column::text("start_at", lang.pick("Начало", "Start").into(), 1.8),
         Column::number("start_value", lang.pick("Показание на начало", "Start value").into(), 1.1),
-        Column::text("end_at", lang.pick("Конец", "End").into(), 1.3),
+        Column::text("end_at", lang.pick("Конец", "End").into(), 1.8),
         Column::number("end_value", lang.pick("Показание на конец", "End value").into(), 1.1),
         Column::number("consumption", lang.pick("Расход", "Consumption").into(), 1.0),
     ]);

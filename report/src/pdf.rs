@@ -146,14 +146,14 @@ pub fn render(report: &Report) -> Result<Vec<u8>, PdfError> {
     let inner = PAGE.0 - 2.0 * MARGIN;
     let total_width: f32 = report.columns.iter().map(|c| c.width).sum::<f32>().max(f32::EPSILON);
     let widths: Vec<f32> = report.columns.iter().map(|c| c.width / total_width * inner).collect();
-    // The header's labels may take two lines.
+    // The header's labels may take three lines.
     let labels: Vec<Vec<String>> = report
         .columns
         .iter()
         .zip(&widths)
         .map(|(c, w)| {
             let mut lines = bold.wrap(&c.label, FONT_SIZE, w - 2.0 * PAD);
-            lines.truncate(2);
+            lines.truncate(3);
             lines
         })
         .collect();
