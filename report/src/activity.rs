@@ -4,9 +4,8 @@
 
 use meterhub_accounting::Decimal;
 
-use crate::consumption::Header;
 use crate::lang::Lang;
-use crate::table::{Cell, Column, Report, Row, RowKind};
+use crate::table::{Cell, Column, Header, Report, Row, RowKind};
 
 /// A module as the board sees it.
 #[derive(Debug, Clone, PartialEq)]

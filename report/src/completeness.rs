@@ -5,9 +5,8 @@
 use jiff::tz::TimeZone;
 use meterhub_accounting::{Decimal, MeterSpec, Period, period_at};
 
-use crate::consumption::Header;
 use crate::lang::Lang;
-use crate::table::{Cell, Column, Report, Row, RowKind};
+use crate::table::{Cell, Column, Header, Report, Row, RowKind};
 
 /// A meter with the instants of its readings.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use meterhub_accounting::{Decimal, Delta, Period};
 
 use crate::lang::Lang;
-use crate::table::{Cell, Column, Report, Row, RowKind};
+use crate::table::{Cell, Column, Header, Report, Row, RowKind};
 
 /// One meter channel with its deltas over the report's period.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,16 +37,6 @@ pub struct LeftOut {
     pub meter: String,
     /// Why, in the report's language.
     pub reason: String,
-}
-
-/// What a report was made for, as its header shows it, and the zone its
-/// times are shown in.
-#[derive(Debug, Clone)]
-pub struct Header {
-    /// Label and value pairs, in the report's language.
-    pub parameters: Vec<(String, String)>,
-    /// The zone of its times.
-    pub zone: jiff::tz::TimeZone,
 }
 
 /// The flags of a delta, or of a sum of them.

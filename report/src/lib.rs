@@ -20,9 +20,9 @@ pub mod xlsx;
 
 pub use activity::{Limits, ModuleLine, activity, state_name};
 pub use completeness::{Day, MeterReadings, completeness, days, inferred_period};
-pub use consumption::{Flags, Header, LeftOut, MeterDeltas, boundaries, consumption, tidy};
+pub use consumption::{Flags, LeftOut, MeterDeltas, boundaries, consumption, tidy};
 pub use lang::Lang;
-pub use table::{Align, Cell, Column, Report, Row, RowKind};
+pub use table::{Align, Cell, Column, Header, Report, Row, RowKind};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,16 +32,17 @@ const PAD: f32 = 2.5;
 /// A font for drawing and measuring.
 struct Face {
     font: Font,
-    bytes: &'static [u8],
+    /// The same font's tables, read once, to measure text.
+    tables: skrifa::FontRef<'static>,
 }
 
 impl Face {
     fn new(bytes: &'static [u8]) -> Option<Face> {
-        Some(Face { font: Font::new(bytes.into(), 0)?, bytes })
+        Some(Face { font: Font::new(bytes.into(), 0)?, tables: skrifa::FontRef::new(bytes).ok()? })
     }
 
     fn width(&self, text: &str, size: f32) -> f32 {
-        let Ok(font) = skrifa::FontRef::new(self.bytes) else { return 0.0 };
+        let font = &self.tables;
         let (charmap, metrics) = (font.charmap(), font.glyph_metrics(Size::new(size), LocationRef::default()));
         text.chars().map(|c| metrics.advance_width(charmap.map(c).unwrap_or_default()).unwrap_or(0.0)).sum()
     }

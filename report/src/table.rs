@@ -86,6 +86,16 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
+/// What a report was made for, as its header shows it, and the zone its
+/// times are shown in.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Label and value pairs, in the report's language.
+    pub parameters: Vec<(String, String)>,
+    /// The zone of its times.
+    pub zone: TimeZone,
+}
+
 /// A report, ready to render.
 #[derive(Debug, Clone)]
 pub struct Report {

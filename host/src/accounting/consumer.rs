@@ -463,19 +463,33 @@ pub fn deltas_in_zone(
     let spec = MeterSpec::new(zone, record.metadata.register_capacity, record.events.clone())
         .map_err(|e| AccountingError::invalid("zone", e.to_string()))?;
     let mut tails = Tails::with_cap(0);
-    let mut window = Window {
-        archive,
-        meter: &record.id,
-        channel,
-        earliest: record.first_seen_ms,
-        installation: installation(record),
-        tails: &mut tails,
-        cursor: u64::MAX,
-    };
+    let mut window = Window::of_archive(archive, record, channel, &mut tails);
     let lo = window.last_before(from_ms.saturating_add(1))?.unwrap_or(from_ms);
     let hi = window.first_at_or_after(to_ms)?.map_or(to_ms, |ts| ts.saturating_add(1));
     let series = Series::new(window.load(Some(lo), Some(hi))?);
     Ok(scaled(deltas(&series, &spec, period, from_ms, to_ms), record.scale(channel)))
+}
+
+/// The distinct device timestamps of a register's archived readings in
+/// `[from_ms, to_ms)` (none stamped ahead of the host's clock), after the
+/// last one before `from_ms` (or the installation) when there is one: what
+/// a completeness report counts.
+pub fn reading_instants(
+    archive: &dyn Archive,
+    record: &MeterRecord,
+    channel: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<i64>, AccountingError> {
+    let mut tails = Tails::with_cap(0);
+    let mut window = Window::of_archive(archive, record, channel, &mut tails);
+    let mut out: Vec<i64> = window.last_before(from_ms)?.into_iter().collect();
+    for reading in window.load_archived(Some(from_ms), Some(to_ms))? {
+        if out.last() != Some(&reading.ts_ms) {
+            out.push(reading.ts_ms);
+        }
+    }
+    Ok(out)
 }
 
 /// One register's readings: from its tail in memory where that covers
@@ -494,7 +508,26 @@ struct Window<'a> {
     cursor: u64,
 }
 
-impl Window<'_> {
+impl<'a> Window<'a> {
+    /// A register read from the archive alone (no tail in `tails`, which
+    /// holds nothing), as of everything archived.
+    fn of_archive(
+        archive: &'a dyn Archive,
+        record: &'a MeterRecord,
+        channel: &'a str,
+        tails: &'a mut Tails,
+    ) -> Window<'a> {
+        Window {
+            archive,
+            meter: &record.id,
+            channel,
+            earliest: record.first_seen_ms,
+            installation: installation(record),
+            tails,
+            cursor: u64::MAX,
+        }
+    }
+
     /// Readings (conflict records included) with `from <= ts < to`, from
     /// the archive, in order; none stamped ahead of the host's clock.
     fn load_archived(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Vec<Reading>, AccountingError> {

@@ -30,7 +30,7 @@ pub mod tail;
 #[cfg(test)]
 mod tests;
 
-pub use consumer::{Accounting, Consumer, deltas_in_zone, spawn};
+pub use consumer::{Accounting, Consumer, deltas_in_zone, reading_instants, spawn};
 pub use error::AccountingError;
 pub use model::{HistoryEntry, MeterMetadata, MeterRecord, ModuleRecord, Resource};
 pub use store::{AccountingStore, Hold};

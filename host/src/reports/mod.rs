@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use jiff::civil::Date;
 use meterhub_accounting::{Decimal, Delta, MeterSpec, Period, period_at};
 use meterhub_report::{Header, Lang, LeftOut, MeterDeltas, MeterReadings, ModuleLine, Report};
-use meterhub_storage::archive::{Archive, ReadingQuery};
+use meterhub_storage::archive::Archive;
 
-use crate::accounting::{Accounting, AccountingError, MeterRecord, deltas_in_zone};
+use crate::accounting::{Accounting, AccountingError, MeterRecord, deltas_in_zone, reading_instants};
 use crate::api::visibility::Visibility;
 use crate::board::Board;
 pub use request::{Kind, ReportRequest};
@@ -44,9 +44,6 @@ fn limits(alarms: &crate::config::alarms::AlarmsConfig) -> meterhub_report::Limi
     }
     limits
 }
-
-/// Readings read per archive query.
-const PAGE: usize = 10_000;
 
 /// The first instant of local date `date` in `zone`.
 fn date_start(zone: &str, date: Date) -> Result<i64, AccountingError> {
@@ -221,10 +218,7 @@ fn meter_readings(
         let zone_name = zone_name.unwrap_or_else(|| sources.accounting.default_zone.clone());
         let zone = jiff::tz::TimeZone::get(&zone_name).map_err(|e| AccountingError::invalid("zone", e.to_string()))?;
         let (from_ms, to_ms) = (date_start(&zone_name, req.from)?, date_start(&zone_name, req.to)?);
-        let mut at = instants(sources.archive, &m.id, &channel, from_ms, to_ms)?;
-        if let Some(before) = last_before(sources.archive, &m, &channel, from_ms)? {
-            at.insert(0, before);
-        }
+        let at = reading_instants(sources.archive, &m, &channel, from_ms, to_ms)?;
         let period_ms = sources.board.meters.get(&m.id).and_then(|b| b.heard.period_ms).filter(|p| *p > 0);
         out.push(MeterReadings {
             meter: m.id.clone(),
@@ -238,61 +232,6 @@ fn meter_readings(
         });
     }
     Ok(out)
-}
-
-/// The distinct device timestamps of a register in `[from_ms, to_ms)`.
-fn instants(
-    archive: &dyn Archive,
-    meter: &str,
-    channel: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> Result<Vec<i64>, AccountingError> {
-    let mut out: Vec<i64> = Vec::new();
-    let mut from = from_ms;
-    loop {
-        let q = ReadingQuery {
-            device: Some(meter.to_owned()),
-            channel: Some(channel.to_owned()),
-            from_ms: Some(from),
-            to_ms: Some(to_ms),
-            limit: PAGE,
-        };
-        let page = archive.readings(&q)?;
-        let full = page.len() == PAGE;
-        for r in &page {
-            if out.last() != Some(&r.reading.ts_ms) {
-                out.push(r.reading.ts_ms);
-            }
-        }
-        match (full, out.last()) {
-            // A full page: go on after its last instant (records at one
-            // instant are counted once anyway).
-            (true, Some(last)) if *last >= from => from = last.saturating_add(1),
-            _ => return Ok(out),
-        }
-    }
-}
-
-/// The register's last reading before `ts_ms`, searched back in growing
-/// windows down to the meter's first.
-fn last_before(
-    archive: &dyn Archive,
-    m: &MeterRecord,
-    channel: &str,
-    ts_ms: i64,
-) -> Result<Option<i64>, AccountingError> {
-    let mut width: i64 = 2 * 86_400_000;
-    loop {
-        let from = ts_ms.saturating_sub(width);
-        if let Some(last) = instants(archive, &m.id, channel, from, ts_ms)?.last() {
-            return Ok(Some(*last));
-        }
-        if from <= m.first_seen_ms || from == i64::MIN {
-            return Ok(None);
-        }
-        width = width.saturating_mul(8);
-    }
 }
 
 /// The report `req` asks for, of what `seen` may see, made by `actor` at
