@@ -9,6 +9,7 @@
 //!   a browser with a session;
 //! - [`line`]: a device on the listener's TCP line protocol;
 //! - [`sse`]: a blocking Server-Sent Events client;
+//! - [`port`]: fixed ports no one else takes while a host starts;
 //! - [`proxy`]: a TCP proxy that cuts, stalls and resets connections;
 //! - [`tls`]: a test CA and a server certificate for 127.0.0.1;
 //! - [`bench`]: bench options, percentiles and CPU time;
@@ -23,6 +24,7 @@ pub mod host;
 pub mod http;
 pub mod line;
 pub mod paths;
+pub mod port;
 pub mod postgres;
 pub mod proxy;
 pub mod sse;
@@ -36,6 +38,7 @@ pub use http::{
 };
 pub use line::{LineClient, reading};
 pub use paths::{binary, copy_plugin, plugins_dir, test_plugins_dir, workspace};
+pub use port::free_port;
 pub use proxy::Proxy;
 pub use sse::{Event, Sse};
 pub use wait::{poll, wait_for};

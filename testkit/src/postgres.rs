@@ -4,7 +4,6 @@
 //! free port that a test may stop and start. The shared server is never
 //! stopped.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -68,11 +67,6 @@ pub struct Cluster {
     /// Its port on 127.0.0.1.
     pub port: u16,
     running: bool,
-}
-
-/// A free TCP port on 127.0.0.1 (free when asked).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// Run a PostgreSQL tool, as the `postgres` user when this process is root
@@ -144,7 +138,7 @@ impl Cluster {
             text.push_str(&conf);
             std::fs::write(data.join("postgresql.conf"), text).expect("postgresql.conf");
         }
-        let mut cluster = Cluster { dir, port: free_port(), running: false };
+        let mut cluster = Cluster { dir, port: crate::free_port(), running: false };
         cluster.resume();
         cluster
     }

@@ -254,7 +254,7 @@ impl TlsBroker {
             .status()
             .expect("mosquitto_passwd");
         assert!(status.success(), "mosquitto_passwd");
-        let (tls_port, plain_port) = (crate::sync::free_port(), crate::sync::free_port());
+        let (tls_port, plain_port) = (meterhub_testkit::free_port(), meterhub_testkit::free_port());
         let d = dir.path().display();
         let user = std::env::var("USER").unwrap_or_else(|_| "root".to_owned());
         let conf = format!(

@@ -556,7 +556,7 @@ fn a_sink_that_cannot_write_says_why_and_what_to_do_and_ingest_goes_on() {
     client
         .batch_execute(&format!("CREATE SCHEMA \"{0}\"; CREATE TABLE \"{0}\".readings (id int)", taken.name))
         .unwrap();
-    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free_port = meterhub_testkit::free_port();
     let (host_part, db) = taken.url.rsplit_once('/').unwrap();
     let sinks = [
         sink_table("nobody-home", &format!("postgres://meterhub@127.0.0.1:{free_port}/test"), "meterhub", ""),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use meterhub_testkit::{APPLY_DEADLINE, Host, Proxy, default_config, plugins_dir, reading, wait_for};
+use meterhub_testkit::{APPLY_DEADLINE, Host, Proxy, default_config, free_port, plugins_dir, reading, wait_for};
 
 const TS: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
 /// How long a link may take to catch up after a fault.
@@ -16,11 +16,6 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 /// A site's token (each site its own).
 fn token(site: &str) -> String {
     format!("token-of-{site}-0123456789abcdef")
-}
-
-/// A free loopback port (a center keeps its API port across restarts).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A center taking data from `sites`, its API on `port`; the token files
