@@ -24,6 +24,6 @@ pub use error::{ConfigError, Diagnostic, Pos};
 pub use load::load;
 pub use model::{
     AccountingConfig, ApiConfig, CenterConfig, CenterLink, CenterSite, Config, DeviceMatch, DeviceRoute, DriverConfig,
-    FetchConfig, LogConfig, LogFormat, MqttTransport, PasswordSource, PluginSink, PostgresTarget, SYNC_CENTER,
-    SinkConfig, SinkKind, SupervisionPolicy, TransportConfig, UpstreamChannel, WebConfig,
+    FetchConfig, LogConfig, LogFormat, MANUAL_SOURCE, MqttTransport, PasswordSource, PluginSink, PostgresTarget,
+    SYNC_CENTER, SinkConfig, SinkKind, SupervisionPolicy, TransportConfig, UpstreamChannel, WebConfig,
 };

@@ -143,8 +143,11 @@ impl Validator<'_> {
         let data_dir = self.path(host.data_dir.get_ref());
         let plugins_dir = self.path(host.plugins_dir.get_ref());
         let diagrams_dir = self.path(host.diagrams_dir.as_ref().map_or("diagrams", |d| d.get_ref()));
-        if let Some(dir) = host.diagrams_dir.as_ref().filter(|d| d.get_ref().is_empty()) {
-            self.error(dir, "diagrams_dir must not be empty");
+        let forms_dir = self.path(host.forms_dir.as_ref().map_or("forms", |d| d.get_ref()));
+        for (dir, name) in [(&host.diagrams_dir, "diagrams_dir"), (&host.forms_dir, "forms_dir")] {
+            if let Some(dir) = dir.as_ref().filter(|d| d.get_ref().is_empty()) {
+                self.error(dir, format!("{name} must not be empty"));
+            }
         }
         for (dir, name) in [(&host.data_dir, "data_dir"), (&host.plugins_dir, "plugins_dir")] {
             if dir.get_ref().is_empty() {
@@ -283,6 +286,7 @@ impl Validator<'_> {
             data_dir,
             plugins_dir,
             diagrams_dir,
+            forms_dir,
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
             pipeline_backlog_bytes: u64::from(backlog_mib) << 20,
@@ -512,6 +516,14 @@ impl Validator<'_> {
         let d = spanned.get_ref();
         let name = id.get_ref();
         self.instance_id(id, "driver");
+        if name == super::model::MANUAL_SOURCE {
+            self.error(
+                id,
+                format!(
+                    "driver id {name:?} is reserved: readings entered by hand in the UI are archived as source {name:?}"
+                ),
+            );
+        }
         let transport_name = d.transport.get_ref().as_str();
         let allowed: &[&str] = match transport_name {
             "tcp" => &["listen", "max_pending", "idle_timeout_ms", "max_connections", "max_connections_per_peer"],

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use super::Pos;
 
+/// The source of the readings a user enters by hand (the manual-reading
+/// form); no driver instance may take its name.
+pub const MANUAL_SOURCE: &str = "manual";
+
 /// Everything the host runs on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -18,6 +22,9 @@ pub struct Config {
     /// Mimic diagrams directory (`host.diagrams_dir`, `diagrams` beside the
     /// file by default); read as it changes.
     pub diagrams_dir: PathBuf,
+    /// Form templates directory (`host.forms_dir`, `forms` beside the file
+    /// by default); read as it changes.
+    pub forms_dir: PathBuf,
     /// Memory cap of one WASM plugin instance, bytes.
     pub wasm_memory_bytes: usize,
     /// Time limit of one WASM plugin call, milliseconds.

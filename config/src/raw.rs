@@ -77,6 +77,9 @@ pub struct RawHost {
     /// Directory of mimic diagrams, relative to the config file.
     #[serde(default)]
     pub diagrams_dir: Option<Spanned<String>>,
+    /// Directory of form templates, relative to the config file.
+    #[serde(default)]
+    pub forms_dir: Option<Spanned<String>>,
     /// Memory cap of one WASM plugin instance, MiB.
     #[serde(default)]
     pub wasm_memory_mib: Option<Spanned<u32>>,

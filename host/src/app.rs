@@ -198,6 +198,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the alarm database in {}", config.data_dir.display()))?,
     );
     let alarms = Arc::new(crate::alarms::Alarms::open(alarm_store.clone(), accounting.clone(), publisher.clone())?);
+    let form_store = Arc::new(
+        crate::forms::FormStore::open(&crate::forms::store_dir(&config.data_dir))
+            .with_context(|| format!("cannot open the forms database in {}", config.data_dir.display()))?,
+    );
+    let forms = Arc::new(crate::forms::Forms {
+        catalog: Default::default(),
+        store: form_store.clone(),
+        journal: journal.clone(),
+    });
     let center = Arc::new(crate::sync::center::Center::new(journal.clone(), archive.clone(), accounting.store.clone()));
     let sink_board = crate::sink::status::SinkBoard::default();
     let rates = api::rates::Rates::default();
@@ -208,6 +217,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ("users", auth.damage().cloned()),
         ("commands", commands.damage().cloned()),
         ("alarms", alarm_store.damage().cloned()),
+        ("forms", form_store.damage().cloned()),
     ];
     let damages = damages.into_iter().filter_map(|(store, damage)| Some((store, damage?)));
     for (store, damage) in journal_damage.into_iter().map(|damage| ("journal", damage)).chain(damages) {
@@ -232,6 +242,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         alarms: alarms.clone(),
         diagrams: Default::default(),
         scheduled: scheduled.clone(),
+        forms,
     });
     let rates_task = tokio::spawn(api::rates::sample(archive.clone(), rates));
     let api_gate = gates.gate("api", config.api.limits, true);
@@ -317,6 +328,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         auth.close();
         commands.close();
         alarm_store.close();
+        form_store.close();
     });
     let _ = std::fs::remove_file(crate::app::run_file(&config));
     tracing::info!("stopped");

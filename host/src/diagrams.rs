@@ -6,22 +6,12 @@
 //! meters the host knows (a binding no anchor checks is a dangling one).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-/// One diagram file as last looked at.
-#[derive(Debug, Clone)]
-struct Entry {
-    /// Size and modification time when it was read.
-    stamp: (u64, Option<SystemTime>),
-    /// The last good compiled form, JSON.
-    good: Option<Arc<Compiled>>,
-    /// What is wrong with the file as it is now (`file:line:col: cause`).
-    errors: Vec<String>,
-}
+use crate::folder::{Entry, Folder, stem};
 
 /// A compiled diagram and what the list shows of it.
 #[derive(Debug)]
@@ -61,64 +51,35 @@ pub struct DiagramStatus {
 }
 
 /// The diagrams folder, read as it changes. `Send + Sync`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Diagrams {
-    entries: Mutex<BTreeMap<PathBuf, Entry>>,
+    folder: Folder<Compiled>,
 }
 
-fn stamp(path: &Path) -> Option<(u64, Option<SystemTime>)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()))
+impl Default for Diagrams {
+    fn default() -> Self {
+        Diagrams { folder: Folder::new("diagram", "xml") }
+    }
 }
 
-/// A diagram's name: its file name without `.xml`.
-fn name_of(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+/// A diagram file compiled.
+fn compile(file: &Path) -> Result<Compiled, Vec<String>> {
+    let diagram = meterhub_diagram::parse_file(file)?;
+    Ok(Compiled {
+        json: serde_json::to_string(&diagram).unwrap_or_default(),
+        elements: diagram.elements.len(),
+        actions: diagram.actions.len(),
+        signals: diagram.signals.iter().map(|s| (s.device.clone(), s.channel.clone())).collect(),
+    })
 }
 
 impl Diagrams {
-    /// Looks at `dir` (only at diagram `only`'s file when given): files
-    /// changed since the last look are read again, files gone are
-    /// forgotten. Returns the entries looked at.
-    fn refresh(&self, dir: &Path, only: Option<&str>) -> BTreeMap<PathBuf, Entry> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "xml") && p.is_file())
-            .filter(|p| only.is_none_or(|name| name_of(p) == name))
-            .collect();
-        files.sort();
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|path, _| files.contains(path) || only.is_some_and(|name| name_of(path) != name));
-        for file in &files {
-            let Some(now) = stamp(file) else { continue };
-            if entries.get(file).is_some_and(|e| e.stamp == now) {
-                continue;
-            }
-            let last_good = entries.get(file).and_then(|e| e.good.clone());
-            let entry = match meterhub_diagram::parse_file(file) {
-                Ok(diagram) => {
-                    let compiled = Compiled {
-                        json: serde_json::to_string(&diagram).unwrap_or_default(),
-                        elements: diagram.elements.len(),
-                        actions: diagram.actions.len(),
-                        signals: diagram.signals.iter().map(|s| (s.device.clone(), s.channel.clone())).collect(),
-                    };
-                    tracing::info!(diagram = %file.display(), elements = compiled.elements, "diagram read");
-                    Entry { stamp: now, good: Some(Arc::new(compiled)), errors: Vec::new() }
-                }
-                Err(errors) => {
-                    for error in &errors {
-                        tracing::warn!(%error, "diagram refused; the last good version stays served");
-                    }
-                    Entry { stamp: now, good: last_good, errors }
-                }
-            };
-            entries.insert(file.clone(), entry);
+    /// Looks at `dir` (only at diagram `only`'s file when given).
+    fn refresh(&self, dir: &Path, only: Option<&str>) -> BTreeMap<std::path::PathBuf, Entry<Compiled>> {
+        match only {
+            Some(name) => self.folder.refresh(dir, Some(&|p: &Path| stem(p) == name), compile),
+            None => self.folder.refresh(dir, None, compile),
         }
-        entries.iter().filter(|(path, _)| files.contains(path)).map(|(p, e)| (p.clone(), e.clone())).collect()
     }
 
     /// Every diagram in `dir`, each with its bindings checked against
@@ -130,7 +91,7 @@ impl Diagrams {
                 let good = entry.good.as_deref();
                 let dangling = good.map(|g| dangling(&g.signals, known)).unwrap_or_default();
                 DiagramStatus {
-                    name: name_of(&file),
+                    name: stem(&file),
                     file: file.display().to_string(),
                     ok: entry.errors.is_empty(),
                     errors: entry.errors,

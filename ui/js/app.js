@@ -13,6 +13,8 @@ import * as router from './router.js';
 import { AlarmBanner } from './views/alarm-banner.js';
 import { alarmsView } from './views/alarms.js';
 import { diagramView, diagramsView } from './views/diagram.js';
+import { formView, formsView } from './views/forms.js';
+import { homeView } from './views/home.js';
 import { reportsView } from './views/reports.js';
 import { liveTableView } from './views/live-table.js';
 import { hideLogin, initLogin, showLogin } from './views/login.js';
@@ -78,7 +80,19 @@ function enter(answer) {
   alarms.start();
   values.start();
   tree.load();
-  router.start(byId('view'), '#/live');
+  startRouting();
+}
+
+/** Routing from the user's start page: their composed page, or the one published to their role; else the live table. */
+async function startRouting() {
+  let start = '#/live';
+  try {
+    const page = await request('GET', '/api/v1/page');
+    if (page.origin !== 'built-in') start = '#/home';
+  } catch {
+    // The live table, as before pages existed.
+  }
+  if (session) router.start(byId('view'), start);
 }
 
 function leave(message) {
@@ -187,6 +201,9 @@ async function boot() {
   router.route('/diagrams', diagramsView);
   router.route('/diagram/:name', (container, params) => diagramView(container, params, values));
   router.route('/reports', reportsView);
+  router.route('/home', (container) => homeView(container, { values, tree, session }));
+  router.route('/forms', formsView);
+  router.route('/form/:id', (container, params) => formView(container, params, tree));
 
   try {
     enter(await request('GET', '/api/v1/session'));

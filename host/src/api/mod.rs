@@ -10,6 +10,8 @@
 //! - [`status`]: plugin instance status and Prometheus metrics;
 //! - [`alarms`]: alarms (open, kept, acknowledged) and the event log;
 //! - [`diagrams`]: the mimic diagrams, their errors and compiled forms;
+//! - [`forms`]: saved forms, their values, manual readings and inspection notes;
+//! - [`pages`]: personal start pages, and the pages published to roles;
 //! - [`board`]: meters and modules per state, the summary strip;
 //! - [`modules`]: communication modules' activity and states;
 //! - [`rates`]: frames and readings per second per source;
@@ -22,7 +24,9 @@ pub mod auth;
 pub mod board;
 pub mod commands;
 pub mod diagrams;
+pub mod forms;
 pub mod modules;
+pub mod pages;
 pub mod rates;
 pub mod reports;
 pub mod routes;

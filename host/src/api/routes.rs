@@ -112,6 +112,16 @@ async fn route(state: Arc<ApiState>, mut req: Request<Incoming>, peer: SocketAdd
             }
             None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
         },
+        Endpoint::Forms(endpoint) => match principal {
+            Some(principal) => {
+                return super::forms::handle(&state, req, endpoint, &segments, &params, principal).await;
+            }
+            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        },
+        Endpoint::Pages(endpoint) => match principal {
+            Some(principal) => return super::pages::handle(&state, req, endpoint, &segments, principal).await,
+            None => return meterhub_http::error(StatusCode::UNAUTHORIZED, "log in first (POST /api/v1/login)"),
+        },
         Endpoint::Ui => return crate::web::asset(&path),
         Endpoint::Health => Ok(health(&state)),
         Endpoint::Plugins => {
@@ -310,7 +320,26 @@ fn readings(
         })
         .map(|r| ReadingView::new(r, tolerance))
         .collect();
-    Ok(meterhub_http::json(StatusCode::OK, &readings))
+    // A reading entered by hand says who entered it, from its frame.
+    let mut manual: Vec<u64> =
+        readings.iter().filter(|r| r.source == crate::config::MANUAL_SOURCE).map(|r| r.frame_seq).collect();
+    if manual.is_empty() {
+        return Ok(meterhub_http::json(StatusCode::OK, &readings));
+    }
+    manual.dedup();
+    let frames = state.archive.frames(&manual)?;
+    let answer: Vec<serde_json::Value> = readings
+        .iter()
+        .map(|r| {
+            let mut view = serde_json::to_value(r).unwrap_or_default();
+            if let Some(entered) = frames.get(&r.frame_seq).and_then(crate::forms::manual::provenance) {
+                view["entered_by"] = json!(entered.user);
+                view["note"] = json!(entered.note);
+            }
+            view
+        })
+        .collect();
+    Ok(meterhub_http::json(StatusCode::OK, &answer))
 }
 
 fn quarantine(

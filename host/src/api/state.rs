@@ -44,6 +44,8 @@ pub struct ApiState {
     pub diagrams: crate::diagrams::Diagrams,
     /// The scheduled reports' results.
     pub scheduled: Arc<crate::reports::scheduled::Scheduled>,
+    /// The saved forms, their values and notes.
+    pub forms: Arc<crate::forms::Forms>,
 }
 
 impl ApiState {

@@ -11,6 +11,8 @@ use hyper::Method;
 
 use super::alarms::AlarmsEndpoint;
 use super::commands::CommandsEndpoint;
+use super::forms::FormsEndpoint;
+use super::pages::PagesEndpoint;
 use crate::auth::Access;
 use crate::auth::Role::{Admin, Dispatcher, Operator, Viewer};
 
@@ -93,6 +95,10 @@ pub enum Endpoint {
     Diagram,
     /// `GET /api/v1/diagram-images/{file}`.
     DiagramImage,
+    /// Saved forms and inspection notes (`api/forms.rs`).
+    Forms(FormsEndpoint),
+    /// Personal pages (`api/pages.rs`).
+    Pages(PagesEndpoint),
 }
 
 /// The endpoints of `api/auth.rs`.
@@ -243,6 +249,16 @@ const ROUTES: &[Route] = &[
     route("GET", &[V1, Is("v1"), Is("diagrams")], Endpoint::Diagrams, VIEWER),
     route("GET", &[V1, Is("v1"), Is("diagrams"), Any], Endpoint::Diagram, VIEWER),
     route("GET", &[V1, Is("v1"), Is("diagram-images"), Any], Endpoint::DiagramImage, VIEWER),
+    // Saved forms: anyone keeps their own values; shared values, manual
+    // readings and notes are checked for a dispatcher by the handler.
+    route("GET", &[V1, Is("v1"), Is("forms")], Endpoint::Forms(FormsEndpoint::List), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("forms"), Any], Endpoint::Forms(FormsEndpoint::One), VIEWER),
+    route("POST", &[V1, Is("v1"), Is("forms"), Any], Endpoint::Forms(FormsEndpoint::Submit), VIEWER),
+    route("GET", &[V1, Is("v1"), Is("notes")], Endpoint::Forms(FormsEndpoint::Notes), VIEWER),
+    // A user's own start page; the pages published to roles are an admin's.
+    route("GET", &[V1, Is("v1"), Is("page")], Endpoint::Pages(PagesEndpoint::Mine), VIEWER),
+    route("PUT", &[V1, Is("v1"), Is("page")], Endpoint::Pages(PagesEndpoint::Save), VIEWER),
+    route("DELETE", &[V1, Is("v1"), Is("page")], Endpoint::Pages(PagesEndpoint::Reset), VIEWER),
     // The plant: plugins, drivers, counters, what failed.
     route("GET", &[V1, Is("v1"), Is("plugins")], Endpoint::Plugins, DISPATCHER),
     route("GET", &[V1, Is("v1"), Is("drivers")], Endpoint::Drivers, DISPATCHER),
@@ -291,6 +307,9 @@ const ROUTES: &[Route] = &[
     route("POST", &[V1, Is("v1"), Is("users"), Any, Is("grants")], Endpoint::Auth(AuthEndpoint::GrantAdd), ADMIN),
     route("DELETE", &[V1, Is("v1"), Is("users"), Any, Is("grants")], Endpoint::Auth(AuthEndpoint::GrantRemove), ADMIN),
     route("GET", &[V1, Is("v1"), Is("audit")], Endpoint::Auth(AuthEndpoint::Audit), ADMIN),
+    route("GET", &[V1, Is("v1"), Is("pages"), Is("roles"), Any], Endpoint::Pages(PagesEndpoint::Role), ADMIN),
+    route("PUT", &[V1, Is("v1"), Is("pages"), Is("roles"), Any], Endpoint::Pages(PagesEndpoint::Publish), ADMIN),
+    route("DELETE", &[V1, Is("v1"), Is("pages"), Is("roles"), Any], Endpoint::Pages(PagesEndpoint::Unpublish), ADMIN),
 ];
 
 /// Where a request goes.
@@ -377,6 +396,12 @@ mod tests {
             (Method::GET, "/api/v1/devices/d1/latest", role(Viewer)),
             (Method::GET, "/api/v1/readings", role(Viewer)),
             (Method::GET, "/api/v1/modules/m1", role(Viewer)),
+            (Method::GET, "/api/v1/forms", role(Viewer)),
+            (Method::POST, "/api/v1/forms/manual-reading", role(Viewer)),
+            (Method::DELETE, "/api/v1/forms/manual-reading", role(Admin)),
+            (Method::GET, "/api/v1/notes", role(Viewer)),
+            (Method::PUT, "/api/v1/page", role(Viewer)),
+            (Method::PUT, "/api/v1/pages/roles/viewer", role(Admin)),
             (Method::PATCH, "/api/v1/modules/m1", role(Operator)),
             (Method::GET, "/api/v1/plugins", role(Dispatcher)),
             (Method::GET, "/api/v1/drivers", role(Dispatcher)),

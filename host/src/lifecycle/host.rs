@@ -570,6 +570,7 @@ impl Host {
         view.alarms = self.config.alarms.clone();
         view.reports = self.config.reports.clone();
         view.diagrams_dir = self.config.diagrams_dir.clone();
+        view.forms_dir = self.config.forms_dir.clone();
         if let Some(applied) = applied {
             view.config.generation += 1;
             view.config.remember(ConfigChange::Applied(applied.clone()));

@@ -29,6 +29,8 @@ pub struct HostView {
     pub reports: crate::config::reports::ReportsConfig,
     /// Where the mimic diagrams are.
     pub diagrams_dir: std::path::PathBuf,
+    /// The form templates directory.
+    pub forms_dir: std::path::PathBuf,
 }
 
 /// Shared, replaced as a whole by each change.

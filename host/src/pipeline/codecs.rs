@@ -84,6 +84,8 @@ impl Codecs {
         match self.by_source.get_mut(&frame.source) {
             // A center's sites' batches: the host's own format.
             None if crate::sync::frame::is_sync(frame) => crate::sync::frame::decode(frame),
+            // A reading entered by hand in the UI: the host's own format.
+            None if crate::forms::manual::is_manual(frame) => crate::forms::manual::decode(frame),
             None => Err(format!("no codec is configured for source {:?}", frame.source)),
             Some(slot) => slot.decode(frame),
         }

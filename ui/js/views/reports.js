@@ -7,7 +7,7 @@
 // /api/v1/report-runs, read again every few seconds while the page is
 // open), with what is being made now.
 
-import { get, withQuery } from '../api.js';
+import { get, post, withQuery } from '../api.js';
 import { append, clear, el } from '../dom.js';
 import { formatDate, formatTime } from '../format.js';
 import { language, t } from '../i18n.js';
@@ -62,6 +62,36 @@ export function reportQuery(choice, form, lang) {
   return query;
 }
 
+/** A report's table (sums in bold by their row's class, a meter's cell linking to its page), with `id`. */
+export function reportTable(report, id) {
+  const meterAt = report.columns.findIndex((c) => c.key === 'meter');
+  const head = el('thead', {}, el('tr', {}, report.columns.map((c) =>
+    el('th', { scope: 'col', className: c.align === 'right' ? 'num' : null }, c.label))));
+  const body = el('tbody', {}, report.rows.map((row) => el('tr', { className: `report-${row.kind}` },
+    row.cells.map((text, i) => {
+      const column = report.columns[i];
+      const cell = el('td', { className: column.align === 'right' ? 'num' : null });
+      if (i === meterAt && row.kind === 'item' && text) {
+        append(cell, [el('a', { href: meterHash(row.values[i]) }, text)]);
+      } else {
+        cell.textContent = text;
+      }
+      return cell;
+    }))));
+  return el('table', { className: 'report-table', id }, head, body);
+}
+
+/** The choices of the reports page, for other pages (the personal page's report widget). */
+export const REPORT_CHOICES = CHOICES;
+
+/** `YYYY-MM-DD` of `days` days before today (local). */
+export function daysAgo(days, now = new Date()) {
+  return isoDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - days));
+}
+
+/** The shipped form that keeps a user's report parameters. */
+const PARAMETERS_FORM = 'report-parameters';
+
 /** How often the scheduled results are read again. */
 const RUNS_EVERY_MS = 5_000;
 
@@ -96,6 +126,7 @@ class ReportsPage {
       RESOURCES.map((r) => el('option', { value: r }, t(`resource.${r}`))));
     this.meter = el('input', { id: 'report-meter', type: 'search', placeholder: t('reports.meter_placeholder') });
     this.run = el('button', { id: 'report-run', type: 'submit' }, t('reports.run'));
+    this.save = el('button', { id: 'report-save', type: 'button', on: { click: () => this.saveParameters() } }, t('reports.save'));
     this.downloads = el('span', { className: 'report-downloads', id: 'report-downloads' });
     this.status = el('p', { className: 'report-status', id: 'report-status', role: 'status' });
     this.output = el('div', { className: 'report-output', id: 'report-output' });
@@ -111,7 +142,7 @@ class ReportsPage {
       field(t('reports.site'), this.site),
       field(t('reports.resource'), this.resource),
       field(t('reports.meter'), this.meter),
-      el('div', { className: 'report-actions' }, this.run, this.downloads));
+      el('div', { className: 'report-actions' }, this.run, this.save, this.downloads));
     this.kind.addEventListener('change', () => this.choose());
     for (const input of [this.month, this.from, this.to, this.zone, this.site, this.resource, this.meter]) {
       input.addEventListener('change', () => this.links());
@@ -121,7 +152,7 @@ class ReportsPage {
       el('h2', {}, t('reports.title')), form, this.status, this.output,
       el('h2', { className: 'report-runs-title' }, t('reports.scheduled')), this.runs)]);
     this.choose();
-    this.loadSites();
+    this.loadSites().then(() => this.loadSaved());
     this.loadRuns();
     this.timer = setInterval(() => this.loadRuns(), RUNS_EVERY_MS);
   }
@@ -202,6 +233,41 @@ class ReportsPage {
     }
   }
 
+  /** The user's saved parameters (the report-parameters form), if any, put into the form. */
+  async loadSaved() {
+    let saved;
+    try {
+      saved = (await get(`/api/v1/forms/${PARAMETERS_FORM}`, { lang: language() })).values;
+    } catch {
+      return; // No such form (an operator removed it): the page's defaults.
+    }
+    if (!saved || this.stopped) return;
+    if (CHOICES.some((c) => c.id === saved.report)) this.kind.value = saved.report;
+    for (const [select, value] of [[this.zone, saved.zone], [this.site, saved.site]]) {
+      if (value && ![...select.options].some((o) => o.value === value)) select.append(el('option', { value }, value));
+      select.value = value ?? '';
+    }
+    this.resource.value = saved.resource ?? '';
+    this.meter.value = saved.meter ?? '';
+    this.choose();
+    this.status.textContent = t('reports.saved_loaded');
+  }
+
+  /** Keeps the form's choice as the user's report parameters. */
+  async saveParameters() {
+    const f = this.form();
+    const values = { report: this.kind.value, zone: f.zone, site: f.site, resource: f.resource, meter: f.meter };
+    this.status.className = 'report-status';
+    try {
+      await post(`/api/v1/forms/${PARAMETERS_FORM}`, { values });
+      this.status.textContent = t('reports.saved');
+    } catch (e) {
+      this.status.className = 'report-status error';
+      const problems = (e.body?.problems ?? []).map((p) => `${p.field}: ${t(`forms.problem.${p.code}`, { limit: p.limit ?? '' }, p.message)}`);
+      this.status.textContent = problems.length ? `${t('forms.refused')} ${problems.join('; ')}` : e.message;
+    }
+  }
+
   async loadSites() {
     try {
       const meters = await get('/api/v1/meters');
@@ -237,25 +303,11 @@ class ReportsPage {
   }
 
   render(report) {
-    const meterAt = report.columns.findIndex((c) => c.key === 'meter');
-    const head = el('thead', {}, el('tr', {}, report.columns.map((c) =>
-      el('th', { scope: 'col', className: c.align === 'right' ? 'num' : null }, c.label))));
-    const body = el('tbody', {}, report.rows.map((row) => el('tr', { className: `report-${row.kind}` },
-      row.cells.map((text, i) => {
-        const column = report.columns[i];
-        const cell = el('td', { className: column.align === 'right' ? 'num' : null });
-        if (i === meterAt && row.kind === 'item' && text) {
-          append(cell, [el('a', { href: meterHash(row.values[i]) }, text)]);
-        } else {
-          cell.textContent = text;
-        }
-        return cell;
-      }))));
     clear(this.output);
     append(this.output, [
       el('h3', { className: 'report-title', id: 'report-title' }, report.title),
       el('dl', { className: 'report-parameters' }, report.parameters.map((p) => [el('dt', {}, p.label), el('dd', {}, p.value)])),
-      el('div', { className: 'report-scroll' }, el('table', { className: 'report-table', id: 'report-table' }, head, body)),
+      el('div', { className: 'report-scroll' }, reportTable(report, 'report-table')),
       report.notes.map((n) => el('p', { className: 'report-note' }, n)),
     ]);
   }
