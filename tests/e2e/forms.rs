@@ -186,6 +186,8 @@ fn a_manual_reading_enters_the_archive_with_its_provenance_and_notes_follow_the_
         let days = host.get_ok("/api/v1/deltas?meter=gas-1&period=day");
         days.as_array()?.iter().find(|d| d["consumption"] == "23.750").cloned()
     });
+    // The meter is still read by its driver: its source stays the listener's.
+    assert_eq!(host.get_ok("/api/v1/meters/gas-1")["source"], "tcp-in");
     // The form keeps the meter and channel for the next one, not the value.
     let form = get(host.api, &dina, "/api/v1/forms/manual-reading").json();
     assert_eq!(form["values"], json!({ "meter": "gas-1", "channel": "volume" }), "{form}");

@@ -12,9 +12,19 @@ use meterhub_testkit::{APPLY_DEADLINE, LineClient, add_user, wait_for};
 
 use crate::ui::{Browser, ONE_BROWSER, PAGE_DEADLINE, js_string, place, send, ui_host};
 
-/// 2026-03-01T00:00:00+03:00.
-const T0: i64 = 1_772_312_400_000;
 const HOUR: i64 = 3_600_000;
+
+/// Five hours ago, on the hour: the meter page's last day holds the readings.
+fn start_ms() -> i64 {
+    let now = meterhub_storage::clock::now_ms();
+    now - now % HOUR - 5 * HOUR
+}
+
+/// `ms` as a `datetime-local` value in Moscow (the meters' zone).
+fn moscow(ms: i64) -> String {
+    let zone = jiff::tz::TimeZone::get("Europe/Moscow").expect("the zone");
+    jiff::Timestamp::from_millisecond(ms).expect("a time").to_zoned(zone).strftime("%Y-%m-%dT%H:%M").to_string()
+}
 
 /// Sets the form's field `name` to `value` as typing does.
 fn set(name: &str, value: &str) -> String {
@@ -39,8 +49,10 @@ async fn ui_a_dispatcher_fills_forms_a_manual_reading_lands_and_a_saved_value_st
     add_user(&host, &["dina", "--role", "dispatcher", "--grant", "*"], "dina's password");
     add_user(&host, &["vera", "--role", "viewer", "--grant", "*/Север"], "vera's password");
     let mut device = LineClient::connect(host.driver("tcp-in"));
+    let t0 = start_ms();
+    let at = moscow(t0 + 3 * HOUR + HOUR / 2);
     for h in 0..=3 {
-        send(&mut device, "gas-1", "volume", T0 + h * HOUR, &format!("{}.000", 1000 + h));
+        send(&mut device, "gas-1", "volume", t0 + h * HOUR, &format!("{}.000", 1000 + h));
     }
     place(&host, "gas-1", "gas", "Север");
 
@@ -65,9 +77,9 @@ async fn ui_a_dispatcher_fills_forms_a_manual_reading_lands_and_a_saved_value_st
     page.js(&set("meter", "gas-1")).await;
     let channel = page.js("return document.querySelector('#user-form [name=channel]').value").await;
     assert_eq!(channel, "volume");
-    assert_eq!(page.js("return document.getElementById('form-unit').textContent").await, "м³");
+    assert_eq!(page.js("return document.getElementById('form-unit').textContent").await, "(м³)");
     page.js(&set("value", "1003.25")).await;
-    page.js(&set("at", "2026-03-01T03:30")).await;
+    page.js(&set("at", &at)).await;
     page.js(&set("note", "обход, пломба цела")).await;
     page.screenshot("2-manual-ru-1366").await;
     page.click("#user-form button[type=submit]").await;
@@ -79,8 +91,20 @@ async fn ui_a_dispatcher_fills_forms_a_manual_reading_lands_and_a_saved_value_st
         readings.as_array()?.iter().find(|r| r["source"] == "manual").cloned()
     });
     assert_eq!((archived["value"].as_str(), archived["entered_by"].as_str()), (Some("1003.25"), Some("dina")));
-    assert_eq!(archived["ts_ms"], T0 + 3 * HOUR + HOUR / 2);
+    assert_eq!(archived["ts_ms"], t0 + 3 * HOUR + HOUR / 2);
     page.screenshot("3-entered-ru-1366").await;
+    // On the meter's page, the reading says who entered it.
+    page.click("#form-reading-meter").await;
+    let mark = page
+        .wait(
+            "the manual reading on the meter page",
+            PAGE_DEADLINE,
+            "document.querySelector('#readings-table .manual-mark')?.textContent",
+        )
+        .await;
+    assert_eq!(mark, " ✎ вручную dina");
+    open_form(&page, "manual-reading").await;
+    page.js(&set("at", &at)).await;
 
     // A channel the meter lacks: refused beside the field, in Russian.
     page.js(&set("channel", "energy")).await;

@@ -520,6 +520,17 @@ const STRINGS = {
   'home.none_silent': { ru: 'Все модули на связи.', en: 'Every module is on air.' },
   'home.silent_for': { ru: 'молчит {age}', en: 'silent for {age}' },
 
+  'meter.manual': { ru: '✎ вручную {who}', en: '✎ by hand, {who}' },
+  'meter.notes': { ru: 'Осмотры', en: 'Inspections' },
+  'meter.add_note': { ru: 'Записать осмотр', en: 'Write an inspection note' },
+  'meter.add_reading': { ru: 'Внести показание', en: 'Enter a reading' },
+  'note.condition.ok': { ru: 'исправен', en: 'in order' },
+  'note.condition.seal-broken': { ru: 'нарушена пломба', en: 'seal broken' },
+  'note.condition.damaged': { ru: 'повреждён', en: 'damaged' },
+  'note.condition.leak': { ru: 'протечка', en: 'leak' },
+  'note.condition.no-access': { ru: 'нет доступа', en: 'no access' },
+  'note.condition.other': { ru: 'другое', en: 'other' },
+
   'forms.title': { ru: 'Формы', en: 'Forms' },
   'forms.loading': { ru: 'Загрузка форм…', en: 'Loading the forms…' },
   'forms.action.save': { ru: 'сохраняет значения', en: 'keeps its values' },

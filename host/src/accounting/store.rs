@@ -495,10 +495,15 @@ impl AccountingStore {
             let stored = self.get::<MeterRecord>(&k)?;
             // News for sinks: what a sighting changes besides the first and
             // last seen times (those move with every reading).
-            let mut news = stored.is_none();
+            let new = stored.is_none();
+            let mut news = new;
             let mut record = stored.unwrap_or_else(|| MeterRecord::new(&s.meter, &s.source, s.first_ms, now));
-            news |= record.source != s.source;
-            record.source.clone_from(&s.source);
+            // A reading entered by hand does not make the meter's source
+            // `manual`: the driver that reads it stays its source.
+            if new || s.source != crate::config::MANUAL_SOURCE {
+                news |= record.source != s.source;
+                record.source.clone_from(&s.source);
+            }
             record.first_seen_ms = record.first_seen_ms.min(s.first_ms);
             record.last_seen_ms = record.last_seen_ms.max(s.last_ms);
             for (name, info) in &s.channels {

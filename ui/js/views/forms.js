@@ -1,12 +1,13 @@
 // Saved forms: the list (`#/forms`) and one form (`#/form/<id>`). A form's
 // HTML comes from the host already rendered with the user's values (every
-// value escaped there); it is parsed inert here, kept to the elements and
-// attributes a form template may use (the host refuses the rest when it
-// reads the template), and its controls get lists of the meters, modules
-// and channels the user may see. Submitting sends the values as JSON
-// (with the session's CSRF token): a refused value is shown beside its
-// field in the user's language; a manual reading links to its meter; an
-// inspection note joins the subject's notes under the form.
+// value escaped there); it is parsed inert here (by DOMParser, no markup
+// assigned), kept to the elements and attributes a form template may use
+// (the host refuses the rest when it reads the template), and its controls
+// get lists of the meters, modules and channels the user may see.
+// Submitting sends the values as JSON (with the session's CSRF token): a
+// refused value is shown beside its field in the user's language; a manual
+// reading links to its meter; an inspection note joins the subject's notes
+// under the form.
 
 import { ApiError, get, post, segment } from '../api.js';
 import { channelName, unitName } from '../channels.js';
@@ -33,13 +34,12 @@ function lang() {
 }
 
 /**
- * `html` as nodes: parsed inert (a template element runs no script and
- * loads nothing), every element and attribute outside the template
- * language dropped.
+ * `html` as nodes: parsed inert (a document of DOMParser's has no browsing
+ * context: it runs no script and loads nothing), every element and
+ * attribute outside the template language dropped, then adopted here.
  */
 export function inertForm(html) {
-  const holder = document.createElement('template');
-  holder.innerHTML = html;
+  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${html}`, 'text/html');
   const walk = (node) => {
     for (const child of [...node.children]) {
       if (!ELEMENTS.has(child.localName)) {
@@ -55,8 +55,10 @@ export function inertForm(html) {
       walk(child);
     }
   };
-  walk(holder.content);
-  return holder.content;
+  walk(parsed.body);
+  const nodes = document.createDocumentFragment();
+  for (const node of [...parsed.body.childNodes]) nodes.append(document.adoptNode(node));
+  return nodes;
 }
 
 /** What a form does, in words. */
@@ -88,7 +90,12 @@ export function formsView(container) {
             el(
               'div',
               { className: 'form-meta' },
-              [actionName(form), t(`forms.scope.${form.scope}`), form.origin === 'shipped' ? t('forms.shipped') : form.files.join(', ')].join(' · '),
+              [
+                actionName(form),
+                // Whose values: only of a form that keeps them (one that acts keeps only what it was about).
+                form.action === 'save' ? t(`forms.scope.${form.scope}`) : null,
+                form.origin === 'shipped' ? t('forms.shipped') : form.files.join(', '),
+              ].filter(Boolean).join(' · '),
               form.may_submit ? null : ` · ${t('forms.read_only')}`,
             ),
             errors,
@@ -196,9 +203,15 @@ class FormPage {
       append(list, [kinds[field.of]()]);
       input.addEventListener('input', () => this.meterChosen());
     }
+    // The unit in the value's label: «Показание (м³)».
     this.unit = el('span', { className: 'form-unit', id: 'form-unit' });
     const value = this.node.elements.namedItem('value');
-    if (value instanceof HTMLInputElement) value.after(this.unit);
+    if (value instanceof HTMLInputElement) {
+      const label = value.closest('label');
+      const caption = [...(label?.childNodes ?? [])].find((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+      if (caption) caption.replaceWith(el('span', {}, caption.textContent.trim(), ' ', this.unit));
+      else value.before(this.unit);
+    }
     this.channelList?.input.addEventListener('input', () => this.showUnit());
     this.meterChosen();
   }
@@ -226,7 +239,8 @@ class FormPage {
     if (!this.unit) return;
     const channel = this.channelList?.input.value.trim();
     const unit = this.meter()?.channels?.[channel]?.unit;
-    this.unit.textContent = unit ? unitName(unit) : '';
+    this.unit.textContent = unit ? `(${unitName(unit)})` : '';
+    this.unit.dataset.unit = unit ? unitName(unit) : '';
   }
 
   values() {

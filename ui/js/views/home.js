@@ -180,7 +180,9 @@ class HomePage {
   }
 
   add(kind) {
-    this.widgets.push(widgetOf({ kind, hours: kind === 'chart' ? 24 : null, report: kind === 'report' ? 'activity' : null }));
+    // A chart, a diagram and a report's table want the page's width; the others share a row.
+    const wide = ['chart', 'diagram', 'report'].includes(kind);
+    this.widgets.push(widgetOf({ kind, wide, hours: kind === 'chart' ? 24 : null, report: kind === 'report' ? 'activity' : null }));
     this.render();
   }
 

@@ -67,6 +67,7 @@ class MeterPage {
     this.days = el('div', { id: 'deltas-day' });
     this.months = el('div', { id: 'deltas-month' });
     this.error = el('p', { className: 'error', id: 'meter-error', hidden: true });
+    this.notes = el('div', { id: 'meter-notes' });
 
     container.append(
       el('div', { className: 'view-head' }, el('h1', { id: 'meter-title' }, t('meter.title', { id })), this.indicator),
@@ -98,6 +99,11 @@ class MeterPage {
           this.months,
         ),
       ),
+      el('section', { className: 'card', id: 'meter-notes-card' },
+        el('div', { className: 'chart-head' }, el('h2', {}, t('meter.notes')),
+          el('a', { href: '#/form/inspection-note' }, t('meter.add_note')),
+          el('a', { href: '#/form/manual-reading' }, t('meter.add_reading'))),
+        this.notes),
     );
     this.chart = new ReadingChart(this.chartBox);
     this.channelSelect.addEventListener('change', () => {
@@ -181,6 +187,29 @@ class MeterPage {
     await this.reloadModule();
     await this.loadHistory();
     this.loadDeltas();
+    this.loadNotes();
+  }
+
+  /** The meter's inspection notes (the inspection-note form's), newest first. */
+  async loadNotes() {
+    let answer;
+    try {
+      answer = await get('/api/v1/notes', { subject: this.id, limit: 20 });
+    } catch (e) {
+      clear(this.notes).append(el('p', { className: 'error' }, e.message));
+      return;
+    }
+    clear(this.notes);
+    if (!answer.notes.length) {
+      this.notes.append(el('p', { className: 'muted' }, t('forms.no_notes')));
+      return;
+    }
+    this.notes.append(el('ul', { className: 'notes-list' }, answer.notes.map((note) => el('li', { dataset: { note: String(note.id) } },
+      el('div', { className: 'note-head' }, [
+        `№ ${note.id}`, formatTime(note.at_ms), note.user,
+        note.values.condition ? t(`note.condition.${note.values.condition}`, {}, note.values.condition) : null,
+      ].filter(Boolean).join(' · ')),
+      el('div', { className: 'note-text' }, note.values.text ?? '')))));
   }
 
   /** Each channel's readings over the chosen range, narrowed from the end when there are too many. */
@@ -302,6 +331,7 @@ class MeterPage {
               title: r.conflict ? t('meter.conflict') : r.clock_ahead ? t('live.clock_ahead') : '',
             },
             formatValue(r.value),
+            r.source === 'manual' ? el('span', { className: 'manual-mark', title: r.note ?? '' }, ` ${t('meter.manual', { who: r.entered_by ?? '' })}`) : null,
           ),
           el('td', {}, unitName(r.unit)),
         ),
