@@ -40,6 +40,21 @@ async fn choose(page: &Browser, index: usize, name: &str, value: &str) {
     .await;
 }
 
+/// From the standard page (silent modules, values): arranging, both
+/// meters' live values, a chart of `chart_meter`'s volume, a daily report.
+async fn arrange(page: &Browser, chart_meter: &str) {
+    page.click("#home-edit").await;
+    for meter in ["gas-1", "water-1"] {
+        page.click(&format!("#home-grid .widget[data-index=\"1\"] input[type=checkbox][value={}]", js_string(meter)))
+            .await;
+    }
+    add(page, "chart").await;
+    choose(page, 2, "meter", chart_meter).await;
+    choose(page, 2, "channel", "volume").await;
+    add(page, "report").await;
+    choose(page, 3, "report", "daily").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_a_page_arranged_survives_a_new_login_and_a_page_published_to_viewers_shows_each_her_grants() {
     let _one = ONE_BROWSER.lock().await;
@@ -64,18 +79,9 @@ async fn ui_a_page_arranged_survives_a_new_login_and_a_page_published_to_viewers
     let kinds = page.wait("the standard page", PAGE_DEADLINE, KINDS).await;
     assert_eq!(kinds, "silent values");
     assert_eq!(page.js("return document.getElementById('home-origin').textContent").await, "стандартная страница");
-    page.click("#home-edit").await;
-    for meter in ["gas-1", "water-1"] {
-        page.click(&format!("#home-grid .widget[data-index=\"1\"] input[type=checkbox][value={}]", js_string(meter)))
-            .await;
-    }
-    add(&page, "chart").await;
-    choose(&page, 2, "meter", "gas-1").await;
-    choose(&page, 2, "channel", "volume").await;
-    add(&page, "report").await;
-    choose(&page, 3, "report", "daily").await;
+    arrange(&page, "gas-1").await;
     widget_button(&page, 2, "Выше").await;
-    widget_button(&page, 1, "Во всю ширину").await;
+    widget_button(&page, 2, "Во всю ширину").await;
     assert_eq!(page.js(&format!("return {KINDS}")).await, "silent chart values report");
     page.screenshot("1-arranging-ru-1366").await;
     page.click("#home-save").await;
@@ -115,16 +121,7 @@ async fn ui_a_page_arranged_survives_a_new_login_and_a_page_published_to_viewers
     page.goto("/").await;
     page.log_in("ada", "ada's password").await;
     page.goto("/#/home").await;
-    page.click("#home-edit").await;
-    for meter in ["gas-1", "water-1"] {
-        page.click(&format!("#home-grid .widget[data-index=\"1\"] input[type=checkbox][value={}]", js_string(meter)))
-            .await;
-    }
-    add(&page, "chart").await;
-    choose(&page, 2, "meter", "water-1").await;
-    choose(&page, 2, "channel", "volume").await;
-    add(&page, "report").await;
-    choose(&page, 3, "report", "daily").await;
+    arrange(&page, "water-1").await;
     page.js("document.getElementById('home-publish-role').value = 'viewer'; return true").await;
     page.click("#home-publish").await;
     let published =
