@@ -178,36 +178,34 @@ impl Template {
                 r.errors.push((0, format!("field {:?} has no options", field.name)));
             }
         }
-        let (title, scope, action) = r.forms.first().map(|(_, t, s, a)| (t.clone(), s.clone(), a.clone())).unzip3();
-        let scope = match scope.flatten().as_deref() {
+        let (form_at, title, scope, action) = r.forms.first().cloned().unwrap_or_default();
+        let scope = match scope.as_deref() {
             None | Some("user") => Scope::User,
             Some("shared") => Scope::Shared,
             Some(other) => {
-                r.errors.push((r.forms[0].0, format!("data-scope is user or shared, not {other:?}")));
+                r.errors.push((form_at, format!("data-scope is user or shared, not {other:?}")));
                 Scope::User
             }
         };
-        let action = match action.flatten().as_deref() {
+        let action = match action.as_deref() {
             None | Some("save") => Action::Save,
             Some("manual-reading") => Action::ManualReading,
             Some("inspection-note") => Action::InspectionNote,
             Some(other) => {
-                r.errors.push((
-                    r.forms[0].0,
-                    format!("data-action is save, manual-reading or inspection-note, not {other:?}"),
-                ));
+                r.errors
+                    .push((form_at, format!("data-action is save, manual-reading or inspection-note, not {other:?}")));
                 Action::Save
             }
         };
         if let Some(missing) = missing_for(action, &r.fields) {
-            r.errors.push((r.forms.first().map_or(0, |f| f.0), missing));
+            r.errors.push((form_at, missing));
         }
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|(at, _)| *at);
             return Err(r.errors.into_iter().map(|(at, cause)| format!("{}: {cause}", position(html, at))).collect());
         }
         Ok(Template {
-            title: title.unwrap_or_default(),
+            title,
             scope,
             action,
             fields: r.fields,
@@ -260,20 +258,6 @@ fn missing_for(action: Action, fields: &[Field]) -> Option<String> {
 /// The field an inspection note is about: its one meter, module or subject field.
 pub fn subject_field(fields: &[Field]) -> Option<&Field> {
     fields.iter().find(|f| matches!(f.kind, Kind::Ref { of } if of != RefKind::Channel))
-}
-
-/// `(a, b, c)` options into options of each.
-trait Unzip3<A, B, C> {
-    fn unzip3(self) -> (Option<A>, Option<B>, Option<C>);
-}
-
-impl<A, B, C> Unzip3<A, B, C> for Option<(A, B, C)> {
-    fn unzip3(self) -> (Option<A>, Option<B>, Option<C>) {
-        match self {
-            Some((a, b, c)) => (Some(a), Some(b), Some(c)),
-            None => (None, None, None),
-        }
-    }
 }
 
 impl Reading {

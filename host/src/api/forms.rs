@@ -295,11 +295,16 @@ fn visible_modules(state: &ApiState, seen: &Visibility) -> Result<Option<BTreeSe
     Ok(Some(meters.iter().filter(|m| seen.record(m)).filter_map(|m| m.module.clone()).collect()))
 }
 
-/// Whether module `id` is known: some meter is read through it, or the
-/// archive has its telemetry.
-fn module_known(state: &ApiState, id: &str) -> Result<bool, Refused> {
+/// Whether `seen` may see module `id`: a meter she may see is read through
+/// it (an admin: any module the registry or the archive knows).
+fn module_visible(state: &ApiState, seen: &Visibility, id: &str) -> Result<bool, Refused> {
     let meters = state.accounting.store.meters().map_err(|e| store_failed(&e))?;
-    Ok(meters.iter().any(|m| m.module.as_deref() == Some(id)))
+    let through = |m: &MeterRecord| m.module.as_deref() == Some(id);
+    Ok(if seen.everything() {
+        meters.iter().any(through) || state.archive.module(id).ok().flatten().is_some()
+    } else {
+        meters.iter().any(|m| through(m) && seen.record(m))
+    })
 }
 
 /// Every reference field's value checked: a meter or module the user may
@@ -322,11 +327,7 @@ fn check_references(
         }
         let meter = state.accounting.store.meter(value).map_err(|e| store_failed(&e))?.filter(|m| seen.record(m));
         let module = match (&meter, of) {
-            (None, RefKind::Module | RefKind::Subject) => {
-                let visible = visible_modules(state, seen)?;
-                let known = module_known(state, value)? || state.archive.module(value).ok().flatten().is_some();
-                (known && visible.is_none_or(|v| v.contains(value))).then(|| value.to_owned())
-            }
+            (None, RefKind::Module | RefKind::Subject) => module_visible(state, seen, value)?.then(|| value.to_owned()),
             _ => None,
         };
         match (of, meter, module) {

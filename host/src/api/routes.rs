@@ -326,6 +326,8 @@ fn readings(
     if manual.is_empty() {
         return Ok(meterhub_http::json(StatusCode::OK, &readings));
     }
+    // Ascending and once each, as `Archive::frames` takes them.
+    manual.sort_unstable();
     manual.dedup();
     let frames = state.archive.frames(&manual)?;
     let answer: Vec<serde_json::Value> = readings

@@ -150,7 +150,7 @@ class FormPage {
     append(page, [
       el('p', { className: 'crumbs' }, el('a', { href: '#/forms' }, t('forms.title')), ' / ', form.title),
       el('h2', {}, form.title || form.id),
-      el('p', { className: 'form-saved', id: 'form-saved' }, saved),
+      (this.savedLine = el('p', { className: 'form-saved', id: 'form-saved' }, saved)),
       form.errors.length ? el('ul', { className: 'form-errors' }, form.errors.map((e) => el('li', { className: 'mono' }, e))) : null,
     ]);
     const body = el('div', { className: 'form-body', id: 'form-body' });
@@ -161,7 +161,6 @@ class FormPage {
     page.append(this.result);
     if (!this.node) return;
     this.node.id = 'user-form';
-    this.node.noValidate = false;
     this.lists(body);
     if (!form.may_submit) {
       for (const control of this.node.elements) control.disabled = true;
@@ -296,7 +295,7 @@ class FormPage {
   done(answer) {
     this.result.className = 'form-result ok';
     clear(this.result);
-    byIdIn(this.container, 'form-saved').textContent = t('forms.saved_at', {
+    this.savedLine.textContent = t('forms.saved_at', {
       when: formatTime(answer.saved_at_ms),
       who: answer.saved_by,
     });
@@ -355,8 +354,4 @@ class FormPage {
     }
     this.notes.append(list);
   }
-}
-
-function byIdIn(root, id) {
-  return root.querySelector(`#${id}`);
 }

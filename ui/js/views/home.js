@@ -7,7 +7,7 @@
 // its data from the API or the global stream under the user's own grants,
 // so a meter outside them shows nothing.
 
-import { get, request, segment, withQuery } from '../api.js';
+import { get, request, segment } from '../api.js';
 import { ReadingChart } from '../chart.js';
 import { channelName, unitName } from '../channels.js';
 import { append, clear, el } from '../dom.js';
@@ -344,7 +344,7 @@ class HomePage {
       }
     };
     load();
-    body.append(el('p', {}, el('a', { href: withQuery('#/reports', {}) }, t('home.open_reports'))));
+    body.append(el('p', {}, el('a', { href: '#/reports' }, t('home.open_reports'))));
     const timer = setInterval(load, REFRESH_MS);
     return () => {
       stopped = true;
