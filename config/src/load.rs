@@ -144,7 +144,15 @@ impl Validator<'_> {
         let plugins_dir = self.path(host.plugins_dir.get_ref());
         let diagrams_dir = self.path(host.diagrams_dir.as_ref().map_or("diagrams", |d| d.get_ref()));
         let forms_dir = self.path(host.forms_dir.as_ref().map_or("forms", |d| d.get_ref()));
-        for (dir, name) in [(&host.diagrams_dir, "diagrams_dir"), (&host.forms_dir, "forms_dir")] {
+        let compiled_plugins_dir = match &host.compiled_plugins_dir {
+            Some(dir) => self.path(dir.get_ref()),
+            None => data_dir.join("compiled-plugins"),
+        };
+        for (dir, name) in [
+            (&host.diagrams_dir, "diagrams_dir"),
+            (&host.forms_dir, "forms_dir"),
+            (&host.compiled_plugins_dir, "compiled_plugins_dir"),
+        ] {
             if let Some(dir) = dir.as_ref().filter(|d| d.get_ref().is_empty()) {
                 self.error(dir, format!("{name} must not be empty"));
             }
@@ -287,6 +295,7 @@ impl Validator<'_> {
             plugins_dir,
             diagrams_dir,
             forms_dir,
+            compiled_plugins_dir,
             wasm_memory_bytes: memory_mib as usize * 1024 * 1024,
             wasm_call_timeout_ms: call_timeout,
             pipeline_backlog_bytes: u64::from(backlog_mib) << 20,
@@ -360,6 +369,7 @@ impl Validator<'_> {
         [
             ("host.data_dir", Some(self.pos(&host.data_dir))),
             ("host.plugins_dir", Some(self.pos(&host.plugins_dir))),
+            ("host.compiled_plugins_dir", Some(or_table(host.compiled_plugins_dir.as_ref().map(Spanned::span)))),
             ("host.wasm_memory_mib", Some(or_table(host.wasm_memory_mib.as_ref().map(Spanned::span)))),
             ("host.wasm_call_timeout_ms", Some(or_table(host.wasm_call_timeout_ms.as_ref().map(Spanned::span)))),
             ("host.plugin_max_failures", Some(or_table(host.plugin_max_failures.as_ref().map(Spanned::span)))),
@@ -1116,6 +1126,20 @@ max_line_bytes = 100
             parse(Path::new("/etc/m.toml"), &text.replace("Europe/Berlin", "UTC").replace('5', "4")).expect("valid");
         let changes: Vec<&str> = c.restart_only_changes(&other).iter().map(|(key, _, _)| *key).collect();
         assert_eq!(changes, ["accounting.time_zone"]);
+    }
+
+    #[test]
+    fn compiled_plugins_live_in_the_data_dir_unless_placed_and_move_at_restart() {
+        let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
+        let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
+        assert_eq!(c.compiled_plugins_dir, Path::new("/etc/d/compiled-plugins"));
+        let placed =
+            parse(Path::new("/etc/m.toml"), &format!("{base}compiled_plugins_dir='/var/cache/m'\n")).expect("valid");
+        assert_eq!(placed.compiled_plugins_dir, Path::new("/var/cache/m"));
+        let changes: Vec<&str> = c.restart_only_changes(&placed).iter().map(|(key, _, _)| *key).collect();
+        assert_eq!(changes, ["host.compiled_plugins_dir"]);
+        let e = errors(&format!("{base}compiled_plugins_dir=''\n"));
+        assert_eq!(e, ["/etc/m.toml:4:22: compiled_plugins_dir must not be empty"]);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Config {
     /// Form templates directory (`host.forms_dir`, `forms` beside the file
     /// by default); read as it changes.
     pub forms_dir: PathBuf,
+    /// Where the WASM plugins' compiled machine code is kept between starts
+    /// (`host.compiled_plugins_dir`, `compiled-plugins` in the data
+    /// directory by default), so that a start does not compile them again.
+    pub compiled_plugins_dir: PathBuf,
     /// Memory cap of one WASM plugin instance, bytes.
     pub wasm_memory_bytes: usize,
     /// Time limit of one WASM plugin call, milliseconds.
@@ -77,6 +81,11 @@ impl Config {
         };
         compare("host.data_dir", self.data_dir.display().to_string(), other.data_dir.display().to_string());
         compare("host.plugins_dir", self.plugins_dir.display().to_string(), other.plugins_dir.display().to_string());
+        compare(
+            "host.compiled_plugins_dir",
+            self.compiled_plugins_dir.display().to_string(),
+            other.compiled_plugins_dir.display().to_string(),
+        );
         compare(
             "host.wasm_memory_mib",
             (self.wasm_memory_bytes >> 20).to_string(),

@@ -80,6 +80,9 @@ pub struct RawHost {
     /// Directory of form templates, relative to the config file.
     #[serde(default)]
     pub forms_dir: Option<Spanned<String>>,
+    /// Directory of the WASM plugins' compiled code, relative to the config file.
+    #[serde(default)]
+    pub compiled_plugins_dir: Option<Spanned<String>>,
     /// Memory cap of one WASM plugin instance, MiB.
     #[serde(default)]
     pub wasm_memory_mib: Option<Spanned<u32>>,

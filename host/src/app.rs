@@ -31,8 +31,10 @@ pub fn limits(config: &Config) -> Limits {
     Limits { memory_bytes: config.wasm_memory_bytes, call_timeout_ms: config.wasm_call_timeout_ms }
 }
 
-/// Scan the configured plugins folder.
+/// Scan the configured plugins folder (compiled code kept in
+/// `host.compiled_plugins_dir`).
 pub fn scan_plugins(config: &Config) -> Catalog {
+    crate::plugin::compiled::keep_in(&config.compiled_plugins_dir);
     Catalog::scan(&config.plugins_dir, limits(config))
 }
 

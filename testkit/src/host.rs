@@ -25,12 +25,26 @@ pub const SETTLE_DEADLINE: Duration = Duration::from_secs(60);
 pub const STOP_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The `[host]` and `[api]` tables of a test host: data in its directory,
-/// plugins from `plugins`, the API on port 0.
+/// plugins from `plugins` (their compiled code kept in
+/// [`shared_compiled_plugins_dir`]), the API on port 0.
 pub fn host_tables(plugins: &Path) -> String {
     format!(
-        "\n[host]\ndata_dir = \"data\"\nplugins_dir = \"{}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n",
-        plugins.display()
+        "\n[host]\ndata_dir = \"data\"\nplugins_dir = \"{}\"\n{}\n[api]\nlisten = \"127.0.0.1:0\"\n",
+        plugins.display(),
+        shared_compiled_plugins_line()
     )
+}
+
+/// Where every test host keeps its plugins' compiled code, so that only
+/// the first host to load a plugin compiles it (a compilation takes
+/// seconds on a busy machine, and nearly every test starts a host).
+pub fn shared_compiled_plugins_dir() -> PathBuf {
+    crate::paths::workspace().join("target").join("test-compiled-plugins")
+}
+
+/// The `compiled_plugins_dir` line [`host_tables`] writes.
+pub fn shared_compiled_plugins_line() -> String {
+    format!("compiled_plugins_dir = \"{}\"\n", shared_compiled_plugins_dir().display())
 }
 
 /// The config of a test host: listener on TCP and HTTP, port 0 everywhere.

@@ -26,7 +26,7 @@ plugin_max_failures = 3
 plugin_failure_window_ms = 600000
 plugin_backoff_min_ms = 20
 plugin_backoff_max_ms = 100
-
+{compiled}
 [api]
 listen = "127.0.0.1:0"
 
@@ -36,7 +36,8 @@ codec = "{codec}"
 transport = "tcp"
 listen = "127.0.0.1:0"
 "#,
-        plugins = plugins.display()
+        plugins = plugins.display(),
+        compiled = meterhub_testkit::shared_compiled_plugins_line()
     )
 }
 

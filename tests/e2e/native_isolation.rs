@@ -34,7 +34,7 @@ plugin_failure_window_ms = 600000
 plugin_backoff_min_ms = 20
 plugin_backoff_max_ms = 100
 trusted_plugins = [{trusted}]
-
+{compiled}
 [api]
 listen = "127.0.0.1:0"
 
@@ -49,7 +49,8 @@ plugin = "listener"
 transport = "tcp"
 listen = "127.0.0.1:0"
 "#,
-        plugins = plugins.display()
+        plugins = plugins.display(),
+        compiled = meterhub_testkit::shared_compiled_plugins_line()
     )
 }
 

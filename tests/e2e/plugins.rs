@@ -119,3 +119,44 @@ fn a_plugin_whose_manifest_names_another_version_than_it_was_built_as_is_refused
     let want = format!("plugin.toml says version \"9.9.9\" but the plugin was built as version \"{built}\"");
     assert!(cause.contains(&want), "{plugins}");
 }
+
+#[test]
+fn compiled_code_is_kept_in_the_data_dir_and_a_damaged_copy_is_compiled_again_never_run() {
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    copy_plugin(&plugins_dir("wasm").join("listener"), &plugins.join("listener"));
+    // The default place: `compiled-plugins` in the data directory.
+    let config = default_config(&plugins).replace(&meterhub_testkit::shared_compiled_plugins_line(), "");
+    let mut host = Host::start_with(&config);
+    let kept_dir = host.data_dir().join("compiled-plugins");
+    let kept: Vec<_> = std::fs::read_dir(&kept_dir).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(kept.len(), 1, "one file for the one plugin: {kept:?}");
+    let file = &kept[0];
+    let listener = std::fs::read(plugins.join("listener/listener.wasm")).unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&sha256_hex(&listener)) && name.ends_with(".cwasm"), "{name}");
+    let whole = std::fs::read(file).unwrap();
+
+    // Damaged while the host was stopped: one flipped byte in the code.
+    host.stop();
+    let mut damaged = whole.clone();
+    damaged[whole.len() / 2] ^= 0x40;
+    std::fs::write(file, &damaged).unwrap();
+    host.restart();
+    assert!(host.log().contains("fails its checksum"), "{}", host.log());
+    let mut client = meterhub_testkit::LineClient::connect(host.driver("tcp-in"));
+    client.send(meterhub_testkit::reading("c1", "v", 1_763_719_200_000, "1").as_bytes());
+    assert_eq!(client.answer().unwrap()["ok"], true, "the listener compiled again serves");
+    assert_ne!(std::fs::read(file).unwrap(), damaged, "the damaged file is replaced by the code compiled again");
+
+    // The next start loads it and says nothing more.
+    host.stop();
+    host.restart();
+    assert_eq!(host.log().matches("fails its checksum").count(), 1, "{}", host.log());
+    assert_eq!(host.get_ok("/api/v1/plugins")["loaded"][0]["id"], "listener");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    meterhub_plugin_api::hex::encode(&sha2::Sha256::digest(bytes))
+}

@@ -5,6 +5,7 @@
 //! - [`manifest`]: `plugin.toml`, strict, with the API version check;
 //! - [`catalog`]: scan the folder, load what is valid, report what is refused;
 //! - [`wasm`]: the wasmtime engine, sandbox (memory cap, call time limit);
+//! - [`compiled`]: the components' machine code kept between starts;
 //! - [`wasm_convert`]: host bindings types <-> the plugin-api model;
 //! - [`native`]: abi_stable loading with its layout check, and where a
 //!   native plugin's instances run ([`Isolation`]);
@@ -17,6 +18,7 @@
 //! - [`factory`]: the supervised instances of a codec or driver instance.
 
 pub mod catalog;
+pub mod compiled;
 pub mod factory;
 pub mod instance;
 pub mod manifest;

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use meterhub_plugin_api::{Action, DecodeError, Decoded, Event, Migration, RawFrame, SinkRecord, SqlBatch};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -149,7 +149,7 @@ impl WasmPlugin {
             return Err("a core WebAssembly module, not a component: build the plugin for wasm32-wasip2".into());
         }
         let engine = engine();
-        let component = Component::new(engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+        let component = super::compiled::component(engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
         check_imports(component.component_type().imports(engine).map(|(name, _)| name), capabilities)?;
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
