@@ -25,19 +25,19 @@ fn a_valid_config_checks_clean() {
 fn check_names_file_line_and_column_for_each_problem() {
     let good = default_config(&plugins_dir("wasm"));
     let cases = [
-        (good.replace("[log]", "[log\n"), "CONFIG:9:5: unclosed table"),
+        (good.replace("[log]", "[log\n"), "CONFIG:10:5: unclosed table"),
         (
             good.replace("transport = \"tcp\"", "transport = \"tcp\"\nmax_body_bytes = 5"),
-            "CONFIG:15:18: `max_body_bytes` does not apply",
+            "CONFIG:16:18: `max_body_bytes` does not apply",
         ),
         (
             good.replace("plugin = \"listener\"\ntransport = \"tcp\"", "plugin = \"lisener\"\ntransport = \"tcp\""),
-            "CONFIG:13:10: plugin \"lisener\" is not in the plugins folder",
+            "CONFIG:14:10: plugin \"lisener\" is not in the plugins folder",
         ),
-        (good.replace("level = \"info\"", "level = \"info\"\ncolour = true"), "CONFIG:11:1: unknown field `colour`"),
+        (good.replace("level = \"info\"", "level = \"info\"\ncolour = true"), "CONFIG:12:1: unknown field `colour`"),
         (
             good + "[drivers.http-in.settings]\nmax_line_bytes = \"big\"\n",
-            "CONFIG:22:1: plugin \"listener\": settings refused: setting \"max_line_bytes\"",
+            "CONFIG:23:1: plugin \"listener\": settings refused: setting \"max_line_bytes\"",
         ),
     ];
     for (config, want) in cases {
