@@ -113,8 +113,12 @@ fn open_hint(error: &sled::Error) -> &'static str {
 }
 
 /// sled's page cache. Its default (1 GiB) would let the host's memory grow
-/// with the archive; recent data is what the pipeline and the API read.
-pub const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+/// with the archive. What is read again soon is the newest log blocks (the
+/// consumers' own block cache holds the one they read) and a chunk being
+/// sealed; blocks and chunks are compressed, so little is gained by
+/// keeping many. Measured in issue 14 at 20 k readings/s: 64 MiB held
+/// 272 MiB of RSS after 5 minutes, 16 MiB 182 MiB.
+pub const CACHE_CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
 
 impl SledArchive {
     /// Opens (creating if needed) the database directory `path`. Any failure,
