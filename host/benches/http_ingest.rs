@@ -42,6 +42,11 @@
 //! request bytes): it shares the machine's cores with the server, and its
 //! CPU is printed.
 //!
+//! To see where the heap goes, build with `--features system-allocator`
+//! (glibc's malloc, which heaptrack's preload library sees) and point
+//! `METERHUB_BIN` at a script that runs that binary with heaptrack's
+//! `LD_PRELOAD` and `DUMP_HEAPTRACK_OUTPUT` set.
+//!
 //! Build the host and plugins first (`scripts/bench` does), then:
 //! `cargo bench -p meterhub --bench http_ingest [-- options]`. Examples:
 //! `--target both` (the batched goal), `--target both --per-post 1`
