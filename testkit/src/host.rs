@@ -38,7 +38,7 @@ pub fn host_tables(plugins: &Path) -> String {
 /// Where every test host keeps its plugins' compiled code, so that only
 /// the first host to load a plugin compiles it (a compilation takes
 /// seconds on a busy machine, and nearly every test starts a host).
-pub fn shared_compiled_plugins_dir() -> PathBuf {
+fn shared_compiled_plugins_dir() -> PathBuf {
     crate::paths::workspace().join("target").join("test-compiled-plugins")
 }
 

@@ -31,10 +31,7 @@ pub mod sse;
 pub mod tls;
 pub mod wait;
 
-pub use host::{
-    APPLY_DEADLINE, Host, START_DEADLINE, default_config, host_tables, shared_compiled_plugins_dir,
-    shared_compiled_plugins_line,
-};
+pub use host::{APPLY_DEADLINE, Host, START_DEADLINE, default_config, host_tables, shared_compiled_plugins_line};
 pub use http::{
     Response, Session, add_user, browser, get_json, http, local_token, login, login_ok, origin, request, request_json,
     request_json_as,

@@ -132,9 +132,9 @@ fn compiled_code_is_kept_in_the_data_dir_and_a_damaged_copy_is_compiled_again_ne
     let kept: Vec<_> = std::fs::read_dir(&kept_dir).unwrap().flatten().map(|e| e.path()).collect();
     assert_eq!(kept.len(), 1, "one file for the one plugin: {kept:?}");
     let file = &kept[0];
-    let listener = std::fs::read(plugins.join("listener/listener.wasm")).unwrap();
+    let sha256 = host.get_ok("/api/v1/plugins")["loaded"][0]["sha256"].as_str().unwrap().to_owned();
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with(&sha256_hex(&listener)) && name.ends_with(".cwasm"), "{name}");
+    assert!(sha256.len() == 64 && name.starts_with(&sha256) && name.ends_with(".cwasm"), "{name} of {sha256}");
     let whole = std::fs::read(file).unwrap();
 
     // Damaged while the host was stopped: one flipped byte in the code.
@@ -154,9 +154,4 @@ fn compiled_code_is_kept_in_the_data_dir_and_a_damaged_copy_is_compiled_again_ne
     host.restart();
     assert_eq!(host.log().matches("fails its checksum").count(), 1, "{}", host.log());
     assert_eq!(host.get_ok("/api/v1/plugins")["loaded"][0]["id"], "listener");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    meterhub_plugin_api::hex::encode(&sha2::Sha256::digest(bytes))
 }

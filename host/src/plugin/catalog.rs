@@ -232,7 +232,8 @@ pub fn load_one(manifest_path: &Path, limits: Limits) -> Result<LoadedPlugin, Ve
     let fingerprint = sha256_hex(&[&sha256_hex(&[&manifest_text]).into_bytes(), &bytes]);
     let (runtime, info) = match manifest.kind {
         PluginKind::Wasm => {
-            let plugin = WasmPlugin::compile(&manifest.id, &bytes, limits, manifest.capabilities).map_err(refuse)?;
+            let plugin = WasmPlugin::compile(&manifest.id, &bytes, &file_sha256, limits, manifest.capabilities)
+                .map_err(refuse)?;
             let info = plugin.info().map_err(|f| refuse(f.message))?;
             (Runtime::Wasm(Arc::new(plugin)), info)
         }

@@ -37,13 +37,14 @@ pub fn keep_in(dir: &Path) {
     }
 }
 
-/// `bytes` compiled on `engine`: the kept code when it is there and whole,
-/// else compiled now and kept for the next time.
-pub(super) fn component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+/// `bytes` (whose SHA-256 is `sha256`, lowercase hex) compiled on
+/// `engine`: the kept code when it is there and whole, else compiled now
+/// and kept for the next time.
+pub(super) fn component(engine: &Engine, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
     let Some(dir) = DIR.get() else {
         return Component::new(engine, bytes);
     };
-    let file = dir.join(file_name(engine, bytes));
+    let file = dir.join(file_name(engine, sha256));
     if let Some(component) = load(engine, &file) {
         return Ok(component);
     }
@@ -54,11 +55,10 @@ pub(super) fn component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Compo
     Ok(component)
 }
 
-fn file_name(engine: &Engine, bytes: &[u8]) -> String {
+fn file_name(engine: &Engine, sha256: &str) -> String {
     let mut settings = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut settings);
-    let component = meterhub_plugin_api::hex::encode(&sha2::Sha256::digest(bytes));
-    format!("{component}-{:016x}.cwasm", settings.finish())
+    format!("{sha256}-{:016x}.cwasm", settings.finish())
 }
 
 /// The component in `file`, when the file is there, whole, and loadable

@@ -139,9 +139,15 @@ pub struct WasmPlugin {
 }
 
 impl WasmPlugin {
-    /// Compile `bytes` (the component file `file`) and link it. The error says
-    /// why in terms an operator can act on.
-    pub fn compile(id: &str, bytes: &[u8], limits: Limits, capabilities: Capabilities) -> Result<WasmPlugin, String> {
+    /// Compile `bytes` (the component file, whose SHA-256 is `sha256`) and
+    /// link it. The error says why in terms an operator can act on.
+    pub fn compile(
+        id: &str,
+        bytes: &[u8],
+        sha256: &str,
+        limits: Limits,
+        capabilities: Capabilities,
+    ) -> Result<WasmPlugin, String> {
         if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
             return Err("not a WebAssembly file (bad magic; truncated or not a .wasm?)".into());
         }
@@ -149,7 +155,8 @@ impl WasmPlugin {
             return Err("a core WebAssembly module, not a component: build the plugin for wasm32-wasip2".into());
         }
         let engine = engine();
-        let component = super::compiled::component(engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+        let component =
+            super::compiled::component(engine, bytes, sha256).map_err(|e| format!("invalid component: {e:#}"))?;
         check_imports(component.component_type().imports(engine).map(|(name, _)| name), capabilities)?;
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e:#}"))?;
