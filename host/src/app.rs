@@ -185,7 +185,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         journal.health().clone(),
     );
     let accounting_wake_task =
-        accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), accounting.wake.clone());
+        accounting::consumer::wake_on_archived(pipeline.archived.clone(), accounting.wake.clone());
     let auth = Arc::new(open_auth(&config)?);
     let commands = Arc::new(
         crate::commands::Commands::open(&config.data_dir, meterhub_storage::clock::now_ms())
@@ -265,7 +265,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %api_addr, "api listening");
 
     let alarms_wake = Arc::new(tokio::sync::Notify::new());
-    let alarms_wake_task = accounting::consumer::wake_on_archived(pipeline.bus.subscribe(), alarms_wake.clone());
+    let alarms_wake_task = accounting::consumer::wake_on_archived(pipeline.archived.clone(), alarms_wake.clone());
     let alarm_sources = crate::alarms::watch::Sources {
         archive: archive.clone(),
         accounting: accounting.clone(),
@@ -275,8 +275,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let alarms_task = crate::alarms::watch::spawn(alarms, alarm_sources, alarms_wake, journal.health().clone());
     let reports_task = crate::reports::scheduled::spawn(scheduled, archive.clone(), accounting.clone(), live.clone());
-    let sinks =
-        crate::sink::Sinks::new(archive.clone(), accounting.store.clone(), pipeline.bus.clone(), sink_board, center);
+    let sinks = crate::sink::Sinks::new(
+        archive.clone(),
+        accounting.store.clone(),
+        pipeline.archived.clone(),
+        sink_board,
+        center,
+    );
     let services = DriverServices { journal: journal.clone(), commands: commands.clone() };
     let mut host = Host::new(&prepared, services, pipeline, live, codec_entries, gates, sinks);
     let run_file = run_file(&config);

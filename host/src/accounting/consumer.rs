@@ -153,22 +153,22 @@ impl Consumer {
         }
         let cursor = self.store.cursor()?;
         let entries = self.archive.log_after(cursor, LOG_BATCH)?;
-        let Some(next_cursor) = entries.last().map(|e| e.as_ref().map_or_else(|u| u.seq, |r| r.seq)) else {
+        let Some(next_cursor) = entries.last_seq() else {
             return Ok(report);
         };
         report.records = entries.len();
         let mut commit = ConsumerCommit { cursor: Some(next_cursor), ..ConsumerCommit::default() };
         let mut records = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for entry in entries.iter() {
             match entry {
                 Ok(stored) => records.push(stored),
                 Err(unreadable) => {
                     let error = unreadable.error.to_string();
-                    match unreadable.register {
+                    match &unreadable.register {
                         Some((meter, channel)) => {
                             tracing::error!(seq = unreadable.seq, meter, channel, %error,
                                 "archived reading cannot be read; the meter's deltas are held");
-                            commit.holds.push(Hold::new(&meter, &error));
+                            commit.holds.push(Hold::new(meter, &error));
                         }
                         None => tracing::error!(seq = unreadable.seq, %error,
                             "archived reading cannot be read, nor whose it is; skipped"),
@@ -200,7 +200,7 @@ impl Consumer {
         // Per meter what was seen; per cumulative register its new readings.
         let mut sightings: BTreeMap<&str, Sighting> = BTreeMap::new();
         let mut fresh: BTreeMap<(&str, &str), Vec<Reading>> = BTreeMap::new();
-        for stored in &records {
+        for &stored in &records {
             let r = &stored.reading;
             let ahead = stored.stamped_ahead(tolerance);
             // A meter first seen in a reading stamped ahead: seen when archived.
@@ -215,9 +215,10 @@ impl Consumer {
                 model: None,
             });
             s.source.clone_from(&stored.source);
-            s.channels
-                .entry(r.channel.clone())
-                .or_insert_with(|| ChannelInfo { kind: r.kind.as_str().to_owned(), unit: r.unit.clone() });
+            if !s.channels.contains_key(&r.channel) {
+                s.channels
+                    .insert(r.channel.clone(), ChannelInfo { kind: r.kind.as_str().to_owned(), unit: r.unit.clone() });
+            }
             if ahead {
                 continue;
             }
@@ -701,21 +702,17 @@ impl Accounting {
     }
 }
 
-/// Wakes the consumer whenever the pipeline announces newly archived
-/// readings on its live bus. Only a hint: what the consumer reads comes from
-/// the log by its cursor, so a lagging or closed bus loses nothing (the
+/// Wakes the consumer whenever the pipeline announces that the archive
+/// log's head moved. Only a hint: what the consumer reads comes from the
+/// log by its cursor, so a missed or closed announcement loses nothing (the
 /// consumer still polls every [`IDLE_POLL`]).
 pub fn wake_on_archived(
-    mut bus: tokio::sync::broadcast::Receiver<StoredReading>,
+    mut archived: tokio::sync::watch::Receiver<u64>,
     wake: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match bus.recv().await {
-                Ok(_) | Err(RecvError::Lagged(_)) => wake.notify_one(),
-                Err(RecvError::Closed) => return,
-            }
+        while archived.changed().await.is_ok() {
+            wake.notify_one();
         }
     })
 }

@@ -98,6 +98,9 @@ pub struct Tails {
     readings: usize,
     cap: usize,
     clock: u64,
+    /// A key reused for lookups, so a reading's names are not copied to
+    /// find its register.
+    lookup: (String, String),
 }
 
 impl Default for Tails {
@@ -114,7 +117,7 @@ pub fn reading(stored: &StoredReading) -> Reading {
 impl Tails {
     /// No tails yet; at most `cap` readings over all of them.
     pub fn with_cap(cap: usize) -> Self {
-        Tails { by_register: HashMap::new(), readings: 0, cap, clock: 0 }
+        Tails { by_register: HashMap::new(), readings: 0, cap, clock: 0, lookup: Default::default() }
     }
 
     /// The tail of a register, marked as used now.
@@ -128,8 +131,9 @@ impl Tails {
 
     /// Adds a log record to its register's tail, if it has one.
     pub fn absorb(&mut self, stored: &StoredReading) {
-        let key = (stored.reading.device.clone(), stored.reading.channel.clone());
-        if let Some(tail) = self.by_register.get_mut(&key)
+        self.lookup.0.clone_from(&stored.reading.device);
+        self.lookup.1.clone_from(&stored.reading.channel);
+        if let Some(tail) = self.by_register.get_mut(&self.lookup)
             && tail.insert(reading(stored))
         {
             self.readings += 1;

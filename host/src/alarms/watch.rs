@@ -23,8 +23,9 @@ use meterhub_storage::archive::{Archive, StoredReading};
 use meterhub_storage::clock::now_ms;
 use meterhub_storage::health::StoreHealth;
 
-/// Archived readings judged per step.
-const LOG_BATCH: usize = 1024;
+/// Archived readings judged per step (borrowed from the archive's cache of
+/// the newest log blocks; each step also writes the position).
+const LOG_BATCH: usize = 8192;
 /// How often the board (silence, clocks, battery, signal, lost uplinks,
 /// sinks) and the host's views are looked at.
 pub const BOARD_EVERY: Duration = Duration::from_secs(2);
@@ -76,8 +77,6 @@ impl Alarms {
             }
         };
         self.judged_through.fetch_max(cursor, std::sync::atomic::Ordering::Relaxed);
-        let entries = src.archive.log_after(cursor, LOG_BATCH)?;
-        let Some(last) = entries.last().map(|e| e.as_ref().map_or_else(|u| u.seq, |r| r.seq)) else { return Ok(0) };
         let rules: Vec<_> = src
             .live
             .read()
@@ -88,17 +87,24 @@ impl Alarms {
             .filter(|r| r.kind.on_readings())
             .cloned()
             .collect();
-        let tolerance = src.archive.device_clock_tolerance_ms();
-        let mut findings = Vec::new();
-        let count = entries.len();
-        for entry in entries {
-            let Ok(reading) = entry else { continue };
-            if rules.is_empty() {
-                continue;
+        let (last, count, findings) = if rules.is_empty() {
+            // No rule judges readings: the position moves past them unread.
+            let head = src.archive.log_head()?;
+            if head <= cursor {
+                return Ok(0);
             }
-            self.seed(src, memory, &reading, cursor);
-            findings.extend(rules::on_reading(&rules, &reading, tolerance, &mut memory.registers));
-        }
+            (head, 0, Vec::new())
+        } else {
+            let entries = src.archive.log_after(cursor, LOG_BATCH)?;
+            let Some(last) = entries.last_seq() else { return Ok(0) };
+            let tolerance = src.archive.device_clock_tolerance_ms();
+            let mut findings = Vec::new();
+            for reading in entries.readings() {
+                self.seed(src, memory, reading, cursor);
+                findings.extend(rules::on_reading(&rules, reading, tolerance, &mut memory.registers));
+            }
+            (last, entries.len(), findings)
+        };
         let now = now_ms();
         self.commit(|engine| engine.apply(findings, now), Some(last))?;
         self.judged_through.store(last, std::sync::atomic::Ordering::Relaxed);

@@ -11,9 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use meterhub_storage::archive::StoredReading;
+use meterhub_storage::archive::ReadingBlock;
 use meterhub_storage::journal::{JournalHandle, JournalRecord};
 
 use super::codecs::{CodecSlot, Routes};
@@ -44,6 +44,33 @@ const HEAL_EVERY: Duration = Duration::from_millis(500);
 /// The archive's name in the store health.
 const STORE: &str = "archive";
 
+/// Log blocks the live bus holds for a hub that falls behind (then it
+/// reads the log instead). Each is at most 4,096 readings.
+const BUS_BLOCKS: usize = 64;
+
+/// Where the pipeline says what it archived.
+struct Announce {
+    bus: broadcast::Sender<ReadingBlock>,
+    archived: watch::Sender<u64>,
+}
+
+impl Announce {
+    /// After an apply: its new readings to the hub, the log's new head to
+    /// the followers.
+    fn archived(&self, blocks: Vec<ReadingBlock>) {
+        let Some(head) = blocks.last().and_then(|block| block.last()).map(|r| r.seq) else { return };
+        for block in blocks {
+            let _ = self.bus.send(block);
+        }
+        self.head(head);
+    }
+
+    /// The log's head moved to `head`.
+    fn head(&self, head: u64) {
+        self.archived.send_if_modified(|at| std::mem::replace(at, head) != head);
+    }
+}
+
 /// A request to the running pipeline.
 pub enum PipelineCommand {
     /// Decode stored frames again.
@@ -58,8 +85,12 @@ pub enum PipelineCommand {
 #[derive(Clone)]
 pub struct PipelineHandle {
     commands: mpsc::Sender<PipelineCommand>,
-    /// Newly archived readings, for live consumers (the publisher).
-    pub bus: broadcast::Sender<StoredReading>,
+    /// Newly archived readings as their log blocks, for the live streams'
+    /// hub.
+    pub bus: broadcast::Sender<ReadingBlock>,
+    /// The archive log's head after each apply: the followers that read the
+    /// log by their own cursor wait on it.
+    pub archived: watch::Receiver<u64>,
 }
 
 impl PipelineHandle {
@@ -97,9 +128,10 @@ pub fn spawn(
     journal: JournalHandle,
 ) -> (PipelineHandle, tokio::task::JoinHandle<()>) {
     let (commands_tx, commands_rx) = mpsc::channel(16);
-    let (bus, _) = broadcast::channel(4096);
-    let handle = PipelineHandle { commands: commands_tx, bus: bus.clone() };
-    let task = tokio::spawn(run(stage, records, commands_rx, journal, bus));
+    let (bus, _) = broadcast::channel(BUS_BLOCKS);
+    let (archived_tx, archived) = watch::channel(stage.archive().log_head().unwrap_or(0));
+    let handle = PipelineHandle { commands: commands_tx, bus: bus.clone(), archived };
+    let task = tokio::spawn(run(stage, records, commands_rx, journal, Announce { bus, archived: archived_tx }));
     (handle, task)
 }
 
@@ -108,7 +140,7 @@ async fn run(
     mut records: mpsc::Receiver<JournalRecord>,
     mut commands: mpsc::Receiver<PipelineCommand>,
     journal: JournalHandle,
-    bus: broadcast::Sender<StoredReading>,
+    announce: Announce,
 ) {
     let mut last_flush = Instant::now();
     // Applied since the last flush: what a reopened archive may have lost.
@@ -152,13 +184,15 @@ async fn run(
                     gather_until = Some(tokio::time::Instant::now() + LINGER);
                 }
                 unflushed.extend(batch);
-                for reading in summary.new_readings {
-                    let _ = bus.send(reading);
-                }
+                announce.archived(summary.new_readings);
             }
             Some(command) = commands.recv() => match command {
                 PipelineCommand::Redecode(selection, reply) => {
                     let report = tokio::task::block_in_place(|| stage.redecode(&selection)).map_err(|e| e.to_string());
+                    // Decoded readings were appended to the log.
+                    if let Ok(head) = stage.archive().log_head() {
+                        announce.head(head);
+                    }
                     let _ = reply.send(report);
                 }
                 PipelineCommand::SetCodec(source, slot, reply) => {

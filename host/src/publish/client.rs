@@ -233,7 +233,7 @@ mod tests {
 
     fn event(seq: u64, device: &str) -> Arc<ReadingEvent> {
         Arc::new(ReadingEvent::of(
-            StoredReading {
+            &StoredReading {
                 seq,
                 frame_seq: seq,
                 source: "tcp".into(),

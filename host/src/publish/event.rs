@@ -28,11 +28,11 @@ pub struct ReadingEvent {
 impl ReadingEvent {
     /// The event of an archived reading, its device time judged against
     /// the archive's `device_clock_tolerance_ms`.
-    pub fn of(reading: StoredReading, device_clock_tolerance_ms: i64) -> ReadingEvent {
+    pub fn of(reading: &StoredReading, device_clock_tolerance_ms: i64) -> ReadingEvent {
         let seq = reading.seq;
         let device = reading.reading.device.clone();
         let channel = reading.reading.channel.clone();
-        let json = serde_json::to_string(&ReadingView::new(reading, device_clock_tolerance_ms))
+        let json = serde_json::to_string(&ReadingView::new(reading.clone(), device_clock_tolerance_ms))
             .unwrap_or_else(|_| "{}".to_owned());
         ReadingEvent { seq, signal: format!("{device}\0{channel}"), device, channel, json }
     }
@@ -176,7 +176,7 @@ mod tests {
             kind: ReadingKind::Cumulative,
         };
         Arc::new(ReadingEvent::of(
-            StoredReading {
+            &StoredReading {
                 seq,
                 frame_seq: 3,
                 source: "tcp".into(),

@@ -18,7 +18,7 @@ use super::queue::Pushed;
 use super::selection::Selection;
 use crate::accounting::Accounting;
 use crate::auth::{Auth, MeterPath, Principal, UserChange};
-use meterhub_storage::archive::{Archive, StoredReading};
+use meterhub_storage::archive::{Archive, ReadingBlock, StoredReading};
 
 /// Readings read from the archive log per step when the hub catches up.
 const CATCH_UP_BATCH: usize = 1024;
@@ -196,7 +196,7 @@ impl Hub {
     }
 
     /// Offers `reading` to every stream that selected it and may see it.
-    fn fan_out(&self, reading: StoredReading) {
+    fn fan_out(&self, reading: &StoredReading) {
         if self.is_empty() {
             // Nobody to offer it to: no registry read, no rendering.
             let mut clients = self.clients();
@@ -268,8 +268,8 @@ impl Hub {
                     return;
                 }
             };
-            let Some(last) = entries.last().map(|e| e.as_ref().map_or_else(|u| u.seq, |r| r.seq)) else { return };
-            for entry in entries {
+            let Some(last) = entries.last_seq() else { return };
+            for entry in entries.iter() {
                 match entry {
                     Ok(reading) if through.is_none_or(|t| reading.seq <= t) => self.fan_out(reading),
                     Ok(_) => return,
@@ -343,7 +343,7 @@ impl Hub {
     /// `changes`, until the bus closes.
     pub async fn run(
         self: Arc<Self>,
-        mut bus: broadcast::Receiver<StoredReading>,
+        mut bus: broadcast::Receiver<ReadingBlock>,
         mut changes: broadcast::Receiver<UserChange>,
     ) {
         let mut changes_open = true;
@@ -358,16 +358,18 @@ impl Hub {
                     Err(RecvError::Lagged(_)) => self.recheck_all(),
                     Err(RecvError::Closed) => changes_open = false,
                 },
-                reading = bus.recv() => match reading {
-                    Ok(reading) => {
-                        let seq = reading.seq;
-                        if seq <= self.fanned_through() {
-                            continue;
+                block = bus.recv() => match block {
+                    Ok(block) => {
+                        for reading in block.iter() {
+                            let seq = reading.seq;
+                            if seq <= self.fanned_through() {
+                                continue;
+                            }
+                            if seq > self.fanned_through() + 1 {
+                                tokio::task::block_in_place(|| self.catch_up(Some(seq - 1)));
+                            }
+                            self.fan_out(reading);
                         }
-                        if seq > self.fanned_through() + 1 {
-                            tokio::task::block_in_place(|| self.catch_up(Some(seq - 1)));
-                        }
-                        self.fan_out(reading);
                     }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "streams: the hub fell behind the bus; reading the archive log");

@@ -113,7 +113,7 @@ impl Stream {
 
     /// The reading's frame when the stream selected it and may see it
     /// (rendered only then).
-    fn selected(&mut self, reading: StoredReading) -> Option<Frame> {
+    fn selected(&mut self, reading: &StoredReading) -> Option<Frame> {
         let path = self.path(&reading.reading.device).clone();
         self.client.wants(&reading.reading.device, &reading.reading.channel, &path).then(|| {
             Frame::Reading(Arc::new(ReadingEvent::of(reading, self.hub.archive().device_clock_tolerance_ms())))
@@ -136,8 +136,8 @@ impl Stream {
         };
         let mut frames = Vec::new();
         let mut through = after;
-        for entry in entries {
-            let seq = entry.as_ref().map_or_else(|u| u.seq, |r| r.seq);
+        for entry in entries.iter() {
+            let seq = entry.map_or_else(|u| u.seq, |r| r.seq);
             if seq > self.from {
                 break;
             }
@@ -180,7 +180,7 @@ impl Stream {
                 Vec::new()
             }
         };
-        let mut frames: Vec<Frame> = readings.into_iter().filter_map(|r| self.selected(r)).collect();
+        let mut frames: Vec<Frame> = readings.iter().filter_map(|r| self.selected(r)).collect();
         frames.push(Frame::Live { resume: self.from });
         self.phase = Phase::Live;
         Burst { frames, resume: Some(self.from) }

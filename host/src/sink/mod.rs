@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use meterhub_plugin_api::Role;
-use meterhub_storage::archive::{Archive, StoredReading};
-use tokio::sync::{broadcast, watch};
+use meterhub_storage::archive::Archive;
+use tokio::sync::watch;
 
 use crate::config::{Config, SYNC_CENTER, SinkConfig, SinkKind};
 use crate::plugin::Catalog;
@@ -55,7 +55,7 @@ impl Drop for Running {
 pub struct Sinks {
     archive: Arc<dyn Archive>,
     accounting: Arc<crate::accounting::AccountingStore>,
-    bus: broadcast::Sender<StoredReading>,
+    archived: watch::Receiver<u64>,
     board: SinkBoard,
     running: BTreeMap<String, Running>,
     /// The other side of the sync: at a center, the sites it takes data
@@ -68,11 +68,11 @@ impl Sinks {
     pub fn new(
         archive: Arc<dyn Archive>,
         accounting: Arc<crate::accounting::AccountingStore>,
-        bus: broadcast::Sender<StoredReading>,
+        archived: watch::Receiver<u64>,
         board: SinkBoard,
         center: Arc<crate::sync::center::Center>,
     ) -> Sinks {
-        Sinks { archive, accounting, bus, board, running: BTreeMap::new(), center }
+        Sinks { archive, accounting, archived, board, running: BTreeMap::new(), center }
     }
 
     /// Bring the running sinks (and a center's sites) in line with `config` and `catalog`: start
@@ -217,7 +217,7 @@ impl Sinks {
             archive: self.archive.clone(),
             accounting: self.accounting.clone(),
             status: status.clone(),
-            bus: self.bus.subscribe(),
+            archived: self.archived.clone(),
             stop,
         };
         tokio::spawn(async move {

@@ -7,7 +7,7 @@
 use std::future::Future;
 
 use meterhub_plugin_api::SinkRecord;
-use meterhub_storage::archive::LogEntry;
+use meterhub_storage::archive::LogItem;
 
 use super::status::Command;
 
@@ -111,13 +111,13 @@ pub struct Item {
 
 impl Item {
     /// An entry of the archive's log.
-    pub fn of(entry: LogEntry) -> Item {
+    pub fn of(entry: LogItem<'_>) -> Item {
         match entry {
             Ok(stored) => Item {
                 log: Log::Readings,
                 seq: stored.seq,
                 frame: Some(stored.frame_seq),
-                record: Ok(Some(super::records::reading(stored))),
+                record: Ok(Some(super::records::reading(stored.clone()))),
             },
             Err(unreadable) => Item {
                 log: Log::Readings,

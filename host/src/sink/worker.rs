@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meterhub_plugin_api::SinkRecord;
-use meterhub_storage::archive::{Archive, StoredReading};
+use meterhub_storage::archive::Archive;
 use meterhub_storage::clock::now_ms;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::status::{Command, SinkError, SinkState, StatusCell, update};
 use super::target::{Failure, Item, Log, Position, Target};
@@ -38,8 +38,8 @@ pub struct Worker<T: Target> {
     pub accounting: Arc<AccountingStore>,
     /// What operators see.
     pub status: StatusCell,
-    /// Newly archived readings: only a wake-up.
-    pub bus: broadcast::Receiver<StoredReading>,
+    /// The archive log's head, moved by each apply: a wake-up.
+    pub archived: watch::Receiver<u64>,
     /// `true` once it must stop.
     pub stop: watch::Receiver<bool>,
     /// Requests from the API.
@@ -101,7 +101,7 @@ impl<T: Target> Worker<T> {
     /// request (returned).
     async fn idle(&mut self) -> Option<Command> {
         tokio::select! {
-            _ = self.bus.recv() => None,
+            Ok(()) = self.archived.changed() => None,
             _ = tokio::time::sleep(IDLE_POLL) => None,
             _ = self.stop.changed() => None,
             command = self.commands.recv() => command,
@@ -192,7 +192,8 @@ impl<T: Target> Worker<T> {
         };
         let archive = self.archive.clone();
         let first = tokio::task::spawn_blocking(move || archive.log_after(position.readings, 1)).await;
-        let items: Vec<Item> = first.ok().and_then(Result::ok).into_iter().flatten().map(Item::of).collect();
+        let items: Vec<Item> =
+            first.ok().and_then(Result::ok).map(|log| log.iter().map(Item::of).collect()).unwrap_or_default();
         self.show_lag(position, oldest_archived(&items));
     }
 
@@ -222,7 +223,7 @@ impl<T: Target> Worker<T> {
             let entries = archive
                 .log_after(position.readings, limit)
                 .map_err(|e| Failure::Unavailable(format!("cannot read the archive log: {e}")))?;
-            let mut items: Vec<Item> = entries.into_iter().map(Item::of).collect();
+            let mut items: Vec<Item> = entries.iter().map(Item::of).collect();
             let room = limit.saturating_sub(items.len());
             if room > 0 {
                 let changes = accounting

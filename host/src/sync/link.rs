@@ -324,8 +324,8 @@ async fn show_waiting_lag(status: &StatusCell, archive: &Arc<dyn Archive>) {
     let archive = archive.clone();
     let read = tokio::task::spawn_blocking(move || {
         let head = archive.log_head().ok()?;
-        let first = archive.log_after(position, 1).ok()?.into_iter().next().and_then(Result::ok);
-        Some((head, first.map(|r| r.archived_at_ms)))
+        let first = archive.log_after(position, 1).ok()?.iter().next().and_then(|e| e.ok().map(|r| r.archived_at_ms));
+        Some((head, first))
     });
     if let Ok(Some((head, oldest))) = read.await {
         update(status, |s| {

@@ -21,6 +21,7 @@ use super::blocks::{self, FrameBlockHeader};
 use super::chunks::{self, Heads, SeriesKey};
 use super::error::ArchiveError;
 use super::keys::{self, COUNTERS, DEVICE, QUARANTINE, TELEMETRY};
+use super::log::ReadingBlock;
 use super::model::{DeviceSummary, SourceCounters, StoredReading, Verdict};
 use super::value::{seal_json, seal_rejection, seal_u64, unseal_json, unseal_u64};
 use crate::journal::Rejection;
@@ -91,8 +92,9 @@ fn same_reading(a: &Reading, b: &Reading) -> bool {
 /// What a committed transaction archived, for the heads and the live bus.
 #[derive(Debug, Default)]
 pub(crate) struct Committed {
-    /// The new readings (and conflicts), in global sequence order.
-    pub(crate) readings: Vec<StoredReading>,
+    /// The new readings (and conflicts), in global sequence order, cut
+    /// as their log blocks are.
+    pub(crate) blocks: Vec<ReadingBlock>,
     /// The latest sealed timestamp of each series the transaction looked up.
     pub(crate) sealed_max: Vec<(SeriesKey, Option<i64>)>,
 }
@@ -107,8 +109,8 @@ pub(crate) struct Txn<'a> {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// New readings, in seq order: the transaction's log block.
     pending: Vec<StoredReading>,
-    /// Indexes into `pending` by natural key.
-    pending_at: HashMap<(SeriesKey, i64), Vec<usize>>,
+    /// Indexes into `pending` by series, then timestamp: by natural key.
+    pending_at: HashMap<SeriesKey, HashMap<i64, Vec<usize>>>,
     /// Newly received frames: the transaction's frame block.
     frames: Vec<RawFrame>,
     /// The latest sealed timestamp per series (`None`: no chunk yet).
@@ -179,7 +181,7 @@ impl<'a> Txn<'a> {
             };
             self.counters.insert(source.to_string(), current);
         }
-        Ok(self.counters.entry(source.to_string()).or_default())
+        Ok(self.counters.get_mut(source).expect("the source's counters were just read"))
     }
 
     fn device(&mut self, device: &str) -> Result<&mut Option<DeviceSummary>, ArchiveError> {
@@ -191,7 +193,7 @@ impl<'a> Txn<'a> {
             };
             self.devices.insert(device.to_string(), current);
         }
-        Ok(self.devices.entry(device.to_string()).or_default())
+        Ok(self.devices.get_mut(device).expect("the device's summary was just read"))
     }
 
     /// Applies one committed frame (its `seq` already set) with its verdict.
@@ -253,7 +255,7 @@ impl<'a> Txn<'a> {
         if let Some(state) = self.heads.get(series) {
             versions.extend(state.at(series, ts_ms));
         }
-        if let Some(at) = self.pending_at.get(&(series.clone(), ts_ms)) {
+        if let Some(at) = self.pending_at.get(series).and_then(|by_ts| by_ts.get(&ts_ms)) {
             versions.extend(at.iter().map(|&i| self.pending[i].clone()));
         }
         Ok(versions)
@@ -304,8 +306,11 @@ impl<'a> Txn<'a> {
             _ => None,
         };
         let model = decoded.fields.as_deref().and_then(reported_model);
+        // One key reused: a series' name is copied only where it is kept.
+        let mut series = SeriesKey::default();
         for reading in &decoded.readings {
-            let series = (reading.device.clone(), reading.channel.clone());
+            series.0.clone_from(&reading.device);
+            series.1.clone_from(&reading.channel);
             let versions = self.versions(&series, reading.ts_ms)?;
             let new_key = versions.is_empty();
             if versions.iter().any(|stored| same_reading(&stored.reading, reading)) {
@@ -326,7 +331,11 @@ impl<'a> Txn<'a> {
                 } else {
                     tally.conflict += 1;
                 }
-                self.pending_at.entry((series, reading.ts_ms)).or_default().push(self.pending.len());
+                let by_ts = match self.pending_at.get_mut(&series) {
+                    Some(by_ts) => by_ts,
+                    None => self.pending_at.entry(series.clone()).or_default(),
+                };
+                by_ts.entry(reading.ts_ms).or_default().push(self.pending.len());
                 self.pending.push(stored);
             }
             self.touch_device(frame, reading, new_key, module, model.as_deref())?;
@@ -408,7 +417,8 @@ impl<'a> Txn<'a> {
     pub(crate) fn commit(mut self) -> Result<Committed, ArchiveError> {
         // Blocks are cut to a bounded size, so reading one (a follower, a
         // re-decode) never holds more than that in memory.
-        for block in self.pending.chunks(blocks::LOG_BLOCK_READINGS) {
+        let log_blocks = blocks::cut_log_blocks(std::mem::take(&mut self.pending));
+        for block in &log_blocks {
             let key = keys::seq_key(keys::LOG_BLOCK, block[0].seq);
             let value = blocks::encode_log_block(&key, block);
             self.writes.insert(key, Some(value));
@@ -440,8 +450,7 @@ impl<'a> Txn<'a> {
         if self.next_reading_seq != self.next_reading_seq_at_start {
             self.put(keys::NEXT_READING_SEQ.to_vec(), seal_u64(keys::NEXT_READING_SEQ, self.next_reading_seq));
         }
-        let committed =
-            Committed { readings: std::mem::take(&mut self.pending), sealed_max: self.sealed_max.drain().collect() };
+        let committed = Committed { blocks: log_blocks, sealed_max: self.sealed_max.drain().collect() };
         if self.writes.is_empty() {
             return Ok(committed);
         }

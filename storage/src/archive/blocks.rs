@@ -17,6 +17,7 @@ use meterhub_plugin_api::RawFrame;
 use super::codec::{self, Reader, Registers, put_uvarint};
 use super::error::ArchiveError;
 use super::keys;
+use super::log::ReadingBlock;
 use super::model::StoredReading;
 use crate::journal::codec as frame_codec;
 use crate::seal::{seal, unseal};
@@ -42,6 +43,17 @@ pub(crate) fn frame_block_cuts(frames: &[RawFrame]) -> Vec<&[RawFrame]> {
         cuts.push(&frames[start..]);
     }
     cuts
+}
+
+/// `readings` (in global sequence order) cut into log blocks of at most
+/// [`LOG_BLOCK_READINGS`], moved, not copied.
+pub(crate) fn cut_log_blocks(readings: Vec<StoredReading>) -> Vec<ReadingBlock> {
+    let mut blocks = Vec::with_capacity(readings.len().div_ceil(LOG_BLOCK_READINGS));
+    let mut rest = readings.into_iter();
+    while rest.len() > 0 {
+        blocks.push(rest.by_ref().take(LOG_BLOCK_READINGS).collect());
+    }
+    blocks
 }
 
 /// The largest a block may decompress to (a bound against damaged sizes).

@@ -223,7 +223,7 @@ impl Series {
         self.head.last().map(|entry| entry.ts_ms)
     }
 
-    fn insert(&mut self, stored: StoredReading) {
+    fn insert(&mut self, stored: &StoredReading) {
         let key = (stored.reading.ts_ms, stored.seq);
         let at = self.head.partition_point(|r| (r.ts_ms, r.seq) < key);
         // Shared with a neighbour when equal (a series' source and unit rarely change).
@@ -300,10 +300,17 @@ impl Heads {
     }
 
     /// Adds archived readings.
-    pub(crate) fn absorb(&mut self, readings: impl IntoIterator<Item = StoredReading>) {
+    pub(crate) fn absorb<'a>(&mut self, readings: impl IntoIterator<Item = &'a StoredReading>) {
+        // One key reused for the lookups: a series' name is copied only
+        // when the series is new to the heads.
+        let mut key = SeriesKey::default();
         for stored in readings {
-            let key = (stored.reading.device.clone(), stored.reading.channel.clone());
-            self.series.entry(key).or_default().insert(stored);
+            key.0.clone_from(&stored.reading.device);
+            key.1.clone_from(&stored.reading.channel);
+            match self.series.get_mut(&key) {
+                Some(series) => series.insert(stored),
+                None => self.series.entry(key.clone()).or_default().insert(stored),
+            }
             self.len += 1;
         }
     }

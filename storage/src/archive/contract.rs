@@ -8,8 +8,9 @@ use meterhub_plugin_api::RawFrame;
 use super::activity::ModuleActivity;
 
 use super::error::ArchiveError;
+use super::log::LogBatch;
 use super::model::{
-    ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
+    ApplyItem, ApplySummary, DeviceSummary, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
     StoredReading, StoredRejection, Verdict,
 };
 
@@ -101,10 +102,11 @@ pub trait Archive: Send + Sync + 'static {
     fn counters(&self) -> Result<BTreeMap<String, SourceCounters>, ArchiveError>;
 
     /// Up to `limit` records of the global sequence after `after_seq`, in
-    /// order. A record whose stored value cannot be read is an
+    /// order, shared with the archive's cache of the newest blocks (a
+    /// follower borrows them; [`LogBatch::into_entries`] copies). A record whose stored value cannot be read is an
     /// [`super::UnreadableRecord`] in its place, so one damaged value does not stop
     /// a follower; the error is for a failing scan.
-    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<LogEntry>, ArchiveError>;
+    fn log_after(&self, after_seq: u64, limit: usize) -> Result<LogBatch, ArchiveError>;
 
     /// The highest sequence number of the global reading sequence so far
     /// (0 when nothing was archived): where a follower starting now begins.

@@ -136,7 +136,7 @@ fn readings(tree: &sled::Tree, report: &mut MigrationReport) -> Result<(), Archi
         for (key, value) in entries {
             keys::parse_v1_reading_key(&key).ok_or_else(|| corrupt(&key, "malformed reading key"))?;
             let versions: Vec<StoredReading> = unseal_json(&key, &value)?;
-            heads.absorb(versions);
+            heads.absorb(&versions);
             batch.remove(key);
             keys_moved += 1;
         }
@@ -186,8 +186,13 @@ mod tests {
                 tree.insert(key, value).expect("copy");
             }
         }
-        let log: Vec<StoredReading> =
-            reference.log_after(0, usize::MAX).expect("log").into_iter().map(|e| e.expect("readable")).collect();
+        let log: Vec<StoredReading> = reference
+            .log_after(0, usize::MAX)
+            .expect("log")
+            .into_entries()
+            .into_iter()
+            .map(|e| e.expect("readable"))
+            .collect();
         let mut versions: std::collections::BTreeMap<Vec<u8>, Vec<StoredReading>> = Default::default();
         for stored in &log {
             let r = &stored.reading;
@@ -217,7 +222,7 @@ mod tests {
         format!(
             "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
             archive.readings(&q).expect("readings"),
-            archive.log_after(0, usize::MAX).expect("log"),
+            archive.log_after(0, usize::MAX).expect("log").into_entries(),
             frames,
             archive.frames_received_between(i64::MIN, i64::MAX).expect("frames"),
             archive.counters().expect("counters"),
@@ -268,7 +273,7 @@ mod tests {
         let next = converted
             .apply(vec![decoded(1000, "s", vec![reading("m0", "vol", T0, "0"), reading("m9", "vol", T0, "5")])])
             .expect("apply");
-        assert_eq!(next.new_readings.len(), 1);
-        assert_eq!(next.new_readings[0].seq, reference.log_head().expect("head") + 1);
+        assert_eq!(next.readings().count(), 1);
+        assert_eq!(next.readings().next().expect("a new reading").seq, reference.log_head().expect("head") + 1);
     }
 }

@@ -37,6 +37,7 @@ pub mod contract;
 pub mod error;
 mod file_sync;
 pub(crate) mod keys;
+pub mod log;
 pub mod migrate;
 pub mod model;
 pub mod sled_archive;
@@ -50,6 +51,7 @@ pub use activity::{FrameCounts, ModuleActivity};
 pub use apply::REJECTIONS_KEPT_PER_SOURCE;
 pub use contract::Archive;
 pub use error::ArchiveError;
+pub use log::{LogBatch, LogItem, ReadingBlock};
 pub use migrate::MigrationReport;
 pub use model::{
     ApplyItem, ApplySummary, DEVICE_CLOCK_TOLERANCE_MS, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery,

@@ -222,8 +222,15 @@ pub struct ApplySummary {
     /// Highest journal sequence number applied, this call or before.
     pub applied_through: u64,
     /// Records this call archived (new readings and conflicts), in global
-    /// sequence order, for the live bus.
-    pub new_readings: Vec<StoredReading>,
+    /// sequence order, for the live bus: the log blocks as written.
+    pub new_readings: Vec<super::log::ReadingBlock>,
+}
+
+impl ApplySummary {
+    /// The records this call archived, in global sequence order.
+    pub fn readings(&self) -> impl Iterator<Item = &StoredReading> + '_ {
+        self.new_readings.iter().flat_map(|block| block.iter())
+    }
 }
 
 /// The result of [`crate::archive::Archive::redecode`].

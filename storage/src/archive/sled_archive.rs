@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use meterhub_plugin_api::RawFrame;
 
@@ -19,6 +19,7 @@ use super::contract::Archive;
 use super::error::ArchiveError;
 use super::file_sync::FileSync;
 use super::keys::{self, COUNTERS, CURSOR, DEVICE, QUARANTINE, TELEMETRY};
+use super::log::{LogBatch, ReadingBlock};
 use super::model::{
     ApplyItem, ApplySummary, DeviceSummary, LogEntry, QuarantineEntry, ReadingQuery, RedecodeOutcome, SourceCounters,
     StoredReading, StoredRejection, UnreadableRecord, Verdict,
@@ -55,8 +56,46 @@ impl Default for ArchiveOptions {
 /// Default of [`ArchiveOptions::head_readings`].
 pub const HEAD_READINGS: usize = 100_000;
 
-/// Decoded log blocks kept for followers reading the same block again.
-const LOG_BLOCKS_CACHED: usize = 4;
+/// Readings of the newest log blocks kept decoded for the followers (the
+/// blocks just written, or read): followers that keep up read them without
+/// touching the database, and share them instead of copying.
+const LOG_CACHE_READINGS: usize = 16 * blocks::LOG_BLOCK_READINGS;
+
+/// The newest decoded log blocks, oldest first.
+#[derive(Debug, Default)]
+struct LogCache {
+    blocks: VecDeque<ReadingBlock>,
+    readings: usize,
+}
+
+impl LogCache {
+    /// The block holding `seq`, with its first seq.
+    fn holding(&self, seq: u64) -> Option<(u64, ReadingBlock)> {
+        self.blocks.iter().find_map(|block| {
+            let first = block.first()?.seq;
+            (first..first + block.len() as u64).contains(&seq).then(|| (first, block.clone()))
+        })
+    }
+
+    /// Keeps `block` (once), dropping the oldest beyond [`LOG_CACHE_READINGS`].
+    fn keep(&mut self, block: ReadingBlock) {
+        let Some(first) = block.first().map(|r| r.seq) else { return };
+        if self.blocks.iter().any(|b| b.first().is_some_and(|r| r.seq == first)) {
+            return;
+        }
+        self.readings += block.len();
+        self.blocks.push_back(block);
+        while self.readings > LOG_CACHE_READINGS && self.blocks.len() > 1 {
+            let dropped = self.blocks.pop_front().expect("more than one block");
+            self.readings -= dropped.len();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.blocks.clear();
+        self.readings = 0;
+    }
+}
 
 /// The sled-backed archive. `Send + Sync`: share it as `Arc<dyn Archive>`.
 #[derive(Debug)]
@@ -68,8 +107,9 @@ pub struct SledArchive {
     write_lock: Mutex<()>,
     /// The series heads: readings since the last seal.
     heads: RwLock<Heads>,
-    /// The last decoded log blocks, by first seq.
-    log_cache: Mutex<VecDeque<(u64, Arc<Vec<StoredReading>>)>>,
+    /// The newest decoded log blocks, by first seq; at most
+    /// [`LOG_CACHE_READINGS`] readings (and the newest block).
+    log_cache: Mutex<LogCache>,
     /// The `fsync` pass after sled's flush.
     file_sync: FileSync,
 }
@@ -176,7 +216,7 @@ impl SledArchive {
             options,
             write_lock: Mutex::new(()),
             heads: RwLock::new(Heads::default()),
-            log_cache: Mutex::new(VecDeque::new()),
+            log_cache: Mutex::new(LogCache::default()),
             file_sync: FileSync::default(),
         };
         // Fail at start-up, not on the first write, if the markers are damaged.
@@ -267,40 +307,44 @@ impl SledArchive {
     /// Fills the heads from the log past the `chunked_through` mark.
     fn rebuild_heads(&self) -> Result<(), ArchiveError> {
         let through = super::apply::read_u64(&*self.db()?, keys::CHUNKED_THROUGH)?.unwrap_or(0);
-        let mut unsealed = Vec::new();
         let mut after = through;
         loop {
             // Read without the heads' lock: a damaged block is looked for in them.
             let entries = self.log_after(after, 65_536)?;
-            let Some(last) = entries.last() else { break };
-            after = last.as_ref().map_or_else(|u| u.seq, |r| r.seq);
-            for entry in entries {
-                match entry {
-                    Ok(stored) => unsealed.push(stored),
-                    Err(unreadable) => tracing::error!(
-                        path = %self.db.path().display(), seq = unreadable.seq, error = %unreadable.error,
-                        "an archived reading not yet in its series' chunks cannot be read"
-                    ),
-                }
+            let Some(last) = entries.last_seq() else { break };
+            after = last;
+            for unreadable in entries.iter().filter_map(Result::err) {
+                tracing::error!(path = %self.db.path().display(), seq = unreadable.seq, error = %unreadable.error,
+                    "an archived reading not yet in its series' chunks cannot be read");
             }
+            self.heads_mut().absorb(entries.readings());
         }
-        self.heads_mut().absorb(unsealed);
         Ok(())
     }
 
     /// After a committed transaction: the heads take its readings, and are
-    /// sealed when full.
-    fn absorb(&self, committed: Committed) -> Vec<StoredReading> {
+    /// sealed when full; its log blocks go to the followers' cache.
+    fn absorb(&self, committed: Committed) -> Vec<ReadingBlock> {
         let mut heads = self.heads_mut();
         heads.learn(committed.sealed_max);
-        heads.absorb(committed.readings.iter().cloned());
+        heads.absorb(committed.blocks.iter().flat_map(|block| block.iter()));
         if heads.len >= self.options.head_readings
             && let Err(error) = self.seal_locked(&mut heads)
         {
             // The readings stay in the heads and the log; the next apply tries again.
             tracing::error!(path = %self.db.path().display(), %error, "sealing the series heads failed");
         }
-        committed.readings
+        drop(heads);
+        let mut cache = self.log_cache();
+        for block in &committed.blocks {
+            cache.keep(block.clone());
+        }
+        committed.blocks
+    }
+
+    fn log_cache(&self) -> std::sync::MutexGuard<'_, LogCache> {
+        // Whole blocks go in and out under the lock: a panic cannot leave it half changed.
+        self.log_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The log block holding `seq`, or the first one after it.
@@ -317,28 +361,20 @@ impl SledArchive {
         Ok(db.range(start..vec![keys::LOG_BLOCK + 1]).map(|item| item.map_err(ArchiveError::storage("scan log"))))
     }
 
-    /// The readings of a log block, from the cache or decoded.
-    fn log_block(&self, first: u64, key: &[u8], value: &[u8], end: u64) -> Vec<LogEntry> {
-        let cached = {
-            let cache = self.log_cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache.iter().find(|(k, _)| *k == first).map(|(_, block)| Arc::clone(block))
-        };
-        let block = match cached {
-            Some(block) => block,
-            None => match blocks::decode_log_block(key, value) {
-                Ok(readings) => {
-                    let block = Arc::new(readings);
-                    let mut cache = self.log_cache.lock().unwrap_or_else(|p| p.into_inner());
-                    if cache.len() >= LOG_BLOCKS_CACHED {
-                        cache.pop_front();
-                    }
-                    cache.push_back((first, Arc::clone(&block)));
-                    block
-                }
-                Err(damaged) => return self.rebuilt_log_block(first, end, damaged),
-            },
-        };
-        block.iter().cloned().map(Ok).collect()
+    /// The readings of a log block, from the cache or decoded; a damaged
+    /// block's records one by one.
+    fn log_block(&self, first: u64, key: &[u8], value: &[u8], end: u64) -> Result<ReadingBlock, Vec<LogEntry>> {
+        if let Some((_, block)) = self.log_cache().holding(first) {
+            return Ok(block);
+        }
+        match blocks::decode_log_block(key, value) {
+            Ok(readings) => {
+                let block: ReadingBlock = readings.into();
+                self.log_cache().keep(block.clone());
+                Ok(block)
+            }
+            Err(damaged) => Err(self.rebuilt_log_block(first, end, damaged)),
+        }
     }
 
     /// The readings `[first, end)` of a log block whose body is damaged,
@@ -490,7 +526,7 @@ impl Archive for SledArchive {
     fn recover(&self) -> Result<(), ArchiveError> {
         let _writing = self.write_guard();
         self.heads_mut().clear();
-        self.log_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.log_cache().clear();
         self.db.reopen().map_err(|failure| open_error(self.db.path(), failure))?;
         self.rebuild_heads()?;
         tracing::info!(path = %self.db.path().display(), applied_through = self.applied_through()?, "archive reopened");
@@ -723,29 +759,53 @@ impl Archive for SledArchive {
         Ok(all)
     }
 
-    fn log_after(&self, after_seq: u64, limit: usize) -> Result<Vec<LogEntry>, ArchiveError> {
-        let Some(first) = after_seq.checked_add(1) else { return Ok(Vec::new()) };
+    fn log_after(&self, after_seq: u64, limit: usize) -> Result<LogBatch, ArchiveError> {
+        let mut out = LogBatch::default();
+        let Some(mut next) = after_seq.checked_add(1) else { return Ok(out) };
         let head = self.log_head()?;
-        if first > head {
-            return Ok(Vec::new());
+        // The newest blocks are in the cache: a follower that keeps up
+        // never reads the database.
+        while next <= head && out.len() < limit {
+            let Some((first, block)) = self.log_cache().holding(next) else { break };
+            let from = (next - first) as usize;
+            let to = block.len().min(from + (limit - out.len()));
+            out.push_shared(block, from..to);
+            next = first + to as u64;
         }
-        let mut out = Vec::new();
-        let mut blocks = self.log_blocks_from(first)?.peekable();
+        if next > head || out.len() >= limit {
+            return Ok(out);
+        }
+        let mut blocks = self.log_blocks_from(next)?.peekable();
         while let Some(item) = blocks.next() {
             if out.len() >= limit {
                 break;
             }
             let (key, value) = item?;
-            let block_first = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed log block key"))?;
+            let first = keys::trailing_seq(&key).ok_or_else(|| corrupt(&key, "malformed log block key"))?;
             // Seqs are consecutive: a block ends where the next one starts.
             let end = match blocks.peek() {
                 Some(Ok((next, _))) => keys::trailing_seq(next).unwrap_or(head + 1),
                 _ => head + 1,
             };
-            for entry in self.log_block(block_first, &key, &value, end) {
-                let seq = entry.as_ref().map_or_else(|u| u.seq, |r| r.seq);
-                if seq >= first && out.len() < limit {
-                    out.push(entry);
+            match self.log_block(first, &key, &value, end) {
+                Ok(block) => {
+                    let from = next.saturating_sub(first) as usize;
+                    let to = block.len().min(from + (limit - out.len()));
+                    if from < to {
+                        out.push_shared(block, from..to);
+                        next = first + to as u64;
+                    }
+                }
+                Err(entries) => {
+                    let wanted: Vec<LogEntry> = entries
+                        .into_iter()
+                        .filter(|e| e.as_ref().map_or_else(|u| u.seq, |r| r.seq) >= next)
+                        .take(limit - out.len())
+                        .collect();
+                    if let Some(last) = wanted.last() {
+                        next = last.as_ref().map_or_else(|u| u.seq, |r| r.seq) + 1;
+                    }
+                    out.push_owned(wanted);
                 }
             }
         }

@@ -54,18 +54,18 @@ fn a_repeated_reading_is_a_duplicate_and_dropped() {
         .apply(vec![decoded(1, "s", vec![reading("m1", "vol", T0, "1.5"), reading("m1", "vol", T0 + 1, "1.6")])])
         .expect("apply");
     assert_eq!(first.applied_through, 1);
-    assert_eq!(first.new_readings.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2]);
-    assert!(first.new_readings.iter().all(|s| s.frame_seq == 1 && s.source == "s" && !s.conflict));
+    assert_eq!(first.readings().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(first.readings().all(|s| s.frame_seq == 1 && s.source == "s" && !s.conflict));
 
     // Same key and value (1.50 is numerically 1.5): duplicate, frame counts as duplicate.
     let again = archive.apply(vec![decoded(2, "s", vec![reading("m1", "vol", T0, "1.50")])]).expect("apply");
-    assert!(again.new_readings.is_empty());
+    assert!(again.readings().next().is_none());
     // One repeat and one new reading: the frame is archived.
     let mixed = archive
         .apply(vec![decoded(3, "s", vec![reading("m1", "vol", T0, "1.5"), reading("m1", "vol", T0 + 2, "1.7")])])
         .expect("apply");
-    assert_eq!(mixed.new_readings.len(), 1);
-    assert_eq!(mixed.new_readings[0].seq, 3);
+    assert_eq!(mixed.readings().count(), 1);
+    assert_eq!(mixed.readings().next().expect("a new reading").seq, 3);
 
     let stored = archive.readings(&all(Some("m1"))).expect("readings");
     assert_eq!(stored.len(), 3);
@@ -84,9 +84,9 @@ fn a_conflicting_value_is_kept_flagged_and_the_original_untouched() {
     let archive = open(&dir);
     archive.apply(vec![decoded(1, "a", vec![reading("m1", "vol", T0, "10")])]).expect("apply");
     let conflict = archive.apply(vec![decoded(2, "b", vec![reading("m1", "vol", T0, "11")])]).expect("apply");
-    assert_eq!(conflict.new_readings.len(), 1);
-    assert!(conflict.new_readings[0].conflict);
-    assert_eq!(conflict.new_readings[0].seq, 2);
+    assert_eq!(conflict.readings().count(), 1);
+    assert!(conflict.readings().next().expect("a new reading").conflict);
+    assert_eq!(conflict.readings().next().expect("a new reading").seq, 2);
     // The same conflicting value again is a duplicate; a third value is another conflict.
     archive.apply(vec![decoded(3, "b", vec![reading("m1", "vol", T0, "11")])]).expect("apply");
     archive.apply(vec![decoded(4, "b", vec![reading("m1", "vol", T0, "12")])]).expect("apply");
@@ -112,7 +112,7 @@ fn a_conflicting_value_is_kept_flagged_and_the_original_untouched() {
     let other_unit = Reading { unit: "l".into(), ..reading("m1", "vol", T0, "10") };
     let other_kind = Reading { kind: ReadingKind::Instantaneous, ..reading("m1", "vol", T0, "10") };
     let result = archive.apply(vec![decoded(5, "a", vec![other_unit, other_kind])]).expect("apply");
-    assert_eq!(result.new_readings.iter().filter(|s| s.conflict).count(), 2);
+    assert_eq!(result.readings().filter(|s| s.conflict).count(), 2);
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn reapplying_the_same_journal_seqs_is_idempotent() {
     let before = archive.counters().expect("counters");
     let replay = archive.apply(batch()).expect("replay");
     assert_eq!(replay.applied_through, 4);
-    assert!(replay.new_readings.is_empty());
+    assert!(replay.readings().next().is_none());
     assert_eq!(archive.counters().expect("counters"), before);
     assert_eq!(archive.readings(&all(None)).expect("readings").len(), 2);
 
@@ -147,8 +147,8 @@ fn reapplying_the_same_journal_seqs_is_idempotent() {
     let mut overlap = batch();
     overlap.push(decoded(5, "s", vec![reading("m1", "vol", T0 + 2, "3")]));
     let result = archive.apply(overlap).expect("apply");
-    assert_eq!((result.applied_through, result.new_readings.len()), (5, 1));
-    assert_eq!(result.new_readings[0].seq, 3);
+    assert_eq!((result.applied_through, result.readings().count()), (5, 1));
+    assert_eq!(result.readings().next().expect("a new reading").seq, 3);
     assert_eq!(counters_of(&archive, "s").received, 5);
     // An empty batch changes nothing.
     assert_eq!(archive.apply(vec![]).expect("apply").applied_through, 5);
@@ -380,12 +380,17 @@ fn the_global_log_is_ordered_and_cursors_survive_a_reopen() {
             ])
             .expect("apply");
         let log: Vec<StoredReading> =
-            archive.log_after(0, 100).expect("log").into_iter().map(|e| e.expect("readable")).collect();
+            archive.log_after(0, 100).expect("log").into_entries().into_iter().map(|e| e.expect("readable")).collect();
         assert_eq!(log.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
         assert_eq!(log.iter().map(|s| s.reading.device.as_str()).collect::<Vec<_>>(), vec!["m2", "m1", "m1", "m1"]);
         assert!(log[2].conflict);
-        let seqs: Vec<u64> =
-            archive.log_after(1, 2).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+        let seqs: Vec<u64> = archive
+            .log_after(1, 2)
+            .expect("log")
+            .into_entries()
+            .into_iter()
+            .map(|e| e.expect("readable").seq)
+            .collect();
         assert_eq!(seqs, vec![2, 3]);
         assert!(archive.log_after(4, 10).expect("log").is_empty());
         assert!(archive.log_after(u64::MAX, 10).expect("log").is_empty());
@@ -401,7 +406,7 @@ fn the_global_log_is_ordered_and_cursors_survive_a_reopen() {
     assert_eq!(archive.cursor("accounting").expect("cursor"), Some(4));
     // The sequence continues after a reopen.
     let next = archive.apply(vec![decoded(4, "s", vec![reading("m3", "vol", T0, "1")])]).expect("apply");
-    assert_eq!(next.new_readings[0].seq, 5);
+    assert_eq!(next.readings().next().expect("a new reading").seq, 5);
 }
 
 #[test]
@@ -510,7 +515,7 @@ fn a_damaged_chunk_is_reported_with_its_key_and_a_damaged_log_block_is_rebuilt_f
         .apply(vec![decoded(1, "s", vec![reading("m1", "vol", T0, "1"), reading("m2", "vol", T0, "2")])])
         .expect("apply");
     archive.seal().expect("seal");
-    let intact = archive.log_after(0, 10).expect("log");
+    let intact = archive.log_after(0, 10).expect("log").into_entries();
 
     // A damaged log block whose readings are in intact chunks reads as before.
     let block = crate::testing::log_block_key(&archive, 1);
@@ -518,7 +523,7 @@ fn a_damaged_chunk_is_reported_with_its_key_and_a_damaged_log_block_is_rebuilt_f
     archive.flush().expect("flush");
     drop(archive);
     archive = open(&dir);
-    let rebuilt = archive.log_after(0, 10).expect("log");
+    let rebuilt = archive.log_after(0, 10).expect("log").into_entries();
     assert_eq!(format!("{rebuilt:?}"), format!("{intact:?}"));
 
     // A damaged chunk: queries name it, and the log names what it lost.
@@ -528,7 +533,7 @@ fn a_damaged_chunk_is_reported_with_its_key_and_a_damaged_log_block_is_rebuilt_f
     let message = err.to_string();
     assert!(message.contains("Cm1\\x00vol\\x00") && message.contains("checksum"), "{message}");
     assert_eq!(archive.readings(&all(Some("m2"))).expect("the other meter reads").len(), 1);
-    let log = archive.log_after(0, 10).expect("log");
+    let log = archive.log_after(0, 10).expect("log").into_entries();
     let unreadable = log[0].as_ref().unwrap_err();
     assert_eq!(unreadable.seq, 1);
     assert!(matches!(unreadable.error, ArchiveError::Corrupt { .. }));
@@ -538,7 +543,7 @@ fn a_damaged_chunk_is_reported_with_its_key_and_a_damaged_log_block_is_rebuilt_f
     // reading coming again is archived anew (never dropped as a repeat of
     // something the archive no longer has).
     let again = archive.apply(vec![decoded(2, "s", vec![reading("m1", "vol", T0, "1")])]).expect("apply");
-    assert_eq!(again.new_readings.len(), 1);
+    assert_eq!(again.readings().count(), 1);
     assert_eq!(archive.readings(&all(Some("m1"))).expect("readable again").len(), 1);
     assert_eq!(archive.tree().scan_prefix(b"X").count(), 1, "the damaged bytes are kept");
 
@@ -562,7 +567,7 @@ fn a_damaged_chunk_is_rebuilt_from_the_log_by_the_next_write() {
     assert!(matches!(archive.readings(&all(Some("m1"))), Err(ArchiveError::Corrupt { .. })));
     // A repeat of a reading the damaged chunk held: still a duplicate.
     let again = archive.apply(vec![decoded(21, "s", vec![reading("m1", "vol", T0 + 5 * 60_000, "5")])]).expect("apply");
-    assert!(again.new_readings.is_empty());
+    assert!(again.readings().next().is_none());
     assert_eq!(counters_of(&archive, "s").readings_duplicate, 1);
     assert_eq!(archive.readings(&all(Some("m1"))).expect("rebuilt"), before);
     let kept: Vec<_> = archive.tree().scan_prefix(b"X").keys().map(|k| k.expect("key").to_vec()).collect();
@@ -641,8 +646,13 @@ fn sealing_into_chunks_changes_no_query() {
             .collect();
         assert_eq!(got, want, "seed {seed}");
         // The log holds each stored record once, in seq order.
-        let log: Vec<StoredReading> =
-            archive.log_after(0, usize::MAX).expect("log").into_iter().map(|e| e.expect("readable")).collect();
+        let log: Vec<StoredReading> = archive
+            .log_after(0, usize::MAX)
+            .expect("log")
+            .into_entries()
+            .into_iter()
+            .map(|e| e.expect("readable"))
+            .collect();
         assert_eq!(log.len(), want.len(), "seed {seed}");
         assert!(log.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
         let mut by_seq = stored.clone();
@@ -703,7 +713,7 @@ fn heads_are_sealed_when_full_and_a_reopen_finds_every_reading() {
             vec![reading("m1", "vol", T0 + 3_600_000, "1"), reading("m1", "vol", T0 + 250 * 3_600_000, "250")],
         )])
         .expect("apply");
-    assert!(again.new_readings.is_empty());
+    assert!(again.readings().next().is_none());
     assert_eq!(counters_of(&archive, "s").readings_duplicate, 2);
 }
 
@@ -789,7 +799,8 @@ fn recover_reopens_the_database_and_the_records_applied_since_the_last_flush_go_
     archive.apply((51..=60).map(item).collect()).expect("apply again");
     let stored = archive.readings(&all(Some("m1"))).expect("readings");
     assert_eq!(stored.len(), 60);
-    let log: Vec<u64> = archive.log_after(0, 100).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+    let log: Vec<u64> =
+        archive.log_after(0, 100).expect("log").into_entries().into_iter().map(|e| e.expect("readable").seq).collect();
     assert_eq!(log, (1..=60).collect::<Vec<_>>());
     assert_eq!(counters_of(&archive, "s").received, 60);
     assert_eq!(archive.location(), dir.path().join("archive"));
@@ -812,12 +823,50 @@ fn a_large_apply_is_cut_into_bounded_blocks_that_read_as_one_log() {
         2,
         "the large frame is a block of its own"
     );
-    let seqs: Vec<u64> =
-        archive.log_after(0, usize::MAX).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+    let seqs: Vec<u64> = archive
+        .log_after(0, usize::MAX)
+        .expect("log")
+        .into_entries()
+        .into_iter()
+        .map(|e| e.expect("readable").seq)
+        .collect();
     assert_eq!(seqs, (1..=n as u64 + 1).collect::<Vec<_>>());
     let across: Vec<u64> =
-        archive.log_after(4095, 3).expect("log").into_iter().map(|e| e.expect("readable").seq).collect();
+        archive.log_after(4095, 3).expect("log").into_entries().into_iter().map(|e| e.expect("readable").seq).collect();
     assert_eq!(across, vec![4096, 4097, 4098]);
     assert_eq!(archive.frame(1).expect("frame").map(|f| f.payload.len()), Some(super::blocks::FRAME_BLOCK_BYTES + 1));
     assert_eq!(archive.frame(2).expect("frame"), Some(raw(2, "s")));
+}
+
+#[test]
+fn followers_read_the_newest_blocks_from_the_cache_and_older_ones_from_the_database_as_one_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = open(&dir);
+    let per_apply = super::blocks::LOG_BLOCK_READINGS + 100;
+    let mut seq = 0;
+    for apply in 0..5 {
+        let readings: Vec<Reading> = (0..per_apply)
+            .map(|i| reading(&format!("m{}", i % 5), "vol", T0 + (apply * per_apply + i) as i64, "1"))
+            .collect();
+        seq += 1;
+        archive.apply(vec![decoded(seq, "s", readings)]).expect("apply");
+    }
+    let n = 5 * per_apply as u64;
+    let seqs = |after: u64, limit: usize| -> Vec<u64> {
+        archive.log_after(after, limit).expect("log").readings().map(|r| r.seq).collect()
+    };
+    // The first blocks left the cache: read from the database, then the
+    // cached ones, in one run with no gap and no repeat.
+    assert_eq!(seqs(0, usize::MAX), (1..=n).collect::<Vec<_>>());
+    assert_eq!(seqs(4090, 10), (4091..=4100).collect::<Vec<_>>());
+    assert_eq!(seqs(n - 5, 100), (n - 4..=n).collect::<Vec<_>>());
+    assert!(seqs(n, 100).is_empty());
+    let tail = archive.log_after(n - 2 * per_apply as u64, usize::MAX).expect("log");
+    assert_eq!((tail.len(), tail.last_seq()), (2 * per_apply, Some(n)));
+    // Reopened, with nothing cached, the log reads the same.
+    drop(tail);
+    drop(archive);
+    let archive = open(&dir);
+    let again: Vec<u64> = archive.log_after(0, usize::MAX).expect("log").readings().map(|r| r.seq).collect();
+    assert_eq!(again, (1..=n).collect::<Vec<_>>());
 }
