@@ -154,7 +154,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let journal = Journal::open(journal_config, applied + 1)?;
     let journal_damage = journal.damage().to_vec();
-    let mut stage = Stage::new(archive.clone(), codecs);
+    let stage = Stage::new(archive.clone(), codecs);
     let backlog = journal.replay(applied)?;
     if !backlog.is_empty() {
         tracing::info!(records = backlog.len(), after_seq = applied, "applying journal records not yet in the archive");

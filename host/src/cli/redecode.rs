@@ -60,7 +60,7 @@ fn offline(config: &crate::config::Config, selection: RedecodeSelection) -> Resu
     let catalog = app::scan_plugins(config);
     let codecs = app::codecs(&catalog, config);
     let archive = app::open_archive(config).map_err(|e| format!("{e:#}"))?;
-    let mut stage = Stage::new(archive, codecs);
+    let stage = Stage::new(archive, codecs);
     let report = stage.redecode(&selection).map_err(|e| e.to_string())?;
     serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
 }

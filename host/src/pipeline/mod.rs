@@ -7,7 +7,8 @@
 //! - [`lorawan`]: a LoRaWAN frame's device route, neutral uplink frame and
 //!   link telemetry;
 //! - [`stage`]: decode + apply of a batch, re-decode of stored frames;
-//! - [`runner`]: the task that follows the journal and serves re-decode requests.
+//! - [`runner`]: the tasks that follow the journal (one decodes a batch while
+//!   the other applies the one before) and serve re-decode requests.
 
 pub mod codecs;
 pub mod lorawan;

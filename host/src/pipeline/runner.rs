@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use meterhub_storage::archive::ReadingBlock;
+use meterhub_storage::archive::{ApplySummary, ReadingBlock};
 use meterhub_storage::journal::{JournalHandle, JournalRecord};
 
 use super::codecs::{CodecSlot, Routes};
+use super::stage::DecodedBatch;
 use super::{RedecodeReport, RedecodeSelection, Stage};
 
 /// Most records decoded and applied in one archive batch.
@@ -37,6 +38,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// device's summary and series head once per reading; a dispatcher does not
 /// see 50 ms.
 const LINGER: Duration = Duration::from_millis(50);
+/// Batches decoded ahead of the one being applied.
+const DECODED_AHEAD: usize = 1;
 /// A batch of fewer records than this says the archive has caught up.
 const GATHER_BELOW: usize = MAX_BATCH / 2;
 /// How often a failing archive is reopened.
@@ -121,7 +124,9 @@ impl PipelineHandle {
     }
 }
 
-/// Start the pipeline task on the current runtime.
+/// Start the pipeline on the current runtime: a task that decodes batches
+/// of records and one that applies them, one batch behind, so decoding and
+/// applying run on both cores at once. The handle is the applying task's.
 pub fn spawn(
     stage: Stage,
     records: mpsc::Receiver<JournalRecord>,
@@ -131,13 +136,49 @@ pub fn spawn(
     let (bus, _) = broadcast::channel(BUS_BLOCKS);
     let (archived_tx, archived) = watch::channel(stage.archive().log_head().unwrap_or(0));
     let handle = PipelineHandle { commands: commands_tx, bus: bus.clone(), archived };
-    let task = tokio::spawn(run(stage, records, commands_rx, journal, Announce { bus, archived: archived_tx }));
+    let (decoded_tx, decoded) = mpsc::channel(DECODED_AHEAD);
+    tokio::spawn(decode(stage.clone(), records, journal.clone(), decoded_tx));
+    let task = tokio::spawn(run(stage, decoded, commands_rx, journal, Announce { bus, archived: archived_tx }));
     (handle, task)
 }
 
-async fn run(
-    mut stage: Stage,
+/// Takes the committed records in batches and decodes them, until the
+/// journal stops.
+async fn decode(
+    stage: Stage,
     mut records: mpsc::Receiver<JournalRecord>,
+    journal: JournalHandle,
+    decoded: mpsc::Sender<DecodedBatch>,
+) {
+    loop {
+        let Some(first) = records.recv().await else { return };
+        let mut bytes = first.backlog_bytes();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match records.try_recv() {
+                Ok(r) => {
+                    bytes += r.backlog_bytes();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        journal.stats().record_taken(batch.len());
+        journal.stats().record_taken_bytes(bytes);
+        let small = batch.len() < GATHER_BELOW && bytes < MAX_BATCH_BYTES / 2;
+        let batch = tokio::task::block_in_place(|| stage.decode(batch));
+        if decoded.send(batch).await.is_err() {
+            return;
+        }
+        if small {
+            tokio::time::sleep(LINGER).await;
+        }
+    }
+}
+
+async fn run(
+    stage: Stage,
+    mut decoded: mpsc::Receiver<DecodedBatch>,
     mut commands: mpsc::Receiver<PipelineCommand>,
     journal: JournalHandle,
     announce: Announce,
@@ -145,45 +186,13 @@ async fn run(
     let mut last_flush = Instant::now();
     // Applied since the last flush: what a reopened archive may have lost.
     let mut unflushed: Vec<JournalRecord> = Vec::new();
-    // Set after a small batch: records gather until then.
-    let mut gather_until: Option<tokio::time::Instant> = None;
     loop {
         let flush_in = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         tokio::select! {
-            () = sleep_until(gather_until), if gather_until.is_some() => gather_until = None,
-            first = records.recv(), if gather_until.is_none() => {
-                let Some(first) = first else { break };
-                let mut bytes = first.backlog_bytes();
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                    match records.try_recv() {
-                        Ok(r) => {
-                            bytes += r.backlog_bytes();
-                            batch.push(r);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                journal.stats().record_taken(batch.len());
-                journal.stats().record_taken_bytes(bytes);
-                let summary = loop {
-                    match tokio::task::block_in_place(|| stage.apply(batch.clone())) {
-                        Ok(summary) => break Some(summary),
-                        Err(e) => {
-                            // Nothing is skipped: the same batch is applied
-                            // again once the archive is healthy.
-                            journal.health().failed(STORE, stage.archive().location(), &e, e.is_disk_full());
-                            if !heal(&mut stage, &unflushed, &journal, &records).await {
-                                break None;
-                            }
-                        }
-                    }
-                };
-                let Some(summary) = summary else { break };
-                if batch.len() < GATHER_BELOW && bytes < MAX_BATCH_BYTES / 2 {
-                    gather_until = Some(tokio::time::Instant::now() + LINGER);
-                }
-                unflushed.extend(batch);
+            batch = decoded.recv() => {
+                let Some(batch) = batch else { break };
+                let Some((summary, records)) = apply(&stage, batch, &unflushed, &journal, &decoded).await else { break };
+                unflushed.extend(records);
                 announce.archived(summary.new_readings);
             }
             Some(command) = commands.recv() => match command {
@@ -196,11 +205,11 @@ async fn run(
                     let _ = reply.send(report);
                 }
                 PipelineCommand::SetCodec(source, slot, reply) => {
-                    stage.codecs_mut().set(&source, slot);
+                    tokio::task::block_in_place(|| stage.change_codecs(|codecs| codecs.set(&source, slot)));
                     let _ = reply.send(());
                 }
                 PipelineCommand::SetRoutes(source, routes, reply) => {
-                    stage.codecs_mut().set_routes(&source, routes);
+                    tokio::task::block_in_place(|| stage.change_codecs(|codecs| codecs.set_routes(&source, routes)));
                     let _ = reply.send(());
                 }
             },
@@ -215,7 +224,7 @@ async fn run(
                 }
                 Err(e) => {
                     journal.health().failed(STORE, stage.archive().location(), &e, e.is_disk_full());
-                    if !heal(&mut stage, &unflushed, &journal, &records).await {
+                    if !heal(&stage, &unflushed, &journal, &decoded).await {
                         break;
                     }
                     continue;
@@ -230,11 +239,30 @@ async fn run(
     }
 }
 
-/// Completes at `at`, or never.
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+/// Applies a decoded batch; `None` when the host stops first. A batch
+/// decoded before the codecs changed is decoded again. Nothing is skipped:
+/// while the archive fails, it heals and the same records are applied
+/// again.
+async fn apply(
+    stage: &Stage,
+    batch: DecodedBatch,
+    unflushed: &[JournalRecord],
+    journal: &JournalHandle,
+    decoded: &mpsc::Receiver<DecodedBatch>,
+) -> Option<(ApplySummary, Vec<JournalRecord>)> {
+    let DecodedBatch { records, items, .. } = tokio::task::block_in_place(|| stage.up_to_date(batch));
+    let mut applied = tokio::task::block_in_place(|| stage.archive().apply(items));
+    loop {
+        match applied {
+            Ok(summary) => return Some((summary, records)),
+            Err(e) => {
+                journal.health().failed(STORE, stage.archive().location(), &e, e.is_disk_full());
+                if !heal(stage, unflushed, journal, decoded).await {
+                    return None;
+                }
+                applied = tokio::task::block_in_place(|| stage.apply(records.clone()));
+            }
+        }
     }
 }
 
@@ -242,13 +270,14 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// flush, and flushes it. `false` when the host is stopping (the journal
 /// keeps those records for the next start).
 async fn heal(
-    stage: &mut Stage,
+    stage: &Stage,
     unflushed: &[JournalRecord],
     journal: &JournalHandle,
-    records: &mpsc::Receiver<JournalRecord>,
+    decoded: &mpsc::Receiver<DecodedBatch>,
 ) -> bool {
     loop {
-        if records.is_closed() {
+        // Stopping: the decoder may be waiting for this very batch's turn.
+        if decoded.is_closed() || journal.stats().stopping() {
             return false;
         }
         tokio::time::sleep(HEAL_EVERY).await;
