@@ -5,8 +5,15 @@ use std::str::FromStr;
 
 use meterhub_plugin_api::{Decimal, Decoded, RawFrame, Reading, ReadingKind, Transport};
 
-use crate::archive::{ApplyItem, SledArchive, Verdict};
+use crate::archive::{ApplyItem, Archive, SledArchive, StoredReading, Verdict};
 use crate::journal::{Entry, JournalRecord};
+
+/// Up to `limit` records of `archive`'s log after `after`, each of which
+/// must be readable.
+pub fn readable_log(archive: &dyn Archive, after: u64, limit: usize) -> Vec<StoredReading> {
+    let log = archive.log_after(after, limit).expect("log");
+    log.iter().map(|entry| entry.expect("readable").clone()).collect()
+}
 
 /// 2025-11-21T10:00:00Z, the fixtures' time origin.
 pub const T0: i64 = 1_763_719_200_000;

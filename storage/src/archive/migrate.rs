@@ -186,13 +186,7 @@ mod tests {
                 tree.insert(key, value).expect("copy");
             }
         }
-        let log: Vec<StoredReading> = reference
-            .log_after(0, usize::MAX)
-            .expect("log")
-            .into_entries()
-            .into_iter()
-            .map(|e| e.expect("readable"))
-            .collect();
+        let log = crate::testing::readable_log(reference, 0, usize::MAX);
         let mut versions: std::collections::BTreeMap<Vec<u8>, Vec<StoredReading>> = Default::default();
         for stored in &log {
             let r = &stored.reading;

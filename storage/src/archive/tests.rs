@@ -379,18 +379,11 @@ fn the_global_log_is_ordered_and_cursors_survive_a_reopen() {
                 decoded(3, "s", vec![reading("m1", "vol", T0 - 1, "0")]),
             ])
             .expect("apply");
-        let log: Vec<StoredReading> =
-            archive.log_after(0, 100).expect("log").into_entries().into_iter().map(|e| e.expect("readable")).collect();
+        let log: Vec<StoredReading> = crate::testing::readable_log(&archive, 0, 100);
         assert_eq!(log.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
         assert_eq!(log.iter().map(|s| s.reading.device.as_str()).collect::<Vec<_>>(), vec!["m2", "m1", "m1", "m1"]);
         assert!(log[2].conflict);
-        let seqs: Vec<u64> = archive
-            .log_after(1, 2)
-            .expect("log")
-            .into_entries()
-            .into_iter()
-            .map(|e| e.expect("readable").seq)
-            .collect();
+        let seqs: Vec<u64> = crate::testing::readable_log(&archive, 1, 2).iter().map(|s| s.seq).collect();
         assert_eq!(seqs, vec![2, 3]);
         assert!(archive.log_after(4, 10).expect("log").is_empty());
         assert!(archive.log_after(u64::MAX, 10).expect("log").is_empty());
@@ -646,13 +639,7 @@ fn sealing_into_chunks_changes_no_query() {
             .collect();
         assert_eq!(got, want, "seed {seed}");
         // The log holds each stored record once, in seq order.
-        let log: Vec<StoredReading> = archive
-            .log_after(0, usize::MAX)
-            .expect("log")
-            .into_entries()
-            .into_iter()
-            .map(|e| e.expect("readable"))
-            .collect();
+        let log = crate::testing::readable_log(&archive, 0, usize::MAX);
         assert_eq!(log.len(), want.len(), "seed {seed}");
         assert!(log.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
         let mut by_seq = stored.clone();
@@ -799,8 +786,7 @@ fn recover_reopens_the_database_and_the_records_applied_since_the_last_flush_go_
     archive.apply((51..=60).map(item).collect()).expect("apply again");
     let stored = archive.readings(&all(Some("m1"))).expect("readings");
     assert_eq!(stored.len(), 60);
-    let log: Vec<u64> =
-        archive.log_after(0, 100).expect("log").into_entries().into_iter().map(|e| e.expect("readable").seq).collect();
+    let log: Vec<u64> = crate::testing::readable_log(&archive, 0, 100).iter().map(|s| s.seq).collect();
     assert_eq!(log, (1..=60).collect::<Vec<_>>());
     assert_eq!(counters_of(&archive, "s").received, 60);
     assert_eq!(archive.location(), dir.path().join("archive"));
@@ -823,16 +809,9 @@ fn a_large_apply_is_cut_into_bounded_blocks_that_read_as_one_log() {
         2,
         "the large frame is a block of its own"
     );
-    let seqs: Vec<u64> = archive
-        .log_after(0, usize::MAX)
-        .expect("log")
-        .into_entries()
-        .into_iter()
-        .map(|e| e.expect("readable").seq)
-        .collect();
+    let seqs: Vec<u64> = crate::testing::readable_log(&archive, 0, usize::MAX).iter().map(|s| s.seq).collect();
     assert_eq!(seqs, (1..=n as u64 + 1).collect::<Vec<_>>());
-    let across: Vec<u64> =
-        archive.log_after(4095, 3).expect("log").into_entries().into_iter().map(|e| e.expect("readable").seq).collect();
+    let across: Vec<u64> = crate::testing::readable_log(&archive, 4095, 3).iter().map(|s| s.seq).collect();
     assert_eq!(across, vec![4096, 4097, 4098]);
     assert_eq!(archive.frame(1).expect("frame").map(|f| f.payload.len()), Some(super::blocks::FRAME_BLOCK_BYTES + 1));
     assert_eq!(archive.frame(2).expect("frame"), Some(raw(2, "s")));
