@@ -55,6 +55,8 @@ const BUS_BLOCKS: usize = 64;
 struct Announce {
     bus: broadcast::Sender<ReadingBlock>,
     archived: watch::Sender<u64>,
+    /// The journal seq applied through, for the decoder's gathering.
+    applied: watch::Sender<u64>,
 }
 
 impl Announce {
@@ -137,8 +139,10 @@ pub fn spawn(
     let (archived_tx, archived) = watch::channel(stage.archive().log_head().unwrap_or(0));
     let handle = PipelineHandle { commands: commands_tx, bus: bus.clone(), archived };
     let (decoded_tx, decoded) = mpsc::channel(DECODED_AHEAD);
-    tokio::spawn(decode(stage.clone(), records, journal.clone(), decoded_tx));
-    let task = tokio::spawn(run(stage, decoded, commands_rx, journal, Announce { bus, archived: archived_tx }));
+    let (applied_tx, applied) = watch::channel(0);
+    tokio::spawn(decode(stage.clone(), records, journal.clone(), decoded_tx, applied));
+    let announce = Announce { bus, archived: archived_tx, applied: applied_tx };
+    let task = tokio::spawn(run(stage, decoded, commands_rx, journal, announce));
     (handle, task)
 }
 
@@ -149,6 +153,7 @@ async fn decode(
     mut records: mpsc::Receiver<JournalRecord>,
     journal: JournalHandle,
     decoded: mpsc::Sender<DecodedBatch>,
+    mut applied: watch::Receiver<u64>,
 ) {
     loop {
         let Some(first) = records.recv().await else { return };
@@ -166,11 +171,17 @@ async fn decode(
         journal.stats().record_taken(batch.len());
         journal.stats().record_taken_bytes(bytes);
         let small = batch.len() < GATHER_BELOW && bytes < MAX_BATCH_BYTES / 2;
+        let last = batch.last().map_or(0, |r| r.seq);
         let batch = tokio::task::block_in_place(|| stage.decode(batch));
         if decoded.send(batch).await.is_err() {
             return;
         }
         if small {
+            // The archive has caught up: records gather from the end of
+            // this batch's apply on, as they did when one task did both.
+            if applied.wait_for(|&through| through >= last).await.is_err() {
+                return;
+            }
             tokio::time::sleep(LINGER).await;
         }
     }
@@ -192,6 +203,7 @@ async fn run(
             batch = decoded.recv() => {
                 let Some(batch) = batch else { break };
                 let Some((summary, records)) = apply(&stage, batch, &unflushed, &journal, &decoded).await else { break };
+                announce.applied.send_replace(records.last().map_or(0, |r| r.seq));
                 unflushed.extend(records);
                 announce.archived(summary.new_readings);
             }
