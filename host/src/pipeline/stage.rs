@@ -1,5 +1,6 @@
 //! Decode and apply: journal records in, archive batches out.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use meterhub_storage::archive::{ApplyItem, ApplySummary, Archive, ArchiveError, RedecodeOutcome, Verdict};
@@ -50,13 +51,10 @@ pub struct RedecodeReport {
 #[derive(Clone)]
 pub struct Stage {
     archive: Arc<dyn Archive>,
-    codecs: Arc<Mutex<Versioned>>,
-}
-
-/// The codecs, and how many times they were changed.
-struct Versioned {
-    codecs: Codecs,
-    version: u64,
+    codecs: Arc<Mutex<Codecs>>,
+    /// How many times the codecs were changed; read without their lock, so
+    /// the apply never waits for a batch being decoded to learn it.
+    version: Arc<AtomicU64>,
 }
 
 /// Records decoded, not yet applied.
@@ -72,10 +70,10 @@ pub struct DecodedBatch {
 impl Stage {
     /// A stage writing to `archive` with `codecs`.
     pub fn new(archive: Arc<dyn Archive>, codecs: Codecs) -> Self {
-        Stage { archive, codecs: Arc::new(Mutex::new(Versioned { codecs, version: 0 })) }
+        Stage { archive, codecs: Arc::new(Mutex::new(codecs)), version: Arc::default() }
     }
 
-    fn codecs(&self) -> MutexGuard<'_, Versioned> {
+    fn codecs(&self) -> MutexGuard<'_, Codecs> {
         // A codec call that panicked left the instances as its supervisor
         // does after any failure: the next call restarts them.
         self.codecs.lock().unwrap_or_else(|p| p.into_inner())
@@ -90,8 +88,10 @@ impl Stage {
     /// routes); frames decoded after it returns use the change.
     pub fn change_codecs(&self, change: impl FnOnce(&mut Codecs)) {
         let mut codecs = self.codecs();
-        change(&mut codecs.codecs);
-        codecs.version += 1;
+        change(&mut codecs);
+        // Under the lock: a decode stamps its batch with the version of the
+        // codecs it holds.
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// `batch` as the codecs now decode it: decoded again when they were
@@ -99,35 +99,21 @@ impl Stage {
     /// an old codec's verdicts past a change and the re-decode that follows
     /// it).
     pub fn up_to_date(&self, batch: DecodedBatch) -> DecodedBatch {
-        if batch.codecs_version == self.codecs().version { batch } else { self.decode(batch.records) }
+        if batch.codecs_version == self.version.load(Ordering::Acquire) { batch } else { self.decode(batch.records) }
     }
 
     /// Decodes `records` (kept in the batch, copied into its items).
     pub fn decode(&self, records: Vec<JournalRecord>) -> DecodedBatch {
         let mut codecs = self.codecs();
-        let items = records
-            .iter()
-            .cloned()
-            .map(|record| {
-                let verdict = match &record.entry {
-                    Entry::Frame(frame) => Some(match codecs.codecs.decode(frame) {
-                        Ok(decoded) => Verdict::Decoded(decoded),
-                        Err(reason) => {
-                            tracing::info!(source = %frame.source, seq = record.seq, %reason, "frame quarantined");
-                            Verdict::Quarantined(reason)
-                        }
-                    }),
-                    Entry::Rejected(_) => None,
-                };
-                ApplyItem { record, verdict }
-            })
-            .collect();
-        DecodedBatch { records, items, codecs_version: codecs.version }
+        let codecs_version = self.version.load(Ordering::Acquire);
+        let items = verdicts(&mut codecs, records.iter().cloned());
+        DecodedBatch { records, items, codecs_version }
     }
 
     /// Decode `records` and apply them to the archive in one batch.
     pub fn apply(&self, records: Vec<JournalRecord>) -> Result<ApplySummary, ArchiveError> {
-        self.archive.apply(self.decode(records).items)
+        let items = verdicts(&mut self.codecs(), records.into_iter());
+        self.archive.apply(items)
     }
 
     /// Decode stored frames again (after a codec fix) and apply the result.
@@ -148,7 +134,7 @@ impl Stage {
         let mut report = RedecodeReport::default();
         for frame in frames {
             report.frames += 1;
-            let verdict = match self.codecs().codecs.decode(&frame) {
+            let verdict = match self.codecs().decode(&frame) {
                 Ok(decoded) => Verdict::Decoded(decoded),
                 Err(reason) => Verdict::Quarantined(reason),
             };
@@ -166,6 +152,25 @@ impl Stage {
         tracing::info!(?selection, ?report, "re-decode finished");
         Ok(report)
     }
+}
+
+/// `records` with their codecs' verdicts.
+fn verdicts(codecs: &mut Codecs, records: impl Iterator<Item = JournalRecord>) -> Vec<ApplyItem> {
+    records
+        .map(|record| {
+            let verdict = match &record.entry {
+                Entry::Frame(frame) => Some(match codecs.decode(frame) {
+                    Ok(decoded) => Verdict::Decoded(decoded),
+                    Err(reason) => {
+                        tracing::info!(source = %frame.source, seq = record.seq, %reason, "frame quarantined");
+                        Verdict::Quarantined(reason)
+                    }
+                }),
+                Entry::Rejected(_) => None,
+            };
+            ApplyItem { record, verdict }
+        })
+        .collect()
 }
 
 #[cfg(test)]
