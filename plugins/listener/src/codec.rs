@@ -19,15 +19,20 @@ pub fn decode(frame: &RawFrame, max_future_ms: i64) -> Result<Decoded, DecodeErr
     let readings = match frame.content_type.as_str() {
         CONTENT_TYPE => vec![reading::parse(&frame.payload, clock).map_err(|e| DecodeError::new(e.to_string()))?],
         BATCH_CONTENT_TYPE => {
-            let raw = json::parse(&frame.payload).map_err(|e| DecodeError::new(e.to_string()))?;
-            let elements: Vec<&RawValue> = serde_json::from_str(raw.get())
-                .map_err(|e| DecodeError::new(format!("not an array of reading objects: {e}")))?;
-            elements
+            let readings = match reading::batch(&frame.payload, clock) {
+                Some(readings) => readings,
+                None => {
+                    // Read again element by element, to say what is wrong.
+                    let raw = json::parse(&frame.payload).map_err(|e| DecodeError::new(e.to_string()))?;
+                    let elements: Vec<&RawValue> = serde_json::from_str(raw.get())
+                        .map_err(|e| DecodeError::new(format!("not an array of reading objects: {e}")))?;
+                    elements.into_iter().map(|element| reading::from_raw(element, clock)).collect()
+                }
+            };
+            readings
                 .into_iter()
                 .enumerate()
-                .map(|(index, element)| {
-                    reading::from_raw(element, clock).map_err(|e| DecodeError::new(format!("element {index}: {e}")))
-                })
+                .map(|(index, reading)| reading.map_err(|e| DecodeError::new(format!("element {index}: {e}"))))
                 .collect::<Result<_, _>>()?
         }
         other => {

@@ -113,43 +113,63 @@ impl HttpSession {
             let error = format!("method {} not allowed; send readings with POST", snippet(&request.method));
             return refuse(405, &error, ErrorJson::default(), request.body);
         }
-        let raw = match json::parse(&request.body) {
-            Ok(raw) => raw,
-            Err(e) => {
-                let error = e.to_string();
-                let detail = ErrorJson { line: Some(e.line), column: Some(e.column), ..ErrorJson::default() };
-                return refuse(400, &error, detail, request.body);
+        // A batch of reading objects is read in one pass; anything else
+        // (one object, or an error to name) as a value first.
+        let (checks, content_type, text) = match reading::batch(&request.body, clock) {
+            Some(readings) => {
+                let checks: Vec<_> = readings.into_iter().map(|reading| reading.map(drop)).collect();
+                (checks, BATCH_CONTENT_TYPE, std::str::from_utf8(&request.body).unwrap_or_default())
+            }
+            None => {
+                let raw = match json::parse(&request.body) {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        let error = e.to_string();
+                        let detail = ErrorJson { line: Some(e.line), column: Some(e.column), ..ErrorJson::default() };
+                        return refuse(400, &error, detail, request.body);
+                    }
+                };
+                let (elements, content_type) = match Type::of(raw) {
+                    Type::Object => (vec![raw], CONTENT_TYPE),
+                    Type::Array => match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+                        Ok(elements) => (elements, BATCH_CONTENT_TYPE),
+                        Err(e) => {
+                            return refuse(400, &format!("unreadable array: {e}"), ErrorJson::default(), request.body);
+                        }
+                    },
+                    _ => {
+                        let error = format!(
+                            "expected an array of reading objects or one reading object, got {}",
+                            snippet(raw.get())
+                        );
+                        return refuse(400, &error, ErrorJson::default(), request.body);
+                    }
+                };
+                let check =
+                    |element: &&RawValue| if validate { reading::from_raw(element, clock).map(drop) } else { Ok(()) };
+                (elements.iter().map(check).collect(), content_type, raw.get())
             }
         };
-        let (elements, content_type): (Vec<&RawValue>, &str) = match Type::of(raw) {
-            Type::Object => (vec![raw], CONTENT_TYPE),
-            Type::Array => match serde_json::from_str(raw.get()) {
-                Ok(elements) => (elements, BATCH_CONTENT_TYPE),
-                Err(e) => return refuse(400, &format!("unreadable array: {e}"), ErrorJson::default(), request.body),
-            },
-            _ => {
-                let error =
-                    format!("expected an array of reading objects or one reading object, got {}", snippet(raw.get()));
-                return refuse(400, &error, ErrorJson::default(), request.body);
-            }
-        };
-        for (index, element) in elements.iter().enumerate().filter(|_| validate) {
-            if let Err(e) = reading::from_raw(element, clock) {
-                let error = format!("element {index}: {e}");
-                let detail = ErrorJson { element: Some(index), field: e.field(), ..ErrorJson::default() };
-                return refuse(400, &error, detail, request.body);
-            }
+        let refused = checks
+            .iter()
+            .enumerate()
+            .filter(|_| validate)
+            .find_map(|(index, check)| Some((index, check.as_ref().err()?)));
+        if let Some((index, e)) = refused {
+            let error = format!("element {index}: {e}");
+            let detail = ErrorJson { element: Some(index), field: e.field(), ..ErrorJson::default() };
+            return refuse(400, &error, detail, request.body);
         }
-        if elements.is_empty() {
+        if checks.is_empty() {
             return vec![respond(200, json::to_bytes(&AcceptedJson { ok: true, accepted: 0, seq: None }))];
         }
-        *self = HttpSession::Committing { readings: elements.len() };
+        *self = HttpSession::Committing { readings: checks.len() };
         vec![Action::Commit(Commit {
             token: 0,
             frame: FrameOut {
                 content_type: content_type.to_owned(),
                 meta: Vec::new(),
-                payload: raw.get().trim().as_bytes().to_vec(),
+                payload: text.trim().as_bytes().to_vec(),
             },
         })]
     }

@@ -52,9 +52,56 @@ pub use meterhub_plugin_api::json::Type;
 /// The value of a raw JSON string, escapes resolved; `None` if `raw` is
 /// not a string.
 pub fn string(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim();
     match Type::of(raw) {
-        Type::String => serde_json::from_str(raw.get()).ok(),
+        // Valid JSON without a backslash: the text between the quotes is the value.
+        Type::String => match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(plain) if !plain.contains('\\') => Some(plain.to_owned()),
+            _ => serde_json::from_str(text).ok(),
+        },
         _ => None,
+    }
+}
+
+/// The members of each object of the JSON array `bytes` (surrounding
+/// whitespace allowed), matched against `names` as [`members`] matches
+/// them, in one pass over the input; `None` for anything else: not an array
+/// of objects, or a refused name (then [`parse`] and [`members`] say what).
+pub fn objects<'a, const N: usize>(bytes: &'a [u8], names: &[&str; N]) -> Option<Vec<[Option<&'a RawValue>; N]>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let objects = serde::Deserializer::deserialize_seq(&mut deserializer, ObjectsVisitor { names }).ok()?;
+    deserializer.end().ok()?;
+    Some(objects)
+}
+
+/// The objects of [`objects`].
+struct ObjectsVisitor<'n, const N: usize> {
+    names: &'n [&'n str; N],
+}
+
+impl<'de, const N: usize> serde::de::Visitor<'de> for ObjectsVisitor<'_, N> {
+    type Value = Vec<[Option<&'de RawValue>; N]>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut refused = None;
+        while let Some(slots) = seq.next_element_seed(SlotsVisitor { names: self.names, refused: &mut refused })? {
+            objects.push(slots);
+        }
+        Ok(objects)
+    }
+}
+
+impl<'de, const N: usize> serde::de::DeserializeSeed<'de> for SlotsVisitor<'_, '_, N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
@@ -93,6 +140,9 @@ pub enum MemberError {
 
 /// The members of the JSON object `raw` matched against `names`: slot `i` holds the value of member `names[i]`, if given.
 /// The first unknown or repeated name, in input order, is an error.
+///
+/// One pass over the object, names borrowed from the input (copied only
+/// when they hold escapes or are refused): it runs for every reading.
 pub fn members<'a, const N: usize>(
     raw: &'a RawValue,
     names: &[&str; N],
@@ -100,18 +150,66 @@ pub fn members<'a, const N: usize>(
     if Type::of(raw) != Type::Object {
         return Err(MemberError::NotObject(snippet(raw.get())));
     }
-    // `raw` is valid JSON and an object, so this cannot fail in practice.
-    let list = meterhub_plugin_api::json::members(raw).map_err(|e| MemberError::NotObject(e.to_string()))?;
-    let mut slots = [None; N];
-    for (name, value) in list {
-        let Some(i) = names.iter().position(|n| *n == name) else {
-            return Err(MemberError::Unknown(name));
-        };
-        if slots[i].replace(value).is_some() {
-            return Err(MemberError::Duplicate(name));
-        }
+    let mut refused = None;
+    let visitor = SlotsVisitor { names, refused: &mut refused };
+    let slots = serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_str(raw.get()), visitor);
+    match (slots, refused) {
+        (_, Some(refused)) => Err(refused),
+        (Ok(slots), None) => Ok(slots),
+        // `raw` is valid JSON and an object, so this cannot happen in practice.
+        (Err(e), None) => Err(MemberError::NotObject(e.to_string())),
     }
-    Ok(slots)
+}
+
+/// Fills the slots of [`members`], stopping at the first refused name.
+struct SlotsVisitor<'n, 'r, const N: usize> {
+    names: &'n [&'n str; N],
+    refused: &'r mut Option<MemberError>,
+}
+
+impl<'de, const N: usize> serde::de::Visitor<'de> for SlotsVisitor<'_, '_, N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut slots = [None; N];
+        while let Some(Name(name)) = map.next_key()? {
+            let Some(i) = self.names.iter().position(|n| *n == name) else {
+                *self.refused = Some(MemberError::Unknown(name.into_owned()));
+                return Err(serde::de::Error::custom("unknown member"));
+            };
+            if slots[i].replace(map.next_value::<&'de RawValue>()?).is_some() {
+                *self.refused = Some(MemberError::Duplicate(name.into_owned()));
+                return Err(serde::de::Error::custom("repeated member"));
+            }
+        }
+        Ok(slots)
+    }
+}
+
+/// A member name, borrowed from the input unless it holds escapes.
+struct Name<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> serde::de::Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, name: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(name.into()))
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(Name(name.to_owned().into()))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
 }
 
 #[cfg(test)]

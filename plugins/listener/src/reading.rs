@@ -94,13 +94,27 @@ pub fn parse(bytes: &[u8], clock: Clock) -> Result<Reading, ReadingError> {
 
 /// Validate an already parsed JSON value as a reading.
 pub fn from_raw(raw: &RawValue, clock: Clock) -> Result<Reading, ReadingError> {
-    let [device, channel, ts, value, unit, kind] = json::members(raw, &FIELDS).map_err(|e| match e {
+    let fields = json::members(raw, &FIELDS).map_err(|e| match e {
         MemberError::NotObject(got) => ReadingError::NotObject(got),
         MemberError::Unknown(name) => {
             ReadingError::field_problem(&name, format!("unknown field; a reading has {}", FIELDS.join(", ")))
         }
         MemberError::Duplicate(name) => ReadingError::field_problem(&name, "given more than once"),
     })?;
+    from_fields(fields, clock)
+}
+
+/// The readings of a JSON array of reading objects, read in one pass;
+/// `None` if `bytes` is not an array of objects whose names are all
+/// fields, each once (then [`from_raw`] on each element says what is wrong).
+pub fn batch(bytes: &[u8], clock: Clock) -> Option<Vec<Result<Reading, ReadingError>>> {
+    let objects = json::objects(bytes, &FIELDS)?;
+    Some(objects.into_iter().map(|fields| from_fields(fields, clock)).collect())
+}
+
+/// Validate the raw values of a reading object's fields, in [`FIELDS`] order.
+fn from_fields(fields: [Option<&RawValue>; FIELDS.len()], clock: Clock) -> Result<Reading, ReadingError> {
+    let [device, channel, ts, value, unit, kind] = fields;
     fn field<T>(name: &str, result: Result<T, String>) -> Result<T, ReadingError> {
         result.map_err(|problem| ReadingError::field_problem(name, problem))
     }
