@@ -28,7 +28,11 @@
 //! second during the load (min, max, and the slope of a least-squares line
 //! over the last half, MiB/min: "flat" is near 0; the peer's is its Python
 //! process only, PostgreSQL's memory is not counted), and disk bytes per
-//! stored reading at rest. For meterhub also the archive backlog when the
+//! stored reading at rest. For meterhub also the pipeline backlog sampled
+//! with the RSS (readings committed in the journal but not yet taken by the
+//! archive's pipeline: max, mean and slope over the last half: a backlog
+//! that keeps up stays a few batches deep, one that falls behind grows to
+//! `host.pipeline_backlog_mib` and holds the acks there), the archive backlog when the
 //! load ends (readings acknowledged minus readings the archive shows as new
 //! in `/api/v1/stats`), how long the archive took to catch up, the RSS then,
 //! and afterwards the check that the archive holds exactly the acknowledged
@@ -202,14 +206,33 @@ struct Load {
     finished: Instant,
 }
 
-/// The server's resident memory, sampled once a second during the load.
-struct Rss {
-    min_kib: u64,
-    max_kib: u64,
-    last_kib: u64,
-    /// Least-squares slope over the last half of the samples, MiB/min.
-    slope_mib_per_min: Option<f64>,
+/// A quantity sampled once a second during the load.
+struct Summary {
+    min: f64,
+    max: f64,
+    last: f64,
+    /// Mean over the last half of the samples.
+    mean_last_half: f64,
+    /// Least-squares slope over the last half of the samples, per minute.
+    slope_per_min: Option<f64>,
     samples: usize,
+}
+
+impl Summary {
+    /// `points`: (seconds, value), at least one.
+    fn of(points: &[(f64, f64)]) -> Summary {
+        let span = points.last().map_or(0.0, |p| p.0);
+        let half: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 >= span / 2.0).collect();
+        let values = || points.iter().map(|p| p.1);
+        Summary {
+            min: values().fold(f64::INFINITY, f64::min),
+            max: values().fold(f64::NEG_INFINITY, f64::max),
+            last: points.last().map_or(0.0, |p| p.1),
+            mean_last_half: half.iter().map(|p| p.1).sum::<f64>() / half.len().max(1) as f64,
+            slope_per_min: slope(&half).map(|per_s| per_s * 60.0),
+            samples: points.len(),
+        }
+    }
 }
 
 /// One target's results.
@@ -217,7 +240,11 @@ struct Report {
     name: String,
     load: Load,
     server_cpu: f64,
-    rss: Rss,
+    /// MiB.
+    rss: Summary,
+    /// meterhub: readings committed but not yet taken by the archive's
+    /// pipeline, sampled during the load.
+    pipeline_backlog: Option<Summary>,
     /// meterhub: readings acknowledged but not yet shown as archived when
     /// the load ended, and how long the archive took to catch up.
     backlog: Option<(u64, Duration)>,
@@ -286,9 +313,9 @@ fn run_meterhub(options: &Options, data: &Path) -> Report {
     let name = format!("meterhub ({})", options.kind);
     eprintln!("running {name} at {}...", host.driver("http-in"));
     let cpu_before = tree_cpu(pid);
-    let sampler = RssSampler::start(pid);
+    let sampler = Sampler::start(pid, Some(host.api));
     let load = drive(host.driver("http-in"), options);
-    let rss = sampler.finish();
+    let (rss, pipeline_backlog) = sampler.finish(pid, options.per_post);
     let server_cpu = (tree_cpu(pid) - cpu_before) / load.elapsed.as_secs_f64();
 
     let archived_then = readings_new(&host.get_ok("/api/v1/stats"), "http-in");
@@ -305,6 +332,7 @@ fn run_meterhub(options: &Options, data: &Path) -> Report {
         name,
         server_cpu,
         rss,
+        pipeline_backlog,
         backlog: Some((backlog, catch_up)),
         rss_after_kib,
         disk_bytes,
@@ -320,9 +348,9 @@ fn run_peer(options: &Options, data: &Path) -> Report {
     eprintln!("running the PostgreSQL peer at {}...", peer.addr);
     let pid = peer.pid();
     let cpu_before = tree_cpu(pid) + postgres_cpu();
-    let sampler = RssSampler::start(pid);
+    let sampler = Sampler::start(pid, None);
     let load = drive(peer.addr, options);
-    let rss = sampler.finish();
+    let (rss, pipeline_backlog) = sampler.finish(pid, options.per_post);
     let cpu_after = tree_cpu(pid) + postgres_cpu();
     let server_cpu = (cpu_after - cpu_before) / load.elapsed.as_secs_f64();
 
@@ -339,6 +367,7 @@ fn run_peer(options: &Options, data: &Path) -> Report {
         name: "pg peer".to_owned(),
         server_cpu,
         rss,
+        pipeline_backlog,
         backlog: None,
         rss_after_kib: None,
         disk_bytes,
@@ -497,53 +526,61 @@ impl Answers {
 }
 
 /// Samples a process's RSS once a second on its own thread.
-struct RssSampler {
+/// Samples the server once a second during the load: its RSS and, for
+/// meterhub, the requests committed but not yet taken by the archive's
+/// pipeline (`meterhub_pipeline_backlog_records` in `/metrics`).
+struct Sampler {
     stop: mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<Vec<(f64, u64)>>,
+    thread: std::thread::JoinHandle<Vec<Sample>>,
 }
 
-impl RssSampler {
-    fn start(pid: u32) -> RssSampler {
+/// One sample: seconds since the start, RSS KiB, backlog records.
+type Sample = (f64, u64, Option<u64>);
+
+impl Sampler {
+    fn start(pid: u32, api: Option<SocketAddr>) -> Sampler {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name("rss-sampler".to_owned())
+            .name("sampler".to_owned())
             .spawn(move || {
                 let started = Instant::now();
                 let mut samples = Vec::new();
                 loop {
                     if let Some(kib) = rss_kib(pid) {
-                        samples.push((started.elapsed().as_secs_f64(), kib));
+                        samples.push((started.elapsed().as_secs_f64(), kib, api.and_then(backlog_records)));
                     }
                     match stopped.recv_timeout(Duration::from_secs(1)) {
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         _ => break,
                     }
                 }
-                if let Some(kib) = rss_kib(pid) {
-                    samples.push((started.elapsed().as_secs_f64(), kib));
-                }
                 samples
             })
-            .expect("spawn the RSS sampler");
-        RssSampler { stop, thread }
+            .expect("spawn the sampler");
+        Sampler { stop, thread }
     }
 
-    /// Stop sampling (with one last sample) and summarize.
-    fn finish(self) -> Rss {
+    /// Stop sampling and summarize: the RSS (with one last sample), and the
+    /// backlog in readings (`per_post` a request).
+    fn finish(self, pid: u32, per_post: u64) -> (Summary, Option<Summary>) {
         let _ = self.stop.send(());
-        let samples = self.thread.join().expect("the RSS sampler");
-        let kib = samples.iter().map(|s| s.1);
-        let span = samples.last().map_or(0.0, |s| s.0);
-        let half: Vec<(f64, f64)> =
-            samples.iter().filter(|s| s.0 >= span / 2.0).map(|&(t, kib)| (t, kib as f64 / 1024.0)).collect();
-        Rss {
-            min_kib: kib.clone().min().unwrap_or(0),
-            max_kib: kib.max().unwrap_or(0),
-            last_kib: samples.last().map_or(0, |s| s.1),
-            slope_mib_per_min: slope(&half).map(|per_s| per_s * 60.0),
-            samples: samples.len(),
+        let mut samples = self.thread.join().expect("the sampler");
+        if let Some(kib) = rss_kib(pid) {
+            let at = samples.last().map_or(0.0, |s| s.0 + 1.0);
+            samples.push((at, kib, None));
         }
+        let rss: Vec<(f64, f64)> = samples.iter().map(|&(t, kib, _)| (t, kib as f64 / 1024.0)).collect();
+        let backlog: Vec<(f64, f64)> =
+            samples.iter().filter_map(|&(t, _, records)| Some((t, (records? * per_post) as f64))).collect();
+        (Summary::of(&rss), (!backlog.is_empty()).then(|| Summary::of(&backlog)))
     }
+}
+
+/// `meterhub_pipeline_backlog_records` of the host whose API is at `api`.
+fn backlog_records(api: SocketAddr) -> Option<u64> {
+    let (status, body) = meterhub_testkit::http::http(api, "GET", "/metrics", b"");
+    let text = String::from_utf8(body).ok().filter(|_| status == 200)?;
+    text.lines().find_map(|line| line.strip_prefix("meterhub_pipeline_backlog_records ")?.trim().parse().ok())
 }
 
 /// Least-squares slope of `points` (x, y); `None` for fewer than two x.
@@ -723,7 +760,7 @@ fn print_report(r: &Report, options: &Options) {
             catch_up.as_secs_f64()
         );
     }
-    let slope = r.rss.slope_mib_per_min.map_or_else(|| "-".to_owned(), |s| format!("{s:+.1}"));
+    let slope = r.rss.slope_per_min.map_or_else(|| "-".to_owned(), |s| format!("{s:+.1}"));
     let after = r.rss_after_kib.map_or_else(String::new, |kib| format!(", {:.0} MiB after the catch-up", mib(kib)));
     println!(
         "RSS{}: {:.0}..{:.0} MiB over {} samples, {:.0} MiB at the end, last-half slope {slope} MiB/min{after}",
@@ -732,11 +769,20 @@ fn print_report(r: &Report, options: &Options) {
         } else {
             " (with any plugin runners)"
         },
-        mib(r.rss.min_kib),
-        mib(r.rss.max_kib),
+        r.rss.min,
+        r.rss.max,
         r.rss.samples,
-        mib(r.rss.last_kib)
+        r.rss.last
     );
+    if let Some(b) = &r.pipeline_backlog {
+        println!(
+            "pipeline backlog (readings committed, not yet taken by the archive): max {:.0}, last-half mean {:.0}, slope {}/min, {:.0} at the end",
+            b.max,
+            b.mean_last_half,
+            b.slope_per_min.map_or_else(|| "-".to_owned(), |s| format!("{s:+.0}")),
+            b.last
+        );
+    }
     let what = if r.backlog.is_some() {
         "data dir after a clean stop, allocated"
     } else {
@@ -755,7 +801,7 @@ fn print_report(r: &Report, options: &Options) {
 fn print_side_by_side(reports: &[Report]) {
     type Cell = fn(&Report) -> Option<f64>;
     let secs = |r: &Report| r.load.elapsed.as_secs_f64();
-    let rows: [(&str, Cell, usize, bool); 14] = [
+    let rows: [(&str, Cell, usize, bool); 15] = [
         ("requests/s", |r| Some(r.load.requests as f64 / r.load.elapsed.as_secs_f64()), 0, true),
         ("readings/s", |r| Some(r.load.readings as f64 / r.load.elapsed.as_secs_f64()), 0, true),
         ("p50 latency ms", |r| Some(ms(percentile(&r.load.latencies_us, 0.50))), 2, true),
@@ -765,9 +811,10 @@ fn print_side_by_side(reports: &[Report]) {
         ("client cpu (cores)", |r| Some(r.load.client_cpu), 2, false),
         ("backlog at end (readings)", |r| r.backlog.map(|b| b.0 as f64), 0, false),
         ("archive catch-up s", |r| r.backlog.map(|b| b.1.as_secs_f64()), 1, false),
-        ("RSS min MiB", |r| Some(mib(r.rss.min_kib)), 0, false),
-        ("RSS max MiB", |r| Some(mib(r.rss.max_kib)), 0, true),
-        ("RSS slope, last half MiB/min", |r| r.rss.slope_mib_per_min, 1, false),
+        ("pipeline backlog, last-half mean", |r| r.pipeline_backlog.as_ref().map(|b| b.mean_last_half), 0, false),
+        ("RSS min MiB", |r| Some(r.rss.min), 0, false),
+        ("RSS max MiB", |r| Some(r.rss.max), 0, true),
+        ("RSS slope, last half MiB/min", |r| r.rss.slope_per_min, 1, false),
         ("RSS after catch-up MiB", |r| r.rss_after_kib.map(mib), 0, false),
         ("disk B/reading at rest", |r| Some(r.disk_bytes as f64 / r.stored as f64), 1, true),
     ];
