@@ -99,6 +99,22 @@ pub(crate) struct Committed {
     pub(crate) sealed_max: Vec<(SeriesKey, Option<i64>)>,
 }
 
+/// No earlier version in [`Txn::earlier_version`].
+const NO_VERSION: usize = usize::MAX;
+
+/// A series as a transaction sees it.
+#[derive(Debug)]
+struct SeriesState {
+    /// The latest sealed timestamp (`None`: no chunk yet).
+    sealed_max: Option<i64>,
+    /// The latest timestamp archived: sealed, in the head or pending. A
+    /// reading after it is a new key without looking further.
+    newest: Option<i64>,
+    /// The newest pending version of each timestamp (an index into
+    /// `pending`; its earlier ones are chained by `earlier_version`).
+    pending_at: foldhash::HashMap<i64, usize>,
+}
+
 /// One atomic change of the archive.
 pub(crate) struct Txn<'a> {
     tree: &'a sled::Tree,
@@ -109,12 +125,13 @@ pub(crate) struct Txn<'a> {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// New readings, in seq order: the transaction's log block.
     pending: Vec<StoredReading>,
-    /// Indexes into `pending` by series, then timestamp: by natural key.
-    pending_at: HashMap<SeriesKey, HashMap<i64, Vec<usize>>>,
+    /// For each of `pending`, the index of the earlier pending version of
+    /// its natural key ([`NO_VERSION`]: none).
+    earlier_version: Vec<usize>,
+    /// What the transaction knows of each series it met.
+    series: foldhash::HashMap<SeriesKey, SeriesState>,
     /// Newly received frames: the transaction's frame block.
     frames: Vec<RawFrame>,
-    /// The latest sealed timestamp per series (`None`: no chunk yet).
-    sealed_max: HashMap<SeriesKey, Option<i64>>,
     /// Chunks decoded by this transaction, by key.
     chunks: HashMap<Vec<u8>, Vec<StoredReading>>,
     counters: BTreeMap<String, SourceCounters>,
@@ -143,9 +160,9 @@ impl<'a> Txn<'a> {
             clock_tolerance_ms,
             writes: BTreeMap::new(),
             pending: Vec::new(),
-            pending_at: HashMap::new(),
+            earlier_version: Vec::new(),
+            series: foldhash::HashMap::default(),
             frames: Vec::new(),
-            sealed_max: HashMap::new(),
             chunks: HashMap::new(),
             counters: BTreeMap::new(),
             devices: BTreeMap::new(),
@@ -209,7 +226,7 @@ impl<'a> Txn<'a> {
                 self.counters(&frame.source)?.quarantined += 1;
             }
             Verdict::Decoded(decoded) => {
-                let tally = self.apply_decoded(&frame, &decoded)?;
+                let tally = self.apply_decoded(&frame, decoded)?;
                 let counters = self.counters(&frame.source)?;
                 if tally.frame_archived() {
                     counters.archived += 1;
@@ -222,18 +239,33 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    /// Every version archived so far under a natural key: in the chunks,
-    /// the heads and this transaction, original first.
-    fn versions(&mut self, series: &SeriesKey, ts_ms: i64) -> Result<Vec<StoredReading>, ArchiveError> {
-        let mut versions = Vec::new();
-        if !self.sealed_max.contains_key(series) {
-            let max = match self.heads.sealed_max.get(series) {
+    /// What the transaction knows of `series`, looked up on first use.
+    fn series_state(&mut self, series: &SeriesKey) -> Result<&mut SeriesState, ArchiveError> {
+        if !self.series.contains_key(series) {
+            let sealed_max = match self.heads.sealed_max.get(series) {
                 Some(known) => *known,
                 None => chunks::last_chunk(self.tree, series)?.map(|c| c.max_ts),
             };
-            self.sealed_max.insert(series.clone(), max);
+            let head_newest = self.heads.get(series).and_then(|state| state.newest_ts());
+            let newest = sealed_max.max(head_newest);
+            let state = SeriesState { sealed_max, newest, pending_at: foldhash::HashMap::default() };
+            self.series.insert(series.clone(), state);
         }
-        if self.sealed_max.get(series).copied().flatten().is_some_and(|max| ts_ms <= max)
+        Ok(self.series.get_mut(series).expect("the series' state was just made"))
+    }
+
+    /// Every version archived so far under a natural key: in the chunks,
+    /// the heads and this transaction, original first.
+    fn versions(&mut self, series: &SeriesKey, ts_ms: i64) -> Result<Vec<StoredReading>, ArchiveError> {
+        let state = self.series_state(series)?;
+        if state.newest.is_none_or(|newest| ts_ms > newest) {
+            // Later than anything archived: the common case of a live reading.
+            return Ok(Vec::new());
+        }
+        let sealed_max = state.sealed_max;
+        let mut pending = state.pending_at.get(&ts_ms).copied().unwrap_or(NO_VERSION);
+        let mut versions = Vec::new();
+        if sealed_max.is_some_and(|max| ts_ms <= max)
             && let Some(mut chunk) = chunks::chunk_holding(self.tree, series, ts_ms)?
         {
             if !self.chunks.contains_key(&chunk.key) {
@@ -255,9 +287,12 @@ impl<'a> Txn<'a> {
         if let Some(state) = self.heads.get(series) {
             versions.extend(state.at(series, ts_ms));
         }
-        if let Some(at) = self.pending_at.get(series).and_then(|by_ts| by_ts.get(&ts_ms)) {
-            versions.extend(at.iter().map(|&i| self.pending[i].clone()));
+        let first_pending = versions.len();
+        while pending != NO_VERSION {
+            versions.push(self.pending[pending].clone());
+            pending = self.earlier_version[pending];
         }
+        versions[first_pending..].reverse();
         Ok(versions)
     }
 
@@ -297,7 +332,7 @@ impl<'a> Txn<'a> {
     /// kept as flagged conflict records. Updates reading-level counters and
     /// device summaries, not frame-level counters. The verdict must have
     /// passed [`checked`].
-    pub(crate) fn apply_decoded(&mut self, frame: &RawFrame, decoded: &Decoded) -> Result<Tally, ArchiveError> {
+    pub(crate) fn apply_decoded(&mut self, frame: &RawFrame, decoded: Decoded) -> Result<Tally, ArchiveError> {
         let mut tally = Tally::default();
         // The meters of a frame are read through the module whose telemetry
         // it carries (a frame with one module; several say nothing).
@@ -308,39 +343,38 @@ impl<'a> Txn<'a> {
         let model = decoded.fields.as_deref().and_then(reported_model);
         // One key reused: a series' name is copied only where it is kept.
         let mut series = SeriesKey::default();
-        for reading in &decoded.readings {
+        for reading in decoded.readings {
             series.0.clone_from(&reading.device);
             series.1.clone_from(&reading.channel);
             let versions = self.versions(&series, reading.ts_ms)?;
             let new_key = versions.is_empty();
-            if versions.iter().any(|stored| same_reading(&stored.reading, reading)) {
+            self.touch_device(frame, &reading, new_key, module, model.as_deref())?;
+            if versions.iter().any(|stored| same_reading(&stored.reading, &reading)) {
                 tally.duplicate += 1;
-            } else {
-                let seq = self.next_reading_seq;
-                self.next_reading_seq += 1;
-                let stored = StoredReading {
-                    seq,
-                    frame_seq: frame.seq,
-                    source: frame.source.clone(),
-                    reading: reading.clone(),
-                    conflict: !new_key,
-                    archived_at_ms: self.now_ms,
-                };
-                if new_key {
-                    tally.new += 1;
-                } else {
-                    tally.conflict += 1;
-                }
-                let by_ts = match self.pending_at.get_mut(&series) {
-                    Some(by_ts) => by_ts,
-                    None => self.pending_at.entry(series.clone()).or_default(),
-                };
-                by_ts.entry(reading.ts_ms).or_default().push(self.pending.len());
-                self.pending.push(stored);
+                continue;
             }
-            self.touch_device(frame, reading, new_key, module, model.as_deref())?;
+            if new_key {
+                tally.new += 1;
+            } else {
+                tally.conflict += 1;
+            }
+            let index = self.pending.len();
+            let state = self.series.get_mut(&series).expect("versions looked the series up");
+            state.newest = state.newest.max(Some(reading.ts_ms));
+            self.earlier_version.push(state.pending_at.insert(reading.ts_ms, index).unwrap_or(NO_VERSION));
+            let seq = self.next_reading_seq;
+            self.next_reading_seq += 1;
+            self.pending.push(StoredReading {
+                seq,
+                frame_seq: frame.seq,
+                source: frame.source.clone(),
+                reading,
+                conflict: !new_key,
+                archived_at_ms: self.now_ms,
+            });
         }
 
+        let telemetry = decoded.telemetry.len();
         for telemetry in &decoded.telemetry {
             self.store_activity(frame, telemetry)?;
         }
@@ -349,7 +383,7 @@ impl<'a> Txn<'a> {
         counters.readings_new += tally.new as u64;
         counters.readings_duplicate += tally.duplicate as u64;
         counters.readings_conflict += tally.conflict as u64;
-        counters.telemetry += decoded.telemetry.len() as u64;
+        counters.telemetry += telemetry as u64;
         Ok(tally)
     }
 
@@ -450,7 +484,8 @@ impl<'a> Txn<'a> {
         if self.next_reading_seq != self.next_reading_seq_at_start {
             self.put(keys::NEXT_READING_SEQ.to_vec(), seal_u64(keys::NEXT_READING_SEQ, self.next_reading_seq));
         }
-        let committed = Committed { blocks: log_blocks, sealed_max: self.sealed_max.drain().collect() };
+        let sealed_max = self.series.drain().map(|(series, state)| (series, state.sealed_max)).collect();
+        let committed = Committed { blocks: log_blocks, sealed_max };
         if self.writes.is_empty() {
             return Ok(committed);
         }

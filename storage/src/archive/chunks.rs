@@ -20,7 +20,6 @@
 //! seal) rebuilds it from the log blocks, which hold every reading too
 //! ([`rebuild`]), and keeps the damaged bytes under `X` + its key.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::codec::{self, Registers};
@@ -271,12 +270,12 @@ impl HeadEntry {
 /// The heads of every series with readings since the last seal.
 #[derive(Debug, Default)]
 pub(crate) struct Heads {
-    pub(crate) series: BTreeMap<SeriesKey, Series>,
+    pub(crate) series: foldhash::HashMap<SeriesKey, Series>,
     /// Readings held in all heads.
     pub(crate) len: usize,
     /// The latest sealed timestamp of series looked up since the last seal
     /// (`None`: no chunk), so a live reading newer than that needs no read.
-    pub(crate) sealed_max: HashMap<SeriesKey, Option<i64>>,
+    pub(crate) sealed_max: foldhash::HashMap<SeriesKey, Option<i64>>,
 }
 
 /// The most series whose latest sealed timestamp is remembered.

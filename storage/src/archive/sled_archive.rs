@@ -573,7 +573,7 @@ impl Archive for SledArchive {
                 RedecodeOutcome::StillQuarantined(reason)
             }
             Verdict::Decoded(decoded) => {
-                let tally: Tally = txn.apply_decoded(&frame, &decoded)?;
+                let tally: Tally = txn.apply_decoded(&frame, decoded)?;
                 if was_quarantined {
                     txn.remove(quarantine_key);
                     let counters = txn.counters(&frame.source)?;

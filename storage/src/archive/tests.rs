@@ -113,6 +113,22 @@ fn a_conflicting_value_is_kept_flagged_and_the_original_untouched() {
     let other_kind = Reading { kind: ReadingKind::Instantaneous, ..reading("m1", "vol", T0, "10") };
     let result = archive.apply(vec![decoded(5, "a", vec![other_unit, other_kind])]).expect("apply");
     assert_eq!(result.readings().filter(|s| s.conflict).count(), 2);
+
+    // Versions of one key within one apply, across its frames: each compared with all before it.
+    let key = |value: &str| reading("m2", "vol", T0, value);
+    let result = archive
+        .apply(vec![
+            decoded(6, "c", vec![key("20"), key("21"), key("20")]),
+            decoded(7, "c", vec![key("22"), key("21"), key("20")]),
+        ])
+        .expect("apply");
+    let got: Vec<(String, bool)> = result.readings().map(|s| (s.reading.value.to_string(), s.conflict)).collect();
+    assert_eq!(got, [("20".into(), false), ("21".into(), true), ("22".into(), true)]);
+    let c = counters_of(&archive, "c");
+    assert_eq!((c.readings_new, c.readings_conflict, c.readings_duplicate), (1, 2, 3));
+    // And against what the apply before stored.
+    let result = archive.apply(vec![decoded(8, "c", vec![key("22"), key("23")])]).expect("apply");
+    assert_eq!(result.readings().map(|s| s.reading.value.to_string()).collect::<Vec<_>>(), ["23"]);
 }
 
 #[test]
