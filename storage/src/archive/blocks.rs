@@ -75,10 +75,11 @@ pub(crate) struct DamagedBody {
 /// The stored value of a log block of `readings` (non-empty, consecutive
 /// seqs) under `key`.
 pub(crate) fn encode_log_block(key: &[u8], readings: &[StoredReading]) -> Vec<u8> {
-    let mut registers: Vec<(&str, &str)> =
+    // Few registers, many readings each: only the distinct ones are sorted.
+    let distinct: foldhash::HashSet<(&str, &str)> =
         readings.iter().map(|s| (s.reading.device.as_str(), s.reading.channel.as_str())).collect();
+    let mut registers: Vec<(&str, &str)> = distinct.into_iter().collect();
     registers.sort_unstable();
-    registers.dedup();
     let mut dir = Vec::with_capacity(registers.len() * 24);
     put_uvarint(&mut dir, registers.len() as u64);
     for (device, channel) in registers {

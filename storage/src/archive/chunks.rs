@@ -224,7 +224,11 @@ impl Series {
 
     fn insert(&mut self, stored: &StoredReading) {
         let key = (stored.reading.ts_ms, stored.seq);
-        let at = self.head.partition_point(|r| (r.ts_ms, r.seq) < key);
+        // A live reading goes at the end: no search.
+        let at = match self.head.last() {
+            Some(last) if (last.ts_ms, last.seq) > key => self.head.partition_point(|r| (r.ts_ms, r.seq) < key),
+            _ => self.head.len(),
+        };
         // Shared with a neighbour when equal (a series' source and unit rarely change).
         let neighbour = self.head.get(at.saturating_sub(1)).or_else(|| self.head.get(at));
         let share = |text: &str, of: fn(&HeadEntry) -> &Arc<str>| match neighbour.map(of) {
