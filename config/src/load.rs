@@ -1147,7 +1147,7 @@ max_line_bytes = 100
         let base = "[host]\ndata_dir='d'\nplugins_dir='p'\n";
         let c = parse(Path::new("/etc/m.toml"), base).expect("valid");
         assert_eq!(c.archive, meterhub_storage::archive::ArchiveOptions::default());
-        assert_eq!(c.pipeline_backlog_bytes, 64 << 20);
+        assert_eq!(c.pipeline_backlog_bytes, 8 << 20);
         let text = format!("{base}archive_cache_mib=32\narchive_head_readings=5000\npipeline_backlog_mib=16\n");
         let c = parse(Path::new("/etc/m.toml"), &text).expect("valid");
         assert_eq!((c.archive.cache_bytes, c.archive.head_readings), (32 << 20, 5000));

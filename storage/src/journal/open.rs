@@ -16,8 +16,11 @@ use crate::integrity::Damage;
 pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default largest number of appends in one group commit.
 pub const DEFAULT_GROUP_MAX_RECORDS: usize = 4096;
-/// Default [`JournalConfig::pipeline_backlog_bytes`].
-pub const DEFAULT_PIPELINE_BACKLOG_BYTES: u64 = 64 * 1024 * 1024;
+/// Default [`JournalConfig::pipeline_backlog_bytes`]: four of the
+/// pipeline's batches, so decoding and applying both have work, and the
+/// archive stays within about half a second of the acknowledgements under a
+/// flood instead of seconds behind them.
+pub const DEFAULT_PIPELINE_BACKLOG_BYTES: u64 = 8 * 1024 * 1024;
 /// Default [`JournalConfig::pipeline_backlog_records`].
 pub const DEFAULT_PIPELINE_BACKLOG_RECORDS: usize = 65_536;
 /// Name of the lock file that keeps two processes out of one journal.
