@@ -42,6 +42,7 @@ use meterhub::plugin::process::RunnerCommand;
 use meterhub::plugin::wasm::Limits;
 use meterhub::plugin::{Isolation, LoadedPlugin, PluginFault, PluginInstance};
 use meterhub_plugin_api::{Action, Committed, Event, RawFrame, Transport};
+use meterhub_testkit::bench::release_plugins;
 
 /// A realistic reading line as a water meter gateway sends it.
 const LINE: &str =
@@ -82,7 +83,6 @@ fn main() {
     let options = options();
     // This program is not `meterhub`: runners are the built binary.
     RunnerCommand::set_default(RunnerCommand::meterhub(env!("CARGO_BIN_EXE_meterhub")));
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf();
     let limits = Limits {
         memory_bytes: DEFAULT_WASM_MEMORY_MIB as usize * 1024 * 1024,
         call_timeout_ms: DEFAULT_WASM_CALL_TIMEOUT_MS,
@@ -101,7 +101,7 @@ fn main() {
         .iter()
         .map(|kind| {
             let build = if *kind == "wasm" { "wasm" } else { "native" };
-            Subject::load(kind, &workspace.join("target/plugins").join(build).join("listener/plugin.toml"), limits)
+            Subject::load(kind, &release_plugins(build).join("listener/plugin.toml"), limits)
         })
         .collect();
     // per_call[subject][call][round], ns.

@@ -31,8 +31,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use meterhub_sim::dlms::{CODEC_SETTINGS_TOML, Dlms, Keys, Options, Security, secrets_toml};
-use meterhub_testkit::bench::{Args, bench_data, wait_archived};
-use meterhub_testkit::{Host, host_tables, wait_for, workspace};
+use meterhub_testkit::bench::{Args, bench_data, release_plugins, wait_archived};
+use meterhub_testkit::{Host, host_tables, wait_for};
 
 struct BenchOptions {
     parts: Vec<&'static str>,
@@ -93,7 +93,7 @@ fn config(plugins: &Path, dir: &Path, keyed: u32) -> String {
 fn main() {
     let options = options();
     let granted = meterhub::open_files::raise_to_hard_limit();
-    let plugins = workspace().join("target/plugins").join(&options.kind);
+    let plugins = release_plugins(&options.kind);
     println!(
         "dlms: rbgu + dlms-codec ({} plugins), IEC 62056-47 wrapper, {} cores, this process's open-file limit {granted}",
         options.kind,

@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, percentile};
-use meterhub_testkit::{Host, host_tables, now_ms, wait_for, workspace};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, percentile, release_plugins};
+use meterhub_testkit::{Host, host_tables, now_ms, wait_for};
 
 /// Latency buckets: one per millisecond up to this, the last holds the rest.
 const BUCKETS: usize = 60_000;
@@ -376,7 +376,7 @@ fn main() {
         keep: args.keep,
     };
     assert!(options.per_client <= options.meters, "--per-client is at most --meters");
-    let plugins = workspace().join("target/plugins/wasm");
+    let plugins = release_plugins("wasm");
     let config = host_tables(&plugins)
         + "\n[web]\nstream_queue_limit = 256\nstream_control_seconds = 1\n\n[drivers.http-in]\nplugin = \"listener\"\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n";
     let dir = bench_data().join("fanout");

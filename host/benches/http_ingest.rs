@@ -87,7 +87,7 @@ use tokio::net::TcpStream;
 
 use meterhub_testkit::bench::{
     Args, bench_data, check_archive, cpu_seconds, fdatasync_floor, filesystem, ms, percentile, readings_new,
-    wait_archived,
+    release_plugins, wait_archived,
 };
 use meterhub_testkit::http::ANSWER_TIMEOUT;
 use meterhub_testkit::{Host, host_tables, now_ms, request, wait_for, workspace};
@@ -297,7 +297,7 @@ fn main() {
 /// Start a fresh host with the listener on HTTP, load it, wait for the
 /// archive, check it, stop it and measure its data directory.
 fn run_meterhub(options: &Options, data: &Path) -> Report {
-    let plugins = workspace().join("target/plugins").join(&options.kind);
+    let plugins = release_plugins(&options.kind);
     assert!(
         plugins.join("listener/plugin.toml").exists(),
         "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",

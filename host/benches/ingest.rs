@@ -45,10 +45,11 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use meterhub_testkit::bench::{
-    Args, bench_data, check_archive, cpu_seconds, fdatasync_floor, filesystem, ms, percentile, wait_archived,
+    Args, bench_data, check_archive, cpu_seconds, fdatasync_floor, filesystem, ms, percentile, release_plugins,
+    wait_archived,
 };
 use meterhub_testkit::http::ANSWER_TIMEOUT;
-use meterhub_testkit::{Host, host_tables, now_ms, workspace};
+use meterhub_testkit::{Host, host_tables, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -134,7 +135,7 @@ fn main() {
                 Mode::Pipelined => (options.connections, options.window),
                 Mode::Single => (1, 1),
             };
-            let plugins = workspace().join("target/plugins").join(kind);
+            let plugins = release_plugins(kind);
             let dir = bench_data.join(format!("ingest-{kind}-{}-{}", mode.name(), std::process::id()));
             let mut host = Host::start_in(&dir, &config(&plugins), options.keep);
             let stop = match options.readings {

@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use meterhub_testkit::bench::{Args, bench_data, ms, percentile};
-use meterhub_testkit::{Host, host_tables, workspace};
+use meterhub_testkit::bench::{Args, bench_data, ms, percentile, release_plugins};
+use meterhub_testkit::{Host, host_tables};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::json;
 
@@ -120,7 +120,7 @@ fn config(plugins: &std::path::Path, transport: &str) -> String {
 
 fn main() {
     let options = options();
-    let plugins = workspace().join("target/plugins").join(&options.kind);
+    let plugins = release_plugins(&options.kind);
     println!(
         "lorawan: {} uplinks per part (ChirpStack v4 up events, Vega SI-12, {} plugins), {} cores",
         options.uplinks,

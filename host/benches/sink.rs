@@ -76,7 +76,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use meterhub_testkit::bench::{
-    Args, bench_data, check_archive, cpu_seconds, filesystem, ms, percentile, wait_archived,
+    Args, bench_data, check_archive, cpu_seconds, filesystem, ms, percentile, release_plugins, wait_archived,
 };
 use meterhub_testkit::feeder::{Feeder, Plan, ingest, run_for};
 use meterhub_testkit::postgres::{Client, Cluster, Schema};
@@ -891,7 +891,7 @@ struct Plugins {
 
 impl Plugins {
     fn copy(data: &Path, kind: &str, keep: bool) -> Plugins {
-        let from = workspace().join("target/plugins").join(kind);
+        let from = release_plugins(kind);
         let dir = data.join(format!("sink-plugins-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut builds = Vec::new();

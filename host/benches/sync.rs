@@ -118,9 +118,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use meterhub_testkit::bench::{Args, bench_data, check_archive, cpu_seconds, ms, percentile, wait_archived};
+use meterhub_testkit::bench::{
+    Args, bench_data, check_archive, cpu_seconds, ms, percentile, release_plugins, wait_archived,
+};
 use meterhub_testkit::feeder::{Fed, Feeder, Plan, ingest, run_for};
-use meterhub_testkit::{Host, Proxy, copy_plugin, host_tables, now_ms, wait_for, workspace};
+use meterhub_testkit::{Host, Proxy, copy_plugin, host_tables, now_ms, wait_for};
 
 /// The site's sink (its link to the center).
 const SINK: &str = "center";
@@ -870,7 +872,7 @@ impl Dir {
     fn new(data: &Path, part: &str, keep: bool) -> Dir {
         let path = data.join(format!("sync-{part}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
-        let from = workspace().join("target/plugins/wasm/listener");
+        let from = release_plugins("wasm").join("listener");
         assert!(
             from.join("plugin.toml").exists(),
             "{} has no listener plugin: run scripts/build-plugins --release first (scripts/bench does)",

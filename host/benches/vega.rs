@@ -46,7 +46,7 @@ use meterhub_plugin_api::{RawFrame, Transport};
 use meterhub_sim::vega::devices::Model;
 use serde_json::{Value, json};
 
-use meterhub_testkit::bench::{Args, bench_data, cpu_seconds};
+use meterhub_testkit::bench::{Args, bench_data, cpu_seconds, release_plugins};
 use meterhub_testkit::{Host, get_json, host_tables, request_json, wait_for, workspace};
 
 /// The models of the end-to-end parts (their AppEUIs name them, so the
@@ -134,7 +134,7 @@ fn frame(example: &Value, seq: u64) -> RawFrame {
 
 fn codec(options: &Options) {
     let workspace = workspace();
-    let manifest = workspace.join("target/plugins/wasm/vega-codec/plugin.toml");
+    let manifest = release_plugins("wasm").join("vega-codec/plugin.toml");
     assert!(manifest.exists(), "{} is missing: run scripts/build-plugins --release first", manifest.display());
     let limits = Limits {
         memory_bytes: DEFAULT_WASM_MEMORY_MIB as usize * 1024 * 1024,
@@ -258,7 +258,7 @@ fn sim_options(devices: u32) -> meterhub_sim::vega::Options {
 
 /// A host whose `vega` driver reads `sim`.
 fn start_host(sim: &Sim, name: &str, keep: bool) -> Host {
-    let plugins = workspace().join("target/plugins/wasm");
+    let plugins = release_plugins("wasm");
     assert!(
         plugins.join("vega/plugin.toml").exists() && plugins.join("vega-codec/plugin.toml").exists(),
         "{} lacks vega or vega-codec: run scripts/build-plugins --release first (scripts/bench does)",

@@ -10,6 +10,41 @@ use std::time::Instant;
 
 use crate::paths::workspace;
 
+/// The file `scripts/build-plugins` leaves in each plugin folder it lays
+/// out, naming the cargo profile it built (`debug` or `release`).
+pub const BUILD_PROFILE_FILE: &str = "build-profile";
+
+/// `target/plugins/<kind>` (`wasm` or `native`), the plugins a bench loads,
+/// once every plugin there is known to be a release build: a debug build
+/// (what `scripts/test` and `scripts/build-plugins` without `--release`
+/// lay out in the same place) decodes several times slower, and every
+/// number measured with it would be wrong without saying so.
+pub fn release_plugins(kind: &str) -> PathBuf {
+    let dir = workspace().join("target/plugins").join(kind);
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}: run scripts/build-plugins --release first", dir.display()));
+    let not_release: Vec<String> = entries
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.is_dir())
+        .filter_map(|path| {
+            let profile = std::fs::read_to_string(path.join(BUILD_PROFILE_FILE)).unwrap_or_default();
+            let profile = match profile.trim() {
+                "release" => return None,
+                "" => "build unknown".to_owned(),
+                other => other.to_owned(),
+            };
+            Some(format!("{} ({profile})", path.file_name()?.to_string_lossy()))
+        })
+        .collect();
+    assert!(
+        not_release.is_empty(),
+        "{} holds plugins that are not release builds: {}; run scripts/build-plugins --release (scripts/bench does)",
+        dir.display(),
+        not_release.join(", ")
+    );
+    dir
+}
+
 /// `target/bench-data/` (a real disk, not a tmpfs /tmp), created.
 pub fn bench_data() -> PathBuf {
     let dir = workspace().join("target/bench-data");
