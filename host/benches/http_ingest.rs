@@ -30,9 +30,11 @@
 //! process only, PostgreSQL's memory is not counted), and disk bytes per
 //! stored reading at rest. For meterhub also the pipeline backlog sampled
 //! with the RSS (readings committed in the journal but not yet taken by the
-//! archive's pipeline: max, mean and slope over the last half: a backlog
-//! that keeps up stays a few batches deep, one that falls behind grows to
-//! `host.pipeline_backlog_mib` and holds the acks there), the archive backlog when the
+//! archive's pipeline: max, mean and slope over the last half; below
+//! `host.pipeline_backlog_mib` the archive takes records as fast as they
+//! are acknowledged, at it the acknowledgements wait for the archive, so
+//! the archive lags by at most that much and the rate measured is the
+//! archive's), the archive backlog when the
 //! load ends (readings acknowledged minus readings the archive shows as new
 //! in `/api/v1/stats`), how long the archive took to catch up, the RSS then,
 //! and afterwards the check that the archive holds exactly the acknowledged
