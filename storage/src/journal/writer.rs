@@ -12,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
@@ -27,17 +28,19 @@ use crate::health::{StoreHealth, is_disk_full};
 pub const STORE: &str = "journal";
 
 /// While appends come from several sessions at once (the last group had
-/// more than one), the writer waits up to this long after a group's first
-/// append for more before it writes: one `fdatasync` then covers more of
-/// them. At one reading per HTTP request from 50 connections, groups were
-/// of 3 or 4 appends, and their `fdatasync`s a tenth of the host's CPU. A
-/// lone writer is never kept waiting.
-const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
+/// more than one), a group stays open until its first append is this old,
+/// for more to join: one `fdatasync` then covers more of them. At one
+/// reading per HTTP request from 50 connections, groups were of 3 or 4
+/// appends, and their `fdatasync`s a tenth of the host's CPU. The age counts
+/// from when the append was sent, so a group that gathered while the last
+/// one was being synced is written at once; a lone writer is never kept
+/// waiting.
+const GATHER: Duration = Duration::from_micros(200);
 
 type Reply = oneshot::Sender<Result<Receipt, JournalError>>;
 
 enum Request {
-    Append { entry: Entry, reply: Reply },
+    Append { entry: Entry, reply: Reply, sent: Instant },
     Release(u64),
     Shutdown(oneshot::Sender<()>),
 }
@@ -68,7 +71,8 @@ impl JournalHandle {
     /// the proof. An error means nothing about the entry may be acknowledged.
     pub async fn append(&self, entry: Entry) -> Result<Receipt, JournalError> {
         let (reply, receipt) = oneshot::channel();
-        self.requests.send(Request::Append { entry, reply }).map_err(|_| JournalError::WriterStopped)?;
+        let sent = Instant::now();
+        self.requests.send(Request::Append { entry, reply, sent }).map_err(|_| JournalError::WriterStopped)?;
         receipt.await.map_err(|_| JournalError::WriterStopped)?
     }
 
@@ -175,13 +179,16 @@ impl Writer {
         let mut concurrent = false;
         loop {
             let Ok(first) = incoming.recv() else { return None };
-            let gather_until = std::time::Instant::now() + GATHER;
+            let gather_until = match &first {
+                Request::Append { sent, .. } => *sent + GATHER,
+                Request::Release(_) | Request::Shutdown(_) => Instant::now() + GATHER,
+            };
             let mut release = None;
             let mut shutdown = None;
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 match request {
-                    Request::Append { entry, reply } => group.push((entry, reply)),
+                    Request::Append { entry, reply, .. } => group.push((entry, reply)),
                     Request::Release(seq) => release = release.max(Some(seq)),
                     Request::Shutdown(done) => {
                         shutdown = Some(done);
@@ -190,7 +197,7 @@ impl Writer {
                 }
                 if group.len() < self.group_max_records {
                     next = incoming.try_recv().ok().or_else(|| {
-                        let left = gather_until.saturating_duration_since(std::time::Instant::now());
+                        let left = gather_until.saturating_duration_since(Instant::now());
                         (concurrent && !left.is_zero()).then(|| incoming.recv_timeout(left).ok()).flatten()
                     });
                 }
@@ -245,7 +252,7 @@ impl Writer {
         }
 
         let path = self.active_path();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         if let Err(error) = self.write_and_sync() {
             // Nothing of this group counts; its seqs are given out again
             // after the segment is truncated back to `good_len`.
@@ -297,7 +304,7 @@ impl Writer {
             }
             // Woken when the pipeline takes records; the timeout covers a
             // wake-up that came between the check and the wait.
-            self.stats.wait_taken(std::time::Duration::from_millis(10));
+            self.stats.wait_taken(Duration::from_millis(10));
         }
         self.committed.blocking_send(record).is_ok()
     }
