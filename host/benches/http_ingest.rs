@@ -25,8 +25,9 @@
 //! answer read), CPU of the server (meterhub: its process with its children,
 //! the native plugin runners if any; peer: its Python process plus every
 //! `postgres` process) and of this client, the server's RSS sampled once a
-//! second during the load (min, max, and the slope of a least-squares line
-//! over the last half, MiB/min: "flat" is near 0; the peer's is its Python
+//! second during the load (min, max, the slope of a least-squares line over
+//! the last half, MiB/min: "flat" is near 0, and the value at each tenth of
+//! the load, the curve's shape; the peer's is its Python
 //! process only, PostgreSQL's memory is not counted), and disk bytes per
 //! stored reading at rest. For meterhub also the pipeline backlog sampled
 //! with the RSS (readings committed in the journal but not yet taken by the
@@ -218,6 +219,9 @@ struct Summary {
     /// Least-squares slope over the last half of the samples, per minute.
     slope_per_min: Option<f64>,
     samples: usize,
+    /// The value at each tenth of the span (the sample nearest it), for the
+    /// shape of the curve: climbing, levelling off, or flat.
+    tenths: Vec<f64>,
 }
 
 impl Summary {
@@ -233,6 +237,12 @@ impl Summary {
             mean_last_half: half.iter().map(|p| p.1).sum::<f64>() / half.len().max(1) as f64,
             slope_per_min: slope(&half).map(|per_s| per_s * 60.0),
             samples: points.len(),
+            tenths: (1..=10)
+                .filter_map(|tenth| {
+                    let at = span * f64::from(tenth) / 10.0;
+                    points.iter().min_by(|a, b| (a.0 - at).abs().total_cmp(&(b.0 - at).abs())).map(|p| p.1)
+                })
+                .collect(),
         }
     }
 }
@@ -776,6 +786,8 @@ fn print_report(r: &Report, options: &Options) {
         r.rss.samples,
         r.rss.last
     );
+    let tenths: Vec<String> = r.rss.tenths.iter().map(|v| format!("{v:.0}")).collect();
+    println!("RSS at each tenth of the load, MiB: {}", tenths.join(", "));
     if let Some(b) = &r.pipeline_backlog {
         println!(
             "pipeline backlog (readings committed, not yet taken by the archive): max {:.0}, last-half mean {:.0}, slope {}/min, {:.0} at the end",
