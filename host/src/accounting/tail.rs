@@ -71,6 +71,10 @@ impl Tail {
         }
         let cut = self.readings.partition_point(|r| r.ts_ms < from_ms);
         self.readings.drain(..cut);
+        // The cap counts readings, not the room left behind them.
+        if self.readings.capacity() > 4 * self.readings.len() {
+            self.readings.shrink_to(2 * self.readings.len());
+        }
         self.from_ms = from_ms;
         cut
     }
@@ -147,6 +151,11 @@ impl Tails {
         readings.sort_by_key(|r| (r.ts_ms, r.seq));
         readings.dedup_by_key(|r| (r.ts_ms, r.seq));
         readings.retain(|r| r.ts_ms >= from_ms);
+        // What the cap counts is what the tail holds: a tail started from a
+        // load that was mostly filtered out (the initial computation reads a
+        // register's whole history to keep what the log brought so far) must
+        // not keep the load's room (a year of 1,000 meters kept ~600 MiB).
+        readings.shrink_to_fit();
         self.clock += 1;
         self.readings += readings.len();
         let tail = Tail { from_ms, readings, used: self.clock };
@@ -236,6 +245,21 @@ mod tests {
             conflict: false,
             archived_at_ms: 0,
         }
+    }
+
+    #[test]
+    fn a_tail_keeps_no_more_room_than_its_readings_need() {
+        let mut tails = Tails::with_cap(1_000_000);
+        let mut load = Vec::with_capacity(100_000);
+        load.extend((0..10).map(|i| r(i, i as u64)));
+        tails.start("a", "c", 0, load);
+        assert_eq!(tails.by_register[&("a".to_owned(), "c".to_owned())].readings.capacity(), 10);
+
+        tails.start("b", "c", 0, (0..10_000).map(|i| r(i, i as u64)).collect());
+        tails.trim("b", "c", 9_990);
+        let tail = &tails.by_register[&("b".to_owned(), "c".to_owned())];
+        assert_eq!(tail.readings.len(), 10);
+        assert!(tail.readings.capacity() <= 20, "{}", tail.readings.capacity());
     }
 
     #[test]
